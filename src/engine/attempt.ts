@@ -1,0 +1,81 @@
+/** One attempt of a tool call: retry delays, timeout and cancellation through AbortSignal. */
+import { CancelledError, TaskTimeoutError } from '../errors.js';
+
+export interface RetryOptions {
+  /** Delay before the first retry. @default 200 */
+  readonly baseDelayMs?: number;
+  /** Upper bound on any delay. @default 10000 */
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * Exponential backoff with "equal jitter": half of `base * 2^(retry-1)` fixed, half random, capped.
+ * @param retry 1 for the first retry
+ */
+export function backoffDelay(retry: number, options: RetryOptions = {}, random: () => number = Math.random): number {
+  const base = options.baseDelayMs ?? 200;
+  const max = options.maxDelayMs ?? 10_000;
+  const exp = Math.min(max, base * 2 ** (retry - 1));
+  return Math.round(exp / 2 + (exp / 2) * random());
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Call `fn` with a signal that aborts on `timeoutMs` or when `runSignal` aborts. Rejects at that moment
+ * even if `fn` ignores its signal, so one stuck tool cannot hold the run.
+ */
+export function callWithSignal<T>(fn: (signal: AbortSignal) => Promise<T> | T, runSignal: AbortSignal, timeoutMs?: number, taskId?: string): Promise<T> {
+  if (runSignal.aborted) return Promise.reject(new CancelledError(taskId));
+  const controller = new AbortController();
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      if (timer) clearTimeout(timer);
+      runSignal.removeEventListener('abort', onCancel);
+    };
+    const onCancel = () => {
+      finish();
+      const err = new CancelledError(taskId);
+      controller.abort(err);
+      reject(err);
+    };
+    runSignal.addEventListener('abort', onCancel, { once: true });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        finish();
+        const err = new TaskTimeoutError(timeoutMs, taskId);
+        controller.abort(err);
+        reject(err);
+      }, timeoutMs);
+    }
+    let result: Promise<T> | T;
+    try {
+      result = fn(controller.signal);
+    } catch (err) {
+      finish();
+      return reject(err);
+    }
+    Promise.resolve(result).then(
+      (v) => {
+        finish();
+        resolve(v);
+      },
+      (e) => {
+        finish();
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,58 @@
+/** A task's label (workflow-spec.md §3, Labels): from the output, its `label` field, or the classifier. */
+import { BraidError } from '../errors.js';
+import type { Usage } from '../events/types.js';
+import type { PlanTask } from './plan.js';
+import type { LabelSource } from './result.js';
+
+export interface ClassifyRequest {
+  readonly output: unknown;
+  /** The candidate labels; the answer must be one of them. */
+  readonly labels: readonly string[];
+  /** Extra instructions from `classify.prompt`. */
+  readonly prompt?: string;
+  readonly taskId: string;
+  readonly runId: string;
+  readonly signal: AbortSignal;
+  /** The task's rendered input, for context. */
+  readonly context?: unknown;
+}
+
+export interface ClassifyResult {
+  readonly label: string;
+  readonly reason?: string;
+  readonly confidence?: number;
+  readonly usage?: Usage;
+}
+
+/** What the engine needs from an LLM classifier; the LLM layer implements it. */
+export interface Classifier {
+  classify(request: ClassifyRequest): Promise<ClassifyResult>;
+}
+
+export interface LabelDecision {
+  readonly label: string;
+  readonly source: LabelSource;
+  readonly reason?: string;
+  readonly usage?: Usage;
+}
+
+export async function decideLabel(
+  task: PlanTask,
+  output: unknown,
+  classifier: Classifier | undefined,
+  request: Omit<ClassifyRequest, 'output' | 'labels' | 'prompt' | 'taskId'>,
+): Promise<LabelDecision | undefined> {
+  if (typeof output === 'string' && task.expectedLabels.has(output)) return { label: output, source: 'output' };
+  const field = output !== null && typeof output === 'object' ? (output as { label?: unknown }).label : undefined;
+  if (typeof field === 'string') return { label: field, source: 'field' };
+  if (task.labelCandidates.length === 0) return undefined;
+  const labels = task.labelCandidates;
+  if (!classifier) {
+    throw new BraidError('E_LABEL', `task "${task.id}" needs a label (one of ${labels.join(', ')}) but its output is not one and no classifier is configured; return a label or { label }, or run with an LLM classifier`, { taskId: task.id, retryable: false });
+  }
+  const answer = await classifier.classify({ ...request, output, labels, prompt: task.spec.classify?.prompt, taskId: task.id });
+  if (!labels.includes(answer.label)) {
+    throw new BraidError('E_LABEL', `classifier answered "${answer.label}" for task "${task.id}", not one of ${labels.join(', ')}`, { taskId: task.id, retryable: false });
+  }
+  return { label: answer.label, source: 'classifier', reason: answer.reason, usage: answer.usage };
+}

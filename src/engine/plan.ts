@@ -1,0 +1,124 @@
+/**
+ * Compile a validated workflow into the scheduler's plan: tasks by index, edges as index lists,
+ * defaults applied, templates and expressions compiled once.
+ */
+import type { Expression } from '../spec/expression.js';
+import { parseExpression } from '../spec/expression.js';
+import type { IfStatus, TaskSpec, TriggerRule } from '../spec/schema.js';
+import { compileTemplate, type CompiledTemplate } from '../spec/template.js';
+import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import type { Tool } from '../tools/types.js';
+import { RULES_THAT_RUN_ON_FAILURE } from './trigger-rules.js';
+
+export type PlanCondition =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'result'; readonly dep: number; readonly labels: ReadonlySet<string> }
+  | { readonly kind: 'status'; readonly dep: number; readonly status: IfStatus }
+  | { readonly kind: 'when'; readonly expression: Expression; readonly dep?: number };
+
+export interface PlanTask {
+  readonly index: number;
+  readonly id: string;
+  readonly spec: TaskSpec;
+  readonly tool: Tool;
+  readonly upstreams: readonly number[];
+  /** Upstreams the trigger rule counts: all but an `if_status` target, whose status the condition tests. */
+  readonly ruleUpstreams: readonly number[];
+  readonly downstreams: readonly number[];
+  readonly routes: readonly { readonly to: number; readonly on: 'success' | 'failure' }[];
+  /** No upstreams, but routing edges lead here: runs only when routed to. */
+  readonly routingOnly: boolean;
+  readonly trigger: TriggerRule;
+  readonly condition: PlanCondition;
+  readonly retries: number;
+  readonly timeoutMs?: number;
+  readonly maxVisits: number;
+  readonly continueOnError: boolean;
+  /** Labels some `if_result` expects from this task. */
+  readonly expectedLabels: ReadonlySet<string>;
+  /** Candidates for the classifier (expected labels plus `classify.labels`); empty when none is needed. */
+  readonly labelCandidates: readonly string[];
+  /** A failure of this task is handled (§7): the run does not fail because of it. */
+  readonly failureHandled: boolean;
+  readonly render: CompiledTemplate;
+}
+
+export interface Plan {
+  readonly workflow: Workflow;
+  readonly tasks: readonly PlanTask[];
+  readonly indexOf: ReadonlyMap<string, number>;
+}
+
+export const DEFAULT_MAX_VISITS = 3;
+
+export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
+  const specs = workflow.tasks;
+  const defaults = workflow.defaults ?? {};
+  const indexOf = new Map(specs.map((t, i) => [t.id, i]));
+  const ids = new Set(indexOf.keys());
+  const idx = (id: string) => indexOf.get(id)!;
+
+  const downstreams: number[][] = specs.map(() => []);
+  const routedTo = specs.map(() => false);
+  const expected: Set<string>[] = specs.map(() => new Set());
+  const handledBy = specs.map(() => false);
+
+  const ups = specs.map((t, i) => {
+    const list = upstreamsOf(t).map(idx);
+    for (const u of list) downstreams[u].push(i);
+    for (const [to] of routesOf(t)) routedTo[idx(to)] = true;
+    const cond = conditionObject(t);
+    if (cond?.if_result !== undefined) for (const l of toList(cond.if_result)) expected[idx(toList(cond.depends_on)[0])].add(l);
+    if (cond?.if_status === 'failed' || cond?.if_status === 'finished') handledBy[idx(toList(cond.depends_on)[0])] = true;
+    const rule = t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success';
+    if (RULES_THAT_RUN_ON_FAILURE.has(rule)) for (const u of list) handledBy[u] = true;
+    return list;
+  });
+
+  const tasks = specs.map((t, i): PlanTask => {
+    const condition = compileCondition(t, idx);
+    const statusDep = condition.kind === 'status' ? condition.dep : -1;
+    const candidates = new Set([...expected[i], ...(t.classify?.labels ?? [])]);
+    const needsLabel = t.classify !== undefined || expected[i].size > 0;
+    return {
+      index: i,
+      id: t.id,
+      spec: t,
+      tool: registry.get(t.tool),
+      upstreams: ups[i],
+      ruleUpstreams: statusDep >= 0 ? ups[i].filter((u) => u !== statusDep) : ups[i],
+      downstreams: downstreams[i],
+      routes: routesOf(t).map(([to, on]) => ({ to: idx(to), on })),
+      routingOnly: ups[i].length === 0 && routedTo[i],
+      trigger: t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success',
+      condition,
+      retries: t.retries ?? defaults.retries ?? 0,
+      timeoutMs: t.timeout_ms ?? defaults.timeout_ms,
+      maxVisits: t.max_visits ?? defaults.max_visits ?? DEFAULT_MAX_VISITS,
+      continueOnError: t.continue_on_error ?? false,
+      expectedLabels: expected[i],
+      labelCandidates: needsLabel ? [...candidates] : [],
+      failureHandled: Boolean(t.continue_on_error || t.next_task_id_on_failure || handledBy[i]),
+      render: compileTemplate(t.input ?? {}, ids),
+    };
+  });
+  return { workflow, tasks, indexOf };
+}
+
+function compileCondition(t: TaskSpec, idx: (id: string) => number): PlanCondition {
+  if (typeof t.condition === 'string') return { kind: 'when', expression: expression(t.condition) };
+  const cond = conditionObject(t);
+  if (!cond) return { kind: 'none' };
+  const deps = toList(cond.depends_on);
+  if (cond.if_result !== undefined) return { kind: 'result', dep: idx(deps[0]), labels: new Set(toList(cond.if_result)) };
+  if (cond.if_status !== undefined) return { kind: 'status', dep: idx(deps[0]), status: cond.if_status };
+  if (cond.when !== undefined) return { kind: 'when', expression: expression(cond.when), dep: deps.length === 1 ? idx(deps[0]) : undefined };
+  return { kind: 'none' };
+}
+
+function expression(source: string): Expression {
+  const parsed = parseExpression(source);
+  if (!parsed.ok) throw new Error(parsed.message); // validation already rejected it
+  return parsed.expression;
+}

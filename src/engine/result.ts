@@ -1,0 +1,52 @@
+/** The run result (workflow-spec.md §8): what `runWorkflow` returns and `braid run --json` prints. */
+import type { ErrorRecord, Usage } from '../events/types.js';
+
+export type TaskStatus = 'succeeded' | 'failed' | 'skipped';
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+export type LabelSource = 'output' | 'field' | 'classifier';
+export type SkipReason =
+  | 'condition_false'
+  | 'upstream_failed'
+  | 'upstream_skipped'
+  | 'not_routed'
+  | 'cancelled';
+
+export interface AttemptRecord {
+  readonly visit: number;
+  readonly attempt: number;
+  readonly status: 'succeeded' | 'failed';
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly error?: ErrorRecord;
+}
+
+export interface TaskResult {
+  status: TaskStatus;
+  reason?: SkipReason;
+  output?: unknown;
+  label?: string;
+  labelSource?: LabelSource;
+  /** The classifier's explanation, when it decided the label. */
+  labelReason?: string;
+  error?: ErrorRecord;
+  /** Attempts over all visits. */
+  attempts: number;
+  visits: number;
+  startedAt?: string;
+  endedAt?: string;
+  /** LLM tokens and cost spent by this task (tool calls and classifier). */
+  usage?: Usage;
+  history?: AttemptRecord[];
+}
+
+export interface RunResult {
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  startedAt: string;
+  endedAt: string;
+  /** Why the run failed when no single task explains it (e.g. max_visits). */
+  error?: ErrorRecord;
+  tasks: Record<string, TaskResult>;
+  usage?: Usage;
+}

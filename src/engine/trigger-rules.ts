@@ -1,0 +1,47 @@
+/** Join rules over a task's upstreams (workflow-spec.md §4). Pure: counts in, decision out. */
+import type { TriggerRule } from '../spec/schema.js';
+import type { SkipReason } from './result.js';
+
+export interface UpstreamCounts {
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+}
+
+export type TriggerDecision = 'run' | 'wait' | SkipReason;
+
+/**
+ * Decide once enough upstreams are terminal. `one_success` and `one_failed` may decide before all are
+ * terminal (as in Airflow); every other rule waits for all.
+ */
+export function decideTrigger(rule: TriggerRule, c: UpstreamCounts): TriggerDecision {
+  if (c.total === 0) return 'run';
+  const done = c.succeeded + c.failed + c.skipped === c.total;
+  const blocked: SkipReason = c.failed > 0 ? 'upstream_failed' : 'upstream_skipped';
+  switch (rule) {
+    case 'one_success':
+      if (c.succeeded > 0) return 'run';
+      return done ? blocked : 'wait';
+    case 'one_failed':
+      if (c.failed > 0) return 'run';
+      if (!done) return 'wait';
+      return c.skipped === c.total ? 'upstream_skipped' : 'condition_false';
+    default:
+      break;
+  }
+  if (!done) return 'wait';
+  switch (rule) {
+    case 'all_done':
+      return 'run';
+    case 'all_success':
+      return c.succeeded === c.total ? 'run' : blocked;
+    case 'none_failed':
+      return c.failed === 0 ? 'run' : 'upstream_failed';
+    case 'none_failed_min_one_success':
+      return c.failed === 0 && c.succeeded > 0 ? 'run' : blocked;
+  }
+}
+
+/** Rules under which a downstream task still runs after this upstream failed: the failure is handled. */
+export const RULES_THAT_RUN_ON_FAILURE: ReadonlySet<TriggerRule> = new Set(['all_done', 'one_failed', 'one_success']);

@@ -1,0 +1,138 @@
+/**
+ * One base error with a stable `code`, flat subclasses that carry data.
+ * Validation problems are plain data (`Issue`), formatted separately.
+ */
+
+export type IssueCode =
+  | 'parse_error'
+  | 'invalid_type'
+  | 'invalid_value'
+  | 'unknown_field'
+  | 'missing_field'
+  | 'duplicate_id'
+  | 'unknown_task'
+  | 'unknown_tool'
+  | 'cycle'
+  | 'invalid_expression'
+  | 'invalid_template'
+  | 'non_upstream_reference';
+
+/** One validation problem. `path` reads like `tasks[2].condition.depends_on`. */
+export interface Issue {
+  readonly code: IssueCode;
+  readonly path: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+export type ErrorCode =
+  | 'E_SPEC'
+  | 'E_TOOLS_MODULE'
+  | 'E_USAGE'
+  | 'E_TOOL_INPUT'
+  | 'E_TOOL_OUTPUT'
+  | 'E_TOOL'
+  | 'E_TIMEOUT'
+  | 'E_CANCELLED'
+  | 'E_EXPRESSION'
+  | 'E_LABEL'
+  | 'E_MAX_VISITS'
+  | 'E_LLM';
+
+const MARK = Symbol.for('braid.error');
+
+export class BraidError extends Error {
+  readonly [MARK] = true;
+  readonly code: ErrorCode;
+  readonly taskId?: string;
+  /** When false, the engine does not retry the attempt. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; taskId?: string; retryable?: boolean } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.taskId = opts.taskId;
+    this.retryable = opts.retryable ?? true;
+  }
+
+  static is(value: unknown): value is BraidError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARK] === true;
+  }
+}
+
+/** A workflow file (or object) that does not satisfy the contract. */
+export class WorkflowValidationError extends BraidError {
+  constructor(readonly file: string | undefined, readonly issues: readonly Issue[]) {
+    super('E_SPEC', formatIssues(issues, file), { retryable: false });
+  }
+}
+
+/** Throw from a tool to fail the attempt without further retries. */
+export class NonRetriableError extends BraidError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super('E_TOOL', message, { ...opts, retryable: false });
+  }
+}
+
+export class ToolInputError extends BraidError {
+  constructor(readonly toolName: string, readonly issues: readonly Issue[], taskId?: string) {
+    super('E_TOOL_INPUT', `invalid input for tool "${toolName}": ${issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')}`, {
+      taskId,
+      retryable: false,
+    });
+  }
+}
+
+export class TaskTimeoutError extends BraidError {
+  constructor(readonly timeoutMs: number, taskId?: string) {
+    super('E_TIMEOUT', `attempt timed out after ${timeoutMs} ms (timeout_ms)`, { taskId });
+  }
+}
+
+export class CancelledError extends BraidError {
+  constructor(taskId?: string) {
+    super('E_CANCELLED', 'run was cancelled', { taskId, retryable: false });
+  }
+}
+
+/** One line per issue: `file: path: message (hint)`. */
+export function formatIssue(issue: Issue, file?: string): string {
+  const where = [file, issue.path].filter(Boolean).join(': ');
+  const hint = issue.hint ? ` (${issue.hint})` : '';
+  return `${where ? `${where}: ` : ''}${issue.message}${hint}`;
+}
+
+export function formatIssues(issues: readonly Issue[], file?: string): string {
+  return issues.map((i) => formatIssue(i, file)).join('\n');
+}
+
+/** A plain `{ message, code? }` record for results and events. */
+export function toErrorRecord(err: unknown): { message: string; code?: string } {
+  if (BraidError.is(err)) return { message: err.message, code: err.code };
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? { message: err.message, code } : { message: err.message };
+  }
+  return { message: String(err) };
+}
+
+export class NoSuchToolError extends BraidError {
+  constructor(readonly toolName: string, readonly available: readonly string[]) {
+    super('E_SPEC', `unknown tool "${toolName}"; available: ${available.join(', ') || '(none)'}`, { retryable: false });
+  }
+}
+
+/** A `--tools` module (or a workflow module) that cannot be loaded. */
+export class ToolsModuleError extends BraidError {
+  constructor(readonly file: string, message: string, opts: { cause?: unknown } = {}) {
+    super('E_TOOLS_MODULE', `${file}: ${message}`, { ...opts, retryable: false });
+  }
+}
+
+/** Run input that does not match the workflow's `inputs` schema. */
+export class InputValidationError extends BraidError {
+  constructor(readonly issues: readonly Issue[]) {
+    super('E_USAGE', `invalid run input:\n${formatIssues(issues)}`, { retryable: false });
+  }
+}

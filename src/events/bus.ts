@@ -1,0 +1,33 @@
+/** One emitter per run: stamps `seq`, `ts`, `runId` and hands each event to every subscriber. */
+import type { RunEvent, RunEventBody } from './types.js';
+
+export type EventListener = (event: RunEvent) => void;
+
+export class EventBus {
+  readonly #listeners: EventListener[] = [];
+  #seq = 0;
+
+  constructor(readonly runId: string, listeners: readonly EventListener[] = []) {
+    this.#listeners.push(...listeners);
+  }
+
+  subscribe(listener: EventListener): () => void {
+    this.#listeners.push(listener);
+    return () => {
+      const i = this.#listeners.indexOf(listener);
+      if (i >= 0) this.#listeners.splice(i, 1);
+    };
+  }
+
+  emit(body: RunEventBody): RunEvent {
+    const event = { seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, ...body } as RunEvent;
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken subscriber must not break the run; subscribers report their own errors.
+      }
+    }
+    return event;
+  }
+}

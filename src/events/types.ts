@@ -1,0 +1,59 @@
+/** The closed union of run events (workflow-spec.md §8). Every event has `seq`, `ts`, `runId`, `type`. */
+import type { LabelSource, RunStatus, SkipReason, TaskStatus } from '../engine/result.js';
+
+export interface EventBase {
+  /** Monotonic per run, from 1. */
+  readonly seq: number;
+  /** ISO-8601 time. */
+  readonly ts: string;
+  readonly runId: string;
+}
+
+export interface ErrorRecord {
+  readonly message: string;
+  readonly code?: string;
+}
+
+export interface Usage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+  /** USD, `null` when the model's price is unknown. */
+  readonly costUsd: number | null;
+}
+
+export type RunEventBody =
+  | { type: 'run.started'; workflow: string; tasks: number; input: unknown }
+  | { type: 'run.finished'; status: RunStatus; durationMs: number; error?: ErrorRecord }
+  | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
+  | { type: 'task.started'; taskId: string; tool: string; attempt: number; visit: number }
+  | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord }
+  | { type: 'task.succeeded'; taskId: string; attempt: number; visit: number; durationMs: number; output?: unknown }
+  | { type: 'task.failed'; taskId: string; attempt: number; visit: number; durationMs: number; error: ErrorRecord }
+  | { type: 'task.skipped'; taskId: string; reason: SkipReason }
+  | { type: 'task.labeled'; taskId: string; label: string; source: LabelSource; reason?: string }
+  | { type: 'task.routed'; taskId: string; to: string; on: 'success' | 'failure' }
+  | { type: 'task.progress'; taskId: string; message?: string; progress?: number; data?: unknown }
+  | { type: 'task.log'; taskId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
+  | {
+      type: 'llm.call';
+      taskId?: string;
+      provider: string;
+      model: string;
+      purpose: string;
+      latencyMs: number;
+      usage: Usage;
+      error?: ErrorRecord;
+    };
+
+export type RunEvent = EventBase & RunEventBody;
+export type RunEventType = RunEvent['type'];
+export type EventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;
+
+/** Terminal task status of an event, if it is one. */
+export function terminalStatusOf(event: RunEvent): TaskStatus | undefined {
+  if (event.type === 'task.succeeded') return 'succeeded';
+  if (event.type === 'task.failed') return 'failed';
+  if (event.type === 'task.skipped') return 'skipped';
+  return undefined;
+}

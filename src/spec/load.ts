@@ -1,0 +1,63 @@
+/** Load a workflow from a file (JSON, YAML, or a JS/TS module) or a value; the throwing form of validation. */
+import { basename, extname } from 'node:path';
+import { WorkflowValidationError } from '../errors.js';
+import { importModule, toolsOf } from '../tools/load-module.js';
+import type { Tool } from '../tools/types.js';
+import { parseFile } from './parse.js';
+import { validateWorkflow, type ValidateOptions } from './validate.js';
+import type { Workflow } from './workflow.js';
+
+export interface LoadedWorkflow {
+  readonly workflow: Workflow;
+  /** The file it came from, if any. */
+  readonly file?: string;
+  /** Tools exported by a JS/TS workflow module. */
+  readonly tools: readonly Tool[];
+}
+
+const MODULE_EXTS = ['.mjs', '.js', '.ts', '.mts'];
+
+export function isModuleFile(file: string): boolean {
+  return MODULE_EXTS.includes(extname(file).toLowerCase());
+}
+
+/** The workflow a module exports as `default` or `workflow` (a spec object or a builder). */
+function workflowExport(mod: Record<string, unknown>): unknown {
+  const value = mod.default ?? mod.workflow;
+  if (value && typeof value === 'object' && typeof (value as { build?: unknown }).build === 'function') {
+    return (value as { build(): unknown }).build();
+  }
+  return value;
+}
+
+/** Read a file without throwing: `{ value, tools }` or issues. */
+export async function readWorkflowFile(file: string): Promise<{ ok: true; value: unknown; tools: Tool[] } | { ok: false; issues: WorkflowValidationError['issues'] }> {
+  if (isModuleFile(file)) {
+    const mod = await importModule(file);
+    const value = workflowExport(mod);
+    if (value === undefined) {
+      return { ok: false, issues: [{ code: 'parse_error', path: '', message: 'module exports no workflow', hint: 'export default workflow(...) or a spec object' }] };
+    }
+    return { ok: true, value, tools: toolsOf(mod) };
+  }
+  const parsed = await parseFile(file);
+  return parsed.ok ? { ok: true, value: parsed.value, tools: [] } : parsed;
+}
+
+/** Load and validate; throws `WorkflowValidationError` listing every issue. */
+export async function loadWorkflow(source: string | unknown, options: ValidateOptions = {}): Promise<LoadedWorkflow> {
+  if (typeof source !== 'string') {
+    const r = validateWorkflow(source, options);
+    if (!r.success) throw new WorkflowValidationError(undefined, r.issues);
+    return { workflow: r.workflow, tools: [] };
+  }
+  const file = source;
+  const read = await readWorkflowFile(file);
+  if (!read.ok) throw new WorkflowValidationError(file, read.issues);
+  const toolNames = options.toolNames ? [...options.toolNames, ...read.tools.map((t) => t.name)] : undefined;
+  const defaultName = basename(file, extname(file));
+  const r = validateWorkflow(read.value, { ...options, toolNames, defaultName: options.defaultName ?? defaultName });
+  if (!r.success) throw new WorkflowValidationError(file, r.issues);
+  return { workflow: r.workflow, file, tools: read.tools };
+}
+

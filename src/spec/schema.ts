@@ -1,0 +1,96 @@
+/**
+ * The workflow file format (workflow-spec.md §1–2) as strict zod schemas.
+ * Shapes only: cross-field rules (references, cycles, templates) live in validate.ts.
+ */
+import { z } from 'zod';
+
+export const TRIGGER_RULES = [
+  'none_failed_min_one_success',
+  'all_success',
+  'all_done',
+  'one_success',
+  'one_failed',
+  'none_failed',
+] as const;
+export type TriggerRule = (typeof TRIGGER_RULES)[number];
+
+export const IF_STATUSES = ['succeeded', 'failed', 'skipped', 'finished'] as const;
+export type IfStatus = (typeof IF_STATUSES)[number];
+
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+const taskId = z.string().regex(TASK_ID_PATTERN, 'must match [A-Za-z0-9_.-]+');
+const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+
+export const conditionObjectSchema = z.strictObject({
+  depends_on: oneOrMany(taskId),
+  if_result: oneOrMany(z.string().min(1)).optional(),
+  if_status: z.enum(IF_STATUSES).optional(),
+  when: z.string().min(1).optional(),
+});
+
+/** `null`, a JSONata expression, or an object (§3). */
+export const conditionSchema = z.union([z.null(), z.string().min(1), conditionObjectSchema]);
+
+export const classifySchema = z.strictObject({
+  labels: z.array(z.string().min(1)).min(1),
+  prompt: z.string().optional(),
+});
+
+export const taskSchema = z.strictObject({
+  id: taskId,
+  tool: z.string().min(1),
+  input: z.unknown().optional(),
+  dependencies: z.array(taskId).optional(),
+  condition: conditionSchema.optional(),
+  next_task_id_on_success: taskId.optional(),
+  next_task_id_on_failure: taskId.optional(),
+  trigger_rule: z.enum(TRIGGER_RULES).optional(),
+  retries: z.int().min(0).optional(),
+  timeout_ms: z.int().positive().optional(),
+  max_visits: z.int().min(1).optional(),
+  continue_on_error: z.boolean().optional(),
+  classify: classifySchema.optional(),
+  description: z.string().optional(),
+});
+
+export const defaultsSchema = z.strictObject({
+  retries: z.int().min(0).optional(),
+  timeout_ms: z.int().positive().optional(),
+  max_visits: z.int().min(1).optional(),
+  trigger_rule: z.enum(TRIGGER_RULES).optional(),
+});
+
+export const workflowObjectSchema = z.strictObject({
+  name: z.string().optional(),
+  description: z.string().optional(),
+  inputs: z.record(z.string(), z.unknown()).optional(),
+  defaults: defaultsSchema.optional(),
+  /** Ask a chat agent to confirm before running (e.g. a workflow that sends email). */
+  confirm: z.boolean().optional(),
+  tasks: z.array(z.unknown()),
+});
+
+export type ConditionObject = z.infer<typeof conditionObjectSchema>;
+export type Condition = z.infer<typeof conditionSchema>;
+export type TaskSpec = z.infer<typeof taskSchema>;
+export type WorkflowDefaults = z.infer<typeof defaultsSchema>;
+
+/** A workflow as written by a user: the object shape, tasks not yet checked. */
+export interface WorkflowSpec {
+  name?: string;
+  description?: string;
+  inputs?: Record<string, unknown>;
+  defaults?: WorkflowDefaults;
+  confirm?: boolean;
+  tasks: TaskSpec[];
+}
+
+/** Known keys per object, for "did you mean" hints on unknown fields. */
+export const KNOWN_KEYS = {
+  workflow: Object.keys(workflowObjectSchema.shape),
+  defaults: Object.keys(defaultsSchema.shape),
+  task: Object.keys(taskSchema.shape),
+  condition: Object.keys(conditionObjectSchema.shape),
+  classify: Object.keys(classifySchema.shape),
+} as const;

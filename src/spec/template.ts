@@ -1,0 +1,116 @@
+/**
+ * Templates in task input (workflow-spec.md §5): `"{{ input.topic }}"`, `"{{ tasks.t1.output.text }}"`.
+ * A string that is exactly one template keeps the value's JSON type; inside a longer string the value
+ * is stringified. A missing value renders as `null` (whole-string) or `""` (inside a string).
+ */
+
+export const TEMPLATE_ROOTS = ['input', 'tasks', 'item', 'index', 'run'] as const;
+
+const TEMPLATE_RE = /\{\{\s*(.*?)\s*\}\}/g;
+const WHOLE_RE = /^\{\{\s*(.*?)\s*\}\}$/;
+const SEGMENT_RE = /^[A-Za-z0-9_$-]+$/;
+
+export interface TemplateRef {
+  /** The text between the braces. */
+  readonly raw: string;
+  /** Segments with a task id kept whole: `['tasks', 'a.b', 'output', 'x']`. */
+  readonly segments: readonly string[];
+  /** Set for `tasks.<id>...` references. */
+  readonly taskId?: string;
+  /** Set when the reference cannot be understood. */
+  readonly problem?: string;
+}
+
+export interface TemplateContext {
+  readonly input: unknown;
+  readonly tasks: Readonly<Record<string, unknown>>;
+  readonly item?: unknown;
+  readonly index?: number;
+  readonly run?: unknown;
+}
+
+/** Split `a.b[0].c` into `['a','b','0','c']`, or undefined if it is not a plain path. */
+function splitPath(expr: string): string[] | undefined {
+  const parts = expr.replace(/\[(\d+)\]/g, '.$1').split('.');
+  return parts.every((p) => SEGMENT_RE.test(p)) ? parts : undefined;
+}
+
+/** Parse one template body; task ids may contain dots, so they are matched against known ids. */
+export function parseRef(raw: string, taskIds: ReadonlySet<string>): TemplateRef {
+  const parts = splitPath(raw);
+  if (!parts) return { raw, segments: [], problem: `"{{ ${raw} }}" is not a path like input.topic or tasks.<id>.output.field` };
+  const root = parts[0];
+  if (!(TEMPLATE_ROOTS as readonly string[]).includes(root)) {
+    return { raw, segments: parts, problem: `"{{ ${raw} }}" starts with "${root}"; templates start with ${TEMPLATE_ROOTS.join(', ')}` };
+  }
+  if (root !== 'tasks') return { raw, segments: parts };
+  if (parts.length < 2) return { raw, segments: parts, problem: `"{{ ${raw} }}" names no task; write tasks.<id>.output` };
+  for (let end = 2; end <= parts.length; end++) {
+    const id = parts.slice(1, end).join('.');
+    if (taskIds.has(id)) return { raw, segments: ['tasks', id, ...parts.slice(end)], taskId: id };
+  }
+  return { raw, segments: ['tasks', parts[1], ...parts.slice(2)], taskId: parts[1] };
+}
+
+/** Every template reference in a JSON value, with the field path where it occurs. */
+export function findRefs(value: unknown, taskIds: ReadonlySet<string>, path: (string | number)[] = []): { ref: TemplateRef; path: (string | number)[] }[] {
+  const out: { ref: TemplateRef; path: (string | number)[] }[] = [];
+  const walk = (v: unknown, p: (string | number)[]) => {
+    if (typeof v === 'string') {
+      for (const m of v.matchAll(TEMPLATE_RE)) out.push({ ref: parseRef(m[1], taskIds), path: p });
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+  };
+  walk(value, path);
+  return out;
+}
+
+function lookup(ctx: TemplateContext, segments: readonly string[]): unknown {
+  let cur: unknown = ctx;
+  for (const s of segments) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[s];
+  }
+  return cur;
+}
+
+function stringify(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+export type CompiledTemplate = (ctx: TemplateContext) => unknown;
+
+/** Compile a JSON value with templates into a renderer; values without templates are returned as is. */
+export function compileTemplate(value: unknown, taskIds: ReadonlySet<string>): CompiledTemplate {
+  if (typeof value === 'string') {
+    if (!value.includes('{{')) return () => value;
+    const whole = WHOLE_RE.exec(value);
+    if (whole && !whole[1].includes('}}')) {
+      const { segments } = parseRef(whole[1], taskIds);
+      return (ctx) => lookup(ctx, segments) ?? null;
+    }
+    const pieces = value.split(TEMPLATE_RE);
+    // split with one capture group: even indexes are literal text, odd ones template bodies
+    const refs = pieces.map((p, i) => (i % 2 === 1 ? parseRef(p, taskIds).segments : undefined));
+    return (ctx) => pieces.map((p, i) => (i % 2 === 1 ? stringify(lookup(ctx, refs[i]!)) : p)).join('');
+  }
+  if (Array.isArray(value)) {
+    const items = value.map((v) => compileTemplate(v, taskIds));
+    if (!hasTemplate(value)) return () => value;
+    return (ctx) => items.map((f) => f(ctx));
+  }
+  if (value && typeof value === 'object') {
+    if (!hasTemplate(value)) return () => value;
+    const entries = Object.entries(value).map(([k, v]) => [k, compileTemplate(v, taskIds)] as const);
+    return (ctx) => Object.fromEntries(entries.map(([k, f]) => [k, f(ctx)]));
+  }
+  return () => value;
+}
+
+export function hasTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{{');
+  if (Array.isArray(value)) return value.some(hasTemplate);
+  if (value && typeof value === 'object') return Object.values(value).some(hasTemplate);
+  return false;
+}

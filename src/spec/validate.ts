@@ -1,0 +1,210 @@
+/**
+ * Shape (zod) and cross-field checks for a workflow value. Returns every problem at once as `Issue[]`;
+ * `loadWorkflow` in load.ts is the throwing form.
+ */
+import { z } from 'zod';
+import type { Issue } from '../errors.js';
+import { expressionTaskRefs, parseExpression } from './expression.js';
+import { formatPath, type PathSegment } from './path.js';
+import { KNOWN_KEYS, conditionObjectSchema, taskSchema, workflowObjectSchema, type TaskSpec, type WorkflowSpec } from './schema.js';
+import { didYouMean } from './suggest.js';
+import { findRefs } from './template.js';
+import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from './workflow.js';
+import { fromZodIssues } from './zod-issues.js';
+
+export interface ValidateOptions {
+  /** Registered tool names; when given, unknown tools are reported. */
+  readonly toolNames?: Iterable<string>;
+  /** Used as the workflow name when the file has none. */
+  readonly defaultName?: string;
+}
+
+export type ValidationResult = { success: true; workflow: Workflow } | { success: false; issues: Issue[] };
+
+const taskShape = taskSchema.extend({ condition: z.unknown().optional() });
+
+function knownKeysAt(path: readonly PathSegment[]): readonly string[] | undefined {
+  const named = path.filter((p) => typeof p === 'string');
+  const last = named[named.length - 1];
+  if (path.length === 0) return KNOWN_KEYS.workflow;
+  if (last === 'defaults') return KNOWN_KEYS.defaults;
+  if (last === 'condition') return KNOWN_KEYS.condition;
+  if (last === 'classify') return KNOWN_KEYS.classify;
+  if (last === 'tasks') return KNOWN_KEYS.task;
+  return undefined;
+}
+
+/** Validate the shape of a bare task array or a workflow object. */
+function checkShape(value: unknown, issues: Issue[]): WorkflowSpec | undefined {
+  const obj = Array.isArray(value) ? { tasks: value } : value;
+  const prefix: PathSegment[] = [];
+  if (obj === null || typeof obj !== 'object') {
+    issues.push({ code: 'invalid_type', path: '', message: 'a workflow is an array of tasks or an object with "tasks"', hint: 'see workflow-spec.md §1' });
+    return undefined;
+  }
+  const top = workflowObjectSchema.safeParse(obj);
+  if (!top.success) {
+    issues.push(...fromZodIssues(top.error.issues, obj, prefix, knownKeysAt));
+    if (!Array.isArray((obj as { tasks?: unknown }).tasks)) return undefined;
+  }
+  const raw = obj as WorkflowSpec & { tasks: unknown[] };
+  const tasks: TaskSpec[] = [];
+  raw.tasks.forEach((t, i) => {
+    const base: PathSegment[] = ['tasks', i];
+    const parsed = taskShape.safeParse(t);
+    if (!parsed.success) {
+      issues.push(...fromZodIssues(parsed.error.issues, t, base, (p) => knownKeysAt(p.length === 2 ? ['tasks'] : p)));
+      return;
+    }
+    const cond = parsed.data.condition;
+    if (cond !== undefined && cond !== null && typeof cond !== 'string') {
+      const c = conditionObjectSchema.safeParse(cond);
+      if (!c.success) issues.push(...fromZodIssues(c.error.issues, cond, [...base, 'condition'], () => KNOWN_KEYS.condition));
+    } else if (cond === '') {
+      issues.push({ code: 'invalid_value', path: formatPath([...base, 'condition']), message: 'empty expression', hint: 'use null for no condition' });
+    }
+    tasks.push(parsed.data as TaskSpec);
+  });
+  return { ...(top.success ? top.data : raw), tasks } as WorkflowSpec;
+}
+
+/** Find one cycle per strongly connected group of the data edges, as `a → b → a`. */
+function findCycles(tasks: readonly TaskSpec[], byId: ReadonlyMap<string, TaskSpec>): string[][] {
+  const state = new Map<string, 1 | 2>(); // 1 = on stack, 2 = done
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    state.set(id, 1);
+    stack.push(id);
+    for (const up of upstreamsOf(byId.get(id)!)) {
+      if (!byId.has(up)) continue;
+      if (state.get(up) === 1) {
+        const cycle = stack.slice(stack.indexOf(up)).reverse();
+        const key = [...cycle].sort().join('\0');
+        if (!seen.has(key)) {
+          seen.add(key);
+          cycles.push([...cycle, cycle[0]]);
+        }
+      } else if (!state.has(up)) visit(up);
+    }
+    stack.pop();
+    state.set(id, 2);
+  };
+  for (const t of tasks) if (!state.has(t.id)) visit(t.id);
+  return cycles;
+}
+
+/** Whether `ancestor` can finish before `task` starts: an upstream, transitively, or a routing source. */
+function canRead(taskId: string, ancestor: string, byId: ReadonlyMap<string, TaskSpec>, routedFrom: ReadonlyMap<string, string[]>): boolean {
+  const seen = new Set<string>();
+  const stack = [taskId];
+  while (stack.length) {
+    const id = stack.pop()!;
+    const t = byId.get(id);
+    if (!t) continue;
+    for (const up of [...upstreamsOf(t), ...(routedFrom.get(id) ?? [])]) {
+      if (up === ancestor) return true;
+      if (!seen.has(up)) {
+        seen.add(up);
+        stack.push(up);
+      }
+    }
+  }
+  return false;
+}
+
+export function validateWorkflow(value: unknown, options: ValidateOptions = {}): ValidationResult {
+  const issues: Issue[] = [];
+  const spec = checkShape(value, issues);
+  if (!spec) return { success: false, issues };
+
+  const tasks = spec.tasks;
+  const byId = new Map<string, TaskSpec>();
+  const indexOf = new Map<string, number>();
+  const at = (t: TaskSpec, ...rest: PathSegment[]) => formatPath(['tasks', indexOf.get(t.id) ?? tasks.indexOf(t), ...rest]);
+  tasks.forEach((t, i) => {
+    if (byId.has(t.id)) {
+      issues.push({ code: 'duplicate_id', path: formatPath(['tasks', i, 'id']), message: `duplicate task id "${t.id}"`, hint: `first used at tasks[${indexOf.get(t.id)}]; ids must be unique` });
+      return;
+    }
+    byId.set(t.id, t);
+    indexOf.set(t.id, i);
+  });
+  const ids = new Set(byId.keys());
+
+  const checkRef = (t: TaskSpec, ref: string, path: PathSegment[]) => {
+    if (byId.has(ref)) return true;
+    issues.push({ code: 'unknown_task', path: at(t, ...path), message: `unknown task "${ref}"`, hint: didYouMean(ref, ids) ?? `known tasks: ${[...ids].join(', ')}` });
+    return false;
+  };
+
+  const toolNames = options.toolNames ? new Set(options.toolNames) : undefined;
+  const routedFrom = new Map<string, string[]>();
+  for (const t of byId.values()) {
+    if (toolNames && !toolNames.has(t.tool)) {
+      issues.push({ code: 'unknown_tool', path: at(t, 'tool'), message: `unknown tool "${t.tool}"`, hint: didYouMean(t.tool, toolNames) ?? 'run `braid tools` to list tools, or load yours with --tools' });
+    }
+    (t.dependencies ?? []).forEach((d, j) => checkRef(t, d, ['dependencies', j]));
+    for (const [target, on] of routesOf(t)) {
+      if (checkRef(t, target, [`next_task_id_on_${on}`])) routedFrom.set(target, [...(routedFrom.get(target) ?? []), t.id]);
+    }
+    const cond = conditionObject(t);
+    if (cond) {
+      const deps = toList(cond.depends_on);
+      if (Array.isArray(cond.depends_on)) cond.depends_on.forEach((d, j) => checkRef(t, d, ['condition', 'depends_on', j]));
+      else checkRef(t, cond.depends_on, ['condition', 'depends_on']);
+      const tests = (['if_result', 'if_status', 'when'] as const).filter((k) => cond[k] !== undefined);
+      if (tests.length > 1) {
+        issues.push({ code: 'invalid_value', path: at(t, 'condition'), message: `use only one of ${tests.join(', ')}`, hint: 'combine tests in one `when` expression' });
+      }
+      for (const k of ['if_result', 'if_status'] as const) {
+        if (cond[k] !== undefined && deps.length !== 1) {
+          issues.push({ code: 'invalid_value', path: at(t, 'condition', 'depends_on'), message: `${k} tests exactly one task, got ${deps.length}`, hint: 'use a `when` expression to test several tasks' });
+        }
+      }
+      if (deps.includes(t.id)) issues.push({ code: 'cycle', path: at(t, 'condition', 'depends_on'), message: `task "${t.id}" depends on itself` });
+    }
+    if ((t.dependencies ?? []).includes(t.id)) issues.push({ code: 'cycle', path: at(t, 'dependencies'), message: `task "${t.id}" depends on itself` });
+  }
+
+  for (const cycle of findCycles(tasks, byId).filter((c) => c.length > 2)) {
+    const first = byId.get(cycle[0])!;
+    issues.push({ code: 'cycle', path: at(first, 'dependencies'), message: `dependency cycle: ${cycle.join(' → ')}`, hint: 'break it, or use next_task_id_on_* routing for loops' });
+  }
+
+  // Expressions and templates: they must parse and read only tasks that finish before this one starts.
+  const checkReads = (t: TaskSpec, refs: string[], path: PathSegment[], what: string) => {
+    for (const ref of refs) {
+      if (!byId.has(ref)) checkRef(t, ref, path);
+      else if (ref === t.id || !canRead(t.id, ref, byId, routedFrom)) {
+        issues.push({ code: 'non_upstream_reference', path: at(t, ...path), message: `${what} reads task "${ref}", which is not upstream of "${t.id}"`, hint: `add "${ref}" to dependencies` });
+      }
+    }
+  };
+  for (const t of byId.values()) {
+    const cond = t.condition;
+    const source = typeof cond === 'string' ? cond : conditionObject(t)?.when;
+    if (source !== undefined) {
+      const path: PathSegment[] = typeof cond === 'string' ? ['condition'] : ['condition', 'when'];
+      const parsed = parseExpression(source);
+      if (!parsed.ok) issues.push({ code: 'invalid_expression', path: at(t, ...path), message: parsed.message, hint: 'conditions are JSONata, e.g. tasks.t1.output.score > 0.5' });
+      else checkReads(t, expressionTaskRefs(source), path, 'expression');
+    }
+    for (const { ref, path } of findRefs(t.input, ids, ['input'])) {
+      if (ref.problem) issues.push({ code: 'invalid_template', path: at(t, ...path), message: ref.problem });
+      else if (ref.taskId) checkReads(t, [ref.taskId], path, `template "{{ ${ref.raw} }}"`);
+    }
+  }
+
+  if (spec.inputs !== undefined) {
+    try {
+      z.fromJSONSchema(spec.inputs as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch (err) {
+      issues.push({ code: 'invalid_value', path: 'inputs', message: `not a usable JSON Schema: ${(err as Error).message}` });
+    }
+  }
+
+  if (issues.length) return { success: false, issues };
+  return { success: true, workflow: { ...spec, name: spec.name ?? options.defaultName ?? 'workflow' } };
+}

@@ -1,0 +1,17 @@
+import type { z } from 'zod';
+import type { SchemaLike, Tool, ToolContext, ToolLimits } from './types.js';
+
+export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
+  readonly name: string;
+  readonly description?: string;
+  readonly input: S;
+  readonly output?: SchemaLike<O>;
+  run(input: InputOf<S>, ctx: ToolContext): O | Promise<O>;
+}
+
+type InputOf<S> = S extends z.ZodType ? z.output<S> : S extends SchemaLike<infer T> ? T : unknown;
+
+/** Declare a tool. Returns its argument, typed: registration and JSON Schema read the same object. */
+export function defineTool<S extends SchemaLike, O>(definition: ToolDefinition<S, O>): Tool<InputOf<S>, O> {
+  return definition as unknown as Tool<InputOf<S>, O>;
+}

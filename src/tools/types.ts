@@ -1,0 +1,60 @@
+/** The tool contract: a plain object with a name, zod schemas and `run(input, ctx)`. */
+
+/** Any zod schema, v4 or v3: what braid needs from it. */
+export interface SchemaLike<T = unknown> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ToolProgress {
+  readonly message?: string;
+  /** 0..1 when known. */
+  readonly progress?: number;
+  readonly data?: unknown;
+}
+
+export interface ToolContext {
+  /** Aborted on timeout (`timeout_ms`) or run cancellation. */
+  readonly signal: AbortSignal;
+  readonly runId: string;
+  readonly taskId: string;
+  /** 1 for the first attempt of a visit. */
+  readonly attempt: number;
+  /** 1 for the first entry into the task; routing loops increase it. */
+  readonly visit: number;
+  readonly logger: Logger;
+  /** Report progress; becomes a `task.progress` event. */
+  emit(progress: ToolProgress): void;
+  /** Services the run was given (the LLM provider, ...), keyed by name. */
+  readonly services: Readonly<Record<string, unknown>>;
+}
+
+export interface ToolLimits {
+  /** Most calls of this tool running at once, across the run. */
+  readonly concurrency?: number;
+  /** At most `intervalCap` calls start per `interval` ms (p-queue rate limit). */
+  readonly rateLimit?: { readonly intervalCap: number; readonly interval: number };
+}
+
+export interface Tool<I = any, O = any> extends ToolLimits {
+  readonly name: string;
+  readonly description?: string;
+  readonly input?: SchemaLike<I>;
+  readonly output?: SchemaLike<O>;
+  run(input: I, ctx: ToolContext): O | Promise<O>;
+}
+
+export function isTool(value: unknown): value is Tool {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Tool).name === 'string' &&
+    typeof (value as Tool).run === 'function'
+  );
+}
