@@ -60,14 +60,14 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
   const idx = (id: string) => indexOf.get(id)!;
 
   const downstreams: number[][] = specs.map(() => []);
-  const routedTo = specs.map(() => false);
+  const routedFrom: number[][] = specs.map(() => []);
   const expected: Set<string>[] = specs.map(() => new Set());
   const handledBy = specs.map(() => false);
 
   const ups = specs.map((t, i) => {
     const list = upstreamsOf(t).map(idx);
     for (const u of list) downstreams[u].push(i);
-    for (const [to] of routesOf(t)) routedTo[idx(to)] = true;
+    for (const [to] of routesOf(t)) routedFrom[idx(to)].push(i);
     const cond = conditionObject(t);
     if (cond?.if_result !== undefined) for (const l of toList(cond.if_result)) expected[idx(toList(cond.depends_on)[0])].add(l);
     if (cond?.if_status === 'failed' || cond?.if_status === 'finished') handledBy[idx(toList(cond.depends_on)[0])] = true;
@@ -90,7 +90,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       ruleUpstreams: statusDep >= 0 ? ups[i].filter((u) => u !== statusDep) : ups[i],
       downstreams: downstreams[i],
       routes: routesOf(t).map(([to, on]) => ({ to: idx(to), on })),
-      routingOnly: ups[i].length === 0 && routedTo[i],
+      routingOnly: ups[i].length === 0 && routedFrom[i].some((src) => !reaches(i, src, downstreams, specs, idx)),
       trigger: t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success',
       condition,
       retries: t.retries ?? defaults.retries ?? 0,
@@ -104,6 +104,21 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
     };
   });
   return { workflow, tasks, indexOf };
+}
+
+/**
+ * Whether `to` can be reached from `from` along data and routing edges. A task without upstreams whose
+ * every routing edge comes from its own descendants (a loop back to the start) is still a root.
+ */
+function reaches(from: number, to: number, downstreams: readonly number[][], specs: readonly TaskSpec[], idx: (id: string) => number): boolean {
+  const seen = new Set([from]);
+  const stack = [from];
+  while (stack.length) {
+    const i = stack.pop()!;
+    if (i === to) return true;
+    for (const n of [...downstreams[i], ...routesOf(specs[i]).map(([id]) => idx(id))]) if (!seen.has(n)) seen.add(n), stack.push(n);
+  }
+  return false;
 }
 
 function compileCondition(t: TaskSpec, idx: (id: string) => number): PlanCondition {

@@ -145,7 +145,9 @@ export class Scheduler {
     this.#draining = true;
     try {
       for (;;) {
-        while (this.#worklist.length) this.#decide(this.#worklist.pop()!);
+        // FIFO, so ready tasks start in file order
+        for (let k = 0; k < this.#worklist.length; k++) this.#decide(this.#worklist[k]);
+        this.#worklist.length = 0;
         if (this.#active > 0 || this.#finished) return;
         if (!this.#settleUnreached()) break;
       }
@@ -156,25 +158,17 @@ export class Scheduler {
     }
   }
 
-  /** Nothing is active: skip tasks nobody routed to (and, defensively, anything still pending). */
+  /**
+   * Nothing is active: skip the tasks nobody routed to, which may unblock joins. Returns false when
+   * nothing changed. (Defensively, a task still pending after that is skipped too.)
+   */
   #settleUnreached(): boolean {
-    let changed = false;
     const cancelled = this.#controller.signal.aborted;
-    for (const t of this.#tasks) {
-      if (this.#state[t.index] !== 'pending') continue;
-      if (cancelled || t.routingOnly || this.#waiting[t.index] <= 0) {
-        this.#skip(t.index, cancelled ? 'cancelled' : t.routingOnly ? 'not_routed' : 'upstream_skipped');
-        changed = true;
-      }
-    }
-    if (!changed) {
-      const stuck = this.#tasks.find((t) => this.#state[t.index] === 'pending');
-      if (stuck) {
-        this.#skip(stuck.index, 'upstream_skipped');
-        changed = true;
-      }
-    }
-    return changed;
+    const pending = this.#tasks.filter((t) => this.#state[t.index] === 'pending');
+    const unrouted = pending.filter((t) => cancelled || t.routingOnly);
+    for (const t of unrouted) this.#skip(t.index, cancelled ? 'cancelled' : 'not_routed');
+    if (unrouted.length === 0 && pending.length > 0) this.#skip(pending[0].index, 'upstream_skipped');
+    return pending.length > 0;
   }
 
   #decide(i: number): void {
@@ -257,13 +251,8 @@ export class Scheduler {
     for (let k = 0; k < closure.length; k++) {
       for (const d of this.#tasks[closure[k]].downstreams) if (!seen.has(d)) seen.add(d), closure.push(d);
     }
-    for (const i of closure) {
-      if (this.#state[i] === 'active') continue;
-      this.#state[i] = 'pending';
-      delete this.#views[this.#tasks[i].id];
-      const r = this.#results[i];
-      delete r.reason, delete r.output, delete r.label, delete r.labelSource, delete r.labelReason, delete r.error;
-    }
+    // Views keep the latest output until the task finishes again: a routing source's output stays readable.
+    for (const i of closure) if (this.#state[i] !== 'active') this.#state[i] = 'pending';
     for (const i of closure) this.#recount(i);
   }
 
@@ -290,6 +279,7 @@ export class Scheduler {
     const r = this.#results[i];
     const wasActive = this.#state[i] === 'active';
     this.#state[i] = status;
+    delete r.reason, delete r.output, delete r.label, delete r.labelSource, delete r.labelReason, delete r.error;
     r.status = status;
     Object.assign(r, patch);
     this.#views[t.id] = { status, output: status === 'succeeded' ? r.output : null, label: r.label, error: r.error };
@@ -327,12 +317,13 @@ export class Scheduler {
       if (outcome.ok) {
         try {
           const label = await decideLabel(t, outcome.output, this.#o.classifier, { runId: this.#o.runId, signal: this.#controller.signal, context: input });
+          const patch: Partial<TaskResult> = { output: outcome.output };
           if (label) {
-            Object.assign(r, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
+            Object.assign(patch, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
             r.usage = addUsage(r.usage, label.usage);
             bus.emit({ type: 'task.labeled', taskId: t.id, label: label.label, source: label.source, ...(label.reason ? { reason: label.reason } : {}) });
           }
-          return this.#finish(t.index, 'succeeded', { output: outcome.output }, meta);
+          return this.#finish(t.index, 'succeeded', patch, meta);
         } catch (err) {
           return this.#finish(t.index, 'failed', { error: toErrorRecord(err) }, meta);
         }

@@ -21,13 +21,14 @@ export function isModuleFile(file: string): boolean {
   return MODULE_EXTS.includes(extname(file).toLowerCase());
 }
 
+function isBuilder(value: unknown): value is { build(): unknown; tools: Tool[] } {
+  return typeof value === 'object' && value !== null && typeof (value as { build?: unknown }).build === 'function';
+}
+
 /** The workflow a module exports as `default` or `workflow` (a spec object or a builder). */
 function workflowExport(mod: Record<string, unknown>): unknown {
   const value = mod.default ?? mod.workflow;
-  if (value && typeof value === 'object' && typeof (value as { build?: unknown }).build === 'function') {
-    return (value as { build(): unknown }).build();
-  }
-  return value;
+  return isBuilder(value) ? value.build() : value;
 }
 
 /** Read a file without throwing: `{ value, tools }` or issues. */
@@ -38,7 +39,9 @@ export async function readWorkflowFile(file: string): Promise<{ ok: true; value:
     if (value === undefined) {
       return { ok: false, issues: [{ code: 'parse_error', path: '', message: 'module exports no workflow', hint: 'export default workflow(...) or a spec object' }] };
     }
-    return { ok: true, value, tools: toolsOf(mod) };
+    const exported = mod.default ?? mod.workflow;
+    const builderTools = isBuilder(exported) ? exported.tools : [];
+    return { ok: true, value, tools: [...builderTools, ...toolsOf(mod)] };
   }
   const parsed = await parseFile(file);
   return parsed.ok ? { ok: true, value: parsed.value, tools: [] } : parsed;
@@ -47,9 +50,12 @@ export async function readWorkflowFile(file: string): Promise<{ ok: true; value:
 /** Load and validate; throws `WorkflowValidationError` listing every issue. */
 export async function loadWorkflow(source: string | unknown, options: ValidateOptions = {}): Promise<LoadedWorkflow> {
   if (typeof source !== 'string') {
-    const r = validateWorkflow(source, options);
+    const tools = isBuilder(source) ? source.tools : [];
+    const value = isBuilder(source) ? source.build() : source;
+    const toolNames = options.toolNames ? [...options.toolNames, ...tools.map((t) => t.name)] : undefined;
+    const r = validateWorkflow(value, { ...options, toolNames });
     if (!r.success) throw new WorkflowValidationError(undefined, r.issues);
-    return { workflow: r.workflow, tools: [] };
+    return { workflow: r.workflow, tools };
   }
   const file = source;
   const read = await readWorkflowFile(file);

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The braid CLI. The TypeScript sources are compiled to dist/ by `npm install` (the `prepare` script).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  process.stderr.write('braid: dist/ is missing; run `npm install` (or `npm run build`) in the braid folder first\n');
+  process.exit(2);
+}
+const { main } = await import(entry.href);
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

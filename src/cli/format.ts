@@ -1,0 +1,61 @@
+/** Human output: issues, the summary table, durations. */
+import { formatIssue, type Issue } from '../errors.js';
+import type { RunResult, TaskResult } from '../engine/result.js';
+
+export const color = (on: boolean) => {
+  const wrap = (code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+  return { red: wrap(31), green: wrap(32), yellow: wrap(33), gray: wrap(90), bold: wrap(1), cyan: wrap(36) };
+};
+
+export function formatIssuesPretty(issues: readonly Issue[], file: string | undefined, useColor: boolean): string {
+  const c = color(useColor);
+  return issues.map((i) => `${c.red('✖')} ${formatIssue(i, file)}`).join('\n');
+}
+
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined || Number.isNaN(ms)) return '-';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(2)}s`;
+  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+export function taskDurationMs(t: TaskResult): number | undefined {
+  return t.startedAt && t.endedAt ? Date.parse(t.endedAt) - Date.parse(t.startedAt) : undefined;
+}
+
+export const STATUS_ICON: Record<string, string> = { succeeded: '✔', failed: '✖', skipped: '↷', running: '▶', pending: '·', retrying: '↻' };
+
+function pad(s: string, n: number): string {
+  const visible = s.replace(/\x1b\[[0-9;]*m/g, '');
+  return s + ' '.repeat(Math.max(0, n - visible.length));
+}
+
+export function table(rows: string[][]): string {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].replace(/\x1b\[[0-9;]*m/g, '').length)));
+  return rows.map((r) => r.map((cell, col) => pad(cell, widths[col])).join('  ').trimEnd()).join('\n');
+}
+
+export function paint(status: string, text: string, useColor: boolean): string {
+  const c = color(useColor);
+  return status === 'succeeded' ? c.green(text) : status === 'failed' ? c.red(text) : status === 'skipped' ? c.gray(text) : c.yellow(text);
+}
+
+export function summaryTable(result: RunResult, useColor: boolean): string {
+  const rows = [['task', 'status', 'duration', 'attempts', 'label', 'note']];
+  for (const [id, t] of Object.entries(result.tasks)) {
+    const note = t.status === 'skipped' ? (t.reason ?? '') : t.status === 'failed' ? (t.error?.message ?? '') : (t.labelReason ?? '');
+    rows.push([
+      id,
+      paint(t.status, `${STATUS_ICON[t.status]} ${t.status}`, useColor),
+      formatDuration(taskDurationMs(t)),
+      String(t.attempts),
+      t.label ? `${t.label}${t.labelSource ? ` (${t.labelSource})` : ''}` : '',
+      note.length > 70 ? `${note.slice(0, 67)}...` : note,
+    ]);
+  }
+  const total = Date.parse(result.endedAt) - Date.parse(result.startedAt);
+  const c = color(useColor);
+  const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
+  const head = `${c.bold(result.workflow)} ${paint(result.status, result.status, useColor)} in ${formatDuration(total)}${usage} (run ${result.runId})`;
+  return `${head}\n${table(rows)}${result.error ? `\n${c.red(result.error.message)}` : ''}`;
+}
