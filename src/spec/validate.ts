@@ -35,7 +35,7 @@ function knownKeysAt(path: readonly PathSegment[]): readonly string[] | undefine
 }
 
 /** Validate the shape of a bare task array or a workflow object. */
-function checkShape(value: unknown, issues: Issue[]): WorkflowSpec | undefined {
+function checkShape(value: unknown, issues: Issue[]): { spec: WorkflowSpec; positions: number[] } | undefined {
   const obj = Array.isArray(value) ? { tasks: value } : value;
   const prefix: PathSegment[] = [];
   if (obj === null || typeof obj !== 'object') {
@@ -49,11 +49,14 @@ function checkShape(value: unknown, issues: Issue[]): WorkflowSpec | undefined {
   }
   const raw = obj as WorkflowSpec & { tasks: unknown[] };
   const tasks: TaskSpec[] = [];
+  const positions: number[] = [];
   raw.tasks.forEach((t, i) => {
     const base: PathSegment[] = ['tasks', i];
     const parsed = taskShape.safeParse(t);
     if (!parsed.success) {
       issues.push(...fromZodIssues(parsed.error.issues, t, base, (p) => knownKeysAt(p.length === 2 ? ['tasks'] : p)));
+      const partial = salvage(t);
+      if (partial) tasks.push(partial), positions.push(i);
       return;
     }
     const cond = parsed.data.condition;
@@ -64,8 +67,26 @@ function checkShape(value: unknown, issues: Issue[]): WorkflowSpec | undefined {
       issues.push({ code: 'invalid_value', path: formatPath([...base, 'condition']), message: 'empty expression', hint: 'use null for no condition' });
     }
     tasks.push(parsed.data as TaskSpec);
+    positions.push(i);
   });
-  return { ...(top.success ? top.data : raw), tasks } as WorkflowSpec;
+  return { spec: { ...(top.success ? top.data : raw), tasks } as WorkflowSpec, positions };
+}
+
+/** The well-formed parts of a task that failed its shape check, so reference checks still see it. */
+function salvage(t: unknown): TaskSpec | undefined {
+  if (t === null || typeof t !== 'object') return undefined;
+  const o = t as Record<string, unknown>;
+  if (typeof o.id !== 'string') return undefined;
+  const strings = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined);
+  const cond = conditionObjectSchema.safeParse(o.condition);
+  return {
+    id: o.id,
+    tool: typeof o.tool === 'string' ? o.tool : '',
+    dependencies: strings(o.dependencies),
+    condition: cond.success ? cond.data : undefined,
+    next_task_id_on_success: typeof o.next_task_id_on_success === 'string' ? o.next_task_id_on_success : undefined,
+    next_task_id_on_failure: typeof o.next_task_id_on_failure === 'string' ? o.next_task_id_on_failure : undefined,
+  };
 }
 
 /** Find one cycle per strongly connected group of the data edges, as `a → b → a`. */
@@ -116,14 +137,16 @@ function canRead(taskId: string, ancestor: string, byId: ReadonlyMap<string, Tas
 
 export function validateWorkflow(value: unknown, options: ValidateOptions = {}): ValidationResult {
   const issues: Issue[] = [];
-  const spec = checkShape(value, issues);
-  if (!spec) return { success: false, issues };
+  const shape = checkShape(value, issues);
+  if (!shape) return { success: false, issues };
+  const { spec, positions } = shape;
 
   const tasks = spec.tasks;
   const byId = new Map<string, TaskSpec>();
   const indexOf = new Map<string, number>();
-  const at = (t: TaskSpec, ...rest: PathSegment[]) => formatPath(['tasks', indexOf.get(t.id) ?? tasks.indexOf(t), ...rest]);
-  tasks.forEach((t, i) => {
+  const at = (t: TaskSpec, ...rest: PathSegment[]) => formatPath(['tasks', positions[tasks.indexOf(t)], ...rest]);
+  tasks.forEach((t, k) => {
+    const i = positions[k];
     if (byId.has(t.id)) {
       issues.push({ code: 'duplicate_id', path: formatPath(['tasks', i, 'id']), message: `duplicate task id "${t.id}"`, hint: `first used at tasks[${indexOf.get(t.id)}]; ids must be unique` });
       return;
@@ -141,8 +164,8 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
 
   const toolNames = options.toolNames ? new Set(options.toolNames) : undefined;
   const routedFrom = new Map<string, string[]>();
-  for (const t of byId.values()) {
-    if (toolNames && !toolNames.has(t.tool)) {
+  for (const t of tasks) {
+    if (toolNames && t.tool && !toolNames.has(t.tool)) {
       issues.push({ code: 'unknown_tool', path: at(t, 'tool'), message: `unknown tool "${t.tool}"`, hint: didYouMean(t.tool, toolNames) ?? 'run `braid tools` to list tools, or load yours with --tools' });
     }
     (t.dependencies ?? []).forEach((d, j) => checkRef(t, d, ['dependencies', j]));

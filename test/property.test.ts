@@ -1,0 +1,72 @@
+/** Properties on random DAGs (fast-check): termination, ordering, concurrency bound, all-success. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { runWorkflow, type RunEvent } from '../src/index.js';
+import { recorder } from './support/tools.js';
+
+const RULES = ['none_failed_min_one_success', 'all_success', 'all_done', 'one_success', 'one_failed', 'none_failed'] as const;
+
+/** A random DAG: task i may depend only on tasks before it. */
+const dag = fc
+  .integer({ min: 1, max: 25 })
+  .chain((n) =>
+    fc.tuple(
+      fc.array(fc.record({ deps: fc.uniqueArray(fc.nat({ max: 1000 }), { maxLength: 4 }), fail: fc.boolean(), ms: fc.integer({ min: 0, max: 3 }), rule: fc.constantFrom(...RULES) }), { minLength: n, maxLength: n }),
+      fc.integer({ min: 1, max: 6 }),
+    ),
+  )
+  .map(([specs, concurrency]) => ({
+    concurrency,
+    tasks: specs.map((s, i) => ({
+      id: `t${i}`,
+      tool: 'work',
+      input: { ms: s.ms, fail: s.fail },
+      dependencies: i === 0 ? [] : [...new Set(s.deps.map((d) => `t${d % i}`))],
+      trigger_rule: s.rule,
+    })),
+  }));
+
+describe('random DAGs', () => {
+  it('every task reaches one terminal status once; none starts before its upstreams are terminal; concurrency holds', async () => {
+    await fc.assert(
+      fc.asyncProperty(dag, async ({ tasks, concurrency }) => {
+        const rec = recorder();
+        const events: RunEvent[] = [];
+        const result = await runWorkflow({ tasks }, { tools: rec.tools, concurrency, onEvent: (e) => events.push(e) });
+        const terminalAt = new Map<string, number>();
+        for (const e of events) {
+          if (e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped') {
+            expect(terminalAt.has(e.taskId)).toBe(false);
+            terminalAt.set(e.taskId, e.seq);
+          }
+        }
+        expect([...terminalAt.keys()].sort()).toEqual(tasks.map((t) => t.id).sort());
+        for (const e of events) {
+          if (e.type !== 'task.started') continue;
+          const task = tasks.find((t) => t.id === e.taskId)!;
+          const early = task.trigger_rule === 'one_success' || task.trigger_rule === 'one_failed';
+          const finished = task.dependencies.filter((d) => (terminalAt.get(d) ?? Infinity) < e.seq);
+          if (early) expect(finished.length > 0 || task.dependencies.length === 0).toBe(true);
+          else expect(finished).toEqual(task.dependencies);
+        }
+        expect(rec.maxRunning).toBeLessThanOrEqual(concurrency);
+        expect(Object.values(result.tasks).every((t) => ['succeeded', 'failed', 'skipped'].includes(t.status))).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('with all-success tools and the default rule, every task succeeds', async () => {
+    await fc.assert(
+      fc.asyncProperty(dag, async ({ tasks, concurrency }) => {
+        const rec = recorder();
+        const ok = tasks.map(({ trigger_rule: _, ...t }) => ({ ...t, input: { ms: t.input.ms } }));
+        const result = await runWorkflow({ tasks: ok }, { tools: rec.tools, concurrency });
+        expect(result.status).toBe('succeeded');
+        expect(Object.values(result.tasks).every((t) => t.status === 'succeeded')).toBe(true);
+        expect(rec.calls).toHaveLength(tasks.length);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
