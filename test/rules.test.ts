@@ -114,10 +114,13 @@ describe('labels (§3 Labels)', () => {
   });
 
   it('without a classifier a task that needs one fails with a clear message', async () => {
-    const r = await run([
-      { id: 'idea', input: { value: { text: 'x' } } },
-      { id: 'email', condition: { depends_on: 'idea', if_result: 'good' } },
-    ]);
+    const r = await run(
+      [
+        { id: 'idea', input: { value: { text: 'x' } } },
+        { id: 'email', condition: { depends_on: 'idea', if_result: 'good' } },
+      ],
+      { classifier: null },
+    );
     expect(r.status('idea')).toBe('failed');
     expect(r.result.tasks.idea.error?.message).toMatch(/needs a label \(one of good\).*no classifier/);
     expect(r.reason('email')).toBe('upstream_failed');

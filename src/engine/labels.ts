@@ -1,6 +1,7 @@
 /** A task's label (workflow-spec.md §3, Labels): from the output, its `label` field, or the classifier. */
 import { BraidError } from '../errors.js';
 import type { Usage } from '../events/types.js';
+import type { LlmCallInfo } from '../llm/types.js';
 import type { PlanTask } from './plan.js';
 import type { LabelSource } from './result.js';
 
@@ -15,6 +16,8 @@ export interface ClassifyRequest {
   readonly signal: AbortSignal;
   /** The task's rendered input, for context. */
   readonly context?: unknown;
+  /** Report each LLM call (the engine turns it into an `llm.call` event for this task). */
+  readonly report?: (info: LlmCallInfo) => void;
 }
 
 export interface ClassifyResult {
@@ -40,7 +43,8 @@ export async function decideLabel(
   task: PlanTask,
   output: unknown,
   classifier: Classifier | undefined,
-  request: Omit<ClassifyRequest, 'output' | 'labels' | 'prompt' | 'taskId'>,
+  request: Omit<ClassifyRequest, 'output' | 'labels' | 'prompt' | 'taskId' | 'report'>,
+  report?: (info: LlmCallInfo) => void,
 ): Promise<LabelDecision | undefined> {
   if (typeof output === 'string' && task.expectedLabels.has(output)) return { label: output, source: 'output' };
   const field = output !== null && typeof output === 'object' ? (output as { label?: unknown }).label : undefined;
@@ -50,7 +54,7 @@ export async function decideLabel(
   if (!classifier) {
     throw new BraidError('E_LABEL', `task "${task.id}" needs a label (one of ${labels.join(', ')}) but its output is not one and no classifier is configured; return a label or { label }, or run with an LLM classifier`, { taskId: task.id, retryable: false });
   }
-  const answer = await classifier.classify({ ...request, output, labels, prompt: task.spec.classify?.prompt, taskId: task.id });
+  const answer = await classifier.classify({ ...request, output, labels, prompt: task.spec.classify?.prompt, taskId: task.id, report });
   if (!labels.includes(answer.label)) {
     throw new BraidError('E_LABEL', `classifier answered "${answer.label}" for task "${task.id}", not one of ${labels.join(', ')}`, { taskId: task.id, retryable: false });
   }

@@ -12,6 +12,9 @@ import type { ToolLimits } from '../tools/types.js';
 import type { RetryOptions } from './attempt.js';
 import { LocalExecutor, type Executor } from './executor.js';
 import type { Classifier } from './labels.js';
+import { createClassifier } from '../llm/classifier.js';
+import { createProvider } from '../llm/llm.js';
+import type { LlmProvider } from '../llm/types.js';
 import { compilePlan } from './plan.js';
 import type { RunResult } from './result.js';
 import { Scheduler } from './scheduler.js';
@@ -31,8 +34,10 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Called for every event, in order. */
   readonly onEvent?: EventListener | readonly EventListener[];
-  /** Decides labels the output does not carry (the LLM layer provides one). */
-  readonly classifier?: Classifier;
+  /** The model for LLM tools and the classifier. @default createProvider(): OpenAI-compatible when OPENAI_API_KEY is set, else offline */
+  readonly llm?: LlmProvider;
+  /** Decides labels the output does not carry. `null` for none. @default the LLM classifier on `llm` */
+  readonly classifier?: Classifier | null;
   /** Where tasks run. @default a LocalExecutor with `concurrency` and `toolLimits` */
   readonly executor?: Executor;
   readonly retry?: RetryOptions;
@@ -73,13 +78,15 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
   const runId = options.runId ?? newRunId();
   const listeners = options.onEvent === undefined ? [] : typeof options.onEvent === 'function' ? [options.onEvent] : [...options.onEvent];
   const bus = new EventBus(runId, listeners);
+  const llm = options.llm ?? createProvider();
   const scheduler = new Scheduler({
     runId,
     plan: compilePlan(workflow, registry),
     input,
     bus,
     executor: options.executor ?? new LocalExecutor({ concurrency: options.concurrency, toolLimits: options.toolLimits }),
-    classifier: options.classifier,
+    classifier: options.classifier === null ? undefined : (options.classifier ?? createClassifier(llm)),
+    llm,
     signal: options.signal,
     retry: options.retry,
     services: options.services,

@@ -21,6 +21,10 @@ import type { Executor } from './executor.js';
 import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
 import type { RunResult, RunStatus, SkipReason, TaskResult, TaskStatus } from './result.js';
+import { withCost } from '../llm/cost.js';
+import { track } from '../llm/llm.js';
+import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
+import type { ToolContext } from '../tools/types.js';
 import { addUsage } from './usage.js';
 import { validateToolInput, validateToolOutput } from './tool-call.js';
 import { createTaskLogger } from './task-logger.js';
@@ -45,6 +49,8 @@ export interface SchedulerOptions {
   readonly signal?: AbortSignal;
   readonly retry?: RetryOptions;
   readonly services?: Readonly<Record<string, unknown>>;
+  /** The model tools reach through `ctx.llm`; calls are reported as `llm.call` events. */
+  readonly llm?: LlmProvider;
 }
 
 type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: false; error: unknown; durationMs: number } | { cancelled: true };
@@ -68,6 +74,8 @@ export class Scheduler {
   #worklist: number[] = [];
   #draining = false;
   #fatal?: ErrorRecord;
+  /** LLM calls reported per task. */
+  readonly #llmCalls: Int32Array;
   #finished = false;
   #resolve!: () => void;
 
@@ -80,6 +88,7 @@ export class Scheduler {
     this.#succeeded = new Int32Array(n);
     this.#failed = new Int32Array(n);
     this.#skipped = new Int32Array(n);
+    this.#llmCalls = new Int32Array(n);
     this.#results = this.#tasks.map(() => ({ status: 'skipped', attempts: 0, visits: 0 }) as TaskResult);
     for (const t of this.#tasks) this.#waiting[t.index] = t.upstreams.length;
   }
@@ -124,10 +133,14 @@ export class Scheduler {
     };
   }
 
-  /** Usage reported for a task (LLM calls made by its tool). */
-  addTaskUsage(taskId: string, usage: Usage): void {
-    const i = this.#o.plan.indexOf.get(taskId);
-    if (i !== undefined) this.#results[i].usage = addUsage(this.#results[i].usage, usage);
+  /** Reports a task's LLM calls: an `llm.call` event each, tokens and cost added to the task. */
+  #reporter(t: PlanTask): (info: LlmCallInfo) => void {
+    return (info) => {
+      const usage = withCost(info.model, info.usage, info.provider);
+      this.#llmCalls[t.index]++;
+      this.#results[t.index].usage = addUsage(this.#results[t.index].usage, usage);
+      this.#o.bus.emit({ type: 'llm.call', taskId: t.id, ...info, usage });
+    };
   }
 
   #runStatus(): RunStatus {
@@ -316,11 +329,12 @@ export class Scheduler {
       const meta = { attempt, visit, durationMs: outcome.durationMs };
       if (outcome.ok) {
         try {
-          const label = await decideLabel(t, outcome.output, this.#o.classifier, { runId: this.#o.runId, signal: this.#controller.signal, context: input });
+          const reported = this.#llmCalls[t.index];
+          const label = await decideLabel(t, outcome.output, this.#o.classifier, { runId: this.#o.runId, signal: this.#controller.signal, context: input }, this.#reporter(t));
           const patch: Partial<TaskResult> = { output: outcome.output };
           if (label) {
             Object.assign(patch, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
-            r.usage = addUsage(r.usage, label.usage);
+            if (this.#llmCalls[t.index] === reported) r.usage = addUsage(r.usage, label.usage); // a classifier that reported no calls
             bus.emit({ type: 'task.labeled', taskId: t.id, label: label.label, source: label.source, ...(label.reason ? { reason: label.reason } : {}) });
           }
           return this.#finish(t.index, 'succeeded', patch, meta);
@@ -354,16 +368,22 @@ export class Scheduler {
     let ok = false;
     try {
       const input = validateToolInput(t.tool, rawInput, t.id);
-      const ctx = {
+      const model = this.#o.llm;
+      const report = this.#reporter(t);
+      const ctx = (signal: AbortSignal): ToolContext => ({
+        signal,
         runId,
         taskId: t.id,
         attempt,
         visit,
         logger: createTaskLogger(bus, t.id),
-        emit: (p: { message?: string; progress?: number; data?: unknown }) => bus.emit({ type: 'task.progress', taskId: t.id, ...p }),
+        emit: (p) => bus.emit({ type: 'task.progress', taskId: t.id, ...p }),
         services: services ?? {},
-      };
-      const raw = await callWithSignal((signal) => t.tool.run(input, { ...ctx, signal }), this.#controller.signal, t.timeoutMs, t.id);
+        get llm() {
+          return model && track(model, report);
+        },
+      });
+      const raw = await callWithSignal((signal) => t.tool.run(input, ctx(signal)), this.#controller.signal, t.timeoutMs, t.id);
       output = validateToolOutput(t.tool, raw, t.id);
       ok = true;
     } catch (err) {

@@ -1,3 +1,5 @@
+import type { LlmProvider } from '../llm/types.js';
+
 /** The tool contract: a plain object with a name, zod schemas and `run(input, ctx)`. */
 
 /** Any zod schema, v4 or v3: what braid needs from it. */
@@ -31,8 +33,10 @@ export interface ToolContext {
   readonly logger: Logger;
   /** Report progress; becomes a `task.progress` event. */
   emit(progress: ToolProgress): void;
-  /** Services the run was given (the LLM provider, ...), keyed by name. */
+  /** Services the run was given, keyed by name. */
   readonly services: Readonly<Record<string, unknown>>;
+  /** The run's model (OpenAI-compatible or offline); its calls count toward this task's usage. */
+  readonly llm?: LlmProvider;
 }
 
 export interface ToolLimits {

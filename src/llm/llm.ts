@@ -1,0 +1,66 @@
+/**
+ * Choosing a provider and calling it: `createProvider()` reads the environment (and `.env`), `track()`
+ * reports every call for events and usage, `generateFromPrompt()` renders a prompt file and calls.
+ */
+import { config as loadDotenv } from 'dotenv';
+import type { JsonSchema } from '../tools/json-schema.js';
+import type { SchemaLike } from '../tools/types.js';
+import { OfflineProvider } from './offline.js';
+import { OpenAIProvider, type OpenAIProviderOptions } from './openai.js';
+import { loadPrompt, renderPrompt } from './prompts.js';
+import type { GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
+
+let envLoaded = false;
+
+/** OpenAI-compatible when OPENAI_API_KEY (or BRAID_PROVIDER=openai) is set, else the offline provider. */
+export function createProvider(options: OpenAIProviderOptions & { provider?: 'openai' | 'offline' } = {}): LlmProvider {
+  if (!envLoaded) {
+    loadDotenv({ quiet: true });
+    envLoaded = true;
+  }
+  const choice = options.provider ?? (process.env.BRAID_PROVIDER as 'openai' | 'offline' | undefined) ?? (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
+  return choice === 'openai' ? new OpenAIProvider(options) : new OfflineProvider();
+}
+
+export type CallReporter = (info: LlmCallInfo) => void;
+
+/** A provider that reports each call (latency, tokens, errors) to `report`. */
+export function track(provider: LlmProvider, report: CallReporter): LlmProvider {
+  return {
+    specificationVersion: 'v1',
+    provider: provider.provider,
+    model: provider.model,
+    async generate(request: GenerateRequest): Promise<GenerateResult> {
+      const t0 = performance.now();
+      const purpose = request.purpose ?? 'generate';
+      try {
+        const result = await provider.generate(request);
+        report({ provider: result.provider, model: result.model, purpose, latencyMs: Math.round(performance.now() - t0), usage: result.usage });
+        return result;
+      } catch (err) {
+        const zero = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+        report({ provider: provider.provider, model: provider.model, purpose, latencyMs: Math.round(performance.now() - t0), usage: zero, error: { message: (err as Error).message } });
+        throw err;
+      }
+    },
+  };
+}
+
+/** Render `prompts/<name>.md` with `vars` and call the provider; with `schema`, returns the parsed object. */
+export async function generateFromPrompt<T = unknown>(
+  llm: LlmProvider,
+  name: string,
+  vars: Readonly<Record<string, unknown>>,
+  options: { schema?: SchemaLike<T>; jsonSchema?: JsonSchema; signal?: AbortSignal; purpose?: string; temperature?: number } = {},
+): Promise<{ text: string; object: T; result: GenerateResult }> {
+  const { messages, offlineAnswer } = renderPrompt(loadPrompt(name), vars);
+  const result = await llm.generate({
+    messages,
+    offlineAnswer,
+    signal: options.signal,
+    purpose: options.purpose ?? name,
+    temperature: options.temperature,
+    ...(options.schema ? { schema: { name: name.replace(/[^A-Za-z0-9_]/g, '_'), schema: options.schema, jsonSchema: options.jsonSchema } } : {}),
+  });
+  return { text: result.text, object: result.object as T, result };
+}

@@ -1,0 +1,152 @@
+/**
+ * The offline provider: deterministic answers derived from the prompt by documented rules, so braid runs
+ * and tests without a network. Every result says `provider: "offline"`.
+ *
+ * Rules (README "Offline provider"):
+ * 1. Text: the prompt's `offline` template rendered with the call's variables, else `[offline] ` + the
+ *    first 200 characters of the last user message.
+ * 2. Structured output: the `offline` template parsed as JSON, then every schema field that is missing or
+ *    null is filled: enums by rule 4, numbers named score/confidence by rule 3, other numbers 0, strings
+ *    from the text, booleans `score >= 0.5`, arrays `[]`. The object is then validated like any answer.
+ * 3. Score of a text (0..1): an explicit `"score": x` (or `score: x`, `x/10`) in it wins; else a stable
+ *    hash of the text gives 0.30..0.69, plus 0.1 per positive and minus 0.1 per negative word, clamped.
+ * 4. Label from candidates: when they include a positive (good, yes, approve, pass, ...) and a negative
+ *    (bad, no, reject, fail, ...) label, score >= 0.5 picks the positive one; otherwise the candidate
+ *    named most often in the text, ties broken by the hash.
+ * 5. Tool calls: the function whose name and description share the most words with the last user
+ *    message is called, if any word is shared; its string arguments are filled from `key: value` or
+ *    `"quoted"` text, else from the message.
+ */
+import type { JsonSchema } from '../tools/json-schema.js';
+import { schemaToJsonSchema } from '../tools/json-schema.js';
+import { parseStructured } from './structured.js';
+import type { FunctionSpec, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';
+
+const POSITIVE = ['specific', 'concrete', 'measurable', 'clear', 'feasible', 'practical', 'innovative', 'novel', 'useful', 'strong', 'excellent', 'great', 'good', 'focused', 'improved'];
+const NEGATIVE = ['vague', 'unclear', 'generic', 'boring', 'risky', 'impractical', 'weak', 'poor', 'bad', 'fails', 'error', 'broken', 'unfocused', 'expensive'];
+const POSITIVE_LABELS = ['good', 'yes', 'approve', 'approved', 'pass', 'positive', 'ok', 'valid', 'accept', 'high', 'true', 'success'];
+const NEGATIVE_LABELS = ['bad', 'no', 'reject', 'rejected', 'fail', 'negative', 'invalid', 'low', 'false', 'retry', 'failure'];
+
+export function hashText(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+const words = (text: string) => text.toLowerCase().match(/[a-z0-9_]+/g) ?? [];
+
+export function textScore(text: string): number {
+  const explicit = /"?score"?\s*[:=]\s*(-?\d+(?:\.\d+)?)/i.exec(text) ?? /\b(\d+(?:\.\d+)?)\s*\/\s*10\b/.exec(text);
+  if (explicit) {
+    const v = Number(explicit[1]);
+    return Math.max(0, Math.min(1, /\/\s*10/.test(explicit[0]) || v > 1 ? v / 10 : v));
+  }
+  const ws = words(text);
+  const delta = ws.filter((w) => POSITIVE.includes(w)).length - ws.filter((w) => NEGATIVE.includes(w)).length;
+  const base = 0.3 + (hashText(text) % 40) / 100;
+  return Math.round(Math.max(0, Math.min(1, base + 0.1 * delta)) * 100) / 100;
+}
+
+export function pickLabel(labels: readonly string[], text: string): string {
+  const pos = labels.find((l) => POSITIVE_LABELS.includes(l.toLowerCase()));
+  const neg = labels.find((l) => NEGATIVE_LABELS.includes(l.toLowerCase()));
+  if (pos && neg) return textScore(text) >= 0.5 ? pos : neg;
+  const ws = words(text);
+  const counts = labels.map((l) => ws.filter((w) => w === l.toLowerCase()).length);
+  const best = Math.max(...counts);
+  const top = labels.filter((_, i) => counts[i] === best);
+  return top[hashText(text) % top.length];
+}
+
+function fillFromSchema(schema: JsonSchema, value: unknown, text: string, key = ''): unknown {
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  if (Array.isArray(schema.enum)) {
+    const options = (schema.enum as unknown[]).filter((e): e is string => typeof e === 'string');
+    return typeof value === 'string' && options.includes(value) ? value : pickLabel(options, text);
+  }
+  if (value !== undefined && value !== null) {
+    if (type !== 'object' || typeof value !== 'object') return value;
+  }
+  if (Array.isArray(schema.anyOf)) {
+    const first = (schema.anyOf as JsonSchema[]).find((s) => s.type !== 'null');
+    return first ? fillFromSchema(first, value, text, key) : null;
+  }
+  switch (type) {
+    case 'object': {
+      const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+      const obj = { ...((value as Record<string, unknown>) ?? {}) };
+      for (const [k, s] of Object.entries(props)) obj[k] = fillFromSchema(s, obj[k], text, k);
+      return obj;
+    }
+    case 'number':
+    case 'integer':
+      return /score|confidence|probability/i.test(key) ? textScore(text) : 0;
+    case 'boolean':
+      return textScore(text) >= 0.5;
+    case 'array':
+      return [];
+    case 'string':
+      return text.slice(0, 200);
+    default:
+      return null;
+  }
+}
+
+function chooseTool(tools: readonly FunctionSpec[], message: string): ToolCall | undefined {
+  const said = new Set(words(message));
+  let best: { tool: FunctionSpec; score: number } | undefined;
+  for (const tool of tools) {
+    const score = new Set([...words(tool.name.replace(/_/g, ' ')), ...words(tool.description)].filter((w) => w.length > 2 && said.has(w))).size;
+    if (score > 0 && (!best || score > best.score)) best = { tool, score };
+  }
+  if (!best) return undefined;
+  const props = (best.tool.parameters.properties ?? {}) as Record<string, JsonSchema>;
+  const args: Record<string, unknown> = {};
+  for (const [k, s] of Object.entries(props)) {
+    const kv = new RegExp(`\\b${k}\\s*[:=]\\s*("([^"]*)"|([^,;\\n]+))`, 'i').exec(message);
+    if (kv) args[k] = (kv[2] ?? kv[3]).trim();
+    else if (s.type === 'string' && ((best.tool.parameters.required as string[] | undefined) ?? []).includes(k)) {
+      const quoted = /"([^"]+)"/.exec(message);
+      args[k] = quoted ? quoted[1] : message;
+    }
+  }
+  return { id: `call_offline_${hashText(message + best.tool.name).toString(36)}`, name: best.tool.name, arguments: args };
+}
+
+const tokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+
+export class OfflineProvider implements LlmProvider {
+  readonly specificationVersion = 'v1' as const;
+  readonly provider = 'offline';
+  readonly model = 'offline';
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    if (request.signal?.aborted) throw request.signal.reason ?? new Error('aborted');
+    const lastUser = [...request.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+    const promptText = request.messages.map((m) => m.content ?? '').join('\n');
+    let text = request.offlineAnswer ?? `[offline] ${lastUser.slice(0, 200)}`;
+    let object: unknown;
+    const toolCalls: ToolCall[] = [];
+    if (request.schema) {
+      let seed: unknown;
+      try {
+        seed = request.offlineAnswer ? JSON.parse(request.offlineAnswer) : undefined;
+      } catch {
+        seed = undefined;
+      }
+      const json = request.schema.jsonSchema ?? schemaToJsonSchema(request.schema.schema);
+      const basis = request.offlineAnswer ?? lastUser;
+      text = JSON.stringify(fillFromSchema(json, seed, basis));
+      object = parseStructured(request.schema.schema, text, 'offline');
+    } else if (request.tools?.length && request.messages.at(-1)?.role === 'user') {
+      const call = chooseTool(request.tools, lastUser);
+      if (call) {
+        toolCalls.push(call);
+        text = '';
+      }
+    }
+    const promptTokens = tokens(promptText);
+    const completionTokens = tokens(text);
+    return { text, object, toolCalls, usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }, provider: this.provider, model: this.model };
+  }
+}

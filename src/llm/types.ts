@@ -1,0 +1,71 @@
+/** The model layer's small, versioned contract: one `generate` call that both providers implement. */
+import type { JsonSchema } from '../tools/json-schema.js';
+import type { SchemaLike } from '../tools/types.js';
+
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant' | 'tool';
+  readonly content: string | null;
+  readonly toolCalls?: readonly ToolCall[];
+  /** For role "tool": the call this message answers. */
+  readonly toolCallId?: string;
+}
+
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly arguments: unknown;
+}
+
+export interface FunctionSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly parameters: JsonSchema;
+}
+
+export interface TokenUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+}
+
+export interface GenerateRequest {
+  readonly messages: readonly ChatMessage[];
+  /** Functions the model may call. */
+  readonly tools?: readonly FunctionSpec[];
+  /** Structured output: the answer is parsed and validated against this schema. */
+  readonly schema?: { readonly name: string; readonly schema: SchemaLike; readonly jsonSchema?: JsonSchema };
+  readonly temperature?: number;
+  readonly signal?: AbortSignal;
+  /** What the call is for, in events ("classify", "llm_generate_idea", ...). */
+  readonly purpose?: string;
+  /** Offline provider only: rendered deterministic answer (text or JSON) from the prompt template. */
+  readonly offlineAnswer?: string;
+}
+
+export interface GenerateResult {
+  readonly text: string;
+  /** The parsed, validated object when `schema` was given. */
+  readonly object?: unknown;
+  readonly toolCalls: readonly ToolCall[];
+  readonly usage: TokenUsage;
+  readonly provider: string;
+  readonly model: string;
+}
+
+export interface LlmProvider {
+  readonly specificationVersion: 'v1';
+  /** "openai", "offline", "langchain", ... shown in every event. */
+  readonly provider: string;
+  readonly model: string;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+}
+
+/** What a tracked call reports, for `llm.call` events and usage accounting. */
+export interface LlmCallInfo {
+  readonly provider: string;
+  readonly model: string;
+  readonly purpose: string;
+  readonly latencyMs: number;
+  readonly usage: TokenUsage;
+  readonly error?: { message: string; code?: string };
+}
