@@ -17,3 +17,8 @@ export type { RunResult, TaskResult, RunStatus, TaskStatus, SkipReason } from '.
 export type { RunEvent, RunEventType, Usage } from './events/types.js';
 export type { Workflow } from './spec/workflow.js';
 export type { TaskSpec, WorkflowSpec, TriggerRule } from './spec/schema.js';
+export { createClassifier } from './llm/classifier.js';
+export { createProvider, generateFromPrompt, track } from './llm/llm.js';
+export { OfflineProvider } from './llm/offline.js';
+export { OpenAIProvider, type OpenAIProviderOptions } from './llm/openai.js';
+export type { LlmProvider, ChatMessage, GenerateRequest, GenerateResult, ToolCall, FunctionSpec } from './llm/types.js';

@@ -36,7 +36,7 @@ export function hashText(text: string): number {
 const words = (text: string) => text.toLowerCase().match(/[a-z0-9_]+/g) ?? [];
 
 export function textScore(text: string): number {
-  const explicit = /"?score"?\s*[:=]\s*(-?\d+(?:\.\d+)?)/i.exec(text) ?? /\b(\d+(?:\.\d+)?)\s*\/\s*10\b/.exec(text);
+  const explicit = /"?score"?\s*[:=]?\s*(-?\d+(?:\.\d+)?)/i.exec(text) ?? /\b(\d+(?:\.\d+)?)\s*\/\s*10\b/.exec(text);
   if (explicit) {
     const v = Number(explicit[1]);
     return Math.max(0, Math.min(1, /\/\s*10/.test(explicit[0]) || v > 1 ? v / 10 : v));
