@@ -1,8 +1,30 @@
-/** braid's built-in tools, registered by default. */
+/** braid's built-in tools, registered by default. One file per tool. */
 import type { Tool } from '../src/tools/types.js';
+import { calculate } from './calculate.js';
+import { draftEmail } from './draft-email.js';
 import { echo } from './echo.js';
+import { httpRequest } from './http-request.js';
+import { llmGenerateIdea } from './llm-generate-idea.js';
+import { retryGenerateIdea } from './retry-generate-idea.js';
+import { sendEmail } from './send-email.js';
 import { sleep } from './sleep.js';
+import { summarizeResults } from './summarize-results.js';
+import { webSearch } from './web-search.js';
+import { readFileTool, writeFileTool } from './workspace.js';
 
-export { echo, sleep };
+export { calculate, draftEmail, echo, httpRequest, llmGenerateIdea, readFileTool, retryGenerateIdea, sendEmail, sleep, summarizeResults, webSearch, writeFileTool };
 
-export const builtinToolList: readonly Tool[] = [echo, sleep];
+export const builtinToolList: readonly Tool[] = [
+  llmGenerateIdea,
+  retryGenerateIdea,
+  draftEmail,
+  sendEmail,
+  webSearch,
+  calculate,
+  summarizeResults,
+  httpRequest,
+  readFileTool,
+  writeFileTool,
+  echo,
+  sleep,
+];

@@ -36,6 +36,8 @@ interface TaskView {
   status: TaskStatus;
   output: unknown;
   label?: string;
+  /** The classifier's reason for the label. */
+  labelReason?: string;
   error?: ErrorRecord;
 }
 
@@ -295,7 +297,7 @@ export class Scheduler {
     delete r.reason, delete r.output, delete r.label, delete r.labelSource, delete r.labelReason, delete r.error;
     r.status = status;
     Object.assign(r, patch);
-    this.#views[t.id] = { status, output: status === 'succeeded' ? r.output : null, label: r.label, error: r.error };
+    this.#views[t.id] = { status, output: status === 'succeeded' ? r.output : null, label: r.label, labelReason: r.labelReason, error: r.error };
     const { bus } = this.#o;
     const timing = { attempt: meta.attempt ?? r.attempts, visit: meta.visit ?? r.visits, durationMs: meta.durationMs ?? 0 };
     if (status === 'skipped') bus.emit({ type: 'task.skipped', taskId: t.id, reason: r.reason! });

@@ -35,7 +35,8 @@ export function hashText(text: string): number {
 
 const words = (text: string) => text.toLowerCase().match(/[a-z0-9_]+/g) ?? [];
 
-export function textScore(text: string): number {
+export function textScore(raw: string): number {
+  const text = raw.replace(/\\"/g, '"'); // JSON embedded in JSON strings
   const explicit = /"?score"?\s*[:=]?\s*(-?\d+(?:\.\d+)?)/i.exec(text) ?? /\b(\d+(?:\.\d+)?)\s*\/\s*10\b/.exec(text);
   if (explicit) {
     const v = Number(explicit[1]);

@@ -1,0 +1,129 @@
+/** Built-in tools against real components: an SMTP server, an HTTP search API, the file system. */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runWorkflow, type TaskResult } from '../src/index.js';
+
+async function one(tool: string, input: unknown): Promise<TaskResult> {
+  const r = await runWorkflow([{ id: 't', tool, input }]);
+  return r.tasks.t;
+}
+
+const env = { ...process.env };
+afterEach(() => {
+  process.env = { ...env };
+});
+
+describe('calculate', () => {
+  it('evaluates expressions with units and percentages', async () => {
+    expect((await one('calculate', { expression: '350 km / 2 h to km/h' })).output).toMatchObject({ text: '175 km / h' });
+    expect((await one('calculate', { expression: '12% of 250' })).output).toMatchObject({ result: 30 });
+  });
+  it('fails clearly, without retries, on a bad expression or a disabled function', async () => {
+    const bad = await one('calculate', { expression: '2 +' });
+    expect(bad.error?.message).toMatch(/cannot evaluate "2 \+"/);
+    const sneaky = await one('calculate', { expression: 'import({x: 1})' });
+    expect(sneaky.error?.message).toMatch(/disabled/);
+  });
+  it('names the bad field', async () => {
+    expect((await one('calculate', { expr: '1' })).error?.message).toMatch(/expression/);
+  });
+});
+
+describe('send_email', () => {
+  it('sends over SMTP to a real server when SMTP_URL is set', async () => {
+    const received: { from?: string; to: string[]; data: string }[] = [];
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onData(stream, session, callback) {
+        let data = '';
+        stream.on('data', (c) => (data += c));
+        stream.on('end', () => {
+          received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined, to: session.envelope.rcptTo.map((r) => r.address), data });
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.server.address() as AddressInfo;
+    process.env.SMTP_URL = `smtp://127.0.0.1:${port}`;
+    try {
+      const t = await one('send_email', { to: 'team@example.com', subject: 'Solar kites', body: 'A pilot programme.' });
+      expect(t.output).toMatchObject({ transport: 'smtp', accepted: ['team@example.com'] });
+      expect(received).toHaveLength(1);
+      expect(received[0].to).toEqual(['team@example.com']);
+      expect(received[0].data).toContain('Subject: Solar kites');
+      expect(received[0].data).toContain('A pilot programme.');
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('writes an .eml file to the outbox by default', async () => {
+    process.env.BRAID_OUTBOX = await mkdtemp(join(tmpdir(), 'outbox-'));
+    delete process.env.SMTP_URL;
+    const t = await one('send_email', { to: 'a@example.com', subject: 'Hi', body: 'Body' });
+    const eml = await readFile((t.output as { path: string }).path, 'utf8');
+    expect(eml).toContain('To: a@example.com');
+  });
+});
+
+describe('web_search', () => {
+  it('searches the bundled corpus offline, labelled as such', async () => {
+    const t = await one('web_search', { query: 'offshore wind', max_results: 3 });
+    const out = t.output as { provider: string; results: { title: string }[] };
+    expect(out.provider).toBe('offline');
+    expect(out.results.length).toBeGreaterThan(0);
+    expect(out.results[0].title.toLowerCase()).toContain('wind');
+  });
+
+  it('queries an HTTP search API when BRAID_SEARCH_URL is set', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ results: [{ title: 'Kites', url: 'https://example.org/kites', content: 'About kites' }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    process.env.BRAID_SEARCH_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/search`;
+    process.env.BRAID_SEARCH_KEY = 'k1';
+    try {
+      const t = await one('web_search', { query: 'solar kites' });
+      expect(t.output).toMatchObject({ provider: 'http', results: [{ title: 'Kites', url: 'https://example.org/kites', snippet: 'About kites' }] });
+      expect(seen[0]).toBe('/search?q=solar+kites&format=json Bearer k1');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('workspace files and http_request', () => {
+  it('read_file and write_file stay inside the workspace', async () => {
+    process.env.BRAID_WORKSPACE = await mkdtemp(join(tmpdir(), 'ws-'));
+    expect((await one('write_file', { path: 'notes/a.txt', content: 'hello' })).status).toBe('succeeded');
+    expect((await one('read_file', { path: 'notes/a.txt' })).output).toMatchObject({ content: 'hello' });
+    expect((await one('read_file', { path: '../../etc/passwd' })).error?.message).toMatch(/escapes the workspace/);
+    await writeFile(join(process.env.BRAID_WORKSPACE, 'x.txt'), 'x');
+    expect((await one('write_file', { path: '/tmp/evil.txt', content: 'x' })).error?.message).toMatch(/escapes the workspace/);
+  });
+
+  it('http_request returns JSON and enforces the size limit', async () => {
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.url === '/big' ? JSON.stringify({ data: 'x'.repeat(5000) }) : JSON.stringify({ ok: true }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await one('http_request', { url: `${base}/small` })).output).toMatchObject({ status: 200, body: { ok: true } });
+      expect((await one('http_request', { url: `${base}/big`, max_bytes: 1000 })).error?.message).toMatch(/larger than 1000 bytes/);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,88 @@
+/** Every example runs offline through the real CLI and reaches the outcome its comments promise. */
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { braid } from './support/cli.js';
+
+async function runJson(args: string[], env: Record<string, string> = {}) {
+  const r = await braid(['run', ...args, '--json', '--quiet'], { env });
+  expect(r.stderr).toBe('');
+  return { code: r.code, result: JSON.parse(r.stdout) };
+}
+
+describe('examples', () => {
+  it('conditional.yaml: a good idea is drafted and emailed to the outbox; task_2b is skipped', async () => {
+    const outbox = await mkdtemp(join(tmpdir(), 'braid-outbox-'));
+    const { code, result } = await runJson(['examples/conditional.yaml'], { BRAID_OUTBOX: outbox });
+    expect(code).toBe(0);
+    expect(result.tasks.task_1).toMatchObject({ status: 'succeeded', label: 'good', labelSource: 'classifier' });
+    expect(result.tasks.task_1.output.provider).toBe('offline');
+    expect(result.tasks.task_2b).toMatchObject({ status: 'skipped', reason: 'condition_false' });
+    expect(result.tasks.task_3.output.transport).toBe('outbox');
+    const [file] = await readdir(outbox);
+    const eml = await readFile(join(outbox, file), 'utf8');
+    expect(eml).toContain('To: team@example.com');
+    expect(eml).toContain(`Subject: ${result.tasks.task_2a.output.subject.slice(0, 30)}`);
+  });
+
+  it('conditional.yaml: a bad idea takes the retry branch and the join still sends', async () => {
+    const outbox = await mkdtemp(join(tmpdir(), 'braid-outbox-'));
+    const { result } = await runJson(['examples/conditional.yaml', '--input', 'topic=bike sharing'], { BRAID_OUTBOX: outbox });
+    expect(result.tasks.task_1.label).toBe('bad');
+    expect(result.tasks.task_2a.reason).toBe('condition_false');
+    expect(result.tasks.task_2b.status).toBe('succeeded');
+    expect(result.tasks.task_3.status).toBe('succeeded');
+    expect(await readFile(join(outbox, (await readdir(outbox))[0]), 'utf8')).toContain('bike sharing');
+  });
+
+  it('parallel.yaml: search and calculate both feed the summary', async () => {
+    const { code, result } = await runJson(['examples/parallel.yaml']);
+    expect(code).toBe(0);
+    expect(result.tasks.search.output.results.length).toBeGreaterThan(0);
+    expect(result.tasks.calculate.output.text).toBe('175 km / h');
+    expect(result.tasks.summarize.output.summary).toContain('175 km / h');
+  });
+
+  it('retry-loop.yaml: a bad idea loops back with feedback until it is good, then is emailed', async () => {
+    const { code, result } = await runJson(['examples/retry-loop.yaml'], { BRAID_OUTBOX: await mkdtemp(join(tmpdir(), 'braid-')) });
+    expect(code).toBe(0);
+    expect(result.tasks.generate.visits).toBe(2);
+    expect(result.tasks.generate.label).toBe('good');
+    expect(result.tasks.critique.visits).toBe(1);
+    expect(result.tasks.send.status).toBe('succeeded');
+  });
+
+  it('routing.yaml: success routes to the report, failure to the handler', async () => {
+    const ok = await runJson(['examples/routing.yaml']);
+    expect(ok.result.tasks.report.status).toBe('succeeded');
+    expect(ok.result.tasks.explain_error.reason).toBe('not_routed');
+    const bad = await runJson(['examples/routing.yaml', '--input', 'expression=12 * (3 +']);
+    expect(bad.code).toBe(0);
+    expect(bad.result.tasks.compute.status).toBe('failed');
+    expect(bad.result.tasks.explain_error.status).toBe('succeeded');
+  });
+
+  it('research-report.ts: the TS builder workflow with its own tool fans out and merges', async () => {
+    const { code, result } = await runJson(['examples/research-report.ts', '--input', 'topic=solar']);
+    expect(code).toBe(0);
+    expect(Object.values(result.tasks).every((t) => (t as { status: string }).status === 'succeeded')).toBe(true);
+    expect(result.tasks.plan.output.cost).toBe('solar cost');
+    expect(result.tasks.summary.output.sources).toBe(3);
+  });
+
+  it('custom-tools: a tools module plugs in with --tools', async () => {
+    const { code, result } = await runJson(['examples/custom-tools/flow.yaml', '--tools', 'examples/custom-tools/tools.mjs']);
+    expect(code).toBe(0);
+    expect(result.tasks.count).toMatchObject({ label: 'long', labelSource: 'field' });
+    expect(result.tasks.shorten.status).toBe('succeeded');
+    expect(result.tasks.keep.reason).toBe('condition_false');
+  });
+
+  it('every example validates', async () => {
+    for (const f of ['conditional.yaml', 'parallel.yaml', 'retry-loop.yaml', 'routing.yaml', 'research-report.ts']) {
+      const r = await braid(['validate', `examples/${f}`]);
+      expect(r.code, `${f}: ${r.stderr}`).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { generateFromPrompt } from '../src/llm/llm.js';
+import { defineTool } from '../src/tools/define-tool.js';
+import { modelOf } from './llm.js';
+
+export const ideaSchema = z.object({
+  idea: z.string().describe('the idea in one or two sentences'),
+  pitch: z.string().describe('a one-line pitch'),
+  score: z.number().min(0).max(1).nullable().describe('self-assessed quality, 0..1'),
+});
+
+const ideaOutput = ideaSchema.extend({ provider: z.string(), model: z.string() });
+
+/** One idea for a topic and audience; with `feedback`, an improved one (prompts/improve-idea.md). */
+export const llmGenerateIdea = defineTool({
+  name: 'llm_generate_idea',
+  description: 'Generate one idea for a topic and audience with an LLM; returns idea, pitch and a 0..1 score.',
+  input: z.object({
+    topic: z.string().min(1).describe('what the idea is about'),
+    audience: z.string().default('a general audience').describe('who it is for'),
+    feedback: z.string().nullable().default(null).describe('reviewer feedback from an earlier attempt'),
+  }),
+  output: ideaOutput,
+  async run({ topic, audience, feedback }, ctx) {
+    const llm = modelOf(ctx);
+    const { object, result } = feedback
+      ? await generateFromPrompt(llm, 'improve-idea', { topic, idea: '(earlier attempt)', feedback }, { schema: ideaSchema, signal: ctx.signal, purpose: 'llm_generate_idea' })
+      : await generateFromPrompt(llm, 'generate-idea', { topic, audience, feedback: '' }, { schema: ideaSchema, signal: ctx.signal, purpose: 'llm_generate_idea' });
+    return { ...object, provider: result.provider, model: result.model };
+  },
+});
