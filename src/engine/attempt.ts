@@ -32,37 +32,40 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Rejecters of the attempts in flight, so one run-level abort listener can fail them all. */
+export type CancelSet = Set<(err: Error) => void>;
+
 /**
- * Call `fn` with a signal that aborts on `timeoutMs` or when `runSignal` aborts. Rejects at that moment
- * even if `fn` ignores its signal, so one stuck tool cannot hold the run.
+ * Call `fn` with a signal that aborts on `timeoutMs` or run cancellation. Rejects at that moment even if
+ * `fn` ignores its signal, so one stuck tool cannot hold the run. Without a timeout the run's own signal
+ * is passed through: no per-attempt AbortController or listener (they dominate no-op task overhead).
  */
-export function callWithSignal<T>(fn: (signal: AbortSignal) => Promise<T> | T, runSignal: AbortSignal, timeoutMs?: number, taskId?: string): Promise<T> {
+export function callWithSignal<T>(fn: (signal: AbortSignal) => Promise<T> | T, runSignal: AbortSignal, inflight: CancelSet, timeoutMs?: number, taskId?: string): Promise<T> {
   if (runSignal.aborted) return Promise.reject(new CancelledError(taskId));
-  const controller = new AbortController();
+  const controller = timeoutMs === undefined ? undefined : new AbortController();
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const finish = () => {
       if (timer) clearTimeout(timer);
-      runSignal.removeEventListener('abort', onCancel);
+      inflight.delete(onCancel);
     };
-    const onCancel = () => {
+    const onCancel = (err: Error) => {
       finish();
-      const err = new CancelledError(taskId);
-      controller.abort(err);
+      controller?.abort(err);
       reject(err);
     };
-    runSignal.addEventListener('abort', onCancel, { once: true });
-    if (timeoutMs !== undefined) {
+    inflight.add(onCancel);
+    if (controller) {
       timer = setTimeout(() => {
         finish();
-        const err = new TaskTimeoutError(timeoutMs, taskId);
+        const err = new TaskTimeoutError(timeoutMs!, taskId);
         controller.abort(err);
         reject(err);
       }, timeoutMs);
     }
     let result: Promise<T> | T;
     try {
-      result = fn(controller.signal);
+      result = fn(controller?.signal ?? runSignal);
     } catch (err) {
       finish();
       return reject(err);

@@ -16,7 +16,8 @@ import type { EventBus } from '../events/bus.js';
 import type { ErrorRecord, Usage } from '../events/types.js';
 import { isTruthy } from '../spec/expression.js';
 import type { TemplateContext } from '../spec/template.js';
-import { backoffDelay, callWithSignal, sleep, type RetryOptions } from './attempt.js';
+import { backoffDelay, callWithSignal, sleep, type CancelSet, type RetryOptions } from './attempt.js';
+import { isoNow } from '../events/clock.js';
 import type { Executor } from './executor.js';
 import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
@@ -71,6 +72,8 @@ export class Scheduler {
   /** Latest view of each terminal task, read by templates and expressions. */
   readonly #views: Record<string, TaskView> = {};
   readonly #controller = new AbortController();
+  /** Attempts in flight; cancellation rejects them all at once. */
+  readonly #inflight: CancelSet = new Set();
   /** Tasks deciding, queued or running; the run ends when this reaches 0. */
   #active = 0;
   #worklist: number[] = [];
@@ -104,7 +107,11 @@ export class Scheduler {
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
     const done = new Promise<void>((resolve) => (this.#resolve = resolve));
-    const onAbort = () => this.#controller.abort(new CancelledError());
+    const onAbort = () => {
+      const err = new CancelledError();
+      this.#controller.abort(err);
+      for (const cancel of [...this.#inflight]) cancel(new CancelledError());
+    };
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -361,7 +368,7 @@ export class Scheduler {
     const { bus, runId, services } = this.#o;
     const r = this.#results[t.index];
     r.attempts++;
-    const startedAt = new Date().toISOString();
+    const startedAt = isoNow();
     r.startedAt ??= startedAt;
     const t0 = performance.now();
     bus.emit({ type: 'task.started', taskId: t.id, tool: t.tool.name, attempt, visit });
@@ -378,20 +385,22 @@ export class Scheduler {
         taskId: t.id,
         attempt,
         visit,
-        logger: createTaskLogger(bus, t.id),
+        get logger() {
+          return createTaskLogger(bus, t.id);
+        },
         emit: (p) => bus.emit({ type: 'task.progress', taskId: t.id, ...p }),
         services: services ?? {},
         get llm() {
           return model && track(model, report);
         },
       });
-      const raw = await callWithSignal((signal) => t.tool.run(input, ctx(signal)), this.#controller.signal, t.timeoutMs, t.id);
+      const raw = await callWithSignal((signal) => t.tool.run(input, ctx(signal)), this.#controller.signal, this.#inflight, t.timeoutMs, t.id);
       output = validateToolOutput(t.tool, raw, t.id);
       ok = true;
     } catch (err) {
       error = err;
     }
-    const endedAt = new Date().toISOString();
+    const endedAt = isoNow();
     r.endedAt = endedAt;
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
     (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(error) }) });

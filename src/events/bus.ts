@@ -1,4 +1,5 @@
 /** One emitter per run: stamps `seq`, `ts`, `runId` and hands each event to every subscriber. */
+import { isoNow } from './clock.js';
 import type { RunEvent, RunEventBody } from './types.js';
 
 export type EventListener = (event: RunEvent) => void;
@@ -20,7 +21,7 @@ export class EventBus {
   }
 
   emit(body: RunEventBody): RunEvent {
-    const event = { seq: ++this.#seq, ts: new Date().toISOString(), runId: this.runId, ...body } as RunEvent;
+    const event = { seq: ++this.#seq, ts: isoNow(), runId: this.runId, ...body } as RunEvent;
     for (const listener of this.#listeners) {
       try {
         listener(event);
