@@ -13,6 +13,7 @@ import { toJSONSchema } from '../tools/json-schema.js';
 import { loadToolsModule } from '../tools/load-module.js';
 import { toRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
+import type { RunEvent } from '../events/types.js';
 import { formatIssuesPretty, summaryTable } from './format.js';
 import { createProgress } from './progress.js';
 import { parseInputPairs } from './input.js';
@@ -67,7 +68,9 @@ async function runCommand(file: string, flags: RunFlags): Promise<number> {
 
   const progress = flags.quiet ? undefined : createProgress(process.stderr, loaded.workflow.tasks.map((t) => t.id));
   const eventsOut = flags.events ? createWriteStream(flags.events) : undefined;
+  const providers = new Set<string>();
   const listeners = [
+    (e: RunEvent) => void (e.type === 'llm.call' && providers.add(`${e.provider}${e.provider === 'offline' ? '' : ` ${e.model}`}`)),
     ...(progress ? [progress.onEvent] : []),
     ...(eventsOut ? [(e: unknown) => void eventsOut.write(`${JSON.stringify(e)}\n`)] : []),
   ];
@@ -81,7 +84,11 @@ async function runCommand(file: string, flags: RunFlags): Promise<number> {
     });
     progress?.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)}\n`);
+    else {
+      process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)}\n`);
+      if (providers.has('offline')) process.stdout.write('LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n');
+      else if (providers.size) process.stdout.write(`LLM: ${[...providers].join(', ')}\n`);
+    }
     return result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
   } finally {
     progress?.stop();

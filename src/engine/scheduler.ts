@@ -81,6 +81,7 @@ export class Scheduler {
   #fatal?: ErrorRecord;
   /** LLM calls reported per task. */
   readonly #llmCalls: Int32Array;
+  readonly #finishedOnce: Uint8Array;
   #finished = false;
   #resolve!: () => void;
 
@@ -94,6 +95,7 @@ export class Scheduler {
     this.#failed = new Int32Array(n);
     this.#skipped = new Int32Array(n);
     this.#llmCalls = new Int32Array(n);
+    this.#finishedOnce = new Uint8Array(n);
     this.#results = this.#tasks.map(() => ({ status: 'skipped', attempts: 0, visits: 0 }) as TaskResult);
     for (const t of this.#tasks) this.#waiting[t.index] = t.upstreams.length;
   }
@@ -301,7 +303,9 @@ export class Scheduler {
     const r = this.#results[i];
     const wasActive = this.#state[i] === 'active';
     this.#state[i] = status;
-    delete r.reason, delete r.output, delete r.label, delete r.labelSource, delete r.labelReason, delete r.error;
+    // Only a task finishing again (after a routing reset) can hold stale fields; `delete` is slow, so skip it otherwise.
+    if (this.#finishedOnce[i]) delete r.reason, delete r.output, delete r.label, delete r.labelSource, delete r.labelReason, delete r.error;
+    this.#finishedOnce[i] = 1;
     r.status = status;
     Object.assign(r, patch);
     this.#views[t.id] = { status, output: status === 'succeeded' ? r.output : null, label: r.label, labelReason: r.labelReason, error: r.error };
