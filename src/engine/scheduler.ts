@@ -323,7 +323,8 @@ export class Scheduler {
         else if (status === 'failed') this.#failed[d]++;
         else this.#skipped[d]++;
       }
-      if (this.#state[d] === 'pending') this.#worklist.push(d);
+      // Only rules that may decide early need a look before the last upstream ends.
+      if (this.#state[d] === 'pending' && (this.#waiting[d] === 0 || dt.trigger === 'one_success' || dt.trigger === 'one_failed')) this.#worklist.push(d);
     }
     if (status !== 'skipped') this.#route(t, status === 'succeeded' ? 'success' : 'failure');
     if (wasActive) this.#active--;

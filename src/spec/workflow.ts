@@ -16,12 +16,18 @@ export function toList<T>(value: T | readonly T[] | undefined): T[] {
   return Array.isArray(value) ? [...value] : [value as T];
 }
 
-/** `dependencies` plus every `condition.depends_on`, without duplicates, in order. */
+const upstreamCache = new WeakMap<TaskSpec, string[]>();
+
+/** `dependencies` plus every `condition.depends_on`, without duplicates, in order. Cached per task object. */
 export function upstreamsOf(task: TaskSpec): string[] {
-  const deps = task.dependencies ?? [];
-  const cond = conditionObject(task);
-  if (!cond) return deps.length > 1 ? [...new Set(deps)] : deps;
-  return [...new Set([...deps, ...toList(cond.depends_on)])];
+  let ups = upstreamCache.get(task);
+  if (!ups) {
+    const deps = task.dependencies ?? [];
+    const cond = conditionObject(task);
+    ups = cond ? [...new Set([...deps, ...toList(cond.depends_on)])] : deps.length > 1 ? [...new Set(deps)] : deps;
+    upstreamCache.set(task, ups);
+  }
+  return ups;
 }
 
 /** Routing edges out of a task: `[target, 'success' | 'failure']`. */
