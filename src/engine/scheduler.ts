@@ -100,10 +100,6 @@ export class Scheduler {
     for (const t of this.#tasks) this.#waiting[t.index] = t.upstreams.length;
   }
 
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
   async run(): Promise<RunResult> {
     const { bus, plan, signal } = this.#o;
     const startedAt = new Date().toISOString();

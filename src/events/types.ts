@@ -1,5 +1,5 @@
 /** The closed union of run events (workflow-spec.md §8). Every event has `seq`, `ts`, `runId`, `type`. */
-import type { LabelSource, RunStatus, SkipReason, TaskStatus } from '../engine/result.js';
+import type { LabelSource, RunStatus, SkipReason } from '../engine/result.js';
 
 export interface EventBase {
   /** Monotonic per run, from 1. */
@@ -49,11 +49,3 @@ export type RunEventBody =
 export type RunEvent = EventBase & RunEventBody;
 export type RunEventType = RunEvent['type'];
 export type EventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;
-
-/** Terminal task status of an event, if it is one. */
-export function terminalStatusOf(event: RunEvent): TaskStatus | undefined {
-  if (event.type === 'task.succeeded') return 'succeeded';
-  if (event.type === 'task.failed') return 'failed';
-  if (event.type === 'task.skipped') return 'skipped';
-  return undefined;
-}
