@@ -9,7 +9,8 @@ export const ideaSchema = z.object({
   score: z.number().min(0).max(1).nullable().describe('self-assessed quality, 0..1'),
 });
 
-const ideaOutput = ideaSchema.extend({ provider: z.string(), model: z.string() });
+/** What the idea tools return: the idea plus which model produced it. */
+export const ideaOutput = ideaSchema.extend({ provider: z.string(), model: z.string() });
 
 /** One idea for a topic and audience; with `feedback`, an improved one (prompts/improve-idea.md). */
 export const llmGenerateIdea = defineTool({

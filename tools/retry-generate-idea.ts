@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { generateFromPrompt } from '../src/llm/llm.js';
 import { defineTool } from '../src/tools/define-tool.js';
-import { ideaSchema } from './llm-generate-idea.js';
+import { ideaOutput, ideaSchema } from './llm-generate-idea.js';
 import { modelOf } from './llm.js';
 
 /** Rewrite a weak idea using the classifier's reason as feedback (prompts/improve-idea.md). */
@@ -13,7 +13,7 @@ export const retryGenerateIdea = defineTool({
     feedback: z.string().nullable().default(null).describe('why it was judged weak'),
     topic: z.string().default('the same topic'),
   }),
-  output: ideaSchema.extend({ provider: z.string(), model: z.string() }),
+  output: ideaOutput,
   async run({ idea, feedback, topic }, ctx) {
     const { object, result } = await generateFromPrompt(modelOf(ctx), 'improve-idea', { idea, feedback: feedback ?? 'make it more specific', topic }, { schema: ideaSchema, signal: ctx.signal, purpose: 'retry_generate_idea' });
     return { ...object, provider: result.provider, model: result.model };

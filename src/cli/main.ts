@@ -75,8 +75,9 @@ async function runCommand(file: string, flags: RunFlags): Promise<number> {
     ...(eventsOut ? [(e: unknown) => void eventsOut.write(`${JSON.stringify(e)}\n`)] : []),
   ];
   try {
-    const result = await runWorkflow(file, {
-      tools: registry,
+    // The file is read (and a TS module imported) once: run the workflow already loaded above.
+    const result = await runWorkflow(loaded.workflow, {
+      tools: [...registry.list(), ...loaded.tools],
       input,
       concurrency: flags.concurrency,
       signal: controller.signal,

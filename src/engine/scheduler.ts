@@ -108,7 +108,7 @@ export class Scheduler {
     const onAbort = () => {
       const err = new CancelledError();
       this.#controller.abort(err);
-      for (const cancel of [...this.#inflight]) cancel(new CancelledError());
+      for (const cancel of [...this.#inflight]) cancel(err);
     };
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
@@ -379,7 +379,7 @@ export class Scheduler {
     try {
       const input = validateToolInput(t.tool, rawInput, t.id);
       const model = this.#o.llm;
-      const report = this.#reporter(t);
+      const reporter = () => this.#reporter(t);
       const ctx = (signal: AbortSignal): ToolContext => ({
         signal,
         runId,
@@ -392,7 +392,7 @@ export class Scheduler {
         emit: (p) => bus.emit({ type: 'task.progress', taskId: t.id, ...p }),
         services: services ?? {},
         get llm() {
-          return model && track(model, report);
+          return model && track(model, reporter());
         },
       });
       const raw = await callWithSignal((signal) => t.tool.run(input, ctx(signal)), this.#controller.signal, this.#inflight, t.timeoutMs, t.id);
