@@ -1,6 +1,7 @@
 /** Human output: issues, the summary table, durations. */
 import { formatIssue, type Issue } from '../errors.js';
 import type { RunResult, TaskResult } from '../engine/result.js';
+import type { RecordedRun } from '../store/fold.js';
 
 export const color = (on: boolean) => {
   const wrap = (code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -23,7 +24,7 @@ export function taskDurationMs(t: TaskResult): number | undefined {
   return t.startedAt && t.endedAt ? Date.parse(t.endedAt) - Date.parse(t.startedAt) : undefined;
 }
 
-export const STATUS_ICON: Record<string, string> = { succeeded: '✔', failed: '✖', skipped: '↷', running: '▶', pending: '·', retrying: '↻' };
+export const STATUS_ICON: Record<string, string> = { succeeded: '✔', failed: '✖', skipped: '↷', running: '▶', pending: '·', retrying: '↻', waiting: '⏸', cancelled: '✖', interrupted: '⚡' };
 
 function pad(s: string, n: number): string {
   const visible = s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -40,8 +41,9 @@ export function paint(status: string, text: string, useColor: boolean): string {
   return status === 'succeeded' ? c.green(text) : status === 'failed' ? c.red(text) : status === 'skipped' ? c.gray(text) : c.yellow(text);
 }
 
-export function summaryTable(result: RunResult, useColor: boolean): string {
-  const rows = [['task', 'status', 'duration', 'attempts', 'label', 'note']];
+export function summaryTable(result: RecordedRun | RunResult, useColor: boolean): string {
+  const tokens = result.usage !== undefined;
+  const rows = [['task', 'status', 'duration', 'attempts', ...(tokens ? ['tokens'] : []), 'label', 'note']];
   for (const [id, t] of Object.entries(result.tasks)) {
     const note = t.status === 'skipped' ? (t.reason ?? '') : t.status === 'failed' ? (t.error?.message ?? '') : (t.labelReason ?? '');
     rows.push([
@@ -49,11 +51,12 @@ export function summaryTable(result: RunResult, useColor: boolean): string {
       paint(t.status, `${STATUS_ICON[t.status]} ${t.status}`, useColor),
       formatDuration(taskDurationMs(t)),
       String(t.attempts),
+      ...(tokens ? [t.usage ? String(t.usage.totalTokens) : ''] : []),
       t.label ? `${t.label}${t.labelSource ? ` (${t.labelSource})` : ''}` : '',
       note.length > 70 ? `${note.slice(0, 67)}...` : note,
     ]);
   }
-  const total = Date.parse(result.endedAt) - Date.parse(result.startedAt);
+  const total = (result.endedAt ? Date.parse(result.endedAt) : Date.now()) - Date.parse(result.startedAt);
   const c = color(useColor);
   const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
   const head = `${c.bold(result.workflow)} ${paint(result.status, result.status, useColor)} in ${formatDuration(total)}${usage} (run ${result.runId})`;

@@ -1,113 +1,19 @@
-/** The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input. */
+/** The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input, 3 waiting for approval. */
 import { Command, CommanderError, Option } from 'commander';
-import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { BraidError, InputValidationError, WorkflowValidationError } from '../errors.js';
-import { runWorkflow } from '../engine/run.js';
 import { toMermaid } from '../graph/mermaid.js';
 import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
 import { validateWorkflow } from '../spec/validate.js';
 import { conditionObject, routesOf } from '../spec/workflow.js';
-import { builtinTools } from '../tools/builtins.js';
 import { toJSONSchema } from '../tools/json-schema.js';
-import { loadToolsModule } from '../tools/load-module.js';
-import { toRegistry } from '../tools/registry.js';
-import type { Tool } from '../tools/types.js';
-import type { RunEvent } from '../events/types.js';
-import { formatIssuesPretty, summaryTable } from './format.js';
-import { createProgress } from './progress.js';
-import { parseInputPairs } from './input.js';
+import { EXIT, ExitError, useColor } from './exit.js';
+import { formatIssuesPretty } from './format.js';
+import { explainCommand, logsCommand, runsCommand, showCommand } from './record-commands.js';
+import { approveCommand, registryFor, resumeCommand, runCommand, type RunFlags } from './run-command.js';
 
-export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
-
-class ExitError extends Error {
-  constructor(readonly exitCode: number, message: string) {
-    super(message);
-  }
-}
+export { EXIT } from './exit.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-const useColor = () => Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
-
-async function loadUserTools(files: readonly string[] = []): Promise<Tool[]> {
-  const out: Tool[] = [];
-  for (const f of files) out.push(...(await loadToolsModule(f)));
-  return out;
-}
-
-async function registryFor(toolFiles: readonly string[] | undefined) {
-  return toRegistry(await loadUserTools(toolFiles), builtinTools());
-}
-
-interface RunFlags {
-  input?: string[];
-  inputFile?: string;
-  tools?: string[];
-  concurrency?: number;
-  json?: boolean;
-  events?: string;
-  quiet?: boolean;
-}
-
-async function runCommand(file: string, flags: RunFlags): Promise<number> {
-  const registry = await registryFor(flags.tools);
-  const loaded = await loadWorkflow(file, { toolNames: registry.names() });
-  const fromFile = flags.inputFile ? await readInputFile(flags.inputFile) : {};
-  const input = { ...fromFile, ...parseInputPairs(flags.input ?? [], loaded.workflow.inputs) };
-
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write('\ncancelling: running tools get the abort signal; press Ctrl-C again to exit now\n');
-      controller.abort();
-    } else process.exit(130);
-  };
-  process.on('SIGINT', onSigint);
-
-  const progress = flags.quiet ? undefined : createProgress(process.stderr, loaded.workflow.tasks.map((t) => t.id));
-  const eventsOut = flags.events ? createWriteStream(flags.events) : undefined;
-  const providers = new Set<string>();
-  const listeners = [
-    (e: RunEvent) => void (e.type === 'llm.call' && providers.add(`${e.provider}${e.provider === 'offline' ? '' : ` ${e.model}`}`)),
-    ...(progress ? [progress.onEvent] : []),
-    ...(eventsOut ? [(e: unknown) => void eventsOut.write(`${JSON.stringify(e)}\n`)] : []),
-  ];
-  try {
-    // The file is read (and a TS module imported) once: run the workflow already loaded above.
-    const result = await runWorkflow(loaded.workflow, {
-      tools: [...registry.list(), ...loaded.tools],
-      input,
-      concurrency: flags.concurrency,
-      signal: controller.signal,
-      onEvent: listeners,
-    });
-    progress?.stop();
-    if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else {
-      process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)}\n`);
-      if (providers.has('offline')) process.stdout.write('LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n');
-      else if (providers.size) process.stdout.write(`LLM: ${[...providers].join(', ')}\n`);
-    }
-    return result.status === 'succeeded' ? EXIT.ok : EXIT.failed;
-  } finally {
-    progress?.stop();
-    process.off('SIGINT', onSigint);
-    if (eventsOut) await new Promise((resolve) => eventsOut.end(resolve));
-  }
-}
-
-async function readInputFile(file: string): Promise<Record<string, unknown>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new ExitError(EXIT.invalid, `${file}: cannot read input: ${(err as Error).message}`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
-  return value as Record<string, unknown>;
-}
 
 async function validateCommand(file: string, flags: { tools?: string[]; strict?: boolean; json?: boolean }): Promise<number> {
   const registry = await registryFor(flags.tools);
@@ -147,9 +53,93 @@ export function buildProgram(): Command {
     .option('--json', 'print the run result as one JSON object on stdout (progress stays on stderr)')
     .option('--events <out.jsonl>', 'write every event as a JSON line to this file')
     .option('-q, --quiet', 'no progress output')
-    .addHelpText('after', '\nExamples:\n  braid run examples/conditional.yaml --input topic="solar kites"\n  braid run flow.yaml --json --events events.jsonl --concurrency 4\n\nExit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C), 2 invalid workflow, tools module or input.')
+    .option('--no-store', 'do not record the run under .braid/runs (no show/resume later)')
+    .option('--log-file <file>', 'write structured JSON logs (pino) here; or set BRAID_LOG_FILE / BRAID_LOG_LEVEL')
+    .addHelpText('after', `
+Examples:
+  braid run examples/conditional.yaml --input topic="solar kites"
+  braid run flow.yaml --json --events events.jsonl --concurrency 4
+
+Every run is recorded in .braid/runs/<runId>.jsonl ($BRAID_HOME/runs): see it with
+braid show <runId>, continue it after a crash or Ctrl-C with braid resume <runId>.
+Logs: BRAID_LOG_LEVEL=debug prints JSON log lines on stderr (pretty on a terminal).
+
+Exit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C), 2 invalid workflow, tools module or
+input, 3 waiting for an approval (braid approve).`)
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await runCommand(file, flags);
+    });
+
+  program
+    .command('resume')
+    .description('continue a recorded run: succeeded tasks are reused, tasks that were running or failed run again')
+    .argument('<runId>', 'run id (see braid runs)')
+    .option('-t, --tools <module>', 'more tools modules (the ones the run started with are loaded again)', collect)
+    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once').argParser(positiveInt))
+    .option('--json', 'print the run result as one JSON object on stdout')
+    .option('--events <out.jsonl>', 'write the new events as JSON lines to this file')
+    .option('-q, --quiet', 'no progress output')
+    .option('--log-file <file>', 'write structured JSON logs here')
+    .addHelpText('after', '\nA task whose success was recorded is not run again (its output is reused); one that was running\nwhen the process died runs again (at-least-once). A run that already succeeded is only printed.')
+    .action(async (runId: string, flags: RunFlags) => {
+      process.exitCode = await resumeCommand(runId, flags);
+    });
+
+  program
+    .command('approve')
+    .description('approve (or --reject) a task waiting for a human (approval: true), then continue the run')
+    .argument('<runId>', 'run id')
+    .argument('<taskId>', 'the waiting task')
+    .option('--reject', 'reject: the task fails with E_REJECTED (failure handling applies)')
+    .option('--by <name>', 'who decided (default $USER)')
+    .option('--comment <text>', 'a note kept in the record')
+    .option('--no-resume', 'only record the decision; continue later with braid resume')
+    .option('-t, --tools <module>', 'more tools modules', collect)
+    .option('--json', 'print the run result as JSON')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }) => {
+      process.exitCode = await approveCommand(runId, taskId, flags);
+    });
+
+  program
+    .command('runs')
+    .description('list recorded runs, newest first: status, duration, task counts, tokens and cost')
+    .addOption(new Option('-n, --limit <n>', 'how many').argParser(positiveInt).default(20))
+    .option('--json', 'print as JSON')
+    .action(async (flags: { json?: boolean; limit?: number }) => {
+      process.exitCode = await runsCommand(flags);
+    });
+
+  program
+    .command('show')
+    .description('what happened in a run: summary, per-task timeline, labels, tokens, and why tasks were skipped or failed')
+    .argument('<runId>', 'run id (see braid runs)')
+    .option('--timeline', 'the text Gantt chart of task intervals (on by default)')
+    .option('--no-timeline', 'leave the timeline out')
+    .option('--mermaid', 'print the timeline as a Mermaid gantt diagram instead')
+    .option('--json', 'print the run rebuilt from its record as JSON')
+    .action(async (runId: string, flags: { json?: boolean; timeline?: boolean; mermaid?: boolean }) => {
+      process.exitCode = await showCommand(runId, flags);
+    });
+
+  program
+    .command('logs')
+    .description("print a run's events; --follow keeps printing until the run finishes")
+    .argument('<runId>', 'run id')
+    .option('-f, --follow', 'wait for new events')
+    .option('--json', 'raw JSON lines')
+    .option('--all', 'include task.ready and progress events')
+    .action(async (runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }) => {
+      process.exitCode = await logsCommand(runId, flags);
+    });
+
+  program
+    .command('explain')
+    .description('why a task ran, was skipped or failed: upstream statuses, labels and reasons, trigger rule, condition values')
+    .argument('<runId>', 'run id')
+    .argument('<taskId>', 'task id')
+    .action(async (runId: string, taskId: string) => {
+      process.exitCode = await explainCommand(runId, taskId);
     });
 
   program
@@ -198,7 +188,7 @@ export function buildProgram(): Command {
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ExitError(EXIT.invalid, `--concurrency must be an integer >= 1, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1) throw new ExitError(EXIT.invalid, `expected an integer >= 1, got "${value}"`);
   return n;
 }
 

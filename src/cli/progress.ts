@@ -63,6 +63,9 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
         case 'task.skipped':
           Object.assign(r, { status: 'skipped', detail: c.gray(e.reason) });
           break;
+        case 'task.waiting':
+          Object.assign(r, { status: 'waiting', detail: c.yellow('waiting for approval') });
+          break;
         default:
           return;
       }
@@ -77,41 +80,44 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
 }
 
 function plainLine(stream: NodeJS.WriteStream, e: RunEvent): void {
-  const time = e.ts.slice(11, 23);
-  let text: string | undefined;
+  const text = describeEvent(e);
+  if (text !== undefined && e.type !== 'llm.call' && e.type !== 'task.ready' && e.type !== 'task.log') stream.write(`[${e.ts.slice(11, 23)}] ${text}\n`);
+}
+
+/** One human sentence per event (the plain progress lines and `braid logs`). */
+export function describeEvent(e: RunEvent): string {
   switch (e.type) {
     case 'run.started':
-      text = `run ${e.runId} started: ${e.workflow} (${e.tasks} tasks)`;
-      break;
-    case 'task.started':
-      text = `${e.taskId} started (${e.tool}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}${e.visit > 1 ? `, visit ${e.visit}` : ''})`;
-      break;
-    case 'task.retrying':
-      text = `${e.taskId} retrying in ${e.delayMs}ms: ${e.error.message}`;
-      break;
-    case 'task.labeled':
-      text = `${e.taskId} labeled "${e.label}" (${e.source})${e.reason ? `: ${e.reason}` : ''}`;
-      break;
-    case 'task.succeeded':
-      text = `${e.taskId} succeeded in ${formatDuration(e.durationMs)}`;
-      break;
-    case 'task.failed':
-      text = `${e.taskId} failed: ${e.error.message}`;
-      break;
-    case 'task.skipped':
-      text = `${e.taskId} skipped (${e.reason})`;
-      break;
-    case 'task.routed':
-      text = `${e.taskId} routes to ${e.to} on ${e.on}`;
-      break;
-    case 'task.progress':
-      text = `${e.taskId} ${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`;
-      break;
+      return `run ${e.runId} started: ${e.workflow} (${e.tasks} tasks)`;
+    case 'run.resumed':
+      return `run ${e.runId} resumed: ${e.reused} recorded result${e.reused === 1 ? '' : 's'} reused`;
     case 'run.finished':
-      text = `run ${e.status} in ${formatDuration(e.durationMs)}`;
-      break;
-    default:
-      return;
+      return `run ${e.status} in ${formatDuration(e.durationMs)}${e.error ? `: ${e.error.message}` : ''}`;
+    case 'task.ready':
+      return `${e.taskId} ready (visit ${e.visit}${e.routedFrom ? `, routed from ${e.routedFrom}` : ''})`;
+    case 'task.started':
+      return `${e.taskId} started (${e.tool}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}${e.visit > 1 ? `, visit ${e.visit}` : ''})`;
+    case 'task.retrying':
+      return `${e.taskId} retrying in ${e.delayMs}ms: ${e.error.message}`;
+    case 'task.labeled':
+      return `${e.taskId} labeled "${e.label}" (${e.source})${e.reason ? `: ${e.reason}` : ''}`;
+    case 'task.succeeded':
+      return `${e.taskId} succeeded in ${formatDuration(e.durationMs)}${e.replayed ? ' (recorded result reused)' : ''}`;
+    case 'task.failed':
+      return `${e.taskId} failed: ${e.error.message}`;
+    case 'task.skipped':
+      return `${e.taskId} skipped (${e.reason})`;
+    case 'task.routed':
+      return `${e.taskId} routes to ${e.to} on ${e.on}`;
+    case 'task.waiting':
+      return `${e.taskId} waiting for approval: braid approve ${e.runId} ${e.taskId}`;
+    case 'task.approval':
+      return `${e.taskId} ${e.approved ? 'approved' : 'rejected'}${e.by ? ` by ${e.by}` : ''}${e.comment ? `: ${e.comment}` : ''}`;
+    case 'task.progress':
+      return `${e.taskId} ${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`;
+    case 'task.log':
+      return `${e.taskId ?? 'run'} ${e.level}: ${e.message}`;
+    case 'llm.call':
+      return `${e.taskId ?? 'run'} llm ${e.purpose}: ${e.provider} ${e.model}, ${e.usage.totalTokens} tokens, ${formatDuration(e.latencyMs)}${e.error ? `, error: ${e.error.message}` : ''}`;
   }
-  stream.write(`[${time}] ${text}\n`);
 }

@@ -35,6 +35,8 @@ export interface PlanTask {
   readonly timeoutMs?: number;
   readonly maxVisits: number;
   readonly continueOnError: boolean;
+  /** Wait for a human approval before each visit. */
+  readonly approval: boolean;
   /** Labels some `if_result` expects from this task. */
   readonly expectedLabels: ReadonlySet<string>;
   /** Candidates for the classifier (expected labels plus `classify.labels`); empty when none is needed. */
@@ -97,6 +99,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       timeoutMs: t.timeout_ms ?? defaults.timeout_ms,
       maxVisits: t.max_visits ?? defaults.max_visits ?? DEFAULT_MAX_VISITS,
       continueOnError: t.continue_on_error ?? false,
+      approval: t.approval ?? false,
       expectedLabels: expected[i],
       labelCandidates: needsLabel ? [...candidates] : [],
       failureHandled: Boolean(t.continue_on_error || t.next_task_id_on_failure || handledBy[i]),

@@ -2,7 +2,10 @@
 import type { ErrorRecord, Usage } from '../events/types.js';
 
 export type TaskStatus = 'succeeded' | 'failed' | 'skipped';
-export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+/** `waiting`: paused for a human approval (`approval: true`); `braid approve` continues it. */
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'waiting';
+/** In a result: terminal; in a `waiting` run or a record read mid-flight also not decided yet, running or waiting for approval. */
+export type TaskResultStatus = TaskStatus | 'pending' | 'running' | 'waiting';
 export type LabelSource = 'output' | 'field' | 'classifier';
 export type SkipReason =
   | 'condition_false'
@@ -21,7 +24,7 @@ export interface AttemptRecord {
 }
 
 export interface TaskResult {
-  status: TaskStatus;
+  status: TaskResultStatus;
   reason?: SkipReason;
   output?: unknown;
   label?: string;

@@ -1,13 +1,16 @@
 /** `runWorkflow`: load, validate, compile, schedule; returns the run result of workflow-spec.md §8. */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { InputValidationError } from '../errors.js';
+import { BraidError, InputValidationError } from '../errors.js';
+import type { RunEvent } from '../events/types.js';
+import { foldRun, processAlive, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
+import type { RunHeader, RunLog, RunStore } from '../store/types.js';
 import { EventBus, type EventListener } from '../events/bus.js';
 import { formatPath } from '../spec/path.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import { builtinTools } from '../tools/builtins.js';
-import { toRegistry, type ToolsOption } from '../tools/registry.js';
+import { toRegistry, type ToolRegistry, type ToolsOption } from '../tools/registry.js';
 import type { ToolLimits } from '../tools/types.js';
 import type { RetryOptions } from './attempt.js';
 import { LocalExecutor, type Executor } from './executor.js';
@@ -45,6 +48,10 @@ export interface RunOptions {
   readonly services?: Readonly<Record<string, unknown>>;
   /** @default a new sortable id */
   readonly runId?: string;
+  /** Record the run here (append-only event log) so it can be inspected and resumed. @default none */
+  readonly store?: RunStore;
+  /** Noted in the record so `braid resume` can load the same workflow file and tools modules. */
+  readonly recordSource?: RunHeader['source'];
 }
 
 export function newRunId(): string {
@@ -69,15 +76,82 @@ export function resolveInput(workflow: Workflow, input: Record<string, unknown> 
 }
 
 export async function runWorkflow(source: string | Workflow | unknown, options: RunOptions = {}): Promise<RunResult> {
+  const { workflow, registry } = await prepare(source, options);
+  const input = resolveInput(workflow, options.input);
+  const runId = options.runId ?? newRunId();
+  const header: RunHeader = { type: 'run.record', version: 1, runId, createdAt: new Date().toISOString(), workflow, input, pid: process.pid, ...(options.recordSource ? { source: options.recordSource } : {}) };
+  const log = await options.store?.create(header);
+  return execute(workflow, registry, input, runId, options, log);
+}
+
+export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'store' | 'recordSource'> {
+  readonly store: RunStore;
+}
+
+/**
+ * Continue a recorded run (after a crash, `kill -9`, a failure or an approval): recorded successes are reused,
+ * not re-run; tasks that were running, failed or never started run now. Appends to the same record and
+ * returns the result rebuilt from the whole record. A run that already succeeded is returned as it is.
+ */
+export async function resumeRun(runId: string, options: ResumeOptions): Promise<RunResult> {
+  const { store } = options;
+  const record = await store.read(runId);
+  const { header } = record;
+  if (!header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+  const before = foldRun(record, processAlive);
+  if (before.status === 'running') throw new BraidError('E_USAGE', `run "${runId}" is still running (process ${header.pid}); wait for it or stop it first`, { retryable: false });
+  if (before.status === 'succeeded') return toResult(before);
+  const { workflow, registry } = await prepare(header.workflow, options);
+  const log = await store.reopen(runId);
+  const added: RunEvent[] = [];
+  const collect = (e: RunEvent) => void added.push(e);
+  await execute(workflow, registry, header.input, runId, { ...options, onEvent: [collect, ...listenersOf(options.onEvent)] }, log, {
+    replay: replayOf(record.events),
+    fromSeq: before.lastSeq,
+  });
+  return toResult(foldRun({ ...record, events: [...record.events, ...added] }));
+}
+
+/**
+ * Record a human decision on a task waiting for approval (`approval: true`). Continue the run afterwards
+ * with `resumeRun`.
+ */
+export async function approveTask(store: RunStore, runId: string, taskId: string, decision: { approved: boolean; by?: string; comment?: string }): Promise<void> {
+  const record = await store.read(runId);
+  const run = foldRun(record, processAlive);
+  const task = run.tasks[taskId];
+  if (!task) throw new BraidError('E_USAGE', `run "${runId}" has no task "${taskId}"`, { retryable: false });
+  if (task.status !== 'waiting') {
+    const waiting = Object.entries(run.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
+    throw new BraidError('E_USAGE', `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`, { retryable: false });
+  }
+  const log = await store.reopen(runId);
+  const bus = new EventBus(runId, [(e) => log.append(e)], run.lastSeq);
+  bus.emit({ type: 'task.approval', taskId, visit: task.visits, approved: decision.approved, ...(decision.by ? { by: decision.by } : {}), ...(decision.comment ? { comment: decision.comment } : {}) });
+  await log.close();
+}
+
+async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins'>): Promise<{ workflow: Workflow; registry: ToolRegistry }> {
   const base = options.builtins === false ? [] : builtinTools();
   const initial = toRegistry(options.tools, base);
   const loaded = await loadWorkflow(source, { toolNames: initial.names() });
   const registry = loaded.tools.length ? toRegistry([...initial.list(), ...loaded.tools]) : initial;
-  const workflow = loaded.workflow;
-  const input = resolveInput(workflow, options.input);
-  const runId = options.runId ?? newRunId();
-  const listeners = options.onEvent === undefined ? [] : typeof options.onEvent === 'function' ? [options.onEvent] : [...options.onEvent];
-  const bus = new EventBus(runId, listeners);
+  return { workflow: loaded.workflow, registry };
+}
+
+const listenersOf = (l: RunOptions['onEvent']): EventListener[] => (l === undefined ? [] : typeof l === 'function' ? [l] : [...l]);
+
+async function execute(
+  workflow: Workflow,
+  registry: ToolRegistry,
+  input: Record<string, unknown>,
+  runId: string,
+  options: RunOptions,
+  log: RunLog | undefined,
+  resume?: { replay: Replay; fromSeq: number },
+): Promise<RunResult> {
+  // The record first: a listener that throws cannot cost an event its place in the log.
+  const bus = new EventBus(runId, [...(log ? [(e: RunEvent) => log.append(e)] : []), ...listenersOf(options.onEvent)], resume?.fromSeq);
   const llm = options.llm ?? createProvider();
   const scheduler = new Scheduler({
     runId,
@@ -90,6 +164,16 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
     signal: options.signal,
     retry: options.retry,
     services: options.services,
+    replay: resume?.replay,
   });
-  return scheduler.run();
+  try {
+    return await scheduler.run();
+  } finally {
+    await log?.close();
+  }
+}
+
+function toResult(run: RecordedRun): RunResult {
+  const { lastSeq: _, status, endedAt, ...rest } = run;
+  return { ...rest, status: status === 'running' || status === 'interrupted' ? 'failed' : status, endedAt: endedAt ?? rest.startedAt };
 }

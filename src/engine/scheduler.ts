@@ -11,6 +11,7 @@
  * - A run ends when nothing is active: tasks only reachable by routing and never routed to are then
  *   skipped (`not_routed`), which may unblock joins; when nothing is left, the result is built.
  */
+import { setMaxListeners } from 'node:events';
 import { BraidError, CancelledError, toErrorRecord } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { ErrorRecord, Usage } from '../events/types.js';
@@ -30,8 +31,9 @@ import { addUsage } from './usage.js';
 import { validateToolInput, validateToolOutput } from './tool-call.js';
 import { createTaskLogger } from './task-logger.js';
 import { decideTrigger } from './trigger-rules.js';
+import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
-type State = 'pending' | 'active' | TaskStatus;
+type State = 'pending' | 'active' | 'waiting' | TaskStatus;
 
 interface TaskView {
   status: TaskStatus;
@@ -54,6 +56,8 @@ export interface SchedulerOptions {
   readonly services?: Readonly<Record<string, unknown>>;
   /** The model tools reach through `ctx.llm`; calls are reported as `llm.call` events. */
   readonly llm?: LlmProvider;
+  /** Continue a recorded run: its successes are reused, its approvals apply. */
+  readonly replay?: Replay;
 }
 
 type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: false; error: unknown; durationMs: number } | { cancelled: true };
@@ -76,6 +80,8 @@ export class Scheduler {
   readonly #inflight: CancelSet = new Set();
   /** Tasks deciding, queued or running; the run ends when this reaches 0. */
   #active = 0;
+  /** Tasks paused for a human approval; the run ends `waiting` when nothing else is active. */
+  #waitingApproval = 0;
   #worklist: number[] = [];
   #draining = false;
   #fatal?: ErrorRecord;
@@ -96,7 +102,9 @@ export class Scheduler {
     this.#skipped = new Int32Array(n);
     this.#llmCalls = new Int32Array(n);
     this.#finishedOnce = new Uint8Array(n);
-    this.#results = this.#tasks.map(() => ({ status: 'skipped', attempts: 0, visits: 0 }) as TaskResult);
+    // Every running tool may listen on the run's signal: hundreds of listeners are expected, not a leak.
+    setMaxListeners(0, this.#controller.signal);
+    this.#results = this.#tasks.map(() => ({ status: 'pending', attempts: 0, visits: 0 }) as TaskResult);
     for (const t of this.#tasks) this.#waiting[t.index] = t.upstreams.length;
   }
 
@@ -113,7 +121,9 @@ export class Scheduler {
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
 
-    bus.emit({ type: 'run.started', workflow: plan.workflow.name, tasks: this.#tasks.length, input: this.#o.input });
+    const { replay } = this.#o;
+    if (replay) bus.emit({ type: 'run.resumed', reused: replay.successes.size, pid: process.pid });
+    else bus.emit({ type: 'run.started', workflow: plan.workflow.name, tasks: this.#tasks.length, input: this.#o.input });
     for (const t of this.#tasks) if (t.upstreams.length === 0 && !t.routingOnly) this.#worklist.push(t.index);
     this.#drain();
     await done;
@@ -153,6 +163,7 @@ export class Scheduler {
   #runStatus(): RunStatus {
     if (this.#controller.signal.aborted) return 'cancelled';
     if (this.#fatal) return 'failed';
+    if (this.#waitingApproval > 0) return 'waiting';
     const unhandled = this.#tasks.some((t) => this.#state[t.index] === 'failed' && !t.failureHandled);
     return unhandled ? 'failed' : 'succeeded';
   }
@@ -169,6 +180,8 @@ export class Scheduler {
         for (let k = 0; k < this.#worklist.length; k++) this.#decide(this.#worklist[k]);
         this.#worklist.length = 0;
         if (this.#active > 0 || this.#finished) return;
+        // Paused for a human: the rest stays pending for `braid approve` to continue.
+        if (this.#waitingApproval > 0 && !this.#controller.signal.aborted) break;
         if (!this.#settleUnreached()) break;
       }
       this.#finished = true;
@@ -248,6 +261,18 @@ export class Scheduler {
       return this.#finish(i, 'failed', { error });
     }
     this.#o.bus.emit({ type: 'task.ready', taskId: t.id, visit: r.visits, ...(routedFrom ? { routedFrom } : {}) });
+    if (t.approval) {
+      const decision = this.#o.replay?.approvals.get(visitKey(t.id, r.visits));
+      if (decision === false) return this.#finish(i, 'failed', { error: REJECTED });
+      if (decision === undefined) {
+        this.#state[i] = 'waiting';
+        r.status = 'waiting';
+        this.#active--;
+        this.#waitingApproval++;
+        this.#o.bus.emit({ type: 'task.waiting', taskId: t.id, visit: r.visits });
+        return;
+      }
+    }
     void this.#execute(t, r.visits);
   }
 
@@ -294,7 +319,7 @@ export class Scheduler {
   // ---- finishing -----------------------------------------------------------------------------
 
   /** Make task i terminal, emit its event, update downstream counts, follow routing edges. */
-  #finish(i: number, status: TaskStatus, patch: Partial<TaskResult>, meta: { attempt?: number; visit?: number; durationMs?: number } = {}): void {
+  #finish(i: number, status: TaskStatus, patch: Partial<TaskResult>, meta: { attempt?: number; visit?: number; durationMs?: number; replayed?: boolean } = {}): void {
     const t = this.#tasks[i];
     const r = this.#results[i];
     const wasActive = this.#state[i] === 'active';
@@ -309,7 +334,7 @@ export class Scheduler {
     const timing = { attempt: meta.attempt ?? r.attempts, visit: meta.visit ?? r.visits, durationMs: meta.durationMs ?? 0 };
     if (status === 'skipped') bus.emit({ type: 'task.skipped', taskId: t.id, reason: r.reason! });
     else if (status === 'failed') bus.emit({ type: 'task.failed', taskId: t.id, ...timing, error: r.error! });
-    else bus.emit({ type: 'task.succeeded', taskId: t.id, ...timing, output: r.output });
+    else bus.emit({ type: 'task.succeeded', taskId: t.id, ...timing, output: r.output, ...(meta.replayed ? { replayed: true as const } : {}) });
 
     for (const d of t.downstreams) {
       this.#waiting[d]--;
@@ -332,6 +357,15 @@ export class Scheduler {
   async #execute(t: PlanTask, visit: number): Promise<void> {
     const { bus, executor, retry } = this.#o;
     const r = this.#results[t.index];
+    const replayed = this.#o.replay?.successes.get(visitKey(t.id, visit));
+    if (replayed) {
+      const { output, label, labelSource, labelReason } = replayed;
+      if (label && labelSource) bus.emit({ type: 'task.labeled', taskId: t.id, label, source: labelSource, ...(labelReason ? { reason: labelReason } : {}) });
+      // A microtask later, like a real call: the scheduler never re-enters itself.
+      await undefined;
+      const patch = label ? { output, label, labelSource, ...(labelReason ? { labelReason } : {}) } : { output };
+      return this.#finish(t.index, 'succeeded', patch, { attempt: replayed.attempt, visit, durationMs: 0, replayed: true });
+    }
     const input = t.render(this.#templateContext());
     for (let attempt = 1; ; attempt++) {
       const outcome = await executor.run(t.tool, () => this.#attempt(t, input, attempt, visit));

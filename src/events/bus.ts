@@ -8,8 +8,10 @@ export class EventBus {
   readonly #listeners: EventListener[] = [];
   #seq = 0;
 
-  constructor(readonly runId: string, listeners: readonly EventListener[] = []) {
+  /** `fromSeq`: the last number already used (a resumed run continues its record's numbering). */
+  constructor(readonly runId: string, listeners: readonly EventListener[] = [], fromSeq = 0) {
     this.#listeners.push(...listeners);
+    this.#seq = fromSeq;
   }
 
   subscribe(listener: EventListener): () => void {

@@ -24,14 +24,21 @@ export interface Usage {
 
 export type RunEventBody =
   | { type: 'run.started'; workflow: string; tasks: number; input: unknown }
+  /** A run continued from its record (`braid resume`/`approve`): recorded successes are reused. */
+  | { type: 'run.resumed'; reused: number; pid: number }
   | { type: 'run.finished'; status: RunStatus; durationMs: number; error?: ErrorRecord }
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
   | { type: 'task.started'; taskId: string; tool: string; attempt: number; visit: number }
   | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord }
-  | { type: 'task.succeeded'; taskId: string; attempt: number; visit: number; durationMs: number; output?: unknown }
+  /** `replayed`: the output comes from the run record of an earlier process, the tool did not run again. */
+  | { type: 'task.succeeded'; taskId: string; attempt: number; visit: number; durationMs: number; output?: unknown; replayed?: true }
   | { type: 'task.failed'; taskId: string; attempt: number; visit: number; durationMs: number; error: ErrorRecord }
   | { type: 'task.skipped'; taskId: string; reason: SkipReason }
   | { type: 'task.labeled'; taskId: string; label: string; source: LabelSource; reason?: string }
+  /** The task needs a human decision (`approval: true`); the run pauses in state `waiting`. */
+  | { type: 'task.waiting'; taskId: string; visit: number }
+  /** A human decision, appended to the record by `braid approve`. */
+  | { type: 'task.approval'; taskId: string; visit: number; approved: boolean; by?: string; comment?: string }
   | { type: 'task.routed'; taskId: string; to: string; on: 'success' | 'failure' }
   | { type: 'task.progress'; taskId: string; message?: string; progress?: number; data?: unknown }
   | { type: 'task.log'; taskId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }

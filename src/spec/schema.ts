@@ -52,6 +52,8 @@ export const taskSchema = z.strictObject({
   continue_on_error: z.boolean().optional(),
   classify: classifySchema.optional(),
   description: z.string().optional(),
+  /** Pause the run before this task until a human approves it (`braid approve`). */
+  approval: z.boolean().optional(),
 });
 
 export const defaultsSchema = z.strictObject({

@@ -1,6 +1,12 @@
 /** Run the real CLI in a child process. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** Run records of CLI tests go to a temporary BRAID_HOME, not the repository's .braid. */
+export const BRAID_HOME = mkdtempSync(join(tmpdir(), 'braid-home-'));
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/braid.mjs', import.meta.url));
@@ -13,7 +19,7 @@ export interface CliResult {
 
 export function braid(args: string[], opts: { env?: Record<string, string>; onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', ...opts.env } });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', BRAID_HOME, ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,0 +1,125 @@
+/** Reading run records: `braid runs`, `braid show`, `braid logs`, `braid explain`. */
+import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { RunEvent } from '../events/types.js';
+import { explainTask } from '../store/explain.js';
+import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
+import { parseRunLog } from '../store/jsonl-store.js';
+import type { RunRecord } from '../store/types.js';
+import { EXIT, ExitError, useColor } from './exit.js';
+import { STATUS_ICON, color, formatDuration, paint, summaryTable, table } from './format.js';
+import { describeEvent } from './progress.js';
+import { defaultStore } from './run-command.js';
+import { intervals, mermaidTimeline, textTimeline } from './timeline.js';
+
+async function load(runId: string): Promise<{ record: RunRecord; run: RecordedRun }> {
+  const record = await defaultStore().read(runId);
+  return { record, run: foldRun(record, processAlive) };
+}
+
+function reportProblems(runId: string, record: RunRecord): void {
+  for (const p of record.problems) process.stderr.write(`braid: ${defaultStore().path(runId)}: ${p}\n`);
+}
+
+export async function runsCommand(flags: { json?: boolean; limit?: number }): Promise<number> {
+  const store = defaultStore();
+  const ids = (await store.list()).slice(0, flags.limit ?? 20);
+  const runs: RecordedRun[] = [];
+  for (const id of ids) runs.push(foldRun(await store.read(id), processAlive));
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(runs.map(({ tasks, ...r }) => ({ ...r, counts: counts(tasks) })), null, 2)}\n`);
+    return EXIT.ok;
+  }
+  if (!runs.length) {
+    process.stdout.write(`no runs in ${store.dir} yet (braid run <file> records one)\n`);
+    return EXIT.ok;
+  }
+  const c = useColor(process.stdout);
+  const rows = [['run', 'workflow', 'status', 'started', 'duration', 'tasks', 'tokens', 'cost']];
+  for (const r of runs) {
+    const n = counts(r.tasks);
+    rows.push([
+      r.runId,
+      r.workflow,
+      paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${r.status}`, c),
+      r.startedAt.replace('T', ' ').slice(0, 19),
+      r.endedAt ? formatDuration(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '-',
+      Object.entries(n).map(([s, k]) => `${k}${STATUS_ICON[s] ?? s}`).join(' '),
+      r.usage ? String(r.usage.totalTokens) : '',
+      r.usage?.costUsd ? `$${r.usage.costUsd.toFixed(4)}` : '',
+    ]);
+  }
+  process.stdout.write(`${table(rows)}\n`);
+  return EXIT.ok;
+}
+
+function counts(tasks: RecordedRun['tasks']): Record<string, number> {
+  const n: Record<string, number> = {};
+  for (const t of Object.values(tasks)) n[t.status] = (n[t.status] ?? 0) + 1;
+  return n;
+}
+
+export async function showCommand(runId: string, flags: { json?: boolean; timeline?: boolean; mermaid?: boolean }): Promise<number> {
+  const { record, run } = await load(runId);
+  reportProblems(runId, record);
+  const spans = intervals(record.events, run.endedAt ? Date.parse(run.endedAt) : Date.now());
+  if (flags.mermaid) {
+    process.stdout.write(`${mermaidTimeline(`${run.workflow} run ${run.runId}`, spans)}\n`);
+    return EXIT.ok;
+  }
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify({ ...run, problems: record.problems }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  const colored = useColor(process.stdout);
+  const c = color(colored);
+  const out: string[] = [summaryTable(run, colored)];
+  const ids = Object.keys(run.tasks);
+  if (flags.timeline !== false) out.push('', c.bold('timeline'), textTimeline(ids, spans, colored));
+  if (run.usage) {
+    const spent = Object.entries(run.tasks).filter(([, t]) => t.usage).sort(([, a], [, b]) => b.usage!.totalTokens - a.usage!.totalTokens);
+    out.push('', c.bold('tokens'), ...spent.map(([id, t]) => `${id}: ${t.usage!.totalTokens} tokens (${t.usage!.promptTokens} in, ${t.usage!.completionTokens} out)${t.usage!.costUsd === null ? '' : `, $${t.usage!.costUsd.toFixed(4)}`}`));
+  }
+  if (record.header) {
+    const why = ids.filter((id) => ['skipped', 'failed', 'waiting', 'running'].includes(run.tasks[id].status));
+    if (why.length) out.push('', c.bold('why'));
+    for (const id of why) out.push(...(await explainTask(record.header, run, id)).slice(0, 4).map((l, k) => (k ? `    ${l}` : `  ${l}`)));
+  }
+  if (run.status === 'interrupted') out.push('', c.yellow(`the process stopped mid-run; continue it with: braid resume ${run.runId}`));
+  process.stdout.write(`${out.join('\n')}\n`);
+  return EXIT.ok;
+}
+
+export async function explainCommand(runId: string, taskId: string): Promise<number> {
+  const { record, run } = await load(runId);
+  reportProblems(runId, record);
+  if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: cannot explain`);
+  if (!run.tasks[taskId]) throw new ExitError(EXIT.invalid, `run "${runId}" has no task "${taskId}" (tasks: ${Object.keys(run.tasks).join(', ')})`);
+  process.stdout.write(`${(await explainTask(record.header, run, taskId)).join('\n')}\n`);
+  return EXIT.ok;
+}
+
+/** Print the events of a run; with `follow`, keep printing new ones until the run finishes. */
+export async function logsCommand(runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }): Promise<number> {
+  const store = defaultStore();
+  const file = store.path(runId);
+  await store.read(runId); // a clear error when there is no such run
+  let printed = 0;
+  let reported = 0;
+  const print = (e: RunEvent) => {
+    if (flags.json) process.stdout.write(`${JSON.stringify(e)}\n`);
+    else if (flags.all || (e.type !== 'task.ready' && e.type !== 'task.progress')) process.stdout.write(`${String(e.seq).padStart(5)} ${e.ts.slice(11, 23)} ${describeEvent(e)}\n`);
+  };
+  for (;;) {
+    const text = await readFile(file, 'utf8');
+    // While following, a last line without its newline is still being written: wait for it.
+    const record = parseRunLog(flags.follow ? text.slice(0, text.lastIndexOf('\n') + 1) : text);
+    for (const p of record.problems.slice(reported)) if (!p.startsWith('no header')) process.stderr.write(`braid: ${file}: ${p}\n`);
+    reported = record.problems.length;
+    for (const e of record.events.slice(printed)) print(e);
+    printed = record.events.length;
+    const last = record.events[record.events.length - 1];
+    if (!flags.follow || last?.type === 'run.finished' || foldRun(record, processAlive).status === 'interrupted') return EXIT.ok;
+    await delay(200);
+  }
+}

@@ -1,0 +1,163 @@
+/** `braid run`, `braid resume`, `braid approve`: start or continue a run with live progress, a record and logs. */
+import { trace } from '@opentelemetry/api';
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { approveTask, resumeRun, runWorkflow } from '../engine/run.js';
+import type { RunResult } from '../engine/result.js';
+import type { EventListener } from '../events/bus.js';
+import type { RunEvent } from '../events/types.js';
+import { createLogger, eventLogger } from '../monitor/logger.js';
+import { otelListener } from '../monitor/tracing.js';
+import { loadWorkflow } from '../spec/load.js';
+import { JsonlRunStore, stringify } from '../store/jsonl-store.js';
+import { builtinTools } from '../tools/builtins.js';
+import { loadToolsModule } from '../tools/load-module.js';
+import { toRegistry } from '../tools/registry.js';
+import type { Tool } from '../tools/types.js';
+import { EXIT, ExitError } from './exit.js';
+import { summaryTable } from './format.js';
+import { parseInputPairs } from './input.js';
+import { createProgress } from './progress.js';
+
+export interface RunFlags {
+  input?: string[];
+  inputFile?: string;
+  tools?: string[];
+  concurrency?: number;
+  json?: boolean;
+  events?: string;
+  quiet?: boolean;
+  /** `--no-store` sets it false. */
+  store?: boolean;
+  logFile?: string;
+}
+
+/** Run records live in `$BRAID_HOME/runs` (default `.braid/runs` in the current folder). */
+export function defaultStore(): JsonlRunStore {
+  return new JsonlRunStore(resolve(process.env.BRAID_HOME ?? '.braid', 'runs'));
+}
+
+export async function loadUserTools(files: readonly string[] = []): Promise<Tool[]> {
+  const out: Tool[] = [];
+  for (const f of files) out.push(...(await loadToolsModule(f)));
+  return out;
+}
+
+export async function registryFor(toolFiles: readonly string[] | undefined) {
+  return toRegistry(await loadUserTools(toolFiles), builtinTools());
+}
+
+export async function runCommand(file: string, flags: RunFlags): Promise<number> {
+  const registry = await registryFor(flags.tools);
+  const loaded = await loadWorkflow(file, { toolNames: registry.names() });
+  const fromFile = flags.inputFile ? await readInputFile(flags.inputFile) : {};
+  const input = { ...fromFile, ...parseInputPairs(flags.input ?? [], loaded.workflow.inputs) };
+  const store = flags.store === false ? undefined : defaultStore();
+  return withRunUi(loaded.workflow.tasks.map((t) => t.id), flags, store, (ui) =>
+    // The file is read (and a TS module imported) once: run the workflow already loaded above.
+    runWorkflow(loaded.workflow, {
+      tools: [...registry.list(), ...loaded.tools],
+      input,
+      concurrency: flags.concurrency,
+      store,
+      recordSource: { file: resolve(file), ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}) },
+      ...ui,
+    }),
+  );
+}
+
+/** Continue a recorded run with the tools it was started with (its workflow file and `--tools` modules). */
+export async function resumeCommand(runId: string, flags: RunFlags): Promise<number> {
+  const store = defaultStore();
+  const { header, problems } = await store.read(runId);
+  if (!header) throw new ExitError(EXIT.invalid, `run "${runId}" cannot be resumed: ${problems.join('; ')}`);
+  for (const p of problems) process.stderr.write(`braid: ${store.path(runId)}: ${p}\n`);
+  const tools = await loadUserTools([...(header.source?.tools ?? []), ...(flags.tools ?? [])]);
+  const file = header.source?.file;
+  // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).
+  if (file && /\.(m?[jt]s|[cm]ts)$/.test(file)) tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
+  return withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => resumeRun(runId, { store, tools, concurrency: flags.concurrency, ...ui }));
+}
+
+export async function approveCommand(runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }): Promise<number> {
+  const store = defaultStore();
+  await approveTask(store, runId, taskId, { approved: !flags.reject, by: flags.by ?? process.env.USER, comment: flags.comment });
+  process.stderr.write(`${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\n`);
+  if (flags.resume === false) {
+    process.stderr.write(`continue it with: braid resume ${runId}\n`);
+    return EXIT.ok;
+  }
+  return resumeCommand(runId, flags);
+}
+
+type Ui = { onEvent: EventListener[]; signal: AbortSignal };
+
+/** Progress, Ctrl-C, the events file, logs and traces around one run; prints the result and returns the exit code. */
+async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: JsonlRunStore | undefined, start: (ui: Ui) => Promise<RunResult>): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\ncancelling: running tools get the abort signal; press Ctrl-C again to exit now\n');
+      controller.abort();
+    } else {
+      store?.flushSync(); // nothing recorded is lost
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+
+  const logFile = flags.logFile ?? process.env.BRAID_LOG_FILE;
+  const logToStderr = !logFile && process.env.BRAID_LOG_LEVEL !== undefined;
+  const logger = logFile || logToStderr ? eventLogger(createLogger({ file: logFile })) : undefined;
+  const tracer = process.env.BRAID_OTEL ? otelListener(trace.getTracer('braid')) : undefined;
+  // Log lines on stderr are the progress: no live view over them.
+  const progress = flags.quiet || logToStderr ? undefined : createProgress(process.stderr, taskIds);
+  const eventsOut = flags.events ? createWriteStream(flags.events) : undefined;
+  const providers = new Set<string>();
+  const onEvent: EventListener[] = [
+    (e: RunEvent) => void (e.type === 'llm.call' && providers.add(`${e.provider}${e.provider === 'offline' ? '' : ` ${e.model}`}`)),
+    ...(progress ? [progress.onEvent] : []),
+    ...(eventsOut ? [(e: RunEvent) => void eventsOut.write(`${stringify(e)}\n`)] : []),
+    ...(logger ? [logger] : []),
+    ...(tracer ? [tracer] : []),
+  ];
+  try {
+    const result = await start({ onEvent, signal: controller.signal });
+    logger?.drain();
+    tracer?.drain();
+    progress?.stop();
+    if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)}\n`);
+      if (providers.has('offline')) process.stdout.write('LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n');
+      else if (providers.size) process.stdout.write(`LLM: ${[...providers].join(', ')}\n`);
+      for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
+    }
+    return result.status === 'succeeded' ? EXIT.ok : result.status === 'waiting' ? EXIT.waiting : EXIT.failed;
+  } finally {
+    progress?.stop();
+    process.off('SIGINT', onSigint);
+    if (eventsOut) await new Promise((done) => eventsOut.end(done));
+  }
+}
+
+function nextSteps(result: RunResult, recorded: boolean): string[] {
+  const waiting = Object.entries(result.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
+  const lines = waiting.map((id) => `waiting for approval: braid approve ${result.runId} ${id}   (or --reject)`);
+  if (recorded && (result.status === 'failed' || result.status === 'cancelled')) lines.push(`inspect: braid show ${result.runId}    continue: braid resume ${result.runId}`);
+  return lines;
+}
+
+async function readInputFile(file: string): Promise<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ExitError(EXIT.invalid, `${file}: cannot read input: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,71 @@
+/** Where time went: task attempt intervals from a run record, as a text Gantt chart or a Mermaid gantt. */
+import type { RunEvent } from '../events/types.js';
+import { color, formatDuration } from './format.js';
+
+export interface Interval {
+  readonly taskId: string;
+  readonly start: number;
+  readonly end: number;
+  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running';
+  readonly attempt: number;
+}
+
+/** One interval per attempt: `task.started` to the event that ended it (open ones end at `until`). */
+export function intervals(events: readonly RunEvent[], until = Date.now()): Interval[] {
+  const open = new Map<string, { start: number; attempt: number }>();
+  const out: Interval[] = [];
+  const close = (taskId: string, ts: string, status: Interval['status']) => {
+    const o = open.get(taskId);
+    if (!o) return;
+    open.delete(taskId);
+    out.push({ taskId, start: o.start, end: Date.parse(ts), status, attempt: o.attempt });
+  };
+  for (const e of events) {
+    if (e.type === 'task.started') open.set(e.taskId, { start: Date.parse(e.ts), attempt: e.attempt });
+    else if (e.type === 'task.retrying') close(e.taskId, e.ts, 'retrying');
+    else if (e.type === 'task.succeeded') close(e.taskId, e.ts, 'succeeded');
+    else if (e.type === 'task.failed') close(e.taskId, e.ts, 'failed');
+    else if (e.type === 'run.resumed' || e.type === 'run.finished') for (const id of [...open.keys()]) close(id, e.ts, 'failed');
+  }
+  const end = Math.max(until, ...out.map((i) => i.end));
+  for (const [taskId, o] of open) out.push({ taskId, start: o.start, end, status: 'running', attempt: o.attempt });
+  return out.sort((a, b) => a.start - b.start);
+}
+
+/** A text Gantt chart: one row per task, `█` while an attempt ran, scaled to `width` columns. */
+export function textTimeline(taskIds: readonly string[], spans: readonly Interval[], useColor: boolean, width = 50): string {
+  if (!spans.length) return '(no task ran)';
+  const c = color(useColor);
+  const t0 = Math.min(...spans.map((s) => s.start));
+  const total = Math.max(1, Math.max(...spans.map((s) => s.end)) - t0);
+  const name = Math.max(...taskIds.map((id) => id.length), 4);
+  const col = (t: number) => Math.min(width - 1, Math.floor(((t - t0) / total) * width));
+  const rows = [`${' '.repeat(name)}  0${' '.repeat(width - 1 - formatDuration(total).length)}${formatDuration(total)}`];
+  for (const id of taskIds) {
+    const mine = spans.filter((s) => s.taskId === id);
+    const cells = Array.from({ length: width }, () => c.gray('·'));
+    for (const s of mine) {
+      const paint = s.status === 'failed' ? c.red : s.status === 'retrying' ? c.yellow : s.status === 'running' ? c.cyan : c.green;
+      for (let k = col(s.start); k <= col(s.end); k++) cells[k] = paint('█');
+    }
+    const busy = mine.reduce((ms, s) => ms + s.end - s.start, 0);
+    const note = mine.length ? `${formatDuration(busy)}${mine.length > 1 ? ` in ${mine.length} attempts` : ''}` : c.gray('did not run');
+    rows.push(`${id.padEnd(name)}  ${cells.join('')}  ${note}`);
+  }
+  return rows.join('\n');
+}
+
+/** A Mermaid gantt diagram (dateFormat x: epoch milliseconds). */
+export function mermaidTimeline(title: string, spans: readonly Interval[]): string {
+  const lines = ['gantt', `  title ${title.replace(/[:#;]/g, ' ')}`, '  dateFormat x', '  axisFormat %M:%S.%L'];
+  const byTask = new Map<string, Interval[]>();
+  for (const s of spans) byTask.set(s.taskId, [...(byTask.get(s.taskId) ?? []), s]);
+  for (const [taskId, list] of byTask) {
+    lines.push(`  section ${taskId}`);
+    for (const s of list) {
+      const tag = s.status === 'failed' || s.status === 'retrying' ? 'crit, ' : s.status === 'running' ? 'active, ' : 'done, ';
+      lines.push(`    attempt ${s.attempt} (${s.status}) :${tag}${s.start}, ${Math.max(s.end, s.start + 1)}`);
+    }
+  }
+  return lines.join('\n');
+}

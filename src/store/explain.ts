@@ -1,0 +1,113 @@
+/**
+ * Why did a task run, get skipped or fail? Plain sentences from the workflow definition and its run record:
+ * trigger rule and upstream statuses, labels with the classifier's reason, expression values, routing.
+ */
+import { isTruthy, parseExpression } from '../spec/expression.js';
+import type { TaskSpec } from '../spec/schema.js';
+import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
+import type { TaskResult } from '../engine/result.js';
+import type { RecordedRun } from './fold.js';
+import type { RunHeader } from './types.js';
+
+const DEFAULT_RULE = 'none_failed_min_one_success';
+const RULE_TEXT: Record<string, string> = {
+  none_failed_min_one_success: 'no upstream failed and at least one succeeded',
+  all_success: 'every upstream succeeded',
+  all_done: 'all upstreams finished',
+  one_success: 'at least one upstream succeeded',
+  one_failed: 'at least one upstream failed',
+  none_failed: 'no upstream failed',
+};
+
+export async function explainTask(header: Pick<RunHeader, 'workflow' | 'input'>, run: RecordedRun, taskId: string, depth = 0): Promise<string[]> {
+  const { workflow } = header;
+  const spec = workflow.tasks.find((t) => t.id === taskId);
+  const result = run.tasks[taskId];
+  if (!spec || !result) throw new Error(`no task "${taskId}" in workflow "${workflow.name}" (tasks: ${workflow.tasks.map((t) => t.id).join(', ')})`);
+  const rule = spec.trigger_rule ?? workflow.defaults?.trigger_rule ?? DEFAULT_RULE;
+  const ups = upstreamsOf(spec);
+  const upText = ups.length ? `upstreams: ${ups.map((u) => `${u} ${describeStatus(run.tasks[u])}`).join(', ')}` : 'no upstreams (a root)';
+  const lines: string[] = [];
+  const say = (s: string) => lines.push(`${'  '.repeat(depth)}${s}`);
+
+  switch (result.status) {
+    case 'succeeded':
+    case 'failed': {
+      const how = `${result.attempts} attempt${result.attempts === 1 ? '' : 's'}${result.visits > 1 ? ` over ${result.visits} visits` : ''}`;
+      if (result.status === 'succeeded') say(`${taskId} ran (${how}) and succeeded${result.label ? `, labeled "${result.label}" by ${result.labelSource}${result.labelReason ? `: ${result.labelReason}` : ''}` : ''}.`);
+      else say(`${taskId} failed after ${how}: ${result.error?.message ?? 'unknown error'}${result.error?.code ? ` (${result.error.code})` : ''}.`);
+      if (result.attempts > 0 || result.status === 'succeeded') {
+        say(`It ran because ${ups.length ? `its trigger rule ${rule} (${RULE_TEXT[rule]}) was met; ${upText}` : 'it has no upstreams'}${routedInto(workflow, taskId)}.`);
+        const cond = await describeCondition(spec, run, header.input, true);
+        if (cond) say(cond);
+      }
+      break;
+    }
+    case 'skipped':
+      say(`${taskId} was skipped (${result.reason}).`);
+      if (result.reason === 'condition_false') say((await describeCondition(spec, run, header.input, false)) ?? 'Its condition was false.');
+      else if (result.reason === 'upstream_failed' || result.reason === 'upstream_skipped') {
+        say(`Its trigger rule ${rule} needs: ${RULE_TEXT[rule]}; ${upText}.`);
+        // Follow skipped upstreams back to the first cause.
+        if (depth < 5) for (const u of ups) if (run.tasks[u]?.status === 'skipped') lines.push(...(await explainTask(header, run, u, depth + 1)));
+      } else if (result.reason === 'not_routed') {
+        const from = workflow.tasks.filter((t) => routesOf(t).some(([to]) => to === taskId)).map((t) => `${t.id} on ${routesOf(t).find(([to]) => to === taskId)![1]}`);
+        say(`Only routing edges lead to it (from ${from.join(', ')}), and none of them was taken.`);
+      } else if (result.reason === 'cancelled') say('The run was cancelled before it could run.');
+      break;
+    case 'waiting':
+      say(`${taskId} is waiting for a human approval: braid approve ${run.runId} ${taskId} (or --reject).`);
+      break;
+    case 'running':
+      say(`${taskId} was running (attempt ${result.attempts}) when the record ends${run.status === 'interrupted' ? '; the process stopped, braid resume will run it again' : ''}.`);
+      break;
+    case 'pending':
+      say(`${taskId} has not been decided yet; ${upText}.`);
+      break;
+  }
+  return lines;
+}
+
+function describeStatus(t: TaskResult | undefined): string {
+  if (!t) return 'unknown';
+  return t.status === 'skipped' ? `skipped (${t.reason})` : t.label && t.status === 'succeeded' ? `succeeded with label "${t.label}"` : t.status;
+}
+
+function routedInto(workflow: Workflow, taskId: string): string {
+  const from = workflow.tasks.filter((t) => routesOf(t).some(([to]) => to === taskId)).map((t) => t.id);
+  return from.length ? ` (routing edges from ${from.join(', ')} may also enter it)` : '';
+}
+
+async function describeCondition(spec: TaskSpec, run: RecordedRun, input: unknown, met: boolean): Promise<string | undefined> {
+  const cond = conditionObject(spec);
+  const verdict = met ? 'held' : 'did not hold';
+  if (cond?.if_result !== undefined) {
+    const dep = toList(cond.depends_on)[0];
+    const d = run.tasks[dep];
+    const wanted = toList(cond.if_result).map((l) => `"${l}"`).join(' or ');
+    const got = d?.status !== 'succeeded' ? `${dep} did not succeed (${describeStatus(d)})` : d.label === undefined ? `${dep} got no label` : `${dep} was labeled "${d.label}" by ${d.labelSource}${d.labelReason ? ` (reason: ${d.labelReason})` : ''}`;
+    return `Its condition if_result ${wanted} on ${dep} ${verdict}: ${got}.`;
+  }
+  if (cond?.if_status !== undefined) {
+    const dep = toList(cond.depends_on)[0];
+    return `Its condition if_status "${cond.if_status}" on ${dep} ${verdict}: ${dep} ${describeStatus(run.tasks[dep])}.`;
+  }
+  const source = typeof spec.condition === 'string' ? spec.condition : cond?.when;
+  if (source === undefined) return undefined;
+  const value = await evaluate(source, spec, run, input);
+  return `Its condition \`${source}\` ${verdict}${value === undefined ? '' : `: it evaluates to ${value} over the recorded outputs`}.`;
+}
+
+/** Re-evaluate an expression over the recorded outputs (the same context the scheduler used). */
+async function evaluate(source: string, spec: TaskSpec, run: RecordedRun, input: unknown): Promise<string | undefined> {
+  const parsed = parseExpression(source);
+  if (!parsed.ok) return undefined;
+  const tasks = Object.fromEntries(Object.entries(run.tasks).map(([id, t]) => [id, { status: t.status, output: t.status === 'succeeded' ? t.output : null, label: t.label, error: t.error }]));
+  const deps = conditionObject(spec) ? toList(conditionObject(spec)!.depends_on) : [];
+  try {
+    const value = await parsed.expression.evaluate({ input, tasks, output: deps.length === 1 ? tasks[deps[0]]?.output : undefined });
+    return `${JSON.stringify(value) ?? 'undefined'} (${isTruthy(value) ? 'true' : 'false'})`;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Rebuild a run from its events: the same result `runWorkflow` returned, for any prefix of the log
+ * (a run killed mid-flight shows its running tasks), plus what a resume needs to replay.
+ */
+import type { ErrorRecord, RunEvent } from '../events/types.js';
+import type { LabelSource, RunResult, TaskResult } from '../engine/result.js';
+import { addUsage } from '../engine/usage.js';
+import type { RunRecord } from './types.js';
+
+/** A run as its record tells it; `running`/`interrupted` when the log has no `run.finished` yet. */
+export interface RecordedRun extends Omit<RunResult, 'status' | 'endedAt'> {
+  status: RunResult['status'] | 'running' | 'interrupted';
+  endedAt?: string;
+  /** Number of the last event. */
+  lastSeq: number;
+}
+
+/** A recorded success the resumed run reuses instead of calling the tool again. */
+export interface ReplayedSuccess {
+  readonly output: unknown;
+  readonly label?: string;
+  readonly labelSource?: LabelSource;
+  readonly labelReason?: string;
+  readonly attempt: number;
+}
+
+export interface Replay {
+  /** `${taskId}#${visit}` → the recorded success of that visit. */
+  readonly successes: ReadonlyMap<string, ReplayedSuccess>;
+  /** `${taskId}#${visit}` → the human decision on that visit. */
+  readonly approvals: ReadonlyMap<string, boolean>;
+}
+
+export const visitKey = (taskId: string, visit: number) => `${taskId}#${visit}`;
+
+type PendingLabel = { label: string; source: LabelSource; reason?: string };
+
+/** `alive(pid)` tells a run still being written from one whose process died. */
+export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () => false): RecordedRun {
+  const { header, events } = record;
+  const tasks: Record<string, TaskResult> = {};
+  for (const t of header?.workflow.tasks ?? []) tasks[t.id] = { status: 'pending', attempts: 0, visits: 0 };
+  const task = (id: string) => (tasks[id] ??= { status: 'pending', attempts: 0, visits: 0 });
+  const labels = new Map<string, PendingLabel>();
+  let pid = header?.pid;
+  const run: RecordedRun = {
+    runId: header?.runId ?? events[0]?.runId ?? '',
+    workflow: header?.workflow.name ?? '',
+    status: 'running',
+    startedAt: header?.createdAt ?? events[0]?.ts ?? '',
+    tasks,
+    lastSeq: 0,
+  };
+  for (const e of events) {
+    run.lastSeq = Math.max(run.lastSeq, e.seq);
+    switch (e.type) {
+      case 'run.started':
+        run.workflow = e.workflow;
+        run.startedAt = e.ts;
+        break;
+      case 'run.resumed':
+        pid = e.pid;
+        run.status = 'running';
+        delete run.endedAt;
+        delete run.error;
+        break;
+      case 'run.finished':
+        run.status = e.status;
+        run.endedAt = e.ts;
+        if (e.error) run.error = e.error;
+        break;
+      case 'task.ready':
+        task(e.taskId).visits = e.visit;
+        task(e.taskId).status = 'pending';
+        break;
+      case 'task.started': {
+        const t = task(e.taskId);
+        t.attempts++;
+        t.startedAt ??= e.ts;
+        t.status = 'running';
+        break;
+      }
+      case 'task.labeled':
+        labels.set(e.taskId, { label: e.label, source: e.source, reason: e.reason });
+        break;
+      case 'task.succeeded': {
+        const t = terminal(task(e.taskId), 'succeeded', e.replayed ? undefined : e.ts);
+        if ('output' in e) t.output = e.output;
+        const l = labels.get(e.taskId);
+        labels.delete(e.taskId);
+        if (l) Object.assign(t, { label: l.label, labelSource: l.source }, l.reason ? { labelReason: l.reason } : {});
+        break;
+      }
+      case 'task.failed':
+        terminal(task(e.taskId), 'failed', e.attempt > 0 ? e.ts : undefined).error = e.error;
+        labels.delete(e.taskId);
+        break;
+      case 'task.skipped':
+        terminal(task(e.taskId), 'skipped').reason = e.reason;
+        break;
+      case 'task.waiting':
+        task(e.taskId).status = 'waiting';
+        break;
+      case 'llm.call':
+        if (e.taskId) task(e.taskId).usage = addUsage(task(e.taskId).usage, e.usage);
+        break;
+    }
+  }
+  for (const t of Object.values(tasks)) run.usage = addUsage(run.usage, t.usage);
+  if (run.status === 'running' && !(pid && alive(pid))) run.status = 'interrupted';
+  return run;
+}
+
+function terminal(t: TaskResult, status: 'succeeded' | 'failed' | 'skipped', endedAt?: string): TaskResult {
+  delete t.reason, delete t.output, delete t.label, delete t.labelSource, delete t.labelReason, delete t.error;
+  t.status = status;
+  if (endedAt) t.endedAt = endedAt;
+  return t;
+}
+
+/** What a resumed run reuses: every recorded success (per visit) and every human decision. */
+export function replayOf(events: readonly RunEvent[]): Replay {
+  const successes = new Map<string, ReplayedSuccess>();
+  const approvals = new Map<string, boolean>();
+  const labels = new Map<string, PendingLabel>();
+  for (const e of events) {
+    if (e.type === 'task.labeled') labels.set(e.taskId, { label: e.label, source: e.source, reason: e.reason });
+    else if (e.type === 'task.failed') labels.delete(e.taskId);
+    else if (e.type === 'task.approval') approvals.set(visitKey(e.taskId, e.visit), e.approved);
+    else if (e.type === 'task.succeeded') {
+      const l = labels.get(e.taskId);
+      labels.delete(e.taskId);
+      successes.set(visitKey(e.taskId, e.visit), {
+        output: e.output,
+        attempt: e.attempt,
+        ...(l ? { label: l.label, labelSource: l.source, ...(l.reason ? { labelReason: l.reason } : {}) } : {}),
+      });
+    }
+  }
+  return { successes, approvals };
+}
+
+/** The error a rejected approval fails its task with. */
+export const REJECTED: ErrorRecord = { message: 'rejected by a human (braid approve --reject)', code: 'E_REJECTED' };
+
+/** Whether a process still runs (a record whose writer is alive is `running`, else `interrupted`). */
+export function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The default run store: one JSONL file per run under `<dir>/<runId>.jsonl`, header line first.
+ *
+ * Group commit: `append` only buffers a line. One flush per event-loop turn writes the buffer and fsyncs it
+ * (fdatasync), off the main thread; events appended meanwhile ride the next flush. A task whose success was
+ * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
+ */
+import { fdatasyncSync, readSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BraidError } from '../errors.js';
+import type { RunEvent } from '../events/types.js';
+import type { RunHeader, RunLog, RunRecord, RunStore } from './types.js';
+
+const RUN_ID = /^[A-Za-z0-9_.-]+$/;
+
+export class JsonlRunStore implements RunStore {
+  readonly #open = new Set<JsonlRunLog>();
+
+  constructor(readonly dir: string) {}
+
+  /** Write and fsync every open log now, synchronously (before `process.exit`). */
+  flushSync(): void {
+    for (const log of this.#open) log.flushSync();
+  }
+
+  #track(log: JsonlRunLog): JsonlRunLog {
+    this.#open.add(log);
+    log.onClose = () => this.#open.delete(log);
+    return log;
+  }
+
+  path(runId: string): string {
+    if (!RUN_ID.test(runId)) throw new BraidError('E_USAGE', `invalid run id "${runId}"`, { retryable: false });
+    return join(this.dir, `${runId}.jsonl`);
+  }
+
+  async create(header: RunHeader): Promise<RunLog> {
+    await mkdir(this.dir, { recursive: true });
+    const fh = await open(this.path(header.runId), 'wx');
+    return this.#track(new JsonlRunLog(fh, `${stringify(header)}\n`));
+  }
+
+  async reopen(runId: string): Promise<RunLog> {
+    const file = this.path(runId);
+    const fh = await open(file, 'r+').catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? noSuchRun(runId, this.dir) : err;
+    });
+    // A line cut short by a crash would glue onto the next one: cut the log back to its last newline.
+    const { size } = await fh.stat();
+    const end = lastNewline(fh.fd, size);
+    if (end < size) await fh.truncate(end);
+    return this.#track(new JsonlRunLog(fh, '', end));
+  }
+
+  async read(runId: string): Promise<RunRecord> {
+    const text = await readFile(this.path(runId), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? noSuchRun(runId, this.dir) : err;
+    });
+    return parseRunLog(text);
+  }
+
+  async list(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).sort().reverse();
+  }
+}
+
+function noSuchRun(runId: string, dir: string): BraidError {
+  return new BraidError('E_USAGE', `no run "${runId}" in ${dir} (list them with: braid runs)`, { retryable: false });
+}
+
+/** Parse a run log; unreadable lines are reported in `problems`, never thrown. */
+export function parseRunLog(text: string): RunRecord {
+  const lines = text.split('\n');
+  const complete = text.endsWith('\n') || text.length === 0;
+  if (lines[lines.length - 1] === '') lines.pop();
+  const events: RunEvent[] = [];
+  const problems: string[] = [];
+  let header: RunHeader | undefined;
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let value: { type?: unknown };
+    try {
+      value = JSON.parse(line);
+    } catch {
+      const last = i === lines.length - 1;
+      problems.push(last && !complete ? `line ${i + 1}: truncated last line (${line.length} bytes, the writer stopped mid-line), ignored` : `line ${i + 1}: not valid JSON, ignored`);
+      return;
+    }
+    if (value?.type === 'run.record') header = value as RunHeader;
+    else if (typeof value?.type === 'string') events.push(value as RunEvent);
+    else problems.push(`line ${i + 1}: not an event, ignored`);
+  });
+  if (!header) problems.unshift('no header line: the workflow definition is missing, the run cannot be resumed');
+  return { header, events, problems };
+}
+
+class JsonlRunLog implements RunLog {
+  #buffer: string;
+  #scheduled = false;
+  /** The write in flight; the next flush chains on it. */
+  #tail: Promise<void> = Promise.resolve();
+  #closed = false;
+  #position: number;
+  onClose?: () => void;
+
+  constructor(
+    private readonly fh: FileHandle,
+    first: string,
+    position = 0,
+  ) {
+    this.#buffer = first;
+    this.#position = position;
+    if (first) this.#schedule();
+  }
+
+  append(event: RunEvent): void {
+    if (this.#closed) return;
+    this.#buffer += `${stringify(event)}\n`;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.flush().catch(() => {}));
+  }
+
+  flush(): Promise<void> {
+    this.#scheduled = false;
+    const chunk = this.#buffer;
+    this.#buffer = '';
+    if (chunk) {
+      const at = this.#position;
+      this.#position += Buffer.byteLength(chunk);
+      this.#tail = this.#tail.then(async () => {
+        await this.fh.write(chunk, at, 'utf8');
+        await this.fh.datasync();
+      });
+    }
+    return this.#tail;
+  }
+
+  flushSync(): void {
+    if (this.#closed) return;
+    const chunk = this.#buffer;
+    this.#buffer = '';
+    if (!chunk) return;
+    const at = this.#position;
+    this.#position += Buffer.byteLength(chunk);
+    writeSync(this.fh.fd, chunk, at, 'utf8');
+    fdatasyncSync(this.fh.fd);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    this.onClose?.();
+    await this.fh.close();
+  }
+}
+
+/** Byte offset just after the last newline (0 when none). */
+function lastNewline(fd: number, size: number): number {
+  const chunk = Buffer.alloc(Math.min(size, 64 * 1024));
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const n = readSync(fd, chunk, 0, end - start, start);
+    const at = chunk.subarray(0, n).lastIndexOf(0x0a);
+    if (at >= 0) return start + at + 1;
+    end = start;
+  }
+  return 0;
+}
+
+/** JSON for a log line; a value JSON cannot hold (BigInt, a cycle) is replaced by a note instead of losing the event. */
+export function stringify(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    const v = value as { output?: unknown };
+    if (v && typeof v === 'object' && 'output' in v) return JSON.stringify({ ...v, output: { unserializable: (err as Error).message } });
+    return JSON.stringify({ type: 'task.log', level: 'error', message: `event not serializable: ${(err as Error).message}` });
+  }
+}
