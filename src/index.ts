@@ -1,5 +1,5 @@
 /** braid: orchestrate LLM-agent tool calls as conditional, parallel workflows. The public API. */
-export { runWorkflow, type RunOptions } from './engine/run.js';
+export { runWorkflow, resumeRun, approveTask, type RunOptions, type ResumeOptions } from './engine/run.js';
 export { loadWorkflow, type LoadedWorkflow } from './spec/load.js';
 export { validateWorkflow, type ValidationResult } from './spec/validate.js';
 export { workflow, WorkflowBuilder } from './builder.js';
@@ -13,7 +13,7 @@ export { LocalExecutor, type Executor } from './engine/executor.js';
 export * from './errors.js';
 export type { Tool, ToolContext, Logger, SchemaLike } from './tools/types.js';
 export type { Classifier, ClassifyRequest, ClassifyResult } from './engine/labels.js';
-export type { RunResult, TaskResult, RunStatus, TaskStatus, SkipReason } from './engine/result.js';
+export type { RunResult, TaskResult, RunStatus, TaskStatus, TaskResultStatus, SkipReason } from './engine/result.js';
 export type { RunEvent, RunEventType, Usage } from './events/types.js';
 export type { Workflow } from './spec/workflow.js';
 export type { TaskSpec, WorkflowSpec, TriggerRule } from './spec/schema.js';
@@ -22,3 +22,10 @@ export { createProvider, generateFromPrompt, track } from './llm/llm.js';
 export { OfflineProvider } from './llm/offline.js';
 export { OpenAIProvider, type OpenAIProviderOptions } from './llm/openai.js';
 export type { LlmProvider, ChatMessage, GenerateRequest, GenerateResult, ToolCall, FunctionSpec } from './llm/types.js';
+export { JsonlRunStore, parseRunLog } from './store/jsonl-store.js';
+export type { RunStore, RunLog, RunRecord, RunHeader } from './store/types.js';
+export { foldRun, type RecordedRun } from './store/fold.js';
+export { explainTask } from './store/explain.js';
+export { buffered, type BufferedListener } from './events/buffered.js';
+export { createLogger, eventLogger, type LogOptions } from './monitor/logger.js';
+export { otelListener } from './monitor/tracing.js';
