@@ -19,20 +19,22 @@ export interface LocalExecutorOptions {
 }
 
 export class LocalExecutor implements Executor {
-  readonly #run: PQueue;
+  /** `null` when the run is unlimited: a queue that never holds anything back is pure overhead. */
+  readonly #run: PQueue | null;
   readonly #perTool = new Map<string, PQueue | null>();
   readonly #limits: Readonly<Record<string, ToolLimits>>;
 
   constructor(options: LocalExecutorOptions = {}) {
-    this.#run = new PQueue({ concurrency: options.concurrency ?? Infinity });
+    const concurrency = options.concurrency ?? Infinity;
+    this.#run = concurrency === Infinity ? null : new PQueue({ concurrency });
     this.#limits = options.toolLimits ?? {};
   }
 
   run<T>(tool: Tool, fn: () => Promise<T>): Promise<T> {
     const toolQueue = this.#toolQueue(tool);
+    const inRunSlot = this.#run ? () => this.#run!.add(fn) as Promise<T> : fn;
     // Take the tool's slot first: waiting for it never holds a run slot that unrelated tasks could use.
-    if (!toolQueue) return this.#run.add(fn) as Promise<T>;
-    return toolQueue.add(() => this.#run.add(fn)) as Promise<T>;
+    return toolQueue ? (toolQueue.add(inRunSlot) as Promise<T>) : inRunSlot();
   }
 
   #toolQueue(tool: Tool): PQueue | null {

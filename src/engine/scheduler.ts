@@ -24,14 +24,14 @@ import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
 import type { RunResult, RunStatus, SkipReason, TaskResult, TaskStatus } from './result.js';
 import { withCost } from '../llm/cost.js';
-import { track } from '../llm/llm.js';
 import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
-import type { ToolContext } from '../tools/types.js';
 import { addUsage } from './usage.js';
 import { validateToolInput, validateToolOutput } from './tool-call.js';
-import { createTaskLogger } from './task-logger.js';
+import { TaskContext } from './task-context.js';
 import { decideTrigger } from './trigger-rules.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
+
+const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
 
 type State = 'pending' | 'active' | 'waiting' | TaskStatus;
 
@@ -412,24 +412,8 @@ export class Scheduler {
     let ok = false;
     try {
       const input = validateToolInput(t.tool, rawInput, t.id);
-      const model = this.#o.llm;
-      const reporter = () => this.#reporter(t);
-      const ctx = (signal: AbortSignal): ToolContext => ({
-        signal,
-        runId,
-        taskId: t.id,
-        attempt,
-        visit,
-        get logger() {
-          return createTaskLogger(bus, t.id);
-        },
-        emit: (p) => bus.emit({ type: 'task.progress', taskId: t.id, ...p }),
-        services: services ?? {},
-        get llm() {
-          return model && track(model, reporter());
-        },
-      });
-      const raw = await callWithSignal((signal) => t.tool.run(input, ctx(signal)), this.#controller.signal, this.#inflight, t.timeoutMs, t.id);
+      const report = () => this.#reporter(t);
+      const raw = await callWithSignal((signal) => t.tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report)), this.#controller.signal, this.#inflight, t.timeoutMs, t.id);
       output = validateToolOutput(t.tool, raw, t.id);
       ok = true;
     } catch (err) {

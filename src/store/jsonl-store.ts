@@ -5,8 +5,8 @@
  * (fdatasync), off the main thread; events appended meanwhile ride the next flush. A task whose success was
  * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
  */
-import { fdatasyncSync, readSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, type FileHandle } from 'node:fs/promises';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, write, writeSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BraidError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
@@ -35,22 +35,27 @@ export class JsonlRunStore implements RunStore {
     return join(this.dir, `${runId}.jsonl`);
   }
 
+  #dirReady = false;
+
+  // Opening is synchronous on purpose: tens of microseconds once per run, cheaper than two thread-pool hops.
   async create(header: RunHeader): Promise<RunLog> {
-    await mkdir(this.dir, { recursive: true });
-    const fh = await open(this.path(header.runId), 'wx');
-    return this.#track(new JsonlRunLog(fh, `${stringify(header)}\n`));
+    if (!this.#dirReady) mkdirSync(this.dir, { recursive: true }), (this.#dirReady = true);
+    const fd = openSync(this.path(header.runId), 'wx');
+    return this.#track(new JsonlRunLog(fd, `${stringify(header)}\n`));
   }
 
   async reopen(runId: string): Promise<RunLog> {
-    const file = this.path(runId);
-    const fh = await open(file, 'r+').catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'ENOENT' ? noSuchRun(runId, this.dir) : err;
-    });
+    let fd: number;
+    try {
+      fd = openSync(this.path(runId), 'r+');
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? noSuchRun(runId, this.dir) : err;
+    }
     // A line cut short by a crash would glue onto the next one: cut the log back to its last newline.
-    const { size } = await fh.stat();
-    const end = lastNewline(fh.fd, size);
-    if (end < size) await fh.truncate(end);
-    return this.#track(new JsonlRunLog(fh, '', end));
+    const { size } = fstatSync(fd);
+    const end = lastNewline(fd, size);
+    if (end < size) ftruncateSync(fd, end);
+    return this.#track(new JsonlRunLog(fd, '', end));
   }
 
   async read(runId: string): Promise<RunRecord> {
@@ -106,7 +111,7 @@ class JsonlRunLog implements RunLog {
   onClose?: () => void;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fd: number,
     first: string,
     position = 0,
   ) {
@@ -134,10 +139,7 @@ class JsonlRunLog implements RunLog {
     if (chunk) {
       const at = this.#position;
       this.#position += Buffer.byteLength(chunk);
-      this.#tail = this.#tail.then(async () => {
-        await this.fh.write(chunk, at, 'utf8');
-        await this.fh.datasync();
-      });
+      this.#tail = this.#tail.then(() => writeAndSync(this.fd, chunk, at));
     }
     return this.#tail;
   }
@@ -149,17 +151,25 @@ class JsonlRunLog implements RunLog {
     if (!chunk) return;
     const at = this.#position;
     this.#position += Buffer.byteLength(chunk);
-    writeSync(this.fh.fd, chunk, at, 'utf8');
-    fdatasyncSync(this.fh.fd);
+    writeSync(this.fd, chunk, at, 'utf8');
+    fdatasyncSync(this.fd);
   }
 
+  /** The last chunk is written and fsync'd synchronously: one syscall pair instead of two thread-pool round trips. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.flush();
+    await this.#tail;
+    this.flushSync();
     this.#closed = true;
     this.onClose?.();
-    await this.fh.close();
+    closeSync(this.fd);
   }
+}
+
+function writeAndSync(fd: number, chunk: string, at: number): Promise<void> {
+  return new Promise((resolve, reject) =>
+    write(fd, chunk, at, 'utf8', (err) => (err ? reject(err) : fdatasync(fd, (err2) => (err2 ? reject(err2) : resolve())))),
+  );
 }
 
 /** Byte offset just after the last newline (0 when none). */

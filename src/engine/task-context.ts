@@ -1,0 +1,50 @@
+/**
+ * What a tool gets as `ctx`: ids, the abort signal, a logger and progress that become events, and the run's
+ * model. A class, so creating one per attempt is a plain allocation (an object literal with getters is not).
+ */
+import type { EventBus } from '../events/bus.js';
+import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
+import { track } from '../llm/llm.js';
+import type { Logger, ToolContext, ToolProgress } from '../tools/types.js';
+
+export class TaskContext implements ToolContext {
+  readonly #bus: EventBus;
+  readonly #model?: LlmProvider;
+  readonly #report: () => (info: LlmCallInfo) => void;
+
+  constructor(
+    readonly signal: AbortSignal,
+    readonly runId: string,
+    readonly taskId: string,
+    readonly attempt: number,
+    readonly visit: number,
+    readonly services: Readonly<Record<string, unknown>>,
+    bus: EventBus,
+    model: LlmProvider | undefined,
+    /** Builds the reporter that turns this task's model calls into `llm.call` events (only when a tool asks for `llm`). */
+    report: () => (info: LlmCallInfo) => void,
+  ) {
+    this.#bus = bus;
+    this.#model = model;
+    this.#report = report;
+  }
+
+  get logger(): Logger {
+    return createTaskLogger(this.#bus, this.taskId);
+  }
+
+  /** An arrow property, so `const { emit } = ctx` works. */
+  readonly emit = (progress: ToolProgress): void => void this.#bus.emit({ type: 'task.progress', taskId: this.taskId, ...progress });
+
+  get llm(): LlmProvider | undefined {
+    return this.#model && track(this.#model, this.#report());
+  }
+}
+
+/** The logger a tool gets in `ctx.logger`: lines become `task.log` events, which log sinks subscribe to. */
+export function createTaskLogger(bus: EventBus, taskId?: string): Logger {
+  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
+    bus.emit({ type: 'task.log', level, message, ...(taskId ? { taskId } : {}), ...(fields ? { fields } : {}) });
+  };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
