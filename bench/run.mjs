@@ -1,5 +1,5 @@
 // npm run bench: braid vs LangGraph.js on the same workloads, in one process, side by side.
-// Prints median ms (5 repeats after a warm-up), µs of overhead per task, the ratio, and the lower bound;
+// Prints median ms (5 repeats after a warm-up of >= 3 runs and >= 500 ms), µs of overhead per task, the ratio, and the lower bound;
 // writes bench/RESULTS.md. Fails loudly if the two engines disagree on which tasks ran.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -13,6 +13,8 @@ const store = new JsonlRunStore(storeDir);
 process.on('exit', () => rmSync(storeDir, { recursive: true, force: true }));
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 500);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- workloads: { name, tasks: [{ id, deps, ms }], concurrency?, bound } ----------------------------
@@ -103,7 +105,10 @@ async function runLangGraph(w) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(fn, w) {
-  await fn(w); // warm-up
+  // Warm-up (like tinybench): at least WARMUP runs and WARMUP_MS of running, so V8 has optimized the hot
+  // paths and sized its young generation for either engine before anything is timed.
+  const start = performance.now();
+  for (let i = 0; i < WARMUP || performance.now() - start < WARMUP_MS; i++) await fn(w);
   const times = [];
   let last;
   for (let i = 0; i < REPEATS; i++) {
@@ -178,7 +183,7 @@ const lines = [
   '# Benchmark results',
   '',
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version};`,
-  `braid ${v('..')}, @langchain/langgraph ${v('@langchain/langgraph')}, p-queue ${v('p-queue')}. Median of ${REPEATS} runs after a warm-up; braid records every event and writes its run store (JSONL, group commit with fsync).`,
+  `braid ${v('..')}, @langchain/langgraph ${v('@langchain/langgraph')}, p-queue ${v('p-queue')}. Median of ${REPEATS} runs after a warm-up of at least ${WARMUP} runs and ${WARMUP_MS} ms (each engine, each workload); braid records every event and writes its run store (JSONL, group commit with fsync).`,
   '',
   '| workload | tasks | braid ms | LangGraph ms | braid / LangGraph | bound ms | braid overhead µs/task | LangGraph overhead µs/task |',
   '|---|---:|---:|---:|---:|---:|---:|---:|',

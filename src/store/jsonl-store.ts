@@ -155,11 +155,14 @@ class JsonlRunLog implements RunLog {
     fdatasyncSync(this.fd);
   }
 
-  /** The last chunk is written and fsync'd synchronously: one syscall pair instead of two thread-pool round trips. */
+  /**
+   * The last chunk is written and fsync'd synchronously (one syscall pair instead of two thread-pool round
+   * trips), overlapping a background flush still in flight; both are durable when this resolves.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#tail;
     this.flushSync();
+    await this.#tail;
     this.#closed = true;
     this.onClose?.();
     closeSync(this.fd);
