@@ -37,7 +37,10 @@ export type ErrorCode =
   | 'E_EXPRESSION'
   | 'E_LABEL'
   | 'E_MAX_VISITS'
-  | 'E_LLM';
+  | 'E_LLM'
+  | 'E_NOT_FOUND'
+  | 'E_REJECTED'
+  | 'E_BUDGET';
 
 const MARK = Symbol.for('braid.error');
 

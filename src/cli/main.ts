@@ -8,6 +8,7 @@ import { conditionObject, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { formatIssuesPretty } from './format.js';
+import { chatCommand, serveCommand, type ServiceFlags } from './chat.js';
 import { explainCommand, logsCommand, runsCommand, showCommand } from './record-commands.js';
 import { approveCommand, registryFor, resumeCommand, runCommand, type RunFlags } from './run-command.js';
 
@@ -102,6 +103,32 @@ input, 3 waiting for an approval (braid approve).`)
     });
 
   program
+    .command('chat')
+    .description('chat with an agent that starts workflows for you (each workflow is a tool the LLM can call)')
+    .option('-w, --workflows <dir>', 'folder of workflow files (default: ./workflows, else braid\'s examples)')
+    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
+    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
+    .option('--no-store', 'do not record runs')
+    .addHelpText('after', '\nExample:\n  braid chat\n  you> write an email about solar kites to the team\n\nOffline by default (deterministic intent matching); set OPENAI_API_KEY for a real model.')
+    .action(async (flags: ServiceFlags) => {
+      process.exitCode = await chatCommand(flags);
+    });
+
+  program
+    .command('serve')
+    .description('HTTP API: POST /runs, GET /runs/:id, GET /runs/:id/events (SSE), POST /runs/:id/cancel|approve, POST /chat, GET /workflows')
+    .option('-w, --workflows <dir>', 'folder of workflow files (default: ./workflows, else braid\'s examples)')
+    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
+    .addOption(new Option('-p, --port <n>', 'port (0 picks a free one)').argParser(nonNegativeInt).default(8787))
+    .option('--host <address>', 'address to listen on; beyond loopback BRAID_TOKEN is required', '127.0.0.1')
+    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
+    .option('--no-store', 'do not record runs (no approvals, no reading finished runs after a restart)')
+    .addHelpText('after', '\nExample:\n  braid serve --port 8787 &\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.')
+    .action(async (flags: ServiceFlags & { port?: number; host?: string }) => {
+      process.exitCode = await serveCommand(flags);
+    });
+
+  program
     .command('runs')
     .description('list recorded runs, newest first: status, duration, task counts, tokens and cost')
     .addOption(new Option('-n, --limit <n>', 'how many').argParser(positiveInt).default(20))
@@ -189,6 +216,12 @@ input, 3 waiting for an approval (braid approve).`)
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ExitError(EXIT.invalid, `expected an integer >= 1, got "${value}"`);
+  return n;
+}
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ExitError(EXIT.invalid, `expected a port number 0..65535, got "${value}"`);
   return n;
 }
 

@@ -14,8 +14,9 @@
  *    (bad, no, reject, fail, ...) label, score >= 0.5 picks the positive one; otherwise the candidate
  *    named most often in the text, ties broken by the hash.
  * 5. Tool calls: the function whose name and description share the most words with the last user
- *    message is called, if any word is shared; its string arguments are filled from `key: value` or
- *    `"quoted"` text, else from the message.
+ *    message is called, if any word is shared (words of 3+ letters, common ones like "the" ignored). Arguments: `key: value` wins; a topic-like string parameter
+ *    takes the phrase after "about"/"on"; a recipient-like one the first email address; a required string
+ *    still missing takes the `"quoted"` text, else the whole message (see `extractArguments`).
  */
 import type { JsonSchema } from '../tools/json-schema.js';
 import { schemaToJsonSchema } from '../tools/json-schema.js';
@@ -93,25 +94,49 @@ function fillFromSchema(schema: JsonSchema, value: unknown, text: string, key = 
   }
 }
 
+/** Words too common to tell tools apart. */
+const STOP_WORDS = new Set(['the', 'and', 'then', 'for', 'with', 'about', 'what', 'this', 'that', 'from', 'into', 'your', 'you', 'are', 'its', 'run', 'can', 'how', 'please', 'some', 'any', 'all', 'one', 'not', 'but', 'was', 'has', 'have', 'who', 'why', 'when', 'where', 'which', 'let', 'lets']);
+
 function chooseTool(tools: readonly FunctionSpec[], message: string): ToolCall | undefined {
-  const said = new Set(words(message));
+  const said = new Set(words(message).filter((w) => w.length > 2 && !STOP_WORDS.has(w)));
   let best: { tool: FunctionSpec; score: number } | undefined;
   for (const tool of tools) {
     const score = new Set([...words(tool.name.replace(/_/g, ' ')), ...words(tool.description)].filter((w) => w.length > 2 && said.has(w))).size;
     if (score > 0 && (!best || score > best.score)) best = { tool, score };
   }
   if (!best) return undefined;
-  const props = (best.tool.parameters.properties ?? {}) as Record<string, JsonSchema>;
+  return { id: `call_offline_${hashText(message + best.tool.name).toString(36)}`, name: best.tool.name, arguments: extractArguments(best.tool.parameters, message) };
+}
+
+const TOPIC_KEYS = /^(topic|subject|query|about|goal|question|theme|idea|text|prompt)$/i;
+const ADDRESS_KEYS = /^(to|recipient|email|address)$/i;
+
+/**
+ * Rule 5's arguments: `key: value` (or `key=value`) wins; a topic-like string parameter takes the phrase after
+ * "about"/"on"; a recipient-like one takes the first email address; a required string still missing takes
+ * the quoted text, else the whole message. Anything else is left to the schema's defaults.
+ */
+export function extractArguments(parameters: JsonSchema, message: string): Record<string, unknown> {
+  const props = (parameters.properties ?? {}) as Record<string, JsonSchema>;
+  const required = (parameters.required as string[] | undefined) ?? [];
   const args: Record<string, unknown> = {};
   for (const [k, s] of Object.entries(props)) {
     const kv = new RegExp(`\\b${k}\\s*[:=]\\s*("([^"]*)"|([^,;\\n]+))`, 'i').exec(message);
-    if (kv) args[k] = (kv[2] ?? kv[3]).trim();
-    else if (s.type === 'string' && ((best.tool.parameters.required as string[] | undefined) ?? []).includes(k)) {
+    if (kv) {
+      args[k] = (kv[2] ?? kv[3]).trim();
+      continue;
+    }
+    if (s.type !== 'string') continue;
+    const topic = TOPIC_KEYS.test(k) ? /\b(?:about|on|regarding)\s+(.+?)(?:\s+(?:to|for|and then|then)\s+|[.,;!?]|$)/i.exec(message) : null;
+    const email = ADDRESS_KEYS.test(k) || s.format === 'email' ? /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/.exec(message) : null;
+    if (topic) args[k] = topic[1].trim();
+    else if (email) args[k] = email[0];
+    else if (required.includes(k)) {
       const quoted = /"([^"]+)"/.exec(message);
       args[k] = quoted ? quoted[1] : message;
     }
   }
-  return { id: `call_offline_${hashText(message + best.tool.name).toString(36)}`, name: best.tool.name, arguments: args };
+  return args;
 }
 
 const tokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));

@@ -1,0 +1,125 @@
+/** `braid chat` and `braid serve`: workflows started from a conversation or over HTTP. */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { WorkflowAgent, type AgentChunk } from '../../agents/workflow-agent.js';
+import { createProvider } from '../llm/llm.js';
+import type { LlmProvider } from '../llm/types.js';
+import { packageRoot } from '../paths.js';
+import { WorkflowCatalog } from '../service/catalog.js';
+import { RunManager } from '../service/run-manager.js';
+import { startServer } from '../server/serve.js';
+import { EXIT, ExitError } from './exit.js';
+import { describeEvent } from './progress.js';
+import { defaultStore, loadUserTools } from './run-command.js';
+
+export interface ServiceFlags {
+  workflows?: string;
+  tools?: string[];
+  store?: boolean;
+  concurrency?: number;
+}
+
+/** `--workflows`, else ./workflows when it exists, else braid's examples. */
+function workflowsDir(flag?: string): string {
+  if (flag) return resolve(flag);
+  if (existsSync('workflows')) return resolve('workflows');
+  return join(packageRoot(), 'examples');
+}
+
+async function setUp(flags: ServiceFlags): Promise<{ catalog: WorkflowCatalog; runs: RunManager; llm: LlmProvider; dir: string }> {
+  const dir = workflowsDir(flags.workflows);
+  if (!existsSync(dir)) throw new ExitError(EXIT.invalid, `--workflows: no folder ${dir}`);
+  const catalog = await WorkflowCatalog.load(dir, { tools: await loadUserTools(flags.tools) });
+  for (const p of catalog.problems) process.stderr.write(`braid: skipped: ${p}\n`);
+  if (!catalog.list().length) throw new ExitError(EXIT.invalid, `no valid workflow in ${dir}`);
+  const llm = createProvider();
+  const runs = new RunManager({ catalog, llm, concurrency: flags.concurrency, ...(flags.store === false ? {} : { store: defaultStore() }) });
+  return { catalog, runs, llm, dir };
+}
+
+const providerLine = (llm: LlmProvider) => (llm.provider === 'offline' ? 'offline provider (deterministic intent matching, no network; set OPENAI_API_KEY for a real model)' : `${llm.provider} ${llm.model}`);
+
+const HELP = `Type what you want done, e.g. "write an email about solar kites to the team".
+Commands: /workflows  list what I can run
+          /runs       runs started in this chat
+          /help       this help
+          /quit       leave (Ctrl-D works too; Ctrl-C cancels a running workflow)`;
+
+export async function chatCommand(flags: ServiceFlags): Promise<number> {
+  const { catalog, runs, llm, dir } = await setUp(flags);
+  const agent = new WorkflowAgent({ catalog, runs, llm });
+  const out = process.stdout;
+  out.write(`braid chat: ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}\n${HELP}\n`);
+  const rl = createInterface({ input: process.stdin, output: out, prompt: 'you> ', terminal: Boolean(process.stdin.isTTY) });
+  let turn: AbortController | undefined;
+  rl.on('SIGINT', () => {
+    if (turn) {
+      out.write('\ncancelling the run...\n');
+      turn.abort();
+    } else rl.close();
+  });
+  rl.prompt();
+  for await (const raw of rl) {
+    const line = raw.trim();
+    if (!process.stdin.isTTY && line) out.write(`${line}\n`); // echo piped input so the transcript reads well
+    if (!line) {
+      rl.prompt();
+      continue;
+    }
+    if (line === '/quit' || line === '/exit') break;
+    if (line === '/help') out.write(`${HELP}\n`);
+    else if (line === '/workflows') out.write(`${catalog.list().map((e) => `  ${e.name}${e.confirm ? ' (confirms first)' : ''}: ${e.description}`).join('\n')}\n`);
+    else if (line === '/runs') {
+      const list = runs.list();
+      out.write(list.length ? `${list.map((h) => `  ${h.runId}  ${h.workflow}  ${h.result?.status ?? (h.error ? 'error' : 'running')}`).join('\n')}\n` : '  no runs yet\n');
+    } else if (line.startsWith('/')) out.write(`unknown command ${line}; /help lists them\n`);
+    else {
+      turn = new AbortController();
+      try {
+        for await (const chunk of agent.send(line, turn.signal)) out.write(render(chunk));
+      } catch (err) {
+        out.write(`braid> error: ${(err as Error).message}\n`);
+      } finally {
+        turn = undefined;
+      }
+    }
+    rl.prompt();
+  }
+  rl.close();
+  return EXIT.ok;
+}
+
+function render(chunk: AgentChunk): string {
+  switch (chunk.type) {
+    case 'text':
+    case 'ask':
+    case 'confirm':
+      return `braid> ${chunk.text}\n`;
+    case 'run.started':
+      return `  ▶ ${chunk.workflow} started (run ${chunk.runId})\n`;
+    case 'event': {
+      const e = chunk.event;
+      if (e.type === 'task.ready' || e.type === 'llm.call' || e.type === 'run.started' || e.type === 'run.finished' || e.type === 'task.log') return '';
+      return `  │ ${describeEvent(e)}\n`;
+    }
+    case 'run.finished':
+      return `  ■ ${chunk.result.workflow} ${chunk.result.status} (braid show ${chunk.runId})\n`;
+  }
+}
+
+export async function serveCommand(flags: ServiceFlags & { port?: number; host?: string }): Promise<number> {
+  const { catalog, runs, llm, dir } = await setUp(flags);
+  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host });
+  process.stderr.write(`braid serve: ${server.url} (${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.stderr.write('\nstopping: cancelling running workflows\n');
+      for (const h of runs.list()) if (!h.finished) h.cancel();
+      void Promise.allSettled(runs.list().map((h) => h.done)).then(() => server.close()).then(done);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return EXIT.ok;
+}

@@ -1,0 +1,89 @@
+/**
+ * The workflows a chat agent or the HTTP server can start: loaded from a folder (or a list of files and
+ * objects), each validated against the tools it can use. A file that does not validate is left out and
+ * reported in `problems`, so one broken file does not take the others down.
+ */
+import { readdir } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { formatIssues, WorkflowValidationError } from '../errors.js';
+import { loadWorkflow } from '../spec/load.js';
+import type { Workflow } from '../spec/workflow.js';
+import { builtinTools } from '../tools/builtins.js';
+import type { JsonSchema } from '../tools/json-schema.js';
+import { toRegistry } from '../tools/registry.js';
+import type { Tool } from '../tools/types.js';
+
+export interface CatalogEntry {
+  readonly name: string;
+  readonly description: string;
+  readonly workflow: Workflow;
+  /** The run input's JSON Schema (an empty object schema when the workflow declares none). */
+  readonly inputs: JsonSchema;
+  /** Ask before running (e.g. it sends email). */
+  readonly confirm: boolean;
+  readonly file?: string;
+  /** Tools the workflow module exported, next to the catalog's own. */
+  readonly tools: readonly Tool[];
+}
+
+const WORKFLOW_EXTS = new Set(['.yaml', '.yml', '.json', '.ts', '.mjs']);
+
+export class WorkflowCatalog {
+  readonly #entries = new Map<string, CatalogEntry>();
+
+  private constructor(
+    /** User tools every workflow of the catalog may use (built-ins are always there). */
+    readonly tools: readonly Tool[],
+    readonly problems: readonly string[],
+  ) {}
+
+  /** `sources`: a folder (its workflow files, not sub-folders), or files and workflow objects. */
+  static async load(sources: string | readonly (string | Workflow)[], options: { tools?: readonly Tool[] } = {}): Promise<WorkflowCatalog> {
+    const tools = options.tools ?? [];
+    const toolNames = toRegistry([...tools], builtinTools()).names();
+    const list = typeof sources === 'string' ? await filesIn(sources) : sources;
+    const problems: string[] = [];
+    const catalog = new WorkflowCatalog(tools, problems);
+    for (const source of list) {
+      try {
+        const loaded = await loadWorkflow(source, { toolNames });
+        const w = loaded.workflow;
+        if (catalog.#entries.has(w.name)) {
+          problems.push(`${loaded.file ?? w.name}: a workflow named "${w.name}" is already loaded; left out`);
+          continue;
+        }
+        catalog.#entries.set(w.name, {
+          name: w.name,
+          description: w.description ?? `Run the ${w.name} workflow (${w.tasks.map((t) => t.id).join(', ')})`,
+          workflow: w,
+          inputs: (w.inputs as JsonSchema | undefined) ?? { type: 'object', properties: {} },
+          confirm: w.confirm ?? false,
+          ...(loaded.file ? { file: loaded.file } : {}),
+          tools: loaded.tools,
+        });
+      } catch (err) {
+        const where = typeof source === 'string' ? source : ((source as { name?: string }).name ?? 'workflow');
+        problems.push(err instanceof WorkflowValidationError ? formatIssues(err.issues, err.file ?? where) : `${where}: ${(err as Error).message}`);
+      }
+    }
+    return catalog;
+  }
+
+  list(): CatalogEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  get(name: string): CatalogEntry | undefined {
+    return this.#entries.get(name);
+  }
+
+  /** The tools a run of this entry gets: the catalog's plus the ones its module exported. */
+  toolsFor(entry: CatalogEntry): Tool[] {
+    return [...this.tools, ...entry.tools];
+  }
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  const names = await readdir(dir);
+  return names.filter((n) => WORKFLOW_EXTS.has(extname(n).toLowerCase()) && !n.startsWith('.') && !n.endsWith('.d.ts')).sort().map((n) => join(dir, n));
+}

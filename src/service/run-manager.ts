@@ -1,0 +1,130 @@
+/**
+ * Runs started on demand (by the chat agent or the HTTP server): each gets a handle that keeps its events,
+ * so a late subscriber replays what it missed and then follows live, and its result when done.
+ */
+import { BraidError } from '../errors.js';
+import { newRunId, resolveInput, resumeRun, runWorkflow } from '../engine/run.js';
+import type { RunResult } from '../engine/result.js';
+import type { RunEvent } from '../events/types.js';
+import type { LlmProvider } from '../llm/types.js';
+import type { RunStore } from '../store/types.js';
+import type { CatalogEntry, WorkflowCatalog } from './catalog.js';
+
+export class NotFoundError extends BraidError {
+  constructor(message: string, readonly path?: string) {
+    super('E_NOT_FOUND', message, { retryable: false });
+  }
+}
+
+export class RunHandle {
+  readonly events: RunEvent[] = [];
+  result?: RunResult;
+  error?: Error;
+  readonly #listeners = new Set<(e: RunEvent) => void>();
+  readonly #controller = new AbortController();
+  readonly done: Promise<RunResult>;
+
+  constructor(
+    readonly runId: string,
+    readonly workflow: string,
+    start: (onEvent: (e: RunEvent) => void, signal: AbortSignal) => Promise<RunResult>,
+  ) {
+    this.done = start((e) => this.#publish(e), this.#controller.signal).then(
+      (result) => (this.result = result),
+      (err: Error) => {
+        this.error = err;
+        throw err;
+      },
+    );
+    this.done.catch(() => {}); // observed through `error`; never an unhandled rejection
+  }
+
+  get finished(): boolean {
+    return this.result !== undefined || this.error !== undefined;
+  }
+
+  cancel(): void {
+    this.#controller.abort();
+  }
+
+  #publish(e: RunEvent): void {
+    this.events.push(e);
+    for (const l of this.#listeners) l(e);
+  }
+
+  /** Past events, then live ones, until the run ends (or `signal` aborts). */
+  async *stream(signal?: AbortSignal, afterSeq = 0): AsyncGenerator<RunEvent> {
+    const queue: RunEvent[] = this.events.filter((e) => e.seq > afterSeq);
+    let wake: (() => void) | undefined;
+    const listener = (e: RunEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    this.#listeners.add(listener);
+    const onAbort = () => wake?.();
+    signal?.addEventListener('abort', onAbort);
+    const ended = () => this.finished || signal?.aborted;
+    void this.done.finally(() => wake?.()).catch(() => {});
+    try {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (ended()) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      this.#listeners.delete(listener);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+export interface RunManagerOptions {
+  readonly catalog: WorkflowCatalog;
+  readonly store?: RunStore;
+  readonly llm?: LlmProvider;
+  readonly concurrency?: number;
+}
+
+export class RunManager {
+  readonly #runs = new Map<string, RunHandle>();
+
+  constructor(readonly options: RunManagerOptions) {}
+
+  /** Validate the input now (throws `InputValidationError`), then run in the background. */
+  start(workflowName: string, input: Record<string, unknown> = {}): RunHandle {
+    const entry = this.entry(workflowName);
+    const resolved = resolveInput(entry.workflow, input);
+    const runId = newRunId();
+    const { store, llm, concurrency, catalog } = this.options;
+    const handle = new RunHandle(runId, entry.name, (onEvent, signal) =>
+      runWorkflow(entry.workflow, { tools: catalog.toolsFor(entry), input: resolved, runId, store, llm, concurrency, onEvent, signal, ...(entry.file ? { recordSource: { file: entry.file } } : {}) }),
+    );
+    this.#runs.set(runId, handle);
+    return handle;
+  }
+
+  /** Continue a recorded run (after an approval, or a crash) in the background. */
+  resume(runId: string, workflowName: string): RunHandle {
+    const { store, llm, concurrency, catalog } = this.options;
+    if (!store) throw new BraidError('E_USAGE', 'resuming needs a run store', { retryable: false });
+    const entry = this.entry(workflowName);
+    const handle = new RunHandle(runId, entry.name, (onEvent, signal) => resumeRun(runId, { store, tools: catalog.toolsFor(entry), llm, concurrency, onEvent, signal }));
+    this.#runs.set(runId, handle);
+    return handle;
+  }
+
+  get(runId: string): RunHandle | undefined {
+    return this.#runs.get(runId);
+  }
+
+  list(): RunHandle[] {
+    return [...this.#runs.values()];
+  }
+
+  entry(workflowName: string): CatalogEntry {
+    const entry = this.options.catalog.get(workflowName);
+    if (!entry) throw new NotFoundError(`no workflow "${workflowName}"; available: ${this.options.catalog.list().map((e) => e.name).join(', ') || '(none)'}`, 'workflow');
+    return entry;
+  }
+}
