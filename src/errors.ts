@@ -40,7 +40,8 @@ export type ErrorCode =
   | 'E_LLM'
   | 'E_NOT_FOUND'
   | 'E_REJECTED'
-  | 'E_BUDGET';
+  | 'E_BUDGET'
+  | 'E_FOR_EACH';
 
 const MARK = Symbol.for('braid.error');
 

@@ -56,6 +56,10 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .option('--no-store', 'do not record the run under .braid/runs (no show/resume later)')
     .option('--log-file <file>', 'write structured JSON logs (pino) here; or set BRAID_LOG_FILE / BRAID_LOG_LEVEL')
+    .addOption(new Option('--budget-tokens <n>', 'stop the run when its LLM calls pass n tokens').argParser(positiveInt))
+    .addOption(new Option('--budget-cost <usd>', 'stop the run when its LLM cost passes this many US dollars').argParser(positiveNumber))
+    .addOption(new Option('--budget-ms <n>', 'stop the run after n milliseconds').argParser(positiveInt))
+    .addOption(new Option('--budget-tasks <n>', 'stop the run when more than n task visits would start').argParser(positiveInt))
     .addHelpText('after', `
 Examples:
   braid run examples/conditional.yaml --input topic="solar kites"
@@ -216,6 +220,12 @@ input, 3 waiting for an approval (braid approve).`)
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ExitError(EXIT.invalid, `expected an integer >= 1, got "${value}"`);
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ExitError(EXIT.invalid, `expected a number > 0, got "${value}"`);
   return n;
 }
 

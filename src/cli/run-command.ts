@@ -31,7 +31,13 @@ export interface RunFlags {
   /** `--no-store` sets it false. */
   store?: boolean;
   logFile?: string;
+  budgetTokens?: number;
+  budgetCost?: number;
+  budgetMs?: number;
+  budgetTasks?: number;
 }
+
+const budgetOf = (f: RunFlags) => ({ max_tokens: f.budgetTokens, max_cost_usd: f.budgetCost, max_duration_ms: f.budgetMs, max_tasks: f.budgetTasks });
 
 /** Run records live in `$BRAID_HOME/runs` (default `.braid/runs` in the current folder). */
 export function defaultStore(): JsonlRunStore {
@@ -60,6 +66,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
       tools: [...registry.list(), ...loaded.tools],
       input,
       concurrency: flags.concurrency,
+      budget: budgetOf(flags),
       store,
       recordSource: { file: resolve(file), ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}) },
       ...ui,
@@ -77,7 +84,7 @@ export async function resumeCommand(runId: string, flags: RunFlags): Promise<num
   const file = header.source?.file;
   // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).
   if (file && /\.(m?[jt]s|[cm]ts)$/.test(file)) tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
-  return withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => resumeRun(runId, { store, tools, concurrency: flags.concurrency, ...ui }));
+  return withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => resumeRun(runId, { store, tools, concurrency: flags.concurrency, budget: budgetOf(flags), ...ui }));
 }
 
 export async function approveCommand(runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }): Promise<number> {

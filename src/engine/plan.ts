@@ -4,7 +4,7 @@
  */
 import type { Expression } from '../spec/expression.js';
 import { parseExpression } from '../spec/expression.js';
-import type { IfStatus, TaskSpec, TriggerRule } from '../spec/schema.js';
+import type { IfStatus, PolicyStep, TaskSpec, TriggerRule } from '../spec/schema.js';
 import { compileTemplate, type CompiledTemplate } from '../spec/template.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
 import type { ToolRegistry } from '../tools/registry.js';
@@ -16,6 +16,13 @@ export type PlanCondition =
   | { readonly kind: 'result'; readonly dep: number; readonly labels: ReadonlySet<string> }
   | { readonly kind: 'status'; readonly dep: number; readonly status: IfStatus }
   | { readonly kind: 'when'; readonly expression: Expression; readonly dep?: number };
+
+/** A compiled `on_failure` step (schema.ts `policyStepSchema`). */
+export type PlanPolicyStep =
+  | { readonly kind: 'retry'; readonly times: number }
+  | { readonly kind: 'adjust'; readonly patch?: CompiledTemplate; readonly llm: boolean; readonly prompt?: string }
+  | { readonly kind: 'fallback'; readonly tool: Tool; readonly name: string; readonly input?: CompiledTemplate }
+  | { readonly kind: 'skip' };
 
 export interface PlanTask {
   readonly index: number;
@@ -44,6 +51,12 @@ export interface PlanTask {
   /** A failure of this task is handled (§7): the run does not fail because of it. */
   readonly failureHandled: boolean;
   readonly render: CompiledTemplate;
+  /** Tried in order once `retries` are used up. */
+  readonly policy: readonly PlanPolicyStep[];
+  /** Renders the list a for_each task fans out over. */
+  readonly forEach?: CompiledTemplate;
+  /** Most for_each instances at once. */
+  readonly itemConcurrency: number;
 }
 
 export interface Plan {
@@ -104,6 +117,9 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       labelCandidates: needsLabel ? [...candidates] : [],
       failureHandled: Boolean(t.continue_on_error || t.next_task_id_on_failure || handledBy[i]),
       render: compileTemplate(t.input ?? {}, ids),
+      policy: (t.on_failure ?? defaults.on_failure ?? []).map((step) => compilePolicyStep(step, specs, indexOf, registry, ids)),
+      ...(t.for_each !== undefined ? { forEach: compileTemplate(t.for_each, ids) } : {}),
+      itemConcurrency: t.concurrency ?? Infinity,
     };
   });
   return { workflow, tasks, indexOf };
@@ -122,6 +138,17 @@ function reaches(from: number, to: number, downstreams: readonly number[][], spe
     for (const n of [...downstreams[i], ...routesOf(specs[i]).map(([id]) => idx(id))]) if (!seen.has(n)) seen.add(n), stack.push(n);
   }
   return false;
+}
+
+function compilePolicyStep(step: PolicyStep, specs: readonly TaskSpec[], indexOf: ReadonlyMap<string, number>, registry: ToolRegistry, ids: ReadonlySet<string>): PlanPolicyStep {
+  if (step === 'skip') return { kind: 'skip' };
+  if ('retry' in step) return { kind: 'retry', times: step.retry };
+  if ('adjust' in step) return { kind: 'adjust', llm: step.adjust.llm ?? false, ...(step.adjust.input ? { patch: compileTemplate(step.adjust.input, ids) } : {}), ...(step.adjust.prompt ? { prompt: step.adjust.prompt } : {}) };
+  // A fallback names a tool, or a task whose tool and input stand in (a tool of that name wins).
+  const task = registry.has(step.fallback) ? undefined : specs[indexOf.get(step.fallback) ?? -1];
+  const tool = registry.get(task ? task.tool : step.fallback);
+  const input = step.input ?? task?.input;
+  return { kind: 'fallback', tool, name: step.fallback, ...(input !== undefined ? { input: compileTemplate(input, ids) } : {}) };
 }
 
 function compileCondition(t: TaskSpec, idx: (id: string) => number): PlanCondition {

@@ -12,7 +12,11 @@ export type SkipReason =
   | 'upstream_failed'
   | 'upstream_skipped'
   | 'not_routed'
-  | 'cancelled';
+  | 'cancelled'
+  /** The task failed and its `on_failure` policy ends in `skip`. */
+  | 'failure_skipped'
+  /** A run budget was exceeded before the task could run. */
+  | 'budget_exceeded';
 
 export interface AttemptRecord {
   readonly visit: number;
@@ -21,6 +25,10 @@ export interface AttemptRecord {
   readonly startedAt: string;
   readonly endedAt: string;
   readonly error?: ErrorRecord;
+  /** The for_each item this attempt ran. */
+  readonly item?: number;
+  /** The fallback tool, when not the task's own. */
+  readonly tool?: string;
 }
 
 export interface TaskResult {

@@ -9,6 +9,7 @@ import { EventBus, type EventListener } from '../events/bus.js';
 import { formatPath } from '../spec/path.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
+import type { Budget } from '../spec/schema.js';
 import { builtinTools } from '../tools/builtins.js';
 import { toRegistry, type ToolRegistry, type ToolsOption } from '../tools/registry.js';
 import type { ToolLimits } from '../tools/types.js';
@@ -50,6 +51,8 @@ export interface RunOptions {
   readonly runId?: string;
   /** Record the run here (append-only event log) so it can be inspected and resumed. @default none */
   readonly store?: RunStore;
+  /** Run limits; each field overrides the workflow's own `budget`. */
+  readonly budget?: Budget;
   /** Noted in the record so `braid resume` can load the same workflow file and tools modules. */
   readonly recordSource?: RunHeader['source'];
 }
@@ -165,6 +168,7 @@ async function execute(
     retry: options.retry,
     services: options.services,
     replay: resume?.replay,
+    budget: { ...workflow.budget, ...definedOnly(options.budget) },
   });
   try {
     return await scheduler.run();
@@ -172,6 +176,8 @@ async function execute(
     await log?.close();
   }
 }
+
+const definedOnly = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function toResult(run: RecordedRun): RunResult {
   const { lastSeq: _, status, endedAt, ...rest } = run;

@@ -12,7 +12,7 @@
  *   skipped (`not_routed`), which may unblock joins; when nothing is left, the result is built.
  */
 import { setMaxListeners } from 'node:events';
-import { BraidError, CancelledError, toErrorRecord } from '../errors.js';
+import { BraidError, CancelledError, toErrorRecord, type ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { ErrorRecord, Usage } from '../events/types.js';
 import { isTruthy } from '../spec/expression.js';
@@ -28,6 +28,11 @@ import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { addUsage } from './usage.js';
 import { validateToolInput, validateToolOutput } from './tool-call.js';
 import { TaskContext } from './task-context.js';
+import { adjustInput } from './recovery.js';
+import { BudgetGuard } from './budget.js';
+import { track } from '../llm/llm.js';
+import type { Tool } from '../tools/types.js';
+import type { Budget } from '../spec/schema.js';
 import { decideTrigger } from './trigger-rules.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
@@ -58,9 +63,16 @@ export interface SchedulerOptions {
   readonly llm?: LlmProvider;
   /** Continue a recorded run: its successes are reused, its approvals apply. */
   readonly replay?: Replay;
+  /** Limits for the run; when one is crossed nothing new starts, running tools are aborted, the run fails. */
+  readonly budget?: Budget;
 }
 
 type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: false; error: unknown; durationMs: number } | { cancelled: true };
+/** How a task's execution (all attempts, every for_each item) ended. `input` is what the label classifier sees. */
+type Outcome =
+  | { ok: true; output: unknown; input: unknown; attempt: number; durationMs: number }
+  | { ok: false; error: unknown; attempt?: number; durationMs: number }
+  | { skipped: SkipReason };
 
 export class Scheduler {
   readonly #o: SchedulerOptions;
@@ -90,6 +102,7 @@ export class Scheduler {
   readonly #finishedOnce: Uint8Array;
   #finished = false;
   #resolve!: () => void;
+  readonly #budget?: BudgetGuard;
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
@@ -106,6 +119,25 @@ export class Scheduler {
     setMaxListeners(0, this.#controller.signal);
     this.#results = this.#tasks.map(() => ({ status: 'pending', attempts: 0, visits: 0 }) as TaskResult);
     for (const t of this.#tasks) this.#waiting[t.index] = t.upstreams.length;
+    const budget = options.budget;
+    if (budget && Object.values(budget).some((v) => v !== undefined)) {
+      this.#budget = new BudgetGuard(budget, (message) => {
+        this.#fatal ??= { message, code: 'E_BUDGET' };
+        this.#abort(new BraidError('E_BUDGET', message, { retryable: false }));
+      });
+    }
+  }
+
+  /** Stop everything: running attempts fail with `err`, nothing new starts. */
+  #abort(err: Error): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(err);
+    for (const cancel of [...this.#inflight]) cancel(err);
+  }
+
+  /** Why a task that did not get to run was skipped once the run was stopped. */
+  #skipReasonOnAbort(): SkipReason {
+    return this.#budget?.exceeded ? 'budget_exceeded' : 'cancelled';
   }
 
   async run(): Promise<RunResult> {
@@ -113,11 +145,7 @@ export class Scheduler {
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
     const done = new Promise<void>((resolve) => (this.#resolve = resolve));
-    const onAbort = () => {
-      const err = new CancelledError();
-      this.#controller.abort(err);
-      for (const cancel of [...this.#inflight]) cancel(err);
-    };
+    const onAbort = () => this.#abort(new CancelledError());
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -125,8 +153,10 @@ export class Scheduler {
     if (replay) bus.emit({ type: 'run.resumed', reused: replay.successes.size, pid: process.pid });
     else bus.emit({ type: 'run.started', workflow: plan.workflow.name, tasks: this.#tasks.length, input: this.#o.input });
     for (const t of this.#tasks) if (t.upstreams.length === 0 && !t.routingOnly) this.#worklist.push(t.index);
+    this.#budget?.start();
     this.#drain();
     await done;
+    this.#budget?.stop();
     signal?.removeEventListener('abort', onAbort);
 
     const status = this.#runStatus();
@@ -157,12 +187,13 @@ export class Scheduler {
       this.#llmCalls[t.index]++;
       this.#results[t.index].usage = addUsage(this.#results[t.index].usage, usage);
       this.#o.bus.emit({ type: 'llm.call', taskId: t.id, ...info, usage });
+      this.#budget?.spend(usage);
     };
   }
 
   #runStatus(): RunStatus {
-    if (this.#controller.signal.aborted) return 'cancelled';
     if (this.#fatal) return 'failed';
+    if (this.#controller.signal.aborted) return 'cancelled';
     if (this.#waitingApproval > 0) return 'waiting';
     const unhandled = this.#tasks.some((t) => this.#state[t.index] === 'failed' && !t.failureHandled);
     return unhandled ? 'failed' : 'succeeded';
@@ -199,14 +230,14 @@ export class Scheduler {
     const cancelled = this.#controller.signal.aborted;
     const pending = this.#tasks.filter((t) => this.#state[t.index] === 'pending');
     const unrouted = pending.filter((t) => cancelled || t.routingOnly);
-    for (const t of unrouted) this.#skip(t.index, cancelled ? 'cancelled' : 'not_routed');
+    for (const t of unrouted) this.#skip(t.index, cancelled ? this.#skipReasonOnAbort() : 'not_routed');
     if (unrouted.length === 0 && pending.length > 0) this.#skip(pending[0].index, 'upstream_skipped');
     return pending.length > 0;
   }
 
   #decide(i: number): void {
     if (this.#state[i] !== 'pending') return;
-    if (this.#controller.signal.aborted) return this.#skip(i, 'cancelled');
+    if (this.#controller.signal.aborted) return this.#skip(i, this.#skipReasonOnAbort());
     const t = this.#tasks[i];
     const rule = t.ruleUpstreams.length === t.upstreams.length || this.#waiting[i] === 0 ? t.trigger : undefined;
     if (!rule) return; // an if_status target is still running
@@ -259,6 +290,10 @@ export class Scheduler {
       this.#fatal ??= error;
       r.visits--;
       return this.#finish(i, 'failed', { error });
+    }
+    if (this.#budget && !this.#budget.enter()) {
+      r.visits--;
+      return this.#finish(i, 'skipped', { reason: 'budget_exceeded' });
     }
     this.#o.bus.emit({ type: 'task.ready', taskId: t.id, visit: r.visits, ...(routedFrom ? { routedFrom } : {}) });
     if (t.approval) {
@@ -355,8 +390,7 @@ export class Scheduler {
   // ---- executing -----------------------------------------------------------------------------
 
   async #execute(t: PlanTask, visit: number): Promise<void> {
-    const { bus, executor, retry } = this.#o;
-    const r = this.#results[t.index];
+    const { bus } = this.#o;
     const replayed = this.#o.replay?.successes.get(visitKey(t.id, visit));
     if (replayed) {
       const { output, label, labelSource, labelReason } = replayed;
@@ -366,39 +400,127 @@ export class Scheduler {
       const patch = label ? { output, label, labelSource, ...(labelReason ? { labelReason } : {}) } : { output };
       return this.#finish(t.index, 'succeeded', patch, { attempt: replayed.attempt, visit, durationMs: 0, replayed: true });
     }
-    const input = t.render(this.#templateContext());
-    for (let attempt = 1; ; attempt++) {
-      const outcome = await executor.run(t.tool, () => this.#attempt(t, input, attempt, visit));
-      if ('cancelled' in outcome) return this.#finish(t.index, 'skipped', { reason: 'cancelled' });
-      const meta = { attempt, visit, durationMs: outcome.durationMs };
-      if (outcome.ok) {
-        try {
-          const reported = this.#llmCalls[t.index];
-          const label = await decideLabel(t, outcome.output, this.#o.classifier, { runId: this.#o.runId, signal: this.#controller.signal, context: input }, this.#reporter(t));
-          const patch: Partial<TaskResult> = { output: outcome.output };
-          if (label) {
-            Object.assign(patch, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
-            if (this.#llmCalls[t.index] === reported) r.usage = addUsage(r.usage, label.usage); // a classifier that reported no calls
-            bus.emit({ type: 'task.labeled', taskId: t.id, label: label.label, source: label.source, ...(label.reason ? { reason: label.reason } : {}) });
-          }
-          return this.#finish(t.index, 'succeeded', patch, meta);
-        } catch (err) {
-          return this.#finish(t.index, 'failed', { error: toErrorRecord(err) }, meta);
+    const ctx = this.#templateContext();
+    const outcome = t.forEach ? await this.#runEach(t, visit, ctx) : await this.#runWithPolicy(t, t.render(ctx), visit, ctx);
+    const meta = { attempt: 'attempt' in outcome ? outcome.attempt : undefined, visit, durationMs: 'durationMs' in outcome ? outcome.durationMs : 0 };
+    if ('skipped' in outcome) return this.#finish(t.index, 'skipped', { reason: outcome.skipped }, meta);
+    if (!outcome.ok) return this.#finish(t.index, 'failed', { error: toErrorRecord(outcome.error) }, meta);
+    try {
+      const r = this.#results[t.index];
+      const reported = this.#llmCalls[t.index];
+      const label = await decideLabel(t, outcome.output, this.#o.classifier, { runId: this.#o.runId, signal: this.#controller.signal, context: outcome.input }, this.#reporter(t));
+      const patch: Partial<TaskResult> = { output: outcome.output };
+      if (label) {
+        Object.assign(patch, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
+        if (this.#llmCalls[t.index] === reported) {
+          // a classifier that reported no calls of its own
+          r.usage = addUsage(r.usage, label.usage);
+          this.#budget?.spend(label.usage);
         }
+        bus.emit({ type: 'task.labeled', taskId: t.id, label: label.label, source: label.source, ...(label.reason ? { reason: label.reason } : {}) });
       }
-      const err = outcome.error;
-      const retryable = !BraidError.is(err) || err.retryable;
-      if (!retryable || attempt > t.retries || this.#controller.signal.aborted) {
-        return this.#finish(t.index, 'failed', { error: toErrorRecord(err) }, meta);
-      }
-      const delayMs = backoffDelay(attempt, retry);
-      bus.emit({ type: 'task.retrying', taskId: t.id, attempt, delayMs, error: toErrorRecord(err) });
-      await sleep(delayMs, this.#controller.signal);
+      return this.#finish(t.index, 'succeeded', patch, meta);
+    } catch (err) {
+      return this.#finish(t.index, 'failed', { error: toErrorRecord(err) }, meta);
     }
   }
 
+  /**
+   * Attempts of one input until it succeeds or the failure policy gives up: `retries` first, then the
+   * `on_failure` steps in order (retry, adjust the input, fall back to another tool, skip).
+   */
+  async #runWithPolicy(t: PlanTask, firstInput: unknown, visit: number, ctx: TemplateContext, item?: number): Promise<Outcome> {
+    const { bus, executor, retry } = this.#o;
+    let input = firstInput;
+    let tool = t.tool;
+    let retriesLeft = t.retries;
+    let step = 0;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await executor.run(tool, () => this.#attempt(t, tool, input, attempt, visit, item));
+      if ('cancelled' in outcome) return { skipped: this.#skipReasonOnAbort() };
+      if (outcome.ok) return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
+      const err = outcome.error;
+      const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
+      if (this.#controller.signal.aborted) return failed;
+      const retryable = !BraidError.is(err) || err.retryable;
+      let again = retryable && retriesLeft > 0;
+      /** A plain retry (same tool, same input) waits with backoff; a changed input or tool runs at once. */
+      let backoff = again;
+      if (again) retriesLeft--;
+      while (!again && step < t.policy.length) {
+        const s = t.policy[step++];
+        const base = { taskId: t.id, attempt, error: toErrorRecord(err), ...(item === undefined ? {} : { item }) };
+        if (s.kind === 'retry') {
+          if (retryable) (retriesLeft = s.times - 1), (again = backoff = true);
+        } else if (s.kind === 'skip') {
+          bus.emit({ type: 'task.recovery', ...base, action: 'skip' });
+          return { skipped: 'failure_skipped' };
+        } else if (s.kind === 'fallback') {
+          tool = s.tool;
+          if (s.input) input = s.input(ctx);
+          retriesLeft = 0;
+          again = true;
+          bus.emit({ type: 'task.recovery', ...base, action: 'fallback', tool: s.name });
+        } else {
+          try {
+            input = await adjustInput(s, tool, input, err, ctx, this.#o.llm && track(this.#o.llm, this.#reporter(t)), this.#controller.signal);
+            again = true;
+            bus.emit({ type: 'task.recovery', ...base, action: 'adjust', input });
+          } catch (adjustErr) {
+            bus.emit({ type: 'task.recovery', ...base, action: 'adjust', failed: toErrorRecord(adjustErr) });
+          }
+        }
+      }
+      if (!again) return failed;
+      if (backoff) {
+        const delayMs = backoffDelay(attempt, retry);
+        bus.emit({ type: 'task.retrying', taskId: t.id, attempt, delayMs, error: toErrorRecord(err), ...(item === undefined ? {} : { item }) });
+        await sleep(delayMs, this.#controller.signal);
+      }
+    }
+  }
+
+  /** for_each: one instance per item (`item`, `index` in templates), at most `concurrency` at once; outputs in input order. */
+  async #runEach(t: PlanTask, visit: number, ctx: TemplateContext): Promise<Outcome> {
+    let list: unknown;
+    try {
+      list = t.forEach!(ctx);
+    } catch (err) {
+      return { ok: false, error: err, durationMs: 0 };
+    }
+    if (!Array.isArray(list)) {
+      const got = list === null ? 'null' : typeof list;
+      return { ok: false, error: new BraidError('E_FOR_EACH', `for_each must give a list, got ${got}`, { taskId: t.id, retryable: false }), durationMs: 0 };
+    }
+    const items = list;
+    const outcomes: Outcome[] = new Array(items.length);
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < items.length && !this.#controller.signal.aborted) {
+        const i = next++;
+        const itemCtx = { ...ctx, item: items[i], index: i };
+        outcomes[i] = await this.#runWithPolicy(t, t.render(itemCtx), visit, itemCtx, i);
+        done++;
+        this.#o.bus.emit({ type: 'task.progress', taskId: t.id, progress: done / items.length, message: `item ${i + 1} of ${items.length}: ${'skipped' in outcomes[i] ? 'skipped' : (outcomes[i] as { ok: boolean }).ok ? 'succeeded' : 'failed'}` });
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: Math.min(t.itemConcurrency, items.length) }, worker));
+    const durationMs = Math.round(performance.now() - t0);
+    if (this.#controller.signal.aborted) return { skipped: this.#skipReasonOnAbort() };
+    const failedAt = outcomes.findIndex((o) => 'ok' in o && !o.ok);
+    if (failedAt >= 0) {
+      const cause = toErrorRecord((outcomes[failedAt] as { error: unknown }).error);
+      return { ok: false, error: new BraidError((cause.code as ErrorCode | undefined) ?? 'E_TOOL', `item ${failedAt} failed: ${cause.message}`, { taskId: t.id }), durationMs };
+    }
+    // An item whose policy ended in skip leaves null in its place.
+    const output = outcomes.map((o) => ('ok' in o && o.ok ? o.output : null));
+    return { ok: true, output, input: items, attempt: 1, durationMs };
+  }
+
   /** One attempt, inside the executor's slot. */
-  async #attempt(t: PlanTask, rawInput: unknown, attempt: number, visit: number): Promise<AttemptOutcome> {
+  async #attempt(t: PlanTask, tool: Tool, rawInput: unknown, attempt: number, visit: number, item?: number): Promise<AttemptOutcome> {
     if (this.#controller.signal.aborted) return { cancelled: true };
     const { bus, runId, services } = this.#o;
     const r = this.#results[t.index];
@@ -406,15 +528,15 @@ export class Scheduler {
     const startedAt = isoNow();
     r.startedAt ??= startedAt;
     const t0 = performance.now();
-    bus.emit({ type: 'task.started', taskId: t.id, tool: t.tool.name, attempt, visit });
+    bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }) });
     let output: unknown;
     let error: unknown;
     let ok = false;
     try {
-      const input = validateToolInput(t.tool, rawInput, t.id);
+      const input = validateToolInput(tool, rawInput, t.id);
       const report = () => this.#reporter(t);
-      const raw = await callWithSignal((signal) => t.tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report)), this.#controller.signal, this.#inflight, t.timeoutMs, t.id);
-      output = validateToolOutput(t.tool, raw, t.id);
+      const raw = await callWithSignal((signal) => tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report)), this.#controller.signal, this.#inflight, t.timeoutMs, t.id);
+      output = validateToolOutput(tool, raw, t.id);
       ok = true;
     } catch (err) {
       error = err;
@@ -422,7 +544,7 @@ export class Scheduler {
     const endedAt = isoNow();
     r.endedAt = endedAt;
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-    (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(error) }) });
+    (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });
     return ok ? { ok: true, output, durationMs } : { ok: false, error, durationMs };
   }
 

@@ -28,8 +28,14 @@ export type RunEventBody =
   | { type: 'run.resumed'; reused: number; pid: number }
   | { type: 'run.finished'; status: RunStatus; durationMs: number; error?: ErrorRecord }
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
-  | { type: 'task.started'; taskId: string; tool: string; attempt: number; visit: number }
-  | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord }
+  /** `item`: the for_each item this attempt runs. */
+  | { type: 'task.started'; taskId: string; tool: string; attempt: number; visit: number; item?: number }
+  | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord; item?: number }
+  /**
+   * An `on_failure` step after a failed attempt: `adjust` (the new `input`, or `failed` when no input could
+   * be made), `fallback` (the stand-in `tool`), `skip`.
+   */
+  | { type: 'task.recovery'; taskId: string; attempt: number; action: 'adjust' | 'fallback' | 'skip'; error: ErrorRecord; item?: number; input?: unknown; tool?: string; failed?: ErrorRecord }
   /** `replayed`: the output comes from the run record of an earlier process, the tool did not run again. */
   | { type: 'task.succeeded'; taskId: string; attempt: number; visit: number; durationMs: number; output?: unknown; replayed?: true }
   | { type: 'task.failed'; taskId: string; attempt: number; visit: number; durationMs: number; error: ErrorRecord }

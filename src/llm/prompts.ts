@@ -89,6 +89,6 @@ export function renderPrompt(prompt: PromptTemplate, vars: Readonly<Record<strin
   messages.push({ role: 'user', content: fill(prompt.user, vars, asText) });
   // Offline answers that are JSON get JSON-escaped values.
   const offline = prompt.offline?.trim();
-  const offlineAnswer = offline === undefined ? undefined : offline.startsWith('{') ? fill(offline, vars, (v) => JSON.stringify(asText(v)).slice(1, -1)) : fill(offline, vars, asText);
+  const offlineAnswer = offline === undefined ? undefined : offline.startsWith('{') && !offline.startsWith('{{') ? fill(offline, vars, (v) => JSON.stringify(asText(v)).slice(1, -1)) : fill(offline, vars, asText);
   return { messages, ...(offlineAnswer !== undefined ? { offlineAnswer } : {}) };
 }

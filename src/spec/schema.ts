@@ -37,6 +37,35 @@ export const classifySchema = z.strictObject({
   prompt: z.string().optional(),
 });
 
+/**
+ * One step of a failure policy (`on_failure`), tried in order after an attempt fails: retry the same
+ * input, adjust the input (a template patch or the LLM) and run again, run a fallback tool instead, or skip.
+ */
+export const policyStepSchema = z.union([
+  z.literal('skip'),
+  z.strictObject({ retry: z.int().min(1) }),
+  z.strictObject({
+    adjust: z.strictObject({
+      /** Fields merged over the failed input; templates may read `input`, upstream `tasks` and `error.message`. */
+      input: z.record(z.string(), z.unknown()).optional(),
+      /** Ask the LLM for a corrected input (it sees the error, the input and the tool's schema). */
+      llm: z.boolean().optional(),
+      /** Extra instructions for the LLM. */
+      prompt: z.string().optional(),
+    }),
+  }),
+  z.strictObject({ fallback: z.string().min(1), input: z.unknown().optional() }),
+]);
+export type PolicyStep = z.infer<typeof policyStepSchema>;
+
+export const budgetSchema = z.strictObject({
+  max_tokens: z.int().positive().optional(),
+  max_cost_usd: z.number().positive().optional(),
+  max_duration_ms: z.int().positive().optional(),
+  max_tasks: z.int().positive().optional(),
+});
+export type Budget = z.infer<typeof budgetSchema>;
+
 export const taskSchema = z.strictObject({
   id: taskId,
   tool: z.string().min(1),
@@ -54,10 +83,16 @@ export const taskSchema = z.strictObject({
   description: z.string().optional(),
   /** Pause the run before this task until a human approves it (`braid approve`). */
   approval: z.boolean().optional(),
+  on_failure: z.array(policyStepSchema).min(1).optional(),
+  /** A template giving a list: one instance per item (`{{ item }}`, `{{ index }}`), outputs merged in order. */
+  for_each: z.string().min(1).optional(),
+  /** Most `for_each` instances running at once. */
+  concurrency: z.int().min(1).optional(),
 });
 
 export const defaultsSchema = z.strictObject({
   retries: z.int().min(0).optional(),
+  on_failure: z.array(policyStepSchema).min(1).optional(),
   timeout_ms: z.int().positive().optional(),
   max_visits: z.int().min(1).optional(),
   trigger_rule: z.enum(TRIGGER_RULES).optional(),
@@ -70,6 +105,8 @@ export const workflowObjectSchema = z.strictObject({
   defaults: defaultsSchema.optional(),
   /** Ask a chat agent to confirm before running (e.g. a workflow that sends email). */
   confirm: z.boolean().optional(),
+  /** Limits for the whole run; when one is exceeded nothing new starts and the run fails. */
+  budget: budgetSchema.optional(),
   tasks: z.array(z.unknown()),
 });
 
@@ -85,6 +122,7 @@ export interface WorkflowSpec {
   inputs?: Record<string, unknown>;
   defaults?: WorkflowDefaults;
   confirm?: boolean;
+  budget?: Budget;
   tasks: TaskSpec[];
 }
 
@@ -95,4 +133,5 @@ export const KNOWN_KEYS = {
   task: Object.keys(taskSchema.shape),
   condition: Object.keys(conditionObjectSchema.shape),
   classify: Object.keys(classifySchema.shape),
+  budget: Object.keys(budgetSchema.shape),
 } as const;

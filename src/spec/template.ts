@@ -4,7 +4,8 @@
  * is stringified. A missing value renders as `null` (whole-string) or `""` (inside a string).
  */
 
-export const TEMPLATE_ROOTS = ['input', 'tasks', 'item', 'index', 'run'] as const;
+/** `item`/`index` exist in for_each tasks, `error` in on_failure adjust patches (validate.ts checks where). */
+export const TEMPLATE_ROOTS = ['input', 'tasks', 'item', 'index', 'run', 'error'] as const;
 
 const TEMPLATE_RE = /\{\{\s*(.*?)\s*\}\}/g;
 const WHOLE_RE = /^\{\{\s*(.*?)\s*\}\}$/;
@@ -27,6 +28,8 @@ export interface TemplateContext {
   readonly item?: unknown;
   readonly index?: number;
   readonly run?: unknown;
+  /** The failed attempt's error, in on_failure adjust patches. */
+  readonly error?: unknown;
 }
 
 /** Split `a.b[0].c` into `['a','b','0','c']`, or undefined if it is not a plain path. */

@@ -30,6 +30,7 @@ function knownKeysAt(path: readonly PathSegment[]): readonly string[] | undefine
   if (last === 'defaults') return KNOWN_KEYS.defaults;
   if (last === 'condition') return KNOWN_KEYS.condition;
   if (last === 'classify') return KNOWN_KEYS.classify;
+  if (last === 'budget') return KNOWN_KEYS.budget;
   if (last === 'tasks') return KNOWN_KEYS.task;
   return undefined;
 }
@@ -214,10 +215,34 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
       if (!parsed.ok) issues.push({ code: 'invalid_expression', path: at(t, ...path), message: parsed.message, hint: 'conditions are JSONata, e.g. tasks.t1.output.score > 0.5' });
       else checkReads(t, expressionTaskRefs(source), path, 'expression');
     }
-    for (const { ref, path } of findRefs(t.input, ids, ['input'])) {
-      if (ref.problem) issues.push({ code: 'invalid_template', path: at(t, ...path), message: ref.problem });
-      else if (ref.taskId) checkReads(t, [ref.taskId], path, `template "{{ ${ref.raw} }}"`);
+    const checkTemplates = (value: unknown, base: PathSegment[], extraRoots: readonly string[] = []) => {
+      for (const { ref, path } of findRefs(value, ids, base)) {
+        if (ref.problem) issues.push({ code: 'invalid_template', path: at(t, ...path), message: ref.problem });
+        else if (ref.taskId) checkReads(t, [ref.taskId], path, `template "{{ ${ref.raw} }}"`);
+        else if ((ref.segments[0] === 'item' || ref.segments[0] === 'index') && t.for_each === undefined && !extraRoots.includes(ref.segments[0])) {
+          issues.push({ code: 'invalid_template', path: at(t, ...path), message: `"{{ ${ref.raw} }}" reads ${ref.segments[0]}, which only for_each tasks have`, hint: 'add for_each: "{{ tasks.<id>.output.list }}"' });
+        } else if (ref.segments[0] === 'error' && !extraRoots.includes('error')) {
+          issues.push({ code: 'invalid_template', path: at(t, ...path), message: `"{{ ${ref.raw} }}": error is only set in on_failure adjust inputs` });
+        }
+      }
+    };
+    checkTemplates(t.input, ['input']);
+    if (t.for_each !== undefined) {
+      if (!findRefs(t.for_each, ids).length) issues.push({ code: 'invalid_value', path: at(t, 'for_each'), message: 'for_each needs a template that gives a list', hint: 'e.g. for_each: "{{ tasks.search.output.results }}"' });
+      checkTemplates(t.for_each, ['for_each']);
     }
+    (t.on_failure ?? []).forEach((step, k) => {
+      if (typeof step !== 'object') return;
+      if ('adjust' in step) {
+        if (!step.adjust.input && !step.adjust.llm) issues.push({ code: 'invalid_value', path: at(t, 'on_failure', k, 'adjust'), message: 'adjust needs `input` (a patch) or `llm: true`' });
+        checkTemplates(step.adjust.input, ['on_failure', k, 'adjust', 'input'], ['error']);
+      }
+      if ('fallback' in step) {
+        const known = ids.has(step.fallback) || !toolNames || toolNames.has(step.fallback);
+        if (!known) issues.push({ code: 'unknown_tool', path: at(t, 'on_failure', k, 'fallback'), message: `unknown tool or task "${step.fallback}"`, hint: didYouMean(step.fallback, new Set([...(toolNames ?? []), ...ids])) ?? 'name a registered tool (braid tools) or a task id' });
+        checkTemplates(step.input, ['on_failure', k, 'input']);
+      }
+    });
   }
 
   if (spec.inputs !== undefined) {
