@@ -15,7 +15,12 @@ export type IssueCode =
   | 'cycle'
   | 'invalid_expression'
   | 'invalid_template'
-  | 'non_upstream_reference';
+  | 'non_upstream_reference'
+  // warnings (static analysis: the workflow is valid but part of it can never run as written)
+  | 'unreachable_label'
+  | 'exclusive_join'
+  | 'unbounded_loop'
+  | 'unknown_output_field';
 
 /** One validation problem. `path` reads like `tasks[2].condition.depends_on`. */
 export interface Issue {
@@ -23,6 +28,8 @@ export interface Issue {
   readonly path: string;
   readonly message: string;
   readonly hint?: string;
+  /** Warnings do not stop a run; `braid validate --strict` treats them as errors. @default 'error' */
+  readonly severity?: 'error' | 'warning';
 }
 
 export type ErrorCode =

@@ -2,6 +2,7 @@
 export { runWorkflow, resumeRun, approveTask, type RunOptions, type ResumeOptions } from './engine/run.js';
 export { loadWorkflow, type LoadedWorkflow } from './spec/load.js';
 export { validateWorkflow, type ValidationResult } from './spec/validate.js';
+export { analyzeWorkflow } from './spec/analyze.js';
 export { workflow, WorkflowBuilder } from './builder.js';
 export { defineTool } from './tools/define-tool.js';
 export { ToolRegistry } from './tools/registry.js';

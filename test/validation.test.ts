@@ -1,6 +1,7 @@
 /** Validation errors: every problem at once, each with its exact field path and a hint. */
 import { describe, expect, it } from 'vitest';
 import { builtinTools, formatIssue, loadWorkflow, validateWorkflow, WorkflowValidationError, type Issue } from '../src/index.js';
+import { braid } from './support/cli.js';
 
 const toolNames = ['echo', 'sleep', 'draft_email', 'send_email'];
 
@@ -139,5 +140,28 @@ describe('validateWorkflow', () => {
     const err = await loadWorkflow('test/fixtures/bad-syntax.yaml').catch((e) => e);
     expect(err).toBeInstanceOf(WorkflowValidationError);
     expect(err.issues[0].path).toMatch(/^line \d+$/);
+  });
+});
+
+describe('static analysis (braid validate warnings)', () => {
+  it('finds labels never produced, exclusive all_success joins, unbounded routing loops and unknown output fields; --strict fails', async () => {
+    const ok = await braid(['validate', 'test/fixtures/warnings.yaml']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^ok: .*; 4 warnings\n$/);
+    const lines = ok.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^⚠ test\/fixtures\/warnings.yaml: tasks\[1\]\.condition\.if_result: "idea" labels its output "good" or "bad", never "great"/),
+      expect.stringMatching(/tasks\[3\]\.trigger_rule: all_success over "yes" and "no", which never both run, so "join" can never run/),
+      expect.stringMatching(/tasks\[2\]\.next_task_id_on_success: routing loop idea → no → idea has no max_visits/),
+      expect.stringMatching(/tasks\[1\]\.input\.idea: "\{\{ tasks\.idea\.output\.ideaa \}\}": llm_generate_idea's output has no field "ideaa" \(did you mean "idea"\?\)/),
+    ]);
+    const strict = await braid(['validate', 'test/fixtures/warnings.yaml', '--strict', '--json']);
+    expect(strict.code).toBe(2);
+    const json = JSON.parse(strict.stdout);
+    expect(json.ok).toBe(false);
+    expect(json.warnings.map((w: { code: string }) => w.code)).toEqual(['unreachable_label', 'exclusive_join', 'unbounded_loop', 'unknown_output_field']);
+    for (const example of ['examples/conditional.yaml', 'examples/parallel.yaml', 'examples/retry-loop.yaml', 'examples/routing.yaml']) {
+      expect((await braid(['validate', example, '--strict'])).code).toBe(0);
+    }
   });
 });

@@ -1,13 +1,15 @@
 /** The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input, 3 waiting for approval. */
 import { Command, CommanderError, Option } from 'commander';
-import { BraidError, InputValidationError, WorkflowValidationError } from '../errors.js';
+import { BraidError, formatIssue, InputValidationError, WorkflowValidationError } from '../errors.js';
+import { analyzeWorkflow } from '../spec/analyze.js';
+import { toRegistry } from '../tools/registry.js';
 import { toMermaid } from '../graph/mermaid.js';
 import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
 import { validateWorkflow } from '../spec/validate.js';
 import { conditionObject, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
 import { EXIT, ExitError, useColor } from './exit.js';
-import { formatIssuesPretty } from './format.js';
+import { color, formatIssuesPretty } from './format.js';
 import { chatCommand, serveCommand, type ServiceFlags } from './chat.js';
 import { explainCommand, logsCommand, runsCommand, showCommand } from './record-commands.js';
 import { approveCommand, registryFor, resumeCommand, runCommand, type RunFlags } from './run-command.js';
@@ -22,18 +24,28 @@ async function validateCommand(file: string, flags: { tools?: string[]; strict?:
   const result = read.ok
     ? validateWorkflow(read.value, { toolNames: [...registry.names(), ...read.tools.map((t) => t.name)] })
     : ({ success: false, issues: read.issues } as const);
+  const warnings = result.success ? analyzeWorkflow(result.workflow, read.ok && read.tools.length ? toRegistry([...registry.list(), ...read.tools]) : registry) : [];
+  const ok = result.success && !(flags.strict && warnings.length);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(result.success ? { ok: true, issues: [] } : { ok: false, issues: result.issues }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ok, issues: result.success ? [] : result.issues, warnings }, null, 2)}\n`);
   } else if (result.success) {
     const w = result.workflow;
     const conditional = w.tasks.filter((t) => t.condition !== undefined && t.condition !== null).length;
     const routes = w.tasks.reduce((n, t) => n + routesOf(t).length, 0);
     const roots = w.tasks.filter((t) => !(t.dependencies ?? []).length && !conditionObject(t)).length;
-    process.stdout.write(`ok: ${file}: workflow "${w.name}", ${w.tasks.length} tasks, ${roots} roots, ${conditional} conditional, ${routes} routing edges\n`);
+    const c = color(useColor());
+    if (warnings.length) {
+      const mark = flags.strict ? c.red('✖') : c.yellow('⚠');
+      process.stderr.write(`${warnings.map((i) => `${mark} ${formatIssue(i, file)}`).join('\n')}\n`);
+    }
+    const counted = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}${flags.strict && warnings.length ? ' (errors with --strict)' : ''}`;
+    const summary = `${file}: workflow "${w.name}", ${w.tasks.length} tasks, ${roots} roots, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
+    if (ok) process.stdout.write(`ok: ${summary}\n`);
+    else process.stderr.write(`invalid: ${summary}\n`);
   } else {
     process.stderr.write(`${formatIssuesPretty(result.issues, file, useColor())}\n${result.issues.length} problem${result.issues.length === 1 ? '' : 's'} found\n`);
   }
-  return result.success ? EXIT.ok : EXIT.invalid;
+  return ok ? EXIT.ok : EXIT.invalid;
 }
 
 export function buildProgram(): Command {
@@ -178,9 +190,9 @@ input, 3 waiting for an approval (braid approve).`)
     .description('check a workflow file and list every problem with its field path')
     .argument('<file>', 'workflow file')
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
-    .option('--strict', 'treat warnings as errors')
+    .option('--strict', 'treat warnings (parts of the workflow that can never run as written) as errors')
     .option('--json', 'print { ok, issues } as JSON')
-    .addHelpText('after', '\nExit codes: 0 valid, 2 invalid.')
+    .addHelpText('after', '\nWarnings (exit 0; errors with --strict): an if_result label its task never yields, an all_success join\nover exclusive branches, a routing loop without max_visits, a template reading an\noutput field the tool does not have.\n\nExit codes: 0 valid, 2 invalid.')
     .action(async (file: string, flags: { tools?: string[]; strict?: boolean; json?: boolean }) => {
       process.exitCode = await validateCommand(file, flags);
     });

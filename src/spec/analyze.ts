@@ -1,0 +1,133 @@
+/**
+ * Static analysis of a valid workflow: warnings for parts that can never run as written. `braid validate`
+ * prints them (exit 0); `--strict` makes them errors.
+ */
+import type { Issue } from '../errors.js';
+import { toJSONSchema, type JsonSchema } from '../tools/json-schema.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { formatPath, type PathSegment } from './path.js';
+import type { TaskSpec } from './schema.js';
+import { didYouMean } from './suggest.js';
+import { findRefs } from './template.js';
+import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from './workflow.js';
+
+export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Issue[] {
+  const warnings: Issue[] = [];
+  const tasks = workflow.tasks;
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const ids = new Set(byId.keys());
+  const at = (t: TaskSpec, ...rest: PathSegment[]) => formatPath(['tasks', tasks.indexOf(t), ...rest]);
+  const warn = (issue: Omit<Issue, 'severity'>) => warnings.push({ ...issue, severity: 'warning' });
+
+  // 1. if_result labels the producer never yields.
+  for (const t of tasks) {
+    const cond = conditionObject(t);
+    if (cond?.if_result === undefined) continue;
+    const producer = byId.get(toList(cond.depends_on)[0]);
+    const declared = producer?.classify?.labels;
+    if (!producer || !declared) continue;
+    for (const label of toList(cond.if_result)) {
+      if (!declared.includes(label)) {
+        warn({ code: 'unreachable_label', path: at(t, 'condition', 'if_result'), message: `"${producer.id}" labels its output ${declared.map((l) => `"${l}"`).join(' or ')}, never "${label}"`, hint: didYouMean(label, new Set(declared)) ?? `add "${label}" to ${producer.id}.classify.labels` });
+      }
+    }
+  }
+
+  // 2. all_success joins over branches that exclude each other.
+  for (const t of tasks) {
+    const rule = t.trigger_rule ?? workflow.defaults?.trigger_rule;
+    if (rule !== 'all_success') continue;
+    const ups = upstreamsOf(t).map((id) => byId.get(id)).filter((u): u is TaskSpec => u !== undefined);
+    for (let a = 0; a < ups.length; a++) {
+      for (let b = a + 1; b < ups.length; b++) {
+        if (exclusive(ups[a], ups[b])) {
+          warn({ code: 'exclusive_join', path: at(t, 'trigger_rule'), message: `all_success over "${ups[a].id}" and "${ups[b].id}", which never both run, so "${t.id}" can never run`, hint: 'use none_failed_min_one_success (the default) to join whichever branch ran' });
+        }
+      }
+    }
+  }
+
+  // 3. Routing loops that rely on the default max_visits. (A task that nothing leads to cannot exist here:
+  // a task without upstreams counts as a root unless its routing sources come from outside its own loop,
+  // so every task is reachable; what can stay unreachable is a branch, which checks 1 and 2 find.)
+  const bounded = (t: TaskSpec) => t.max_visits !== undefined || workflow.defaults?.max_visits !== undefined;
+  const seenLoops = new Set<string>();
+  for (const t of tasks) {
+    for (const [to] of routesOf(t)) {
+      const loop = pathBetween(to, t.id, byId); // to ... → t, then t routes back to `to`
+      if (!loop) continue;
+      const key = [...loop].sort().join('\0');
+      if (seenLoops.has(key) || loop.some((id) => bounded(byId.get(id)!))) continue;
+      seenLoops.add(key);
+      warn({ code: 'unbounded_loop', path: at(t, routesOf(t).find(([x]) => x === to)![1] === 'success' ? 'next_task_id_on_success' : 'next_task_id_on_failure'), message: `routing loop ${[...loop, to].join(' → ')} has no max_visits; it stops after the default 3 visits`, hint: `set max_visits on "${to}" to say how many tries you mean` });
+    }
+  }
+
+  // 4. Templates reading output fields the upstream tool's output schema does not have.
+  for (const t of tasks) {
+    for (const { ref, path } of findRefs([t.input, t.for_each], ids, [])) {
+      if (!ref.taskId || ref.segments[2] !== 'output' || ref.segments.length < 4) continue;
+      const producer = byId.get(ref.taskId);
+      if (!producer || producer.for_each !== undefined || !registry.has(producer.tool)) continue;
+      const tool = registry.get(producer.tool);
+      if (!tool.output) continue;
+      const missing = missingField(toJSONSchema({ ...tool, input: tool.output }), ref.segments.slice(3));
+      if (missing) {
+        const field = path[0] === 0 ? ['input', ...path.slice(1)] : ['for_each'];
+        warn({ code: 'unknown_output_field', path: at(t, ...field), message: `"{{ ${ref.raw} }}": ${producer.tool}'s output has no field "${missing.field}"`, hint: didYouMean(missing.field, new Set(missing.known)) ?? `it has: ${missing.known.join(', ')}` });
+      }
+    }
+  }
+  return warnings;
+}
+
+/** Two branches that never both run: conditions on the same task with disjoint labels or opposite statuses. */
+function exclusive(a: TaskSpec, b: TaskSpec): boolean {
+  const ca = conditionObject(a);
+  const cb = conditionObject(b);
+  if (!ca || !cb) return false;
+  const depA = toList(ca.depends_on);
+  const depB = toList(cb.depends_on);
+  if (depA.length !== 1 || depB.length !== 1 || depA[0] !== depB[0]) return false;
+  if (ca.if_result !== undefined && cb.if_result !== undefined) {
+    const la = new Set(toList(ca.if_result));
+    return !toList(cb.if_result).some((l) => la.has(l));
+  }
+  if (ca.if_status && cb.if_status) return ca.if_status !== cb.if_status && ca.if_status !== 'finished' && cb.if_status !== 'finished';
+  // if_result implies the producer succeeded: exclusive with if_status failed/skipped on it
+  const st = ca.if_status ?? cb.if_status;
+  return (ca.if_result !== undefined || cb.if_result !== undefined) && (st === 'failed' || st === 'skipped');
+}
+
+/** Task ids on a path from `from` down to `to` along data and routing edges, or undefined. */
+function pathBetween(from: string, to: string, byId: ReadonlyMap<string, TaskSpec>): string[] | undefined {
+  const downstream = new Map<string, string[]>();
+  for (const t of byId.values()) {
+    for (const u of upstreamsOf(t)) downstream.set(u, [...(downstream.get(u) ?? []), t.id]);
+    for (const [x] of routesOf(t)) downstream.set(t.id, [...(downstream.get(t.id) ?? []), x]);
+  }
+  const prev = new Map<string, string>([[from, '']]);
+  const queue = [from];
+  while (queue.length) {
+    const id = queue.shift()!;
+    if (id === to) {
+      const path = [id];
+      for (let p = prev.get(id)!; p; p = prev.get(p)!) path.unshift(p);
+      return path;
+    }
+    for (const n of downstream.get(id) ?? []) if (!prev.has(n)) prev.set(n, id), queue.push(n);
+  }
+  return undefined;
+}
+
+/** The first segment of `path` that an object schema does not declare (when it declares its fields). */
+function missingField(schema: JsonSchema, path: readonly string[]): { field: string; known: string[] } | undefined {
+  let s: JsonSchema | undefined = schema;
+  for (const seg of path) {
+    if (!s || s.type !== 'object' || !s.properties) return undefined;
+    const props = s.properties as Record<string, JsonSchema>;
+    if (!(seg in props)) return s.additionalProperties === false || s.additionalProperties === undefined ? { field: seg, known: Object.keys(props) } : undefined;
+    s = props[seg];
+  }
+  return undefined;
+}
