@@ -48,7 +48,8 @@ export type ErrorCode =
   | 'E_NOT_FOUND'
   | 'E_REJECTED'
   | 'E_BUDGET'
-  | 'E_FOR_EACH';
+  | 'E_FOR_EACH'
+  | 'E_PLAN';
 
 const MARK = Symbol.for('braid.error');
 

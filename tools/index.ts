@@ -5,6 +5,7 @@ import { draftEmail } from './draft-email.js';
 import { echo } from './echo.js';
 import { httpRequest } from './http-request.js';
 import { llmGenerateIdea } from './llm-generate-idea.js';
+import { plan } from './plan.js';
 import { retryGenerateIdea } from './retry-generate-idea.js';
 import { sendEmail } from './send-email.js';
 import { sleep } from './sleep.js';
@@ -12,7 +13,7 @@ import { summarizeResults } from './summarize-results.js';
 import { webSearch } from './web-search.js';
 import { readFileTool, writeFileTool } from './workspace.js';
 
-export { calculate, draftEmail, echo, httpRequest, llmGenerateIdea, readFileTool, retryGenerateIdea, sendEmail, sleep, summarizeResults, webSearch, writeFileTool };
+export { calculate, draftEmail, echo, httpRequest, llmGenerateIdea, plan, readFileTool, retryGenerateIdea, sendEmail, sleep, summarizeResults, webSearch, writeFileTool };
 
 export const builtinToolList: readonly Tool[] = [
   llmGenerateIdea,
@@ -27,4 +28,5 @@ export const builtinToolList: readonly Tool[] = [
   writeFileTool,
   echo,
   sleep,
+  plan,
 ];

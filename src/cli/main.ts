@@ -11,7 +11,8 @@ import { toJSONSchema } from '../tools/json-schema.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { color, formatIssuesPretty } from './format.js';
 import { chatCommand, serveCommand, type ServiceFlags } from './chat.js';
-import { explainCommand, logsCommand, runsCommand, showCommand } from './record-commands.js';
+import { explainCommand, graphRunCommand, logsCommand, runsCommand, showCommand } from './record-commands.js';
+import { planCommand, type PlanFlags } from './plan-command.js';
 import { approveCommand, registryFor, resumeCommand, runCommand, type RunFlags } from './run-command.js';
 
 export { EXIT } from './exit.js';
@@ -200,12 +201,28 @@ input, 3 waiting for an approval (braid approve).`)
   program
     .command('graph')
     .description('print the workflow as a Mermaid flowchart (conditions label the edges, routing edges are dotted)')
-    .argument('<file>', 'workflow file')
+    .argument('[file]', 'workflow file')
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
-    .action(async (file: string, flags: { tools?: string[] }) => {
+    .option('--run <runId>', "a recorded run instead: tasks coloured by status, child runs (e.g. a plan's workflow) as subgraphs")
+    .action(async (file: string | undefined, flags: { tools?: string[]; run?: string }) => {
+      if (flags.run) return void (process.exitCode = await graphRunCommand(flags.run));
+      if (!file) throw new ExitError(EXIT.invalid, 'graph needs a workflow file or --run <runId>');
       const registry = await registryFor(flags.tools);
       const { workflow } = await loadWorkflow(file, { toolNames: registry.names() });
       process.stdout.write(`${toMermaid(workflow)}\n`);
+    });
+
+  program
+    .command('plan')
+    .description('write a validated workflow from a sentence (LLM, or offline keyword rules) and show its graph')
+    .argument('<goal>', 'what the workflow should do, e.g. "compare solar and wind costs and email me a summary"')
+    .option('-o, --out <file.yaml>', 'write the workflow here (default: print it)')
+    .option('--run', 'run it right away (recorded like braid run)')
+    .option('-t, --tools <module>', 'ES module with tools the plan may use (repeatable)', collect)
+    .addOption(new Option('--max-rounds <n>', 'model answers allowed, repairs included').argParser(positiveInt).default(3))
+    .addHelpText('after', '\nOffline (no OPENAI_API_KEY) the planner uses documented keyword rules and says so.\n\nExample:\n  braid plan "compare solar and wind costs and email me a summary" --out flow.yaml --run')
+    .action(async (goal: string, flags: PlanFlags) => {
+      process.exitCode = await planCommand(goal, flags);
     });
 
   program

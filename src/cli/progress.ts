@@ -113,6 +113,8 @@ export function describeEvent(e: RunEvent): string {
       return `${e.taskId} waiting for approval: braid approve ${e.runId} ${e.taskId}`;
     case 'task.recovery':
       return `${e.taskId}${e.item === undefined ? '' : ` item ${e.item}`} ${e.action === 'adjust' ? (e.failed ? `could not adjust its input: ${e.failed.message}` : 'retries with an adjusted input') : e.action === 'fallback' ? `falls back to ${e.tool}` : 'skipped by its failure policy'} after: ${e.error.message}`;
+    case 'task.child':
+      return `${e.taskId} started child run ${e.childRunId}`;
     case 'task.approval':
       return `${e.taskId} ${e.approved ? 'approved' : 'rejected'}${e.by ? ` by ${e.by}` : ''}${e.comment ? `: ${e.comment}` : ''}`;
     case 'task.progress':

@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { RunEvent } from '../events/types.js';
 import { explainTask } from '../store/explain.js';
+import { toMermaid } from '../graph/mermaid.js';
+import { validateWorkflow } from '../spec/validate.js';
 import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
 import { parseRunLog } from '../store/jsonl-store.js';
 import type { RunRecord } from '../store/types.js';
@@ -122,4 +124,22 @@ export async function logsCommand(runId: string, flags: { json?: boolean; follow
     if (!flags.follow || last?.type === 'run.finished' || foldRun(record, processAlive).status === 'interrupted') return EXIT.ok;
     await delay(200);
   }
+}
+
+/** `braid graph --run <runId>`: the run's workflow coloured by status, with its child runs as subgraphs. */
+export async function graphRunCommand(runId: string): Promise<number> {
+  const store = defaultStore();
+  const { record, run } = await load(runId);
+  reportProblems(runId, record);
+  if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: its workflow is unknown`);
+  const children = [];
+  for (const e of record.events) {
+    if (e.type !== 'task.child') continue;
+    const checked = validateWorkflow(e.workflow);
+    if (!checked.success) continue;
+    const child = await store.read(e.childRunId).then((r) => foldRun(r, processAlive), () => undefined);
+    children.push({ taskId: e.taskId, childRunId: e.childRunId, workflow: checked.workflow, ...(child ? { statuses: child.tasks } : {}) });
+  }
+  process.stdout.write(`${toMermaid(record.header.workflow, { statuses: run.tasks, children })}\n`);
+  return EXIT.ok;
 }

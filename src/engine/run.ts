@@ -169,6 +169,12 @@ async function execute(
     services: options.services,
     replay: resume?.replay,
     budget: { ...workflow.budget, ...definedOnly(options.budget) },
+    children: {
+      tools: registry.list(),
+      // A child gets its own executor: sharing the parent's slots could deadlock (the parent task holds one).
+      run: (child, input, parent) =>
+        runWorkflow(child, { ...options, tools: registry, builtins: false, input, runId: parent.childRunId, signal: parent.signal, onEvent: parent.onEvent, executor: undefined, llm, budget: undefined, recordSource: undefined }),
+    },
   });
   try {
     return await scheduler.run();

@@ -31,7 +31,8 @@ import { TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard } from './budget.js';
 import { track } from '../llm/llm.js';
-import type { Tool } from '../tools/types.js';
+import type { ChildRuns, Tool } from '../tools/types.js';
+import type { RunEvent } from '../events/types.js';
 import type { Budget } from '../spec/schema.js';
 import { decideTrigger } from './trigger-rules.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
@@ -65,6 +66,14 @@ export interface SchedulerOptions {
   readonly replay?: Replay;
   /** Limits for the run; when one is crossed nothing new starts, running tools are aborted, the run fails. */
   readonly budget?: Budget;
+  /** Starts child runs for tools that ask (`ctx.children`); run.ts provides it. */
+  readonly children?: ChildRunner;
+}
+
+/** Runs a workflow as a child of a task attempt; `childRunId` is decided by the scheduler. */
+export interface ChildRunner {
+  readonly tools: readonly Tool[];
+  run(workflow: unknown, input: Record<string, unknown>, parent: { taskId: string; childRunId: string; signal: AbortSignal; onEvent: (e: RunEvent) => void }): Promise<RunResult>;
 }
 
 type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: false; error: unknown; durationMs: number } | { cancelled: true };
@@ -535,7 +544,13 @@ export class Scheduler {
     try {
       const input = validateToolInput(tool, rawInput, t.id);
       const report = () => this.#reporter(t);
-      const raw = await callWithSignal((signal) => tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report)), this.#controller.signal, this.#inflight, t.timeoutMs, t.id);
+      const raw = await callWithSignal(
+        (signal) => tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`))),
+        this.#controller.signal,
+        this.#inflight,
+        t.timeoutMs,
+        t.id,
+      );
       output = validateToolOutput(tool, raw, t.id);
       ok = true;
     } catch (err) {
@@ -546,6 +561,27 @@ export class Scheduler {
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
     (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });
     return ok ? { ok: true, output, durationMs } : { ok: false, error, durationMs };
+  }
+
+  /** `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]`. */
+  #childRuns(t: PlanTask, signal: AbortSignal, attemptKey: string): ChildRuns | undefined {
+    const runner = this.#o.children;
+    if (!runner) return undefined;
+    const { bus, runId } = this.#o;
+    let count = 0;
+    return {
+      tools: runner.tools,
+      run: (workflow, input = {}) => {
+        const childRunId = `${runId}.${t.id}.${attemptKey}${count++ ? `-${count}` : ''}`;
+        bus.emit({ type: 'task.child', taskId: t.id, childRunId, workflow });
+        const onEvent = (e: RunEvent) => {
+          if (e.type === 'task.started' || e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped') {
+            bus.emit({ type: 'task.progress', taskId: t.id, message: `child ${childRunId}: ${e.taskId} ${e.type.slice(5)}`, data: { childRunId } });
+          }
+        };
+        return runner.run(workflow, input, { taskId: t.id, childRunId, signal, onEvent });
+      },
+    };
   }
 
   #templateContext(): TemplateContext {

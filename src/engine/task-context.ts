@@ -5,7 +5,7 @@
 import type { EventBus } from '../events/bus.js';
 import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { track } from '../llm/llm.js';
-import type { Logger, ToolContext, ToolProgress } from '../tools/types.js';
+import type { ChildRuns, Logger, ToolContext, ToolProgress } from '../tools/types.js';
 
 export class TaskContext implements ToolContext {
   readonly #bus: EventBus;
@@ -23,6 +23,7 @@ export class TaskContext implements ToolContext {
     model: LlmProvider | undefined,
     /** Builds the reporter that turns this task's model calls into `llm.call` events (only when a tool asks for `llm`). */
     report: () => (info: LlmCallInfo) => void,
+    readonly children?: ChildRuns,
   ) {
     this.#bus = bus;
     this.#model = model;

@@ -45,6 +45,8 @@ export type RunEventBody =
   | { type: 'task.waiting'; taskId: string; visit: number }
   /** A human decision, appended to the record by `braid approve`. */
   | { type: 'task.approval'; taskId: string; visit: number; approved: boolean; by?: string; comment?: string }
+  /** The task started a child run (e.g. the `plan` tool running the workflow it generated). */
+  | { type: 'task.child'; taskId: string; childRunId: string; workflow: unknown }
   | { type: 'task.routed'; taskId: string; to: string; on: 'success' | 'failure' }
   | { type: 'task.progress'; taskId: string; message?: string; progress?: number; data?: unknown }
   | { type: 'task.log'; taskId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }

@@ -57,6 +57,8 @@ function lineOf(e: RunEvent): Line {
       return ['warn', `waiting for approval: braid approve ${e.runId} ${e.taskId}`, { visit: e.visit }];
     case 'task.recovery':
       return ['warn', `on_failure ${e.action}${e.tool ? ` to ${e.tool}` : ''}${e.failed ? ` failed: ${e.failed.message}` : ''} after: ${e.error.message}`, { action: e.action, attempt: e.attempt, error: e.error, ...(e.item === undefined ? {} : { item: e.item }), ...(e.tool ? { tool: e.tool } : {}) }];
+    case 'task.child':
+      return ['info', `child run ${e.childRunId} started`, { childRunId: e.childRunId }];
     case 'task.approval':
       return ['info', `${e.approved ? 'approved' : 'rejected'}${e.by ? ` by ${e.by}` : ''}`, { approved: e.approved, ...(e.by ? { by: e.by } : {}) }];
     case 'task.progress':

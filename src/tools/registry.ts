@@ -32,6 +32,11 @@ export class ToolRegistry {
   list(): Tool[] {
     return [...this.#tools.values()];
   }
+
+  /** A copy without the named tools. */
+  without(...names: string[]): ToolRegistry {
+    return new ToolRegistry(this.list().filter((t) => !names.includes(t.name)));
+  }
 }
 
 export type ToolsOption = ToolRegistry | readonly Tool[] | Readonly<Record<string, Tool>>;

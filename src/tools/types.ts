@@ -1,4 +1,5 @@
 import type { LlmProvider } from '../llm/types.js';
+import type { RunResult } from '../engine/result.js';
 
 /** The tool contract: a plain object with a name, zod schemas and `run(input, ctx)`. */
 
@@ -37,6 +38,16 @@ export interface ToolContext {
   readonly services: Readonly<Record<string, unknown>>;
   /** The run's model (OpenAI-compatible or offline); its calls count toward this task's usage. */
   readonly llm?: LlmProvider;
+  /** Start child runs (the `plan` tool runs the workflow it generates this way). */
+  readonly children?: ChildRuns;
+}
+
+/** Child runs of a task: same tools and model, the task's abort signal, their own record and run id. */
+export interface ChildRuns {
+  /** The tools a child workflow may use (the run's registry). */
+  readonly tools: readonly Tool[];
+  /** Run a workflow as a child of this task; a `task.child` event links it to the parent run. */
+  run(workflow: unknown, input?: Record<string, unknown>): Promise<RunResult>;
 }
 
 export interface ToolLimits {

@@ -1,0 +1,115 @@
+/** Task generation: the offline planner, the model planner's repair loop, the plan tool's child run, braid plan. */
+import fc from 'fast-check';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtinTools, JsonlRunStore, OfflineProvider, OpenAIProvider, runWorkflow, ToolRegistry, type RunEvent } from '../src/index.js';
+import { planWorkflow, PlanError } from '../src/plan/planner.js';
+import { braid } from './support/cli.js';
+import { startLoopbackServer, type LoopbackServer } from './support/openai-server.js';
+
+const registry = new ToolRegistry(builtinTools());
+const answer = (tasks: object[]) => ({ content: JSON.stringify({ name: 'planned', description: 'from the model', tasks }) });
+
+describe('offline planner', () => {
+  it('"compare solar and wind costs and email me a summary" becomes search → summarize → draft → send, and runs offline', async () => {
+    const planned = await planWorkflow('compare solar and wind costs and email me a summary', { llm: new OfflineProvider(), registry });
+    expect(planned.offline).toBe(true);
+    const w = planned.workflow;
+    expect(w.tasks.map((t) => `${t.id}:${t.tool}<-${(t.dependencies ?? []).join(',')}`)).toEqual(['search:web_search<-', 'summarize:summarize_results<-search', 'draft:draft_email<-summarize', 'send:send_email<-draft']);
+    expect(w.tasks[0].input).toMatchObject({ query: 'solar and wind costs' });
+    const result = await runWorkflow(w);
+    expect(result.status).toBe('succeeded');
+    expect(result.tasks.send.output).toMatchObject({ transport: 'outbox', accepted: ['me@example.com'] });
+  });
+
+  it('gathers in parallel per clause, and says when no tool fits', async () => {
+    const planned = await planWorkflow('calculate 350 km / 2 h to km/h and search for bike sharing news', { llm: new OfflineProvider(), registry });
+    const byId = Object.fromEntries(planned.workflow.tasks.map((t) => [t.id, t]));
+    expect(byId.calculate.input).toEqual({ expression: '350 km / 2 h to km/h' });
+    expect(byId.search.input).toMatchObject({ query: 'bike sharing news' });
+    expect(byId.summarize.dependencies).toEqual(['calculate', 'search']);
+    await expect(planWorkflow('hello there', { llm: new OfflineProvider(), registry: new ToolRegistry(builtinTools().filter((t) => t.name === 'echo')) })).rejects.toThrow(/found no registered tool for "hello there"/);
+  });
+});
+
+describe('model planner (real openai client, loopback server)', () => {
+  let server: LoopbackServer;
+  beforeAll(async () => (server = await startLoopbackServer()));
+  afterAll(() => server.close());
+  const llm = () => new OpenAIProvider({ apiKey: 'k', baseURL: server.url, model: 'loopback-model', maxRetries: 0 });
+
+  it('validation errors go back to the model; a corrected answer is accepted', async () => {
+    server.requests.length = 0;
+    server.replies.push(
+      answer([{ id: 'search', tool: 'web_search', input_json: '{"query":"kites"}', dependencies: ['serch'] }]),
+      answer([{ id: 'search', tool: 'web_search', input_json: '{"query":"kites"}', dependencies: [] }, { id: 'sum', tool: 'summarize_results', input_json: '{"results":"{{ tasks.search.output }}"}', dependencies: ['search'] }]),
+    );
+    const planned = await planWorkflow('research kites', { llm: llm(), registry });
+    expect(planned.rounds).toBe(2);
+    expect(planned.workflow.tasks.map((t) => t.id)).toEqual(['search', 'sum']);
+    const first = server.requests[0].body;
+    const schema = first.response_format!.json_schema!.schema as { properties: { tasks: { items: { properties: { tool: { enum: string[] } } } } } };
+    expect(schema.properties.tasks.items.properties.tool.enum).toContain('web_search');
+    expect(schema.properties.tasks.items.properties.tool.enum).not.toContain('plan');
+    const repair = server.requests[1].body.messages.at(-1)!.content!;
+    expect(repair).toMatch(/tasks\[0\]\.dependencies\[0\]: unknown task "serch" \(did you mean "search"\?\)/);
+  });
+
+  it('property: the repair loop stops after max_rounds answers with a clear failure', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), async (rounds) => {
+        server.requests.length = 0;
+        server.replies.length = 0;
+        for (let i = 0; i < rounds + 2; i++) server.replies.push(answer([{ id: 'a', tool: 'no_such_tool', input_json: '{}', dependencies: [] }]));
+        const err = await planWorkflow('anything', { llm: llm(), registry, maxRounds: rounds }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(PlanError);
+        expect((err as PlanError).message).toMatch(new RegExp(`no valid workflow after ${rounds} rounds?; last problems:\\n.*tasks\\[0\\]\\.tool`));
+        expect(server.requests).toHaveLength(rounds);
+      }),
+      { numRuns: 8 },
+    );
+  });
+});
+
+describe('the plan tool', () => {
+  it('plans and runs a child workflow; the result is the task output; the child is linked in events, the record and braid graph', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'braid-plan-'));
+    const store = new JsonlRunStore(join(home, 'runs'));
+    const events: RunEvent[] = [];
+    const result = await runWorkflow(
+      { name: 'parent', tasks: [{ id: 'make', tool: 'plan', input: { goal: 'search for solar kites and summarize' } }, { id: 'after', tool: 'echo', input: { value: '{{ tasks.make.output.run.status }}' }, dependencies: ['make'] }] },
+      { store, onEvent: (e) => void events.push(e) },
+    );
+    expect(result.status).toBe('succeeded');
+    const out = result.tasks.make.output as { planner: string; run: { runId: string; status: string; tasks: Record<string, unknown> } };
+    expect(out.planner).toBe('offline (keyword rules)');
+    expect(out.run.status).toBe('succeeded');
+    expect(Object.keys(out.run.tasks)).toEqual(['search', 'summarize']);
+    expect(result.tasks.after.output).toBe('succeeded');
+    const child = events.find((e) => e.type === 'task.child') as Extract<RunEvent, { type: 'task.child' }>;
+    expect(child.childRunId).toBe(`${result.runId}.make.1.1`);
+    expect(out.run.runId).toBe(child.childRunId);
+    expect(existsSync(join(home, 'runs', `${child.childRunId}.jsonl`))).toBe(true);
+    const graph = await braid(['graph', '--run', result.runId], { env: { BRAID_HOME: home } });
+    expect(graph.stdout).toMatch(/n_make\["make<br\/><small>plan<\/small>"\]:::succeeded/);
+    expect(graph.stdout).toMatch(new RegExp(`subgraph c0_run\\["child run ${child.childRunId.replace(/\./g, '\\.')}"\\]`));
+    expect(graph.stdout).toMatch(/c0_search\["search<br\/><small>web_search<\/small>"\]:::succeeded/);
+    expect(graph.stdout).toMatch(/n_make -.->\|"child run"\| c0_run/);
+  });
+});
+
+describe('braid plan', () => {
+  it('writes a valid workflow file from a sentence, shows its graph, and --run runs it offline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'braid-planfile-'));
+    const out = join(dir, 'flow.yaml');
+    const r = await braid(['plan', 'compare solar and wind costs and email me a summary', '--out', out, '--run']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/wrote .*flow\.yaml \(4 tasks, validated; offline planner/);
+    expect(r.stdout).toMatch(/^flowchart TD\n/);
+    expect(r.stdout).toMatch(/compare-solar-and-wind-costs succeeded/);
+    expect(readFileSync(out, 'utf8')).toMatch(/^# Planned by braid from: compare solar and wind costs and email me a summary\n/);
+    expect((await braid(['validate', out, '--strict'])).code).toBe(0);
+  });
+});
