@@ -85,4 +85,15 @@ describe('examples', () => {
       expect(r.code, `${f}: ${r.stderr}`).toBe(0);
     }
   });
+  it('dynamic.yaml: the search adjusts its input, the down service falls back, for_each keeps result order', async () => {
+    const { code, result } = await runJson(['examples/dynamic.yaml']);
+    expect(code).toBe(0);
+    expect(result.tasks.search).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(result.tasks.search.history[0].error.code).toBe('E_TOOL_INPUT');
+    expect(result.tasks.quote.output).toEqual({ text: 'no quote service; using the search results only' });
+    expect(result.tasks.quote.history.map((h: { tool?: string }) => h.tool ?? 'http_request')).toEqual(['http_request', 'echo']);
+    const titles = result.tasks.search.output.results.map((r: { title: string }) => r.title);
+    expect(result.tasks.each.output).toEqual(titles.map((t: string, i: number) => `${i}: ${t}`));
+    expect(result.tasks.summarize.status).toBe('succeeded');
+  });
 });

@@ -81,7 +81,7 @@ type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: 
 type Outcome =
   | { ok: true; output: unknown; input: unknown; attempt: number; durationMs: number }
   | { ok: false; error: unknown; attempt?: number; durationMs: number }
-  | { skipped: SkipReason };
+  | { skipped: SkipReason; error?: unknown };
 
 export class Scheduler {
   readonly #o: SchedulerOptions;
@@ -376,7 +376,7 @@ export class Scheduler {
     this.#views[t.id] = { status, output: status === 'succeeded' ? r.output : null, label: r.label, labelReason: r.labelReason, error: r.error };
     const { bus } = this.#o;
     const timing = { attempt: meta.attempt ?? r.attempts, visit: meta.visit ?? r.visits, durationMs: meta.durationMs ?? 0 };
-    if (status === 'skipped') bus.emit({ type: 'task.skipped', taskId: t.id, reason: r.reason! });
+    if (status === 'skipped') bus.emit({ type: 'task.skipped', taskId: t.id, reason: r.reason!, ...(r.error ? { error: r.error } : {}) });
     else if (status === 'failed') bus.emit({ type: 'task.failed', taskId: t.id, ...timing, error: r.error! });
     else bus.emit({ type: 'task.succeeded', taskId: t.id, ...timing, output: r.output, ...(meta.replayed ? { replayed: true as const } : {}) });
 
@@ -412,7 +412,7 @@ export class Scheduler {
     const ctx = this.#templateContext();
     const outcome = t.forEach ? await this.#runEach(t, visit, ctx) : await this.#runWithPolicy(t, t.render(ctx), visit, ctx);
     const meta = { attempt: 'attempt' in outcome ? outcome.attempt : undefined, visit, durationMs: 'durationMs' in outcome ? outcome.durationMs : 0 };
-    if ('skipped' in outcome) return this.#finish(t.index, 'skipped', { reason: outcome.skipped }, meta);
+    if ('skipped' in outcome) return this.#finish(t.index, 'skipped', { reason: outcome.skipped, ...(outcome.error ? { error: toErrorRecord(outcome.error) } : {}) }, meta);
     if (!outcome.ok) return this.#finish(t.index, 'failed', { error: toErrorRecord(outcome.error) }, meta);
     try {
       const r = this.#results[t.index];
@@ -463,7 +463,7 @@ export class Scheduler {
           if (retryable) (retriesLeft = s.times - 1), (again = backoff = true);
         } else if (s.kind === 'skip') {
           bus.emit({ type: 'task.recovery', ...base, action: 'skip' });
-          return { skipped: 'failure_skipped' };
+          return { skipped: 'failure_skipped', error: err };
         } else if (s.kind === 'fallback') {
           tool = s.tool;
           if (s.input) input = s.input(ctx);

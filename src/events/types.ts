@@ -39,7 +39,8 @@ export type RunEventBody =
   /** `replayed`: the output comes from the run record of an earlier process, the tool did not run again. */
   | { type: 'task.succeeded'; taskId: string; attempt: number; visit: number; durationMs: number; output?: unknown; replayed?: true }
   | { type: 'task.failed'; taskId: string; attempt: number; visit: number; durationMs: number; error: ErrorRecord }
-  | { type: 'task.skipped'; taskId: string; reason: SkipReason }
+  /** `error`: with `failure_skipped`, the failure the policy skipped over. */
+  | { type: 'task.skipped'; taskId: string; reason: SkipReason; error?: ErrorRecord }
   | { type: 'task.labeled'; taskId: string; label: string; source: LabelSource; reason?: string }
   /** The task needs a human decision (`approval: true`); the run pauses in state `waiting`. */
   | { type: 'task.waiting'; taskId: string; visit: number }

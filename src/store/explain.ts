@@ -54,6 +54,8 @@ export async function explainTask(header: Pick<RunHeader, 'workflow' | 'input'>,
         const from = workflow.tasks.filter((t) => routesOf(t).some(([to]) => to === taskId)).map((t) => `${t.id} on ${routesOf(t).find(([to]) => to === taskId)![1]}`);
         say(`Only routing edges lead to it (from ${from.join(', ')}), and none of them was taken.`);
       } else if (result.reason === 'cancelled') say('The run was cancelled before it could run.');
+      else if (result.reason === 'failure_skipped') say(`It failed (${result.error?.message ?? 'unknown error'}) and its on_failure policy ends in skip, so the run went on.`);
+      else if (result.reason === 'budget_exceeded') say(`The run stopped before it could run: ${run.error?.message ?? 'a budget was exceeded'}.`);
       break;
     case 'waiting':
       say(`${taskId} is waiting for a human approval: braid approve ${run.runId} ${taskId} (or --reject).`);

@@ -95,9 +95,12 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
         terminal(task(e.taskId), 'failed', e.attempt > 0 ? e.ts : undefined).error = e.error;
         labels.delete(e.taskId);
         break;
-      case 'task.skipped':
-        terminal(task(e.taskId), 'skipped').reason = e.reason;
+      case 'task.skipped': {
+        const t = terminal(task(e.taskId), 'skipped');
+        t.reason = e.reason;
+        if (e.error) t.error = e.error;
         break;
+      }
       case 'task.waiting':
         task(e.taskId).status = 'waiting';
         break;
