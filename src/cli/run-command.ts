@@ -143,6 +143,7 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
       else if (providers.size) process.stdout.write(`LLM: ${[...providers].join(', ')}\n`);
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
     }
+    await store?.idle(); // the record's last fsync, before the process exits
     return result.status === 'succeeded' ? EXIT.ok : result.status === 'waiting' ? EXIT.waiting : EXIT.failed;
   } finally {
     progress?.stop();

@@ -179,7 +179,8 @@ async function execute(
   try {
     return await scheduler.run();
   } finally {
-    await log?.close();
+    // Written at once (a reader sees the whole record now); its last fsync completes in the background.
+    log?.close().catch((err: Error) => process.emitWarning(`braid: run record ${runId}: ${err.message}`));
   }
 }
 

@@ -1,11 +1,12 @@
 /**
  * The default run store: one JSONL file per run under `<dir>/<runId>.jsonl`, header line first.
  *
- * Group commit: `append` only buffers a line. One flush per event-loop turn writes the buffer and fsyncs it
- * (fdatasync), off the main thread; events appended meanwhile ride the next flush. A task whose success was
+ * Group commit: `append` only buffers a line. Once per event-loop turn the buffer is written (a plain write,
+ * so readers always see whole lines in order) and an fdatasync is started off the main thread; writes made
+ * while one runs ride the next. A task whose success was
  * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
  */
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, write, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BraidError } from '../errors.js';
@@ -19,14 +20,25 @@ export class JsonlRunStore implements RunStore {
 
   constructor(readonly dir: string) {}
 
+  readonly #closing = new Set<Promise<void>>();
+
   /** Write and fsync every open log now, synchronously (before `process.exit`). */
   flushSync(): void {
     for (const log of this.#open) log.flushSync();
   }
 
+  /** Resolves when every log closed so far is durable (their last fsync done); rejects on a write error. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#closing]);
+  }
+
   #track(log: JsonlRunLog): JsonlRunLog {
     this.#open.add(log);
-    log.onClose = () => this.#open.delete(log);
+    log.onClose = (closing) => {
+      this.#open.delete(log);
+      this.#closing.add(closing);
+      void closing.then(() => this.#closing.delete(closing), () => {});
+    };
     return log;
   }
 
@@ -104,11 +116,15 @@ export function parseRunLog(text: string): RunRecord {
 class JsonlRunLog implements RunLog {
   #buffer: string;
   #scheduled = false;
-  /** The write in flight; the next flush chains on it. */
-  #tail: Promise<void> = Promise.resolve();
-  #closed = false;
   #position: number;
-  onClose?: () => void;
+  #closed = false;
+  #closing?: Promise<void>;
+  /** Writes are counted; an fsync covers every write counted when it started. */
+  #written = 0;
+  #synced = 0;
+  #syncing = false;
+  #waiters: { upTo: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  onClose?: (closing: Promise<void>) => void;
 
   constructor(
     private readonly fd: number,
@@ -132,47 +148,61 @@ class JsonlRunLog implements RunLog {
     setImmediate(() => void this.flush().catch(() => {}));
   }
 
-  flush(): Promise<void> {
+  /** The buffer goes to the file now, in order (a plain write: readers see whole lines at once). */
+  #write(): void {
     this.#scheduled = false;
     const chunk = this.#buffer;
+    if (!chunk || this.#closed) return;
     this.#buffer = '';
-    if (chunk) {
-      const at = this.#position;
-      this.#position += Buffer.byteLength(chunk);
-      this.#tail = this.#tail.then(() => writeAndSync(this.fd, chunk, at));
-    }
-    return this.#tail;
+    writeSync(this.fd, chunk, this.#position, 'utf8');
+    this.#position += Buffer.byteLength(chunk);
+    this.#written++;
+  }
+
+  /** One fdatasync at a time, off the main thread; writes made meanwhile ride the next one. */
+  #sync(): void {
+    if (this.#syncing || this.#synced === this.#written) return;
+    this.#syncing = true;
+    const upTo = this.#written;
+    fdatasync(this.fd, (err) => {
+      this.#syncing = false;
+      if (!err) this.#synced = upTo;
+      const done = this.#waiters.filter((w) => err || w.upTo <= upTo);
+      this.#waiters = this.#waiters.filter((w) => !done.includes(w));
+      for (const w of done) err ? w.reject(err) : w.resolve();
+      this.#sync();
+    });
+  }
+
+  flush(): Promise<void> {
+    this.#write();
+    if (this.#synced === this.#written) return Promise.resolve();
+    const durable = new Promise<void>((resolve, reject) => this.#waiters.push({ upTo: this.#written, resolve, reject }));
+    this.#sync();
+    return durable;
   }
 
   flushSync(): void {
     if (this.#closed) return;
-    const chunk = this.#buffer;
-    this.#buffer = '';
-    if (!chunk) return;
-    const at = this.#position;
-    this.#position += Buffer.byteLength(chunk);
-    writeSync(this.fd, chunk, at, 'utf8');
+    this.#write();
     fdatasyncSync(this.fd);
+    this.#synced = this.#written;
   }
 
   /**
-   * The last chunk is written and fsync'd synchronously (one syscall pair instead of two thread-pool round
-   * trips), overlapping a background flush still in flight; both are durable when this resolves.
+   * Writes what is buffered at once, so a reader sees the whole log as soon as this is called; the promise
+   * resolves when it is durable and the file closed. `runWorkflow` returns without waiting for that last
+   * fsync (about a millisecond): if the machine died in between, the run's last steps would re-run on
+   * resume, as for any success not yet durable.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.flushSync();
-    await this.#tail;
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const durable = this.flush();
     this.#closed = true;
-    this.onClose?.();
-    closeSync(this.fd);
+    this.#closing = durable.finally(() => closeSync(this.fd));
+    this.onClose?.(this.#closing);
+    return this.#closing;
   }
-}
-
-function writeAndSync(fd: number, chunk: string, at: number): Promise<void> {
-  return new Promise((resolve, reject) =>
-    write(fd, chunk, at, 'utf8', (err) => (err ? reject(err) : fdatasync(fd, (err2) => (err2 ? reject(err2) : resolve())))),
-  );
 }
 
 /** Byte offset just after the last newline (0 when none). */
