@@ -1,5 +1,5 @@
 /** Chat-driven triggering: the workflow agent (offline and over the real openai client), `braid chat`, the HTTP API. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
