@@ -4,7 +4,7 @@ import { WorkflowValidationError } from '../errors.js';
 import { importModule, toolsOf } from '../tools/load-module.js';
 import type { Tool } from '../tools/types.js';
 import { parseFile } from './parse.js';
-import { validateWorkflow, type ValidateOptions } from './validate.js';
+import { isValidated, validateWorkflow, type ValidateOptions } from './validate.js';
 import type { Workflow } from './workflow.js';
 
 export interface LoadedWorkflow {
@@ -50,6 +50,8 @@ export async function readWorkflowFile(file: string): Promise<{ ok: true; value:
 /** Load and validate; throws `WorkflowValidationError` listing every issue. */
 export async function loadWorkflow(source: string | unknown, options: ValidateOptions = {}): Promise<LoadedWorkflow> {
   if (typeof source !== 'string') {
+    // Already validated (by loadWorkflow or validateWorkflow) against tools that are all still here.
+    if (isValidated(source, options.toolNames)) return { workflow: source, tools: [] };
     const tools = isBuilder(source) ? source.tools : [];
     const value = isBuilder(source) ? source.build() : source;
     const toolNames = options.toolNames ? [...options.toolNames, ...tools.map((t) => t.name)] : undefined;

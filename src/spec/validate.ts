@@ -254,5 +254,19 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
   }
 
   if (issues.length) return { success: false, issues };
-  return { success: true, workflow: { ...spec, name: spec.name ?? options.defaultName ?? 'workflow' } };
+  const workflow: Workflow = { ...spec, name: spec.name ?? options.defaultName ?? 'workflow' };
+  validated.add(workflow);
+  return { success: true, workflow };
+}
+
+/** Workflows this module produced: running one again needs no second validation (do not mutate them). */
+const validated = new WeakSet<object>();
+
+/** Whether `value` is a workflow `validateWorkflow` returned, every tool of which is in `toolNames`. */
+export function isValidated(value: unknown, toolNames?: Iterable<string>): value is Workflow {
+  if (value === null || typeof value !== 'object' || !validated.has(value)) return false;
+  if (!toolNames) return true;
+  const names = new Set(toolNames);
+  const w = value as Workflow;
+  return w.tasks.every((t) => names.has(t.tool) && (t.on_failure ?? w.defaults?.on_failure ?? []).every((s) => typeof s !== 'object' || !('fallback' in s) || names.has(s.fallback) || w.tasks.some((x) => x.id === s.fallback)));
 }
