@@ -165,3 +165,13 @@ describe('static analysis (braid validate warnings)', () => {
     }
   });
 });
+
+describe('validated workflows', () => {
+  it('are not validated twice while their tools are there; a missing tool is still reported', async () => {
+    const { workflow } = await loadWorkflow({ name: 'w', tasks: [{ id: 'a', tool: 'echo', input: { value: 1 } }] }, { toolNames: ['echo'] });
+    expect((await loadWorkflow(workflow, { toolNames: ['echo', 'sleep'] })).workflow).toBe(workflow);
+    await expect(loadWorkflow(workflow, { toolNames: ['sleep'] })).rejects.toThrow(/tasks\[0\]\.tool: unknown tool "echo"/);
+    // a plain copy is validated like any input
+    expect((await loadWorkflow({ ...workflow }, { toolNames: ['echo'] })).workflow).not.toBe(workflow);
+  });
+});
