@@ -9,7 +9,11 @@
  * - Routing edges (`next_task_id_on_*`) enter a task whatever its other rules; re-entering a finished task
  *   resets it and everything downstream of it to pending, so the loop body runs again.
  * - A run ends when nothing is active: tasks only reachable by routing and never routed to are then
- *   skipped (`not_routed`), which may unblock joins; when nothing is left, the result is built.
+ *   skipped (`not_routed`), which may unblock joins; when nothing is left, the result is built. A task
+ *   waiting for a human approval ends the run `waiting` (resume continues it from the record).
+ * - Executing a task: attempts go through the executor; a failed attempt follows `retries`, then the
+ *   `on_failure` steps (retry, adjust, fallback, skip); a `for_each` task runs that per item. A crossed
+ *   budget aborts everything like a cancellation, but the run ends `failed` (`E_BUDGET`).
  */
 import { setMaxListeners } from 'node:events';
 import { BraidError, CancelledError, toErrorRecord, type ErrorCode } from '../errors.js';
