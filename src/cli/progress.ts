@@ -2,6 +2,7 @@
  * Live progress on stderr. On a TTY: one line per task, redrawn in place (throttled). Otherwise: one plain
  * line per step, good for CI logs.
  */
+import { buffered } from '../events/buffered.js';
 import type { RunEvent } from '../events/types.js';
 import { STATUS_ICON, color, formatDuration, paint } from './format.js';
 
@@ -14,7 +15,11 @@ interface Row {
 
 export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly string[]): { onEvent: (e: RunEvent) => void; stop: () => void } {
   const tty = Boolean(stream.isTTY) && process.env.TERM !== 'dumb';
-  if (!tty) return { onEvent: (e) => plainLine(stream, e), stop: () => {} };
+  if (!tty) {
+    // Batched once per event-loop turn: writing to a slow pipe never delays a task.
+    const lines = buffered((events) => events.forEach((e) => plainLine(stream, e)));
+    return { onEvent: lines, stop: () => lines.drain() };
+  }
 
   const rows = new Map<string, Row>(taskIds.map((id) => [id, { status: 'pending', detail: '' }]));
   const c = color(true);
