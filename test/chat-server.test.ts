@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowAgent, type AgentChunk } from '../agents/workflow-agent.js';
-import { JsonlRunStore, OfflineProvider, OpenAIProvider } from '../src/index.js';
+import { JsonlRunStore, OfflineProvider, OpenAIProvider, runWorkflow } from '../src/index.js';
 import { WorkflowCatalog } from '../src/service/catalog.js';
 import { RunManager } from '../src/service/run-manager.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
@@ -126,6 +126,14 @@ describe('HTTP API', () => {
     expect(resumedFrom3.map((e) => e.event)).toEqual(['task.succeeded', 'run.finished', 'end']);
     const result = await json(fetch(`${server.url}/runs/${runId}`));
     expect(result).toMatchObject({ runId, status: 'succeeded', tasks: { hello: { status: 'succeeded', output: 'hello Ada' } } });
+  });
+
+  it('GET /runs/:id/events follows a run that another writer is recording (e.g. braid run) until it finishes', async () => {
+    const running = runWorkflow({ name: 'elsewhere', tasks: [{ id: 'nap', tool: 'sleep', input: { ms: 300 } }, { id: 'after', tool: 'echo', input: { value: 1 }, dependencies: ['nap'] }] }, { store, runId: 'elsewhere-1' });
+    await new Promise((r) => setTimeout(r, 50));
+    const events = await sse('/runs/elsewhere-1/events');
+    expect(events.map((e) => e.event)).toEqual(['run.started', 'task.ready', 'task.started', 'task.succeeded', 'task.ready', 'task.started', 'task.succeeded', 'run.finished', 'end']);
+    expect((await running).status).toBe('succeeded');
   });
 
   it('bad requests get 4xx JSON errors with a code, a message and the field path', async () => {

@@ -1,12 +1,9 @@
 /** Reading run records: `braid runs`, `braid show`, `braid logs`, `braid explain`. */
-import { readFile } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { RunEvent } from '../events/types.js';
 import { explainTask } from '../store/explain.js';
 import { toMermaid } from '../graph/mermaid.js';
 import { validateWorkflow } from '../spec/validate.js';
 import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
-import { parseRunLog } from '../store/jsonl-store.js';
+import { followRun } from '../store/follow.js';
 import type { RunRecord } from '../store/types.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { STATUS_ICON, color, formatDuration, paint, summaryTable, table } from './format.js';
@@ -104,26 +101,12 @@ export async function explainCommand(runId: string, taskId: string): Promise<num
 /** Print the events of a run; with `follow`, keep printing new ones until the run finishes. */
 export async function logsCommand(runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }): Promise<number> {
   const store = defaultStore();
-  const file = store.path(runId);
-  await store.read(runId); // a clear error when there is no such run
-  let printed = 0;
-  let reported = 0;
-  const print = (e: RunEvent) => {
+  const onProblem = (p: string) => process.stderr.write(`braid: ${store.path(runId)}: ${p}\n`);
+  for await (const e of followRun(store, runId, { follow: flags.follow, onProblem })) {
     if (flags.json) process.stdout.write(`${JSON.stringify(e)}\n`);
     else if (flags.all || (e.type !== 'task.ready' && e.type !== 'task.progress')) process.stdout.write(`${String(e.seq).padStart(5)} ${e.ts.slice(11, 23)} ${describeEvent(e)}\n`);
-  };
-  for (;;) {
-    const text = await readFile(file, 'utf8');
-    // While following, a last line without its newline is still being written: wait for it.
-    const record = parseRunLog(flags.follow ? text.slice(0, text.lastIndexOf('\n') + 1) : text);
-    for (const p of record.problems.slice(reported)) if (!p.startsWith('no header')) process.stderr.write(`braid: ${file}: ${p}\n`);
-    reported = record.problems.length;
-    for (const e of record.events.slice(printed)) print(e);
-    printed = record.events.length;
-    const last = record.events[record.events.length - 1];
-    if (!flags.follow || last?.type === 'run.finished' || foldRun(record, processAlive).status === 'interrupted') return EXIT.ok;
-    await delay(200);
   }
+  return EXIT.ok;
 }
 
 /** `braid graph --run <runId>`: the run's workflow coloured by status, with its child runs as subgraphs. */

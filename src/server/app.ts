@@ -15,6 +15,7 @@ import { approveTask } from '../engine/run.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
 import { NotFoundError, type RunManager } from '../service/run-manager.js';
 import { foldRun, processAlive } from '../store/fold.js';
+import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
 import { formatPath } from '../spec/path.js';
 
@@ -118,13 +119,14 @@ export function createApp(options: AppOptions): Hono {
     const id = c.req.param('id');
     const handle = runs.get(id);
     const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
-    const past = handle ? undefined : (await readRecord(id)).events.filter((e) => e.seq > after);
+    if (!handle) await readRecord(id); // 404 before the stream starts
     return streamSSE(c, async (stream) => {
       const abort = new AbortController();
       stream.onAbort(() => abort.abort());
       const send = (e: RunEvent) => stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
-      if (past) for (const e of past) await send(e);
-      else for await (const e of handle!.stream(abort.signal, after)) await send(e);
+      // A run of this server streams from memory; any other recorded run (e.g. one `braid run` is writing) is followed on disk.
+      const events = handle ? handle.stream(abort.signal, after) : followRun(store!, id, { follow: true, afterSeq: after, signal: abort.signal });
+      for await (const e of events) await send(e);
       await stream.writeSSE({ event: 'end', data: JSON.stringify({ runId: id }) });
     });
   });
