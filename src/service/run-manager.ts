@@ -84,6 +84,8 @@ export interface RunManagerOptions {
   readonly store?: RunStore;
   readonly llm?: LlmProvider;
   readonly concurrency?: number;
+  /** Finished runs kept in memory (older ones are still read from the store). @default 500 */
+  readonly keepFinished?: number;
 }
 
 export class RunManager {
@@ -100,7 +102,7 @@ export class RunManager {
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) =>
       runWorkflow(entry.workflow, { tools: catalog.toolsFor(entry), input: resolved, runId, store, llm, concurrency, onEvent, signal, ...(entry.file ? { recordSource: { file: entry.file } } : {}) }),
     );
-    this.#runs.set(runId, handle);
+    this.#track(handle);
     return handle;
   }
 
@@ -110,8 +112,16 @@ export class RunManager {
     if (!store) throw new BraidError('E_USAGE', 'resuming needs a run store', { retryable: false });
     const entry = this.entry(workflowName);
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) => resumeRun(runId, { store, tools: catalog.toolsFor(entry), llm, concurrency, onEvent, signal }));
-    this.#runs.set(runId, handle);
+    this.#track(handle);
     return handle;
+  }
+
+  #track(handle: RunHandle): void {
+    this.#runs.delete(handle.runId); // a resumed run moves to the end
+    this.#runs.set(handle.runId, handle);
+    const keep = this.options.keepFinished ?? 500;
+    const finished = [...this.#runs.values()].filter((h) => h.finished);
+    for (const h of finished.slice(0, Math.max(0, finished.length - keep))) this.#runs.delete(h.runId);
   }
 
   get(runId: string): RunHandle | undefined {
