@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { builtinTools, JsonlRunStore, OfflineProvider, OpenAIProvider, runWorkflow, ToolRegistry, type RunEvent } from '../src/index.js';
+import { z } from 'zod';
+import { builtinTools, defineTool, JsonlRunStore, OfflineProvider, OpenAIProvider, resumeRun, runWorkflow, ToolRegistry, type RunEvent } from '../src/index.js';
 import { planWorkflow, PlanError } from '../src/plan/planner.js';
 import { braid } from './support/cli.js';
 import { startLoopbackServer, type LoopbackServer } from './support/openai-server.js';
@@ -97,6 +98,23 @@ describe('the plan tool', () => {
     expect(graph.stdout).toMatch(new RegExp(`subgraph c0_run\\["child run ${child.childRunId.replace(/\./g, '\\.')}"\\]`));
     expect(graph.stdout).toMatch(/c0_search\["search<br\/><small>web_search<\/small>"\]:::succeeded/);
     expect(graph.stdout).toMatch(/n_make -.->\|"child run"\| c0_run/);
+  });
+});
+
+describe('the plan tool on resume', () => {
+  it('a re-run plan task gets a new child run id instead of clashing with the earlier child record', async () => {
+    const store = new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-plan-resume-')));
+    let broken = true;
+    const probe = defineTool({ name: 'flaky_probe', description: 'A probe that fails until fixed', input: z.object({}), run: () => (broken ? Promise.reject(new Error('probe broken')) : { ok: true }) });
+    const flow = { name: 'outer', tasks: [{ id: 'make', tool: 'plan', input: { goal: 'run the flaky probe' } }] };
+    const first = await runWorkflow(flow, { tools: [probe], store });
+    expect(first.tasks.make.error?.message).toMatch(/the planned workflow failed \(child run .*\.make\.1\.1; flaky_probe: probe broken\)/);
+    broken = false;
+    const again = await resumeRun(first.runId, { store, tools: [probe] });
+    expect(again.status).toBe('succeeded');
+    const record = await store.read(first.runId);
+    const children = record.events.filter((e) => e.type === 'task.child').map((e) => (e as { childRunId: string }).childRunId);
+    expect(children).toEqual([`${first.runId}.make.1.1`, `${first.runId}.make.1.1-r2`]);
   });
 });
 

@@ -172,8 +172,12 @@ async function execute(
     children: {
       tools: registry.list(),
       // A child gets its own executor: sharing the parent's slots could deadlock (the parent task holds one).
-      run: (child, input, parent) =>
-        runWorkflow(child, { ...options, tools: registry, builtins: false, input, runId: parent.childRunId, signal: parent.signal, onEvent: parent.onEvent, executor: undefined, llm, budget: undefined, recordSource: undefined }),
+      run: async (child, input, parent) => {
+        let childRunId = parent.childRunId;
+        for (let n = 2; options.store && (await recorded(options.store, childRunId)); n++) childRunId = `${parent.childRunId}-r${n}`;
+        parent.announce(childRunId);
+        return runWorkflow(child, { ...options, tools: registry, builtins: false, input, runId: childRunId, signal: parent.signal, onEvent: parent.onEvent, executor: undefined, llm, budget: undefined, recordSource: undefined });
+      },
     },
   });
   try {
@@ -183,6 +187,9 @@ async function execute(
     log?.close().catch((err: Error) => process.emitWarning(`braid: run record ${runId}: ${err.message}`));
   }
 }
+
+/** Whether the store already has a record for this id (e.g. a child run from before a resume). */
+const recorded = (store: RunStore, runId: string) => store.read(runId).then(() => true, () => false);
 
 const definedOnly = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 

@@ -77,7 +77,11 @@ export interface SchedulerOptions {
 /** Runs a workflow as a child of a task attempt; `childRunId` is decided by the scheduler. */
 export interface ChildRunner {
   readonly tools: readonly Tool[];
-  run(workflow: unknown, input: Record<string, unknown>, parent: { taskId: string; childRunId: string; signal: AbortSignal; onEvent: (e: RunEvent) => void }): Promise<RunResult>;
+  run(
+    workflow: unknown,
+    input: Record<string, unknown>,
+    parent: { taskId: string; childRunId: string; signal: AbortSignal; onEvent: (e: RunEvent) => void; announce: (childRunId: string) => void },
+  ): Promise<RunResult>;
 }
 
 type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: false; error: unknown; durationMs: number } | { cancelled: true };
@@ -567,7 +571,7 @@ export class Scheduler {
     return ok ? { ok: true, output, durationMs } : { ok: false, error, durationMs };
   }
 
-  /** `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]`. */
+  /** `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner may add `-r2`...). */
   #childRuns(t: PlanTask, signal: AbortSignal, attemptKey: string): ChildRuns | undefined {
     const runner = this.#o.children;
     if (!runner) return undefined;
@@ -577,13 +581,14 @@ export class Scheduler {
       tools: runner.tools,
       run: (workflow, input = {}) => {
         const childRunId = `${runId}.${t.id}.${attemptKey}${count++ ? `-${count}` : ''}`;
-        bus.emit({ type: 'task.child', taskId: t.id, childRunId, workflow });
         const onEvent = (e: RunEvent) => {
           if (e.type === 'task.started' || e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped') {
-            bus.emit({ type: 'task.progress', taskId: t.id, message: `child ${childRunId}: ${e.taskId} ${e.type.slice(5)}`, data: { childRunId } });
+            bus.emit({ type: 'task.progress', taskId: t.id, message: `child ${e.runId}: ${e.taskId} ${e.type.slice(5)}`, data: { childRunId: e.runId } });
           }
         };
-        return runner.run(workflow, input, { taskId: t.id, childRunId, signal, onEvent });
+        // The runner settles the id (a resumed run must not reuse an earlier child's record), then announces it.
+        const announce = (id: string) => bus.emit({ type: 'task.child', taskId: t.id, childRunId: id, workflow });
+        return runner.run(workflow, input, { taskId: t.id, childRunId, signal, onEvent, announce });
       },
     };
   }
