@@ -100,6 +100,17 @@ describe('inspecting runs', () => {
     expect(runs.stdout).toMatch(/3✔ 1↷/);
   });
 
+  it('the timeline shows for_each items side by side, and failed attempts before the adjusted one', async () => {
+    const box = sandbox();
+    const { runId } = JSON.parse((await braid(['run', 'examples/dynamic.yaml', '--json', '--quiet'], { env: box.env })).stdout);
+    const shown = await braid(['show', runId], { env: box.env });
+    expect(shown.stdout).toMatch(/\neach\s+[·█]+\s+\S+ over 3 items\n/);
+    expect(shown.stdout).toMatch(/\nsearch\s+[·█]+\s+\S+ in 2 attempts\n/);
+    const mermaid = (await braid(['show', runId, '--mermaid'], { env: box.env })).stdout;
+    for (const item of [0, 1, 2]) expect(mermaid).toMatch(new RegExp(`item ${item} attempt 1 \\(succeeded\\) :done, \\d{13}, \\d{13}`));
+    expect(mermaid).toMatch(/section search\n\s+attempt 1 \(failed\) :crit, /);
+  });
+
   it('braid logs --follow streams a live run until it finishes', async () => {
     const box = sandbox();
     const child = spawn(process.execPath, [BIN, 'run', 'test/fixtures/resumable.yaml', '--tools', TOOLS, '--quiet'], { cwd: ROOT, env: { ...process.env, ...box.env, NAP_MS: '400' }, stdio: 'ignore' });

@@ -8,27 +8,38 @@ export interface Interval {
   readonly end: number;
   readonly status: 'succeeded' | 'failed' | 'retrying' | 'running';
   readonly attempt: number;
+  /** The for_each item. */
+  readonly item?: number;
 }
 
 /** One interval per attempt: `task.started` to the event that ended it (open ones end at `until`). */
 export function intervals(events: readonly RunEvent[], until = Date.now()): Interval[] {
-  const open = new Map<string, { start: number; attempt: number }>();
+  // Keyed by task and for_each item: the items of one task run side by side.
+  const open = new Map<string, { taskId: string; start: number; attempt: number; item?: number }>();
   const out: Interval[] = [];
-  const close = (taskId: string, ts: string, status: Interval['status']) => {
-    const o = open.get(taskId);
+  const key = (taskId: string, item?: number) => (item === undefined ? taskId : `${taskId}#${item}`);
+  const close = (k: string, ts: string, status: Interval['status']) => {
+    const o = open.get(k);
     if (!o) return;
-    open.delete(taskId);
-    out.push({ taskId, start: o.start, end: Date.parse(ts), status, attempt: o.attempt });
+    open.delete(k);
+    out.push({ taskId: o.taskId, start: o.start, end: Date.parse(ts), status, attempt: o.attempt, ...(o.item === undefined ? {} : { item: o.item }) });
+  };
+  const closeTask = (taskId: string, ts: string, status: Interval['status']) => {
+    for (const [k, o] of [...open]) if (o.taskId === taskId) close(k, ts, status);
   };
   for (const e of events) {
-    if (e.type === 'task.started') open.set(e.taskId, { start: Date.parse(e.ts), attempt: e.attempt });
-    else if (e.type === 'task.retrying') close(e.taskId, e.ts, 'retrying');
-    else if (e.type === 'task.succeeded') close(e.taskId, e.ts, 'succeeded');
-    else if (e.type === 'task.failed') close(e.taskId, e.ts, 'failed');
-    else if (e.type === 'run.resumed' || e.type === 'run.finished') for (const id of [...open.keys()]) close(id, e.ts, 'failed');
+    if (e.type === 'task.started') open.set(key(e.taskId, e.item), { taskId: e.taskId, start: Date.parse(e.ts), attempt: e.attempt, ...(e.item === undefined ? {} : { item: e.item }) });
+    else if (e.type === 'task.retrying') close(key(e.taskId, e.item), e.ts, 'retrying');
+    else if (e.type === 'task.recovery') close(key(e.taskId, e.item), e.ts, 'failed');
+    else if (e.type === 'task.progress' && typeof (e.data as { item?: unknown } | undefined)?.item === 'number') {
+      const { item, status } = e.data as { item: number; status: string };
+      close(key(e.taskId, item), e.ts, status === 'succeeded' ? 'succeeded' : 'failed');
+    } else if (e.type === 'task.succeeded') closeTask(e.taskId, e.ts, 'succeeded');
+    else if (e.type === 'task.failed') closeTask(e.taskId, e.ts, 'failed');
+    else if (e.type === 'run.resumed' || e.type === 'run.finished') for (const k of [...open.keys()]) close(k, e.ts, 'failed');
   }
   const end = Math.max(until, ...out.map((i) => i.end));
-  for (const [taskId, o] of open) out.push({ taskId, start: o.start, end, status: 'running', attempt: o.attempt });
+  for (const o of open.values()) out.push({ taskId: o.taskId, start: o.start, end, status: 'running', attempt: o.attempt, ...(o.item === undefined ? {} : { item: o.item }) });
   return out.sort((a, b) => a.start - b.start);
 }
 
@@ -49,7 +60,9 @@ export function textTimeline(taskIds: readonly string[], spans: readonly Interva
       for (let k = col(s.start); k <= col(s.end); k++) cells[k] = paint('█');
     }
     const busy = mine.reduce((ms, s) => ms + s.end - s.start, 0);
-    const note = mine.length ? `${formatDuration(busy)}${mine.length > 1 ? ` in ${mine.length} attempts` : ''}` : c.gray('did not run');
+    const items = new Set(mine.filter((s) => s.item !== undefined).map((s) => s.item)).size;
+    const runs = items ? ` over ${items} items` : mine.length > 1 ? ` in ${mine.length} attempts` : '';
+    const note = mine.length ? `${formatDuration(busy)}${runs}` : c.gray('did not run');
     rows.push(`${id.padEnd(name)}  ${cells.join('')}  ${note}`);
   }
   return rows.join('\n');
@@ -64,7 +77,7 @@ export function mermaidTimeline(title: string, spans: readonly Interval[]): stri
     lines.push(`  section ${taskId}`);
     for (const s of list) {
       const tag = s.status === 'failed' || s.status === 'retrying' ? 'crit, ' : s.status === 'running' ? 'active, ' : 'done, ';
-      lines.push(`    attempt ${s.attempt} (${s.status}) :${tag}${s.start}, ${Math.max(s.end, s.start + 1)}`);
+      lines.push(`    ${s.item === undefined ? '' : `item ${s.item} `}attempt ${s.attempt} (${s.status}) :${tag}${s.start}, ${Math.max(s.end, s.start + 1)}`);
     }
   }
   return lines.join('\n');

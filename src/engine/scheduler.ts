@@ -519,7 +519,8 @@ export class Scheduler {
         const itemCtx = { ...ctx, item: items[i], index: i };
         outcomes[i] = await this.#runWithPolicy(t, t.render(itemCtx), visit, itemCtx, i);
         done++;
-        this.#o.bus.emit({ type: 'task.progress', taskId: t.id, progress: done / items.length, message: `item ${i + 1} of ${items.length}: ${'skipped' in outcomes[i] ? 'skipped' : (outcomes[i] as { ok: boolean }).ok ? 'succeeded' : 'failed'}` });
+        const status = 'skipped' in outcomes[i] ? 'skipped' : (outcomes[i] as { ok: boolean }).ok ? 'succeeded' : 'failed';
+        this.#o.bus.emit({ type: 'task.progress', taskId: t.id, progress: done / items.length, message: `item ${i + 1} of ${items.length}: ${status}`, data: { item: i, status } });
       }
     };
     const t0 = performance.now();
