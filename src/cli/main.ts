@@ -1,5 +1,6 @@
 /** The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input, 3 waiting for approval. */
 import { Command, CommanderError, Option } from 'commander';
+import { basename, extname } from 'node:path';
 import { BraidError, formatIssue, InputValidationError, WorkflowValidationError } from '../errors.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
 import { toRegistry } from '../tools/registry.js';
@@ -23,7 +24,7 @@ async function validateCommand(file: string, flags: { tools?: string[]; strict?:
   const registry = await registryFor(flags.tools);
   const read = await readWorkflowFile(file);
   const result = read.ok
-    ? validateWorkflow(read.value, { toolNames: [...registry.names(), ...read.tools.map((t) => t.name)] })
+    ? validateWorkflow(read.value, { toolNames: [...registry.names(), ...read.tools.map((t) => t.name)], defaultName: basename(file, extname(file)) })
     : ({ success: false, issues: read.issues } as const);
   const warnings = result.success ? analyzeWorkflow(result.workflow, read.ok && read.tools.length ? toRegistry([...registry.list(), ...read.tools]) : registry) : [];
   const ok = result.success && !(flags.strict && warnings.length);
