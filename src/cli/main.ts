@@ -11,10 +11,13 @@ import { conditionObject, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { color, formatIssuesPretty } from './format.js';
-import { chatCommand, serveCommand, type ServiceFlags } from './chat.js';
-import { explainCommand, graphRunCommand, logsCommand, runsCommand, showCommand } from './record-commands.js';
-import { planCommand, type PlanFlags } from './plan-command.js';
-import { approveCommand, registryFor, resumeCommand, runCommand, type RunFlags } from './run-command.js';
+import type { ServiceFlags } from './chat.js';
+import type { PlanFlags } from './plan-command.js';
+import { registryFor, type RunFlags } from './run-command.js';
+
+// Commands load their modules when they run: `braid --help` or `braid validate` need no HTTP server, logger or tracer.
+const records = () => import('./record-commands.js');
+const runs = () => import('./run-command.js');
 
 export { EXIT } from './exit.js';
 
@@ -86,7 +89,7 @@ Logs: BRAID_LOG_LEVEL=debug prints JSON log lines on stderr (pretty on a termina
 Exit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C), 2 invalid workflow, tools module or
 input, 3 waiting for an approval (braid approve).`)
     .action(async (file: string, flags: RunFlags) => {
-      process.exitCode = await runCommand(file, flags);
+      process.exitCode = await (await runs()).runCommand(file, flags);
     });
 
   program
@@ -101,7 +104,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--log-file <file>', 'write structured JSON logs here')
     .addHelpText('after', '\nA task whose success was recorded is not run again (its output is reused); one that was running\nwhen the process died runs again (at-least-once). A run that already succeeded is only printed.')
     .action(async (runId: string, flags: RunFlags) => {
-      process.exitCode = await resumeCommand(runId, flags);
+      process.exitCode = await (await runs()).resumeCommand(runId, flags);
     });
 
   program
@@ -117,7 +120,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--json', 'print the run result as JSON')
     .option('-q, --quiet', 'no progress output')
     .action(async (runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }) => {
-      process.exitCode = await approveCommand(runId, taskId, flags);
+      process.exitCode = await (await runs()).approveCommand(runId, taskId, flags);
     });
 
   program
@@ -129,7 +132,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--no-store', 'do not record runs')
     .addHelpText('after', '\nExample:\n  braid chat\n  you> write an email about solar kites to the team\n\nOffline by default (deterministic intent matching); set OPENAI_API_KEY for a real model.')
     .action(async (flags: ServiceFlags) => {
-      process.exitCode = await chatCommand(flags);
+      process.exitCode = await (await import('./chat.js')).chatCommand(flags);
     });
 
   program
@@ -143,7 +146,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--no-store', 'do not record runs (no approvals, no reading finished runs after a restart)')
     .addHelpText('after', '\nExample:\n  braid serve --port 8787 &\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.')
     .action(async (flags: ServiceFlags & { port?: number; host?: string }) => {
-      process.exitCode = await serveCommand(flags);
+      process.exitCode = await (await import('./chat.js')).serveCommand(flags);
     });
 
   program
@@ -152,7 +155,7 @@ input, 3 waiting for an approval (braid approve).`)
     .addOption(new Option('-n, --limit <n>', 'how many').argParser(positiveInt).default(20))
     .option('--json', 'print as JSON')
     .action(async (flags: { json?: boolean; limit?: number }) => {
-      process.exitCode = await runsCommand(flags);
+      process.exitCode = await (await records()).runsCommand(flags);
     });
 
   program
@@ -164,7 +167,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--mermaid', 'print the timeline as a Mermaid gantt diagram instead')
     .option('--json', 'print the run rebuilt from its record as JSON')
     .action(async (runId: string, flags: { json?: boolean; timeline?: boolean; mermaid?: boolean }) => {
-      process.exitCode = await showCommand(runId, flags);
+      process.exitCode = await (await records()).showCommand(runId, flags);
     });
 
   program
@@ -175,7 +178,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--json', 'raw JSON lines')
     .option('--all', 'include task.ready and progress events')
     .action(async (runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }) => {
-      process.exitCode = await logsCommand(runId, flags);
+      process.exitCode = await (await records()).logsCommand(runId, flags);
     });
 
   program
@@ -184,7 +187,7 @@ input, 3 waiting for an approval (braid approve).`)
     .argument('<runId>', 'run id')
     .argument('<taskId>', 'task id')
     .action(async (runId: string, taskId: string) => {
-      process.exitCode = await explainCommand(runId, taskId);
+      process.exitCode = await (await records()).explainCommand(runId, taskId);
     });
 
   program
@@ -206,7 +209,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .option('--run <runId>', "a recorded run instead: tasks coloured by status, child runs (e.g. a plan's workflow) as subgraphs")
     .action(async (file: string | undefined, flags: { tools?: string[]; run?: string }) => {
-      if (flags.run) return void (process.exitCode = await graphRunCommand(flags.run));
+      if (flags.run) return void (process.exitCode = await (await records()).graphRunCommand(flags.run));
       if (!file) throw new ExitError(EXIT.invalid, 'graph needs a workflow file or --run <runId>');
       const registry = await registryFor(flags.tools);
       const { workflow } = await loadWorkflow(file, { toolNames: registry.names() });
@@ -223,7 +226,7 @@ input, 3 waiting for an approval (braid approve).`)
     .addOption(new Option('--max-rounds <n>', 'model answers allowed, repairs included').argParser(positiveInt).default(3))
     .addHelpText('after', '\nOffline (no OPENAI_API_KEY) the planner uses documented keyword rules and says so.\n\nExample:\n  braid plan "compare solar and wind costs and email me a summary" --out flow.yaml --run')
     .action(async (goal: string, flags: PlanFlags) => {
-      process.exitCode = await planCommand(goal, flags);
+      process.exitCode = await (await import('./plan-command.js')).planCommand(goal, flags);
     });
 
   program

@@ -1,5 +1,4 @@
 /** `braid run`, `braid resume`, `braid approve`: start or continue a run with live progress, a record and logs. */
-import { trace } from '@opentelemetry/api';
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -7,8 +6,6 @@ import { approveTask, resumeRun, runWorkflow } from '../engine/run.js';
 import type { RunResult } from '../engine/result.js';
 import type { EventListener } from '../events/bus.js';
 import type { RunEvent } from '../events/types.js';
-import { createLogger, eventLogger } from '../monitor/logger.js';
-import { otelListener } from '../monitor/tracing.js';
 import { loadWorkflow } from '../spec/load.js';
 import { JsonlRunStore, stringify } from '../store/jsonl-store.js';
 import { builtinTools } from '../tools/builtins.js';
@@ -118,8 +115,9 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
 
   const logFile = flags.logFile ?? process.env.BRAID_LOG_FILE;
   const logToStderr = !logFile && process.env.BRAID_LOG_LEVEL !== undefined;
-  const logger = logFile || logToStderr ? eventLogger(createLogger({ file: logFile })) : undefined;
-  const tracer = process.env.BRAID_OTEL ? otelListener(trace.getTracer('braid')) : undefined;
+  // pino and OpenTelemetry load only when asked for.
+  const logger = logFile || logToStderr ? await import('../monitor/logger.js').then((m) => m.eventLogger(m.createLogger({ file: logFile }))) : undefined;
+  const tracer = process.env.BRAID_OTEL ? await Promise.all([import('@opentelemetry/api'), import('../monitor/tracing.js')]).then(([api, m]) => m.otelListener(api.trace.getTracer('braid'))) : undefined;
   // Log lines on stderr are the progress: no live view over them.
   const progress = flags.quiet || logToStderr ? undefined : createProgress(process.stderr, taskIds);
   const eventsOut = flags.events ? createWriteStream(flags.events) : undefined;
