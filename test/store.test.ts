@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { approveTask, createLogger, eventLogger, foldRun, JsonlRunStore, otelListener, resumeRun, runWorkflow, type RunEvent, type RunResult } from '../src/index.js';
 import { recorder } from './support/tools.js';
+import { braid } from './support/cli.js';
 
 const tmpStore = () => new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-store-')));
 
@@ -168,3 +169,21 @@ describe('monitoring subscribers', () => {
     expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
   });
 });
+
+describe('tracing from the CLI', () => {
+  it('BRAID_OTEL=1 with an SDK preloaded (node --import) exports the run as one trace', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'braid-otel-')), 'spans.jsonl');
+    const r = await braid(['run', 'examples/conditional.yaml', '--quiet', '--no-store'], { env: { BRAID_OTEL: '1', OTEL_TEST_OUT: out }, nodeArgs: ['--import', './test/fixtures/otel-setup.mjs'] });
+    expect(r.code).toBe(0);
+    const spans = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const run = spans.find((s) => s.name === 'braid.run conditional');
+    expect(run.attributes['braid.run.status']).toBe('succeeded');
+    const task1 = spans.find((s) => s.name === 'braid.task task_1');
+    expect(task1.parent).toBe(run.id);
+    expect(task1.attributes['braid.task.label']).toMatch(/good|bad/);
+    const chats = spans.filter((s) => s.name === 'chat offline');
+    expect(chats.length).toBeGreaterThanOrEqual(2);
+    expect(spans.find((s) => s.name === 'braid.task task_2b').attributes['braid.task.skip_reason']).toBe('condition_false');
+  });
+});
+
