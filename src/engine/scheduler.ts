@@ -553,8 +553,9 @@ export class Scheduler {
     try {
       const input = validateToolInput(tool, rawInput, t.id);
       const report = () => this.#reporter(t);
+      const children = (signal: AbortSignal) => () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
       const raw = await callWithSignal(
-        (signal) => tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`))),
+        (signal) => tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, children(signal))),
         this.#controller.signal,
         this.#inflight,
         t.timeoutMs,

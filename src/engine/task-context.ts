@@ -11,6 +11,8 @@ export class TaskContext implements ToolContext {
   readonly #bus: EventBus;
   readonly #model?: LlmProvider;
   readonly #report: () => (info: LlmCallInfo) => void;
+  readonly #children: () => ChildRuns | undefined;
+  #childRuns?: ChildRuns;
 
   constructor(
     readonly signal: AbortSignal,
@@ -23,11 +25,13 @@ export class TaskContext implements ToolContext {
     model: LlmProvider | undefined,
     /** Builds the reporter that turns this task's model calls into `llm.call` events (only when a tool asks for `llm`). */
     report: () => (info: LlmCallInfo) => void,
-    readonly children?: ChildRuns,
+    /** Builds `ctx.children` (only when a tool asks for it, like the reporter). */
+    children: () => ChildRuns | undefined,
   ) {
     this.#bus = bus;
     this.#model = model;
     this.#report = report;
+    this.#children = children;
   }
 
   get logger(): Logger {
@@ -39,6 +43,11 @@ export class TaskContext implements ToolContext {
 
   get llm(): LlmProvider | undefined {
     return this.#model && track(this.#model, this.#report());
+  }
+
+  /** One per attempt, made on first use: its child runs share one numbering. */
+  get children(): ChildRuns | undefined {
+    return (this.#childRuns ??= this.#children());
   }
 }
 
