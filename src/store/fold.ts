@@ -33,7 +33,22 @@ export interface Replay {
 
 export const visitKey = (taskId: string, visit: number) => `${taskId}#${visit}`;
 
-type PendingLabel = { label: string; source: LabelSource; reason?: string };
+/** A task's label is recorded just before its success: pair them (a failure in between drops it). */
+class PendingLabels {
+  readonly #byTask = new Map<string, { label: string; labelSource: LabelSource; labelReason?: string }>();
+
+  see(e: RunEvent): void {
+    if (e.type === 'task.labeled') this.#byTask.set(e.taskId, { label: e.label, labelSource: e.source, ...(e.reason ? { labelReason: e.reason } : {}) });
+    else if (e.type === 'task.failed') this.#byTask.delete(e.taskId);
+  }
+
+  /** The label fields of the task that just succeeded (none when it had no label). */
+  take(taskId: string): Partial<Pick<TaskResult, 'label' | 'labelSource' | 'labelReason'>> {
+    const fields = this.#byTask.get(taskId);
+    this.#byTask.delete(taskId);
+    return fields ?? {};
+  }
+}
 
 /** `alive(pid)` tells a run still being written from one whose process died. */
 export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () => false): RecordedRun {
@@ -41,7 +56,7 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
   const tasks: Record<string, TaskResult> = {};
   for (const t of header?.workflow.tasks ?? []) tasks[t.id] = { status: 'pending', attempts: 0, visits: 0 };
   const task = (id: string) => (tasks[id] ??= { status: 'pending', attempts: 0, visits: 0 });
-  const labels = new Map<string, PendingLabel>();
+  const labels = new PendingLabels();
   let pid = header?.pid;
   const run: RecordedRun = {
     runId: header?.runId ?? events[0]?.runId ?? '',
@@ -53,6 +68,7 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
   };
   for (const e of events) {
     run.lastSeq = Math.max(run.lastSeq, e.seq);
+    labels.see(e);
     switch (e.type) {
       case 'run.started':
         run.workflow = e.workflow;
@@ -80,20 +96,14 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
         t.status = 'running';
         break;
       }
-      case 'task.labeled':
-        labels.set(e.taskId, { label: e.label, source: e.source, reason: e.reason });
-        break;
       case 'task.succeeded': {
         const t = terminal(task(e.taskId), 'succeeded', e.replayed ? undefined : e.ts);
         if ('output' in e) t.output = e.output;
-        const l = labels.get(e.taskId);
-        labels.delete(e.taskId);
-        if (l) Object.assign(t, { label: l.label, labelSource: l.source }, l.reason ? { labelReason: l.reason } : {});
+        Object.assign(t, labels.take(e.taskId));
         break;
       }
       case 'task.failed':
         terminal(task(e.taskId), 'failed', e.attempt > 0 ? e.ts : undefined).error = e.error;
-        labels.delete(e.taskId);
         break;
       case 'task.skipped': {
         const t = terminal(task(e.taskId), 'skipped');
@@ -125,20 +135,11 @@ function terminal(t: TaskResult, status: 'succeeded' | 'failed' | 'skipped', end
 export function replayOf(events: readonly RunEvent[]): Replay {
   const successes = new Map<string, ReplayedSuccess>();
   const approvals = new Map<string, boolean>();
-  const labels = new Map<string, PendingLabel>();
+  const labels = new PendingLabels();
   for (const e of events) {
-    if (e.type === 'task.labeled') labels.set(e.taskId, { label: e.label, source: e.source, reason: e.reason });
-    else if (e.type === 'task.failed') labels.delete(e.taskId);
-    else if (e.type === 'task.approval') approvals.set(visitKey(e.taskId, e.visit), e.approved);
-    else if (e.type === 'task.succeeded') {
-      const l = labels.get(e.taskId);
-      labels.delete(e.taskId);
-      successes.set(visitKey(e.taskId, e.visit), {
-        output: e.output,
-        attempt: e.attempt,
-        ...(l ? { label: l.label, labelSource: l.source, ...(l.reason ? { labelReason: l.reason } : {}) } : {}),
-      });
-    }
+    labels.see(e);
+    if (e.type === 'task.approval') approvals.set(visitKey(e.taskId, e.visit), e.approved);
+    else if (e.type === 'task.succeeded') successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...labels.take(e.taskId) });
   }
   return { successes, approvals };
 }
