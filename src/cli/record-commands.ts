@@ -8,7 +8,7 @@ import type { RunRecord } from '../store/types.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { STATUS_ICON, color, formatDuration, paint, summaryTable, table } from './format.js';
 import { describeEvent } from './progress.js';
-import { defaultStore } from './run-command.js';
+import { defaultStore, problemReporter } from './run-command.js';
 import { intervals, mermaidTimeline, textTimeline } from './timeline.js';
 
 async function load(runId: string): Promise<{ record: RunRecord; run: RecordedRun }> {
@@ -17,7 +17,7 @@ async function load(runId: string): Promise<{ record: RunRecord; run: RecordedRu
 }
 
 function reportProblems(runId: string, record: RunRecord): void {
-  for (const p of record.problems) process.stderr.write(`braid: ${defaultStore().path(runId)}: ${p}\n`);
+  record.problems.forEach(problemReporter(defaultStore(), runId));
 }
 
 export async function runsCommand(flags: { json?: boolean; limit?: number }): Promise<number> {
@@ -101,8 +101,7 @@ export async function explainCommand(runId: string, taskId: string): Promise<num
 /** Print the events of a run; with `follow`, keep printing new ones until the run finishes. */
 export async function logsCommand(runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }): Promise<number> {
   const store = defaultStore();
-  const onProblem = (p: string) => process.stderr.write(`braid: ${store.path(runId)}: ${p}\n`);
-  for await (const e of followRun(store, runId, { follow: flags.follow, onProblem })) {
+  for await (const e of followRun(store, runId, { follow: flags.follow, onProblem: problemReporter(store, runId) })) {
     if (flags.json) process.stdout.write(`${JSON.stringify(e)}\n`);
     else if (flags.all || (e.type !== 'task.ready' && e.type !== 'task.progress')) process.stdout.write(`${String(e.seq).padStart(5)} ${e.ts.slice(11, 23)} ${describeEvent(e)}\n`);
   }

@@ -41,6 +41,9 @@ export function defaultStore(): JsonlRunStore {
   return new JsonlRunStore(resolve(process.env.BRAID_HOME ?? '.braid', 'runs'));
 }
 
+/** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
+export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) => void process.stderr.write(`braid: ${store.path(runId)}: ${problem}\n`);
+
 export async function loadUserTools(files: readonly string[] = []): Promise<Tool[]> {
   const out: Tool[] = [];
   for (const f of files) out.push(...(await loadToolsModule(f)));
@@ -76,7 +79,7 @@ export async function resumeCommand(runId: string, flags: RunFlags): Promise<num
   const store = defaultStore();
   const { header, problems } = await store.read(runId);
   if (!header) throw new ExitError(EXIT.invalid, `run "${runId}" cannot be resumed: ${problems.join('; ')}`);
-  for (const p of problems) process.stderr.write(`braid: ${store.path(runId)}: ${p}\n`);
+  problems.forEach(problemReporter(store, runId));
   const tools = await loadUserTools([...(header.source?.tools ?? []), ...(flags.tools ?? [])]);
   const file = header.source?.file;
   // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).

@@ -51,7 +51,7 @@ export async function explainTask(header: Pick<RunHeader, 'workflow' | 'input'>,
         // Follow skipped upstreams back to the first cause.
         if (depth < 5) for (const u of ups) if (run.tasks[u]?.status === 'skipped') lines.push(...(await explainTask(header, run, u, depth + 1)));
       } else if (result.reason === 'not_routed') {
-        const from = workflow.tasks.filter((t) => routesOf(t).some(([to]) => to === taskId)).map((t) => `${t.id} on ${routesOf(t).find(([to]) => to === taskId)![1]}`);
+        const from = routesInto(workflow, taskId).map(([id, on]) => `${id} on ${on}`);
         say(`Only routing edges lead to it (from ${from.join(', ')}), and none of them was taken.`);
       } else if (result.reason === 'cancelled') say('The run was cancelled before it could run.');
       else if (result.reason === 'failure_skipped') say(`It failed (${result.error?.message ?? 'unknown error'}) and its on_failure policy ends in skip, so the run went on.`);
@@ -75,8 +75,13 @@ function describeStatus(t: TaskResult | undefined): string {
   return t.status === 'skipped' ? `skipped (${t.reason})` : t.label && t.status === 'succeeded' ? `succeeded with label "${t.label}"` : t.status;
 }
 
+/** The routing edges into a task: `[source id, 'success' | 'failure']`. */
+function routesInto(workflow: Workflow, taskId: string): [string, 'success' | 'failure'][] {
+  return workflow.tasks.flatMap((t) => routesOf(t).filter(([to]) => to === taskId).map(([, on]): [string, 'success' | 'failure'] => [t.id, on]));
+}
+
 function routedInto(workflow: Workflow, taskId: string): string {
-  const from = workflow.tasks.filter((t) => routesOf(t).some(([to]) => to === taskId)).map((t) => t.id);
+  const from = routesInto(workflow, taskId).map(([id]) => id);
   return from.length ? ` (routing edges from ${from.join(', ')} may also enter it)` : '';
 }
 
