@@ -26,7 +26,7 @@ import { isoNow } from '../events/clock.js';
 import type { Executor } from './executor.js';
 import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
-import type { RunResult, RunStatus, SkipReason, TaskResult, TaskStatus } from './result.js';
+import { clearOutcome, type RunResult, type RunStatus, type SkipReason, type TaskResult, type TaskStatus } from './result.js';
 import { withCost } from '../llm/cost.js';
 import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { addUsage } from './usage.js';
@@ -377,7 +377,7 @@ export class Scheduler {
     const wasActive = this.#state[i] === 'active';
     this.#state[i] = status;
     // Only a task finishing again (after a routing reset) can hold stale fields; `delete` is slow, so skip it otherwise.
-    if (this.#finishedOnce[i]) delete r.reason, delete r.output, delete r.label, delete r.labelSource, delete r.labelReason, delete r.error;
+    if (this.#finishedOnce[i]) clearOutcome(r);
     this.#finishedOnce[i] = 1;
     r.status = status;
     Object.assign(r, patch);

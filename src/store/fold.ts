@@ -3,7 +3,7 @@
  * (a run killed mid-flight shows its running tasks), plus what a resume needs to replay.
  */
 import type { ErrorRecord, RunEvent } from '../events/types.js';
-import type { LabelSource, RunResult, TaskResult } from '../engine/result.js';
+import { clearOutcome, type LabelSource, type RunResult, type TaskResult } from '../engine/result.js';
 import { addUsage } from '../engine/usage.js';
 import type { RunRecord } from './types.js';
 
@@ -125,7 +125,7 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
 }
 
 function terminal(t: TaskResult, status: 'succeeded' | 'failed' | 'skipped', endedAt?: string): TaskResult {
-  delete t.reason, delete t.output, delete t.label, delete t.labelSource, delete t.labelReason, delete t.error;
+  clearOutcome(t);
   t.status = status;
   if (endedAt) t.endedAt = endedAt;
   return t;
