@@ -49,7 +49,10 @@ describe('braid CLI', () => {
   it('validate prints ok with a summary for a good file', async () => {
     const r = await braid(['validate', 'test/fixtures/custom.yaml', '--tools', 'test/fixtures/tools.mjs']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^ok: .*3 tasks, 1 roots, 2 conditional, 0 routing edges/);
+    expect(r.stdout).toMatch(/^ok: .*3 tasks, 1 root \(\w+\), 2 conditional, 0 routing edges/);
+    // roots by workflow-spec.md §6: the error handler reached by routing is not one
+    const routing = await braid(['validate', 'examples/routing.yaml']);
+    expect(routing.stdout).toMatch(/3 tasks, 1 root \(compute\), 0 conditional, 2 routing edges/);
   });
 
   it('run on an invalid file, a bad tools module, bad input or a bad flag exits 2', async () => {

@@ -135,13 +135,13 @@ describe('labels (§3 Labels)', () => {
 });
 
 describe('trigger rules and skip propagation (§4)', () => {
-  it('skips propagate with reasons: upstream_failed, then upstream_skipped', async () => {
+  it('a failure propagates as upstream_failed through a chain (a skip after a failure counts as failed)', async () => {
     const r = await run([
       { id: 'a', input: { fail: true } },
       { id: 'b', dependencies: ['a'] },
       { id: 'c', dependencies: ['b'] },
     ]);
-    expect([r.status('a'), r.reason('b'), r.reason('c')]).toEqual(['failed', 'upstream_failed', 'upstream_skipped']);
+    expect([r.status('a'), r.reason('b'), r.reason('c')]).toEqual(['failed', 'upstream_failed', 'upstream_failed']);
     expect(r.result.status).toBe('failed');
   });
 
@@ -223,6 +223,12 @@ describe('templates (§5)', () => {
   });
 });
 
+/** A tool that fails on its first call in the run and succeeds after. */
+function failsFirstTime() {
+  let calls = 0;
+  return defineTool({ name: 'once_bad', input: z.object({}), run: () => { if (calls++ === 0) throw new Error('first call fails'); return 'ok'; } });
+}
+
 describe('routing (§6)', () => {
   it('next_task_id_on_failure runs a handler that is not a root; the failure is handled', async () => {
     const r = await run([
@@ -260,6 +266,36 @@ describe('routing (§6)', () => {
     expect(result.tasks.improve.visits).toBe(2);
     expect(result.tasks.done.status).toBe('succeeded');
     expect(result.tasks.gen.history?.map((h) => h.visit)).toEqual([1, 2, 3]);
+  });
+
+  it('roots: a task inside a routing loop does not start at the beginning (start → gen → check, check →(failure) gen)', async () => {
+    const r = await run([
+      { id: 'start', next_task_id_on_success: 'gen' },
+      { id: 'gen', next_task_id_on_success: 'check' },
+      { id: 'check', tool: 'once_bad', next_task_id_on_failure: 'gen' },
+    ], { tools: [...recorder().tools, failsFirstTime()] });
+    // start, then gen, then check (fails once), gen again, check again (succeeds)
+    expect(r.events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId)).toEqual(['start', 'gen', 'check', 'gen', 'check']);
+    expect(r.result.tasks.check).toMatchObject({ status: 'succeeded', visits: 2 });
+    expect(r.result.status).toBe('succeeded');
+  });
+
+  it('roots: an error handler routed to from inside the run never runs at the start (start → a, a →(failure) fix →(success) a)', async () => {
+    const r = await run([
+      { id: 'start' },
+      { id: 'a', dependencies: ['start'], next_task_id_on_failure: 'fix' },
+      { id: 'fix', next_task_id_on_success: 'a' },
+    ]);
+    expect(r.rec.ran()).toEqual(['start', 'a']);
+    expect(r.reason('fix')).toBe('not_routed');
+  });
+
+  it('roots: with no entry task, a loop back to the start begins at the task without upstreams (a → b →(failure) a)', async () => {
+    const r = await run([
+      { id: 'a' },
+      { id: 'b', tool: 'once_bad', dependencies: ['a'], next_task_id_on_failure: 'a' },
+    ], { tools: [...recorder().tools, failsFirstTime()] });
+    expect(r.events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId)).toEqual(['a', 'b', 'a', 'b']);
   });
 
   it('a loop that never converges fails the run after max_visits entries', async () => {

@@ -7,7 +7,7 @@ import { toRegistry } from '../tools/registry.js';
 import { toMermaid } from '../graph/mermaid.js';
 import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
 import { validateWorkflow } from '../spec/validate.js';
-import { conditionObject, routesOf } from '../spec/workflow.js';
+import { rootFlags, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { color, formatIssuesPretty } from './format.js';
@@ -37,14 +37,16 @@ async function validateCommand(file: string, flags: { tools?: string[]; strict?:
     const w = result.workflow;
     const conditional = w.tasks.filter((t) => t.condition !== undefined && t.condition !== null).length;
     const routes = w.tasks.reduce((n, t) => n + routesOf(t).length, 0);
-    const roots = w.tasks.filter((t) => !(t.dependencies ?? []).length && !conditionObject(t)).length;
+    const isRoot = rootFlags(w.tasks);
+    const rootIds = w.tasks.filter((_, i) => isRoot[i]).map((t) => t.id);
+    const roots = `${rootIds.length} root${rootIds.length === 1 ? '' : 's'} (${rootIds.slice(0, 5).join(', ')}${rootIds.length > 5 ? ', ...' : ''})`;
     const c = color(useColor());
     if (warnings.length) {
       const mark = flags.strict ? c.red('✖') : c.yellow('⚠');
       process.stderr.write(`${warnings.map((i) => `${mark} ${formatIssue(i, file)}`).join('\n')}\n`);
     }
     const counted = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}${flags.strict && warnings.length ? ' (errors with --strict)' : ''}`;
-    const summary = `${file}: workflow "${w.name}", ${w.tasks.length} tasks, ${roots} roots, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
+    const summary = `${file}: workflow "${w.name}", ${w.tasks.length} tasks, ${roots}, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
     if (ok) process.stdout.write(`ok: ${summary}\n`);
     else process.stderr.write(`invalid: ${summary}\n`);
   } else {

@@ -6,7 +6,7 @@ import type { Expression } from '../spec/expression.js';
 import { parseExpression } from '../spec/expression.js';
 import type { IfStatus, PolicyStep, TaskSpec, TriggerRule } from '../spec/schema.js';
 import { compileTemplate, type CompiledTemplate } from '../spec/template.js';
-import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
+import { conditionObject, rootFlags, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { RULES_THAT_RUN_ON_FAILURE } from './trigger-rules.js';
@@ -34,7 +34,7 @@ export interface PlanTask {
   readonly ruleUpstreams: readonly number[];
   readonly downstreams: readonly number[];
   readonly routes: readonly { readonly to: number; readonly on: 'success' | 'failure' }[];
-  /** No upstreams, but routing edges lead here: runs only when routed to. */
+  /** No upstreams, but not a root (workflow-spec.md §6): runs only when routed to. */
   readonly routingOnly: boolean;
   readonly trigger: TriggerRule;
   readonly condition: PlanCondition;
@@ -75,14 +75,12 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
   const idx = (id: string) => indexOf.get(id)!;
 
   const downstreams: number[][] = specs.map(() => []);
-  const routedFrom: number[][] = specs.map(() => []);
   const expected: Set<string>[] = specs.map(() => new Set());
   const handledBy = specs.map(() => false);
 
   const ups = specs.map((t, i) => {
     const list = upstreamsOf(t).map(idx);
     for (const u of list) downstreams[u].push(i);
-    for (const [to] of routesOf(t)) routedFrom[idx(to)].push(i);
     const cond = conditionObject(t);
     if (cond?.if_result !== undefined) for (const l of toList(cond.if_result)) expected[idx(toList(cond.depends_on)[0])].add(l);
     if (cond?.if_status === 'failed' || cond?.if_status === 'finished') handledBy[idx(toList(cond.depends_on)[0])] = true;
@@ -91,6 +89,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
     return list;
   });
 
+  const roots = rootFlags(specs);
   const tasks = specs.map((t, i): PlanTask => {
     const condition = compileCondition(t, idx);
     const statusDep = condition.kind === 'status' ? condition.dep : -1;
@@ -105,7 +104,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       ruleUpstreams: statusDep >= 0 ? ups[i].filter((u) => u !== statusDep) : ups[i],
       downstreams: downstreams[i],
       routes: routesOf(t).map(([to, on]) => ({ to: idx(to), on })),
-      routingOnly: ups[i].length === 0 && routedFrom[i].some((src) => !reaches(i, src, downstreams, specs, idx)),
+      routingOnly: ups[i].length === 0 && !roots[i],
       trigger: t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success',
       condition,
       retries: t.retries ?? defaults.retries ?? 0,
@@ -123,21 +122,6 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
     };
   });
   return { workflow, tasks, indexOf };
-}
-
-/**
- * Whether `to` can be reached from `from` along data and routing edges. A task without upstreams whose
- * every routing edge comes from its own descendants (a loop back to the start) is still a root.
- */
-function reaches(from: number, to: number, downstreams: readonly number[][], specs: readonly TaskSpec[], idx: (id: string) => number): boolean {
-  const seen = new Set([from]);
-  const stack = [from];
-  while (stack.length) {
-    const i = stack.pop()!;
-    if (i === to) return true;
-    for (const n of [...downstreams[i], ...routesOf(specs[i]).map(([id]) => idx(id))]) if (!seen.has(n)) seen.add(n), stack.push(n);
-  }
-  return false;
 }
 
 function compilePolicyStep(step: PolicyStep, specs: readonly TaskSpec[], indexOf: ReadonlyMap<string, number>, registry: ToolRegistry, ids: ReadonlySet<string>): PlanPolicyStep {

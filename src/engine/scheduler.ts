@@ -38,7 +38,7 @@ import { track } from '../llm/llm.js';
 import type { ChildRuns, Tool } from '../tools/types.js';
 import type { RunEvent } from '../events/types.js';
 import type { Budget } from '../spec/schema.js';
-import { decideTrigger } from './trigger-rules.js';
+import { decideTrigger, ruleStatus } from './trigger-rules.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -362,9 +362,11 @@ export class Scheduler {
     }
     for (const u of t.ruleUpstreams) {
       const s = this.#state[u];
-      if (s === 'succeeded') this.#succeeded[i]++;
-      else if (s === 'failed') this.#failed[i]++;
-      else if (s === 'skipped') this.#skipped[i]++;
+      if (s === 'pending' || s === 'active' || s === 'waiting') continue;
+      const counted = ruleStatus(s, this.#results[u].reason);
+      if (counted === 'succeeded') this.#succeeded[i]++;
+      else if (counted === 'failed') this.#failed[i]++;
+      else this.#skipped[i]++;
     }
   }
 
@@ -392,8 +394,9 @@ export class Scheduler {
       this.#waiting[d]--;
       const dt = this.#tasks[d];
       if (!(dt.condition.kind === 'status' && dt.condition.dep === i)) {
-        if (status === 'succeeded') this.#succeeded[d]++;
-        else if (status === 'failed') this.#failed[d]++;
+        const counted = ruleStatus(status, r.reason);
+        if (counted === 'succeeded') this.#succeeded[d]++;
+        else if (counted === 'failed') this.#failed[d]++;
         else this.#skipped[d]++;
       }
       // Only rules that may decide early need a look before the last upstream ends.

@@ -2,6 +2,7 @@
 import type { TriggerRule } from '../spec/schema.js';
 import type { SkipReason } from './result.js';
 
+/** Counts over a task's finished rule upstreams; `failed` includes upstreams skipped as `upstream_failed` (see `ruleStatus`). */
 export interface UpstreamCounts {
   readonly total: number;
   readonly succeeded: number;
@@ -13,7 +14,8 @@ export type TriggerDecision = 'run' | 'wait' | SkipReason;
 
 /**
  * Decide once enough upstreams are terminal. `one_success` and `one_failed` may decide before all are
- * terminal (as in Airflow); every other rule waits for all.
+ * terminal (as in Airflow); every other rule waits for all of them (Airflow may skip `all_success` and
+ * the `none_failed` rules as soon as one upstream failed; braid decides the same, only later).
  */
 export function decideTrigger(rule: TriggerRule, c: UpstreamCounts): TriggerDecision {
   if (c.total === 0) return 'run';
@@ -41,6 +43,15 @@ export function decideTrigger(rule: TriggerRule, c: UpstreamCounts): TriggerDeci
     case 'none_failed_min_one_success':
       return c.failed === 0 && c.succeeded > 0 ? 'run' : blocked;
   }
+}
+
+/**
+ * How a finished upstream counts for the rules: a task skipped because *its* upstream failed is, as
+ * Airflow's `upstream_failed` state, a failure (so a failure propagates through a chain to the joins
+ * below it and `one_failed` handlers fire on it); every other skip is a plain skip.
+ */
+export function ruleStatus(status: 'succeeded' | 'failed' | 'skipped', reason?: SkipReason): 'succeeded' | 'failed' | 'skipped' {
+  return status === 'skipped' && reason === 'upstream_failed' ? 'failed' : status;
 }
 
 /** Rules under which a downstream task still runs after this upstream failed: the failure is handled. */

@@ -37,3 +37,36 @@ export function routesOf(task: TaskSpec): [string, 'success' | 'failure'][] {
   if (task.next_task_id_on_failure) out.push([task.next_task_id_on_failure, 'failure']);
   return out;
 }
+
+/**
+ * Which tasks begin a run (workflow-spec.md §6). Entry tasks have no upstreams and no incoming routing
+ * edge; every task reachable from an entry (along data and routing edges) is not a root; a task without
+ * upstreams that no entry reaches is a root too (a loop back to the start begins there). Linear in tasks
+ * plus edges, iterative. Unknown ids (in a workflow not validated yet) are ignored.
+ */
+export function rootFlags(tasks: readonly TaskSpec[]): boolean[] {
+  const indexOf = new Map<string, number>();
+  tasks.forEach((t, i) => indexOf.set(t.id, i));
+  const out: number[][] = tasks.map(() => []);
+  const routedInto = new Uint8Array(tasks.length);
+  tasks.forEach((t, i) => {
+    for (const u of upstreamsOf(t)) {
+      const j = indexOf.get(u);
+      if (j !== undefined) out[j].push(i);
+    }
+    for (const [to] of routesOf(t)) {
+      const j = indexOf.get(to);
+      if (j !== undefined) out[i].push(j), (routedInto[j] = 1);
+    }
+  });
+  const noUpstreams = tasks.map((t) => upstreamsOf(t).length === 0);
+  const reached = new Uint8Array(tasks.length);
+  const stack: number[] = [];
+  tasks.forEach((_, i) => {
+    if (noUpstreams[i] && !routedInto[i]) stack.push(i);
+  });
+  while (stack.length) {
+    for (const n of out[stack.pop()!]) if (!reached[n]) (reached[n] = 1), stack.push(n);
+  }
+  return tasks.map((_, i) => noUpstreams[i] && !reached[i]);
+}

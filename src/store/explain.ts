@@ -47,6 +47,10 @@ export async function explainTask(header: Pick<RunHeader, 'workflow' | 'input'>,
       say(`${taskId} was skipped (${result.reason}).`);
       if (result.reason === 'condition_false') say((await describeCondition(spec, run, header.input, false)) ?? 'Its condition was false.');
       else if (result.reason === 'upstream_failed' || result.reason === 'upstream_skipped') {
+        if (result.reason === 'upstream_failed') {
+          const causes = ups.flatMap((u) => failureCause(workflow, run, u));
+          if (causes.length) say(`It was skipped because ${causes.join('; ')} (a task skipped after a failure counts as failed for the rules below it).`);
+        }
         say(`Its trigger rule ${rule} needs: ${RULE_TEXT[rule]}; ${upText}.`);
         // Follow skipped upstreams back to the first cause.
         if (depth < 5) for (const u of ups) if (run.tasks[u]?.status === 'skipped') lines.push(...(await explainTask(header, run, u, depth + 1)));
@@ -68,6 +72,29 @@ export async function explainTask(header: Pick<RunHeader, 'workflow' | 'input'>,
       break;
   }
   return lines;
+}
+
+/** Why upstream `id` counts as failed: it failed, or it could not run after the task that did. */
+function failureCause(workflow: Workflow, run: RecordedRun, id: string): string[] {
+  const t = run.tasks[id];
+  if (t?.status === 'failed') return [`${id} failed`];
+  if (t?.status !== 'skipped' || t.reason !== 'upstream_failed') return [];
+  // Follow upstream_failed skips back to the tasks that really failed (iteratively: chains may be long).
+  const byId = new Map(workflow.tasks.map((x) => [x.id, x]));
+  const seen = new Set([id]);
+  const stack = [id];
+  const failed: string[] = [];
+  while (stack.length) {
+    const spec = byId.get(stack.pop()!);
+    for (const u of spec ? upstreamsOf(spec) : []) {
+      if (seen.has(u)) continue;
+      seen.add(u);
+      const r = run.tasks[u];
+      if (r?.status === 'failed') failed.push(u);
+      else if (r?.status === 'skipped' && r.reason === 'upstream_failed') stack.push(u);
+    }
+  }
+  return [`${id} could not run after ${failed.length ? failed.join(' and ') : 'an upstream'} failed`];
 }
 
 function describeStatus(t: TaskResult | undefined): string {
