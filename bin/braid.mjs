@@ -8,6 +8,13 @@ if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('braid: dist/ is missing; run `npm install` (or `npm run build`) in the braid folder first\n');
   process.exit(2);
 }
+// `braid tools | head`: a closed pipe ends the command quietly, as for any Unix tool.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
+}
 const { main } = await import(entry.href);
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

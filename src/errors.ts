@@ -16,11 +16,14 @@ export type IssueCode =
   | 'invalid_expression'
   | 'invalid_template'
   | 'non_upstream_reference'
+  /** A required tool input field that nothing gives (workflow-spec.md §5a). */
+  | 'missing_input'
   // warnings (static analysis: the workflow is valid but part of it can never run as written)
   | 'unreachable_label'
   | 'exclusive_join'
   | 'unbounded_loop'
-  | 'unknown_output_field';
+  | 'unknown_output_field'
+  | 'ambiguous_input';
 
 /** One validation problem. `path` reads like `tasks[2].condition.depends_on`. */
 export interface Issue {

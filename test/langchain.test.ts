@@ -17,7 +17,7 @@ describe('LangChain interop', () => {
     });
     const braidTool = fromLangChainTool(multiply);
     expect(toJSONSchema(braidTool)).toMatchObject({ properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] });
-    const r = await runWorkflow([{ id: 'm', tool: 'multiply', input: { a: 6, b: 7 } }, { id: 'bad', tool: 'multiply', input: { a: 'x', b: 1 } }], { tools: [braidTool] });
+    const r = await runWorkflow([{ id: 'm', tool: 'multiply', input: { a: 6, b: 7 } }, { id: 'bad', tool: 'multiply', input: { a: '{{ input.a }}', b: 1 } }], { tools: [braidTool], input: { a: 'x' } });
     expect(r.tasks.m.output).toBe('42');
     expect(r.tasks.bad.error?.code).toBe('E_TOOL_INPUT');
   });

@@ -216,7 +216,7 @@ describe('templates (§5)', () => {
   });
 
   it('a rendered input that fails the tool schema fails the task, naming the field, without retries', async () => {
-    const r = await run([{ id: 'a', input: { ms: 'soon' }, retries: 3 }]);
+    const r = await run([{ id: 'a', input: { ms: '{{ input.when }}' }, retries: 3 }], { input: { when: 'soon' } });
     expect(r.result.tasks.a.error).toMatchObject({ code: 'E_TOOL_INPUT' });
     expect(r.result.tasks.a.error?.message).toContain('ms:');
     expect(r.result.tasks.a.attempts).toBe(1);

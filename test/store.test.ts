@@ -149,7 +149,7 @@ describe('monitoring subscribers', () => {
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     const tracer = otelListener(provider.getTracer('braid-test'));
     await runWorkflow(
-      { name: 'traced', tasks: [{ id: 'idea', tool: 'llm_generate_idea', input: { topic: 'solar kites' } }, { id: 'skip', tool: 'echo', condition: { depends_on: 'idea', if_status: 'failed' } }] },
+      { name: 'traced', tasks: [{ id: 'idea', tool: 'llm_generate_idea', input: { topic: 'solar kites' } }, { id: 'skip', tool: 'echo', input: { value: 1 }, condition: { depends_on: 'idea', if_status: 'failed' } }] },
       { onEvent: tracer },
     );
     tracer.drain();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { generateFromPrompt } from '../src/llm/llm.js';
 import { defineTool } from '../src/tools/define-tool.js';
+import { ideaWithFeedback } from './upstream.js';
 import { ideaOutput, ideaSchema } from './llm-generate-idea.js';
 import { modelOf } from './llm.js';
 
@@ -14,6 +15,7 @@ export const retryGenerateIdea = defineTool({
     topic: z.string().default('the same topic'),
   }),
   output: ideaOutput,
+  upstream: ideaWithFeedback,
   async run({ idea, feedback, topic }, ctx) {
     const { object, result } = await generateFromPrompt(modelOf(ctx), 'improve-idea', { idea, feedback: feedback ?? 'make it more specific', topic }, { schema: ideaSchema, signal: ctx.signal, purpose: 'retry_generate_idea' });
     return { ...object, provider: result.provider, model: result.model };

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { defineTool } from '../src/tools/define-tool.js';
+import { draftOrIdea } from './upstream.js';
 
 /**
  * Send an email with nodemailer. By default nothing leaves the machine: the message is written as an
@@ -19,6 +20,7 @@ export const sendEmail = defineTool({
     from: z.string().default('braid@localhost'),
   }),
   output: z.object({ messageId: z.string(), transport: z.enum(['outbox', 'smtp']), path: z.string().optional(), accepted: z.array(z.string()) }),
+  upstream: draftOrIdea,
   async run({ to, subject, body, from }, ctx) {
     const smtp = process.env.SMTP_URL;
     if (smtp) {

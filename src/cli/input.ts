@@ -1,5 +1,14 @@
 /** `--input key=value` pairs into an object, typed by the workflow's `inputs` schema when it has one. */
+import { readFile } from 'node:fs/promises';
 import { BraidError } from '../errors.js';
+import { EXIT, ExitError } from './exit.js';
+
+/** The run input of `--input-file` and `--input` pairs (the pairs win). */
+export async function readRunInput(flags: { input?: string[]; inputFile?: string }, inputsSchema?: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const fromFile = flags.inputFile ? await readInputFile(flags.inputFile) : {};
+  return { ...fromFile, ...parseInputPairs(flags.input ?? [], inputsSchema) };
+}
+
 
 export function parseInputPairs(pairs: readonly string[], inputsSchema?: Record<string, unknown>): Record<string, unknown> {
   const props = (inputsSchema?.properties ?? {}) as Record<string, { type?: unknown }>;
@@ -22,4 +31,15 @@ function parseLoose(raw: string, declared: boolean): unknown {
   } catch {
     return raw;
   }
+}
+
+async function readInputFile(file: string): Promise<Record<string, unknown>> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new ExitError(EXIT.invalid, `${file}: cannot read input: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
+  return value as Record<string, unknown>;
 }

@@ -6,9 +6,12 @@ import { analyzeWorkflow } from '../spec/analyze.js';
 import { toRegistry } from '../tools/registry.js';
 import { toMermaid } from '../graph/mermaid.js';
 import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
-import { validateWorkflow } from '../spec/validate.js';
+import { validateWorkflow, type ValidationResult } from '../spec/validate.js';
+import { checkInputs } from '../spec/input-check.js';
+import { readRunInput } from './input.js';
 import { rootFlags, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
+import type { Tool } from '../tools/types.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { color, formatIssuesPretty } from './format.js';
 import type { ServiceFlags } from './chat.js';
@@ -23,13 +26,22 @@ export { EXIT } from './exit.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-async function validateCommand(file: string, flags: { tools?: string[]; strict?: boolean; json?: boolean }): Promise<number> {
-  const registry = await registryFor(flags.tools);
+type ValidateFlags = { tools?: string[]; strict?: boolean; json?: boolean; input?: string[]; inputFile?: string };
+
+async function validateCommand(file: string, flags: ValidateFlags): Promise<number> {
+  const base = await registryFor(flags.tools);
   const read = await readWorkflowFile(file);
-  const result = read.ok
-    ? validateWorkflow(read.value, { toolNames: [...registry.names(), ...read.tools.map((t) => t.name)], defaultName: basename(file, extname(file)) })
-    : ({ success: false, issues: read.issues } as const);
-  const warnings = result.success ? analyzeWorkflow(result.workflow, read.ok && read.tools.length ? toRegistry([...registry.list(), ...read.tools]) : registry) : [];
+  const registry = read.ok && read.tools.length ? toRegistry([...base.list(), ...read.tools]) : base;
+  let result: ValidationResult = read.ok ? validateWorkflow(read.value, { toolNames: registry.names(), defaultName: basename(file, extname(file)) }) : { success: false, issues: [...read.issues] };
+  const warnings = result.success ? analyzeWorkflow(result.workflow, registry) : [];
+  if (result.success) {
+    // What `braid run` would refuse before starting: bad literal inputs, required fields nothing gives (§5a).
+    const input = await readRunInput(flags, result.workflow.inputs);
+    const inputIssues = checkInputs(result.workflow, registry, Object.keys(input), { declaredCount: true });
+    warnings.push(...inputIssues.filter((i) => i.severity === 'warning'));
+    const errors = inputIssues.filter((i) => i.severity !== 'warning');
+    if (errors.length) result = { success: false, issues: errors };
+  }
   const ok = result.success && !(flags.strict && warnings.length);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify({ ok, issues: result.success ? [] : result.issues, warnings }, null, 2)}\n`);
@@ -198,9 +210,25 @@ input, 3 waiting for an approval (braid approve).`)
     .argument('<file>', 'workflow file')
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .option('--strict', 'treat warnings (parts of the workflow that can never run as written) as errors')
+    .option('-i, --input <key=value>', 'a run input the run will have (repeatable): required tool fields may come from it', collect)
+    .option('--input-file <file.json>', 'run input as a JSON object')
     .option('--json', 'print { ok, issues } as JSON')
-    .addHelpText('after', '\nWarnings (exit 0; errors with --strict): an if_result label its task never yields, an all_success join\nover exclusive branches, a routing loop without max_visits, a template reading an\noutput field the tool does not have.\n\nExit codes: 0 valid, 2 invalid.')
-    .action(async (file: string, flags: { tools?: string[]; strict?: boolean; json?: boolean }) => {
+    .addHelpText('after', `
+Errors (exit 2): what braid run would refuse, including task inputs: a literal value the tool rejects,
+an unknown input field, a required tool field that nothing gives. A field may come from the task's
+input, a run input of the same name (--input name=..., or declared in the workflow's inputs), a tool
+default, or an upstream's output (see "Data between tasks" in docs/workflow-format.md).
+
+Warnings (exit 0; errors with --strict): an if_result label its task never yields, an all_success join
+over exclusive branches, a routing loop without max_visits, a template reading an output field the
+tool does not have, an input field two upstreams both give.
+
+Examples:
+  braid validate examples/seed-conditional.json --input topic="bike sharing" --input to=team@example.com
+  braid validate flow.yaml --tools ./my-tools.mjs --strict
+
+Exit codes: 0 valid, 2 invalid.`)
+    .action(async (file: string, flags: ValidateFlags) => {
       process.exitCode = await validateCommand(file, flags);
     });
 
@@ -239,18 +267,21 @@ input, 3 waiting for an approval (braid approve).`)
     .action(async (flags: { tools?: string[]; json?: boolean }) => {
       const tools = (await registryFor(flags.tools)).list();
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(tools.map((t) => ({ name: t.name, description: t.description ?? '', input: toJSONSchema(t) })), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(tools.map((t) => ({ name: t.name, description: t.description ?? '', input: toJSONSchema(t), upstream: upstreamText(t) })), null, 2)}\n`);
         return;
       }
       for (const t of tools) {
         const schema = toJSONSchema(t) as { properties?: Record<string, { type?: unknown; description?: string }>; required?: string[] };
         const fields = Object.entries(schema.properties ?? {}).map(([k, v]) => `${k}${schema.required?.includes(k) ? '' : '?'}: ${Array.isArray(v.type) ? v.type.join('|') : (v.type ?? 'any')}`);
-        process.stdout.write(`${t.name}(${fields.join(', ')})\n  ${t.description ?? ''}\n`);
+        process.stdout.write(`${t.name}(${fields.join(', ')})\n  ${t.description ?? ''}\n  from upstream: ${upstreamText(t)}\n`);
       }
     });
 
   return program;
 }
+
+/** How a tool takes upstream outputs when a task's input does not name a field (workflow-spec.md §5a). */
+const upstreamText = (t: Tool) => t.upstream?.description ?? 'output fields with the names of its input fields (a later upstream wins)';
 
 function positiveInt(value: string): number {
   const n = Number(value);

@@ -1,8 +1,11 @@
 /** `braid run`, `braid resume`, `braid approve`: start or continue a run with live progress, a record and logs. */
 import { createWriteStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { approveTask, resumeRun, runWorkflow } from '../engine/run.js';
+import { approveTask, resolveInput, resumeRun, runWorkflow } from '../engine/run.js';
+import { formatIssue, WorkflowValidationError } from '../errors.js';
+import { analyzeWorkflow } from '../spec/analyze.js';
+import { checkInputs } from '../spec/input-check.js';
+import type { Workflow } from '../spec/workflow.js';
 import type { RunResult } from '../engine/result.js';
 import type { EventListener } from '../events/bus.js';
 import type { RunEvent } from '../events/types.js';
@@ -10,11 +13,11 @@ import { loadWorkflow } from '../spec/load.js';
 import { JsonlRunStore, stringify } from '../store/jsonl-store.js';
 import { builtinTools } from '../tools/builtins.js';
 import { loadToolsModule } from '../tools/load-module.js';
-import { toRegistry } from '../tools/registry.js';
+import { toRegistry, type ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { EXIT, ExitError } from './exit.js';
 import { summaryTable } from './format.js';
-import { parseInputPairs } from './input.js';
+import { readRunInput } from './input.js';
 import { createProgress } from './progress.js';
 
 export interface RunFlags {
@@ -57,8 +60,8 @@ export async function registryFor(toolFiles: readonly string[] | undefined) {
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
   const registry = await registryFor(flags.tools);
   const loaded = await loadWorkflow(file, { toolNames: registry.names() });
-  const fromFile = flags.inputFile ? await readInputFile(flags.inputFile) : {};
-  const input = { ...fromFile, ...parseInputPairs(flags.input ?? [], loaded.workflow.inputs) };
+  const input = await readRunInput(flags, loaded.workflow.inputs);
+  preflight(file, loaded.workflow, toRegistry([...registry.list(), ...loaded.tools]), input, flags.quiet);
   const store = flags.store === false ? undefined : defaultStore();
   return withRunUi(loaded.workflow.tasks.map((t) => t.id), flags, store, (ui) =>
     // The file is read (and a TS module imported) once: run the workflow already loaded above.
@@ -96,6 +99,18 @@ export async function approveCommand(runId: string, taskId: string, flags: RunFl
     return EXIT.ok;
   }
   return resumeCommand(runId, flags);
+}
+
+/**
+ * What `braid validate` would say, before anything starts: errors (bad literal inputs, required fields with
+ * no source, named with the file) end the command with exit 2; warnings are printed and the run goes on.
+ */
+function preflight(file: string, workflow: Workflow, registry: ToolRegistry, input: Record<string, unknown>, quiet?: boolean): void {
+  const issues = checkInputs(workflow, registry, Object.keys(resolveInput(workflow, input)));
+  const errors = issues.filter((i) => i.severity !== 'warning');
+  if (errors.length) throw new WorkflowValidationError(file, errors);
+  const warnings = [...analyzeWorkflow(workflow, registry), ...issues.filter((i) => i.severity === 'warning')];
+  if (!quiet) for (const w of warnings) process.stderr.write(`⚠ ${formatIssue(w, file)}\n`);
 }
 
 type Ui = { onEvent: EventListener[]; signal: AbortSignal };
@@ -160,13 +175,3 @@ function nextSteps(result: RunResult, recorded: boolean): string[] {
   return lines;
 }
 
-async function readInputFile(file: string): Promise<Record<string, unknown>> {
-  let value: unknown;
-  try {
-    value = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new ExitError(EXIT.invalid, `${file}: cannot read input: ${(err as Error).message}`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
-  return value as Record<string, unknown>;
-}

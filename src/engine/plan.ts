@@ -10,6 +10,7 @@ import { conditionObject, rootFlags, routesOf, toList, upstreamsOf, type Workflo
 import type { ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { RULES_THAT_RUN_ON_FAILURE } from './trigger-rules.js';
+import { implicitInputOf, type ImplicitInput } from './effective-input.js';
 
 export type PlanCondition =
   | { readonly kind: 'none' }
@@ -51,6 +52,8 @@ export interface PlanTask {
   /** A failure of this task is handled (§7): the run does not fail because of it. */
   readonly failureHandled: boolean;
   readonly render: CompiledTemplate;
+  /** Fields the explicit input leaves open, taken from run inputs and upstream outputs (§5a); none when it decides all. */
+  readonly implicit?: ImplicitInput;
   /** Tried in order once `retries` are used up. */
   readonly policy: readonly PlanPolicyStep[];
   /** Renders the list a for_each task fans out over. */
@@ -91,6 +94,8 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
 
   const roots = rootFlags(specs);
   const tasks = specs.map((t, i): PlanTask => {
+    const tool = registry.get(t.tool);
+    const implicit = implicitInputOf(t, tool);
     const condition = compileCondition(t, idx);
     const statusDep = condition.kind === 'status' ? condition.dep : -1;
     const candidates = new Set([...expected[i], ...(t.classify?.labels ?? [])]);
@@ -99,7 +104,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       index: i,
       id: t.id,
       spec: t,
-      tool: registry.get(t.tool),
+      tool,
       upstreams: ups[i],
       ruleUpstreams: statusDep >= 0 ? ups[i].filter((u) => u !== statusDep) : ups[i],
       downstreams: downstreams[i],
@@ -116,6 +121,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       labelCandidates: needsLabel ? [...candidates] : [],
       failureHandled: Boolean(t.continue_on_error || t.next_task_id_on_failure || handledBy[i]),
       render: compileTemplate(t.input ?? {}, ids),
+      ...(implicit ? { implicit } : {}),
       policy: (t.on_failure ?? defaults.on_failure ?? []).map((step) => compilePolicyStep(step, specs, indexOf, registry, ids)),
       ...(t.for_each !== undefined ? { forEach: compileTemplate(t.for_each, ids) } : {}),
       itemConcurrency: t.concurrency ?? Infinity,

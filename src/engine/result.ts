@@ -45,6 +45,8 @@ export interface TaskResult {
   visits: number;
   startedAt?: string;
   endedAt?: string;
+  /** Where each input field came from when the task took data beyond its explicit input (workflow-spec.md §5a). */
+  inputSources?: Record<string, string>;
   /** LLM tokens and cost spent by this task (tool calls and classifier). */
   usage?: Usage;
   history?: AttemptRecord[];

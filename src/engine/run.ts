@@ -1,6 +1,7 @@
 /** `runWorkflow`: load, validate, compile, schedule; returns the run result of workflow-spec.md §8. */
 import { z } from 'zod';
-import { BraidError, InputValidationError } from '../errors.js';
+import { BraidError, InputValidationError, WorkflowValidationError } from '../errors.js';
+import { checkInputs } from '../spec/input-check.js';
 import type { RunEvent } from '../events/types.js';
 import { foldRun, processAlive, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
 import type { RunHeader, RunLog, RunStore } from '../store/types.js';
@@ -85,6 +86,7 @@ export function resolveInput(workflow: Workflow, input: Record<string, unknown> 
 export async function runWorkflow(source: string | Workflow | unknown, options: RunOptions = {}): Promise<RunResult> {
   const { workflow, registry } = await prepare(source, options);
   const input = resolveInput(workflow, options.input);
+  assertInputs(workflow, registry, input);
   const runId = options.runId ?? newRunId();
   const header: RunHeader = { type: 'run.record', version: 1, runId, createdAt: new Date().toISOString(), workflow, input, pid: process.pid, ...(options.recordSource ? { source: options.recordSource } : {}) };
   const log = await options.store?.create(header);
@@ -136,6 +138,14 @@ export async function approveTask(store: RunStore, runId: string, taskId: string
   const bus = new EventBus(runId, [(e) => log.append(e)], run.lastSeq);
   bus.emit({ type: 'task.approval', taskId, visit: task.visits, approved: decision.approved, ...(decision.by ? { by: decision.by } : {}), ...(decision.comment ? { comment: decision.comment } : {}) });
   await log.close();
+}
+
+/** Refuse a run before it starts when a task's input has a bad literal or a required field with no source (§5a). */
+function assertInputs(workflow: Workflow, registry: ToolRegistry, input: Record<string, unknown>): void {
+  const issues = checkInputs(workflow, registry, Object.keys(input)).filter((i) => i.severity !== 'warning');
+  if (!issues.length) return;
+  if (issues.every((i) => i.code === 'missing_input')) throw new InputValidationError(issues);
+  throw new WorkflowValidationError(undefined, issues);
 }
 
 async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins'>): Promise<{ workflow: Workflow; registry: ToolRegistry }> {

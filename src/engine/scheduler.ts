@@ -35,7 +35,8 @@ import { TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard } from './budget.js';
 import { track } from '../llm/llm.js';
-import type { ChildRuns, Tool } from '../tools/types.js';
+import type { ChildRuns, Tool, UpstreamOutput } from '../tools/types.js';
+import { effectiveInput } from './effective-input.js';
 import type { RunEvent } from '../events/types.js';
 import type { Budget } from '../spec/schema.js';
 import { decideTrigger, ruleStatus } from './trigger-rules.js';
@@ -421,7 +422,7 @@ export class Scheduler {
       return this.#finish(t.index, 'succeeded', patch, { attempt: replayed.attempt, visit, durationMs: 0, replayed: true });
     }
     const ctx = this.#templateContext();
-    const outcome = t.forEach ? await this.#runEach(t, visit, ctx) : await this.#runWithPolicy(t, t.render(ctx), visit, ctx);
+    const outcome = t.forEach ? await this.#runEach(t, visit, ctx) : await this.#runWithPolicy(t, this.#inputFor(t, ctx), visit, ctx);
     const meta = { attempt: 'attempt' in outcome ? outcome.attempt : undefined, visit, durationMs: 'durationMs' in outcome ? outcome.durationMs : 0 };
     if ('skipped' in outcome) return this.#finish(t.index, 'skipped', { reason: outcome.skipped, ...(outcome.error ? { error: toErrorRecord(outcome.error) } : {}) }, meta);
     if (!outcome.ok) return this.#finish(t.index, 'failed', { error: toErrorRecord(outcome.error) }, meta);
@@ -520,7 +521,7 @@ export class Scheduler {
       while (next < items.length && !this.#controller.signal.aborted) {
         const i = next++;
         const itemCtx = { ...ctx, item: items[i], index: i };
-        outcomes[i] = await this.#runWithPolicy(t, t.render(itemCtx), visit, itemCtx, i);
+        outcomes[i] = await this.#runWithPolicy(t, this.#inputFor(t, itemCtx), visit, itemCtx, i);
         done++;
         const status = 'skipped' in outcomes[i] ? 'skipped' : (outcomes[i] as { ok: boolean }).ok ? 'succeeded' : 'failed';
         this.#o.bus.emit({ type: 'task.progress', taskId: t.id, progress: done / items.length, message: `item ${i + 1} of ${items.length}: ${status}`, data: { item: i, status } });
@@ -549,7 +550,8 @@ export class Scheduler {
     const startedAt = isoNow();
     r.startedAt ??= startedAt;
     const t0 = performance.now();
-    bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }) });
+    const sources = tool === t.tool ? r.inputSources : undefined;
+    bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }), ...(sources ? { sources } : {}) });
     let output: unknown;
     let error: unknown;
     let ok = false;
@@ -596,6 +598,23 @@ export class Scheduler {
         return runner.run(workflow, input, { taskId: t.id, childRunId, signal, onEvent, announce });
       },
     };
+  }
+
+  /** The effective input (§5a): the rendered explicit input over run inputs and upstream outputs; notes where fields came from. */
+  #inputFor(t: PlanTask, ctx: TemplateContext): unknown {
+    const explicit = t.render(ctx);
+    if (!t.implicit) return explicit;
+    const upstreams: UpstreamOutput[] = [];
+    for (const u of t.upstreams) {
+      if (this.#state[u] !== 'succeeded') continue;
+      const r = this.#results[u];
+      upstreams.push({ taskId: this.#tasks[u].id, output: r.output, ...(r.label !== undefined ? { label: r.label } : {}), ...(r.labelReason !== undefined ? { labelReason: r.labelReason } : {}) });
+    }
+    const { input, sources } = effectiveInput(t.implicit, explicit, this.#o.input, upstreams);
+    const r = this.#results[t.index];
+    if (sources) r.inputSources = sources;
+    else if (r.inputSources) delete r.inputSources; // from an earlier visit
+    return input;
   }
 
   #templateContext(): TemplateContext {

@@ -29,7 +29,8 @@ export type RunEventBody =
   | { type: 'run.finished'; status: RunStatus; durationMs: number; error?: ErrorRecord }
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
   /** `item`: the for_each item this attempt runs. */
-  | { type: 'task.started'; taskId: string; tool: string; attempt: number; visit: number; item?: number }
+  /** `sources`: where each input field came from, when the task took data beyond its explicit input (§5a). */
+  | { type: 'task.started'; taskId: string; tool: string; attempt: number; visit: number; item?: number; sources?: Record<string, string> }
   | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord; item?: number }
   /**
    * An `on_failure` step after a failed attempt: `adjust` (the new `input`, or `failed` when no input could

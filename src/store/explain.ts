@@ -41,6 +41,7 @@ export async function explainTask(header: Pick<RunHeader, 'workflow' | 'input'>,
         const cond = await describeCondition(spec, run, header.input, true);
         if (cond) say(cond);
       }
+      if (result.inputSources) say(`Its input came from: ${Object.entries(result.inputSources).map(([field, from]) => `${field} ← ${from}`).join(', ')}.`);
       break;
     }
     case 'skipped':

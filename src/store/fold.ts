@@ -94,6 +94,7 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
         t.attempts++;
         t.startedAt ??= e.ts;
         t.status = 'running';
+        if (e.sources) t.inputSources = e.sources;
         break;
       }
       case 'task.succeeded': {

@@ -1,11 +1,13 @@
 import type { z } from 'zod';
-import type { SchemaLike, Tool, ToolContext, ToolLimits } from './types.js';
+import type { SchemaLike, Tool, ToolContext, ToolLimits, UpstreamMapping } from './types.js';
 
 export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
   readonly name: string;
   readonly description?: string;
   readonly input: S;
   readonly output?: SchemaLike<O>;
+  /** How the tool takes upstream outputs when a task's `input` does not name them. @default fields merged by name */
+  readonly upstream?: UpstreamMapping;
   run(input: InputOf<S>, ctx: ToolContext): O | Promise<O>;
 }
 

@@ -57,11 +57,44 @@ export interface ToolLimits {
   readonly rateLimit?: { readonly intervalCap: number; readonly interval: number };
 }
 
+/** A finished upstream as a tool's upstream mapping sees it (only upstreams that succeeded). */
+export interface UpstreamOutput {
+  readonly taskId: string;
+  readonly output: unknown;
+  readonly label?: string;
+  /** The classifier's reason for the label (the judge's feedback). */
+  readonly labelReason?: string;
+}
+
+/** An input value and where it came from, e.g. `tasks.task_1.output.idea` (shown by `braid explain`). */
+export interface Sourced {
+  readonly value: unknown;
+  readonly from: string;
+}
+
+/**
+ * How a tool takes its upstreams' outputs when a task's `input` does not say (workflow-spec.md §5a).
+ * Without one, upstream output fields are merged by name into the tool's input fields.
+ */
+export interface UpstreamMapping {
+  /** One sentence for `braid tools` and the docs. */
+  readonly description: string;
+  /**
+   * Input fields this mapping can fill, given the fields each upstream's output declares (`undefined`: the
+   * upstream's tool declares no output schema, anything may come). `braid validate` asks it.
+   */
+  provides(upstreams: readonly (ReadonlySet<string> | undefined)[]): readonly string[];
+  /** Input fields from the upstreams that succeeded, in dependency order. */
+  take(upstreams: readonly UpstreamOutput[]): Readonly<Record<string, Sourced>>;
+}
+
 export interface Tool<I = any, O = any> extends ToolLimits {
   readonly name: string;
   readonly description?: string;
   readonly input?: SchemaLike<I>;
   readonly output?: SchemaLike<O>;
+  /** How it takes upstream outputs when the task's `input` does not name them. @default fields merged by name */
+  readonly upstream?: UpstreamMapping;
   run(input: I, ctx: ToolContext): O | Promise<O>;
 }
 
