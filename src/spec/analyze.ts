@@ -5,6 +5,7 @@
 import type { Issue } from '../errors.js';
 import { toJSONSchema, type JsonSchema } from '../tools/json-schema.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import { inputFieldsOf, outputFieldsOf } from '../tools/schema-fields.js';
 import { formatPath, type PathSegment } from './path.js';
 import type { TaskSpec } from './schema.js';
 import { didYouMean } from './suggest.js';
@@ -76,6 +77,21 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
         const field = path[0] === 0 ? ['input', ...path.slice(1)] : ['for_each'];
         warn({ code: 'unknown_output_field', path: at(t, ...field), message: `"{{ ${ref.raw} }}": ${producer.tool}'s output has no field "${missing.field}"`, hint: didYouMean(missing.field, new Set(missing.known)) ?? `it has: ${missing.known.join(', ')}` });
       }
+    }
+  }
+  // 5. An input field two upstreams both give (merged by name, §5a): the later one wins, which may surprise.
+  for (const t of tasks) {
+    if (!registry.has(t.tool) || (t.input !== undefined && (t.input === null || typeof t.input !== 'object' || Array.isArray(t.input)))) continue;
+    const tool = registry.get(t.tool);
+    if (tool.upstream) continue; // the tool's own mapping decides
+    const explicit = (t.input ?? {}) as Record<string, unknown>;
+    const ups = upstreamsOf(t).map((id) => byId.get(id)).filter((u): u is TaskSpec => u !== undefined && u.for_each === undefined && registry.has(u.tool));
+    for (const field of inputFieldsOf(tool).all) {
+      if (Object.hasOwn(explicit, field)) continue;
+      const givers = ups.filter((u) => outputFieldsOf(registry.get(u.tool))?.has(field));
+      const clash = givers.flatMap((a, k) => givers.slice(k + 1).filter((b) => !exclusive(a, b)).map((b) => [a, b] as const))[0];
+      if (!clash) continue;
+      warn({ code: 'ambiguous_input', path: at(t, 'input', field), message: `"${field}" comes from both "${clash[0].id}" and "${clash[1].id}"; the later upstream ("${clash[1].id}") wins`, hint: `name the one you mean: input: { ${field}: "{{ tasks.${clash[0].id}.output.${field} }}" }` });
     }
   }
   return warnings;
