@@ -60,5 +60,11 @@ export function summaryTable(result: RecordedRun | RunResult, useColor: boolean)
   const c = color(useColor);
   const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
   const head = `${c.bold(result.workflow)} ${paint(result.status, result.status, useColor)} in ${formatDuration(total)}${usage} (run ${result.runId})`;
-  return `${head}\n${table(rows)}${result.error ? `\n${c.red(result.error.message)}` : ''}`;
+  return `${head}\n${table(rows)}${result.error ? `\n${c.red(result.error.message)}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
+}
+
+/** A run's output for a terminal: indented JSON, cut after 30 lines (`--json` or `braid show --json` has it whole). */
+export function formatOutput(output: unknown, maxLines = 30): string {
+  const lines = (JSON.stringify(output, null, 2) ?? 'undefined').split('\n');
+  return lines.length > maxLines ? `${lines.slice(0, maxLines).join('\n')}\n... (${lines.length - maxLines} more lines; see --json)` : lines.join('\n');
 }

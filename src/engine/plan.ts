@@ -66,6 +66,8 @@ export interface Plan {
   readonly workflow: Workflow;
   readonly tasks: readonly PlanTask[];
   readonly indexOf: ReadonlyMap<string, number>;
+  /** Renders the workflow's `output`, when it declares one. */
+  readonly output?: CompiledTemplate;
 }
 
 export const DEFAULT_MAX_VISITS = 3;
@@ -127,7 +129,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       itemConcurrency: t.concurrency ?? Infinity,
     };
   });
-  return { workflow, tasks, indexOf };
+  return { workflow, tasks, indexOf, ...(workflow.output !== undefined ? { output: compileTemplate(workflow.output, ids) } : {}) };
 }
 
 function compilePolicyStep(step: PolicyStep, specs: readonly TaskSpec[], indexOf: ReadonlyMap<string, number>, registry: ToolRegistry, ids: ReadonlySet<string>): PlanPolicyStep {

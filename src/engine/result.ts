@@ -65,6 +65,8 @@ export interface RunResult {
   endedAt: string;
   /** Why the run failed when no single task explains it (e.g. max_visits). */
   error?: ErrorRecord;
+  /** The workflow's `output` rendered over the finished tasks; without one, `{ <id>: output }` of the tasks nothing depends on that succeeded. */
+  output?: unknown;
   tasks: Record<string, TaskResult>;
   usage?: Usage;
 }

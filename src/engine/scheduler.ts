@@ -179,7 +179,8 @@ export class Scheduler {
 
     const status = this.#runStatus();
     const durationMs = Math.round(performance.now() - t0);
-    bus.emit({ type: 'run.finished', status, durationMs, ...(this.#fatal ? { error: this.#fatal } : {}) });
+    const output = status === 'waiting' ? undefined : this.#runOutput();
+    bus.emit({ type: 'run.finished', status, durationMs, ...(this.#fatal ? { error: this.#fatal } : {}), ...(output !== undefined ? { output } : {}) });
     const tasks: Record<string, TaskResult> = {};
     let usage: Usage | undefined;
     for (const t of this.#tasks) {
@@ -193,9 +194,22 @@ export class Scheduler {
       startedAt,
       endedAt: new Date().toISOString(),
       ...(this.#fatal ? { error: this.#fatal } : {}),
+      ...(output !== undefined ? { output } : {}),
       tasks,
       ...(usage ? { usage } : {}),
     };
+  }
+
+  /**
+   * The run's overall result: the workflow's `output` rendered over the finished tasks; without one, the
+   * outputs of the tasks nothing depends on that succeeded, keyed by id (undefined when there are none).
+   */
+  #runOutput(): unknown {
+    const { plan } = this.#o;
+    if (plan.output) return plan.output(this.#templateContext());
+    let out: Record<string, unknown> | undefined;
+    for (const t of this.#tasks) if (t.downstreams.length === 0 && this.#state[t.index] === 'succeeded') (out ??= {})[t.id] = this.#results[t.index].output;
+    return out;
   }
 
   /** Reports a task's LLM calls: an `llm.call` event each, tokens and cost added to the task. */

@@ -26,7 +26,8 @@ export type RunEventBody =
   | { type: 'run.started'; workflow: string; tasks: number; input: unknown }
   /** A run continued from its record (`braid resume`/`approve`): recorded successes are reused. */
   | { type: 'run.resumed'; reused: number; pid: number }
-  | { type: 'run.finished'; status: RunStatus; durationMs: number; error?: ErrorRecord }
+  /** `output`: the run's overall result (the workflow's `output`, else the outputs of the tasks nothing depends on). */
+  | { type: 'run.finished'; status: RunStatus; durationMs: number; error?: ErrorRecord; output?: unknown }
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
   /** `item`: the for_each item this attempt runs. */
   /** `sources`: where each input field came from, when the task took data beyond its explicit input (§5a). */

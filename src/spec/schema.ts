@@ -19,12 +19,18 @@ export type IfStatus = (typeof IF_STATUSES)[number];
 
 export const TASK_ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
-const taskId = z.string().regex(TASK_ID_PATTERN, 'must match [A-Za-z0-9_.-]+');
-const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
+/** Names every JS object has: as ids they would vanish into (or pollute) the objects results are kept in. */
+export const RESERVED_IDS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const taskId = z
+  .string()
+  .regex(TASK_ID_PATTERN, 'must match [A-Za-z0-9_.-]+')
+  .refine((id) => !RESERVED_IDS.has(id), { message: 'is a reserved name (__proto__, constructor and prototype cannot be task ids)' });
+const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
+  z.union([item, z.array(item).min(1)], { error: (iss) => (iss.code === 'invalid_union' ? `expected ${what} or a list of them` : undefined) });
 
 export const conditionObjectSchema = z.strictObject({
-  depends_on: oneOrMany(taskId),
-  if_result: oneOrMany(z.string().min(1)).optional(),
+  depends_on: oneOrMany(taskId, 'a task id'),
+  if_result: oneOrMany(z.string().min(1), 'a label').optional(),
   if_status: z.enum(IF_STATUSES).optional(),
   when: z.string().min(1).optional(),
 });
@@ -107,6 +113,8 @@ export const workflowObjectSchema = z.strictObject({
   confirm: z.boolean().optional(),
   /** Limits for the whole run; when one is exceeded nothing new starts and the run fails. */
   budget: budgetSchema.optional(),
+  /** The run's overall result: a template or an object of templates over the tasks (`{{ tasks.t3.output }}`). */
+  output: z.unknown().optional(),
   tasks: z.array(z.unknown()),
 });
 
@@ -123,6 +131,7 @@ export interface WorkflowSpec {
   defaults?: WorkflowDefaults;
   confirm?: boolean;
   budget?: Budget;
+  output?: unknown;
   tasks: TaskSpec[];
 }
 

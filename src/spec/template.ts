@@ -7,8 +7,6 @@
 /** `item`/`index` exist in for_each tasks, `error` in on_failure adjust patches (validate.ts checks where). */
 export const TEMPLATE_ROOTS = ['input', 'tasks', 'item', 'index', 'run', 'error'] as const;
 
-const TEMPLATE_RE = /\{\{\s*(.*?)\s*\}\}/g;
-const WHOLE_RE = /^\{\{\s*(.*?)\s*\}\}$/;
 const SEGMENT_RE = /^[A-Za-z0-9_$-]+$/;
 
 export interface TemplateRef {
@@ -31,6 +29,28 @@ export interface TemplateContext {
   /** The failed attempt's error, in on_failure adjust patches. */
   readonly error?: unknown;
 }
+
+/**
+ * Split a string into literal text and template bodies: `[text, body, text, body, ..., text]` (odd
+ * indexes are bodies, trimmed). A linear scan with indexOf: no pattern that can backtrack on `{{` followed
+ * by thousands of spaces.
+ */
+export function splitTemplates(s: string): string[] {
+  const out: string[] = [];
+  let pos = 0;
+  for (;;) {
+    const open = s.indexOf('{{', pos);
+    const close = open < 0 ? -1 : s.indexOf('}}', open + 2);
+    if (close < 0) break;
+    out.push(s.slice(pos, open), s.slice(open + 2, close).trim());
+    pos = close + 2;
+  }
+  out.push(s.slice(pos));
+  return out;
+}
+
+/** The template bodies in a string. */
+const bodiesOf = (s: string): string[] => splitTemplates(s).filter((_, i) => i % 2 === 1);
 
 /** Split `a.b[0].c` into `['a','b','0','c']`, or undefined if it is not a plain path. */
 function splitPath(expr: string): string[] | undefined {
@@ -60,7 +80,7 @@ export function findRefs(value: unknown, taskIds: ReadonlySet<string>, path: (st
   const out: { ref: TemplateRef; path: (string | number)[] }[] = [];
   const walk = (v: unknown, p: (string | number)[]) => {
     if (typeof v === 'string') {
-      for (const m of v.matchAll(TEMPLATE_RE)) out.push({ ref: parseRef(m[1], taskIds), path: p });
+      for (const body of bodiesOf(v)) out.push({ ref: parseRef(body, taskIds), path: p });
     } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
     else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
   };
@@ -68,10 +88,11 @@ export function findRefs(value: unknown, taskIds: ReadonlySet<string>, path: (st
   return out;
 }
 
+/** Own members only: `{{ input.constructor }}` or `{{ tasks.__proto__ }}` never reach an inherited value. */
 function lookup(ctx: TemplateContext, segments: readonly string[]): unknown {
   let cur: unknown = ctx;
   for (const s of segments) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, s)) return undefined;
     cur = (cur as Record<string, unknown>)[s];
   }
   return cur;
@@ -88,13 +109,13 @@ export type CompiledTemplate = (ctx: TemplateContext) => unknown;
 export function compileTemplate(value: unknown, taskIds: ReadonlySet<string>): CompiledTemplate {
   if (typeof value === 'string') {
     if (!value.includes('{{')) return () => value;
-    const whole = WHOLE_RE.exec(value);
-    if (whole && !whole[1].includes('}}')) {
-      const { segments } = parseRef(whole[1], taskIds);
+    const pieces = splitTemplates(value);
+    // a string that is exactly one template keeps the value's type
+    if (pieces.length === 3 && pieces[0] === '' && pieces[2] === '') {
+      const { segments } = parseRef(pieces[1], taskIds);
       return (ctx) => lookup(ctx, segments) ?? null;
     }
-    const pieces = value.split(TEMPLATE_RE);
-    // split with one capture group: even indexes are literal text, odd ones template bodies
+    // even indexes are literal text, odd ones template bodies
     const refs = pieces.map((p, i) => (i % 2 === 1 ? parseRef(p, taskIds).segments : undefined));
     return (ctx) => pieces.map((p, i) => (i % 2 === 1 ? stringify(lookup(ctx, refs[i]!)) : p)).join('');
   }

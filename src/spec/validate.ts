@@ -61,13 +61,16 @@ function checkShape(value: unknown, issues: Issue[]): { spec: WorkflowSpec; posi
       return;
     }
     const cond = parsed.data.condition;
+    let checked: TaskSpec['condition'] = cond as TaskSpec['condition'];
     if (cond !== undefined && cond !== null && typeof cond !== 'string') {
       const c = conditionObjectSchema.safeParse(cond);
       if (!c.success) issues.push(...fromZodIssues(c.error.issues, cond, [...base, 'condition'], () => KNOWN_KEYS.condition));
+      // Later checks read only a well-formed condition (a bad one is already reported).
+      checked = c.success ? c.data : undefined;
     } else if (cond === '') {
       issues.push({ code: 'invalid_value', path: formatPath([...base, 'condition']), message: 'empty expression', hint: 'use null for no condition' });
     }
-    tasks.push(parsed.data as TaskSpec);
+    tasks.push({ ...(parsed.data as TaskSpec), condition: checked });
     positions.push(i);
   });
   return { spec: { ...(top.success ? top.data : raw), tasks } as WorkflowSpec, positions };
@@ -90,50 +93,66 @@ function salvage(t: unknown): TaskSpec | undefined {
   };
 }
 
-/** Find one cycle per strongly connected group of the data edges, as `a → b → a`. */
+/**
+ * Find one cycle per strongly connected group of the data edges, as `a → b → a`. Iterative (an explicit
+ * stack), so a chain of many thousand tasks cannot overflow the call stack.
+ */
 function findCycles(tasks: readonly TaskSpec[], byId: ReadonlyMap<string, TaskSpec>): string[][] {
-  const state = new Map<string, 1 | 2>(); // 1 = on stack, 2 = done
-  const stack: string[] = [];
+  const state = new Map<string, 1 | 2>(); // 1 = on the path, 2 = done
+  const path: string[] = [];
   const cycles: string[][] = [];
   const seen = new Set<string>();
-  const visit = (id: string) => {
-    state.set(id, 1);
-    stack.push(id);
-    for (const up of upstreamsOf(byId.get(id)!)) {
-      if (!byId.has(up)) continue;
+  for (const root of tasks) {
+    if (state.has(root.id)) continue;
+    // frames: a task and how many of its upstreams were looked at
+    const frames: { id: string; ups: string[]; next: number }[] = [{ id: root.id, ups: upstreamsOf(root), next: 0 }];
+    state.set(root.id, 1);
+    path.push(root.id);
+    while (frames.length) {
+      const f = frames[frames.length - 1];
+      if (f.next === f.ups.length) {
+        frames.pop();
+        path.pop();
+        state.set(f.id, 2);
+        continue;
+      }
+      const up = f.ups[f.next++];
+      const u = byId.get(up);
+      if (!u) continue;
       if (state.get(up) === 1) {
-        const cycle = stack.slice(stack.indexOf(up)).reverse();
+        const cycle = path.slice(path.indexOf(up)).reverse();
         const key = [...cycle].sort().join('\0');
         if (!seen.has(key)) {
           seen.add(key);
           cycles.push([...cycle, cycle[0]]);
         }
-      } else if (!state.has(up)) visit(up);
-    }
-    stack.pop();
-    state.set(id, 2);
-  };
-  for (const t of tasks) if (!state.has(t.id)) visit(t.id);
-  return cycles;
-}
-
-/** Whether `ancestor` can finish before `task` starts: an upstream, transitively, or a routing source. */
-function canRead(taskId: string, ancestor: string, byId: ReadonlyMap<string, TaskSpec>, routedFrom: ReadonlyMap<string, string[]>): boolean {
-  const seen = new Set<string>();
-  const stack = [taskId];
-  while (stack.length) {
-    const id = stack.pop()!;
-    const t = byId.get(id);
-    if (!t) continue;
-    for (const up of [...upstreamsOf(t), ...(routedFrom.get(id) ?? [])]) {
-      if (up === ancestor) return true;
-      if (!seen.has(up)) {
-        seen.add(up);
-        stack.push(up);
+      } else if (!state.has(up)) {
+        state.set(up, 1);
+        path.push(up);
+        frames.push({ id: up, ups: upstreamsOf(u), next: 0 });
       }
     }
   }
-  return false;
+  return cycles;
+}
+
+/**
+ * Which tasks can read `ancestor`: those that start only after it finished, i.e. reached from it along
+ * data and routing edges. One walk per distinct ancestor (memoised by the caller), so checking every
+ * template of a long chain that reads its first task is linear, not quadratic.
+ */
+function readersOf(ancestor: string, downstream: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [ancestor];
+  while (stack.length) {
+    for (const d of downstream.get(stack.pop()!) ?? []) {
+      if (!seen.has(d)) {
+        seen.add(d);
+        stack.push(d);
+      }
+    }
+  }
+  return seen;
 }
 
 export function validateWorkflow(value: unknown, options: ValidateOptions = {}): ValidationResult {
@@ -198,10 +217,20 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
   }
 
   // Expressions and templates: they must parse and read only tasks that finish before this one starts.
+  const downstream = new Map<string, string[]>();
+  const edge = (from: string, to: string) => (downstream.get(from) ?? downstream.set(from, []).get(from)!).push(to);
+  for (const t of byId.values()) for (const up of upstreamsOf(t)) edge(up, t.id);
+  for (const [target, sources] of routedFrom) for (const src of sources) edge(src, target);
+  const readers = new Map<string, Set<string>>();
+  const canRead = (taskId: string, ancestor: string) => {
+    let r = readers.get(ancestor);
+    if (!r) readers.set(ancestor, (r = readersOf(ancestor, downstream)));
+    return r.has(taskId);
+  };
   const checkReads = (t: TaskSpec, refs: string[], path: PathSegment[], what: string) => {
     for (const ref of refs) {
       if (!byId.has(ref)) checkRef(t, ref, path);
-      else if (ref === t.id || !canRead(t.id, ref, byId, routedFrom)) {
+      else if (ref === t.id || !canRead(t.id, ref)) {
         issues.push({ code: 'non_upstream_reference', path: at(t, ...path), message: `${what} reads task "${ref}", which is not upstream of "${t.id}"`, hint: `add "${ref}" to dependencies` });
       }
     }
@@ -243,6 +272,13 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
         checkTemplates(step.input, ['on_failure', k, 'input']);
       }
     });
+  }
+
+  // The run's output reads tasks once all are finished: any known task may be named.
+  for (const { ref, path } of findRefs(spec.output, ids, ['output'])) {
+    if (ref.problem) issues.push({ code: 'invalid_template', path: formatPath(path), message: ref.problem });
+    else if (ref.taskId && !byId.has(ref.taskId)) issues.push({ code: 'unknown_task', path: formatPath(path), message: `unknown task "${ref.taskId}"`, hint: didYouMean(ref.taskId, ids) ?? `known tasks: ${[...ids].join(', ')}` });
+    else if (!ref.taskId && ref.segments[0] !== 'input' && ref.segments[0] !== 'run') issues.push({ code: 'invalid_template', path: formatPath(path), message: `"{{ ${ref.raw} }}": the output reads tasks.<id>..., input... or run.id` });
   }
 
   if (spec.inputs !== undefined) {

@@ -84,6 +84,8 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
         run.status = e.status;
         run.endedAt = e.ts;
         if (e.error) run.error = e.error;
+        if ('output' in e) run.output = e.output;
+        else delete run.output; // an earlier finish (before a resume) said otherwise
         break;
       case 'task.ready':
         task(e.taskId).visits = e.visit;
