@@ -92,7 +92,7 @@ export class NonRetriableError extends BraidError {
 
 export class ToolInputError extends BraidError {
   constructor(readonly toolName: string, readonly issues: readonly Issue[], taskId?: string) {
-    super('E_TOOL_INPUT', `invalid input for tool "${toolName}": ${issues.map((i) => `${i.path || '(input)'}: ${i.message}`).join('; ')}`, {
+    super('E_TOOL_INPUT', `invalid input for tool "${toolName}": ${issues.map((i) => `${i.path || 'input'}: ${i.message}`).join('; ')}`, {
       taskId,
       retryable: false,
     });

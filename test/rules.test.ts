@@ -328,6 +328,27 @@ describe('retries, timeouts and cancellation (§2, §7)', () => {
     expect(r.result.tasks.bad.attempts).toBe(1);
   });
 
+  it('timeout_ms holds for a tool that blocks the event loop: its late answer is E_TIMEOUT, not a success', async () => {
+    const block = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    const syncTool = defineTool({ name: 'busy', input: z.object({ ms: z.number() }), run: ({ ms }) => (block(ms), 'done') });
+    const asyncTool = defineTool({ name: 'busy_async', input: z.object({ ms: z.number() }), run: async ({ ms }) => (await Promise.resolve(), block(ms), 'done') });
+    const rec = recorder();
+    const result = await runWorkflow(
+      flow([
+        { id: 'sync', tool: 'busy', input: { ms: 120 }, timeout_ms: 40 },
+        { id: 'async', tool: 'busy_async', input: { ms: 120 }, timeout_ms: 40 },
+        { id: 'quick', tool: 'busy', input: { ms: 1 }, timeout_ms: 1000 },
+      ]),
+      { tools: [...rec.tools, syncTool, asyncTool], ...fast },
+    );
+    expect(result.tasks.sync.error).toMatchObject({ code: 'E_TIMEOUT' });
+    expect(result.tasks.async.error).toMatchObject({ code: 'E_TIMEOUT' });
+    expect(result.tasks.quick.status).toBe('succeeded');
+  });
+
   it('timeout_ms aborts the attempt through its signal, even for a tool that ignores it', async () => {
     const r = await run([
       { id: 'polite', input: { ms: 5000 }, timeout_ms: 20 },

@@ -110,7 +110,11 @@ function render(chunk: AgentChunk): string {
 
 export async function serveCommand(flags: ServiceFlags & { port?: number; host?: string }): Promise<number> {
   const { catalog, runs, llm, dir } = await setUp(flags);
-  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host });
+  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new ExitError(EXIT.invalid, `port ${flags.port ?? 8787} on ${flags.host ?? '127.0.0.1'} is in use (another braid serve?); pick another with --port`);
+    if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') throw new ExitError(EXIT.invalid, `cannot listen on ${flags.host ?? '127.0.0.1'}:${flags.port ?? 8787}: ${err.message}`);
+    throw err;
+  });
   process.stderr.write(`braid serve: ${server.url} (${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`);
   await new Promise<void>((done) => {
     const stop = () => {

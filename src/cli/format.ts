@@ -60,7 +60,10 @@ export function summaryTable(result: RecordedRun | RunResult, useColor: boolean)
   const c = color(useColor);
   const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
   const head = `${c.bold(result.workflow)} ${paint(result.status, result.status, useColor)} in ${formatDuration(total)}${usage} (run ${result.runId})`;
-  return `${head}\n${table(rows)}${result.error ? `\n${c.red(result.error.message)}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
+  // The table cuts long notes; a failure's whole message (every failing field) follows it.
+  const cut = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && (t.error?.message.length ?? 0) > 70);
+  const errors = cut.map(([id, t]) => `\n${c.red('✖')} ${id}: ${t.error!.message}`).join('');
+  return `${head}\n${table(rows)}${errors}${result.error ? `\n${c.red(result.error.message)}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
 }
 
 /** A run's output for a terminal: indented JSON, cut after 30 lines (`--json` or `braid show --json` has it whole). */

@@ -1,5 +1,5 @@
 /** The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input, 3 waiting for approval. */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { basename, extname } from 'node:path';
 import { BraidError, formatIssue, InputValidationError, WorkflowValidationError } from '../errors.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
@@ -285,19 +285,19 @@ const upstreamText = (t: Tool) => t.upstream?.description ?? 'output fields with
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ExitError(EXIT.invalid, `expected an integer >= 1, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected an integer >= 1, got "${value}"`);
   return n;
 }
 
 function positiveNumber(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new ExitError(EXIT.invalid, `expected a number > 0, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number > 0, got "${value}"`);
   return n;
 }
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ExitError(EXIT.invalid, `expected a port number 0..65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port number 0..65535, got "${value}"`);
   return n;
 }
 

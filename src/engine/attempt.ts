@@ -55,23 +55,28 @@ export function callWithSignal<T>(fn: (signal: AbortSignal) => Promise<T> | T, r
       reject(err);
     };
     inflight.add(onCancel);
-    if (controller) {
-      timer = setTimeout(() => {
-        finish();
-        const err = new TaskTimeoutError(timeoutMs!, taskId);
-        controller.abort(err);
-        reject(err);
-      }, timeoutMs);
-    }
+    if (controller) timer = setTimeout(() => timedOut(), timeoutMs);
+    // A tool that blocks the event loop (sync or CPU-bound code) keeps the timer from firing: its late
+    // answer is a timeout all the same.
+    const start = controller ? performance.now() : 0;
+    const late = () => controller !== undefined && performance.now() - start >= timeoutMs!;
+    const timedOut = () => {
+      finish();
+      const err = new TaskTimeoutError(timeoutMs!, taskId);
+      controller!.abort(err);
+      reject(err);
+    };
     let result: Promise<T> | T;
     try {
       result = fn(controller?.signal ?? runSignal);
     } catch (err) {
+      if (late()) return timedOut();
       finish();
       return reject(err);
     }
     Promise.resolve(result).then(
       (v) => {
+        if (late()) return timedOut();
         finish();
         resolve(v);
       },

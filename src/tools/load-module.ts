@@ -1,4 +1,5 @@
 /** Load an ES module (`.mjs`, `.js`, or `.ts` through tsx) and collect its exported tools. */
+import { spawnSync } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,8 +20,23 @@ export async function importModule(file: string): Promise<Record<string, unknown
     }
     return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (err) {
-    throw new ToolsModuleError(file, `cannot load module: ${(err as Error).message}`, { cause: err });
+    const where = err instanceof SyntaxError ? syntaxErrorAt(abs) : undefined;
+    throw new ToolsModuleError(where ? `${file}:${where}` : file, `cannot load module: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * `line:column` of a JS module's syntax error. Node does not put it in an ESM SyntaxError, so ask
+ * `node --check`, which prints `file:LINE`, the line, and a caret under the column (the error path only).
+ */
+function syntaxErrorAt(abs: string): string | undefined {
+  const r = spawnSync(process.execPath, ['--check', abs], { encoding: 'utf8', timeout: 10_000 });
+  const lines = (r.stderr ?? '').split('\n');
+  const head = lines.findIndex((l) => l.startsWith(`${abs}:`) || l.startsWith(`${pathToFileURL(abs).href}:`));
+  if (head < 0) return undefined;
+  const line = lines[head].slice(lines[head].lastIndexOf(':') + 1);
+  const caret = lines[head + 2]?.indexOf('^') ?? -1;
+  return /^\d+$/.test(line) ? `${line}${caret >= 0 ? `:${caret + 1}` : ''}` : undefined;
 }
 
 /** Every export that is a tool (or an array of tools), in export order. */
