@@ -2,6 +2,7 @@
  * One base error with a stable `code`, flat subclasses that carry data.
  * Validation problems are plain data (`Issue`), formatted separately.
  */
+import { fileURLToPath } from 'node:url';
 
 export type IssueCode =
   | 'parse_error'
@@ -122,14 +123,26 @@ export function formatIssues(issues: readonly Issue[], file?: string): string {
   return issues.map((i) => formatIssue(i, file)).join('\n');
 }
 
-/** A plain `{ message, code? }` record for results and events. */
-export function toErrorRecord(err: unknown): { message: string; code?: string } {
-  if (BraidError.is(err)) return { message: err.message, code: err.code };
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? { message: err.message, code } : { message: err.message };
-  }
-  return { message: String(err) };
+/** braid's own source folder (src/ or dist/src/): its frames say nothing about where a tool failed. */
+const OWN_DIR = fileURLToPath(new URL('.', import.meta.url));
+const OWN_URL = new URL('.', import.meta.url).href;
+
+/** The frames of an error's stack that are in tool code: not braid's engine, not Node's internals. At most 10. */
+export function userFrames(err: Error): string | undefined {
+  // frames with a file location only (not `at async Promise.all (index 0)`)
+  const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l) && /:\d+:\d+\)?$/.test(l));
+  const user = frames.filter((l) => !l.includes('node:internal') && !l.includes(OWN_DIR) && !l.includes(OWN_URL) && !/\(node:|^\s+at node:/.test(l));
+  return user.length ? user.slice(0, 10).map((l) => l.trim()).join('\n') : undefined;
+}
+
+/** A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. */
+export function toErrorRecord(err: unknown): { message: string; code?: string; stack?: string } {
+  if (!(err instanceof Error) && !BraidError.is(err)) return { message: String(err) };
+  const e = err as Error;
+  const own = (e as { code?: unknown }).code;
+  const code = BraidError.is(err) ? err.code : typeof own === 'string' ? own : undefined;
+  const stack = userFrames(e);
+  return { message: e.message, ...(code !== undefined ? { code } : {}), ...(stack ? { stack } : {}) };
 }
 
 export class NoSuchToolError extends BraidError {

@@ -41,7 +41,8 @@ export function paint(status: string, text: string, useColor: boolean): string {
   return status === 'succeeded' ? c.green(text) : status === 'failed' ? c.red(text) : status === 'skipped' ? c.gray(text) : c.yellow(text);
 }
 
-export function summaryTable(result: RecordedRun | RunResult, useColor: boolean): string {
+/** @param opts.stacks also print where each failed task's error was thrown (the frames in tool code) */
+export function summaryTable(result: RecordedRun | RunResult, useColor: boolean, opts: { stacks?: boolean } = {}): string {
   const tokens = result.usage !== undefined;
   const rows = [['task', 'status', 'duration', 'attempts', ...(tokens ? ['tokens'] : []), 'label', 'note']];
   for (const [id, t] of Object.entries(result.tasks)) {
@@ -61,10 +62,12 @@ export function summaryTable(result: RecordedRun | RunResult, useColor: boolean)
   const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
   const head = `${c.bold(result.workflow)} ${paint(result.status, result.status, useColor)} in ${formatDuration(total)}${usage} (run ${result.runId})`;
   // The table cuts long notes; a failure's whole message (every failing field) follows it.
-  const cut = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && (t.error?.message.length ?? 0) > 70);
-  const errors = cut.map(([id, t]) => `\n${c.red('✖')} ${id}: ${t.error!.message}`).join('');
+  const shown = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && ((t.error?.message.length ?? 0) > 70 || (opts.stacks && t.error?.stack)));
+  const errors = shown.map(([id, t]) => `\n${c.red('✖')} ${id}: ${t.error!.message}${opts.stacks && t.error?.stack ? `\n${indent(t.error.stack)}` : ''}`).join('');
   return `${head}\n${table(rows)}${errors}${result.error ? `\n${c.red(result.error.message)}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
 }
+
+const indent = (text: string) => text.split('\n').map((l) => `    ${l}`).join('\n');
 
 /** A run's output for a terminal: indented JSON, cut after 30 lines (`--json` or `braid show --json` has it whole). */
 export function formatOutput(output: unknown, maxLines = 30): string {

@@ -85,6 +85,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the run result as one JSON object on stdout (progress stays on stderr)')
     .option('--events <out.jsonl>', 'write every event as a JSON line to this file')
     .option('-q, --quiet', 'no progress output')
+    .option('-v, --verbose', "print where failed tasks' errors were thrown (the stack frames in tool code)")
     .option('--no-store', 'do not record the run under .braid/runs (no show/resume later)')
     .option('--log-file <file>', 'write structured JSON logs (pino) here; or set BRAID_LOG_FILE / BRAID_LOG_LEVEL')
     .addOption(new Option('--budget-tokens <n>', 'stop the run when its LLM calls pass n tokens').argParser(positiveInt))

@@ -36,7 +36,10 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
     stream.write((drawn ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}`).join('\n') + '\n');
     drawn = lines.length;
   };
-  const schedule = () => (timer ??= setTimeout(draw, 80));
+  let stopped = false;
+  const schedule = () => {
+    if (!stopped) timer ??= setTimeout(draw, 80);
+  };
   const ticker = setInterval(schedule, 500);
   return {
     onEvent(e) {
@@ -76,7 +79,11 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
       }
       schedule();
     },
+    // Idempotent: a second final draw would move the cursor up over whatever was printed after the
+    // live view (the summary table, hints, --json output) and erase it.
     stop() {
+      if (stopped) return;
+      stopped = true;
       clearInterval(ticker);
       if (timer) clearTimeout(timer);
       draw();

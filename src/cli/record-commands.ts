@@ -72,7 +72,7 @@ export async function showCommand(runId: string, flags: { json?: boolean; timeli
   }
   const colored = useColor(process.stdout);
   const c = color(colored);
-  const out: string[] = [summaryTable(run, colored)];
+  const out: string[] = [summaryTable(run, colored, { stacks: true })];
   const ids = Object.keys(run.tasks);
   if (flags.timeline !== false) out.push('', c.bold('timeline'), textTimeline(ids, spans, colored));
   if (run.usage) {

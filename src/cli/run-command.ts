@@ -28,6 +28,8 @@ export interface RunFlags {
   json?: boolean;
   events?: string;
   quiet?: boolean;
+  /** Print where failed tasks' errors were thrown. */
+  verbose?: boolean;
   /** `--no-store` sets it false. */
   store?: boolean;
   logFile?: string;
@@ -154,7 +156,7 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
     progress?.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
-      process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)}\n`);
+      process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, { stacks: flags.verbose })}\n`);
       if (providers.has('offline')) process.stdout.write('LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n');
       else if (providers.size) process.stdout.write(`LLM: ${[...providers].join(', ')}\n`);
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);

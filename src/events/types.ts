@@ -12,6 +12,8 @@ export interface EventBase {
 export interface ErrorRecord {
   readonly message: string;
   readonly code?: string;
+  /** Where a tool's error was thrown: the stack frames in tool code (braid's own frames and Node's left out). */
+  readonly stack?: string;
 }
 
 export interface Usage {

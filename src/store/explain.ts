@@ -35,7 +35,10 @@ export async function explainTask(header: Pick<RunHeader, 'workflow' | 'input'>,
     case 'failed': {
       const how = `${result.attempts} attempt${result.attempts === 1 ? '' : 's'}${result.visits > 1 ? ` over ${result.visits} visits` : ''}`;
       if (result.status === 'succeeded') say(`${taskId} ran (${how}) and succeeded${result.label ? `, labeled "${result.label}" by ${result.labelSource}${result.labelReason ? `: ${result.labelReason}` : ''}` : ''}.`);
-      else say(`${taskId} failed after ${how}: ${result.error?.message ?? 'unknown error'}${result.error?.code ? ` (${result.error.code})` : ''}.`);
+      else {
+        say(`${taskId} failed after ${how}: ${result.error?.message ?? 'unknown error'}${result.error?.code ? ` (${result.error.code})` : ''}.`);
+        if (result.error?.stack) say(`It was thrown at:\n${result.error.stack.split('\n').map((l) => `${'  '.repeat(depth)}  ${l}`).join('\n')}`);
+      }
       if (result.attempts > 0 || result.status === 'succeeded') {
         say(`It ran because ${ups.length ? `its trigger rule ${rule} (${RULE_TEXT[rule]}) was met; ${upText}` : 'it has no upstreams'}${routedInto(workflow, taskId)}.`);
         const cond = await describeCondition(spec, run, header.input, true);
