@@ -45,6 +45,10 @@ export type ErrorCode =
   | 'E_LABEL'
   | 'E_MAX_VISITS'
   | 'E_LLM'
+  /** A model endpoint answered with something that is not a chat completion (an HTML page, another API). */
+  | 'E_LLM_RESPONSE'
+  /** A model endpoint kept rate limiting, or asked to wait longer than braid waits. */
+  | 'E_RATE_LIMIT'
   | 'E_NOT_FOUND'
   | 'E_REJECTED'
   | 'E_BUDGET'

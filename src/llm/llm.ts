@@ -11,15 +11,25 @@ import { loadPrompt, renderPrompt } from './prompts.js';
 import type { GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
 
 let envLoaded = false;
+/** One provider (one queue, one limit) per configuration, shared by every run in the process. */
+const shared = new Map<string, LlmProvider>();
 
-/** OpenAI-compatible when OPENAI_API_KEY (or BRAID_PROVIDER=openai) is set, else the offline provider. */
+/**
+ * OpenAI-compatible when OPENAI_API_KEY (or BRAID_PROVIDER=openai) is set, else the offline provider. Providers
+ * are shared per configuration, so concurrent runs in one process share the limit on requests in flight.
+ */
 export function createProvider(options: OpenAIProviderOptions & { provider?: 'openai' | 'offline' } = {}): LlmProvider {
   if (!envLoaded) {
     loadDotenv({ quiet: true });
     envLoaded = true;
   }
   const choice = options.provider ?? (process.env.BRAID_PROVIDER as 'openai' | 'offline' | undefined) ?? (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
-  return choice === 'openai' ? new OpenAIProvider(options) : new OfflineProvider();
+  if (choice !== 'openai') return new OfflineProvider();
+  const env = process.env;
+  const key = JSON.stringify([options, env.OPENAI_API_KEY, env.OPENAI_BASE_URL, env.BRAID_MODEL, env.BRAID_LLM_CONCURRENCY, env.BRAID_LLM_RPM, env.BRAID_LLM_TIMEOUT_MS, env.BRAID_LLM_RETRIES, env.BRAID_LLM_MAX_RETRY_AFTER_MS]);
+  let provider = shared.get(key);
+  if (!provider) shared.set(key, (provider = new OpenAIProvider(options)));
+  return provider;
 }
 
 export type CallReporter = (info: LlmCallInfo) => void;
