@@ -583,7 +583,13 @@ export class Scheduler {
       tools: runner.tools,
       run: (workflow, input = {}) => {
         const childRunId = `${runId}.${t.id}.${attemptKey}${count++ ? `-${count}` : ''}`;
+        const report = this.#reporter(t);
         const onEvent = (e: RunEvent) => {
+          // The child's model calls are this task's: its usage, the run's, and this run's budget (which stops the child).
+          if (e.type === 'llm.call') {
+            const { provider, model, purpose, latencyMs, usage, error } = e;
+            report({ provider, model, purpose, latencyMs, usage, ...(error ? { error } : {}), childRunId: e.childRunId ?? e.runId });
+          } else if (e.type === 'task.ready') this.#budget?.enter();
           if (e.type === 'task.started' || e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped') {
             bus.emit({ type: 'task.progress', taskId: t.id, message: `child ${e.runId}: ${e.taskId} ${e.type.slice(5)}`, data: { childRunId: e.runId } });
           }
