@@ -23,7 +23,7 @@ export function createProvider(options: OpenAIProviderOptions & { provider?: 'op
     loadDotenv({ quiet: true });
     envLoaded = true;
   }
-  const choice = options.provider ?? (process.env.BRAID_PROVIDER as 'openai' | 'offline' | undefined) ?? (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
+  const choice = options.provider ?? ((process.env.BRAID_PROVIDER || undefined) as 'openai' | 'offline' | undefined) ?? (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
   if (choice !== 'openai') return new OfflineProvider();
   const env = process.env;
   const key = JSON.stringify([options, env.OPENAI_API_KEY, env.OPENAI_BASE_URL, env.BRAID_MODEL, env.BRAID_LLM_CONCURRENCY, env.BRAID_LLM_RPM, env.BRAID_LLM_TIMEOUT_MS, env.BRAID_LLM_RETRIES, env.BRAID_LLM_MAX_RETRY_AFTER_MS]);

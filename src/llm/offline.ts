@@ -28,6 +28,8 @@ import type { FunctionSpec, GenerateRequest, GenerateResult, LlmProvider, ToolCa
 
 const POSITIVE = ['specific', 'concrete', 'measurable', 'clear', 'feasible', 'practical', 'innovative', 'novel', 'useful', 'strong', 'excellent', 'great', 'good', 'focused', 'improved'];
 const NEGATIVE = ['vague', 'unclear', 'generic', 'boring', 'risky', 'impractical', 'weak', 'poor', 'bad', 'fails', 'error', 'broken', 'unfocused', 'expensive'];
+/** The words rule 3 counts (exported so tests can check that no offline template is written to sway it). */
+export const SCORE_WORDS: { readonly positive: readonly string[]; readonly negative: readonly string[] } = { positive: POSITIVE, negative: NEGATIVE };
 const POSITIVE_LABELS = ['good', 'yes', 'approve', 'approved', 'pass', 'positive', 'ok', 'valid', 'accept', 'high', 'true', 'success'];
 const NEGATIVE_LABELS = ['bad', 'no', 'reject', 'rejected', 'fail', 'negative', 'invalid', 'low', 'false', 'retry', 'failure'];
 

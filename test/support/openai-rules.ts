@@ -137,7 +137,7 @@ export function strictSchemaProblem(schema: unknown): string | undefined {
 function walk(node: unknown, context: string[], depth: number, root: Json, counts: { properties: number; enums: number }): string | undefined {
   const ctx = `In context=(${context.map((c) => `'${c}'`).join(', ')}${context.length === 1 ? ',' : ''})`;
   if (!isObj(node)) return `${ctx}, schema must be a JSON Schema object, got ${JSON.stringify(node)}.`;
-  for (const k of Object.keys(node)) if (!SUPPORTED.has(k)) return `${ctx}, '${k}' is not permitted.`;
+  for (const k of Object.keys(node)) if (!SUPPORTED.has(k) && !(context.length === 0 && (k === '$schema' || k === '$id'))) return `${ctx}, '${k}' is not permitted.`;
   if (node.$ref !== undefined) {
     const others = Object.keys(node).filter((k) => k !== '$ref');
     if (others.length) return `${ctx}, $ref cannot have keywords {${others.map((k) => `'${k}'`).join(', ')}}.`;

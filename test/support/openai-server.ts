@@ -51,6 +51,8 @@ export interface LoopbackServer {
   readonly faults: Fault[];
   /** Scripted answers; when empty, answers are derived from the request (see `objectFor`). */
   readonly replies: Reply[];
+  /** Chooses an answer per request (after faults and scripted replies); undefined falls back to `objectFor`. */
+  answer?: (body: RecordedRequest['body']) => Reply | undefined;
   /** Delay before every normal answer, ms (to see how many requests are in flight). */
   latencyMs: number;
   /** Requests being answered now, and the most at once since the last reset. */
@@ -158,7 +160,7 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
       stats.inFlight--;
     }
     if (res.destroyed) return;
-    const scripted = replies.shift();
+    const scripted = replies.shift() ?? handle.answer?.(body);
     let content: string | null = scripted?.content ?? null;
     const toolCalls = scripted?.toolCalls;
     const schema = body.response_format?.json_schema?.schema;
@@ -190,7 +192,7 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const handle: LoopbackServer = {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
     rejected,
@@ -207,6 +209,7 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
       requests.length = rejected.length = faults.length = replies.length = 0;
       stats.maxInFlight = stats.inFlight;
       latencyMs = 0;
+      handle.answer = undefined;
     },
     close: () =>
       new Promise((resolve) => {
@@ -215,4 +218,5 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
         server.close(() => resolve());
       }),
   };
+  return handle;
 }
