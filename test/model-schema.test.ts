@@ -40,7 +40,7 @@ describe('modelSchema: strict when it can be', () => {
     expect(p.query).toEqual({ type: 'string', description: 'what to search' }); // minLength dropped
     expect(p.max_results).toMatchObject({ type: ['integer', 'null'], minimum: 1, maximum: 50, description: '(default: 5)' });
     expect(p.lang).toEqual({ type: ['string', 'null'] });
-    expect(p.kind).toEqual({ type: ['string', 'null'], enum: ['web', 'news', null], description: '(default: "web")' });
+    expect(p.kind).toEqual({ anyOf: [{ type: 'string', enum: ['web', 'news'] }, { type: 'null' }], description: '(default: "web")' });
     expect(p.site).toEqual({ type: ['string', 'null'] }); // format "uri" is not a strict-mode format
   });
 
@@ -133,7 +133,7 @@ describe('modelSchema: built once', () => {
     expect(Object.isFrozen(modelSchema(schema).schema.properties)).toBe(true);
     const t0 = performance.now();
     for (let i = 0; i < 10_000; i++) modelSchema(schema);
-    expect((performance.now() - t0) / 10_000).toBeLessThan(5); // µs... generously: a lookup, not a rebuild
+    expect((performance.now() - t0) / 10_000).toBeLessThan(0.01); // ms per call: a lookup, not a ~30 µs rebuild
   });
 });
 

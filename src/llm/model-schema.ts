@@ -219,7 +219,13 @@ function numberKeywords(s: JsonSchema, out: JsonSchema): void {
   if (s.exclusiveMaximum === true && typeof s.maximum === 'number') (out.exclusiveMaximum = s.maximum), delete out.maximum;
 }
 
-/** The same schema, also allowing null; a default the model cannot leave out any more is named in the description. */
+const PRIMITIVES = ['string', 'number', 'integer', 'boolean', 'null'];
+
+/**
+ * The same schema, also allowing null; a default the model cannot leave out any more is named in the description.
+ * A primitive type gets `type: [t, "null"]` (the form OpenAI's docs show); anything else (an enum, an object, an
+ * array, a `$ref`) becomes `anyOf: [schema, { type: "null" }]`, as the official SDKs send optional fields.
+ */
 function nullable(schema: JsonSchema, dflt: unknown): JsonSchema {
   const note = dflt === undefined || dflt === null ? '' : `(default: ${JSON.stringify(dflt)})`;
   const description = [schema.description, note].filter(Boolean).join(' ');
@@ -228,21 +234,11 @@ function nullable(schema: JsonSchema, dflt: unknown): JsonSchema {
     const hasNull = schema.anyOf.some((b) => isObject(b) && b.type === 'null');
     return withDescription(hasNull ? schema : { ...schema, anyOf: [...schema.anyOf, { type: 'null' }] });
   }
-  if (Array.isArray(schema.enum)) {
-    if (schema.enum.includes(null)) return withDescription(schema);
-    const type = schema.type === undefined ? {} : { type: addNull(schema.type) };
-    return withDescription({ ...schema, ...type, enum: [...schema.enum, null] });
-  }
-  if (schema.$ref !== undefined || schema.type === undefined) {
-    const { description: _, ...inner } = schema;
-    return withDescription({ anyOf: [inner, { type: 'null' }] });
-  }
-  return withDescription({ ...schema, type: addNull(schema.type) });
-}
-
-function addNull(type: unknown): unknown {
-  const list = Array.isArray(type) ? type : [type];
-  return list.includes('null') ? type : [...list, 'null'];
+  const types = typeof schema.type === 'string' ? [schema.type] : Array.isArray(schema.type) ? (schema.type as string[]) : [];
+  if (types.includes('null') || (Array.isArray(schema.enum) && schema.enum.includes(null))) return withDescription(schema);
+  if (types.length && !Array.isArray(schema.enum) && types.every((t) => PRIMITIVES.includes(t))) return withDescription({ ...schema, type: [...types, 'null'] });
+  const { description: _, ...inner } = schema;
+  return withDescription({ anyOf: [inner, { type: 'null' }] });
 }
 
 function mapBack(value: unknown, back: Back | undefined, ctx: { root?: Back; defs: ReadonlyMap<string, Back | undefined> }, seen = 0): unknown {
