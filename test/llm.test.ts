@@ -1,7 +1,10 @@
 /** The model layer: offline rules, the real `openai` client against a loopback server, the classifier. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createClassifier, OfflineProvider, OpenAIProvider, runWorkflow, type RunEvent } from '../src/index.js';
+import { createClassifier, foldRun, JsonlRunStore, OfflineProvider, OpenAIProvider, runWorkflow, type RunEvent } from '../src/index.js';
 import { costOf } from '../src/llm/cost.js';
 import { pickLabel, SCORE_WORDS, textScore } from '../src/llm/offline.js';
 import { createProvider } from '../src/llm/llm.js';
@@ -32,6 +35,21 @@ describe('offline provider rules', () => {
     expect(schema.safeParse(r.object).success).toBe(true);
     expect(r).toMatchObject({ provider: 'offline', model: 'offline', object: { priority: 'high', score: 0.9 } });
     expect(r.usage.totalTokens).toBeGreaterThan(0);
+  });
+});
+
+describe('classifier usage', () => {
+  it("a custom classifier's usage counts for its task, the run, the record and the budget", async () => {
+    const store = new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-cls-')));
+    const classifier = { classify: async () => ({ label: 'good', reason: 'custom', usage: { promptTokens: 30, completionTokens: 12, totalTokens: 42, costUsd: 0.01 } }) };
+    const flow = [{ id: 'idea', tool: 'echo', input: { value: 'x' }, classify: { labels: ['good', 'bad'] } }, { id: 'next', tool: 'echo', input: { value: 1 }, dependencies: ['idea'] }];
+    const result = await runWorkflow(flow, { classifier, store });
+    expect(result.tasks.idea.usage).toEqual({ promptTokens: 30, completionTokens: 12, totalTokens: 42, costUsd: 0.01 });
+    expect(result.usage).toEqual(result.tasks.idea.usage);
+    expect(foldRun(await store.read(result.runId)).tasks.idea.usage).toEqual(result.tasks.idea.usage);
+    const capped = await runWorkflow(flow, { classifier, budget: { max_tokens: 10 } });
+    expect(capped.error).toMatchObject({ code: 'E_BUDGET', message: 'budget exceeded: max_tokens 10 exceeded (used 42)' });
+    expect(capped.tasks.next.reason).toBe('budget_exceeded');
   });
 });
 

@@ -429,9 +429,10 @@ export class Scheduler {
       const patch: Partial<TaskResult> = { output: outcome.output };
       if (label) {
         Object.assign(patch, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
-        if (this.#llmCalls[t.index] === reported) {
-          // a classifier that reported no calls of its own
+        if (this.#llmCalls[t.index] === reported && label.usage) {
+          // A classifier that reported no calls of its own (a custom one): its usage is one llm.call, so the record adds up too.
           r.usage = addUsage(r.usage, label.usage);
+          bus.emit({ type: 'llm.call', taskId: t.id, provider: 'classifier', model: 'classifier', purpose: 'classify', latencyMs: 0, usage: label.usage });
           this.#budget?.spend(label.usage);
         }
         bus.emit({ type: 'task.labeled', taskId: t.id, label: label.label, source: label.source, ...(label.reason ? { reason: label.reason } : {}) });
