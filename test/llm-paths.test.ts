@@ -119,6 +119,17 @@ describe('every structured request is strict and accepted', () => {
     expect(result.tasks.idea.usage?.totalTokens).toBe(calls[0].usage.totalTokens + calls[1].usage.totalTokens);
   });
 
+  it('an answer that is not JSON is asked again, and its tokens count too', async () => {
+    server.faults.push({ kind: 'malformed' });
+    const { events, onEvent } = collect();
+    const result = await runWorkflow([{ id: 'idea', tool: 'echo', input: { value: 'x' }, classify: { labels: ['good', 'bad'] } }], { llm: llm(), onEvent });
+    expect(result.tasks.idea.label).toBe('good');
+    const calls = events.filter((e) => e.type === 'llm.call') as Extract<RunEvent, { type: 'llm.call' }>[];
+    expect(calls.map((c) => Boolean(c.error))).toEqual([true, false]);
+    expect(calls[0].usage.totalTokens).toBeGreaterThan(0);
+    expect(result.tasks.idea.usage?.totalTokens).toBe(calls[0].usage.totalTokens + calls[1].usage.totalTokens);
+  });
+
   it('adjust by the LLM repairs a built-in tool\'s input: strict schema, null for an optional field means its default', async () => {
     server.answer = (body) => (body.response_format?.json_schema?.name === 'adjust_input' ? { content: JSON.stringify({ query: 'solar kites', max_results: null }) } : undefined);
     const result = await runWorkflow(

@@ -8,6 +8,7 @@ import type { SchemaLike } from '../tools/types.js';
 import { OfflineProvider } from './offline.js';
 import { OpenAIProvider, type OpenAIProviderOptions } from './openai.js';
 import { loadPrompt, renderPrompt } from './prompts.js';
+import { AnswerError } from './structured.js';
 import type { GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
 
 let envLoaded = false;
@@ -48,8 +49,9 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
         report({ provider: result.provider, model: result.model, purpose, latencyMs: Math.round(performance.now() - t0), usage: result.usage });
         return result;
       } catch (err) {
-        const zero = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
-        report({ provider: provider.provider, model: provider.model, purpose, latencyMs: Math.round(performance.now() - t0), usage: zero, error: { message: (err as Error).message } });
+        // An answer that could not be used still cost its tokens; a failed request cost none.
+        const usage = (err instanceof AnswerError && err.usage) || { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+        report({ provider: provider.provider, model: provider.model, purpose, latencyMs: Math.round(performance.now() - t0), usage, error: { message: (err as Error).message } });
         throw err;
       }
     },

@@ -19,7 +19,7 @@ import PQueue from 'p-queue';
 import { BraidError, CancelledError } from '../errors.js';
 import { backoffDelay, sleep } from '../engine/attempt.js';
 import { modelSchema } from './model-schema.js';
-import { parseStructured } from './structured.js';
+import { AnswerError, parseStructured } from './structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';
 
 export interface OpenAIProviderOptions {
@@ -121,7 +121,11 @@ export class OpenAIProvider implements LlmProvider {
     const completion = await this.#complete(body, request.signal);
     const choice = completion.choices[0];
     const message = choice.message;
-    if (message.refusal) throw new BraidError('E_LLM', `${this.#who} refused: ${message.refusal}`, { retryable: false });
+    const u = completion.usage;
+    const usage = { promptTokens: u?.prompt_tokens ?? 0, completionTokens: u?.completion_tokens ?? 0, totalTokens: u?.total_tokens ?? 0 };
+    /** An answer that cannot be used still cost its tokens. */
+    const unusable = (what: string) => Object.assign(new AnswerError(`${this.#who} ${what}`), { usage });
+    if (message.refusal) throw unusable(`refused: ${message.refusal}`);
     const text = message.content ?? '';
     const byName = new Map(functions?.map((f) => [f.spec.name, f.schema]));
     const toolCalls: ToolCall[] = (message.tool_calls ?? [])
@@ -130,10 +134,14 @@ export class OpenAIProvider implements LlmProvider {
         const args = safeJson(c.function.arguments);
         return { id: c.id, name: c.function.name, arguments: byName.get(c.function.name)?.fromModel(args) ?? args };
       });
-    const u = completion.usage;
-    const usage = { promptTokens: u?.prompt_tokens ?? 0, completionTokens: u?.completion_tokens ?? 0, totalTokens: u?.total_tokens ?? 0 };
-    if (request.schema && choice.finish_reason === 'length') throw new BraidError('E_LLM', `${this.#who} answer was cut off at the token limit before the JSON ended`);
-    const object = request.schema ? parseStructured(request.schema.schema, text, this.#who, structured?.fromModel) : undefined;
+    if (request.schema && choice.finish_reason === 'length') throw unusable('answer was cut off at the token limit before the JSON ended');
+    let object: unknown;
+    try {
+      object = request.schema ? parseStructured(request.schema.schema, text, this.#who, structured?.fromModel) : undefined;
+    } catch (err) {
+      if (err instanceof AnswerError) err.usage = usage;
+      throw err;
+    }
     return { text, object, toolCalls, usage, provider: this.provider, model: completion.model || this.model };
   }
 

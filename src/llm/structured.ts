@@ -1,9 +1,14 @@
 /** Parse and validate a structured-output answer; a bad answer is an `AnswerError` (`E_LLM`) that says why. */
 import { BraidError } from '../errors.js';
 import type { SchemaLike } from '../tools/types.js';
+import type { TokenUsage } from './types.js';
 
-/** The model answered, but not with JSON of the asked shape: worth asking again (unlike a failed request). */
+/**
+ * The model answered, but not usably (not JSON of the asked shape, cut off, a refusal): worth asking again, unlike a
+ * failed request. `usage` is what the answer cost, so it still counts toward the task.
+ */
 export class AnswerError extends BraidError {
+  usage?: TokenUsage;
   constructor(message: string) {
     super('E_LLM', message);
   }
