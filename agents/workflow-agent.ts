@@ -65,6 +65,11 @@ export class WorkflowAgent {
     this.#pending = undefined;
     if (pending?.kind === 'confirm' && YES.test(text)) return yield* this.#run(pending.entry, pending.input, pending.call, signal);
     if (pending?.kind === 'confirm' && NO.test(text)) return yield this.#say(`OK, I did not run ${pending.entry.name}.`);
+    if (pending?.kind === 'confirm' && this.offline) {
+      // Details given instead of a yes ("about tidal power", "to ana@example.com", "tone: formal") update the inputs.
+      const details = explicitArguments(pending.entry.inputs, text);
+      if (Object.keys(details).length) return yield* this.#decide(pending.entry, { ...pending.input, ...details }, pending.call, signal);
+    }
     if (pending?.kind === 'ask' && this.offline) {
       // Offline: one missing input takes the whole answer; several take `key: value` pairs.
       const filled = pending.missing.length === 1 ? { [pending.missing[0]]: text.trim() } : extractArguments(pending.entry.inputs, text);
@@ -75,13 +80,17 @@ export class WorkflowAgent {
     const call = answer.toolCalls[0];
     const entry = call && this.#o.catalog.list().find((e) => functionName(e.name) === call.name);
     if (!call || !entry) {
-      const reply = this.offline ? this.#offlineHelp() : answer.text || 'I could not match that to a workflow.';
+      // Nothing to run: a confirmation still waiting keeps waiting.
+      if (pending?.kind === 'confirm') this.#pending = pending;
+      const reply = this.offline ? this.#offlineHelp(text, pending?.kind === 'confirm' ? pending.entry.name : undefined) : answer.text || 'I could not match that to a workflow.';
       return yield this.#say(reply);
     }
     this.messages.push({ role: 'assistant', content: null, toolCalls: [call] });
     let args = call.arguments && typeof call.arguments === 'object' ? (call.arguments as Record<string, unknown>) : {};
     // Offline rule 5 falls back to the whole sentence for a required string: a guess, so ask instead.
     if (this.offline) args = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== text));
+    // The model calls the workflow that was waiting again (the user added details): what was settled stays, new values win.
+    if (pending && pending.entry.name === entry.name) args = { ...pending.input, ...Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined && v !== null && v !== '')) };
     yield* this.#decide(entry, args, call, signal);
   }
 
@@ -146,15 +155,22 @@ export class WorkflowAgent {
     return { type: 'text', text };
   }
 
-  #offlineHelp(): string {
+  /** Offline, a request that fits no workflow well: say so, and list what can run (never run something unrelated). */
+  #offlineHelp(text: string, waiting?: string): string {
     const list = this.#o.catalog.list().map((e) => `  ${e.name}: ${e.description}`).join('\n');
-    return `[offline] I match your words against workflow names and descriptions, and none matched. I can run:\n${list}\nSet OPENAI_API_KEY for a real model.`;
+    const still = waiting ? `\n(${waiting} is still waiting for your yes or no.)` : '';
+    return `[offline] None of my workflows fits "${text.trim().slice(0, 80)}" well: offline I match your words against workflow names and descriptions (a word of the name, or two of the description). I can run:\n${list}${still}\nSet OPENAI_API_KEY for a real model.`;
   }
 }
 
 /** OpenAI function names: letters, digits, `_` and `-`, at most 64. */
 export function functionName(workflowName: string): string {
   return workflowName.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
+
+/** Offline rule 5's arguments that the user stated (a `key: value`, "about ...", an email address), not guessed from the whole sentence. */
+function explicitArguments(schema: JsonSchema, text: string): Record<string, unknown> {
+  return extractArguments({ ...schema, required: [] }, text); // no required field, so nothing is filled from the whole sentence
 }
 
 function missingInputs(schema: JsonSchema, input: Record<string, unknown>): string[] {
@@ -167,11 +183,12 @@ function describeInput(input: Record<string, unknown>): string {
   return pairs.length ? pairs.join(', ') : 'its default inputs';
 }
 
-/** The run result the model sees: statuses, labels, errors, and the last outputs, trimmed. */
+/** The run result the model sees: its output, statuses, labels, errors, and the task outputs, trimmed. */
 function compact(result: RunResult): unknown {
   return {
     runId: result.runId,
     status: result.status,
+    ...(result.output !== undefined ? { output: JSON.stringify(result.output).slice(0, 1000) } : {}),
     tasks: Object.fromEntries(
       Object.entries(result.tasks).map(([id, t]) => [id, { status: t.status, ...(t.reason ? { reason: t.reason } : {}), ...(t.label ? { label: t.label } : {}), ...(t.error ? { error: t.error.message } : {}), ...(t.output !== undefined ? { output: JSON.stringify(t.output).slice(0, 400) } : {}) }]),
     ),
@@ -186,7 +203,6 @@ export function summarize(result: RunResult): string {
     if (t.status === 'failed') return `${id} failed: ${t.error?.message}`;
     return `${id} ${t.status}${t.label ? ` (label ${t.label})` : ''}`;
   });
-  const last = Object.entries(result.tasks).reverse().find(([, t]) => t.status === 'succeeded' && t.output !== undefined);
-  const output = last ? ` Final output (${last[0]}): ${JSON.stringify(last[1].output).slice(0, 300)}` : '';
+  const output = result.output !== undefined ? ` Output: ${JSON.stringify(result.output).slice(0, 300)}` : '';
   return `[offline] ${result.workflow} ${result.status} in ${ms} ms (run ${result.runId}): ${parts.join('; ')}.${output}`;
 }

@@ -49,6 +49,10 @@ export type ErrorCode =
   | 'E_LABEL'
   | 'E_MAX_VISITS'
   | 'E_LLM'
+  /** A model endpoint answered with something that is not a chat completion (an HTML page, another API). */
+  | 'E_LLM_RESPONSE'
+  /** A model endpoint kept rate limiting, or asked to wait longer than braid waits. */
+  | 'E_RATE_LIMIT'
   | 'E_NOT_FOUND'
   | 'E_REJECTED'
   | 'E_BUDGET'
@@ -127,11 +131,18 @@ export function formatIssues(issues: readonly Issue[], file?: string): string {
 const OWN_DIR = fileURLToPath(new URL('.', import.meta.url));
 const OWN_URL = new URL('.', import.meta.url).href;
 
-/** The frames of an error's stack that are in tool code: not braid's engine, not Node's internals. At most 10. */
+const own = (frame: string) => frame.includes(OWN_DIR) || frame.includes(OWN_URL);
+
+/**
+ * The frames of an error's stack that are in tool code (not braid's, not Node's, not a dependency's), at
+ * most 10; undefined for an error braid itself created (its first frame after the constructors is braid's).
+ */
 export function userFrames(err: Error): string | undefined {
   // frames with a file location only (not `at async Promise.all (index 0)`)
   const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l) && /:\d+:\d+\)?$/.test(l));
-  const user = frames.filter((l) => !l.includes('node:internal') && !l.includes(OWN_DIR) && !l.includes(OWN_URL) && !/\(node:|^\s+at node:/.test(l));
+  const origin = frames.find((l) => !/^\s+at new /.test(l) || !own(l));
+  if (!origin || own(origin)) return undefined;
+  const user = frames.filter((l) => !own(l) && !l.includes('node:') && !l.includes('/node_modules/'));
   return user.length ? user.slice(0, 10).map((l) => l.trim()).join('\n') : undefined;
 }
 

@@ -22,6 +22,7 @@ export { createClassifier } from './llm/classifier.js';
 export { createProvider, generateFromPrompt, track } from './llm/llm.js';
 export { OfflineProvider } from './llm/offline.js';
 export { OpenAIProvider, type OpenAIProviderOptions } from './llm/openai.js';
+export { modelSchema, type ModelSchema } from './llm/model-schema.js';
 export type { LlmProvider, ChatMessage, GenerateRequest, GenerateResult, ToolCall, FunctionSpec } from './llm/types.js';
 export { JsonlRunStore, parseRunLog } from './store/jsonl-store.js';
 export type { RunStore, RunLog, RunRecord, RunHeader } from './store/types.js';

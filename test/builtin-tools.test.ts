@@ -32,7 +32,7 @@ describe('calculate', () => {
   it('names the bad field: before the run starts for a literal, at run time for a rendered value', async () => {
     await expect(one('calculate', { expr: '1' })).rejects.toThrow(/tasks\[0\]\.input\.expr: calculate has no input field "expr" \(its fields: expression\)/);
     const r = await runWorkflow([{ id: 't', tool: 'calculate', input: { expression: '{{ input.n }}' } }], { input: { n: 7 } });
-    expect(r.tasks.t.error?.message).toMatch(/invalid input for tool "calculate": expression:/);
+    expect(r.tasks.t.error?.message).toMatch(/invalid input for tool "calculate": input\.expression:/);
   });
 });
 

@@ -60,7 +60,33 @@ describe('workflow agent (offline)', () => {
     const declined = await turn(other, 'no');
     expect(declined).toEqual([{ type: 'text', text: 'OK, I did not run conditional.' }]);
     const nothing = await turn(other, 'what is the weather');
-    expect((nothing[0] as { text: string }).text).toMatch(/^\[offline\] I match your words/);
+    expect((nothing[0] as { text: string }).text).toMatch(/^\[offline\] None of my workflows fits "what is the weather" well: offline I match your words/);
+  });
+});
+
+describe('workflow agent (offline): only what was asked', () => {
+  it('a request no workflow fits well gets an answer that says so and lists what it can run, never an unrelated run', async () => {
+    const agent = await offlineAgent('examples');
+    const reply = await turn(agent, 'calculate 12 * 7 for me');
+    expect(reply).toHaveLength(1);
+    expect(reply[0]).toMatchObject({ type: 'text', text: expect.stringMatching(/^\[offline\] None of my workflows fits "calculate 12 \* 7 for me" well/) });
+    const text = (reply[0] as { text: string }).text;
+    for (const name of ['conditional', 'parallel', 'retry-loop', 'routing']) expect(text).toContain(`  ${name}: `);
+  });
+
+  it('details given while a confirmation is pending update the pending inputs, and the run uses them', async () => {
+    process.env.BRAID_OUTBOX = mkdtempSync(join(tmpdir(), 'braid-chat-outbox-'));
+    const agent = await offlineAgent('examples');
+    expect(await turn(agent, 'write an email about solar kites')).toEqual([expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites' } })]);
+    const updated = await turn(agent, 'send it to ana@example.com');
+    expect(updated).toEqual([expect.objectContaining({ type: 'confirm', workflow: 'conditional', input: { topic: 'solar kites', to: 'ana@example.com' } })]);
+    expect((updated[0] as { text: string }).text).toMatch(/with topic: "solar kites", to: "ana@example.com"/);
+    const again = await turn(agent, 'audience: investors');
+    expect(again[0]).toMatchObject({ type: 'confirm', input: { topic: 'solar kites', to: 'ana@example.com', audience: 'investors' } });
+    const ran = await turn(agent, 'yes');
+    expect(ran[0]).toMatchObject({ type: 'run.started', input: { topic: 'solar kites', to: 'ana@example.com', audience: 'investors' } });
+    const finished = ran.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
+    expect(finished.result.tasks.task_3.output).toMatchObject({ accepted: ['ana@example.com'] });
   });
 });
 
@@ -75,13 +101,40 @@ describe('workflow agent over the openai client (loopback server)', () => {
       const chunks = await turn(agent, 'say hi to Grace');
       const functions = server.requests[0].body.tools!.map((t) => t.function);
       expect(functions.map((f) => f.name).sort()).toEqual(['gated', 'greet', 'nap']);
-      expect(functions.find((f) => f.name === 'greet')!.parameters).toMatchObject({ required: ['name'], properties: { name: { type: 'string' } } });
+      expect(functions.find((f) => f.name === 'greet')!.parameters).toMatchObject({ required: ['name'], properties: { name: { type: 'string' } }, additionalProperties: false });
+      expect(functions.every((f) => f.strict === true)).toBe(true);
       const finished = chunks.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
       expect(finished.result.tasks.hello.output).toBe('hello Grace');
       expect(chunks.at(-1)).toEqual({ type: 'text', text: 'Greeted Grace: the run succeeded.' });
       const last = server.requests[1].body.messages;
       const toolMessage = last.find((m) => m.role === 'tool') as { content: string };
       expect(JSON.parse(toolMessage.content)).toMatchObject({ status: 'succeeded', tasks: { hello: { status: 'succeeded' } } });
+      expect(server.rejected).toEqual([]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('strict function calls with nulls for what the user did not say; a second call to the waiting workflow adds to its inputs', async () => {
+    process.env.BRAID_OUTBOX = mkdtempSync(join(tmpdir(), 'braid-chat-outbox-'));
+    const server = await startLoopbackServer();
+    try {
+      const catalog = await WorkflowCatalog.load('examples');
+      const llm = new OpenAIProvider({ apiKey: 'test-key', baseURL: server.url, model: 'loopback-model', maxRetries: 0 });
+      const agent = new WorkflowAgent({ catalog, llm, runs: new RunManager({ catalog, llm }) });
+      const calls = [{ topic: 'solar kites', audience: null, to: null }, { topic: null, audience: null, to: 'ana@example.com' }];
+      server.answer = (body) => (body.tools && calls.length ? { toolCalls: [{ name: 'conditional', arguments: calls.shift() }] } : undefined);
+      const first = await turn(agent, 'write an email about solar kites');
+      expect(first).toEqual([expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites' } })]);
+      const conditional = server.requests[0].body.tools!.find((t) => t.function.name === 'conditional')!.function;
+      expect(conditional).toMatchObject({ strict: true, parameters: { required: ['topic', 'audience', 'to'], additionalProperties: false, properties: { topic: { type: ['string', 'null'], description: 'what the idea is about (default: "rooftop gardens")' } } } });
+      const second = await turn(agent, 'and send it to ana@example.com');
+      expect(second).toEqual([expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites', to: 'ana@example.com' } })]);
+      const ran = await turn(agent, 'yes');
+      const finished = ran.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
+      expect(finished.result.status).toBe('succeeded');
+      expect(finished.result.tasks.task_3.output).toMatchObject({ accepted: ['ana@example.com'] });
+      expect(server.rejected).toEqual([]);
     } finally {
       await server.close();
     }

@@ -60,6 +60,8 @@ describe('on_failure', () => {
       expect(request.response_format?.type).toBe('json_schema');
       expect(request.messages.map((m) => m.content).join('\n')).toMatch(/max_results 10 is over the limit of 3[\s\S]*Keep the query\./);
       expect(result.tasks.search.usage?.totalTokens).toBeGreaterThan(0); // the repair's tokens count for the task
+      expect(request.response_format?.json_schema?.strict).toBe(true);
+      expect(server.rejected).toEqual([]);
     } finally {
       await server.close();
     }

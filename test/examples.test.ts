@@ -50,7 +50,21 @@ describe('examples', () => {
     expect(result.tasks.generate.visits).toBe(2);
     expect(result.tasks.generate.label).toBe('good');
     expect(result.tasks.critique.visits).toBe(1);
+    // The revision is of the first idea, not a canned answer.
+    expect(result.tasks.generate.output.idea).toMatch(/^bike sharing, revised: bike sharing for a general audience: a pilot programme/);
     expect(result.tasks.send.status).toBe('succeeded');
+  });
+
+  it('retry-loop.yaml: an idea that stays bad takes the max_visits path, as its comments say', async () => {
+    const outbox = await mkdtemp(join(tmpdir(), 'braid-'));
+    const { code, result } = await runJson(['examples/retry-loop.yaml', '--input', 'topic=rooftop gardens'], { BRAID_OUTBOX: outbox });
+    expect(code).toBe(1);
+    expect(result.error).toMatchObject({ code: 'E_MAX_VISITS' });
+    expect(result.tasks.critique.visits).toBe(3);
+    expect(result.tasks.send.status).toBe('skipped');
+    expect(await readdir(outbox)).toEqual([]);
+    const good = await runJson(['examples/retry-loop.yaml', '--input', 'topic=solar kites'], { BRAID_OUTBOX: outbox });
+    expect(good.result.tasks.generate).toMatchObject({ visits: 1, label: 'good' });
   });
 
   it('routing.yaml: success routes to the report, failure to the handler', async () => {

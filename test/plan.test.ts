@@ -1,11 +1,11 @@
 /** Task generation: the offline planner, the model planner's repair loop, the plan tool's child run, braid plan. */
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { builtinTools, defineTool, JsonlRunStore, OfflineProvider, OpenAIProvider, resumeRun, runWorkflow, ToolRegistry, type RunEvent } from '../src/index.js';
+import { builtinTools, defineTool, foldRun, JsonlRunStore, OfflineProvider, OpenAIProvider, resumeRun, runWorkflow, ToolRegistry, type RunEvent } from '../src/index.js';
 import { planWorkflow, PlanError } from '../src/plan/planner.js';
 import { braid } from './support/cli.js';
 import { startLoopbackServer, type LoopbackServer } from './support/openai-server.js';
@@ -39,6 +39,7 @@ describe('model planner (real openai client, loopback server)', () => {
   let server: LoopbackServer;
   beforeAll(async () => (server = await startLoopbackServer()));
   afterAll(() => server.close());
+  afterEach(() => expect(server.rejected, 'requests the real API would refuse').toEqual([]));
   const llm = () => new OpenAIProvider({ apiKey: 'k', baseURL: server.url, model: 'loopback-model', maxRetries: 0 });
 
   it('validation errors go back to the model; a corrected answer is accepted', async () => {
@@ -98,6 +99,41 @@ describe('the plan tool', () => {
     expect(graph.stdout).toMatch(new RegExp(`subgraph c0_run\\["child run ${child.childRunId.replace(/\./g, '\\.')}"\\]`));
     expect(graph.stdout).toMatch(/c0_search\["search<br\/><small>web_search<\/small>"\]:::succeeded/);
     expect(graph.stdout).toMatch(/n_make -.->\|"child run"\| c0_run/);
+  });
+});
+
+describe('the plan tool: usage and budgets include the child run', () => {
+  it("the child's tokens and cost count for the plan task and the run, in the result and in the record", async () => {
+    const store = new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-plan-usage-')));
+    const result = await runWorkflow({ name: 'parent', tasks: [{ id: 'make', tool: 'plan', input: { goal: 'search for solar kites and summarize' } }] }, { store });
+    const child = (result.tasks.make.output as { run: { usage: { totalTokens: number } } }).run;
+    expect(child.usage.totalTokens).toBeGreaterThan(0);
+    expect(result.tasks.make.usage).toEqual(child.usage); // the offline planner itself spends nothing
+    expect(result.usage).toEqual(child.usage);
+    const record = await store.read(result.runId);
+    expect(foldRun(record).usage).toEqual(result.usage);
+    const calls = record.events.filter((e) => e.type === 'llm.call');
+    expect(calls).toEqual([expect.objectContaining({ taskId: 'make', purpose: 'summarize_results', childRunId: `${result.runId}.make.1.1` })]);
+  });
+
+  it("the parent's budget bounds the child: past max_tokens the child is stopped and the parent fails with E_BUDGET", async () => {
+    const store = new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-plan-budget-')));
+    const outbox = mkdtempSync(join(tmpdir(), 'braid-plan-outbox-'));
+    process.env.BRAID_OUTBOX = outbox;
+    const result = await runWorkflow({ name: 'parent', budget: { max_tokens: 50 }, tasks: [{ id: 'make', tool: 'plan', input: { goal: 'compare solar and wind costs and email me a summary' } }] }, { store });
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatchObject({ code: 'E_BUDGET', message: expect.stringMatching(/^budget exceeded: max_tokens 50 exceeded \(used \d+\)$/) });
+    expect(result.tasks.make).toMatchObject({ status: 'failed', error: { code: 'E_BUDGET' } });
+    const childId = (await store.read(result.runId)).events.find((e) => e.type === 'task.child') as { childRunId: string };
+    const child = foldRun(await store.read(childId.childRunId));
+    expect(child.status).toBe('cancelled');
+    expect(child.tasks.summarize).toMatchObject({ status: 'failed', error: { code: 'E_CANCELLED' }, usage: { totalTokens: expect.any(Number) } }); // its call crossed the limit
+    expect(child.tasks.draft).toMatchObject({ status: 'skipped', reason: 'cancelled' });
+    expect(child.tasks.send.status).toBe('skipped');
+    expect(readdirSync(outbox)).toEqual([]); // nothing was sent
+
+    const tasks = await runWorkflow({ name: 'parent', budget: { max_tasks: 3 }, tasks: [{ id: 'make', tool: 'plan', input: { goal: 'compare solar and wind costs and email me a summary' } }] });
+    expect(tasks.error).toMatchObject({ code: 'E_BUDGET', message: 'budget exceeded: max_tasks 3 reached' });
   });
 });
 

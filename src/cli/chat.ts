@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { WorkflowAgent, type AgentChunk } from '../../agents/workflow-agent.js';
-import { createProvider } from '../llm/llm.js';
 import type { LlmProvider } from '../llm/types.js';
 import { packageRoot } from '../paths.js';
 import { WorkflowCatalog } from '../service/catalog.js';
@@ -11,13 +10,14 @@ import { RunManager } from '../service/run-manager.js';
 import { startServer } from '../server/serve.js';
 import { EXIT, ExitError } from './exit.js';
 import { describeEvent } from './progress.js';
-import { defaultStore, loadUserTools } from './run-command.js';
+import { defaultStore, loadUserTools, modelFor } from './run-command.js';
 
 export interface ServiceFlags {
   workflows?: string;
   tools?: string[];
   store?: boolean;
   concurrency?: number;
+  llmConcurrency?: number;
 }
 
 /** `--workflows`, else ./workflows when it exists, else braid's examples. */
@@ -33,7 +33,7 @@ async function setUp(flags: ServiceFlags): Promise<{ catalog: WorkflowCatalog; r
   const catalog = await WorkflowCatalog.load(dir, { tools: await loadUserTools(flags.tools) });
   for (const p of catalog.problems) process.stderr.write(`braid: skipped: ${p}\n`);
   if (!catalog.list().length) throw new ExitError(EXIT.invalid, `no valid workflow in ${dir}`);
-  const llm = createProvider();
+  const llm = modelFor(flags);
   const runs = new RunManager({ catalog, llm, concurrency: flags.concurrency, ...(flags.store === false ? {} : { store: defaultStore() }) });
   return { catalog, runs, llm, dir };
 }

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { approveTask, resolveInput, resumeRun, runWorkflow } from '../engine/run.js';
 import { formatIssue, WorkflowValidationError } from '../errors.js';
+import { createProvider } from '../llm/llm.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
 import { checkInputs } from '../spec/input-check.js';
 import type { Workflow } from '../spec/workflow.js';
@@ -25,6 +26,8 @@ export interface RunFlags {
   inputFile?: string;
   tools?: string[];
   concurrency?: number;
+  /** Model requests in flight (`--llm-concurrency`); else BRAID_LLM_CONCURRENCY, else 8. */
+  llmConcurrency?: number;
   json?: boolean;
   events?: string;
   quiet?: boolean;
@@ -38,6 +41,9 @@ export interface RunFlags {
   budgetMs?: number;
   budgetTasks?: number;
 }
+
+/** The run's model; `--llm-concurrency` sets its limit on requests in flight. */
+export const modelFor = (f: { llmConcurrency?: number }) => createProvider(f.llmConcurrency ? { concurrency: f.llmConcurrency } : {});
 
 const budgetOf = (f: RunFlags) => ({ max_tokens: f.budgetTokens, max_cost_usd: f.budgetCost, max_duration_ms: f.budgetMs, max_tasks: f.budgetTasks });
 
@@ -71,6 +77,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
       tools: [...registry.list(), ...loaded.tools],
       input,
       concurrency: flags.concurrency,
+      llm: modelFor(flags),
       budget: budgetOf(flags),
       store,
       recordSource: { file: resolve(file), ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}) },
@@ -89,7 +96,7 @@ export async function resumeCommand(runId: string, flags: RunFlags): Promise<num
   const file = header.source?.file;
   // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).
   if (file && /\.(m?[jt]s|[cm]ts)$/.test(file)) tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
-  return withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => resumeRun(runId, { store, tools, concurrency: flags.concurrency, budget: budgetOf(flags), ...ui }));
+  return withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => resumeRun(runId, { store, tools, concurrency: flags.concurrency, llm: modelFor(flags), budget: budgetOf(flags), ...ui }));
 }
 
 export async function approveCommand(runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }): Promise<number> {

@@ -447,9 +447,10 @@ export class Scheduler {
       const patch: Partial<TaskResult> = { output: outcome.output };
       if (label) {
         Object.assign(patch, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
-        if (this.#llmCalls[t.index] === reported) {
-          // a classifier that reported no calls of its own
+        if (this.#llmCalls[t.index] === reported && label.usage) {
+          // A classifier that reported no calls of its own (a custom one): its usage is one llm.call, so the record adds up too.
           r.usage = addUsage(r.usage, label.usage);
+          bus.emit({ type: 'llm.call', taskId: t.id, provider: 'classifier', model: 'classifier', purpose: 'classify', latencyMs: 0, usage: label.usage });
           this.#budget?.spend(label.usage);
         }
         bus.emit({ type: 'task.labeled', taskId: t.id, label: label.label, source: label.source, ...(label.reason ? { reason: label.reason } : {}) });
@@ -602,7 +603,13 @@ export class Scheduler {
       tools: runner.tools,
       run: (workflow, input = {}) => {
         const childRunId = `${runId}.${t.id}.${attemptKey}${count++ ? `-${count}` : ''}`;
+        const report = this.#reporter(t);
         const onEvent = (e: RunEvent) => {
+          // The child's model calls are this task's: its usage, the run's, and this run's budget (which stops the child).
+          if (e.type === 'llm.call') {
+            const { provider, model, purpose, latencyMs, usage, error } = e;
+            report({ provider, model, purpose, latencyMs, usage, ...(error ? { error } : {}), childRunId: e.childRunId ?? e.runId });
+          } else if (e.type === 'task.ready') this.#budget?.enter();
           if (e.type === 'task.started' || e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped') {
             bus.emit({ type: 'task.progress', taskId: t.id, message: `child ${e.runId}: ${e.taskId} ${e.type.slice(5)}`, data: { childRunId: e.runId } });
           }

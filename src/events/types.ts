@@ -64,6 +64,8 @@ export type RunEventBody =
       latencyMs: number;
       usage: Usage;
       error?: ErrorRecord;
+      /** Made in this child run of the task (its usage counts toward the task, the run and the budget). */
+      childRunId?: string;
     };
 
 export type RunEvent = EventBase & RunEventBody;

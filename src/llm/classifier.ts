@@ -5,9 +5,10 @@
 import { z } from 'zod';
 import { BraidError } from '../errors.js';
 import type { Classifier, ClassifyRequest, ClassifyResult } from '../engine/labels.js';
-import { schemaToJsonSchema } from '../tools/json-schema.js';
+import { schemaToJsonSchema, type JsonSchema } from '../tools/json-schema.js';
 import { withCost } from './cost.js';
 import { generateFromPrompt, track } from './llm.js';
+import { AnswerError } from './structured.js';
 import type { LlmProvider, TokenUsage } from './types.js';
 
 export function classificationSchema(labels: readonly string[]) {
@@ -17,6 +18,18 @@ export function classificationSchema(labels: readonly string[]) {
     reason: z.string(),
     confidence: z.number().min(0).max(1).nullable(),
   });
+}
+
+/** The schema shown to the model per label set, built once (the model schema is cached by its identity). */
+const shown = new Map<string, JsonSchema>();
+function shownSchema(labels: readonly string[]): JsonSchema {
+  const key = JSON.stringify(labels);
+  let json = shown.get(key);
+  if (!json) {
+    if (shown.size >= 256) shown.clear();
+    shown.set(key, (json = schemaToJsonSchema(classificationSchema(labels))));
+  }
+  return json;
 }
 
 /** A lenient schema used to read the answer, so an out-of-set label can be recognised and retried. */
@@ -39,7 +52,7 @@ export function createClassifier(provider: LlmProvider): Classifier {
           // The enum goes to the model; the answer is read leniently so an out-of-set label is seen and retried.
           const { object, result } = await generateFromPrompt(llm, 'classify', vars, {
             schema: answerSchema,
-            jsonSchema: schemaToJsonSchema(classificationSchema(request.labels)),
+            jsonSchema: shownSchema(request.labels),
             signal: request.signal,
             purpose: 'classify',
             temperature: 0,
@@ -47,7 +60,8 @@ export function createClassifier(provider: LlmProvider): Classifier {
           usage = add(usage, result.usage);
           answer = answerSchema.parse(object);
         } catch (err) {
-          if (attempt === 2 || !BraidError.is(err) || err.code !== 'E_LLM') throw err;
+          // Only an answer that is not JSON of the asked shape is asked again; a failed request is not.
+          if (attempt === 2 || !(err instanceof AnswerError)) throw err;
           last = (err as Error).message;
           continue;
         }

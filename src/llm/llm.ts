@@ -8,18 +8,29 @@ import type { SchemaLike } from '../tools/types.js';
 import { OfflineProvider } from './offline.js';
 import { OpenAIProvider, type OpenAIProviderOptions } from './openai.js';
 import { loadPrompt, renderPrompt } from './prompts.js';
+import { AnswerError } from './structured.js';
 import type { GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
 
 let envLoaded = false;
+/** One provider (one queue, one limit) per configuration, shared by every run in the process. */
+const shared = new Map<string, LlmProvider>();
 
-/** OpenAI-compatible when OPENAI_API_KEY (or BRAID_PROVIDER=openai) is set, else the offline provider. */
+/**
+ * OpenAI-compatible when OPENAI_API_KEY (or BRAID_PROVIDER=openai) is set, else the offline provider. Providers
+ * are shared per configuration, so concurrent runs in one process share the limit on requests in flight.
+ */
 export function createProvider(options: OpenAIProviderOptions & { provider?: 'openai' | 'offline' } = {}): LlmProvider {
   if (!envLoaded) {
     loadDotenv({ quiet: true });
     envLoaded = true;
   }
-  const choice = options.provider ?? (process.env.BRAID_PROVIDER as 'openai' | 'offline' | undefined) ?? (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
-  return choice === 'openai' ? new OpenAIProvider(options) : new OfflineProvider();
+  const choice = options.provider ?? ((process.env.BRAID_PROVIDER || undefined) as 'openai' | 'offline' | undefined) ?? (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
+  if (choice !== 'openai') return new OfflineProvider();
+  const env = process.env;
+  const key = JSON.stringify([options, env.OPENAI_API_KEY, env.OPENAI_BASE_URL, env.BRAID_MODEL, env.BRAID_LLM_CONCURRENCY, env.BRAID_LLM_RPM, env.BRAID_LLM_TIMEOUT_MS, env.BRAID_LLM_RETRIES, env.BRAID_LLM_MAX_RETRY_AFTER_MS]);
+  let provider = shared.get(key);
+  if (!provider) shared.set(key, (provider = new OpenAIProvider(options)));
+  return provider;
 }
 
 export type CallReporter = (info: LlmCallInfo) => void;
@@ -38,8 +49,9 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
         report({ provider: result.provider, model: result.model, purpose, latencyMs: Math.round(performance.now() - t0), usage: result.usage });
         return result;
       } catch (err) {
-        const zero = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
-        report({ provider: provider.provider, model: provider.model, purpose, latencyMs: Math.round(performance.now() - t0), usage: zero, error: { message: (err as Error).message } });
+        // An answer that could not be used still cost its tokens; a failed request cost none.
+        const usage = (err instanceof AnswerError && err.usage) || { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+        report({ provider: provider.provider, model: provider.model, purpose, latencyMs: Math.round(performance.now() - t0), usage, error: { message: (err as Error).message } });
         throw err;
       }
     },

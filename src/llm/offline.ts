@@ -5,16 +5,19 @@
  * Rules (README "Offline provider"):
  * 1. Text: the prompt's `offline` template rendered with the call's variables, else `[offline] ` + the
  *    first 200 characters of the last user message.
- * 2. Structured output: the `offline` template parsed as JSON, then every schema field that is missing or
- *    null is filled: enums by rule 4, numbers named score/confidence by rule 3, other numbers 0, strings
- *    from the text, booleans `score >= 0.5`, arrays `[]`. The object is then validated like any answer.
+ * 2. Structured output: the `offline` template parsed as JSON, then every required schema field that is
+ *    missing or null is filled: enums by rule 4, numbers named score/confidence by rule 3, other numbers 0,
+ *    strings from the text, booleans `score >= 0.5`, arrays `[]` (an optional field the template leaves out stays
+ *    out, so its default applies). The object is then validated like any answer.
  * 3. Score of a text (0..1): an explicit `"score": x` (or `score: x`, `x/10`) in it wins; else a stable
  *    hash of the text gives 0.30..0.69, plus 0.1 per positive and minus 0.1 per negative word, clamped.
  * 4. Label from candidates: when they include a positive (good, yes, approve, pass, ...) and a negative
  *    (bad, no, reject, fail, ...) label, score >= 0.5 picks the positive one; otherwise the candidate
  *    named most often in the text, ties broken by the hash.
  * 5. Tool calls: the function whose name and description share the most words with the last user
- *    message is called, if any word is shared (words of 3+ letters, common ones like "the" ignored). Arguments: `key: value` wins; a topic-like string parameter
+ *    message is called, when the match is good: a word of its name is shared, or at least two words of its
+ *    description (words of 3+ letters, common ones like "the" ignored); otherwise nothing is called, so the
+ *    caller can say that nothing fits. Arguments: `key: value` wins; a topic-like string parameter
  *    takes the phrase after "about"/"on"; a recipient-like one the first email address; a required string
  *    still missing takes the `"quoted"` text, else the whole message (see `extractArguments`).
  */
@@ -25,6 +28,8 @@ import type { FunctionSpec, GenerateRequest, GenerateResult, LlmProvider, ToolCa
 
 const POSITIVE = ['specific', 'concrete', 'measurable', 'clear', 'feasible', 'practical', 'innovative', 'novel', 'useful', 'strong', 'excellent', 'great', 'good', 'focused', 'improved'];
 const NEGATIVE = ['vague', 'unclear', 'generic', 'boring', 'risky', 'impractical', 'weak', 'poor', 'bad', 'fails', 'error', 'broken', 'unfocused', 'expensive'];
+/** The words rule 3 counts (exported so tests can check that no offline template is written to sway it). */
+export const SCORE_WORDS: { readonly positive: readonly string[]; readonly negative: readonly string[] } = { positive: POSITIVE, negative: NEGATIVE };
 const POSITIVE_LABELS = ['good', 'yes', 'approve', 'approved', 'pass', 'positive', 'ok', 'valid', 'accept', 'high', 'true', 'success'];
 const NEGATIVE_LABELS = ['bad', 'no', 'reject', 'rejected', 'fail', 'negative', 'invalid', 'low', 'false', 'retry', 'failure'];
 
@@ -76,8 +81,9 @@ function fillFromSchema(schema: JsonSchema, value: unknown, text: string, key = 
   switch (type) {
     case 'object': {
       const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+      const required = (schema.required as string[] | undefined) ?? [];
       const obj = { ...((value as Record<string, unknown>) ?? {}) };
-      for (const [k, s] of Object.entries(props)) obj[k] = fillFromSchema(s, obj[k], text, k);
+      for (const [k, s] of Object.entries(props)) if (required.includes(k) || obj[k] !== undefined) obj[k] = fillFromSchema(s, obj[k], text, k);
       return obj;
     }
     case 'number':
@@ -99,9 +105,13 @@ const STOP_WORDS = new Set(['the', 'and', 'then', 'for', 'with', 'about', 'what'
 
 function chooseTool(tools: readonly FunctionSpec[], message: string): ToolCall | undefined {
   const said = new Set(words(message).filter((w) => w.length > 2 && !STOP_WORDS.has(w)));
+  const shared = (text: string) => new Set(words(text).filter((w) => w.length > 2 && said.has(w)));
   let best: { tool: FunctionSpec; score: number } | undefined;
   for (const tool of tools) {
-    const score = new Set([...words(tool.name.replace(/_/g, ' ')), ...words(tool.description)].filter((w) => w.length > 2 && said.has(w))).size;
+    const inName = shared(tool.name.replace(/_/g, ' '));
+    const all = new Set([...inName, ...shared(tool.description)]);
+    // A good match: a word of the name, or two words of the description (one shared word is chance).
+    const score = inName.size > 0 || all.size >= 2 ? all.size + inName.size : 0;
     if (score > 0 && (!best || score > best.score)) best = { tool, score };
   }
   if (!best) return undefined;
@@ -161,6 +171,7 @@ export class OfflineProvider implements LlmProvider {
         seed = undefined;
       }
       const json = request.schema.jsonSchema ?? schemaToJsonSchema(request.schema.schema);
+      // The plain schema, not the strict one sent to a real model: rule 2 leaves optional fields to their defaults.
       const basis = request.offlineAnswer ?? lastUser;
       text = JSON.stringify(fillFromSchema(json, seed, basis));
       object = parseStructured(request.schema.schema, text, 'offline');

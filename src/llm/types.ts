@@ -32,7 +32,11 @@ export interface GenerateRequest {
   readonly messages: readonly ChatMessage[];
   /** Functions the model may call. */
   readonly tools?: readonly FunctionSpec[];
-  /** Structured output: the answer is parsed and validated against this schema. */
+  /**
+   * Structured output: the answer is parsed and validated against `schema`. The model is shown `jsonSchema` when
+   * given (e.g. labels as an enum while the answer is read leniently), else `schema`; either goes through
+   * `modelSchema` (strict when possible).
+   */
   readonly schema?: { readonly name: string; readonly schema: SchemaLike; readonly jsonSchema?: JsonSchema };
   readonly temperature?: number;
   readonly signal?: AbortSignal;
@@ -68,4 +72,6 @@ export interface LlmCallInfo {
   readonly latencyMs: number;
   readonly usage: TokenUsage;
   readonly error?: { message: string; code?: string };
+  /** The call was made in this child run of the task (e.g. the workflow a `plan` task runs). */
+  readonly childRunId?: string;
 }

@@ -11,7 +11,8 @@ import type { ChatMessage, LlmProvider } from '../llm/types.js';
 import type { WorkflowSpec } from '../spec/schema.js';
 import { validateWorkflow } from '../spec/validate.js';
 import type { Workflow } from '../spec/workflow.js';
-import { toJSONSchema, type JsonSchema } from '../tools/json-schema.js';
+import { AnswerError } from '../llm/structured.js';
+import { schemaToJsonSchema, toJSONSchema, type JsonSchema } from '../tools/json-schema.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { offlinePlan } from './offline-plan.js';
 
@@ -52,9 +53,17 @@ function answerSchema(toolNames: readonly string[]) {
       dependencies: z.array(z.string()),
     });
   const shape = (tool: z.ZodType<string>) => z.strictObject({ name: z.string(), description: z.string(), tasks: z.array(task(tool)).min(1) });
-  return { parse: shape(z.string()), jsonSchema: z.toJSONSchema(shape(z.enum(toolNames as [string, ...string[]]))) as JsonSchema };
+  const key = toolNames.join('\n');
+  let schemas = answerSchemas.get(key);
+  if (!schemas) {
+    if (answerSchemas.size >= 64) answerSchemas.clear();
+    answerSchemas.set(key, (schemas = { parse: shape(z.string()), jsonSchema: schemaToJsonSchema(shape(z.enum(toolNames as [string, ...string[]]))) }));
+  }
+  return schemas;
 }
-type Answer = z.infer<ReturnType<typeof answerSchema>['parse']>;
+/** Built once per set of tool names (the model schema is then cached by identity too). */
+const answerSchemas = new Map<string, { parse: z.ZodType<Answer>; jsonSchema: JsonSchema }>();
+type Answer = { name: string; description: string; tasks: { id: string; tool: string; input_json: string; dependencies: string[] }[] };
 
 export async function planWorkflow(goal: string, options: PlanOptions): Promise<PlanResult> {
   const { llm, signal } = options;
@@ -81,7 +90,7 @@ export async function planWorkflow(goal: string, options: PlanOptions): Promise<
       spec = toSpec(result.object as Answer, issues);
     } catch (err) {
       // An answer that is not JSON or not of the asked shape is repaired like any other problem.
-      if (!(BraidError.is(err) && err.code === 'E_LLM')) throw err;
+      if (!(err instanceof AnswerError)) throw err;
       text = '(an answer that could not be read)';
       issues.push({ code: 'parse_error', path: '', message: err.message });
     }

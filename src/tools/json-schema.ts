@@ -1,18 +1,28 @@
-/** JSON Schema for function calling, from a tool's zod schema (zod 4 natively, zod 3 via zod-to-json-schema). */
+/**
+ * JSON Schema for function calling, from a tool's zod schema (zod 4 natively, zod 3 via zod-to-json-schema).
+ * Built once per schema and cached: the result is frozen, so share it, never change it.
+ */
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import type { SchemaLike, Tool } from './types.js';
 
 export type JsonSchema = Record<string, unknown>;
 
+const cache = new WeakMap<object, JsonSchema>();
+const ANY_OBJECT: JsonSchema = deepFreeze({ type: 'object', properties: {}, additionalProperties: true });
+
 export function schemaToJsonSchema(schema: SchemaLike | undefined): JsonSchema {
-  if (!schema) return { type: 'object', properties: {}, additionalProperties: true };
-  if ('_zod' in schema) {
-    const { $schema: _, ...rest } = z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
-    return rest;
+  if (!schema) return ANY_OBJECT;
+  let json = cache.get(schema);
+  if (!json) {
+    const built = '_zod' in schema
+      ? (z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
+      : (zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema);
+    const { $schema: _, ...rest } = built;
+    json = deepFreeze(rest);
+    cache.set(schema, json);
   }
-  const { $schema: _, ...rest } = zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema;
-  return rest;
+  return json;
 }
 
 /** The tool's input as JSON Schema, ready for an LLM's `tools[].function.parameters`. */
@@ -23,4 +33,12 @@ export function toJSONSchema(tool: Tool): JsonSchema {
 /** An OpenAI-style function definition for the tool. */
 export function toFunctionDefinition(tool: Tool): { name: string; description: string; parameters: JsonSchema } {
   return { name: tool.name, description: tool.description ?? tool.name, parameters: toJSONSchema(tool) };
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }

@@ -17,7 +17,7 @@ export interface CliResult {
   stderr: string;
 }
 
-export function braid(args: string[], opts: { env?: Record<string, string>; onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void; input?: string; nodeArgs?: string[] } = {}): Promise<CliResult> {
+export function braid(args: string[], opts: { env?: Record<string, string>; onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void; onSpawn?: (child: ReturnType<typeof spawn>) => void; input?: string; nodeArgs?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', BRAID_HOME, ...opts.env } });
     let stdout = '';
@@ -28,6 +28,7 @@ export function braid(args: string[], opts: { env?: Record<string, string>; onSt
       opts.onStderr?.(String(d), child);
     });
     child.on('error', reject);
+    opts.onSpawn?.(child);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
