@@ -4,7 +4,7 @@
  *   braid run examples/research-report.ts --input topic="wind power"
  */
 import { z } from 'zod';
-import { defineTool, workflow } from '../src/index.js';
+import { defineTool, workflow } from 'braid';
 
 /** Turns a topic into three focused queries. */
 export const planQueries = defineTool({

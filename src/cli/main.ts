@@ -241,13 +241,13 @@ Exit codes: 0 valid, 2 invalid.`)
     .command('graph')
     .description('print the workflow as a Mermaid flowchart (conditions label the edges, routing edges are dotted)')
     .argument('[file]', 'workflow file')
-    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
+    .option('-t, --tools <module>', 'accepted for symmetry with run; not needed to draw', collect)
     .option('--run <runId>', "a recorded run instead: tasks coloured by status, child runs (e.g. a plan's workflow) as subgraphs")
     .action(async (file: string | undefined, flags: { tools?: string[]; run?: string }) => {
       if (flags.run) return void (process.exitCode = await (await records()).graphRunCommand(flags.run));
       if (!file) throw new ExitError(EXIT.invalid, 'graph needs a workflow file or --run <runId>');
-      const registry = await registryFor(flags.tools);
-      const { workflow } = await loadWorkflow(file, { toolNames: registry.names() });
+      // Drawing needs no tools: a tool that is not registered here is drawn by its name, not an error.
+      const { workflow } = await loadWorkflow(file);
       process.stdout.write(`${toMermaid(workflow)}\n`);
     });
 

@@ -47,10 +47,9 @@ export const modelFor = (f: { llmConcurrency?: number }) => createProvider(f.llm
 
 const budgetOf = (f: RunFlags) => ({ max_tokens: f.budgetTokens, max_cost_usd: f.budgetCost, max_duration_ms: f.budgetMs, max_tasks: f.budgetTasks });
 
-/** Run records live in `$BRAID_HOME/runs` (default `.braid/runs` in the current folder). */
-export function defaultStore(): JsonlRunStore {
-  return new JsonlRunStore(resolve(process.env.BRAID_HOME ?? '.braid', 'runs'));
-}
+import { defaultStore } from '../store/default-store.js';
+
+export { defaultStore };
 
 /** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
 export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) => void process.stderr.write(`braid: ${store.path(runId)}: ${problem}\n`);
@@ -79,7 +78,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
       concurrency: flags.concurrency,
       llm: modelFor(flags),
       budget: budgetOf(flags),
-      store,
+      store: store ?? false,
       recordSource: { file: resolve(file), ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}) },
       ...ui,
     }),

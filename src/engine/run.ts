@@ -5,6 +5,7 @@ import { checkInputs } from '../spec/input-check.js';
 import type { RunEvent } from '../events/types.js';
 import { foldRun, processAlive, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
 import type { RunHeader, RunLog, RunStore } from '../store/types.js';
+import { defaultStore } from '../store/default-store.js';
 import { EventBus, type EventListener } from '../events/bus.js';
 import { formatPath } from '../spec/path.js';
 import { loadWorkflow } from '../spec/load.js';
@@ -49,8 +50,11 @@ export interface RunOptions {
   readonly services?: Readonly<Record<string, unknown>>;
   /** @default a new sortable id */
   readonly runId?: string;
-  /** Record the run here (append-only event log) so it can be inspected and resumed. @default none */
-  readonly store?: RunStore;
+  /**
+   * Record the run here (append-only event log) so it can be inspected (`braid show`) and resumed; `false`
+   * for no record. @default the JSONL store in `$BRAID_HOME/runs` (`.braid/runs` in the current folder)
+   */
+  readonly store?: RunStore | false;
   /** Run limits; each field overrides the workflow's own `budget`. */
   readonly budget?: Budget;
   /** Noted in the record so `braid resume` can load the same workflow file and tools modules. */
@@ -89,8 +93,10 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
   assertInputs(workflow, registry, input);
   const runId = options.runId ?? newRunId();
   const header: RunHeader = { type: 'run.record', version: 1, runId, createdAt: new Date().toISOString(), workflow, input, pid: process.pid, ...(options.recordSource ? { source: options.recordSource } : {}) };
-  const log = await options.store?.create(header);
-  return execute(workflow, registry, input, runId, options, log);
+  const store = options.store === false ? undefined : (options.store ?? defaultStore());
+  const log = await store?.create(header);
+  // Child runs (a plan's workflow) are recorded in the same store.
+  return execute(workflow, registry, input, runId, { ...options, store: store ?? false }, log);
 }
 
 export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'store' | 'recordSource'> {

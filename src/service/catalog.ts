@@ -5,7 +5,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { formatIssues, WorkflowValidationError } from '../errors.js';
+import { readFile } from 'node:fs/promises';
+import { formatIssue, WorkflowValidationError } from '../errors.js';
+import { formatOf, parseFile } from '../spec/parse.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import { builtinTools } from '../tools/builtins.js';
@@ -46,6 +48,13 @@ export class WorkflowCatalog {
     const catalog = new WorkflowCatalog(tools, problems);
     for (const source of list) {
       try {
+        if (typeof source === 'string') {
+          const not = await notAWorkflow(source);
+          if (not) {
+            problems.push(`${source}: skipped, ${not}`);
+            continue;
+          }
+        }
         const loaded = await loadWorkflow(source, { toolNames });
         const w = loaded.workflow;
         if (catalog.#entries.has(w.name)) {
@@ -63,7 +72,11 @@ export class WorkflowCatalog {
         });
       } catch (err) {
         const where = typeof source === 'string' ? source : ((source as { name?: string }).name ?? 'workflow');
-        problems.push(err instanceof WorkflowValidationError ? formatIssues(err.issues, err.file ?? where) : `${where}: ${(err as Error).message}`);
+        // One line per file: the first problem and how to see the rest.
+        if (err instanceof WorkflowValidationError) {
+          const more = err.issues.length > 1 ? ` (+${err.issues.length - 1} more: braid validate ${err.file ?? where})` : '';
+          problems.push(`${formatIssue(err.issues[0], err.file ?? where)}${more}`);
+        } else problems.push(`${where}: ${(err as Error).message}`);
       }
     }
     return catalog;
@@ -81,6 +94,25 @@ export class WorkflowCatalog {
   toolsFor(entry: CatalogEntry): Tool[] {
     return [...this.tools, ...entry.tools];
   }
+}
+
+/**
+ * Why a file in the folder is not a workflow, or undefined when it looks like one. Modules are read as text,
+ * never run, unless they build a workflow with braid's `workflow()` (or export a spec): a folder may hold
+ * other scripts. Data files need an array of tasks or an object with `tasks`.
+ */
+async function notAWorkflow(file: string): Promise<string | undefined> {
+  if (formatOf(file)) {
+    const parsed = await parseFile(file);
+    if (!parsed.ok) return undefined; // a broken workflow file: reported as one
+    const v = parsed.value as { tasks?: unknown } | unknown[] | null;
+    const tasks = Array.isArray(v) ? v : v && typeof v === 'object' ? v.tasks : undefined;
+    return Array.isArray(tasks) ? undefined : 'not a workflow (no tasks)';
+  }
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const usesBraid = /from\s+['"]braid(\/[\w-]+)?['"]|from\s+['"][./]+[^'"]*\/src\/(index|builder)\.js['"]/.test(text);
+  const exportsOne = /\bworkflow\s*\(/.test(text) && /export\s+(default|const\s+workflow|\{[^}]*\bworkflow\b)/.test(text);
+  return usesBraid && exportsOne ? undefined : "not a workflow module (it does not export a workflow built with braid's workflow()); not run";
 }
 
 async function filesIn(dir: string): Promise<string[]> {

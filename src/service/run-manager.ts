@@ -100,7 +100,7 @@ export class RunManager {
     const runId = newRunId();
     const { store, llm, concurrency, catalog } = this.options;
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) =>
-      runWorkflow(entry.workflow, { tools: catalog.toolsFor(entry), input: resolved, runId, store, llm, concurrency, onEvent, signal, ...(entry.file ? { recordSource: { file: entry.file } } : {}) }),
+      runWorkflow(entry.workflow, { tools: catalog.toolsFor(entry), input: resolved, runId, store: store ?? false, llm, concurrency, onEvent, signal, ...(entry.file ? { recordSource: { file: entry.file } } : {}) }),
     );
     this.#track(handle);
     return handle;
