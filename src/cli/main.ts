@@ -69,7 +69,7 @@ async function validateCommand(file: string, flags: ValidateFlags): Promise<numb
 
 export function buildProgram(): Command {
   const program = new Command('braid')
-    .description('Run LLM-agent tool calls as conditional, parallel workflows.\nDocs: README.md; file format: workflow-spec.md')
+    .description('Run LLM-agent tool calls as conditional, parallel workflows.\nDocs: README.md; file format: docs/workflow-format.md')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
