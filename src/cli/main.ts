@@ -265,6 +265,21 @@ Exit codes: 0 valid, 2 invalid.`)
     });
 
   program
+    .command('schema')
+    .description('print the JSON Schema of the workflow file format (for editor completion and checks)')
+    .option('-t, --tools <module>', 'also describe these tools: `tool` must name a registered tool, each input is checked against its tool', collect)
+    .addHelpText('after', `
+braid ships schema/workflow.schema.json (built-in tools suggested, other tool names allowed). In VS Code
+(with the YAML extension), start a workflow file with:
+  # yaml-language-server: $schema=./node_modules/braid/schema/workflow.schema.json
+or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.schema.json`)
+    .action(async (flags: { tools?: string[] }) => {
+      const { workflowFormatSchema } = await import('../spec/format-schema.js');
+      const registry = await registryFor(flags.tools);
+      process.stdout.write(`${JSON.stringify(workflowFormatSchema(registry, { onlyTheseTools: Boolean(flags.tools?.length) }), null, 2)}\n`);
+    });
+
+  program
     .command('tools')
     .description('list registered tools with their input schema')
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
