@@ -1,0 +1,26 @@
+/** Run a workflow in a test: the result and every event, with no record unless a store is given. */
+import { runWorkflow, type RunOptions } from '../engine/run.js';
+import type { RunResult } from '../engine/result.js';
+import type { RunEvent } from '../events/types.js';
+
+export interface TestRun {
+  readonly result: RunResult;
+  readonly events: RunEvent[];
+  /** The events of one type. */
+  eventsOf<T extends RunEvent['type']>(type: T): Extract<RunEvent, { type: T }>[];
+  /** Task ids in the order they started (one entry per attempt). */
+  readonly started: string[];
+}
+
+/** `runWorkflow` for tests: collects the events; `store: false` unless you pass one. */
+export async function runForTest(source: unknown, options: RunOptions = {}): Promise<TestRun> {
+  const events: RunEvent[] = [];
+  const listeners = options.onEvent === undefined ? [] : typeof options.onEvent === 'function' ? [options.onEvent] : [...options.onEvent];
+  const result = await runWorkflow(source, { store: false, ...options, onEvent: [(e) => void events.push(e), ...listeners] });
+  return {
+    result,
+    events,
+    eventsOf: <T extends RunEvent['type']>(type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type),
+    started: events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId),
+  };
+}
