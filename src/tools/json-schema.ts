@@ -15,9 +15,12 @@ export function schemaToJsonSchema(schema: SchemaLike | undefined): JsonSchema {
   if (!schema) return ANY_OBJECT;
   let json = cache.get(schema);
   if (!json) {
+    // zod 4 natively; a plain JSON Schema input (MCP, AI SDK jsonSchema()) as it is; else zod 3
     const built = '_zod' in schema
       ? (z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
-      : (zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema);
+      : typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object'
+        ? structuredClone((schema as unknown as { jsonSchema: JsonSchema }).jsonSchema)
+        : (zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema);
     const { $schema: _, ...rest } = built;
     json = deepFreeze(rest);
     cache.set(schema, json);

@@ -4,6 +4,7 @@ import { access } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ToolsModuleError } from '../errors.js';
+import { fromAiSdkTool, isAiSdkTool } from './ai-sdk-tool.js';
 import { isTool, type Tool } from './types.js';
 
 export async function importModule(file: string): Promise<Record<string, unknown>> {
@@ -39,11 +40,12 @@ function syntaxErrorAt(abs: string): string | undefined {
   return /^\d+$/.test(line) ? `${line}${caret >= 0 ? `:${caret + 1}` : ''}` : undefined;
 }
 
-/** Every export that is a tool (or an array of tools), in export order. */
+/** Every export that is a tool (or an array of tools), in export order; an AI SDK `tool()` takes its export name. */
 export function toolsOf(mod: Record<string, unknown>): Tool[] {
   const out: Tool[] = [];
-  for (const value of Object.values(mod)) {
+  for (const [name, value] of Object.entries(mod)) {
     if (isTool(value)) out.push(value);
+    else if (isAiSdkTool(value) && name !== 'default') out.push(fromAiSdkTool(name, value));
     else if (Array.isArray(value)) out.push(...value.filter(isTool));
   }
   return [...new Map(out.map((t) => [t.name, t])).values()];
