@@ -265,6 +265,17 @@ Exit codes: 0 valid, 2 invalid.`)
     });
 
   program
+    .command('init')
+    .description('create a project: a tools module, a workflow with a conditional branch, .env.example and an offline test')
+    .argument('[dir]', 'folder to create (default: the current folder, which must be empty)')
+    .option('--braid <spec>', 'the braid dependency in package.json: a version, a path or a tarball (default: this braid)')
+    .option('--force', 'write into a folder that is not empty')
+    .addHelpText('after', '\nExample:\n  braid init my-agents && cd my-agents && npm install && npm test')
+    .action(async (dir: string | undefined, flags: { braid?: string; force?: boolean }) => {
+      process.exitCode = await (await import('./init-command.js')).initCommand(dir, flags);
+    });
+
+  program
     .command('schema')
     .description('print the JSON Schema of the workflow file format (for editor completion and checks)')
     .option('-t, --tools <module>', 'also describe these tools: `tool` must name a registered tool, each input is checked against its tool', collect)

@@ -1,0 +1,123 @@
+/**
+ * `braid init [dir]`: a project that works on the first `npm install && npm test`: a tools module with one
+ * zod tool, a workflow that uses it with a conditional branch, `.env.example`, and a test that runs the
+ * workflow offline with `braid/testing` (Node's own test runner, no other dependency).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { packageRoot } from '../paths.js';
+import { EXIT, ExitError } from './exit.js';
+
+export interface InitFlags {
+  /** The dependency spec for braid in package.json (a version, a path, a tarball). @default this braid's folder */
+  braid?: string;
+  force?: boolean;
+}
+
+const files = (name: string, braidSpec: string): Record<string, string> => ({
+  'package.json': `${JSON.stringify(
+    {
+      name,
+      private: true,
+      type: 'module',
+      scripts: {
+        start: 'braid run workflows/word-count.yaml --tools tools.mjs --input text="braid runs tools as workflows"',
+        validate: 'braid validate workflows/word-count.yaml --tools tools.mjs',
+        test: 'node --test',
+      },
+      dependencies: { braid: braidSpec, zod: '^4.0.0' },
+    },
+    null,
+    2,
+  )}\n`,
+  'tools.mjs': `// Your tools: objects with a name, a zod input schema and run(input, ctx). braid validates every input
+// before the call, and the same schema is what a model sees for function calling.
+import { z } from 'zod';
+import { defineTool } from 'braid';
+
+export const wordCount = defineTool({
+  name: 'word_count',
+  description: 'Count the words of a text and label it short or long.',
+  input: z.object({ text: z.string().min(1), limit: z.number().int().positive().default(8) }),
+  run({ text, limit }) {
+    const words = text.trim().split(/\\s+/).length;
+    return { words, text, label: words > limit ? 'long' : 'short' };
+  },
+});
+`,
+  'workflows/word-count.yaml': `# yaml-language-server: $schema=../node_modules/braid/schema/workflow.schema.json
+# Count the words; a long text is summarized, a short one is kept as it is. Run it with:
+#   npx braid run workflows/word-count.yaml --tools tools.mjs --input text="..."
+name: word-count
+description: Count the words of a text, then summarize it if it is long.
+inputs:
+  type: object
+  properties:
+    text: { type: string, description: the text to look at }
+  required: [text]
+output: { words: "{{ tasks.count.output.words }}", summary: "{{ tasks.shorten.output.summary }}" }
+tasks:
+  - id: count
+    tool: word_count            # its output carries label: short | long
+  - id: shorten                 # only for long texts
+    tool: summarize_results
+    condition: { depends_on: count, if_result: long }
+  - id: keep                    # only for short ones
+    tool: echo
+    input: { value: "{{ tasks.count.output.text }}" }
+    condition: { depends_on: count, if_result: short }
+`,
+  '.env.example': `# Copy to .env. Without a key braid runs offline with a deterministic, clearly labelled model.
+OPENAI_API_KEY=
+# BRAID_MODEL=gpt-4o-mini
+# OPENAI_BASE_URL=http://localhost:11434/v1   # Ollama or any OpenAI-compatible endpoint
+`,
+  '.gitignore': 'node_modules/\n.braid/\n.env\n',
+  'test/word-count.test.mjs': `// Runs the workflow offline, deterministically: no key, no network.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runForTest } from 'braid/testing';
+import { wordCount } from '../tools.mjs';
+
+test('a long text is summarized, a short one is kept', async () => {
+  const long = await runForTest('workflows/word-count.yaml', { tools: [wordCount], input: { text: 'one two three four five six seven eight nine ten' } });
+  assert.equal(long.result.status, 'succeeded');
+  assert.deepEqual(long.started, ['count', 'shorten']);
+  assert.equal(long.result.output.words, 10);
+
+  const short = await runForTest('workflows/word-count.yaml', { tools: [wordCount], input: { text: 'hello there' } });
+  assert.deepEqual(short.started, ['count', 'keep']);
+  assert.equal(short.result.tasks.shorten.reason, 'condition_false');
+});
+`,
+  'README.md': `# ${name}
+
+A [braid](https://www.npmjs.com/package/braid) project: tools in \`tools.mjs\`, workflows in \`workflows/\`.
+
+\`\`\`sh
+npm install
+npm test          # runs the workflow offline (test/word-count.test.mjs)
+npm start         # braid run workflows/word-count.yaml --tools tools.mjs --input text=...
+npx braid show latest
+\`\`\`
+
+Set \`OPENAI_API_KEY\` (see \`.env.example\`) to use a real model.
+`,
+});
+
+export async function initCommand(dir: string | undefined, flags: InitFlags): Promise<number> {
+  const target = resolve(dir ?? '.');
+  if (existsSync(target) && readdirSync(target).length > 0 && !flags.force) {
+    throw new ExitError(EXIT.invalid, `${target} is not empty; pick a new folder (braid init my-project) or pass --force`);
+  }
+  const spec = flags.braid ?? `file:${packageRoot()}`;
+  const name = basename(target).toLowerCase().replace(/[^a-z0-9-]+/g, '-') || 'braid-project';
+  for (const [file, text] of Object.entries(files(name, spec))) {
+    const path = join(target, file);
+    await mkdir(join(path, '..'), { recursive: true });
+    await writeFile(path, text);
+  }
+  process.stdout.write(`created ${target}\n\nnext:\n  cd ${dir ?? '.'}\n  npm install\n  npm test\n  npm start\n`);
+  return EXIT.ok;
+}
