@@ -6,6 +6,15 @@ import type { RunEvent } from '../events/types.js';
 import { foldRun, processAlive, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
 import type { RunHeader, RunLog, RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
+import { mcpServersOf, type McpServers } from '../tools/mcp/config.js';
+import { readWorkflowFile } from '../spec/load.js';
+import { formatOf } from '../spec/parse.js';
+import type { Tool } from '../tools/types.js';
+
+/** An open source of tools (an `McpPool`): the run uses its tools and leaves it open. */
+export interface McpToolSource {
+  tools(): Promise<Tool[]>;
+}
 import { EventBus, type EventListener } from '../events/bus.js';
 import { formatPath } from '../spec/path.js';
 import { loadWorkflow } from '../spec/load.js';
@@ -55,6 +64,11 @@ export interface RunOptions {
    * for no record. @default the JSONL store in `$BRAID_HOME/runs` (`.braid/runs` in the current folder)
    */
   readonly store?: RunStore | false;
+  /**
+   * MCP servers whose tools (`<server>.<tool>`) the run may use, besides the workflow's `mcp_servers`: a
+   * config in the `mcpServers` shape (started for this run, closed after), or an open pool you keep.
+   */
+  readonly mcp?: McpServers | McpToolSource;
   /** Run limits; each field overrides the workflow's own `budget`. */
   readonly budget?: Budget;
   /** Noted in the record so `braid resume` can load the same workflow file and tools modules. */
@@ -88,15 +102,19 @@ export function resolveInput(workflow: Workflow, input: Record<string, unknown> 
 }
 
 export async function runWorkflow(source: string | Workflow | unknown, options: RunOptions = {}): Promise<RunResult> {
-  const { workflow, registry } = await prepare(source, options);
-  const input = resolveInput(workflow, options.input);
-  assertInputs(workflow, registry, input);
-  const runId = options.runId ?? newRunId();
-  const header: RunHeader = { type: 'run.record', version: 1, runId, createdAt: new Date().toISOString(), workflow, input, pid: process.pid, ...(options.recordSource ? { source: options.recordSource } : {}) };
-  const store = options.store === false ? undefined : (options.store ?? defaultStore());
-  const log = await store?.create(header);
-  // Child runs (a plan's workflow) are recorded in the same store.
-  return execute(workflow, registry, input, runId, { ...options, store: store ?? false }, log);
+  const { workflow, registry, close } = await prepare(source, options);
+  try {
+    const input = resolveInput(workflow, options.input);
+    assertInputs(workflow, registry, input);
+    const runId = options.runId ?? newRunId();
+    const header: RunHeader = { type: 'run.record', version: 1, runId, createdAt: new Date().toISOString(), workflow, input, pid: process.pid, ...(options.recordSource ? { source: options.recordSource } : {}) };
+    const store = options.store === false ? undefined : (options.store ?? defaultStore());
+    const log = await store?.create(header);
+    // Child runs (a plan's workflow) are recorded in the same store.
+    return await execute(workflow, registry, input, runId, { ...options, store: store ?? false }, log);
+  } finally {
+    await close();
+  }
 }
 
 export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'store' | 'recordSource'> {
@@ -116,15 +134,19 @@ export async function resumeRun(runId: string, options: ResumeOptions): Promise<
   const before = foldRun(record, processAlive);
   if (before.status === 'running') throw new BraidError('E_USAGE', `run "${runId}" is still running (process ${header.pid}); wait for it or stop it first`, { retryable: false });
   if (before.status === 'succeeded') return toResult(before);
-  const { workflow, registry } = await prepare(header.workflow, options);
-  const log = await store.reopen(runId);
-  const added: RunEvent[] = [];
-  const collect = (e: RunEvent) => void added.push(e);
-  await execute(workflow, registry, header.input, runId, { ...options, onEvent: [collect, ...listenersOf(options.onEvent)] }, log, {
-    replay: replayOf(record.events),
-    fromSeq: before.lastSeq,
-  });
-  return toResult(foldRun({ ...record, events: [...record.events, ...added] }));
+  const { workflow, registry, close } = await prepare(header.workflow, options);
+  try {
+    const log = await store.reopen(runId);
+    const added: RunEvent[] = [];
+    const collect = (e: RunEvent) => void added.push(e);
+    await execute(workflow, registry, header.input, runId, { ...options, onEvent: [collect, ...listenersOf(options.onEvent)] }, log, {
+      replay: replayOf(record.events),
+      fromSeq: before.lastSeq,
+    });
+    return toResult(foldRun({ ...record, events: [...record.events, ...added] }));
+  } finally {
+    await close();
+  }
 }
 
 /**
@@ -154,12 +176,42 @@ function assertInputs(workflow: Workflow, registry: ToolRegistry, input: Record<
   throw new WorkflowValidationError(undefined, issues);
 }
 
-async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins'>): Promise<{ workflow: Workflow; registry: ToolRegistry }> {
+type Prepared = { workflow: Workflow; registry: ToolRegistry; close: () => Promise<void> };
+
+async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins' | 'mcp'>): Promise<Prepared> {
   const base = options.builtins === false ? [] : builtinTools();
-  const initial = toRegistry(options.tools, base);
-  const loaded = await loadWorkflow(source, { toolNames: initial.names() });
-  const registry = loaded.tools.length ? toRegistry([...initial.list(), ...loaded.tools]) : initial;
-  return { workflow: loaded.workflow, registry };
+  const mcp = await mcpToolsFor(source, options.mcp);
+  const initial = toRegistry(mcp.tools.length ? [...toRegistry(options.tools).list(), ...mcp.tools] : options.tools, base);
+  try {
+    const loaded = await loadWorkflow(source, { toolNames: initial.names() });
+    const registry = loaded.tools.length ? toRegistry([...initial.list(), ...loaded.tools]) : initial;
+    return { workflow: loaded.workflow, registry, close: mcp.close };
+  } catch (err) {
+    await mcp.close();
+    throw err;
+  }
+}
+
+const NO_MCP = { tools: [] as Tool[], close: async () => {} };
+
+/**
+ * The tools of the MCP servers a run may use: the workflow's `mcp_servers` and `options.mcp` (a config, or
+ * a pool the caller owns and keeps open). A pool made here is closed when the run ends. The MCP SDK is
+ * loaded only when some server is configured.
+ */
+async function mcpToolsFor(source: unknown, given: RunOptions['mcp']): Promise<{ tools: Tool[]; close: () => Promise<void> }> {
+  if (given && typeof (given as McpToolSource).tools === 'function') return { tools: await (given as McpToolSource).tools(), close: async () => {} };
+  const raw = typeof source === 'string' && formatOf(source) ? await readWorkflowFile(source).then((r) => (r.ok ? r.value : undefined)) : source;
+  const servers = { ...(given as McpServers | undefined), ...mcpServersOf(raw) };
+  if (Object.keys(servers).length === 0) return NO_MCP;
+  const { McpPool } = await import('../tools/mcp/client-tools.js');
+  const pool = new McpPool(servers);
+  try {
+    return { tools: await pool.tools(), close: () => pool.close() };
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
 }
 
 const listenersOf = (l: RunOptions['onEvent']): EventListener[] => (l === undefined ? [] : typeof l === 'function' ? [l] : [...l]);

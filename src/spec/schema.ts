@@ -104,6 +104,20 @@ export const defaultsSchema = z.strictObject({
   trigger_rule: z.enum(TRIGGER_RULES).optional(),
 });
 
+const stdioServer = z.strictObject({
+  command: z.string().min(1),
+  args: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  cwd: z.string().optional(),
+});
+const remoteServer = z.strictObject({
+  url: z.url(),
+  headers: z.record(z.string(), z.string()).optional(),
+});
+/** An MCP server whose tools become `<server>.<tool>`: stdio (`command`) or Streamable HTTP (`url`). */
+export const mcpServerSchema = z.union([stdioServer, remoteServer], { error: 'an MCP server is { command, args?, env?, cwd? } (stdio) or { url, headers? } (Streamable HTTP)' });
+export const mcpServersSchema = z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'server names are letters, digits, _ and -'), mcpServerSchema);
+
 export const workflowObjectSchema = z.strictObject({
   name: z.string().optional(),
   description: z.string().optional(),
@@ -115,6 +129,8 @@ export const workflowObjectSchema = z.strictObject({
   budget: budgetSchema.optional(),
   /** The run's overall result: a template or an object of templates over the tasks (`{{ tasks.t3.output }}`). */
   output: z.unknown().optional(),
+  /** MCP servers whose tools the tasks may use, in the common `mcpServers` shape. */
+  mcp_servers: mcpServersSchema.optional(),
   tasks: z.array(z.unknown()),
 });
 
@@ -132,6 +148,7 @@ export interface WorkflowSpec {
   confirm?: boolean;
   budget?: Budget;
   output?: unknown;
+  mcp_servers?: z.infer<typeof mcpServersSchema>;
   tasks: TaskSpec[];
 }
 

@@ -1,0 +1,40 @@
+/**
+ * MCP servers as tool sources, configured in the common `mcpServers` shape (Claude Desktop, Cursor, VS Code):
+ * `{ "mcpServers": { "files": { "command": "npx", "args": [...], "env": {...} }, "remote": { "url": "...", "headers": {...} } } }`.
+ * A workflow may hold the same record as `mcp_servers:`. Light: no MCP SDK is loaded to read a config.
+ */
+import { readFile } from 'node:fs/promises';
+import type { z } from 'zod';
+import { BraidError } from '../../errors.js';
+import { mcpServerSchema, mcpServersSchema } from '../../spec/schema.js';
+
+export { mcpServerSchema, mcpServersSchema };
+
+export type McpServerConfig = z.infer<typeof mcpServerSchema>;
+export type McpServers = z.infer<typeof mcpServersSchema>;
+
+/** Read a servers file: `{ mcpServers: {...} }` (or the record itself). Errors name the file and field. */
+export async function readMcpConfig(file: string): Promise<McpServers> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new BraidError('E_USAGE', `${file}: cannot read MCP servers: ${(err as Error).message}`, { retryable: false });
+  }
+  const record = value && typeof value === 'object' && 'mcpServers' in value ? (value as { mcpServers: unknown }).mcpServers : value;
+  const parsed = mcpServersSchema.safeParse(record);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new BraidError('E_USAGE', `${file}: mcpServers.${i.path.map(String).join('.')}: ${i.message}`, { retryable: false });
+  }
+  return parsed.data;
+}
+
+/** The `mcp_servers` of a workflow value (before validation; undefined when it has none). */
+export function mcpServersOf(workflow: unknown): McpServers | undefined {
+  if (!workflow || typeof workflow !== 'object' || Array.isArray(workflow)) return undefined;
+  const raw = (workflow as { mcp_servers?: unknown }).mcp_servers;
+  if (raw === undefined) return undefined;
+  const parsed = mcpServersSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined; // a bad section is reported by validation
+}
