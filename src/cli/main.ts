@@ -294,7 +294,7 @@ function reportError(err: unknown): number {
     process.stderr.write(`${formatIssuesPretty(err.issues, undefined, c)}\n`);
     return EXIT.invalid;
   }
-  if (BraidError.is(err) && (err.code === 'E_TOOLS_MODULE' || err.code === 'E_USAGE' || err.code === 'E_SPEC')) {
+  if (BraidError.is(err) && (err.code === 'E_TOOLS_MODULE' || err.code === 'E_USAGE' || err.code === 'E_SPEC' || err.code === 'E_LOCKED' || err.code === 'E_STORE')) {
     process.stderr.write(`braid: ${err.message}\n`);
     return EXIT.invalid;
   }

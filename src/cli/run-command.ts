@@ -2,12 +2,12 @@
 import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { approveTask, resumeRun, runWorkflow } from '../engine/run.js';
+import { approveTask, prepareResume, runWorkflow, type Approval } from '../engine/run.js';
 import type { RunResult } from '../engine/result.js';
 import type { EventListener } from '../events/bus.js';
 import type { RunEvent } from '../events/types.js';
 import { loadWorkflow } from '../spec/load.js';
-import { JsonlRunStore, stringify } from '../store/jsonl-store.js';
+import { JsonlRunStore } from '../store/jsonl-store.js';
 import { builtinTools } from '../tools/builtins.js';
 import { loadToolsModule } from '../tools/load-module.js';
 import { toRegistry } from '../tools/registry.js';
@@ -74,8 +74,11 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
   );
 }
 
-/** Continue a recorded run with the tools it was started with (its workflow file and `--tools` modules). */
-export async function resumeCommand(runId: string, flags: RunFlags): Promise<number> {
+/**
+ * Continue a recorded run with the tools it was started with (its workflow file and `--tools` modules).
+ * Its lock is taken first: while another process continues the run this fails at once (`E_LOCKED`, exit 2).
+ */
+export async function resumeCommand(runId: string, flags: RunFlags, approve?: Approval): Promise<number> {
   const store = defaultStore();
   const { header, problems } = await store.read(runId);
   if (!header) throw new ExitError(EXIT.invalid, `run "${runId}" cannot be resumed: ${problems.join('; ')}`);
@@ -84,18 +87,22 @@ export async function resumeCommand(runId: string, flags: RunFlags): Promise<num
   const file = header.source?.file;
   // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).
   if (file && /\.(m?[jt]s|[cm]ts)$/.test(file)) tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
-  return withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => resumeRun(runId, { store, tools, concurrency: flags.concurrency, budget: budgetOf(flags), ...ui }));
+  const pending = await prepareResume(runId, { store, tools, concurrency: flags.concurrency, budget: budgetOf(flags), approve });
+  if (approve) process.stderr.write(`${approve.approved ? 'approved' : 'rejected'} ${approve.taskId} of run ${runId}\n`);
+  try {
+    return await withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => pending.start(ui));
+  } finally {
+    pending.release();
+  }
 }
 
+/** `braid approve`: the decision and the continuation under one lock, so two approvals cannot both go through. */
 export async function approveCommand(runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }): Promise<number> {
-  const store = defaultStore();
-  await approveTask(store, runId, taskId, { approved: !flags.reject, by: flags.by ?? process.env.USER, comment: flags.comment });
-  process.stderr.write(`${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\n`);
-  if (flags.resume === false) {
-    process.stderr.write(`continue it with: braid resume ${runId}\n`);
-    return EXIT.ok;
-  }
-  return resumeCommand(runId, flags);
+  const decision: Approval = { taskId, approved: !flags.reject, by: flags.by ?? process.env.USER, comment: flags.comment };
+  if (flags.resume !== false) return resumeCommand(runId, flags, decision);
+  await approveTask(defaultStore(), runId, taskId, decision);
+  process.stderr.write(`${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\ncontinue it with: braid resume ${runId}\n`);
+  return EXIT.ok;
 }
 
 type Ui = { onEvent: EventListener[]; signal: AbortSignal };
@@ -128,7 +135,7 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
   const onEvent: EventListener[] = [
     (e: RunEvent) => void (e.type === 'llm.call' && providers.add(`${e.provider}${e.provider === 'offline' ? '' : ` ${e.model}`}`)),
     ...(progress ? [progress.onEvent] : []),
-    ...(eventsOut ? [(e: RunEvent) => void eventsOut.write(`${stringify(e)}\n`)] : []),
+    ...(eventsOut ? [(e: RunEvent) => void eventsOut.write(`${jsonLine(e)}\n`)] : []),
     ...(logger ? [logger] : []),
     ...(tracer ? [tracer] : []),
   ];
@@ -169,4 +176,13 @@ async function readInputFile(file: string): Promise<Record<string, unknown>> {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
   return value as Record<string, unknown>;
+}
+
+/** An event as one JSON line for `--events` (one that cannot be serialized is noted, the file stays valid). */
+function jsonLine(e: RunEvent): string {
+  try {
+    return JSON.stringify(e);
+  } catch (err) {
+    return JSON.stringify({ seq: e.seq, ts: e.ts, runId: e.runId, type: e.type, unserializable: (err as Error).message });
+  }
 }

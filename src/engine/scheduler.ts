@@ -152,6 +152,12 @@ export class Scheduler {
     for (const cancel of [...this.#inflight]) cancel(err);
   }
 
+  /** Stop the run from outside (e.g. its record cannot be written): running tasks are cancelled, nothing new starts, the run fails with `error`. */
+  fail(error: ErrorRecord): void {
+    this.#fatal ??= error;
+    this.#abort(new BraidError((error.code ?? 'E_TOOL') as ErrorCode, error.message, { retryable: false }));
+  }
+
   /** Why a task that did not get to run was skipped once the run was stopped. */
   #skipReasonOnAbort(): SkipReason {
     return this.#budget?.exceeded ? 'budget_exceeded' : 'cancelled';

@@ -11,7 +11,6 @@ import { WorkflowAgent } from '../../agents/workflow-agent.js';
 import { BraidError, InputValidationError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
 import type { LlmProvider } from '../llm/types.js';
-import { approveTask } from '../engine/run.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
 import { NotFoundError, type RunManager } from '../service/run-manager.js';
 import { foldRun, processAlive } from '../store/fold.js';
@@ -76,6 +75,7 @@ export function createApp(options: AppOptions): Hono {
       return c.json({ error: { code: 'E_INPUT', message: err.issues.map((i) => `${i.path}: ${i.message}`).join('; '), path: first?.path, issues: err.issues } }, 400);
     }
     if (err instanceof NotFoundError) return c.json({ error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) } }, 404);
+    if (BraidError.is(err) && err.code === 'E_LOCKED') return c.json({ error: { code: 'E_LOCKED', message: err.message } }, 409);
     if (BraidError.is(err) && err.code === 'E_USAGE') return c.json({ error: { code: 'E_CONFLICT', message: err.message } }, 409);
     return c.json({ error: { code: 'E_INTERNAL', message: err.message } }, 500);
   });
@@ -131,26 +131,47 @@ export function createApp(options: AppOptions): Hono {
     });
   });
 
-  app.post('/runs/:id/cancel', (c) => {
-    const handle = runs.get(c.req.param('id'));
-    if (!handle) throw new HttpError(404, 'E_NOT_FOUND', `no run "${c.req.param('id')}" running in this server`);
-    if (handle.finished) throw new HttpError(409, 'E_CONFLICT', `run "${handle.runId}" already finished (${handle.result?.status ?? 'error'})`);
-    handle.cancel();
-    return c.json({ runId: handle.runId, status: 'cancelling' }, 202);
+  app.post('/runs/:id/cancel', async (c) => {
+    const id = c.req.param('id');
+    const handle = runs.get(id);
+    if (handle && !handle.finished) {
+      handle.cancel();
+      return c.json({ runId: id, status: 'cancelling' }, 202);
+    }
+    // Not running here: a recorded run waiting for an approval (or interrupted) is cancelled under its lock.
+    if (!store) throw new HttpError(handle ? 409 : 404, handle ? 'E_CONFLICT' : 'E_NOT_FOUND', handle ? `run "${id}" already finished (${handle.result?.status ?? 'error'})` : `no run "${id}" running in this server`);
+    await readRecord(id);
+    const result = await runs.cancelRecorded(id);
+    return c.json({ runId: id, status: result.status }, 200);
   });
 
   app.post('/runs/:id/approve', async (c) => {
     const id = c.req.param('id');
     if (!store) throw new HttpError(409, 'E_CONFLICT', 'approvals need the run store (start the server without --no-store)');
     const body = await readJson(c, approveBody);
+    const header = await continuable(id);
+    // The decision and the continuation happen under the run's lock: a second approval gets a 409.
+    const handle = await runs.resume(id, header.workflow.name, { taskId: body.taskId, approved: !body.reject, by: body.by, comment: body.comment });
+    return c.json({ runId: handle.runId, taskId: body.taskId, approved: !body.reject, status: 'running' }, 202);
+  });
+
+  app.post('/runs/:id/resume', async (c) => {
+    const id = c.req.param('id');
+    if (!store) throw new HttpError(409, 'E_CONFLICT', 'resuming needs the run store (start the server without --no-store)');
+    await readJson(c, z.strictObject({}));
+    const header = await continuable(id);
+    const handle = await runs.resume(id, header.workflow.name);
+    return c.json({ runId: handle.runId, status: 'running', links: { self: `/runs/${id}`, events: `/runs/${id}/events` } }, 202);
+  });
+
+  /** The header of a recorded run that is not running in this server (the lock decides for other processes). */
+  async function continuable(id: string) {
     const { header } = await readRecord(id);
     if (!header) throw new HttpError(409, 'E_CONFLICT', `run "${id}" has no header; it cannot continue`);
     const current = runs.get(id);
-    if (current && !current.finished) throw new HttpError(409, 'E_CONFLICT', `run "${id}" is still running`);
-    await approveTask(store, id, body.taskId, { approved: !body.reject, by: body.by, comment: body.comment });
-    const handle = runs.resume(id, header.workflow.name);
-    return c.json({ runId: handle.runId, taskId: body.taskId, approved: !body.reject, status: 'running' }, 202);
-  });
+    if (current && !current.finished) throw new HttpError(409, 'E_LOCKED', `run "${id}" is still running in this server`);
+    return header;
+  }
 
   app.post('/chat', async (c) => {
     const body = await readJson(c, chatBody);
