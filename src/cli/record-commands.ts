@@ -80,7 +80,9 @@ export async function showCommand(runId: string, flags: { json?: boolean; timeli
     out.push('', c.bold('tokens'), ...spent.map(([id, t]) => `${id}: ${t.usage!.totalTokens} tokens (${t.usage!.promptTokens} in, ${t.usage!.completionTokens} out)${t.usage!.costUsd === null ? '' : `, $${t.usage!.costUsd.toFixed(4)}`}`));
   }
   if (record.header) {
-    const why = ids.filter((id) => ['skipped', 'failed', 'waiting', 'running'].includes(run.tasks[id].status));
+    // Only tasks of the recorded workflow: a damaged record may name others.
+    const known = new Set(record.header.workflow.tasks.map((t) => t.id));
+    const why = ids.filter((id) => known.has(id) && ['skipped', 'failed', 'waiting', 'running'].includes(run.tasks[id].status));
     if (why.length) out.push('', c.bold('why'));
     for (const id of why) out.push(...(await explainTask(record.header, run, id)).slice(0, 4).map((l, k) => (k ? `    ${l}` : `  ${l}`)));
   }
@@ -93,7 +95,9 @@ export async function explainCommand(runId: string, taskId: string): Promise<num
   const { record, run } = await load(runId);
   reportProblems(runId, record);
   if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: cannot explain`);
-  if (!run.tasks[taskId]) throw new ExitError(EXIT.invalid, `run "${runId}" has no task "${taskId}" (tasks: ${Object.keys(run.tasks).join(', ')})`);
+  if (!Object.hasOwn(run.tasks, taskId) || !record.header.workflow.tasks.some((t) => t.id === taskId)) {
+    throw new ExitError(EXIT.invalid, `run "${runId}" has no task "${taskId}" in its workflow (tasks: ${record.header.workflow.tasks.map((t) => t.id).join(', ')})`);
+  }
   process.stdout.write(`${(await explainTask(record.header, run, taskId)).join('\n')}\n`);
   return EXIT.ok;
 }

@@ -6,9 +6,9 @@
  * while one runs ride the next. A task whose success was
  * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
  */
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BraidError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
 import { acquireRunLock, RunLock } from './run-lock.js';
@@ -73,9 +73,8 @@ export class JsonlRunStore implements RunStore {
 
   #ensureDir(): void {
     if (this.#dirReady) return;
-    const locks = join(this.dir, '.locks');
     try {
-      mkdirSync(locks, { recursive: true });
+      mkdirs(join(this.dir, '.locks'));
     } catch (err) {
       throw storeError(this.dir, err, 'create', 'the run store folder');
     }
@@ -390,6 +389,22 @@ class JsonlRunLog implements RunLog {
     this.#closing = durable.finally(() => closeQuiet(this.fd));
     this.onClose?.(this.#closing);
     return this.#closing;
+  }
+}
+
+/** `mkdir -p`, one level at a time, so the error is the real one (a recursive mkdir reports ENOENT on a read-only file system). */
+function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
 }
 
