@@ -281,6 +281,8 @@ async function execute(
   log: RunLog | undefined,
   resume?: { replay: Replay; fromSeq: number },
 ): Promise<RunResult> {
+  // Tools with slow set-up (calculate's worker process) start it now, beside the first tasks.
+  for (const name of new Set(workflow.tasks.map((t) => t.tool))) if (registry.has(name)) registry.get(name).warm?.();
   // The record first: a listener that throws cannot cost an event its place in the log.
   const bus = new EventBus(runId, [...(log ? [(e: RunEvent) => log.append(e)] : []), ...listenersOf(options.onEvent)], resume?.fromSeq);
   const llm = options.llm ?? createProvider();

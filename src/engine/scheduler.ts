@@ -287,7 +287,8 @@ export class Scheduler {
     this.#state[i] = 'active';
     this.#active++;
     const ctx = { input: this.#o.input, tasks: this.#views, output: c.dep === undefined ? undefined : this.#views[this.#tasks[c.dep].id]?.output };
-    c.expression.evaluate(ctx).then(
+    // Under a time budget (the task's timeout_ms, else the expression default) and a depth budget.
+    c.expression.evaluate(ctx, { timeoutMs: t.timeoutMs }).then(
       (value) => (isTruthy(value) ? this.#enter(i) : this.#finish(i, 'skipped', { reason: 'condition_false' })),
       (err) => this.#finish(i, 'failed', { error: { message: `condition expression failed: ${(err as Error).message}`, code: 'E_EXPRESSION' } }),
     );

@@ -7,6 +7,8 @@ export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
   readonly input: S;
   readonly output?: SchemaLike<O>;
   run(input: InputOf<S>, ctx: ToolContext): O | Promise<O>;
+  /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
+  warm?(): void;
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : S extends SchemaLike<infer T> ? T : unknown;

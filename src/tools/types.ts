@@ -63,6 +63,8 @@ export interface Tool<I = any, O = any> extends ToolLimits {
   readonly input?: SchemaLike<I>;
   readonly output?: SchemaLike<O>;
   run(input: I, ctx: ToolContext): O | Promise<O>;
+  /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
+  warm?(): void;
 }
 
 export function isTool(value: unknown): value is Tool {
