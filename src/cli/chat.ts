@@ -108,9 +108,10 @@ function render(chunk: AgentChunk): string {
   }
 }
 
-export async function serveCommand(flags: ServiceFlags & { port?: number; host?: string }): Promise<number> {
+export async function serveCommand(flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string }): Promise<number> {
   const { catalog, runs, llm, dir } = await setUp(flags);
-  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host });
+  const allowedHosts = flags.allowedHosts?.split(',').map((h) => h.trim()).filter(Boolean);
+  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host, allowedHosts });
   process.stderr.write(`braid serve: ${server.url} (${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`);
   await new Promise<void>((done) => {
     const stop = () => {

@@ -142,10 +142,11 @@ input, 3 waiting for an approval (braid approve).`)
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .addOption(new Option('-p, --port <n>', 'port (0 picks a free one)').argParser(nonNegativeInt).default(8787))
     .option('--host <address>', 'address to listen on; beyond loopback BRAID_TOKEN is required', '127.0.0.1')
+    .option('--allowed-hosts <names>', 'comma-separated Host names served without a token besides localhost, 127.0.0.1 and [::1]')
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
     .option('--no-store', 'do not record runs (no approvals, no reading finished runs after a restart)')
-    .addHelpText('after', '\nExample:\n  braid serve --port 8787 &\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.')
-    .action(async (flags: ServiceFlags & { port?: number; host?: string }) => {
+    .addHelpText('after', '\nExample:\n  braid serve --port 8787 &\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request. Every POST must be\napplication/json; a cross-origin Origin is refused; without a token only loopback Host names are served.')
+    .action(async (flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string }) => {
       process.exitCode = await (await import('./chat.js')).serveCommand(flags);
     });
 

@@ -58,32 +58,54 @@ class PendingLabels {
  * that cannot be folded is reported in `problems` instead of thrown.
  */
 export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () => false): RecordedRun {
-  const { header, events } = record;
-  const tasks: Record<string, TaskResult> = Object.create(null);
-  for (const t of header?.workflow.tasks ?? []) tasks[t.id] = { status: 'pending', attempts: 0, visits: 0 };
-  const task = (id: string) => (tasks[id] ??= { status: 'pending', attempts: 0, visits: 0 });
-  const problems: string[] = [];
-  const labels = new PendingLabels();
-  let pid = header?.pid;
-  const run: RecordedRun = {
-    runId: header?.runId ?? events[0]?.runId ?? '',
-    workflow: String(header?.workflow.name ?? ''),
-    status: 'running',
-    startedAt: String(header?.createdAt ?? events[0]?.ts ?? ''),
-    tasks,
-    lastSeq: 0,
-  };
-  for (const e of events) {
+  const folder = new RunFolder(record.header, alive);
+  for (const e of record.events) folder.add(e);
+  return folder.result();
+}
+
+/** The fold one event at a time (a large record is folded while it is read, without holding its events). */
+export class RunFolder {
+  readonly #tasks: Record<string, TaskResult> = Object.create(null);
+  readonly #problems: string[] = [];
+  readonly #labels = new PendingLabels();
+  readonly #run: RecordedRun;
+  #pid: number | undefined;
+  #first = true;
+
+  constructor(
+    readonly header: RunRecord['header'],
+    private readonly alive: (pid: number) => boolean = () => false,
+  ) {
+    for (const t of header?.workflow.tasks ?? []) this.#tasks[t.id] = { status: 'pending', attempts: 0, visits: 0 };
+    this.#pid = header?.pid;
+    this.#run = { runId: header?.runId ?? '', workflow: String(header?.workflow.name ?? ''), status: 'running', startedAt: String(header?.createdAt ?? ''), tasks: this.#tasks, lastSeq: 0 };
+  }
+
+  add(e: RunEvent): void {
+    if (this.#first) {
+      this.#first = false;
+      this.#run.runId ||= e.runId;
+      this.#run.startedAt ||= e.ts;
+    }
+    const tasks = this.#tasks;
+    const task = (id: string) => (tasks[id] ??= { status: 'pending', attempts: 0, visits: 0 });
     try {
-      pid = foldEvent(run, e, task, labels, pid);
+      this.#pid = foldEvent(this.#run, e, task, this.#labels, this.#pid);
     } catch (err) {
-      problems.push(`event ${e.seq} (${e.type}): ${(err as Error).message}, ignored`);
+      this.#problems.push(`event ${e.seq} (${e.type}): ${(err as Error).message}, ignored`);
     }
   }
-  for (const t of Object.values(tasks)) run.usage = addUsage(run.usage, t.usage);
-  if (run.status === 'running' && !(pid && alive(pid))) run.status = 'interrupted';
-  if (problems.length) run.problems = problems;
-  return run;
+
+  /** The run as folded so far (a copy of the running state is not taken: call once, at the end). */
+  result(): RecordedRun {
+    const run = this.#run;
+    run.usage = undefined;
+    for (const t of Object.values(this.#tasks)) run.usage = addUsage(run.usage, t.usage);
+    if (!run.usage) delete run.usage;
+    if (run.status === 'running' && !(this.#pid && this.alive(this.#pid))) run.status = 'interrupted';
+    if (this.#problems.length) run.problems = [...this.#problems];
+    return run;
+  }
 }
 
 function foldEvent(run: RecordedRun, e: RunEvent, task: (id: string) => TaskResult, labels: PendingLabels, pid: number | undefined): number | undefined {

@@ -7,12 +7,13 @@
  * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
  */
 import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BraidError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
 import { acquireRunLock, RunLock } from './run-lock.js';
-import type { RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
+import type { FoldedRecord, RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
+import { RunFolder } from './fold.js';
 
 /** Run ids: letters, digits, `_`, `.`, `-`, starting with a letter or digit, at most 200 characters. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
@@ -156,6 +157,64 @@ export class JsonlRunStore implements RunStore {
     return parseRunLog(text);
   }
 
+  /**
+   * Whole lines after byte `from` (at most 4 MiB a call), parsed in slices that yield to the event loop:
+   * `braid logs --follow` and the server's event streams read a record incrementally with it.
+   */
+  async readFrom(runId: string, from = 0, lines = 0, maxBytes = 4 * 1024 * 1024): Promise<RecordSlice> {
+    const file = this.path(runId);
+    try {
+      return await readSlice(file, from, lines, maxBytes);
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'read');
+    }
+  }
+
+  readonly #folds = new Map<string, { version: string; folded: Promise<FoldedRecord> }>();
+
+  /**
+   * The run rebuilt from its record, read in slices (the event loop is never held for long, the events
+   * are not kept). A finished run's fold is cached until its file changes; concurrent callers share one fold.
+   */
+  async fold(runId: string, alive: (pid: number) => boolean = () => false): Promise<FoldedRecord> {
+    const file = this.path(runId);
+    const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'read');
+    });
+    const version = `${info.size}:${info.mtimeMs}`;
+    const cached = this.#folds.get(runId);
+    if (cached?.version === version) return cached.folded;
+    const folded = this.#foldFile(runId, alive, version);
+    this.#folds.delete(runId);
+    this.#folds.set(runId, { version, folded });
+    if (this.#folds.size > 64) this.#folds.delete(this.#folds.keys().next().value!);
+    // Only a finished run's fold stays cached (a live one changes, its status depends on its writer).
+    void folded.then((f) => {
+      if (f.run.status === 'running' || f.run.status === 'interrupted') this.#folds.get(runId)?.folded === folded && this.#folds.delete(runId);
+    }, () => this.#folds.delete(runId));
+    return folded;
+  }
+
+  async #foldFile(runId: string, alive: (pid: number) => boolean, version: string): Promise<FoldedRecord> {
+    let folder: RunFolder | undefined;
+    const problems: string[] = [];
+    let header: RunHeader | undefined;
+    for (let from = 0, lines = 0; ; ) {
+      const slice = await this.readFrom(runId, from, lines);
+      if (lines === 0) header = slice.header;
+      folder ??= new RunFolder(header, alive);
+      for (const e of slice.events) folder.add(e);
+      problems.push(...slice.problems);
+      if (slice.next === from) {
+        if (slice.size > from) problems.push(truncatedTail(lines + 1, slice.size - from));
+        break;
+      }
+      ({ next: from, lines } = slice);
+    }
+    if (!header) problems.unshift(NO_HEADER);
+    return { header, run: folder!.result(), problems, version };
+  }
+
   async list(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
     return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).filter((id) => RUN_ID.test(id)).sort().reverse();
@@ -212,6 +271,30 @@ function headerProblem(v: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** One line of a record: the header (first line only), an event, or a problem (never thrown). */
+type Line = { header: RunHeader } | { event: RunEvent } | { problem: string } | undefined;
+
+/** `n`: 1-based line number; `truncated`: the last line of a file that does not end with a newline. */
+function parseLine(line: string, n: number, truncated: boolean): Line {
+  if (!line.trim()) return undefined;
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { problem: truncated ? `line ${n}: truncated last line (${line.length} bytes, the writer stopped mid-line), ignored` : `line ${n}: not valid JSON, ignored` };
+  }
+  if (typeof value !== 'object' || value === null || typeof value.type !== 'string') return { problem: `line ${n}: not an event, ignored` };
+  if (value.type === 'run.record') {
+    if (n !== 1) return { problem: `line ${n}: a second header, ignored (the header is the first line)` };
+    const bad = headerProblem(value);
+    return bad ? { problem: `line 1: ${bad}, ignored` } : { header: value as unknown as RunHeader };
+  }
+  const bad = eventProblem(value);
+  return bad ? { problem: `line ${n}: ${bad}, ignored` } : { event: value as unknown as RunEvent };
+}
+
+const NO_HEADER = 'no header line: the workflow definition is missing, the run cannot be resumed';
+
 /** Parse a run log; unreadable lines are reported in `problems`, never thrown. Only the first line can be the header. */
 export function parseRunLog(text: string): RunRecord {
   const lines = text.split('\n');
@@ -221,29 +304,68 @@ export function parseRunLog(text: string): RunRecord {
   const problems: string[] = [];
   let header: RunHeader | undefined;
   lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let value: Record<string, unknown>;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      const last = i === lines.length - 1;
-      problems.push(last && !complete ? `line ${i + 1}: truncated last line (${line.length} bytes, the writer stopped mid-line), ignored` : `line ${i + 1}: not valid JSON, ignored`);
-      return;
-    }
-    if (typeof value !== 'object' || value === null || typeof value.type !== 'string') return void problems.push(`line ${i + 1}: not an event, ignored`);
-    if (value.type === 'run.record') {
-      if (i !== 0) return void problems.push(`line ${i + 1}: a second header, ignored (the header is the first line)`);
-      const bad = headerProblem(value);
-      if (bad) return void problems.push(`line 1: ${bad}, ignored`);
-      header = value as unknown as RunHeader;
-      return;
-    }
-    const bad = eventProblem(value);
-    if (bad) return void problems.push(`line ${i + 1}: ${bad}, ignored`);
-    events.push(value as unknown as RunEvent);
+    const parsed = parseLine(line, i + 1, i === lines.length - 1 && !complete);
+    if (!parsed) return;
+    if ('header' in parsed) header = parsed.header;
+    else if ('event' in parsed) events.push(parsed.event);
+    else problems.push(parsed.problem);
   });
-  if (!header) problems.unshift('no header line: the workflow definition is missing, the run cannot be resumed');
+  if (!header) problems.unshift(NO_HEADER);
   return { header, events, problems };
+}
+
+/** What `readFrom` returns: the whole lines after a byte offset. */
+export interface RecordSlice {
+  readonly header?: RunHeader;
+  readonly events: RunEvent[];
+  readonly problems: string[];
+  /** Offset just after the last whole line read (where the next read starts). */
+  readonly next: number;
+  /** Lines read so far, counting from the start of the file. */
+  readonly lines: number;
+  /** The file's size when read: more than `next` at the end means an unfinished (or truncated) last line. */
+  readonly size: number;
+}
+
+/** The problem for an unfinished last line (reported once its writer is gone). */
+export const truncatedTail = (line: number, bytes: number) => `line ${line}: truncated last line (${bytes} bytes, the writer stopped mid-line), ignored`;
+
+/** Read whole lines from `from` (at most `maxBytes`; an unfinished last line is left for the next read). */
+async function readSlice(file: string, from: number, firstLine: number, maxBytes: number): Promise<RecordSlice> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const buffer = Buffer.alloc(Math.max(0, Math.min(maxBytes, size - from)));
+    const { bytesRead } = buffer.length ? await handle.read(buffer, 0, buffer.length, from) : { bytesRead: 0 };
+    const end = buffer.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
+    const events: RunEvent[] = [];
+    const problems: string[] = [];
+    let header: RunHeader | undefined;
+    let n = firstLine;
+    let t0 = performance.now();
+    const text = buffer.toString('utf8', 0, end);
+    for (let at = 0; at < text.length; ) {
+      const nl = text.indexOf('\n', at);
+      const parsed = parseLine(text.slice(at, nl), ++n, false);
+      at = nl + 1;
+      if (parsed && 'header' in parsed) header = parsed.header;
+      else if (parsed && 'event' in parsed) events.push(parsed.event);
+      else if (parsed) problems.push(parsed.problem);
+      // Never hold the event loop for long: other requests are served between slices of work.
+      if (performance.now() - t0 > 8) await new Promise<void>((r) => setImmediate(r)), (t0 = performance.now());
+    }
+    // A line longer than maxBytes can never be finished within one read: report it and skip past it.
+    if (end === 0 && bytesRead === maxBytes) return { events, problems: [`line ${n + 1}: longer than ${maxBytes} bytes, ignored`], next: from + skipLine(buffer), lines: n + 1, size };
+    return { header, events, problems, next: from + end, lines: n, size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Bytes up to (and past) the next newline of an over-long line (the whole buffer if none). */
+function skipLine(buffer: Buffer): number {
+  const nl = buffer.indexOf(0x0a);
+  return nl < 0 ? buffer.length : nl + 1;
 }
 
 class JsonlRunLog implements RunLog {

@@ -5,6 +5,7 @@
 import type { BraidError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
 import type { Workflow } from '../spec/workflow.js';
+import type { RecordedRun } from './fold.js';
 
 /** The first record of a run log: what is needed to continue the run in another process. */
 export interface RunHeader {
@@ -66,4 +67,18 @@ export interface RunStore {
   read(runId: string): Promise<RunRecord>;
   /** Run ids, newest first. */
   list(): Promise<string[]>;
+  /** The run rebuilt from its record without holding its events (cached while unchanged); optional: `read` + `foldRun` serve otherwise. */
+  fold?(runId: string, alive?: (pid: number) => boolean): Promise<FoldedRecord>;
+  /** Whole lines after byte `from` (incremental reading for followers); optional: `read` serves otherwise. */
+  readFrom?(runId: string, from?: number, lines?: number): Promise<{ header?: RunHeader; events: RunEvent[]; problems: string[]; next: number; lines: number; size: number }>;
+}
+
+/** A run rebuilt from its record. */
+export interface FoldedRecord {
+  readonly header?: RunHeader;
+  readonly run: RecordedRun;
+  /** Lines and events that could not be read or folded. */
+  readonly problems: string[];
+  /** Changes when the record changes (size and modification time). */
+  readonly version: string;
 }
