@@ -10,6 +10,7 @@ import { WorkflowCatalog } from '../service/catalog.js';
 import { RunManager } from '../service/run-manager.js';
 import { startServer } from '../server/serve.js';
 import { EXIT, ExitError } from './exit.js';
+import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
 import { defaultStore, loadUserTools } from './run-command.js';
 
@@ -95,16 +96,16 @@ function render(chunk: AgentChunk): string {
     case 'text':
     case 'ask':
     case 'confirm':
-      return `braid> ${chunk.text}\n`;
+      return `braid> ${safeLines(chunk.text)}\n`;
     case 'run.started':
-      return `  ▶ ${chunk.workflow} started (run ${chunk.runId})\n`;
+      return `  ▶ ${safeText(chunk.workflow)} started (run ${chunk.runId})\n`;
     case 'event': {
       const e = chunk.event;
       if (e.type === 'task.ready' || e.type === 'llm.call' || e.type === 'run.started' || e.type === 'run.finished' || e.type === 'task.log') return '';
       return `  │ ${describeEvent(e)}\n`;
     }
     case 'run.finished':
-      return `  ■ ${chunk.result.workflow} ${chunk.result.status} (braid show ${chunk.runId})\n`;
+      return `  ■ ${safeText(chunk.result.workflow)} ${chunk.result.status} (braid show ${chunk.runId})\n`;
   }
 }
 

@@ -10,7 +10,7 @@ import { validateWorkflow } from '../spec/validate.js';
 import { conditionObject, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
 import { EXIT, ExitError, useColor } from './exit.js';
-import { color, formatIssuesPretty } from './format.js';
+import { color, formatIssuesPretty, safeLines, safeText } from './format.js';
 import type { ServiceFlags } from './chat.js';
 import type { PlanFlags } from './plan-command.js';
 import { registryFor, type RunFlags } from './run-command.js';
@@ -41,10 +41,10 @@ async function validateCommand(file: string, flags: { tools?: string[]; strict?:
     const c = color(useColor());
     if (warnings.length) {
       const mark = flags.strict ? c.red('✖') : c.yellow('⚠');
-      process.stderr.write(`${warnings.map((i) => `${mark} ${formatIssue(i, file)}`).join('\n')}\n`);
+      process.stderr.write(`${warnings.map((i) => `${mark} ${safeLines(formatIssue(i, file))}`).join('\n')}\n`);
     }
     const counted = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}${flags.strict && warnings.length ? ' (errors with --strict)' : ''}`;
-    const summary = `${file}: workflow "${w.name}", ${w.tasks.length} tasks, ${roots} roots, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
+    const summary = `${file}: workflow "${safeText(w.name)}", ${w.tasks.length} tasks, ${roots} roots, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
     if (ok) process.stdout.write(`ok: ${summary}\n`);
     else process.stderr.write(`invalid: ${summary}\n`);
   } else {
@@ -284,7 +284,7 @@ function reportError(err: unknown): number {
   const c = useColor();
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.invalid;
   if (err instanceof ExitError) {
-    process.stderr.write(`braid: ${err.message}\n`);
+    process.stderr.write(`braid: ${safeLines(err.message)}\n`);
     return err.exitCode;
   }
   if (err instanceof WorkflowValidationError) {
@@ -296,9 +296,9 @@ function reportError(err: unknown): number {
     return EXIT.invalid;
   }
   if (BraidError.is(err) && (err.code === 'E_TOOLS_MODULE' || err.code === 'E_USAGE' || err.code === 'E_SPEC' || err.code === 'E_LOCKED' || err.code === 'E_STORE')) {
-    process.stderr.write(`braid: ${err.message}\n`);
+    process.stderr.write(`braid: ${safeLines(err.message)}\n`);
     return EXIT.invalid;
   }
-  process.stderr.write(`braid: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(`braid: ${safeLines((err as Error)?.stack ?? String(err))}\n`);
   return EXIT.failed;
 }

@@ -13,7 +13,7 @@ import { loadToolsModule } from '../tools/load-module.js';
 import { toRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { EXIT, ExitError } from './exit.js';
-import { summaryTable } from './format.js';
+import { safeText, summaryTable } from './format.js';
 import { parseInputPairs } from './input.js';
 import { createProgress } from './progress.js';
 
@@ -42,7 +42,7 @@ export function defaultStore(): JsonlRunStore {
 }
 
 /** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
-export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) => void process.stderr.write(`braid: ${store.path(runId)}: ${problem}\n`);
+export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) => void process.stderr.write(`braid: ${store.path(runId)}: ${safeText(problem)}\n`);
 
 export async function loadUserTools(files: readonly string[] = []): Promise<Tool[]> {
   const out: Tool[] = [];
@@ -148,7 +148,7 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
     else {
       process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR)}\n`);
       if (providers.has('offline')) process.stdout.write('LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n');
-      else if (providers.size) process.stdout.write(`LLM: ${[...providers].join(', ')}\n`);
+      else if (providers.size) process.stdout.write(`LLM: ${safeText([...providers].join(', '))}\n`);
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
     }
     await store?.idle(); // the record's last fsync, before the process exits
@@ -164,7 +164,7 @@ function nextSteps(result: RunResult, recorded: boolean): string[] {
   const waiting = Object.entries(result.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
   const lines = waiting.map((id) => `waiting for approval: braid approve ${result.runId} ${id}   (or --reject)`);
   if (recorded && (result.status === 'failed' || result.status === 'cancelled')) lines.push(`inspect: braid show ${result.runId}    continue: braid resume ${result.runId}`);
-  return lines;
+  return lines.map(safeText);
 }
 
 async function readInputFile(file: string): Promise<Record<string, unknown>> {
