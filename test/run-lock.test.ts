@@ -104,23 +104,28 @@ describe('one writer per run (real processes)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'braid-stale-'));
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
     let winners = 0;
-    for (let round = 0; round < 4; round++) {
+    const rounds = Math.max(4, TRIALS);
+    for (let round = 0; round < rounds; round++) {
       const path = join(dir, `r${round}.lock`);
       writeFileSync(path, JSON.stringify({ pid: Number(dead), host: hostname(), since: new Date().toISOString(), token: 'dead-owner' }));
-      const outs = await Promise.all(
-        Array.from({ length: 6 }, () => new Promise<string>((resolve) => {
-          const child = spawn(process.execPath, ['test/fixtures/lock-contender.mjs', path, '400'], { cwd: ROOT });
-          let out = '';
-          child.stdout.on('data', (d) => (out += d));
-          child.on('close', () => resolve(out));
-        })),
-      );
+      const children = Array.from({ length: 6 }, () => spawn(process.execPath, ['test/fixtures/lock-contender.mjs', path], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] }));
+      // Each prints one line; the winner keeps holding the lock until every contender has answered.
+      const outs = await Promise.all(children.map((child) => new Promise<string>((resolve) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.endsWith('\n')) resolve(out);
+        });
+      })));
+      for (const child of children) child.stdin.end();
+      await Promise.all(children.map((child) => new Promise((r) => (child.exitCode === null ? child.on('close', r) : r(null)))));
       const parsed = outs.map((o) => JSON.parse(o));
       expect(parsed.filter((p) => p.won)).toHaveLength(1);
       winners += parsed.filter((p) => p.won).length;
       for (const p of parsed.filter((q) => !q.won)) expect(p).toMatchObject({ code: 'E_LOCKED', message: expect.stringMatching(/is being continued by process \d+/) });
     }
-    expect(winners).toBe(4);
+    expect(winners).toBe(rounds);
+    console.info(`stale takeover: ${rounds * 6} processes in ${rounds} rounds, exactly one winner each round`);
   }, 30_000);
 
   it('kill -9 of the writer: its lock is taken over at once by the next resume (no stale wait)', async () => {

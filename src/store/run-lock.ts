@@ -2,8 +2,8 @@
  * One writer per run: a lock file beside the record, `<runId>.lock`, holding its owner as JSON
  * `{ pid, host, since, token }`.
  *
- * - Taking it is one atomic step: the owner is written to a private temporary file, then hard-linked to the
- *   lock name (`link` fails if the name exists), so a reader never sees a half-written owner.
+ * - Taking it is one atomic step: the lock file is created exclusively (`O_EXCL`), the owner written into it.
+ *   A lock whose owner cannot be read yet (being written) counts as taken.
  * - The holder refreshes the file's mtime (a heartbeat) while it writes, and at least every few seconds.
  * - A lock is stale when its owner is gone: on this host, its process no longer exists (or it is this
  *   process's pid but not a lock this process holds: a pid reused after a restart), or its heartbeat is
@@ -18,7 +18,7 @@
  * second process in), its stale takeover has the race above, and it keeps no owner to name in the error.
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { BraidError } from '../errors.js';
 
@@ -116,6 +116,16 @@ export function readOwner(path: string): LockOwner | undefined {
   return undefined;
 }
 
+/** The owner of a lock, waiting a few milliseconds for one being written (created, not yet filled). */
+function settledOwner(path: string): LockOwner | undefined {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; ; i++) {
+    const owner = readOwner(path);
+    if (owner || i === 20 || ageMs(path) > 1000) return owner;
+    Atomics.wait(pause, 0, 0, 1);
+  }
+}
+
 /** Whether a process exists (EPERM: it does, owned by someone else). */
 export function pidAlive(pid: number): boolean {
   try {
@@ -151,44 +161,34 @@ export function isStale(path: string, owner: LockOwner | undefined): boolean {
 export function acquireRunLock(path: string, runId: string): RunLock {
   const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   const text = JSON.stringify(owner);
-  const staging = `${path}.${owner.token}`;
-  writeFileSync(staging, text, { flag: 'wx' });
   let seen: LockOwner | undefined;
-  try {
-    for (let tries = 0; tries < 4; tries++) {
-      if (link(staging, path, text)) return hold(new RunLock(path, runId, owner));
-      seen = readOwner(path);
-      if (!isStale(path, seen)) break;
-      breakStale(path, seen);
-    }
-  } finally {
-    try {
-      unlinkSync(staging);
-    } catch {
-      // best effort
-    }
+  for (let tries = 0; tries < 4; tries++) {
+    if (create(path, text)) return hold(new RunLock(path, runId, owner));
+    seen = settledOwner(path);
+    if (!isStale(path, seen)) break;
+    breakStale(path, seen);
   }
   throw new RunLockedError(runId, seen ?? readOwner(path));
 }
 
-/** Create `path` atomically with the staged content; false when it exists. */
-function link(staging: string, path: string, text: string): boolean {
+/**
+ * Create `path` exclusively (`O_EXCL`: of two processes creating it at once, one fails) with the owner in
+ * it; false when it exists. Between the create and the write a reader sees an empty lock: taken, not stale.
+ */
+function create(path: string, text: string): boolean {
+  let fd: number;
   try {
-    linkSync(staging, path);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return false;
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
-  }
-  // No hard links on this file system: exclusive create (a reader may briefly see it empty: not stale yet).
-  try {
-    writeFileSync(path, text, { flag: 'wx' });
-    return true;
+    fd = openSync(path, 'wx');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
   }
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 /** Remove a stale lock, only if it still names the owner judged stale; serialised between processes. */
