@@ -131,7 +131,7 @@ describe('large records do not stall the server (15.9)', () => {
       expect(new Set(bodies).size).toBe(1);
       expect(JSON.parse(bodies[0])).toMatchObject({ runId, status: 'succeeded', tasks: { a: { status: 'succeeded', output: 'done' } } });
       console.info(`40 MB record, 10 concurrent GETs: ${Math.round(elapsed)} ms, worst /health ${Math.round(worst)} ms`);
-      expect(worst).toBeLessThan(1500); // was 6.6 s for a 54 MB record
+      expect(worst).toBeLessThan(400); // ~1 s here before (6.6 s reported for 54 MB); the fold yields every 8 ms
       // Unchanged since: answered from the cache.
       const c0 = performance.now();
       expect((await fetch(`${server.url}/runs/${runId}`)).status).toBe(200);
