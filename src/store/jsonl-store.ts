@@ -112,8 +112,8 @@ export class JsonlRunStore implements RunStore {
     let fd: number | undefined;
     try {
       fd = openSync(file, 'wx');
-      const bytes = Buffer.from(line);
-      if (writeAll(fd, bytes, 0) < bytes.length) throw writeAll.lastError;
+      const { error } = writeAll(fd, Buffer.from(line), 0);
+      if (error) throw error;
     } catch (err) {
       if (fd !== undefined) {
         closeQuiet(fd);
@@ -430,8 +430,8 @@ class JsonlRunLog implements RunLog {
     if (!chunk || this.#closed || this.#failure) return;
     this.#buffer = '';
     const bytes = Buffer.from(chunk, 'utf8');
-    const done = writeAll(this.fd, bytes, this.#position);
-    if (done < bytes.length) {
+    const { written: done, error } = writeAll(this.fd, bytes, this.#position);
+    if (error) {
       // Keep the lines written whole; cut a partial one so the record stays readable and resumable.
       const whole = bytes.subarray(0, done).lastIndexOf(0x0a) + 1;
       try {
@@ -440,7 +440,7 @@ class JsonlRunLog implements RunLog {
         // a reader reports the cut line
       }
       this.#position += whole;
-      return this.#fail(storeError(this.path, writeAll.lastError));
+      return this.#fail(storeError(this.path, error));
     }
     this.#position += bytes.length;
     this.#written++;
@@ -530,18 +530,16 @@ function mkdirs(dir: string): void {
   }
 }
 
-/** Write all of `bytes` at `position` (a disk-full write can be partial); returns the bytes written. */
-function writeAll(fd: number, bytes: Buffer, position: number): number {
-  let off = 0;
-  writeAll.lastError = undefined;
+/** Write all of `bytes` at `position` (a write on a full disk can be partial): the bytes written, and the error that stopped it. */
+function writeAll(fd: number, bytes: Buffer, position: number): { written: number; error?: unknown } {
+  let written = 0;
   try {
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, position + off);
-  } catch (err) {
-    writeAll.lastError = err;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written);
+  } catch (error) {
+    return { written, error };
   }
-  return off;
+  return { written };
 }
-writeAll.lastError = undefined as unknown;
 
 function closeQuiet(fd: number): void {
   try {

@@ -59,7 +59,8 @@ export interface RunStore {
   create(header: RunHeader): Promise<RunLog>;
   /**
    * Take a run's lock: exactly one process continues a run; any other fails at once (`E_LOCKED`, naming
-   * the holder). Read the record after taking it, then `reopen` with it.
+   * the holder). Read the record after taking it, then `reopen` with it. (A store whose back end serialises
+   * writers itself, e.g. a database transaction per run, may hand out a handle that only marks the run busy.)
    */
   lock(runId: string): Promise<RunLockHandle>;
   /** Reopen the log of an existing run to append to it (resume, approve), under its lock (taken here when not given). */
