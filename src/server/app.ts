@@ -159,8 +159,9 @@ export function createApp(options: AppOptions): Hono {
     if (handle?.result) return c.json(handle.result);
     if (handle?.error) throw handle.error;
     if (handle) {
-      const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] }, () => true);
-      return c.json({ ...partial, workflow: handle.workflow });
+      // Running in this process: its events have no header (so no writer pid), the run is not interrupted.
+      const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] });
+      return c.json({ ...partial, workflow: handle.workflow, ...(partial.status === 'interrupted' ? { status: 'running' } : {}) });
     }
     // A recorded run: folded in slices (the event loop stays free), once per version of the file, the JSON
     // text cached too, so concurrent and repeated requests of a large record cost one read.
