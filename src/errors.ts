@@ -57,7 +57,11 @@ export type ErrorCode =
   | 'E_REJECTED'
   | 'E_BUDGET'
   | 'E_FOR_EACH'
-  | 'E_PLAN';
+  | 'E_PLAN'
+  /** The run store cannot be written (disk full, read-only, an event that cannot be serialized). */
+  | 'E_STORE'
+  /** Another process is continuing the run (its record's lock is held). */
+  | 'E_LOCKED';
 
 const MARK = Symbol.for('braid.error');
 

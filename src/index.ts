@@ -1,5 +1,5 @@
 /** braid: orchestrate LLM-agent tool calls as conditional, parallel workflows. The public API. */
-export { runWorkflow, resumeRun, approveTask, type RunOptions, type ResumeOptions } from './engine/run.js';
+export { runWorkflow, resumeRun, prepareResume, approveTask, cancelRecordedRun, checkInputLimits, INPUT_LIMITS, type RunOptions, type ResumeOptions, type PendingResume, type Approval } from './engine/run.js';
 export { loadWorkflow, type LoadedWorkflow } from './spec/load.js';
 export { validateWorkflow, type ValidationResult } from './spec/validate.js';
 export { analyzeWorkflow } from './spec/analyze.js';
@@ -25,8 +25,10 @@ export { OpenAIProvider, type OpenAIProviderOptions } from './llm/openai.js';
 export { modelSchema, type ModelSchema } from './llm/model-schema.js';
 export type { LlmProvider, ChatMessage, GenerateRequest, GenerateResult, ToolCall, FunctionSpec } from './llm/types.js';
 export { JsonlRunStore, parseRunLog } from './store/jsonl-store.js';
-export type { RunStore, RunLog, RunRecord, RunHeader } from './store/types.js';
-export { foldRun, type RecordedRun } from './store/fold.js';
+export type { RunStore, RunLog, RunRecord, RunHeader, RunLockHandle, FoldedRecord } from './store/types.js';
+export { RunLockedError, type LockOwner } from './store/run-lock.js';
+export { EXPRESSION_LIMITS } from './spec/expression.js';
+export { foldRun, RunFolder, type RecordedRun } from './store/fold.js';
 export { explainTask } from './store/explain.js';
 export { buffered, type BufferedListener } from './events/buffered.js';
 export { createLogger, eventLogger, type LogOptions } from './monitor/logger.js';

@@ -1,5 +1,5 @@
 /** Built-in tools against real components: an SMTP server, an HTTP search API, the file system. */
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,6 +112,37 @@ describe('workspace files and http_request', () => {
     expect((await one('read_file', { path: '../../etc/passwd' })).error?.message).toMatch(/escapes the workspace/);
     await writeFile(join(process.env.BRAID_WORKSPACE, 'x.txt'), 'x');
     expect((await one('write_file', { path: '/tmp/evil.txt', content: 'x' })).error?.message).toMatch(/escapes the workspace/);
+  });
+
+  it('symbolic links leading outside the workspace are refused: no read, no write, no folder made outside', async () => {
+    const ws = await mkdtemp(join(tmpdir(), 'ws-links-'));
+    const outside = await mkdtemp(join(tmpdir(), 'outside-'));
+    process.env.BRAID_WORKSPACE = ws;
+    await writeFile(join(outside, 'secret.txt'), 'secret');
+    await writeFile(join(ws, 'inner.txt'), 'inner');
+    await symlink('/etc/passwd', join(ws, 'passwd'));
+    await symlink(join(outside, 'secret.txt'), join(ws, 'secret-link'));
+    await symlink(outside, join(ws, 'out-dir'));
+    await symlink(join(outside, 'not-yet'), join(ws, 'dangling'));
+    await symlink(join(ws, 'inner.txt'), join(ws, 'inner-link'));
+    await mkdir(join(ws, 'sub'));
+    await symlink('../out-dir', join(ws, 'sub', 'up'));
+
+    for (const path of ['passwd', 'secret-link', 'out-dir/secret.txt', 'sub/up/secret.txt']) {
+      const t = await one('read_file', { path });
+      expect(t.error?.message, path).toMatch(/escapes the workspace .* \(through a symbolic link\)/);
+    }
+    for (const path of ['secret-link', 'out-dir/new.txt', 'out-dir/made/deep/new.txt', 'sub/up/new.txt', 'dangling', 'passwd']) {
+      const t = await one('write_file', { path, content: 'pwned' });
+      expect(t.error?.message, path).toMatch(/escapes the workspace/);
+    }
+    expect(await readFile(join(outside, 'secret.txt'), 'utf8')).toBe('secret');
+    expect((await readdir(outside)).sort()).toEqual(['secret.txt']);
+    // Links that stay inside work as before.
+    expect((await one('read_file', { path: 'inner-link' })).output).toMatchObject({ content: 'inner' });
+    expect((await one('write_file', { path: 'inner-link', content: 'changed' })).status).toBe('succeeded');
+    expect(await readFile(join(ws, 'inner.txt'), 'utf8')).toBe('changed');
+    expect((await one('write_file', { path: 'sub/new/deeper.txt', content: 'ok' })).status).toBe('succeeded');
   });
 
   it('http_request returns JSON and enforces the size limit', async () => {

@@ -155,7 +155,7 @@ describe('effective input rules', () => {
       const { runId } = JSON.parse(run.stdout);
       const explained = await braid(['explain', runId, 'task_3'], { env });
       expect(explained.stdout).toContain('Its input came from: to ← input.to, subject ← tasks.task_2a.output.subject, body ← tasks.task_2a.output.body, from ← default.');
-      expect(readdirSync(join(home, 'runs')).length).toBe(1);
+      expect(readdirSync(join(home, 'runs')).filter((f) => f.endsWith('.jsonl'))).toHaveLength(1);
     } finally {
       rmSync(home, { recursive: true, force: true });
     }

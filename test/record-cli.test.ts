@@ -13,7 +13,7 @@ function sandbox() {
   const dir = mkdtempSync(join(tmpdir(), 'braid-rec-'));
   const env = { BRAID_HOME: join(dir, 'home'), COUNT_FILE: join(dir, 'count.txt') };
   const counts = () => (existsSync(env.COUNT_FILE) ? readFileSync(env.COUNT_FILE, 'utf8').trim().split('\n') : []);
-  const runIds = () => readdirSync(join(env.BRAID_HOME, 'runs')).map((f) => f.replace(/\.jsonl$/, ''));
+  const runIds = () => readdirSync(join(env.BRAID_HOME, 'runs')).filter((f) => f.endsWith('.jsonl')).map((f) => f.replace(/\.jsonl$/, ''));
   const record = (id: string) => join(env.BRAID_HOME, 'runs', `${id}.jsonl`);
   return { env, counts, runIds, record };
 }

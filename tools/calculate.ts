@@ -1,26 +1,210 @@
-import type { MathJsInstance } from 'mathjs';
+/**
+ * `calculate`: mathjs with units, in a separate process that braid can bound and kill.
+ *
+ * - Bounded: evaluation runs in one child process (Node with a 256 MB heap). A calculation past its
+ *   deadline (the task's `timeout_ms`, else {@link CALCULATE_LIMITS}.timeoutMs) is killed, and so is one that
+ *   runs out of memory: either way the task fails and the next call gets a fresh process. A worker thread
+ *   with `resourceLimits` is not enough here: a single large allocation past the limit (`range(1, 1e9)`)
+ *   aborts the whole process, not just the worker.
+ * - Sized: functions that build matrices from a requested size (`ones`, `zeros`, `range`, `identity`, ...)
+ *   refuse more than `maxElements` elements before allocating; results over `maxResultElements` elements or
+ *   `maxResultChars` characters fail with a clear error.
+ * - Stateless: every function that changes the instance (`config`, `import`, `createUnit`) or evaluates
+ *   code (`evaluate`, `parse`, `compile`, `simplify`, ...) is disabled, and each call has a fresh scope, so
+ *   nothing carries over from one calculation (or run) to the next.
+ * - Not slow to start: the child loads mathjs's single-file bundle (~0.3 s with Node's own start-up), and is
+ *   started when a run that uses `calculate` starts (`warm`); the main process never loads mathjs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { NonRetriableError } from '../src/errors.js';
 import { defineTool } from '../src/tools/define-tool.js';
 
-let sandbox: Promise<{ math: MathJsInstance; evaluate: MathJsInstance['evaluate'] }> | undefined;
+export const CALCULATE_LIMITS = { timeoutMs: 5000, heapMb: 256, maxElements: 1_000_000, maxResultElements: 100_000, maxResultChars: 100_000 } as const;
 
-/**
- * A mathjs instance with the functions that could change or escape the sandbox removed (mathjs security
- * guide). Built on first use: creating it costs ~200 ms, which CLI start-up should not pay.
- */
-function mathjs() {
-  sandbox ??= import('mathjs').then(({ all, create }) => {
-    const math = create(all);
-    const evaluate = math.evaluate.bind(math);
-    const disabled = (name: string) => () => {
-      throw new Error(`function ${name} is disabled in calculate`);
-    };
-    math.import(Object.fromEntries(['import', 'createUnit', 'evaluate', 'parse', 'simplify', 'derivative', 'resolve', 'reviver', 'compile'].map((n) => [n, disabled(n)])), { override: true });
-    return { math, evaluate };
-  });
-  return sandbox;
+/** The child: loads mathjs, disables what changes state, answers `{ id, expression }` messages. */
+const CHILD = String.raw`
+const [mathjsPath, limitsJson] = process.argv.slice(1);
+const limits = JSON.parse(limitsJson);
+const { create, all } = require(mathjsPath);
+const math = create(all);
+const evaluate = math.evaluate.bind(math);
+const format = math.format.bind(math);
+const size = math.size.bind(math);
+const isMatrix = math.isMatrix;
+const toNumber = (v) => (typeof v === 'number' ? v : v && typeof v.toNumber === 'function' ? v.toNumber() : Number(v));
+const dims = (args) => {
+  const out = [];
+  for (const a of args) {
+    if (typeof a === 'string') continue; // a storage format ('dense', 'sparse')
+    if (Array.isArray(a) || isMatrix(a)) out.push(...(isMatrix(a) ? a.toArray() : a).flat(Infinity).map(toNumber));
+    else out.push(toNumber(a));
+  }
+  return out;
+};
+const product = (ns) => ns.reduce((p, n) => p * Math.max(0, Math.abs(n)), 1);
+const countOf = (v) => (Array.isArray(v) || isMatrix(v) ? product(size(v).valueOf().map(toNumber)) : 1);
+const refuse = (name, n) => {
+  throw new Error(name + ' would make ' + n + ' elements, more than ' + limits.maxElements);
+};
+const guarded = (name, elements) => {
+  const original = math[name];
+  return function (...args) {
+    const n = elements(...args);
+    if (!(n <= limits.maxElements)) refuse(name, n);
+    return original.apply(this, args);
+  };
+};
+const rangeCount = (...args) => {
+  if (typeof args[0] === 'string') {
+    const parts = args[0].split(':').map(Number);
+    const [start, step, end] = parts.length === 3 ? parts : [parts[0], 1, parts[1]];
+    return Math.abs((end - start) / (step || 1));
+  }
+  const [start, end, step] = args.map((a) => (typeof a === 'boolean' ? 1 : toNumber(a)));
+  return Math.abs((end - start) / (step || 1));
+};
+const disabled = (name) => () => {
+  throw new Error('function ' + name + ' is disabled in calculate');
+};
+math.import(
+  {
+    ...Object.fromEntries(['import', 'createUnit', 'evaluate', 'parse', 'simplify', 'simplifyConstant', 'simplifyCore', 'rationalize', 'derivative', 'resolve', 'reviver', 'replacer', 'compile', 'config', 'parser', 'help'].map((n) => [n, disabled(n)])),
+    ones: guarded('ones', (...a) => product(dims(a))),
+    zeros: guarded('zeros', (...a) => product(dims(a))),
+    identity: guarded('identity', (...a) => { const d = dims(a); return d.length === 1 ? d[0] * d[0] : product(d); }),
+    random: guarded('random', (...a) => (Array.isArray(a[0]) || isMatrix(a[0]) ? product(dims([a[0]])) : 1)),
+    randomInt: guarded('randomInt', (...a) => (Array.isArray(a[0]) || isMatrix(a[0]) ? product(dims([a[0]])) : 1)),
+    pickRandom: guarded('pickRandom', (...a) => (typeof a[1] === 'number' ? a[1] : 1)),
+    range: guarded('range', rangeCount),
+    resize: guarded('resize', (x, s) => product(dims([s]))),
+    reshape: guarded('reshape', (x, s) => product(dims([s]))),
+    kron: guarded('kron', (x, y) => countOf(x) * countOf(y)),
+    diag: guarded('diag', (x) => countOf(x) * countOf(x)),
+  },
+  { override: true },
+);
+evaluate('1 km / 2 h to m/s'); // compile the common paths now, not on the first call
+process.on('disconnect', () => process.exit(0));
+process.on('message', ({ id, expression }) => {
+  let reply;
+  try {
+    const value = evaluate(expression, new Map());
+    if (typeof value === 'function' || value === undefined) throw new Error('"' + expression + '" is not a value');
+    const n = countOf(value);
+    if (n > limits.maxResultElements) throw new Error('the result has ' + n + ' elements, more than ' + limits.maxResultElements);
+    const text = format(value, { precision: 10 });
+    if (text.length > limits.maxResultChars) throw new Error('the result is ' + text.length + ' characters long, more than ' + limits.maxResultChars);
+    reply = { id, result: (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean' ? value : text, text };
+  } catch (err) {
+    reply = { id, error: String((err && err.message) || err) };
+  }
+  process.send(reply);
+});
+process.send({ ready: true });
+`;
+
+type Reply = { id: number; result: number | string | boolean; text: string } | { id: number; error: string };
+
+/** One calculation process, started on demand and replaced when it is killed. */
+class Calculator {
+  #child?: ChildProcess;
+  #ready?: Promise<void>;
+  #next = 1;
+  #pending = new Map<number, { resolve: (r: Reply) => void; reject: (err: Error) => void }>();
+  /** Calls run one at a time: a deadline is about one calculation. */
+  #tail: Promise<unknown> = Promise.resolve();
+
+  /** Start the process now (mathjs takes a while to load) without waiting for it. */
+  warm(): void {
+    void this.#start().catch(() => {});
+  }
+
+  #start(): Promise<void> {
+    if (this.#ready) return this.#ready;
+    // mathjs's single-file bundle: ~0.1 s to load, against ~1 s for its tree of CommonJS modules.
+    const mathjs = createRequire(import.meta.url).resolve('mathjs/lib/browser/math.js');
+    const child = spawn(process.execPath, [`--max-old-space-size=${CALCULATE_LIMITS.heapMb}`, '-e', CHILD, mathjs, JSON.stringify(CALCULATE_LIMITS)], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    this.#child = child;
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+    this.#idle(child);
+    this.#ready = new Promise<void>((resolve, reject) => {
+      child.on('message', (m: { ready: true } | Reply) => {
+        if ('ready' in m) return resolve();
+        const p = this.#pending.get(m.id);
+        this.#pending.delete(m.id);
+        p?.resolve(m);
+      });
+      child.on('exit', (code, signal) => {
+        const why = /heap out of memory|Allocation failed/i.test(stderr)
+          ? `ran out of memory (limit ${CALCULATE_LIMITS.heapMb} MB)`
+          : `its process ended (${signal ?? `exit code ${code}`})`;
+        const err = new NonRetriableError(`calculate: ${why}`);
+        reject(err);
+        for (const p of this.#pending.values()) p.reject(err);
+        this.#pending.clear();
+        if (this.#child === child) (this.#child = undefined), (this.#ready = undefined);
+      });
+      child.on('error', reject);
+    });
+    return this.#ready;
+  }
+
+  /** The process never keeps braid alive while idle. */
+  #idle(child: ChildProcess): void {
+    child.unref();
+    child.channel?.unref();
+    (child.stderr as { unref?: () => void } | null)?.unref?.();
+  }
+
+  #busy(child: ChildProcess): void {
+    child.ref();
+    child.channel?.ref();
+  }
+
+  evaluate(expression: string, signal: AbortSignal): Promise<{ result: number | string | boolean; text: string }> {
+    const run = this.#tail.then(() => this.#evaluate(expression, signal));
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #evaluate(expression: string, signal: AbortSignal): Promise<{ result: number | string | boolean; text: string }> {
+    if (signal.aborted) throw signal.reason;
+    const ready = this.#start();
+    const child = this.#child!;
+    this.#busy(child); // waited for: it keeps the process alive now
+    try {
+      await ready;
+      const id = this.#next++;
+      const reply = await new Promise<Reply>((resolve, reject) => {
+        const kill = (err: Error) => {
+          this.#pending.delete(id);
+          child.kill('SIGKILL'); // stops the calculation
+          if (this.#child === child) (this.#child = undefined), (this.#ready = undefined);
+          this.warm(); // a fresh process for the next call, loading now
+          reject(err);
+        };
+        const timer = setTimeout(() => kill(new NonRetriableError(`calculate: "${expression}" ran past ${CALCULATE_LIMITS.timeoutMs} ms and was stopped`)), CALCULATE_LIMITS.timeoutMs);
+        const onAbort = () => kill(signal.reason instanceof Error ? signal.reason : new NonRetriableError('calculate: stopped'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        const done = () => (clearTimeout(timer), signal.removeEventListener('abort', onAbort));
+        this.#pending.set(id, { resolve: (r) => (done(), resolve(r)), reject: (e) => (done(), reject(e)) });
+        child.send({ id, expression });
+      });
+      if ('error' in reply) throw new NonRetriableError(`cannot evaluate "${expression}": ${reply.error}`);
+      return reply;
+    } finally {
+      if (this.#child === child) this.#idle(child);
+    }
+  }
 }
+
+const calculator = new Calculator();
 
 /** Evaluate a math expression with units (mathjs), e.g. "350 km / 2 h to km/h". No JS eval. */
 export const calculate = defineTool({
@@ -28,17 +212,9 @@ export const calculate = defineTool({
   description: 'Evaluate a math expression with mathjs, units included (e.g. "12% of 250", "350 km / 2 h to km/h").',
   input: z.object({ expression: z.string().min(1).max(1000).describe('a mathjs expression') }),
   output: z.object({ expression: z.string(), result: z.union([z.number(), z.string(), z.boolean()]), text: z.string() }),
-  async run({ expression }) {
-    const { math, evaluate } = await mathjs();
-    let value: unknown;
-    try {
-      value = evaluate(expression.replace(/(\d+(?:\.\d+)?)\s*%\s*of\s+/gi, '$1 / 100 * '));
-    } catch (err) {
-      throw new NonRetriableError(`cannot evaluate "${expression}": ${(err as Error).message}`);
-    }
-    if (typeof value === 'function' || value === undefined) throw new NonRetriableError(`"${expression}" is not a value`);
-    const text = math.format(value as never, { precision: 10 });
-    const result = typeof value === 'number' || typeof value === 'boolean' ? value : text;
+  warm: () => calculator.warm(),
+  async run({ expression }, ctx) {
+    const { result, text } = await calculator.evaluate(expression.replace(/(\d+(?:\.\d+)?)\s*%\s*of\s+/gi, '$1 / 100 * '), ctx.signal);
     return { expression, result, text };
   },
 });

@@ -9,6 +9,7 @@ import { WorkflowCatalog } from '../service/catalog.js';
 import { RunManager } from '../service/run-manager.js';
 import { startServer } from '../server/serve.js';
 import { EXIT, ExitError } from './exit.js';
+import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
 import { defaultStore, loadUserTools, modelFor } from './run-command.js';
 
@@ -95,22 +96,23 @@ function render(chunk: AgentChunk): string {
     case 'text':
     case 'ask':
     case 'confirm':
-      return `braid> ${chunk.text}\n`;
+      return `braid> ${safeLines(chunk.text)}\n`;
     case 'run.started':
-      return `  ▶ ${chunk.workflow} started (run ${chunk.runId})\n`;
+      return `  ▶ ${safeText(chunk.workflow)} started (run ${chunk.runId})\n`;
     case 'event': {
       const e = chunk.event;
       if (e.type === 'task.ready' || e.type === 'llm.call' || e.type === 'run.started' || e.type === 'run.finished' || e.type === 'task.log') return '';
       return `  │ ${describeEvent(e)}\n`;
     }
     case 'run.finished':
-      return `  ■ ${chunk.result.workflow} ${chunk.result.status} (braid show ${chunk.runId})\n`;
+      return `  ■ ${safeText(chunk.result.workflow)} ${chunk.result.status} (braid show ${chunk.runId})\n`;
   }
 }
 
-export async function serveCommand(flags: ServiceFlags & { port?: number; host?: string }): Promise<number> {
+export async function serveCommand(flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string }): Promise<number> {
   const { catalog, runs, llm, dir } = await setUp(flags);
-  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host }).catch((err: NodeJS.ErrnoException) => {
+  const allowedHosts = flags.allowedHosts?.split(',').map((h) => h.trim()).filter(Boolean);
+  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host, allowedHosts }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') throw new ExitError(EXIT.invalid, `port ${flags.port ?? 8787} on ${flags.host ?? '127.0.0.1'} is in use (another braid serve?); pick another with --port`);
     if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') throw new ExitError(EXIT.invalid, `cannot listen on ${flags.host ?? '127.0.0.1'}:${flags.port ?? 8787}: ${err.message}`);
     throw err;

@@ -8,9 +8,28 @@ export const color = (on: boolean) => {
   return { red: wrap(31), green: wrap(32), yellow: wrap(33), gray: wrap(90), bold: wrap(1), cyan: wrap(36) };
 };
 
+/**
+ * Control characters, escaped (`\x1b`, `\r`, `\u202e`) so that text from a workflow, a tool's output or a run
+ * record cannot move the cursor, retitle the terminal or reorder what is shown: C0 and C1 controls, DEL,
+ * and the bidirectional overrides. Every name, id, output and message a command prints goes through here.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+export function safeText(value: unknown): string {
+  return String(value ?? '').replace(CONTROL, (ch) => {
+    const code = ch.charCodeAt(0);
+    if (code === 10) return '\\n';
+    if (code === 13) return '\\r';
+    if (code === 9) return '\\t';
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** `safeText` line by line: the line breaks of a multi-line message stay. */
+export const safeLines = (value: unknown): string => String(value ?? '').split('\n').map(safeText).join('\n');
+
 export function formatIssuesPretty(issues: readonly Issue[], file: string | undefined, useColor: boolean): string {
   const c = color(useColor);
-  return issues.map((i) => `${c.red('✖')} ${formatIssue(i, file)}`).join('\n');
+  return issues.map((i) => `${c.red('✖')} ${safeLines(formatIssue(i, file))}`).join('\n');
 }
 
 export function formatDuration(ms: number | undefined): string {
@@ -46,31 +65,31 @@ export function summaryTable(result: RecordedRun | RunResult, useColor: boolean,
   const tokens = result.usage !== undefined;
   const rows = [['task', 'status', 'duration', 'attempts', ...(tokens ? ['tokens'] : []), 'label', 'note']];
   for (const [id, t] of Object.entries(result.tasks)) {
-    const note = t.status === 'skipped' ? (t.reason ?? '') : t.status === 'failed' ? (t.error?.message ?? '') : (t.labelReason ?? '');
+    const note = safeText(t.status === 'skipped' ? (t.reason ?? '') : t.status === 'failed' ? (t.error?.message ?? '') : (t.labelReason ?? ''));
     rows.push([
-      id,
-      paint(t.status, `${STATUS_ICON[t.status]} ${t.status}`, useColor),
+      safeText(id),
+      paint(t.status, `${STATUS_ICON[t.status] ?? '·'} ${safeText(t.status)}`, useColor),
       formatDuration(taskDurationMs(t)),
       String(t.attempts),
       ...(tokens ? [t.usage ? String(t.usage.totalTokens) : ''] : []),
-      t.label ? `${t.label}${t.labelSource ? ` (${t.labelSource})` : ''}` : '',
+      t.label ? safeText(`${t.label}${t.labelSource ? ` (${t.labelSource})` : ''}`) : '',
       note.length > 70 ? `${note.slice(0, 67)}...` : note,
     ]);
   }
   const total = (result.endedAt ? Date.parse(result.endedAt) : Date.now()) - Date.parse(result.startedAt);
   const c = color(useColor);
   const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
-  const head = `${c.bold(result.workflow)} ${paint(result.status, result.status, useColor)} in ${formatDuration(total)}${usage} (run ${result.runId})`;
+  const head = `${c.bold(safeText(result.workflow))} ${paint(result.status, safeText(result.status), useColor)} in ${formatDuration(total)}${usage} (run ${safeText(result.runId)})`;
   // The table cuts long notes; a failure's whole message (every failing field) follows it.
   const shown = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && ((t.error?.message.length ?? 0) > 70 || (opts.stacks && t.error?.stack)));
-  const errors = shown.map(([id, t]) => `\n${c.red('✖')} ${id}: ${t.error!.message}${opts.stacks && t.error?.stack ? `\n${indent(t.error.stack)}` : ''}`).join('');
-  return `${head}\n${table(rows)}${errors}${result.error ? `\n${c.red(result.error.message)}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
+  const errors = shown.map(([id, t]) => `\n${c.red('✖')} ${safeText(id)}: ${safeText(t.error!.message)}${opts.stacks && t.error?.stack ? `\n${indent(safeLines(t.error.stack))}` : ''}`).join('');
+  return `${head}\n${table(rows)}${errors}${result.error ? `\n${c.red(safeText(result.error.message))}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
 }
 
 const indent = (text: string) => text.split('\n').map((l) => `    ${l}`).join('\n');
 
-/** A run's output for a terminal: indented JSON, cut after 30 lines (`--json` or `braid show --json` has it whole). */
+/** A run's output for a terminal: indented JSON (control characters escaped), cut after 30 lines (`--json` has it whole). */
 export function formatOutput(output: unknown, maxLines = 30): string {
-  const lines = (JSON.stringify(output, null, 2) ?? 'undefined').split('\n');
+  const lines = safeLines(JSON.stringify(output, null, 2) ?? 'undefined').split('\n');
   return lines.length > maxLines ? `${lines.slice(0, maxLines).join('\n')}\n... (${lines.length - maxLines} more lines; see --json)` : lines.join('\n');
 }

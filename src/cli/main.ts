@@ -13,7 +13,7 @@ import { rootFlags, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
 import type { Tool } from '../tools/types.js';
 import { EXIT, ExitError, useColor } from './exit.js';
-import { color, formatIssuesPretty } from './format.js';
+import { color, formatIssuesPretty, safeLines, safeText } from './format.js';
 import type { ServiceFlags } from './chat.js';
 import type { PlanFlags } from './plan-command.js';
 import { registryFor, type RunFlags } from './run-command.js';
@@ -55,10 +55,10 @@ async function validateCommand(file: string, flags: ValidateFlags): Promise<numb
     const c = color(useColor());
     if (warnings.length) {
       const mark = flags.strict ? c.red('✖') : c.yellow('⚠');
-      process.stderr.write(`${warnings.map((i) => `${mark} ${formatIssue(i, file)}`).join('\n')}\n`);
+      process.stderr.write(`${warnings.map((i) => `${mark} ${safeLines(formatIssue(i, file))}`).join('\n')}\n`);
     }
     const counted = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}${flags.strict && warnings.length ? ' (errors with --strict)' : ''}`;
-    const summary = `${file}: workflow "${w.name}", ${w.tasks.length} tasks, ${roots}, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
+    const summary = `${file}: workflow "${safeText(w.name)}", ${w.tasks.length} tasks, ${roots}, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
     if (ok) process.stdout.write(`ok: ${summary}\n`);
     else process.stderr.write(`invalid: ${summary}\n`);
   } else {
@@ -160,11 +160,12 @@ input, 3 waiting for an approval (braid approve).`)
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .addOption(new Option('-p, --port <n>', 'port (0 picks a free one)').argParser(nonNegativeInt).default(8787))
     .option('--host <address>', 'address to listen on; beyond loopback BRAID_TOKEN is required', '127.0.0.1')
+    .option('--allowed-hosts <names>', 'comma-separated Host names served without a token besides localhost, 127.0.0.1 and [::1]')
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
     .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
     .option('--no-store', 'do not record runs (no approvals, no reading finished runs after a restart)')
-    .addHelpText('after', '\nExample:\n  braid serve --port 8787 &\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.')
-    .action(async (flags: ServiceFlags & { port?: number; host?: string }) => {
+    .addHelpText('after', '\nExample:\n  braid serve --port 8787 &\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request. Every POST must be\napplication/json; a cross-origin Origin is refused; without a token only loopback Host names are served.')
+    .action(async (flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string }) => {
       process.exitCode = await (await import('./chat.js')).serveCommand(flags);
     });
 
@@ -347,7 +348,7 @@ function reportError(err: unknown): number {
   const c = useColor();
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.invalid;
   if (err instanceof ExitError) {
-    process.stderr.write(`braid: ${err.message}\n`);
+    process.stderr.write(`braid: ${safeLines(err.message)}\n`);
     return err.exitCode;
   }
   if (err instanceof WorkflowValidationError) {
@@ -358,10 +359,10 @@ function reportError(err: unknown): number {
     process.stderr.write(`${formatIssuesPretty(err.issues, undefined, c)}\n`);
     return EXIT.invalid;
   }
-  if (BraidError.is(err) && (err.code === 'E_TOOLS_MODULE' || err.code === 'E_USAGE' || err.code === 'E_SPEC')) {
-    process.stderr.write(`braid: ${err.message}\n`);
+  if (BraidError.is(err) && (err.code === 'E_TOOLS_MODULE' || err.code === 'E_USAGE' || err.code === 'E_SPEC' || err.code === 'E_LOCKED' || err.code === 'E_STORE')) {
+    process.stderr.write(`braid: ${safeLines(err.message)}\n`);
     return EXIT.invalid;
   }
-  process.stderr.write(`braid: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.stderr.write(`braid: ${safeLines((err as Error)?.stack ?? String(err))}\n`);
   return EXIT.failed;
 }

@@ -4,7 +4,7 @@
  */
 import { buffered } from '../events/buffered.js';
 import type { RunEvent } from '../events/types.js';
-import { STATUS_ICON, color, formatDuration, paint } from './format.js';
+import { STATUS_ICON, color, formatDuration, paint, safeText } from './format.js';
 
 interface Row {
   status: string;
@@ -25,13 +25,13 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
   const c = color(true);
   let drawn = 0;
   let timer: NodeJS.Timeout | undefined;
-  const width = Math.max(...taskIds.map((id) => id.length), 4);
+  const width = Math.max(...taskIds.map((id) => safeText(id).length), 4);
   const draw = () => {
     timer = undefined;
     const now = Date.now();
     const lines = [...rows].map(([id, r]) => {
       const time = r.startedAt ? formatDuration((r.endedAt ?? now) - r.startedAt) : '';
-      return `${paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${id.padEnd(width)} ${r.status.padEnd(9)}`, true)} ${c.gray(time.padEnd(7))} ${r.detail}`.slice(0, (stream.columns ?? 120) + 20);
+      return `${paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${safeText(id).padEnd(width)} ${r.status.padEnd(9)}`, true)} ${c.gray(time.padEnd(7))} ${r.detail}`.slice(0, (stream.columns ?? 120) + 20);
     });
     stream.write((drawn ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}`).join('\n') + '\n');
     drawn = lines.length;
@@ -48,28 +48,28 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
       if (!r) return;
       switch (e.type) {
         case 'task.started':
-          Object.assign(r, { status: 'running', detail: c.gray(`${e.tool}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${e.visit > 1 ? ` visit ${e.visit}` : ''}`) });
+          Object.assign(r, { status: 'running', detail: c.gray(safeText(`${e.tool}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${e.visit > 1 ? ` visit ${e.visit}` : ''}`)) });
           r.startedAt ??= Date.now();
           r.endedAt = undefined;
           break;
         case 'task.retrying':
-          Object.assign(r, { status: 'retrying', detail: c.yellow(`retry in ${e.delayMs}ms: ${e.error.message}`) });
+          Object.assign(r, { status: 'retrying', detail: c.yellow(safeText(`retry in ${e.delayMs}ms: ${e.error.message}`)) });
           break;
         case 'task.progress':
-          r.detail = c.gray(`${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`);
+          r.detail = c.gray(safeText(`${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`));
           break;
         case 'task.labeled':
-          r.detail = `label ${c.cyan(e.label)} (${e.source})`;
+          r.detail = `label ${c.cyan(safeText(e.label))} (${safeText(e.source)})`;
           break;
         case 'task.succeeded':
           Object.assign(r, { status: 'succeeded', endedAt: Date.now() });
           if (!r.detail.includes('label')) r.detail = '';
           break;
         case 'task.failed':
-          Object.assign(r, { status: 'failed', endedAt: Date.now(), detail: c.red(e.error.message) });
+          Object.assign(r, { status: 'failed', endedAt: Date.now(), detail: c.red(safeText(e.error.message)) });
           break;
         case 'task.skipped':
-          Object.assign(r, { status: 'skipped', detail: c.gray(e.reason) });
+          Object.assign(r, { status: 'skipped', detail: c.gray(safeText(e.reason)) });
           break;
         case 'task.waiting':
           Object.assign(r, { status: 'waiting', detail: c.yellow('waiting for approval') });
@@ -96,8 +96,12 @@ function plainLine(stream: NodeJS.WriteStream, e: RunEvent): void {
   if (text !== undefined && e.type !== 'llm.call' && e.type !== 'task.ready' && e.type !== 'task.log') stream.write(`[${e.ts.slice(11, 23)}] ${text}\n`);
 }
 
-/** One human sentence per event (the plain progress lines and `braid logs`). */
+/** One human sentence per event (the plain progress lines and `braid logs`), safe to print on a terminal. */
 export function describeEvent(e: RunEvent): string {
+  return safeText(describe(e));
+}
+
+function describe(e: RunEvent): string {
   switch (e.type) {
     case 'run.started':
       return `run ${e.runId} started: ${e.workflow} (${e.tasks} tasks)`;

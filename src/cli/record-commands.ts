@@ -6,7 +6,7 @@ import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunRecord } from '../store/types.js';
 import { EXIT, ExitError, useColor } from './exit.js';
-import { STATUS_ICON, color, formatDuration, paint, summaryTable, table } from './format.js';
+import { STATUS_ICON, color, formatDuration, paint, safeLines, safeText, summaryTable, table } from './format.js';
 import { describeEvent } from './progress.js';
 import { defaultStore, problemReporter } from './run-command.js';
 import { intervals, mermaidTimeline, textTimeline } from './timeline.js';
@@ -38,12 +38,12 @@ export async function runsCommand(flags: { json?: boolean; limit?: number }): Pr
   for (const r of runs) {
     const n = counts(r.tasks);
     rows.push([
-      r.runId,
-      r.workflow,
-      paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${r.status}`, c),
+      safeText(r.runId),
+      safeText(r.workflow),
+      paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${safeText(r.status)}`, c),
       r.startedAt.replace('T', ' ').slice(0, 19),
       r.endedAt ? formatDuration(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '-',
-      Object.entries(n).map(([s, k]) => `${k}${STATUS_ICON[s] ?? s}`).join(' '),
+      Object.entries(n).map(([s, k]) => `${k}${STATUS_ICON[s] ?? safeText(s)}`).join(' '),
       r.usage ? String(r.usage.totalTokens) : '',
       r.usage?.costUsd ? `$${r.usage.costUsd.toFixed(4)}` : '',
     ]);
@@ -53,7 +53,7 @@ export async function runsCommand(flags: { json?: boolean; limit?: number }): Pr
 }
 
 function counts(tasks: RecordedRun['tasks']): Record<string, number> {
-  const n: Record<string, number> = {};
+  const n: Record<string, number> = Object.create(null);
   for (const t of Object.values(tasks)) n[t.status] = (n[t.status] ?? 0) + 1;
   return n;
 }
@@ -63,7 +63,7 @@ export async function showCommand(runId: string, flags: { json?: boolean; timeli
   reportProblems(runId, record);
   const spans = intervals(record.events, run.endedAt ? Date.parse(run.endedAt) : Date.now());
   if (flags.mermaid) {
-    process.stdout.write(`${mermaidTimeline(`${run.workflow} run ${run.runId}`, spans)}\n`);
+    process.stdout.write(`${safeLines(mermaidTimeline(`${run.workflow} run ${run.runId}`, spans))}\n`);
     return EXIT.ok;
   }
   if (flags.json) {
@@ -77,14 +77,16 @@ export async function showCommand(runId: string, flags: { json?: boolean; timeli
   if (flags.timeline !== false) out.push('', c.bold('timeline'), textTimeline(ids, spans, colored));
   if (run.usage) {
     const spent = Object.entries(run.tasks).filter(([, t]) => t.usage).sort(([, a], [, b]) => b.usage!.totalTokens - a.usage!.totalTokens);
-    out.push('', c.bold('tokens'), ...spent.map(([id, t]) => `${id}: ${t.usage!.totalTokens} tokens (${t.usage!.promptTokens} in, ${t.usage!.completionTokens} out)${t.usage!.costUsd === null ? '' : `, $${t.usage!.costUsd.toFixed(4)}`}`));
+    out.push('', c.bold('tokens'), ...spent.map(([id, t]) => `${safeText(id)}: ${t.usage!.totalTokens} tokens (${t.usage!.promptTokens} in, ${t.usage!.completionTokens} out)${t.usage!.costUsd === null ? '' : `, $${t.usage!.costUsd.toFixed(4)}`}`));
   }
   if (record.header) {
-    const why = ids.filter((id) => ['skipped', 'failed', 'waiting', 'running'].includes(run.tasks[id].status));
+    // Only tasks of the recorded workflow: a damaged record may name others.
+    const known = new Set(record.header.workflow.tasks.map((t) => t.id));
+    const why = ids.filter((id) => known.has(id) && ['skipped', 'failed', 'waiting', 'running'].includes(run.tasks[id].status));
     if (why.length) out.push('', c.bold('why'));
-    for (const id of why) out.push(...(await explainTask(record.header, run, id)).slice(0, 4).map((l, k) => (k ? `    ${l}` : `  ${l}`)));
+    for (const id of why) out.push(...(await explainTask(record.header, run, id)).slice(0, 4).map((l, k) => (k ? `    ${safeText(l)}` : `  ${safeText(l)}`)));
   }
-  if (run.status === 'interrupted') out.push('', c.yellow(`the process stopped mid-run; continue it with: braid resume ${run.runId}`));
+  if (run.status === 'interrupted') out.push('', c.yellow(`the process stopped mid-run; continue it with: braid resume ${safeText(run.runId)}`));
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT.ok;
 }
@@ -93,8 +95,10 @@ export async function explainCommand(runId: string, taskId: string): Promise<num
   const { record, run } = await load(runId);
   reportProblems(runId, record);
   if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: cannot explain`);
-  if (!run.tasks[taskId]) throw new ExitError(EXIT.invalid, `run "${runId}" has no task "${taskId}" (tasks: ${Object.keys(run.tasks).join(', ')})`);
-  process.stdout.write(`${(await explainTask(record.header, run, taskId)).join('\n')}\n`);
+  if (!Object.hasOwn(run.tasks, taskId) || !record.header.workflow.tasks.some((t) => t.id === taskId)) {
+    throw new ExitError(EXIT.invalid, `run "${runId}" has no task "${taskId}" in its workflow (tasks: ${record.header.workflow.tasks.map((t) => safeText(t.id)).join(', ')})`);
+  }
+  process.stdout.write(`${(await explainTask(record.header, run, taskId)).map(safeText).join('\n')}\n`);
   return EXIT.ok;
 }
 
@@ -122,6 +126,6 @@ export async function graphRunCommand(runId: string): Promise<number> {
     const child = await store.read(e.childRunId).then((r) => foldRun(r, processAlive), () => undefined);
     children.push({ taskId: e.taskId, childRunId: e.childRunId, workflow: checked.workflow, ...(child ? { statuses: child.tasks } : {}) });
   }
-  process.stdout.write(`${toMermaid(record.header.workflow, { statuses: run.tasks, children })}\n`);
+  process.stdout.write(`${safeLines(toMermaid(record.header.workflow, { statuses: run.tasks, children }))}\n`);
   return EXIT.ok;
 }

@@ -1,7 +1,7 @@
 /** `braid run`, `braid resume`, `braid approve`: start or continue a run with live progress, a record and logs. */
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
-import { approveTask, resolveInput, resumeRun, runWorkflow } from '../engine/run.js';
+import { approveTask, prepareResume, resolveInput, runWorkflow, type Approval } from '../engine/run.js';
 import { formatIssue, WorkflowValidationError } from '../errors.js';
 import { createProvider } from '../llm/llm.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
@@ -11,13 +11,13 @@ import type { RunResult } from '../engine/result.js';
 import type { EventListener } from '../events/bus.js';
 import type { RunEvent } from '../events/types.js';
 import { loadWorkflow } from '../spec/load.js';
-import { JsonlRunStore, stringify } from '../store/jsonl-store.js';
+import { JsonlRunStore } from '../store/jsonl-store.js';
 import { builtinTools } from '../tools/builtins.js';
 import { loadToolsModule } from '../tools/load-module.js';
 import { toRegistry, type ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { EXIT, ExitError } from './exit.js';
-import { summaryTable } from './format.js';
+import { safeText, summaryTable } from './format.js';
 import { readRunInput } from './input.js';
 import { createProgress } from './progress.js';
 
@@ -52,7 +52,7 @@ import { defaultStore } from '../store/default-store.js';
 export { defaultStore };
 
 /** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
-export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) => void process.stderr.write(`braid: ${store.path(runId)}: ${problem}\n`);
+export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) => void process.stderr.write(`braid: ${store.path(runId)}: ${safeText(problem)}\n`);
 
 export async function loadUserTools(files: readonly string[] = []): Promise<Tool[]> {
   const out: Tool[] = [];
@@ -85,8 +85,11 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
   );
 }
 
-/** Continue a recorded run with the tools it was started with (its workflow file and `--tools` modules). */
-export async function resumeCommand(runId: string, flags: RunFlags): Promise<number> {
+/**
+ * Continue a recorded run with the tools it was started with (its workflow file and `--tools` modules).
+ * Its lock is taken first: while another process continues the run this fails at once (`E_LOCKED`, exit 2).
+ */
+export async function resumeCommand(runId: string, flags: RunFlags, approve?: Approval): Promise<number> {
   const store = defaultStore();
   const { header, problems } = await store.read(runId);
   if (!header) throw new ExitError(EXIT.invalid, `run "${runId}" cannot be resumed: ${problems.join('; ')}`);
@@ -95,18 +98,22 @@ export async function resumeCommand(runId: string, flags: RunFlags): Promise<num
   const file = header.source?.file;
   // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).
   if (file && /\.(m?[jt]s|[cm]ts)$/.test(file)) tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
-  return withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => resumeRun(runId, { store, tools, concurrency: flags.concurrency, llm: modelFor(flags), budget: budgetOf(flags), ...ui }));
+  const pending = await prepareResume(runId, { store, tools, concurrency: flags.concurrency, llm: modelFor(flags), budget: budgetOf(flags), approve });
+  if (approve) process.stderr.write(`${approve.approved ? 'approved' : 'rejected'} ${approve.taskId} of run ${runId}\n`);
+  try {
+    return await withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => pending.start(ui));
+  } finally {
+    pending.release();
+  }
 }
 
+/** `braid approve`: the decision and the continuation under one lock, so two approvals cannot both go through. */
 export async function approveCommand(runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }): Promise<number> {
-  const store = defaultStore();
-  await approveTask(store, runId, taskId, { approved: !flags.reject, by: flags.by ?? process.env.USER, comment: flags.comment });
-  process.stderr.write(`${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\n`);
-  if (flags.resume === false) {
-    process.stderr.write(`continue it with: braid resume ${runId}\n`);
-    return EXIT.ok;
-  }
-  return resumeCommand(runId, flags);
+  const decision: Approval = { taskId, approved: !flags.reject, by: flags.by ?? process.env.USER, comment: flags.comment };
+  if (flags.resume !== false) return resumeCommand(runId, flags, decision);
+  await approveTask(defaultStore(), runId, taskId, decision);
+  process.stderr.write(`${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\ncontinue it with: braid resume ${runId}\n`);
+  return EXIT.ok;
 }
 
 /**
@@ -151,7 +158,7 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
   const onEvent: EventListener[] = [
     (e: RunEvent) => void (e.type === 'llm.call' && providers.add(`${e.provider}${e.provider === 'offline' ? '' : ` ${e.model}`}`)),
     ...(progress ? [progress.onEvent] : []),
-    ...(eventsOut ? [(e: RunEvent) => void eventsOut.write(`${stringify(e)}\n`)] : []),
+    ...(eventsOut ? [(e: RunEvent) => void eventsOut.write(`${jsonLine(e)}\n`)] : []),
     ...(logger ? [logger] : []),
     ...(tracer ? [tracer] : []),
   ];
@@ -164,7 +171,7 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
     else {
       process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, { stacks: flags.verbose })}\n`);
       if (providers.has('offline')) process.stdout.write('LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n');
-      else if (providers.size) process.stdout.write(`LLM: ${[...providers].join(', ')}\n`);
+      else if (providers.size) process.stdout.write(`LLM: ${safeText([...providers].join(', '))}\n`);
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
     }
     await store?.idle(); // the record's last fsync, before the process exits
@@ -180,6 +187,14 @@ function nextSteps(result: RunResult, recorded: boolean): string[] {
   const waiting = Object.entries(result.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
   const lines = waiting.map((id) => `waiting for approval: braid approve ${result.runId} ${id}   (or --reject)`);
   if (recorded && (result.status === 'failed' || result.status === 'cancelled')) lines.push(`inspect: braid show ${result.runId}    continue: braid resume ${result.runId}`);
-  return lines;
+  return lines.map(safeText);
 }
 
+/** An event as one JSON line for `--events` (one that cannot be serialized is noted, the file stays valid). */
+function jsonLine(e: RunEvent): string {
+  try {
+    return JSON.stringify(e);
+  } catch (err) {
+    return JSON.stringify({ seq: e.seq, ts: e.ts, runId: e.runId, type: e.type, unserializable: (err as Error).message });
+  }
+}

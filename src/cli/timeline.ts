@@ -1,6 +1,6 @@
 /** Where time went: task attempt intervals from a run record, as a text Gantt chart or a Mermaid gantt. */
 import type { RunEvent } from '../events/types.js';
-import { color, formatDuration } from './format.js';
+import { color, formatDuration, safeText } from './format.js';
 
 export interface Interval {
   readonly taskId: string;
@@ -49,7 +49,7 @@ export function textTimeline(taskIds: readonly string[], spans: readonly Interva
   const c = color(useColor);
   const t0 = Math.min(...spans.map((s) => s.start));
   const total = Math.max(1, Math.max(...spans.map((s) => s.end)) - t0);
-  const name = Math.max(...taskIds.map((id) => id.length), 4);
+  const name = Math.max(...taskIds.map((id) => safeText(id).length), 4);
   const col = (t: number) => Math.min(width - 1, Math.floor(((t - t0) / total) * width));
   const rows = [`${' '.repeat(name)}  0${' '.repeat(width - 1 - formatDuration(total).length)}${formatDuration(total)}`];
   for (const id of taskIds) {
@@ -63,7 +63,7 @@ export function textTimeline(taskIds: readonly string[], spans: readonly Interva
     const items = new Set(mine.filter((s) => s.item !== undefined).map((s) => s.item)).size;
     const runs = items ? ` over ${items} items` : mine.length > 1 ? ` in ${mine.length} attempts` : '';
     const note = mine.length ? `${formatDuration(busy)}${runs}` : c.gray('did not run');
-    rows.push(`${id.padEnd(name)}  ${cells.join('')}  ${note}`);
+    rows.push(`${safeText(id).padEnd(name)}  ${cells.join('')}  ${note}`);
   }
   return rows.join('\n');
 }

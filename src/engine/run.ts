@@ -1,9 +1,9 @@
 /** `runWorkflow`: load, validate, compile, schedule; returns the run result of workflow-spec.md §8. */
 import { z } from 'zod';
-import { BraidError, InputValidationError, WorkflowValidationError } from '../errors.js';
+import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationError } from '../errors.js';
 import { checkInputs } from '../spec/input-check.js';
-import type { RunEvent } from '../events/types.js';
-import { foldRun, processAlive, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
+import type { RunEvent, RunEventBody } from '../events/types.js';
+import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
 import type { RunHeader, RunLog, RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
 import { mcpServersOf, type McpServers } from '../tools/mcp/config.js';
@@ -85,8 +85,34 @@ export function newRunId(): string {
   return `${stamp}-${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0')}`;
 }
 
+/** Run input limits, checked before a run starts (exit 2 / HTTP 400): a record must hold its input whole. */
+export const INPUT_LIMITS = { maxDepth: 64, maxBytes: 1024 * 1024 } as const;
+
+/** Throws `InputValidationError` when the input nests deeper than {@link INPUT_LIMITS} or is larger as JSON. */
+export function checkInputLimits(input: unknown): void {
+  const fail = (message: string) => {
+    throw new InputValidationError([{ code: 'invalid_value', path: 'input', message, hint: `run input is limited to ${INPUT_LIMITS.maxDepth} levels and ${INPUT_LIMITS.maxBytes} bytes of JSON` }]);
+  };
+  // Iterative, so a hostile input cannot overflow the stack here; a cycle is infinitely deep.
+  const stack: [unknown, number][] = [[input, 1]];
+  while (stack.length) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > INPUT_LIMITS.maxDepth) fail(`nested deeper than ${INPUT_LIMITS.maxDepth} levels`);
+    for (const v of Array.isArray(value) ? value : Object.values(value)) if (v !== null && typeof v === 'object') stack.push([v, depth + 1]);
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(input);
+  } catch (err) {
+    fail(`not serializable as JSON (${(err as Error).message})`);
+  }
+  if (text !== undefined && text.length > INPUT_LIMITS.maxBytes) fail(`${text.length} bytes of JSON, more than ${INPUT_LIMITS.maxBytes}`);
+}
+
 /** Check run input against `inputs` (JSON Schema) and apply its defaults. */
 export function resolveInput(workflow: Workflow, input: Record<string, unknown> = {}): Record<string, unknown> {
+  checkInputLimits(input);
   if (!workflow.inputs) return input;
   const schema = z.fromJSONSchema(workflow.inputs as Parameters<typeof z.fromJSONSchema>[0]);
   const parsed = schema.safeParse(input);
@@ -117,55 +143,153 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
   }
 }
 
+/** A human decision on a task waiting for approval (`approval: true`). */
+export interface Approval {
+  readonly taskId: string;
+  readonly approved: boolean;
+  readonly by?: string;
+  readonly comment?: string;
+}
+
 export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'store' | 'recordSource'> {
   readonly store: RunStore;
+  /** Record this decision first, under the same lock as the continuation (`braid approve`, `POST /runs/:id/approve`). */
+  readonly approve?: Approval;
+}
+
+/** A run whose lock is held, checked and ready to continue. */
+export interface PendingResume {
+  readonly runId: string;
+  /** The workflow's name. */
+  readonly workflow: string;
+  /** Continue the run (appending to its record); resolves to the result rebuilt from the whole record. */
+  start(extra?: Pick<RunOptions, 'onEvent' | 'signal'>): Promise<RunResult>;
+  /** Give up without continuing: releases the lock. */
+  release(): void;
+}
+
+/**
+ * Take the run's lock and check it can continue, without starting it: `E_LOCKED` at once (naming the
+ * process) when another process continues it, `E_USAGE` when the record has no header or the decision does
+ * not apply. The lock is held until the continued run ends (or `release`).
+ */
+export async function prepareResume(runId: string, options: ResumeOptions): Promise<PendingResume> {
+  const { store, approve } = options;
+  const lock = await store.lock(runId);
+  try {
+    const record = await store.read(runId);
+    const { header } = record;
+    if (!header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    // The lock is ours: whoever wrote the record last has stopped (a run without run.finished was interrupted).
+    const before = foldRun(record);
+    const decision = approve && approvalEvent(runId, record.events, before, approve);
+    const name = before.workflow || header.workflow.name;
+    if (before.status === 'succeeded' && !decision) {
+      return { runId, workflow: name, start: async () => (lock.release(), toResult(before)), release: () => lock.release() };
+    }
+    const { workflow, registry, close } = await prepare(header.workflow, options);
+    return {
+      runId,
+      workflow: workflow.name,
+      release: () => (lock.release(), void close()),
+      start: async (extra = {}) => {
+        try {
+          const log = await store.reopen(runId, lock);
+          let events = record.events;
+          let lastSeq = before.lastSeq;
+          if (decision) {
+            const bus = new EventBus(runId, [(e) => log.append(e)], lastSeq);
+            events = [...events, bus.emit(decision)];
+            lastSeq++;
+          }
+          const added: RunEvent[] = [];
+          const collect = (e: RunEvent) => void added.push(e);
+          const listeners = [collect, ...listenersOf(options.onEvent), ...listenersOf(extra.onEvent)];
+          await execute(workflow, registry, header.input, runId, { ...options, signal: extra.signal ?? options.signal, onEvent: listeners }, log, { replay: replayOf(events), fromSeq: lastSeq });
+          return toResult(foldRun({ ...record, events: [...events, ...added] }));
+        } finally {
+          await close();
+        }
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
 }
 
 /**
  * Continue a recorded run (after a crash, `kill -9`, a failure or an approval): recorded successes are reused,
  * not re-run; tasks that were running, failed or never started run now. Appends to the same record and
  * returns the result rebuilt from the whole record. A run that already succeeded is returned as it is.
+ * One writer per run: while another process continues it, this fails at once with `E_LOCKED`.
  */
 export async function resumeRun(runId: string, options: ResumeOptions): Promise<RunResult> {
-  const { store } = options;
-  const record = await store.read(runId);
-  const { header } = record;
-  if (!header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
-  const before = foldRun(record, processAlive);
-  if (before.status === 'running') throw new BraidError('E_USAGE', `run "${runId}" is still running (process ${header.pid}); wait for it or stop it first`, { retryable: false });
-  if (before.status === 'succeeded') return toResult(before);
-  const { workflow, registry, close } = await prepare(header.workflow, options);
-  try {
-    const log = await store.reopen(runId);
-    const added: RunEvent[] = [];
-    const collect = (e: RunEvent) => void added.push(e);
-    await execute(workflow, registry, header.input, runId, { ...options, onEvent: [collect, ...listenersOf(options.onEvent)] }, log, {
-      replay: replayOf(record.events),
-      fromSeq: before.lastSeq,
-    });
-    return toResult(foldRun({ ...record, events: [...record.events, ...added] }));
-  } finally {
-    await close();
-  }
+  return (await prepareResume(runId, options)).start();
 }
 
-/**
- * Record a human decision on a task waiting for approval (`approval: true`). Continue the run afterwards
- * with `resumeRun`.
- */
-export async function approveTask(store: RunStore, runId: string, taskId: string, decision: { approved: boolean; by?: string; comment?: string }): Promise<void> {
-  const record = await store.read(runId);
-  const run = foldRun(record, processAlive);
-  const task = run.tasks[taskId];
+/** The `task.approval` event for a decision, after checking the task waits for one not yet given. */
+function approvalEvent(runId: string, events: readonly RunEvent[], run: RecordedRun, decision: Approval): RunEventBody {
+  const { taskId } = decision;
+  const task = Object.hasOwn(run.tasks, taskId) ? run.tasks[taskId] : undefined;
   if (!task) throw new BraidError('E_USAGE', `run "${runId}" has no task "${taskId}"`, { retryable: false });
   if (task.status !== 'waiting') {
     const waiting = Object.entries(run.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
     throw new BraidError('E_USAGE', `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`, { retryable: false });
   }
-  const log = await store.reopen(runId);
-  const bus = new EventBus(runId, [(e) => log.append(e)], run.lastSeq);
-  bus.emit({ type: 'task.approval', taskId, visit: task.visits, approved: decision.approved, ...(decision.by ? { by: decision.by } : {}), ...(decision.comment ? { comment: decision.comment } : {}) });
-  await log.close();
+  const given = [...events].reverse().find((e): e is Extract<RunEvent, { type: 'task.approval' }> => e.type === 'task.approval' && e.taskId === taskId && e.visit === task.visits);
+  if (given) {
+    throw new BraidError('E_USAGE', `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`, { retryable: false });
+  }
+  return { type: 'task.approval', taskId, visit: task.visits, approved: decision.approved, ...(decision.by ? { by: decision.by } : {}), ...(decision.comment ? { comment: decision.comment } : {}) };
+}
+
+/**
+ * Record a human decision on a task waiting for approval (`approval: true`), under the run's lock; a second
+ * decision on the same visit is refused. Continue the run afterwards with `resumeRun` (or pass `approve` to
+ * `resumeRun` to do both under one lock).
+ */
+export async function approveTask(store: RunStore, runId: string, taskId: string, decision: { approved: boolean; by?: string; comment?: string }): Promise<void> {
+  const lock = await store.lock(runId);
+  try {
+    const record = await store.read(runId);
+    const run = foldRun(record);
+    const event = approvalEvent(runId, record.events, run, { taskId, ...decision });
+    const log = await store.reopen(runId, lock);
+    new EventBus(runId, [(e) => log.append(e)], run.lastSeq).emit(event);
+    await log.close();
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * Cancel a recorded run that is not running in any process (waiting for an approval, or interrupted): its
+ * unfinished tasks are skipped (`cancelled`) and the run ends `cancelled`, under its lock. A finished run is
+ * refused (`E_USAGE`); one another process continues fails with `E_LOCKED`.
+ */
+export async function cancelRecordedRun(store: RunStore, runId: string): Promise<RunResult> {
+  const lock = await store.lock(runId);
+  try {
+    const record = await store.read(runId);
+    if (!record.header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    const run = foldRun(record);
+    if (run.status !== 'waiting' && run.status !== 'interrupted' && run.status !== 'running') {
+      throw new BraidError('E_USAGE', `run "${runId}" already finished (${run.status})`, { retryable: false });
+    }
+    const log = await store.reopen(runId, lock);
+    const added: RunEvent[] = [];
+    const bus = new EventBus(runId, [(e) => log.append(e), (e) => void added.push(e)], run.lastSeq);
+    for (const [taskId, t] of Object.entries(run.tasks)) {
+      if (t.status === 'waiting' || t.status === 'pending' || t.status === 'running') bus.emit({ type: 'task.skipped', taskId, reason: 'cancelled' });
+    }
+    bus.emit({ type: 'run.finished', status: 'cancelled', durationMs: Math.max(0, Date.now() - Date.parse(run.startedAt)) || 0 });
+    await log.close();
+    if (log.failure) throw log.failure;
+    return toResult(foldRun({ ...record, events: [...record.events, ...added] }));
+  } finally {
+    lock.release();
+  }
 }
 
 /** Refuse a run before it starts when a task's input has a bad literal or a required field with no source (§5a). */
@@ -225,6 +349,8 @@ async function execute(
   log: RunLog | undefined,
   resume?: { replay: Replay; fromSeq: number },
 ): Promise<RunResult> {
+  // Tools with slow set-up (calculate's worker process) start it now, beside the first tasks.
+  for (const name of new Set(workflow.tasks.map((t) => t.tool))) if (registry.has(name)) registry.get(name).warm?.();
   // The record first: a listener that throws cannot cost an event its place in the log.
   const bus = new EventBus(runId, [...(log ? [(e: RunEvent) => log.append(e)] : []), ...listenersOf(options.onEvent)], resume?.fromSeq);
   const llm = options.llm ?? createProvider();
@@ -252,11 +378,15 @@ async function execute(
       },
     },
   });
+  // The record cannot take more events (disk full, read-only, an unserializable event, the lock lost):
+  // running tasks are cancelled and the run fails with E_STORE naming the file; what was written stays readable.
+  if (log) log.onFailure = (err) => scheduler.fail(toErrorRecord(err));
   try {
     return await scheduler.run();
   } finally {
     // Written at once (a reader sees the whole record now); its last fsync completes in the background.
-    log?.close().catch((err: Error) => process.emitWarning(`braid: run record ${runId}: ${err.message}`));
+    // A failure is already the run's error.
+    log?.close().catch((err: Error) => log.failure === err || process.emitWarning(`braid: run record ${runId}: ${err.message}`));
   }
 }
 

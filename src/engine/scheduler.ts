@@ -153,6 +153,12 @@ export class Scheduler {
     for (const cancel of [...this.#inflight]) cancel(err);
   }
 
+  /** Stop the run from outside (e.g. its record cannot be written): running tasks are cancelled, nothing new starts, the run fails with `error`. */
+  fail(error: ErrorRecord): void {
+    this.#fatal ??= error;
+    this.#abort(new BraidError((error.code ?? 'E_TOOL') as ErrorCode, error.message, { retryable: false }));
+  }
+
   /** Why a task that did not get to run was skipped once the run was stopped. */
   #skipReasonOnAbort(): SkipReason {
     return this.#budget?.exceeded ? 'budget_exceeded' : 'cancelled';
@@ -296,7 +302,8 @@ export class Scheduler {
     this.#state[i] = 'active';
     this.#active++;
     const ctx = { input: this.#o.input, tasks: this.#views, output: c.dep === undefined ? undefined : this.#views[this.#tasks[c.dep].id]?.output };
-    c.expression.evaluate(ctx).then(
+    // Under a time budget (the task's timeout_ms, else the expression default) and a depth budget.
+    c.expression.evaluate(ctx, { timeoutMs: t.timeoutMs }).then(
       (value) => (isTruthy(value) ? this.#enter(i) : this.#finish(i, 'skipped', { reason: 'condition_false' })),
       (err) => this.#finish(i, 'failed', { error: { message: `condition expression failed: ${(err as Error).message}`, code: 'E_EXPRESSION' } }),
     );

@@ -11,7 +11,6 @@ import { WorkflowAgent } from '../../agents/workflow-agent.js';
 import { BraidError, InputValidationError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
 import type { LlmProvider } from '../llm/types.js';
-import { approveTask } from '../engine/run.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
 import { NotFoundError, type RunManager } from '../service/run-manager.js';
 import { foldRun, processAlive } from '../store/fold.js';
@@ -30,9 +29,24 @@ export interface AppOptions {
   readonly maxBodyBytes?: number;
   /** Chat sessions kept in memory (oldest dropped first). @default 100 */
   readonly maxSessions?: number;
+  /**
+   * Host names accepted in the `Host` header when no token is set, besides localhost, 127.0.0.1 and [::1]
+   * (`--allowed-hosts`). Any other name is refused: a page on another site that resolves its own name to
+   * 127.0.0.1 (DNS rebinding) gets nothing.
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
-type Status = 400 | 401 | 404 | 409 | 413 | 500;
+type Status = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500;
+
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+/** The host name of a `Host` header (`[::1]:8787` → `[::1]`), lower case; undefined when malformed. */
+function hostName(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.exec(host.trim());
+  return m?.[1].toLowerCase().replace(/\.$/, '');
+}
 
 class HttpError extends Error {
   constructor(readonly status: Status, readonly code: string, message: string, readonly path?: string) {
@@ -58,6 +72,16 @@ async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   throw new HttpError(400, 'E_BAD_REQUEST', `${path || 'body'}: ${issue.message}`, path || undefined);
 }
 
+/** Whether an `Origin` names the same server as the request's `Host` (scheme aside: this server speaks HTTP). */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && host !== undefined && url.host.toLowerCase() === host.trim().toLowerCase();
+  } catch {
+    return false; // "null" (a sandboxed frame, a file) and anything unparsable
+  }
+}
+
 function sameToken(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -69,23 +93,51 @@ export function createApp(options: AppOptions): Hono {
   const sessions = new Map<string, WorkflowAgent>();
   const app = new Hono();
 
+  // Messages never show the store's folder to a client (an E_STORE error names its file).
+  const storeDir = (store as { dir?: string } | undefined)?.dir;
+  const redact = (message: string) => (storeDir ? message.split(storeDir).join('<store>') : message);
   app.onError((err, c) => {
-    if (err instanceof HttpError) return c.json({ error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) } }, err.status);
+    if (err instanceof HttpError) return c.json({ error: { code: err.code, message: redact(err.message), ...(err.path ? { path: err.path } : {}) } }, err.status);
     if (err instanceof InputValidationError) {
       const first = err.issues[0];
       return c.json({ error: { code: 'E_INPUT', message: err.issues.map((i) => `${i.path}: ${i.message}`).join('; '), path: first?.path, issues: err.issues } }, 400);
     }
     if (err instanceof NotFoundError) return c.json({ error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) } }, 404);
-    if (BraidError.is(err) && err.code === 'E_USAGE') return c.json({ error: { code: 'E_CONFLICT', message: err.message } }, 409);
-    return c.json({ error: { code: 'E_INTERNAL', message: err.message } }, 500);
+    if (BraidError.is(err) && err.code === 'E_LOCKED') return c.json({ error: { code: 'E_LOCKED', message: err.message } }, 409);
+    if (BraidError.is(err) && err.code === 'E_USAGE') return c.json({ error: { code: 'E_CONFLICT', message: redact(err.message) } }, 409);
+    if (BraidError.is(err) && err.code === 'E_STORE') return c.json({ error: { code: 'E_STORE', message: redact(err.message) } }, 500);
+    // Anything else is a bug: the details go to the server's log, not to the client.
+    process.stderr.write(`braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`);
+    return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET /workflows, POST /runs, GET /runs/:id, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET /workflows, POST /runs, GET /runs/:id, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /runs/:id/resume, POST /chat` } }, 404));
 
+  // Who may talk to the server, before anything else (/health included): the Host, then the Origin, then
+  // the token. Without a token only loopback names (and --allowed-hosts) are served (DNS rebinding); a
+  // cross-origin Origin is refused with or without a token (no CORS: browsers get no answer to read).
+  const allowedHosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  app.use('*', async (c, next) => {
+    const host = c.req.header('host');
+    if (!token && !allowedHosts.has(hostName(host) ?? '')) {
+      throw new HttpError(403, 'E_FORBIDDEN', `host "${(host ?? '').slice(0, 100)}" is not served without a token (allowed: ${[...allowedHosts].join(', ')}; add names with --allowed-hosts)`);
+    }
+    const origin = c.req.header('origin');
+    if (origin !== undefined && !sameOrigin(origin, host)) throw new HttpError(403, 'E_FORBIDDEN', `cross-origin request from ${origin.slice(0, 100)} refused`);
+    return next();
+  });
   app.get('/health', (c) => c.json({ ok: true }));
   app.use('*', async (c, next) => {
     if (!token) return next();
     const header = c.req.header('authorization') ?? '';
     if (!header.startsWith('Bearer ') || !sameToken(header.slice(7), token)) throw new HttpError(401, 'E_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer $BRAID_TOKEN)');
+    return next();
+  });
+  // Every POST carries JSON: a browser cannot send that cross-site without a CORS preflight this server never grants
+  // (forms and text/plain bodies, the cross-site requests a browser sends freely, are refused here).
+  app.use('*', async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') throw new HttpError(415, 'E_UNSUPPORTED_MEDIA_TYPE', `POST bodies must be JSON (Content-Type: application/json), got ${type ? `"${type.slice(0, 80)}"` : 'none'}`);
     return next();
   });
   app.use(
@@ -105,14 +157,15 @@ export function createApp(options: AppOptions): Hono {
     const id = c.req.param('id');
     const handle = runs.get(id);
     if (handle?.result) return c.json(handle.result);
-    if (handle?.error) throw new HttpError(500, 'E_INTERNAL', handle.error.message);
+    if (handle?.error) throw handle.error;
     if (handle) {
-      const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] }, () => true);
-      return c.json({ ...partial, workflow: handle.workflow });
+      // Running in this process: its events have no header (so no writer pid), the run is not interrupted.
+      const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] });
+      return c.json({ ...partial, workflow: handle.workflow, ...(partial.status === 'interrupted' ? { status: 'running' } : {}) });
     }
-    const record = await readRecord(id);
-    const { lastSeq: _, ...run } = foldRun(record, processAlive);
-    return c.json({ ...run, ...(record.problems.length ? { problems: record.problems } : {}) });
+    // A recorded run: folded in slices (the event loop stays free), once per version of the file, the JSON
+    // text cached too, so concurrent and repeated requests of a large record cost one read.
+    return c.body(await recordedJson(id), 200, { 'content-type': 'application/json' });
   });
 
   app.get('/runs/:id/events', async (c) => {
@@ -131,26 +184,47 @@ export function createApp(options: AppOptions): Hono {
     });
   });
 
-  app.post('/runs/:id/cancel', (c) => {
-    const handle = runs.get(c.req.param('id'));
-    if (!handle) throw new HttpError(404, 'E_NOT_FOUND', `no run "${c.req.param('id')}" running in this server`);
-    if (handle.finished) throw new HttpError(409, 'E_CONFLICT', `run "${handle.runId}" already finished (${handle.result?.status ?? 'error'})`);
-    handle.cancel();
-    return c.json({ runId: handle.runId, status: 'cancelling' }, 202);
+  app.post('/runs/:id/cancel', async (c) => {
+    const id = c.req.param('id');
+    const handle = runs.get(id);
+    if (handle && !handle.finished) {
+      handle.cancel();
+      return c.json({ runId: id, status: 'cancelling' }, 202);
+    }
+    // Not running here: a recorded run waiting for an approval (or interrupted) is cancelled under its lock.
+    if (!store) throw new HttpError(handle ? 409 : 404, handle ? 'E_CONFLICT' : 'E_NOT_FOUND', handle ? `run "${id}" already finished (${handle.result?.status ?? 'error'})` : `no run "${id}" running in this server`);
+    await readRecord(id);
+    const result = await runs.cancelRecorded(id);
+    return c.json({ runId: id, status: result.status }, 200);
   });
 
   app.post('/runs/:id/approve', async (c) => {
     const id = c.req.param('id');
     if (!store) throw new HttpError(409, 'E_CONFLICT', 'approvals need the run store (start the server without --no-store)');
     const body = await readJson(c, approveBody);
+    const header = await continuable(id);
+    // The decision and the continuation happen under the run's lock: a second approval gets a 409.
+    const handle = await runs.resume(id, header.workflow.name, { taskId: body.taskId, approved: !body.reject, by: body.by, comment: body.comment });
+    return c.json({ runId: handle.runId, taskId: body.taskId, approved: !body.reject, status: 'running' }, 202);
+  });
+
+  app.post('/runs/:id/resume', async (c) => {
+    const id = c.req.param('id');
+    if (!store) throw new HttpError(409, 'E_CONFLICT', 'resuming needs the run store (start the server without --no-store)');
+    await readJson(c, z.strictObject({}));
+    const header = await continuable(id);
+    const handle = await runs.resume(id, header.workflow.name);
+    return c.json({ runId: handle.runId, status: 'running', links: { self: `/runs/${id}`, events: `/runs/${id}/events` } }, 202);
+  });
+
+  /** The header of a recorded run that is not running in this server (the lock decides for other processes). */
+  async function continuable(id: string) {
     const { header } = await readRecord(id);
     if (!header) throw new HttpError(409, 'E_CONFLICT', `run "${id}" has no header; it cannot continue`);
     const current = runs.get(id);
-    if (current && !current.finished) throw new HttpError(409, 'E_CONFLICT', `run "${id}" is still running`);
-    await approveTask(store, id, body.taskId, { approved: !body.reject, by: body.by, comment: body.comment });
-    const handle = runs.resume(id, header.workflow.name);
-    return c.json({ runId: handle.runId, taskId: body.taskId, approved: !body.reject, status: 'running' }, 202);
-  });
+    if (current && !current.finished) throw new HttpError(409, 'E_LOCKED', `run "${id}" is still running in this server`);
+    return header;
+  }
 
   app.post('/chat', async (c) => {
     const body = await readJson(c, chatBody);
@@ -171,6 +245,27 @@ export function createApp(options: AppOptions): Hono {
       await stream.writeSSE({ event: 'end', data: JSON.stringify({ sessionId }) });
     });
   });
+
+  const answers = new Map<string, { version: string; json: Promise<string> }>();
+  async function recordedJson(id: string): Promise<string> {
+    if (!store) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}" in this server (no run store)`);
+    let folded;
+    try {
+      folded = store.fold ? await store.fold(id, processAlive) : await store.read(id).then((r) => ({ run: foldRun(r, processAlive), problems: [...r.problems], version: '' }));
+    } catch (err) {
+      if (BraidError.is(err) && err.code === 'E_USAGE') throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+      throw err;
+    }
+    const cached = answers.get(id);
+    if (cached && cached.version === folded.version && folded.version) return cached.json;
+    const { lastSeq: _, problems: foldProblems, ...run } = folded.run;
+    const problems = [...folded.problems, ...(foldProblems ?? [])];
+    const json = Promise.resolve(JSON.stringify({ ...run, ...(problems.length ? { problems } : {}) }));
+    answers.delete(id);
+    answers.set(id, { version: folded.version, json });
+    if (answers.size > 32) answers.delete(answers.keys().next().value!);
+    return json;
+  }
 
   async function readRecord(id: string) {
     if (!store) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}" in this server (no run store)`);

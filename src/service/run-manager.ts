@@ -3,7 +3,7 @@
  * so a late subscriber replays what it missed and then follows live, and its result when done.
  */
 import { BraidError } from '../errors.js';
-import { newRunId, resolveInput, resumeRun, runWorkflow } from '../engine/run.js';
+import { cancelRecordedRun, newRunId, prepareResume, resolveInput, runWorkflow, type Approval } from '../engine/run.js';
 import type { RunResult } from '../engine/result.js';
 import type { RunEvent } from '../events/types.js';
 import type { LlmProvider } from '../llm/types.js';
@@ -106,14 +106,28 @@ export class RunManager {
     return handle;
   }
 
-  /** Continue a recorded run (after an approval, or a crash) in the background. */
-  resume(runId: string, workflowName: string): RunHandle {
+  /**
+   * Continue a recorded run (after an approval, or a crash) in the background. Resolves once its lock is
+   * held and the decision (if any) checked: `E_LOCKED` when another process continues it, `E_USAGE` when it
+   * cannot continue.
+   */
+  async resume(runId: string, workflowName: string, approve?: Approval): Promise<RunHandle> {
     const { store, llm, concurrency, catalog } = this.options;
     if (!store) throw new BraidError('E_USAGE', 'resuming needs a run store', { retryable: false });
     const entry = this.entry(workflowName);
-    const handle = new RunHandle(runId, entry.name, (onEvent, signal) => resumeRun(runId, { store, tools: catalog.toolsFor(entry), llm, concurrency, onEvent, signal }));
+    const pending = await prepareResume(runId, { store, tools: catalog.toolsFor(entry), llm, concurrency, approve });
+    const handle = new RunHandle(runId, entry.name, (onEvent, signal) => pending.start({ onEvent, signal }));
     this.#track(handle);
     return handle;
+  }
+
+  /** Cancel a recorded run no process is running (e.g. one waiting for an approval). */
+  async cancelRecorded(runId: string) {
+    const { store } = this.options;
+    if (!store) throw new BraidError('E_USAGE', 'cancelling a recorded run needs a run store', { retryable: false });
+    const result = await cancelRecordedRun(store, runId);
+    this.#runs.delete(runId); // its handle's result (waiting) is out of date: the record answers now
+    return result;
   }
 
   #track(handle: RunHandle): void {

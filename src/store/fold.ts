@@ -13,6 +13,8 @@ export interface RecordedRun extends Omit<RunResult, 'status' | 'endedAt'> {
   endedAt?: string;
   /** Number of the last event. */
   lastSeq: number;
+  /** Events that could not be folded (a damaged or forged record), reported for this run only. */
+  problems?: string[];
 }
 
 /** A recorded success the resumed run reuses instead of calling the tool again. */
@@ -50,81 +52,118 @@ class PendingLabels {
   }
 }
 
-/** `alive(pid)` tells a run still being written from one whose process died. */
+/**
+ * `alive(pid)` tells a run still being written from one whose process died. Task ids come from the record,
+ * which may be forged: the task table has no prototype, so an id like `__proto__` is just a key, and an event
+ * that cannot be folded is reported in `problems` instead of thrown.
+ */
 export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () => false): RecordedRun {
-  const { header, events } = record;
-  const tasks: Record<string, TaskResult> = {};
-  for (const t of header?.workflow.tasks ?? []) tasks[t.id] = { status: 'pending', attempts: 0, visits: 0 };
-  const task = (id: string) => (tasks[id] ??= { status: 'pending', attempts: 0, visits: 0 });
-  const labels = new PendingLabels();
-  let pid = header?.pid;
-  const run: RecordedRun = {
-    runId: header?.runId ?? events[0]?.runId ?? '',
-    workflow: header?.workflow.name ?? '',
-    status: 'running',
-    startedAt: header?.createdAt ?? events[0]?.ts ?? '',
-    tasks,
-    lastSeq: 0,
-  };
-  for (const e of events) {
-    run.lastSeq = Math.max(run.lastSeq, e.seq);
-    labels.see(e);
-    switch (e.type) {
-      case 'run.started':
-        run.workflow = e.workflow;
-        run.startedAt = e.ts;
-        break;
-      case 'run.resumed':
-        pid = e.pid;
-        run.status = 'running';
-        delete run.endedAt;
-        delete run.error;
-        break;
-      case 'run.finished':
-        run.status = e.status;
-        run.endedAt = e.ts;
-        if (e.error) run.error = e.error;
-        if ('output' in e) run.output = e.output;
-        else delete run.output; // an earlier finish (before a resume) said otherwise
-        break;
-      case 'task.ready':
-        task(e.taskId).visits = e.visit;
-        task(e.taskId).status = 'pending';
-        break;
-      case 'task.started': {
-        const t = task(e.taskId);
-        t.attempts++;
-        t.startedAt ??= e.ts;
-        t.status = 'running';
-        if (e.sources) t.inputSources = e.sources;
-        break;
-      }
-      case 'task.succeeded': {
-        const t = terminal(task(e.taskId), 'succeeded', e.replayed ? undefined : e.ts);
-        if ('output' in e) t.output = e.output;
-        Object.assign(t, labels.take(e.taskId));
-        break;
-      }
-      case 'task.failed':
-        terminal(task(e.taskId), 'failed', e.attempt > 0 ? e.ts : undefined).error = e.error;
-        break;
-      case 'task.skipped': {
-        const t = terminal(task(e.taskId), 'skipped');
-        t.reason = e.reason;
-        if (e.error) t.error = e.error;
-        break;
-      }
-      case 'task.waiting':
-        task(e.taskId).status = 'waiting';
-        break;
-      case 'llm.call':
-        if (e.taskId) task(e.taskId).usage = addUsage(task(e.taskId).usage, e.usage);
-        break;
+  const folder = new RunFolder(record.header, alive);
+  for (const e of record.events) folder.add(e);
+  return folder.result();
+}
+
+/** The fold one event at a time (a large record is folded while it is read, without holding its events). */
+export class RunFolder {
+  readonly #tasks: Record<string, TaskResult> = Object.create(null);
+  readonly #problems: string[] = [];
+  readonly #labels = new PendingLabels();
+  readonly #run: RecordedRun;
+  #pid: number | undefined;
+  #first = true;
+
+  constructor(
+    readonly header: RunRecord['header'],
+    private readonly alive: (pid: number) => boolean = () => false,
+  ) {
+    for (const t of header?.workflow.tasks ?? []) this.#tasks[t.id] = { status: 'pending', attempts: 0, visits: 0 };
+    this.#pid = header?.pid;
+    this.#run = { runId: header?.runId ?? '', workflow: String(header?.workflow.name ?? ''), status: 'running', startedAt: String(header?.createdAt ?? ''), tasks: this.#tasks, lastSeq: 0 };
+  }
+
+  add(e: RunEvent): void {
+    if (this.#first) {
+      this.#first = false;
+      this.#run.runId ||= e.runId;
+      this.#run.startedAt ||= e.ts;
+    }
+    const tasks = this.#tasks;
+    const task = (id: string) => (tasks[id] ??= { status: 'pending', attempts: 0, visits: 0 });
+    try {
+      this.#pid = foldEvent(this.#run, e, task, this.#labels, this.#pid);
+    } catch (err) {
+      this.#problems.push(`event ${e.seq} (${e.type}): ${(err as Error).message}, ignored`);
     }
   }
-  for (const t of Object.values(tasks)) run.usage = addUsage(run.usage, t.usage);
-  if (run.status === 'running' && !(pid && alive(pid))) run.status = 'interrupted';
-  return run;
+
+  /** The run as folded so far (a copy of the running state is not taken: call once, at the end). */
+  result(): RecordedRun {
+    const run = this.#run;
+    run.usage = undefined;
+    for (const t of Object.values(this.#tasks)) run.usage = addUsage(run.usage, t.usage);
+    if (!run.usage) delete run.usage;
+    if (run.status === 'running' && !(this.#pid && this.alive(this.#pid))) run.status = 'interrupted';
+    if (this.#problems.length) run.problems = [...this.#problems];
+    return run;
+  }
+}
+
+function foldEvent(run: RecordedRun, e: RunEvent, task: (id: string) => TaskResult, labels: PendingLabels, pid: number | undefined): number | undefined {
+  run.lastSeq = Math.max(run.lastSeq, e.seq);
+  labels.see(e);
+  switch (e.type) {
+    case 'run.started':
+      run.workflow = e.workflow;
+      run.startedAt = e.ts;
+      break;
+    case 'run.resumed':
+      pid = typeof e.pid === 'number' ? e.pid : undefined;
+      run.status = 'running';
+      delete run.endedAt;
+      delete run.error;
+      break;
+    case 'run.finished':
+      run.status = e.status;
+      run.endedAt = e.ts;
+      if (e.error) run.error = e.error;
+      if ('output' in e) run.output = e.output;
+      else delete run.output; // an earlier finish (before a resume) said otherwise
+      break;
+    case 'task.ready':
+      task(e.taskId).visits = e.visit;
+      task(e.taskId).status = 'pending';
+      break;
+    case 'task.started': {
+      const t = task(e.taskId);
+      t.attempts++;
+      t.startedAt ??= e.ts;
+      t.status = 'running';
+      if (e.sources) t.inputSources = e.sources;
+      break;
+    }
+    case 'task.succeeded': {
+      const t = terminal(task(e.taskId), 'succeeded', e.replayed ? undefined : e.ts);
+      if ('output' in e) t.output = e.output;
+      Object.assign(t, labels.take(e.taskId));
+      break;
+    }
+    case 'task.failed':
+      terminal(task(e.taskId), 'failed', e.attempt > 0 ? e.ts : undefined).error = e.error;
+      break;
+    case 'task.skipped': {
+      const t = terminal(task(e.taskId), 'skipped');
+      t.reason = e.reason;
+      if (e.error) t.error = e.error;
+      break;
+    }
+    case 'task.waiting':
+      task(e.taskId).status = 'waiting';
+      break;
+    case 'llm.call':
+      if (e.taskId) task(e.taskId).usage = addUsage(task(e.taskId).usage, e.usage);
+      break;
+  }
+  return pid;
 }
 
 function terminal(t: TaskResult, status: 'succeeded' | 'failed' | 'skipped', endedAt?: string): TaskResult {

@@ -6,14 +6,31 @@
  * while one runs ride the next. A task whose success was
  * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
  */
-import { closeSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { BraidError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
-import type { RunHeader, RunLog, RunRecord, RunStore } from './types.js';
+import { acquireRunLock, RunLock } from './run-lock.js';
+import type { FoldedRecord, RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
+import { RunFolder } from './fold.js';
 
-const RUN_ID = /^[A-Za-z0-9_.-]+$/;
+/** Run ids: letters, digits, `_`, `.`, `-`, starting with a letter or digit, at most 200 characters. */
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
+
+/** Buffered bytes that are written at once, without waiting for the event loop to turn. */
+const WRITE_BYTES = 64 * 1024;
+/** Age of the oldest buffered line after which the next append writes at once (synchronous tools never let the loop turn). */
+const WRITE_MS = 50;
+/** Events written the moment they are appended: a reader (and `braid resume`) sees the run from its first task on. */
+const BARRIER = new Set(['run.started', 'run.resumed', 'task.approval', 'run.finished']);
+
+/** `E_STORE` naming the file and the operating system's reason. */
+export function storeError(path: string, err: unknown, doing = 'write', what = 'the run record'): BraidError {
+  const e = err as NodeJS.ErrnoException;
+  const why = e?.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '').replace(/, \w+$/, '')}` : (e?.message ?? String(err));
+  return new BraidError('E_STORE', `cannot ${doing} ${what} ${path} (${why})`, { retryable: false, cause: err });
+}
 
 export class JsonlRunStore implements RunStore {
   readonly #open = new Set<JsonlRunLog>();
@@ -27,9 +44,9 @@ export class JsonlRunStore implements RunStore {
     for (const log of this.#open) log.flushSync();
   }
 
-  /** Resolves when every log closed so far is durable (their last fsync done); rejects on a write error. */
+  /** Resolves when every log closed so far is durable (their last fsync done). Never rejects: failures end their runs. */
   async idle(): Promise<void> {
-    await Promise.all([...this.#closing]);
+    await Promise.all([...this.#closing].map((p) => p.catch(() => {})));
   }
 
   #track(log: JsonlRunLog): JsonlRunLog {
@@ -37,49 +54,170 @@ export class JsonlRunStore implements RunStore {
     log.onClose = (closing) => {
       this.#open.delete(log);
       this.#closing.add(closing);
-      void closing.then(() => this.#closing.delete(closing), () => {});
+      void closing.then(() => this.#closing.delete(closing), () => this.#closing.delete(closing));
     };
     return log;
   }
 
   path(runId: string): string {
-    if (!RUN_ID.test(runId)) throw new BraidError('E_USAGE', `invalid run id "${runId}"`, { retryable: false });
+    if (!RUN_ID.test(runId)) throw new BraidError('E_USAGE', `invalid run id "${runId.length > 60 ? `${runId.slice(0, 60)}...` : runId}" (letters, digits, _ . -, at most 200 characters)`, { retryable: false });
     return join(this.dir, `${runId}.jsonl`);
+  }
+
+  /** Locks live apart from the records (`<dir>/.locks/<runId>.lock`): the runs folder holds only records. */
+  lockPath(runId: string): string {
+    this.path(runId);
+    return join(this.dir, '.locks', `${runId}.lock`);
   }
 
   #dirReady = false;
 
-  // Opening is synchronous on purpose: tens of microseconds once per run, cheaper than two thread-pool hops.
-  async create(header: RunHeader): Promise<RunLog> {
-    if (!this.#dirReady) mkdirSync(this.dir, { recursive: true }), (this.#dirReady = true);
-    const fd = openSync(this.path(header.runId), 'wx');
-    return this.#track(new JsonlRunLog(fd, `${stringify(header)}\n`));
+  #ensureDir(): void {
+    if (this.#dirReady) return;
+    try {
+      mkdirs(join(this.dir, '.locks'));
+    } catch (err) {
+      throw storeError(this.dir, err, 'create', 'the run store folder');
+    }
+    this.#dirReady = true;
   }
 
-  async reopen(runId: string): Promise<RunLog> {
+  /** Take a run's lock (`E_LOCKED` naming the holder when another process has it). */
+  async lock(runId: string): Promise<RunLock> {
+    return this.#lock(runId);
+  }
+
+  #lock(runId: string): RunLock {
+    const path = this.lockPath(runId);
+    this.#ensureDir();
+    try {
+      return acquireRunLock(path, runId);
+    } catch (err) {
+      if (BraidError.is(err)) throw err;
+      throw storeError(path, err, 'create', 'the run lock');
+    }
+  }
+
+  // Opening is synchronous on purpose: tens of microseconds once per run, cheaper than two thread-pool hops.
+  // The header is written before this returns: a record is never an empty file, and never without its header.
+  async create(header: RunHeader): Promise<RunLog> {
+    let line: string;
+    try {
+      line = `${JSON.stringify(header)}\n`;
+    } catch (err) {
+      throw new BraidError('E_STORE', `run "${header.runId}" cannot be recorded: its workflow or input is not serializable (${(err as Error).message})`, { retryable: false });
+    }
+    const file = this.path(header.runId);
+    const lock = this.#lock(header.runId);
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, 'wx');
+      const { error } = writeAll(fd, Buffer.from(line), 0);
+      if (error) throw error;
+    } catch (err) {
+      if (fd !== undefined) {
+        closeQuiet(fd);
+        unlinkQuiet(file); // nothing of the run is recorded: leave no empty record behind
+      }
+      lock.release();
+      throw storeError(file, err, fd === undefined ? 'create' : 'write');
+    }
+    return this.#track(new JsonlRunLog(fd, file, Buffer.byteLength(line), lock, true));
+  }
+
+  async reopen(runId: string, lock?: RunLockHandle): Promise<RunLog> {
+    const file = this.path(runId);
+    const own = lock ? undefined : this.#lock(runId);
+    const held = (lock ?? own) as RunLock;
     let fd: number;
     try {
-      fd = openSync(this.path(runId), 'r+');
+      fd = openSync(file, 'r+');
     } catch (err) {
-      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? noSuchRun(runId, this.dir) : err;
+      own?.release();
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'open');
     }
-    // A line cut short by a crash would glue onto the next one: cut the log back to its last newline.
-    const { size } = fstatSync(fd);
-    const end = lastNewline(fd, size);
-    if (end < size) ftruncateSync(fd, end);
-    return this.#track(new JsonlRunLog(fd, '', end));
+    try {
+      // A line cut short by a crash would glue onto the next one: cut the log back to its last newline.
+      const { size } = fstatSync(fd);
+      const end = lastNewline(fd, size);
+      if (end < size) ftruncateSync(fd, end);
+      return this.#track(new JsonlRunLog(fd, file, end, held, false));
+    } catch (err) {
+      closeQuiet(fd);
+      own?.release();
+      throw storeError(file, err, 'open');
+    }
   }
 
   async read(runId: string): Promise<RunRecord> {
-    const text = await readFile(this.path(runId), 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw err.code === 'ENOENT' ? noSuchRun(runId, this.dir) : err;
+    const file = this.path(runId);
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'read');
     });
     return parseRunLog(text);
   }
 
+  /**
+   * Whole lines after byte `from` (at most 4 MiB a call), parsed in slices that yield to the event loop:
+   * `braid logs --follow` and the server's event streams read a record incrementally with it.
+   */
+  async readFrom(runId: string, from = 0, lines = 0, maxBytes = 4 * 1024 * 1024): Promise<RecordSlice> {
+    const file = this.path(runId);
+    try {
+      return await readSlice(file, from, lines, maxBytes);
+    } catch (err) {
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'read');
+    }
+  }
+
+  readonly #folds = new Map<string, { version: string; folded: Promise<FoldedRecord> }>();
+
+  /**
+   * The run rebuilt from its record, read in slices (the event loop is never held for long, the events
+   * are not kept). A finished run's fold is cached until its file changes; concurrent callers share one fold.
+   */
+  async fold(runId: string, alive: (pid: number) => boolean = () => false): Promise<FoldedRecord> {
+    const file = this.path(runId);
+    const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'read');
+    });
+    const version = `${info.size}:${info.mtimeMs}`;
+    const cached = this.#folds.get(runId);
+    if (cached?.version === version) return cached.folded;
+    const folded = this.#foldFile(runId, alive, version);
+    this.#folds.delete(runId);
+    this.#folds.set(runId, { version, folded });
+    if (this.#folds.size > 64) this.#folds.delete(this.#folds.keys().next().value!);
+    // Only a finished run's fold stays cached (a live one changes, its status depends on its writer).
+    void folded.then((f) => {
+      if (f.run.status === 'running' || f.run.status === 'interrupted') this.#folds.get(runId)?.folded === folded && this.#folds.delete(runId);
+    }, () => this.#folds.delete(runId));
+    return folded;
+  }
+
+  async #foldFile(runId: string, alive: (pid: number) => boolean, version: string): Promise<FoldedRecord> {
+    let folder: RunFolder | undefined;
+    const problems: string[] = [];
+    let header: RunHeader | undefined;
+    for (let from = 0, lines = 0; ; ) {
+      const slice = await this.readFrom(runId, from, lines);
+      if (lines === 0) header = slice.header;
+      folder ??= new RunFolder(header, alive);
+      for (const e of slice.events) folder.add(e);
+      problems.push(...slice.problems);
+      if (slice.next === from) {
+        if (slice.size > from) problems.push(truncatedTail(lines + 1, slice.size - from));
+        break;
+      }
+      ({ next: from, lines } = slice);
+    }
+    if (!header) problems.unshift(NO_HEADER);
+    return { header, run: folder!.result(), problems, version };
+  }
+
   async list(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
-    return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).sort().reverse();
+    return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).filter((id) => RUN_ID.test(id)).sort().reverse();
   }
 }
 
@@ -87,7 +225,77 @@ function noSuchRun(runId: string, dir: string): BraidError {
   return new BraidError('E_USAGE', `no run "${runId}" in ${dir} (list them with: braid runs)`, { retryable: false });
 }
 
-/** Parse a run log; unreadable lines are reported in `problems`, never thrown. */
+/** Fields an event of each type must have, with their JSON types: a record that lacks them is reported, not folded. */
+const REQUIRED: Record<string, Record<string, string>> = {
+  'run.started': { workflow: 'string' },
+  'run.resumed': {},
+  'run.finished': { status: 'string' },
+  'task.started': { attempt: 'number' },
+  'task.retrying': { error: 'error' },
+  'task.recovery': { error: 'error' },
+  'task.failed': { error: 'error' },
+  'task.skipped': { reason: 'string' },
+  'task.labeled': { label: 'string', source: 'string' },
+  'task.approval': { approved: 'boolean' },
+  'task.child': { childRunId: 'string' },
+  'task.routed': { to: 'string' },
+  'llm.call': { usage: 'usage' },
+};
+const OPTIONAL_ERROR = ['error', 'failed'];
+
+/** Why a parsed line is not an event braid can fold; undefined when it is one. */
+function eventProblem(v: Record<string, unknown>): string | undefined {
+  const type = v.type as string;
+  if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 1) return `${type} without a valid seq`;
+  if (typeof v.ts !== 'string') return `${type} without a time`;
+  if (type.startsWith('task.') && typeof v.taskId !== 'string') return `${type} without a taskId`;
+  if (v.taskId !== undefined && typeof v.taskId !== 'string') return `${type} with a taskId that is not a string`;
+  for (const [field, kind] of Object.entries(REQUIRED[type] ?? {})) {
+    const value = v[field];
+    const ok = kind === 'error' ? isError(value) : kind === 'usage' ? isUsage(value) : typeof value === kind;
+    if (!ok) return `${type} without a valid ${field}`;
+  }
+  for (const field of OPTIONAL_ERROR) if (v[field] !== undefined && !isError(v[field])) return `${type} with a malformed ${field}`;
+  return undefined;
+}
+
+const isError = (e: unknown) => typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string';
+const isUsage = (u: unknown) => typeof u === 'object' && u !== null && ['promptTokens', 'completionTokens', 'totalTokens'].every((k) => typeof (u as Record<string, unknown>)[k] === 'number');
+
+/** Why a header line cannot be used; undefined when it can. */
+function headerProblem(v: Record<string, unknown>): string | undefined {
+  const w = v.workflow as { tasks?: unknown; name?: unknown } | undefined;
+  if (typeof v.runId !== 'string' || typeof w !== 'object' || w === null || !Array.isArray(w.tasks)) return 'a header without a run id or workflow tasks';
+  if (!w.tasks.every((t) => typeof t === 'object' && t !== null && typeof (t as { id?: unknown }).id === 'string')) return 'a header with a task without an id';
+  if (typeof v.input !== 'object' || v.input === null) return 'a header without an input object';
+  return undefined;
+}
+
+/** One line of a record: the header (first line only), an event, or a problem (never thrown). */
+type Line = { header: RunHeader } | { event: RunEvent } | { problem: string } | undefined;
+
+/** `n`: 1-based line number; `truncated`: the last line of a file that does not end with a newline. */
+function parseLine(line: string, n: number, truncated: boolean): Line {
+  if (!line.trim()) return undefined;
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { problem: truncated ? `line ${n}: truncated last line (${line.length} bytes, the writer stopped mid-line), ignored` : `line ${n}: not valid JSON, ignored` };
+  }
+  if (typeof value !== 'object' || value === null || typeof value.type !== 'string') return { problem: `line ${n}: not an event, ignored` };
+  if (value.type === 'run.record') {
+    if (n !== 1) return { problem: `line ${n}: a second header, ignored (the header is the first line)` };
+    const bad = headerProblem(value);
+    return bad ? { problem: `line 1: ${bad}, ignored` } : { header: value as unknown as RunHeader };
+  }
+  const bad = eventProblem(value);
+  return bad ? { problem: `line ${n}: ${bad}, ignored` } : { event: value as unknown as RunEvent };
+}
+
+const NO_HEADER = 'no header line: the workflow definition is missing, the run cannot be resumed';
+
+/** Parse a run log; unreadable lines are reported in `problems`, never thrown. Only the first line can be the header. */
 export function parseRunLog(text: string): RunRecord {
   const lines = text.split('\n');
   const complete = text.endsWith('\n') || text.length === 0;
@@ -96,25 +304,73 @@ export function parseRunLog(text: string): RunRecord {
   const problems: string[] = [];
   let header: RunHeader | undefined;
   lines.forEach((line, i) => {
-    if (!line.trim()) return;
-    let value: { type?: unknown };
-    try {
-      value = JSON.parse(line);
-    } catch {
-      const last = i === lines.length - 1;
-      problems.push(last && !complete ? `line ${i + 1}: truncated last line (${line.length} bytes, the writer stopped mid-line), ignored` : `line ${i + 1}: not valid JSON, ignored`);
-      return;
-    }
-    if (value?.type === 'run.record') header = value as RunHeader;
-    else if (typeof value?.type === 'string') events.push(value as RunEvent);
-    else problems.push(`line ${i + 1}: not an event, ignored`);
+    const parsed = parseLine(line, i + 1, i === lines.length - 1 && !complete);
+    if (!parsed) return;
+    if ('header' in parsed) header = parsed.header;
+    else if ('event' in parsed) events.push(parsed.event);
+    else problems.push(parsed.problem);
   });
-  if (!header) problems.unshift('no header line: the workflow definition is missing, the run cannot be resumed');
+  if (!header) problems.unshift(NO_HEADER);
   return { header, events, problems };
 }
 
+/** What `readFrom` returns: the whole lines after a byte offset. */
+export interface RecordSlice {
+  readonly header?: RunHeader;
+  readonly events: RunEvent[];
+  readonly problems: string[];
+  /** Offset just after the last whole line read (where the next read starts). */
+  readonly next: number;
+  /** Lines read so far, counting from the start of the file. */
+  readonly lines: number;
+  /** The file's size when read: more than `next` at the end means an unfinished (or truncated) last line. */
+  readonly size: number;
+}
+
+/** The problem for an unfinished last line (reported once its writer is gone). */
+export const truncatedTail = (line: number, bytes: number) => `line ${line}: truncated last line (${bytes} bytes, the writer stopped mid-line), ignored`;
+
+/** Read whole lines from `from` (at most `maxBytes`; an unfinished last line is left for the next read). */
+async function readSlice(file: string, from: number, firstLine: number, maxBytes: number): Promise<RecordSlice> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const buffer = Buffer.alloc(Math.max(0, Math.min(maxBytes, size - from)));
+    const { bytesRead } = buffer.length ? await handle.read(buffer, 0, buffer.length, from) : { bytesRead: 0 };
+    const end = buffer.subarray(0, bytesRead).lastIndexOf(0x0a) + 1;
+    const events: RunEvent[] = [];
+    const problems: string[] = [];
+    let header: RunHeader | undefined;
+    let n = firstLine;
+    let t0 = performance.now();
+    const text = buffer.toString('utf8', 0, end);
+    for (let at = 0; at < text.length; ) {
+      const nl = text.indexOf('\n', at);
+      const parsed = parseLine(text.slice(at, nl), ++n, false);
+      at = nl + 1;
+      if (parsed && 'header' in parsed) header = parsed.header;
+      else if (parsed && 'event' in parsed) events.push(parsed.event);
+      else if (parsed) problems.push(parsed.problem);
+      // Never hold the event loop for long: other requests are served between slices of work.
+      if (performance.now() - t0 > 8) await new Promise<void>((r) => setImmediate(r)), (t0 = performance.now());
+    }
+    // A line longer than maxBytes can never be finished within one read: report it and skip past it.
+    if (end === 0 && bytesRead === maxBytes) return { events, problems: [`line ${n + 1}: longer than ${maxBytes} bytes, ignored`], next: from + skipLine(buffer), lines: n + 1, size };
+    return { header, events, problems, next: from + end, lines: n, size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Bytes up to (and past) the next newline of an over-long line (the whole buffer if none). */
+function skipLine(buffer: Buffer): number {
+  const nl = buffer.indexOf(0x0a);
+  return nl < 0 ? buffer.length : nl + 1;
+}
+
 class JsonlRunLog implements RunLog {
-  #buffer: string;
+  #buffer = '';
+  #bufferedAt = 0;
   #scheduled = false;
   #position: number;
   #closed = false;
@@ -124,21 +380,41 @@ class JsonlRunLog implements RunLog {
   #synced = 0;
   #syncing = false;
   #waiters: { upTo: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  #failure?: BraidError;
   onClose?: (closing: Promise<void>) => void;
+  onFailure?: (err: BraidError) => void;
 
   constructor(
     private readonly fd: number,
-    first: string,
-    position = 0,
+    readonly path: string,
+    position: number,
+    private readonly lock: RunLock,
+    /** The header was just written: fsync it in the background. */
+    unsynced: boolean,
   ) {
-    this.#buffer = first;
     this.#position = position;
-    if (first) this.#schedule();
+    lock.onLost = (err) => this.#fail(err);
+    if (unsynced) {
+      this.#written++;
+      this.#schedule();
+    }
+  }
+
+  get failure(): BraidError | undefined {
+    return this.#failure;
   }
 
   append(event: RunEvent): void {
-    if (this.#closed) return;
-    this.#buffer += `${stringify(event)}\n`;
+    if (this.#closed || this.#failure) return;
+    let line: string;
+    try {
+      line = JSON.stringify(event);
+    } catch (err) {
+      return this.#fail(new BraidError('E_STORE', `event ${event.seq} (${event.type}${'taskId' in event && event.taskId ? ` of ${event.taskId}` : ''}) cannot be written to ${this.path}: ${(err as Error).message}`, { retryable: false }));
+    }
+    if (!this.#buffer) this.#bufferedAt = performance.now();
+    this.#buffer += `${line}\n`;
+    if (BARRIER.has(event.type) || this.#buffer.length >= WRITE_BYTES || performance.now() - this.#bufferedAt >= WRITE_MS) this.#write();
     this.#schedule();
   }
 
@@ -150,32 +426,59 @@ class JsonlRunLog implements RunLog {
 
   /** The buffer goes to the file now, in order (a plain write: readers see whole lines at once). */
   #write(): void {
-    this.#scheduled = false;
     const chunk = this.#buffer;
-    if (!chunk || this.#closed) return;
+    if (!chunk || this.#closed || this.#failure) return;
     this.#buffer = '';
-    writeSync(this.fd, chunk, this.#position, 'utf8');
-    this.#position += Buffer.byteLength(chunk);
+    const bytes = Buffer.from(chunk, 'utf8');
+    const { written: done, error } = writeAll(this.fd, bytes, this.#position);
+    if (error) {
+      // Keep the lines written whole; cut a partial one so the record stays readable and resumable.
+      const whole = bytes.subarray(0, done).lastIndexOf(0x0a) + 1;
+      try {
+        ftruncateSync(this.fd, this.#position + whole);
+      } catch {
+        // a reader reports the cut line
+      }
+      this.#position += whole;
+      return this.#fail(storeError(this.path, error));
+    }
+    this.#position += bytes.length;
     this.#written++;
+    this.lock.heartbeat();
+  }
+
+  #fail(err: BraidError): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.#buffer = '';
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    try {
+      this.onFailure?.(err);
+    } catch {
+      // the run's own handler
+    }
   }
 
   /** One fdatasync at a time, off the main thread; writes made meanwhile ride the next one. */
   #sync(): void {
-    if (this.#syncing || this.#synced === this.#written) return;
+    if (this.#syncing || this.#synced === this.#written || this.#failure) return;
     this.#syncing = true;
     const upTo = this.#written;
     fdatasync(this.fd, (err) => {
       this.#syncing = false;
-      if (!err) this.#synced = upTo;
-      const done = this.#waiters.filter((w) => err || w.upTo <= upTo);
+      if (err) return this.#fail(storeError(this.path, err, 'sync'));
+      this.#synced = upTo;
+      const done = this.#waiters.filter((w) => w.upTo <= upTo);
       this.#waiters = this.#waiters.filter((w) => !done.includes(w));
-      for (const w of done) err ? w.reject(err) : w.resolve();
+      for (const w of done) w.resolve();
       this.#sync();
     });
   }
 
   flush(): Promise<void> {
+    this.#scheduled = false;
     this.#write();
+    if (this.#failure) return Promise.reject(this.#failure);
     if (this.#synced === this.#written) return Promise.resolve();
     const durable = new Promise<void>((resolve, reject) => this.#waiters.push({ upTo: this.#written, resolve, reject }));
     this.#sync();
@@ -185,23 +488,72 @@ class JsonlRunLog implements RunLog {
   flushSync(): void {
     if (this.#closed) return;
     this.#write();
-    fdatasyncSync(this.fd);
-    this.#synced = this.#written;
+    if (this.#failure) return;
+    try {
+      fdatasyncSync(this.fd);
+      this.#synced = this.#written;
+    } catch (err) {
+      this.#fail(storeError(this.path, err, 'sync'));
+    }
   }
 
   /**
    * Writes what is buffered at once, so a reader sees the whole log as soon as this is called; the promise
    * resolves when it is durable and the file closed. `runWorkflow` returns without waiting for that last
    * fsync (about a millisecond): if the machine died in between, the run's last steps would re-run on
-   * resume, as for any success not yet durable.
+   * resume, as for any success not yet durable. The lock is released once the last write is made.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     const durable = this.flush();
     this.#closed = true;
-    this.#closing = durable.finally(() => closeSync(this.fd));
+    this.lock.release();
+    this.#closing = durable.finally(() => closeQuiet(this.fd));
     this.onClose?.(this.#closing);
     return this.#closing;
+  }
+}
+
+/** `mkdir -p`, one level at a time, so the error is the real one (a recursive mkdir reports ENOENT on a read-only file system). */
+function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/** Write all of `bytes` at `position` (a write on a full disk can be partial): the bytes written, and the error that stopped it. */
+function writeAll(fd: number, bytes: Buffer, position: number): { written: number; error?: unknown } {
+  let written = 0;
+  try {
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written);
+  } catch (error) {
+    return { written, error };
+  }
+  return { written };
+}
+
+function closeQuiet(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }
 
@@ -216,15 +568,4 @@ function lastNewline(fd: number, size: number): number {
     end = start;
   }
   return 0;
-}
-
-/** JSON for a log line; a value JSON cannot hold (BigInt, a cycle) is replaced by a note instead of losing the event. */
-export function stringify(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch (err) {
-    const v = value as { output?: unknown };
-    if (v && typeof v === 'object' && 'output' in v) return JSON.stringify({ ...v, output: { unserializable: (err as Error).message } });
-    return JSON.stringify({ type: 'task.log', level: 'error', message: `event not serializable: ${(err as Error).message}` });
-  }
 }

@@ -2,8 +2,10 @@
  * Run state lives behind this interface: an append-only event log per run, from which the result is rebuilt.
  * The file store (JSONL) is the default; a database or Redis store fits the same three verbs.
  */
+import type { BraidError } from '../errors.js';
 import type { RunEvent } from '../events/types.js';
 import type { Workflow } from '../spec/workflow.js';
+import type { RecordedRun } from './fold.js';
 
 /** The first record of a run log: what is needed to continue the run in another process. */
 export interface RunHeader {
@@ -23,11 +25,26 @@ export interface RunHeader {
 /** An open run log. `append` never blocks the scheduler; writes are group-committed in the background. */
 export interface RunLog {
   append(event: RunEvent): void;
+  /**
+   * Called once when the log cannot take more events (disk full, a read-only store, an event that cannot
+   * be serialized, its lock taken away): the run must stop. Appends after that are dropped; what was
+   * written stays readable.
+   */
+  onFailure?: (err: BraidError) => void;
+  /** The failure, once there was one. */
+  readonly failure?: BraidError;
   /** Resolves when every appended event is durable (written and fsync'd). */
   flush(): Promise<void>;
   /** Write and fsync what is buffered, synchronously: for `process.exit` paths. */
   flushSync(): void;
+  /** Writes what is left, releases the run's lock; resolves when durable (rejects with the failure, if any). */
   close(): Promise<void>;
+}
+
+/** The exclusive right to append to one run's record (one writer per run). */
+export interface RunLockHandle {
+  readonly runId: string;
+  release(): void;
 }
 
 export interface RunRecord {
@@ -38,11 +55,31 @@ export interface RunRecord {
 }
 
 export interface RunStore {
-  /** Start the log of a new run. */
+  /** Start the log of a new run (its lock taken, its header written before this resolves). */
   create(header: RunHeader): Promise<RunLog>;
-  /** Reopen the log of an existing run to append to it (resume, approve). */
-  reopen(runId: string): Promise<RunLog>;
+  /**
+   * Take a run's lock: exactly one process continues a run; any other fails at once (`E_LOCKED`, naming
+   * the holder). Read the record after taking it, then `reopen` with it. (A store whose back end serialises
+   * writers itself, e.g. a database transaction per run, may hand out a handle that only marks the run busy.)
+   */
+  lock(runId: string): Promise<RunLockHandle>;
+  /** Reopen the log of an existing run to append to it (resume, approve), under its lock (taken here when not given). */
+  reopen(runId: string, lock?: RunLockHandle): Promise<RunLog>;
   read(runId: string): Promise<RunRecord>;
   /** Run ids, newest first. */
   list(): Promise<string[]>;
+  /** The run rebuilt from its record without holding its events (cached while unchanged); optional: `read` + `foldRun` serve otherwise. */
+  fold?(runId: string, alive?: (pid: number) => boolean): Promise<FoldedRecord>;
+  /** Whole lines after byte `from` (incremental reading for followers); optional: `read` serves otherwise. */
+  readFrom?(runId: string, from?: number, lines?: number): Promise<{ header?: RunHeader; events: RunEvent[]; problems: string[]; next: number; lines: number; size: number }>;
+}
+
+/** A run rebuilt from its record. */
+export interface FoldedRecord {
+  readonly header?: RunHeader;
+  readonly run: RecordedRun;
+  /** Lines and events that could not be read or folded. */
+  readonly problems: string[];
+  /** Changes when the record changes (size and modification time). */
+  readonly version: string;
 }

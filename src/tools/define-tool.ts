@@ -9,6 +9,8 @@ export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
   /** How the tool takes upstream outputs when a task's `input` does not name them. @default fields merged by name */
   readonly upstream?: UpstreamMapping;
   run(input: InputOf<S>, ctx: ToolContext): O | Promise<O>;
+  /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
+  warm?(): void;
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : S extends SchemaLike<infer T> ? T : unknown;

@@ -96,6 +96,8 @@ export interface Tool<I = any, O = any> extends ToolLimits {
   /** How it takes upstream outputs when the task's `input` does not name them. @default fields merged by name */
   readonly upstream?: UpstreamMapping;
   run(input: I, ctx: ToolContext): O | Promise<O>;
+  /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
+  warm?(): void;
 }
 
 export function isTool(value: unknown): value is Tool {
