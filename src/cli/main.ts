@@ -16,7 +16,10 @@ import { EXIT, ExitError, useColor } from './exit.js';
 import { color, formatIssuesPretty, safeLines, safeText } from './format.js';
 import type { ServiceFlags } from './chat.js';
 import type { PlanFlags } from './plan-command.js';
-import { registryFor, type RunFlags } from './run-command.js';
+import { loadUserTools, registryFor, type RunFlags } from './run-command.js';
+import { openMcp } from './mcp-option.js';
+import { builtinTools } from '../tools/builtins.js';
+import type { ToolRegistry } from '../tools/registry.js';
 
 // Commands load their modules when they run: `braid --help` or `braid validate` need no HTTP server, logger or tracer.
 const records = () => import('./record-commands.js');
@@ -26,12 +29,19 @@ export { EXIT } from './exit.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-type ValidateFlags = { tools?: string[]; strict?: boolean; json?: boolean; input?: string[]; inputFile?: string };
+type ValidateFlags = { tools?: string[]; mcp?: string; strict?: boolean; json?: boolean; input?: string[]; inputFile?: string };
 
 async function validateCommand(file: string, flags: ValidateFlags): Promise<number> {
-  const base = await registryFor(flags.tools);
   const read = await readWorkflowFile(file);
-  const registry = read.ok && read.tools.length ? toRegistry([...base.list(), ...read.tools]) : base;
+  const mcp = await openMcp(flags.mcp, read.ok ? read.value : undefined);
+  try {
+    return await validateWith(file, flags, read, toRegistry([...(await loadUserTools(flags.tools)), ...mcp.tools, ...(read.ok ? read.tools : [])], builtinTools()));
+  } finally {
+    await mcp.close();
+  }
+}
+
+async function validateWith(file: string, flags: ValidateFlags, read: Awaited<ReturnType<typeof readWorkflowFile>>, registry: ToolRegistry): Promise<number> {
   let result: ValidationResult = read.ok ? validateWorkflow(read.value, { toolNames: registry.names(), defaultName: basename(file, extname(file)) }) : { success: false, issues: [...read.issues] };
   const warnings = result.success ? analyzeWorkflow(result.workflow, registry) : [];
   if (result.success) {
@@ -81,6 +91,7 @@ export function buildProgram(): Command {
     .option('-i, --input <key=value>', 'run input (repeatable); values that parse as JSON keep their type unless the inputs schema says string', collect)
     .option('--input-file <file.json>', 'run input as a JSON object (--input wins on conflicts)')
     .option('-t, --tools <module>', 'ES module whose exported tools are registered (repeatable; shadows built-ins)', collect)
+    .option('--mcp <servers.json>', 'MCP servers ({ "mcpServers": {...} }) whose tools run as <server>.<tool>')
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once').argParser(positiveInt))
     .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
     .option('--json', 'print the run result as one JSON object on stdout (progress stays on stderr)')
@@ -113,6 +124,7 @@ input, 3 waiting for an approval (braid approve).`)
     .description('continue a recorded run: succeeded tasks are reused, tasks that were running or failed run again')
     .argument('<runId>', 'run id (see braid runs)')
     .option('-t, --tools <module>', 'more tools modules (the ones the run started with are loaded again)', collect)
+    .option('--mcp <servers.json>', 'MCP servers (default: the file the run started with)')
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once').argParser(positiveInt))
     .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
     .option('--json', 'print the run result as one JSON object on stdout')
@@ -216,6 +228,7 @@ input, 3 waiting for an approval (braid approve).`)
     .argument('<file>', 'workflow file')
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .option('--strict', 'treat warnings (parts of the workflow that can never run as written) as errors')
+    .option('--mcp <servers.json>', 'MCP servers whose tools (<server>.<tool>) the workflow may use')
     .option('-i, --input <key=value>', 'a run input the run will have (repeatable): required tool fields may come from it', collect)
     .option('--input-file <file.json>', 'run input as a JSON object')
     .option('--json', 'print { ok, issues } as JSON')
@@ -295,9 +308,12 @@ or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.
     .command('tools')
     .description('list registered tools with their input schema')
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
+    .option('--mcp <servers.json>', 'also list the tools of these MCP servers (<server>.<tool>)')
     .option('--json', 'print name, description and JSON Schema of each tool as JSON')
-    .action(async (flags: { tools?: string[]; json?: boolean }) => {
-      const tools = (await registryFor(flags.tools)).list();
+    .action(async (flags: { tools?: string[]; mcp?: string; json?: boolean }) => {
+      const mcp = await openMcp(flags.mcp);
+      await mcp.close();
+      const tools = toRegistry([...(await loadUserTools(flags.tools)), ...mcp.tools], builtinTools()).list();
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(tools.map((t) => ({ name: t.name, description: t.description ?? '', input: toJSONSchema(t), upstream: upstreamText(t) })), null, 2)}\n`);
         return;

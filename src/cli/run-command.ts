@@ -10,7 +10,7 @@ import type { Workflow } from '../spec/workflow.js';
 import type { RunResult } from '../engine/result.js';
 import type { EventListener } from '../events/bus.js';
 import type { RunEvent } from '../events/types.js';
-import { loadWorkflow } from '../spec/load.js';
+import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
 import { JsonlRunStore } from '../store/jsonl-store.js';
 import { builtinTools } from '../tools/builtins.js';
 import { loadToolsModule } from '../tools/load-module.js';
@@ -19,6 +19,8 @@ import type { Tool } from '../tools/types.js';
 import { EXIT, ExitError } from './exit.js';
 import { safeText, summaryTable } from './format.js';
 import { readRunInput } from './input.js';
+import { openMcp } from './mcp-option.js';
+import { readMcpConfig } from '../tools/mcp/config.js';
 import { createProgress } from './progress.js';
 
 export interface RunFlags {
@@ -31,6 +33,8 @@ export interface RunFlags {
   json?: boolean;
   events?: string;
   quiet?: boolean;
+  /** A servers file in the `mcpServers` shape: their tools run as `<server>.<tool>`. */
+  mcp?: string;
   /** Print where failed tasks' errors were thrown. */
   verbose?: boolean;
   /** `--no-store` sets it false. */
@@ -65,24 +69,32 @@ export async function registryFor(toolFiles: readonly string[] | undefined) {
 }
 
 export async function runCommand(file: string, flags: RunFlags): Promise<number> {
-  const registry = await registryFor(flags.tools);
-  const loaded = await loadWorkflow(file, { toolNames: registry.names() });
-  const input = await readRunInput(flags, loaded.workflow.inputs);
-  preflight(file, loaded.workflow, toRegistry([...registry.list(), ...loaded.tools]), input, flags.quiet);
-  const store = flags.store === false ? undefined : defaultStore();
-  return withRunUi(loaded.workflow.tasks.map((t) => t.id), flags, store, (ui) =>
-    // The file is read (and a TS module imported) once: run the workflow already loaded above.
-    runWorkflow(loaded.workflow, {
-      tools: [...registry.list(), ...loaded.tools],
-      input,
-      concurrency: flags.concurrency,
-      llm: modelFor(flags),
-      budget: budgetOf(flags),
-      store: store ?? false,
-      recordSource: { file: resolve(file), ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}) },
-      ...ui,
-    }),
-  );
+  const read = await readWorkflowFile(file);
+  const mcp = await openMcp(flags.mcp, read.ok ? read.value : undefined);
+  try {
+    const registry = toRegistry([...(await loadUserTools(flags.tools)), ...mcp.tools], builtinTools());
+    const loaded = await loadWorkflow(file, { toolNames: registry.names() });
+    const input = await readRunInput(flags, loaded.workflow.inputs);
+    preflight(file, loaded.workflow, toRegistry([...registry.list(), ...loaded.tools]), input, flags.quiet);
+    const store = flags.store === false ? undefined : defaultStore();
+    const source = { file: resolve(file), ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}), ...(flags.mcp ? { mcp: resolve(flags.mcp) } : {}) };
+    return await withRunUi(loaded.workflow.tasks.map((t) => t.id), flags, store, (ui) =>
+      // The file is read (and a TS module imported) once: run the workflow already loaded above.
+      runWorkflow(loaded.workflow, {
+        tools: [...registry.list(), ...loaded.tools],
+        input,
+        concurrency: flags.concurrency,
+        llm: modelFor(flags),
+        budget: budgetOf(flags),
+        store: store ?? false,
+        recordSource: source,
+        ...(mcp.source ? { mcp: mcp.source } : {}),
+        ...ui,
+      }),
+    );
+  } finally {
+    await mcp.close();
+  }
 }
 
 /**
@@ -98,7 +110,9 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
   const file = header.source?.file;
   // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).
   if (file && /\.(m?[jt]s|[cm]ts)$/.test(file)) tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
-  const pending = await prepareResume(runId, { store, tools, concurrency: flags.concurrency, llm: modelFor(flags), budget: budgetOf(flags), approve });
+  const mcpFile = flags.mcp ?? header.source?.mcp;
+  const mcp = mcpFile ? await readMcpConfig(mcpFile) : undefined;
+  const pending = await prepareResume(runId, { store, tools, concurrency: flags.concurrency, llm: modelFor(flags), budget: budgetOf(flags), approve, ...(mcp ? { mcp } : {}) });
   if (approve) process.stderr.write(`${approve.approved ? 'approved' : 'rejected'} ${approve.taskId} of run ${runId}\n`);
   try {
     return await withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => pending.start(ui));

@@ -17,7 +17,7 @@ export interface RunHeader {
   readonly workflow: Workflow;
   readonly input: Record<string, unknown>;
   /** Where the workflow and tools came from, so `braid resume` can load the same tools. */
-  readonly source?: { readonly file?: string; readonly tools?: readonly string[] };
+  readonly source?: { readonly file?: string; readonly tools?: readonly string[]; readonly mcp?: string };
   /** The process that wrote the log last: tells a running run from an interrupted one. */
   readonly pid?: number;
 }

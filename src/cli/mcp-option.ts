@@ -1,0 +1,28 @@
+/**
+ * `--mcp servers.json` and a workflow's `mcp_servers`: one pool of MCP servers for a command, its tools
+ * added to the registry, closed when the command ends. The MCP SDK loads only when a server is configured.
+ */
+import { mcpServersOf, readMcpConfig, type McpServers } from '../tools/mcp/config.js';
+import type { Tool } from '../tools/types.js';
+
+export interface McpForCommand {
+  readonly tools: readonly Tool[];
+  /** Pass as `runWorkflow({ mcp })`: the run uses this pool and leaves it open. */
+  readonly source?: { tools(): Promise<Tool[]> };
+  close(): Promise<void>;
+}
+
+const NONE: McpForCommand = { tools: [], close: async () => {} };
+
+export async function openMcp(file: string | undefined, workflow?: unknown): Promise<McpForCommand> {
+  const servers: McpServers = { ...(file ? await readMcpConfig(file) : {}), ...mcpServersOf(workflow) };
+  if (Object.keys(servers).length === 0) return NONE;
+  const { McpPool } = await import('../tools/mcp/client-tools.js');
+  const pool = new McpPool(servers);
+  try {
+    return { tools: await pool.tools(), source: pool, close: () => pool.close() };
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
+}
