@@ -18,6 +18,8 @@ import { foldRun, processAlive } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
 import { formatPath } from '../spec/path.js';
+import { mountDashboard } from './dashboard.js';
+import { registerRunViews } from './run-views.js';
 
 export interface AppOptions {
   readonly catalog: WorkflowCatalog;
@@ -79,9 +81,10 @@ export function createApp(options: AppOptions): Hono {
     if (BraidError.is(err) && err.code === 'E_USAGE') return c.json({ error: { code: 'E_CONFLICT', message: err.message } }, 409);
     return c.json({ error: { code: 'E_INTERNAL', message: err.message } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET /workflows, POST /runs, GET /runs/:id, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat` } }, 404));
 
   app.get('/health', (c) => c.json({ ok: true }));
+  mountDashboard(app); // the page and its scripts: no token needed, the page asks for it
   app.use('*', async (c, next) => {
     if (!token) return next();
     const header = c.req.header('authorization') ?? '';
@@ -106,11 +109,13 @@ export function createApp(options: AppOptions): Hono {
     const handle = runs.get(id);
     if (handle?.result) return c.json(handle.result);
     if (handle?.error) throw new HttpError(500, 'E_INTERNAL', handle.error.message);
-    if (handle) {
+    // A running run's record tells its whole story (a resumed run's handle has only the events since the resume).
+    const recorded = handle && store ? await store.read(id).catch(() => undefined) : undefined;
+    if (handle && !recorded) {
       const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] }, () => true);
       return c.json({ ...partial, workflow: handle.workflow });
     }
-    const record = await readRecord(id);
+    const record = recorded ?? (await readRecord(id));
     const { lastSeq: _, ...run } = foldRun(record, processAlive);
     return c.json({ ...run, ...(record.problems.length ? { problems: record.problems } : {}) });
   });
@@ -118,12 +123,14 @@ export function createApp(options: AppOptions): Hono {
   app.get('/runs/:id/events', async (c) => {
     const id = c.req.param('id');
     const handle = runs.get(id);
-    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
+    let after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
     if (!handle) await readRecord(id); // 404 before the stream starts
     return streamSSE(c, async (stream) => {
       const abort = new AbortController();
       stream.onAbort(() => abort.abort());
       const send = (e: RunEvent) => stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
+      // A resumed run's handle holds only the events since the resume: the earlier ones come from its record.
+      if (handle && store) for (const e of (await store.read(id).catch(() => undefined))?.events ?? []) if (e.seq > after && e.seq < (handle.events[0]?.seq ?? Infinity)) await send(e), (after = e.seq);
       // A run of this server streams from memory; any other recorded run (e.g. one `braid run` is writing) is followed on disk.
       const events = handle ? handle.stream(abort.signal, after) : followRun(store!, id, { follow: true, afterSeq: after, signal: abort.signal });
       for await (const e of events) await send(e);
@@ -151,6 +158,8 @@ export function createApp(options: AppOptions): Hono {
     const handle = runs.resume(id, header.workflow.name);
     return c.json({ runId: handle.runId, taskId: body.taskId, approved: !body.reject, status: 'running' }, 202);
   });
+
+  registerRunViews(app, { catalog, runs, store });
 
   app.post('/chat', async (c) => {
     const body = await readJson(c, chatBody);
