@@ -1,0 +1,12 @@
+import { launchBrowser, watchProblems } from './test/support/browser.ts';
+const b = await launchBrowser('/usr/bin/chromium');
+const page = await b.browser.newPage();
+const problems = watchProblems(page);
+await page.setViewport({ width: 1280, height: 800 });
+const url = process.argv[2] ?? 'http://127.0.0.1:8799/';
+await page.goto(url, { waitUntil: 'networkidle2', timeout: 15000 }).catch(e => console.log('goto', e.message));
+await new Promise(r => setTimeout(r, Number(process.argv[4] ?? 1500)));
+await page.screenshot({ path: process.argv[3] ?? '/tmp/look.png', fullPage: false });
+console.log(problems.join('\n') || 'no problems');
+console.log((await page.evaluate(() => document.body.innerText)).slice(0, 1500));
+await b.close();
