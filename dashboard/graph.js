@@ -149,7 +149,7 @@ export function Graph({ graph, run, version, selected, onSelect, label }) {
     </div>
     <div class="graph-scroll" ref=${scroller}>
       <svg class="graph" width=${layout.width * s} height=${layout.height * s} viewBox=${`0 0 ${layout.width} ${layout.height}`} role="group" aria-label=${label ?? 'workflow graph'}>
-        <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" /></marker></defs>
+        <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" /></marker></defs>
         <${Edges} graph=${graph} layout=${layout} routes=${run?.routes} routeKey=${routeKey} />
         <g class="nodes">
           ${graph.nodes.map((n) => {

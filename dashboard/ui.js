@@ -18,7 +18,8 @@ export function fmtTime(iso) {
 }
 
 export const fmtTokens = (n) => (n ? n.toLocaleString('en-US') : '–');
-export const fmtCost = (usd, unpriced) => (usd ? `$${usd.toFixed(4)}${unpriced ? '+' : ''}` : unpriced ? 'unpriced' : '–');
+/** USD; `unpriced`: some calls had no known price (so the sum is a lower bound). */
+export const fmtCost = (usd, unpriced) => (usd ? `$${usd.toFixed(4)}${unpriced ? '+' : ''}` : unpriced ? 'unpriced' : usd === 0 ? '$0' : '–');
 
 export const STATUS_TEXT = { succeeded: 'succeeded', failed: 'failed', skipped: 'skipped', running: 'running', pending: 'pending', waiting: 'waiting', cancelled: 'cancelled', interrupted: 'interrupted', retrying: 'retrying' };
 
