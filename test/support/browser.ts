@@ -35,8 +35,7 @@ export async function launchBrowser(executablePath: string): Promise<TestBrowser
 }
 
 /** Console errors, failed requests and uncaught exceptions of a page, to assert there are none. */
-export function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
+export function watchProblems(page: Page, problems: string[] = []): string[] {
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
