@@ -5,8 +5,8 @@ import { itemProgress } from './model.js';
 
 const NODE_H = 46;
 // Wide enough for the id (13px bold), the tool and a status line such as "skipped: condition_false" (11.5px).
-const nodeWidth = (n) => Math.min(260, Math.max(n.id.length * 7.8, n.tool.length * 6.6, 150) + 24);
-const clip = (text, width, charWidth = 6.4) => {
+const nodeWidth = (n) => Math.min(260, Math.max(n.id.length * 7.8, n.tool.length * 6.6, 156) + 24);
+const clip = (text, width, charWidth = 6.1) => {
   const max = Math.floor((width - 20) / charWidth);
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 };
@@ -60,10 +60,10 @@ class NodeView extends Component {
       role=${onSelect ? 'button' : 'img'} tabindex=${onSelect && focusable ? 0 : undefined} aria-label=${label} aria-pressed=${onSelect ? String(!!selected) : undefined} onClick=${select} onKeyDown=${keys}>
       <title>${node.id} (${node.tool})${node.description ? `: ${node.description}` : ''}${node.when ? `\nruns when: ${node.when}` : ''}${node.forEach ? `\nfor each: ${node.forEach}` : ''}</title>
       <rect width=${w} height=${h} rx="7" />
-      <text x="10" y="18" class="node-id">${clip(node.id, w - (node.approval ? 16 : 0), 7.8)}</text>
-      <text x="10" y="35" class="node-line">${clip(facts.line, w - (node.forEach ? 14 : 0))}</text>
-      ${node.approval ? html`<text x=${w - 10} y="18" class="node-mark" text-anchor="end" aria-hidden="true">✋</text>` : null}
-      ${node.forEach && !facts.line.includes('items') ? html`<text x=${w - 10} y="35" class="node-mark" text-anchor="end" aria-hidden="true">∀</text>` : null}
+      <text x="10" y="18" class="node-id">${clip(node.id, w - (node.approval ? 50 : 0), 7.8)}</text>
+      <text x="10" y="35" class="node-line">${clip(facts.line, w - (node.forEach && !facts.line.includes('items') ? 30 : 0))}</text>
+      ${node.approval ? html`<text x=${w - 8} y="16" class="node-mark approval-mark" text-anchor="end">approval</text>` : null}
+      ${node.forEach && !facts.line.includes('items') ? html`<text x=${w - 8} y="35" class="node-mark" text-anchor="end">each</text>` : null}
       ${facts.visits > 1 ? html`<g class="visits" transform=${`translate(${w - 4},-6)`}><rect x="-26" y="0" width="30" height="16" rx="8" /><text x="-11" y="12" text-anchor="middle">×${facts.visits}</text></g>` : null}
     </g>`;
   }

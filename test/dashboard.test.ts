@@ -153,6 +153,13 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', () =
     expect(why).toMatch(/did not hold: task_1 was labeled "(good|bad)" by classifier/);
     expect(await text(`.graph .node[data-task="${skipped}"]`)).toContain('skipped: condition_false');
     await page.screenshot({ path: join(SHOTS, 'dashboard-run.png') });
+    // The judged task: its label with source and reason, and its LLM calls (model, tokens, cost, latency).
+    await page.click('.graph .node[data-task="task_1"]');
+    await page.waitForSelector('.task-panel[data-task="task_1"] table.small');
+    expect(await text('.task-panel[data-task="task_1"]')).toMatch(/(good|bad) from classifier: offline provider rule/);
+    const llm = await page.$$eval('.task-panel h4', (h) => h.map((x: any) => x.textContent));
+    expect(llm).toContain('LLM calls');
+    expect(await text('.task-panel')).toMatch(/offline\/\S+\s+classify/);
   });
 
   it("shows the server's input errors beside the fields they name, and marks required fields", async () => {
@@ -278,6 +285,43 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', () =
     await page.click('.msg.run a');
     await page.waitForFunction((id) => location.hash === `#/runs/${id}`, {}, runId);
     await waitRunStatus('succeeded');
+  });
+
+  it('runs again with the same input, or with the input edited in the form', async () => {
+    const first = await runWorkflow('test/fixtures/service/greet.yaml', { input: { name: 'Ada' }, store, llm: new OfflineProvider() });
+    await open(`#/runs/${first.runId}`);
+    await waitStatus('hello', 'succeeded');
+    await clickText('.run-head button', 'Run again');
+    await page.waitForFunction((id) => location.hash.startsWith('#/runs/') && !location.hash.includes(id), {}, first.runId);
+    await waitRunStatus('succeeded');
+    expect(await text('.run-input')).toContain('"name": "Ada"');
+    await page.click('.run-head a.button');
+    await page.waitForSelector('#field-name');
+    expect(await page.$eval('#field-name', (i) => (i as HTMLInputElement).value)).toBe('Ada');
+    await page.$eval('#field-name', (i) => ((i as HTMLInputElement).value = ''));
+    await page.type('#field-name', 'Grace');
+    await page.click('.schema-form button[type="submit"]');
+    await page.waitForFunction(() => location.hash.startsWith('#/runs/'));
+    await waitRunStatus('succeeded');
+    await page.click('.graph .node[data-task="hello"]');
+    await page.waitForSelector('.task-panel[data-task="hello"] .json[aria-label="output"]');
+    expect(await text('.task-panel .json[aria-label="output"]')).toBe('"hello Grace"');
+  });
+
+  it('shows the child run a plan task started as a nested graph', async () => {
+    const planned = { name: 'planned', tasks: [{ id: 'plan', tool: 'plan', input: { goal: 'search the web for solar kites and summarize what you find' } }] };
+    const parent = await runWorkflow(planned, { store, llm: new OfflineProvider() });
+    expect(parent.status).toBe('succeeded');
+    await open(`#/runs/${parent.runId}`);
+    await waitStatus('plan', 'succeeded');
+    await page.waitForSelector('.child-run .graph .node');
+    const child = await page.$eval('.child-run summary a', (a) => a.textContent);
+    expect(child).toMatch(new RegExp(`^${parent.runId}\\.plan\\.`));
+    await page.waitForFunction(() => [...document.querySelectorAll('.child-run .graph .node')].every((n: any) => n.getAttribute('data-status') === 'succeeded'));
+    expect((await page.$$('.child-run .graph .node')).length).toBeGreaterThan(0);
+    await page.click('.graph .node[data-task="plan"]');
+    await page.waitForSelector('.task-panel[data-task="plan"]');
+    expect(await text('.task-panel')).toContain(child!);
   });
 
   it('shows loops with visit counts and for_each items on the graph', async () => {
