@@ -48,7 +48,7 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     if (status && !STATUSES.has(status)) return fail(c, 400, 'E_BAD_REQUEST', `status: expected one of ${[...STATUSES].join(', ')}, got "${status}"`, 'status');
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return fail(c, 400, 'E_BAD_REQUEST', `limit: expected an integer from 1 to ${MAX_LIMIT}, got "${limitText}"`, 'limit');
     const query = { status, workflow, limit };
-    if (!(c.req.header('accept') ?? '').includes('text/event-stream')) return c.json({ runs: await summaries.list(query) });
+    if (!(c.req.header('accept') ?? '').includes('text/event-stream')) return c.json({ runs: await summaries.list(query, 0) });
     return streamSSE(c, async (stream) => {
       let aborted = false;
       stream.onAbort(() => void (aborted = true));

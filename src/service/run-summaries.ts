@@ -55,13 +55,26 @@ export function summarize(run: RecordedRun): RunSummary {
 
 export class RunSummaries {
   readonly #cache = new Map<string, { key: string; summary: RunSummary }>();
+  /** A list made moments ago answers the same query again (many open dashboards poll at once). */
+  readonly #recent = new Map<string, { at: number; list: Promise<RunSummary[]> }>();
 
   constructor(
     readonly runs: RunManager,
     readonly store?: RunStore,
   ) {}
 
-  async list(query: SummaryQuery = {}): Promise<RunSummary[]> {
+  list(query: SummaryQuery = {}, maxAgeMs = 200): Promise<RunSummary[]> {
+    const key = JSON.stringify([query.limit, query.status, query.workflow]);
+    const hit = this.#recent.get(key);
+    if (hit && Date.now() - hit.at < maxAgeMs) return hit.list;
+    const list = this.#list(query);
+    this.#recent.set(key, { at: Date.now(), list });
+    if (this.#recent.size > 50) this.#recent.delete(this.#recent.keys().next().value!);
+    list.catch(() => this.#recent.delete(key));
+    return list;
+  }
+
+  async #list(query: SummaryQuery): Promise<RunSummary[]> {
     const ids = new Set<string>();
     // This server's runs first in time order, then the store's (its ids sort by start time).
     for (const h of this.runs.list()) ids.add(h.runId);
