@@ -117,7 +117,7 @@ export async function serveCommand(flags: ServiceFlags & { port?: number; host?:
     if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') throw new ExitError(EXIT.invalid, `cannot listen on ${flags.host ?? '127.0.0.1'}:${flags.port ?? 8787}: ${err.message}`);
     throw err;
   });
-  process.stderr.write(`braid serve: ${server.url} (${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`);
+  process.stderr.write(`braid serve: ${server.url} (dashboard and API; ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`);
   await new Promise<void>((done) => {
     const stop = () => {
       process.stderr.write('\nstopping: cancelling running workflows\n');

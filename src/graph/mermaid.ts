@@ -1,6 +1,6 @@
 /** A workflow as a Mermaid flowchart: data edges solid, conditions labelled, routing edges dotted. */
 import type { Workflow } from '../spec/workflow.js';
-import { conditionObject, routesOf, toList } from '../spec/workflow.js';
+import { workflowGraph } from './graph.js';
 
 const text = (s: string) => s.replace(/"/g, '#quot;');
 
@@ -28,21 +28,29 @@ const safe = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
 
 function body(workflow: Workflow, prefix: string, statuses?: Readonly<Record<string, { status: string }>>): string[] {
   const node = (id: string) => `${prefix}${safe(id)}`;
+  const graph = workflowGraph(workflow);
   const lines: string[] = [];
-  for (const t of workflow.tasks) {
-    const status = statuses?.[t.id]?.status;
-    lines.push(`  ${node(t.id)}["${text(t.id)}<br/><small>${text(t.tool)}</small>"]${status ? `:::${status}` : ''}`);
+  for (const n of graph.nodes) {
+    const status = statuses?.[n.id]?.status;
+    lines.push(`  ${node(n.id)}["${text(n.id)}<br/><small>${text(n.tool)}</small>"]${status ? `:::${status}` : ''}`);
   }
-  for (const t of workflow.tasks) {
-    const cond = conditionObject(t);
-    const condDeps = new Set(toList(cond?.depends_on));
-    for (const d of t.dependencies ?? []) if (!condDeps.has(d)) lines.push(`  ${node(d)} --> ${node(t.id)}`);
-    for (const d of condDeps) {
-      const label = cond?.if_result !== undefined ? `if ${toList(cond.if_result).join(' or ')}` : cond?.if_status ? `if ${cond.if_status}` : cond?.when ? `when ${cond.when}` : '';
-      lines.push(label ? `  ${node(d)} -->|"${text(label)}"| ${node(t.id)}` : `  ${node(d)} --> ${node(t.id)}`);
-    }
-    if (typeof t.condition === 'string') lines.push(`  %% ${t.id} runs when: ${t.condition.replace(/\n/g, ' ')}`);
-    for (const [to, on] of routesOf(t)) lines.push(`  ${node(t.id)} -.->|"on ${on}"| ${node(to)}`);
+  const into = groupBy(graph.edges.filter((e) => e.kind !== 'route'), (e) => e.to);
+  const routes = groupBy(graph.edges.filter((e) => e.kind === 'route'), (e) => e.from);
+  for (const n of graph.nodes) {
+    for (const e of into.get(n.id) ?? []) lines.push(e.label ? `  ${node(e.from)} -->|"${text(e.label)}"| ${node(n.id)}` : `  ${node(e.from)} --> ${node(n.id)}`);
+    if (n.when) lines.push(`  %% ${n.id} runs when: ${n.when.replace(/\n/g, ' ')}`);
+    for (const e of routes.get(n.id) ?? []) lines.push(`  ${node(n.id)} -.->|"${text(e.label!)}"| ${node(e.to)}`);
   }
   return lines;
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }

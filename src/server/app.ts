@@ -17,6 +17,8 @@ import { foldRun, processAlive } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
 import { formatPath } from '../spec/path.js';
+import { mountDashboard } from './dashboard.js';
+import { registerRunViews } from './run-views.js';
 
 export interface AppOptions {
   readonly catalog: WorkflowCatalog;
@@ -110,7 +112,7 @@ export function createApp(options: AppOptions): Hono {
     process.stderr.write(`braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`);
     return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET /workflows, POST /runs, GET /runs/:id, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /runs/:id/resume, POST /chat` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat` } }, 404));
 
   // Who may talk to the server, before anything else (/health included): the Host, then the Origin, then
   // the token. Without a token only loopback names (and --allowed-hosts) are served (DNS rebinding); a
@@ -126,6 +128,7 @@ export function createApp(options: AppOptions): Hono {
     return next();
   });
   app.get('/health', (c) => c.json({ ok: true }));
+  mountDashboard(app); // the page and its scripts: no token needed, the page asks for it
   app.use('*', async (c, next) => {
     if (!token) return next();
     const header = c.req.header('authorization') ?? '';
@@ -158,25 +161,28 @@ export function createApp(options: AppOptions): Hono {
     const handle = runs.get(id);
     if (handle?.result) return c.json(handle.result);
     if (handle?.error) throw handle.error;
-    if (handle) {
-      // Running in this process: its events have no header (so no writer pid), the run is not interrupted.
+    if (handle && !store) {
+      // Running in this process without a record: its events have no header (so no writer pid), the run is not interrupted.
       const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] });
       return c.json({ ...partial, workflow: handle.workflow, ...(partial.status === 'interrupted' ? { status: 'running' } : {}) });
     }
-    // A recorded run: folded in slices (the event loop stays free), once per version of the file, the JSON
-    // text cached too, so concurrent and repeated requests of a large record cost one read.
+    // A recorded run (running here or anywhere): its record tells its whole story (a resumed run's handle has
+    // only the events since the resume). Folded in slices (the event loop stays free), once per version of the
+    // file, the JSON text cached too, so concurrent and repeated requests of a large record cost one read.
     return c.body(await recordedJson(id), 200, { 'content-type': 'application/json' });
   });
 
   app.get('/runs/:id/events', async (c) => {
     const id = c.req.param('id');
     const handle = runs.get(id);
-    const after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
+    let after = Number(c.req.header('last-event-id') ?? c.req.query('after') ?? 0) || 0;
     if (!handle) await readRecord(id); // 404 before the stream starts
     return streamSSE(c, async (stream) => {
       const abort = new AbortController();
       stream.onAbort(() => abort.abort());
       const send = (e: RunEvent) => stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
+      // A resumed run's handle holds only the events since the resume: the earlier ones come from its record.
+      if (handle && store) for (const e of (await store.read(id).catch(() => undefined))?.events ?? []) if (e.seq > after && e.seq < (handle.events[0]?.seq ?? Infinity)) await send(e), (after = e.seq);
       // A run of this server streams from memory; any other recorded run (e.g. one `braid run` is writing) is followed on disk.
       const events = handle ? handle.stream(abort.signal, after) : followRun(store!, id, { follow: true, afterSeq: after, signal: abort.signal });
       for await (const e of events) await send(e);
@@ -213,7 +219,12 @@ export function createApp(options: AppOptions): Hono {
     if (!store) throw new HttpError(409, 'E_CONFLICT', 'resuming needs the run store (start the server without --no-store)');
     await readJson(c, z.strictObject({}));
     const header = await continuable(id);
-    const handle = await runs.resume(id, header.workflow.name);
+    const { status } = foldRun(await readRecord(id), processAlive);
+    if (status === 'succeeded') throw new HttpError(409, 'E_CONFLICT', `run "${id}" succeeded; there is nothing to resume (start it again with POST /runs)`);
+    if (status === 'waiting') throw new HttpError(409, 'E_CONFLICT', `run "${id}" is waiting for an approval: POST /runs/${id}/approve`);
+    const name = header.workflow.name;
+    if (!catalog.get(name)) throw new HttpError(404, 'E_NOT_FOUND', `workflow "${name}" is not in this server's catalog, so its tools are unknown here; resume it where it was started: braid resume ${id}`, 'workflow');
+    const handle = await runs.resume(id, name);
     return c.json({ runId: handle.runId, status: 'running', links: { self: `/runs/${id}`, events: `/runs/${id}/events` } }, 202);
   });
 
@@ -225,6 +236,8 @@ export function createApp(options: AppOptions): Hono {
     if (current && !current.finished) throw new HttpError(409, 'E_LOCKED', `run "${id}" is still running in this server`);
     return header;
   }
+
+  registerRunViews(app, { catalog, runs, store });
 
   app.post('/chat', async (c) => {
     const body = await readJson(c, chatBody);

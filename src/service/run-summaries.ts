@@ -1,0 +1,134 @@
+/**
+ * One line per run for a list (`GET /runs`, the dashboard): the runs of the store, whichever process wrote
+ * them, and the runs of this server, newest first. A summary is folded once per change of its record: the
+ * JSONL store's file size and mtime tell whether it changed; a run of this server, its event count.
+ */
+import { stat } from 'node:fs/promises';
+import type { Usage } from '../events/types.js';
+import type { TaskResultStatus } from '../engine/result.js';
+import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
+import type { RunStore } from '../store/types.js';
+import type { RunManager } from './run-manager.js';
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly workflow: string;
+  /** As in a run record: `running`, `waiting`, `succeeded`, `failed`, `cancelled` or `interrupted` (its process died). */
+  readonly status: RecordedRun['status'];
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  readonly durationMs?: number;
+  /** Task counts: all, finished (succeeded, failed or skipped), and per status. */
+  readonly tasks: { readonly total: number; readonly done: number; readonly byStatus: Partial<Record<TaskResultStatus, number>> };
+  readonly usage?: Usage;
+  /** The run whose task started this one (a child run's id is `<parent>.<task>.<attempt>`). */
+  readonly parentRunId?: string;
+}
+
+export interface SummaryQuery {
+  /** @default 100 */
+  readonly limit?: number;
+  readonly status?: string;
+  readonly workflow?: string;
+}
+
+/** Filters look at this many of the newest runs. */
+export const SCAN_LIMIT = 1000;
+
+export function summarize(run: RecordedRun): RunSummary {
+  const byStatus: Partial<Record<TaskResultStatus, number>> = {};
+  let total = 0;
+  for (const t of Object.values(run.tasks)) (byStatus[t.status] = (byStatus[t.status] ?? 0) + 1), total++;
+  const done = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.skipped ?? 0);
+  const dot = run.runId.indexOf('.');
+  return {
+    runId: run.runId,
+    workflow: run.workflow,
+    status: run.status,
+    startedAt: run.startedAt,
+    ...(run.endedAt ? { endedAt: run.endedAt, durationMs: Date.parse(run.endedAt) - Date.parse(run.startedAt) } : {}),
+    tasks: { total, done, byStatus },
+    ...(run.usage ? { usage: run.usage } : {}),
+    ...(dot > 0 ? { parentRunId: run.runId.slice(0, dot) } : {}),
+  };
+}
+
+export class RunSummaries {
+  readonly #cache = new Map<string, { key: string; summary: RunSummary }>();
+  /** A list made moments ago answers the same query again (many open dashboards poll at once). */
+  readonly #recent = new Map<string, { at: number; list: Promise<RunSummary[]> }>();
+
+  constructor(
+    readonly runs: RunManager,
+    readonly store?: RunStore,
+  ) {}
+
+  list(query: SummaryQuery = {}, maxAgeMs = 200): Promise<RunSummary[]> {
+    const key = JSON.stringify([query.limit, query.status, query.workflow]);
+    const hit = this.#recent.get(key);
+    if (hit && Date.now() - hit.at < maxAgeMs) return hit.list;
+    const list = this.#list(query);
+    this.#recent.set(key, { at: Date.now(), list });
+    if (this.#recent.size > 50) this.#recent.delete(this.#recent.keys().next().value!);
+    list.catch(() => this.#recent.delete(key));
+    return list;
+  }
+
+  async #list(query: SummaryQuery): Promise<RunSummary[]> {
+    const ids = new Set<string>();
+    // This server's runs first in time order, then the store's (its ids sort by start time).
+    for (const h of this.runs.list()) ids.add(h.runId);
+    for (const id of (await this.store?.list()) ?? []) ids.add(id);
+    const newest = [...ids].sort().reverse().slice(0, SCAN_LIMIT);
+    const out: RunSummary[] = [];
+    const limit = query.limit ?? 100;
+    for (const id of newest) {
+      const s = await this.#summary(id);
+      if (!s || (query.status && s.status !== query.status) || (query.workflow && s.workflow !== query.workflow)) continue;
+      out.push(s);
+      if (out.length >= limit) break;
+    }
+    for (const id of this.#cache.keys()) if (!ids.has(id)) this.#cache.delete(id);
+    return out;
+  }
+
+  async #summary(id: string): Promise<RunSummary | undefined> {
+    const handle = this.runs.get(id);
+    // With a store its record is the whole story (a resumed run's handle has only the events since the resume).
+    const key = this.store ? await this.#fileKey(id) : handle ? `live:${handle.events.length}:${handle.finished}` : undefined;
+    const cached = this.#cache.get(id);
+    if (key && cached?.key === key) return cached.summary;
+    const run = this.store ? await this.#stored(id) : handle ? this.#fromHandle(id) : undefined;
+    if (!run) return undefined;
+    const summary = summarize(run);
+    if (key) this.#cache.set(id, { key, summary });
+    return summary;
+  }
+
+  /** A run of a server without a store: its events, and its workflow's tasks from the catalog. */
+  #fromHandle(id: string): RecordedRun {
+    const handle = this.runs.get(id)!;
+    const run = foldRun({ events: handle.events, problems: [] }, () => !handle.finished);
+    run.workflow ||= handle.workflow;
+    const entry = this.runs.options.catalog.get(handle.workflow);
+    for (const t of entry?.workflow.tasks ?? []) run.tasks[t.id] ??= { status: 'pending', attempts: 0, visits: 0 };
+    return run;
+  }
+
+  async #stored(id: string): Promise<RecordedRun | undefined> {
+    if (!this.store) return undefined;
+    try {
+      return foldRun(await this.store.read(id), processAlive);
+    } catch {
+      return undefined; // removed meanwhile, or not a run
+    }
+  }
+
+  /** Size and mtime of a JSONL store's file: a record changes only by growing (or a resume cutting a torn line). */
+  async #fileKey(id: string): Promise<string | undefined> {
+    const path = (this.store as { path?: (id: string) => string } | undefined)?.path?.(id);
+    if (!path) return undefined;
+    const s = await stat(path).catch(() => undefined);
+    return s ? `file:${s.size}:${s.mtimeMs}` : undefined;
+  }
+}
