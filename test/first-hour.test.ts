@@ -191,3 +191,47 @@ describe('chat --workflows loads workflows only', () => {
     expect(text).not.toMatch(/\.\.\/src/);
   });
 });
+
+describe('loops and resumes read right', () => {
+  it('a resumed run counts the time it was worked on, not the time it lay stopped; a task run again times its new run', async () => {
+    const { foldRun } = await import('../src/index.js');
+    const t0 = Date.parse('2026-11-29T10:00:00.000Z');
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    const base = { runId: 'r1' };
+    const events = [
+      { ...base, seq: 1, ts: at(0), type: 'run.started', workflow: 'w', tasks: 1, input: {} },
+      { ...base, seq: 2, ts: at(1), type: 'task.ready', taskId: 'a', visit: 1 },
+      { ...base, seq: 3, ts: at(10), type: 'task.started', taskId: 'a', tool: 'echo', attempt: 1, visit: 1 },
+      // the process died here; resumed an hour later
+      { ...base, seq: 4, ts: at(3_600_000), type: 'run.resumed', reused: 0, pid: 1 },
+      { ...base, seq: 5, ts: at(3_600_001), type: 'task.ready', taskId: 'a', visit: 1 },
+      { ...base, seq: 6, ts: at(3_600_010), type: 'task.started', taskId: 'a', tool: 'echo', attempt: 1, visit: 1 },
+      { ...base, seq: 7, ts: at(3_600_030), type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 20, output: 1 },
+      { ...base, seq: 8, ts: at(3_600_040), type: 'run.finished', status: 'succeeded', durationMs: 40 },
+    ];
+    const run = foldRun({ events: events as never, problems: [] });
+    expect(run.activeMs).toBe(10 + 40);
+    expect(Date.parse(run.tasks.a.endedAt!) - Date.parse(run.tasks.a.startedAt!)).toBe(20);
+    const { summaryTable } = await import('../src/cli/format.js');
+    expect(summaryTable(run as never, false)).toMatch(/^w succeeded in 50ms of work \(60m0s from start to end, with a resume\)/);
+  });
+
+  it('the table shows visits apart from attempts, and run ids accept latest and a unique prefix', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'braid-ids-'));
+    try {
+      const env = { BRAID_HOME: home };
+      const run = await braid(['run', 'examples/retry-loop.yaml', '--input', 'topic=bike sharing'], { env });
+      expect(run.stdout).toMatch(/task\s+status\s+duration\s+visits\s+attempts/);
+      expect(run.stdout).toMatch(/\ngenerate\s+✔ succeeded\s+\S+\s+2\s+2\s/);
+      const latest = await braid(['show', 'latest'], { env });
+      const id = /\(run (\S+)\)/.exec(latest.stdout)![1];
+      expect(run.stdout).toContain(id);
+      const byPrefix = await braid(['explain', id.slice(0, 17), 'generate'], { env });
+      expect(byPrefix.stdout).toMatch(/generate ran \(2 attempts over 2 visits\)/);
+      const logs = await braid(['logs', 'latest'], { env });
+      expect(logs.stderr).toMatch(/\(not shown: \d+ task\.ready, .*--all shows every event\)/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});

@@ -63,23 +63,29 @@ export function paint(status: string, text: string, useColor: boolean): string {
 /** @param opts.stacks also print where each failed task's error was thrown (the frames in tool code) */
 export function summaryTable(result: RecordedRun | RunResult, useColor: boolean, opts: { stacks?: boolean } = {}): string {
   const tokens = result.usage !== undefined;
-  const rows = [['task', 'status', 'duration', 'attempts', ...(tokens ? ['tokens'] : []), 'label', 'note']];
+  // Routing loops enter tasks again: visits and attempts apart (2 visits of 1 attempt is not a retry).
+  const loops = Object.values(result.tasks).some((t) => t.visits > 1);
+  const rows = [['task', 'status', 'duration', ...(loops ? ['visits'] : []), 'attempts', ...(tokens ? ['tokens'] : []), 'label', 'note']];
   for (const [id, t] of Object.entries(result.tasks)) {
     const note = safeText(t.status === 'skipped' ? (t.reason ?? '') : t.status === 'failed' ? (t.error?.message ?? '') : (t.labelReason ?? ''));
     rows.push([
       safeText(id),
       paint(t.status, `${STATUS_ICON[t.status] ?? '·'} ${safeText(t.status)}`, useColor),
       formatDuration(taskDurationMs(t)),
+      ...(loops ? [String(t.visits)] : []),
       String(t.attempts),
       ...(tokens ? [t.usage ? String(t.usage.totalTokens) : ''] : []),
       t.label ? safeText(`${t.label}${t.labelSource ? ` (${t.labelSource})` : ''}`) : '',
       note.length > 70 ? `${note.slice(0, 67)}...` : note,
     ]);
   }
-  const total = (result.endedAt ? Date.parse(result.endedAt) : Date.now()) - Date.parse(result.startedAt);
+  const span = (result.endedAt ? Date.parse(result.endedAt) : Date.now()) - Date.parse(result.startedAt);
+  // a resumed run: the time it was worked on, not the time it lay stopped
+  const active = (result as RecordedRun).activeMs;
+  const total = active ?? span;
   const c = color(useColor);
   const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
-  const head = `${c.bold(safeText(result.workflow))} ${paint(result.status, safeText(result.status), useColor)} in ${formatDuration(total)}${usage} (run ${safeText(result.runId)})`;
+  const head = `${c.bold(safeText(result.workflow))} ${paint(result.status, safeText(result.status), useColor)} in ${formatDuration(total)}${active !== undefined ? ` of work (${formatDuration(span)} from start to end, with a resume)` : ''}${usage} (run ${safeText(result.runId)})`;
   // The table cuts long notes; a failure's whole message (every failing field) follows it.
   const shown = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && ((t.error?.message.length ?? 0) > 70 || (opts.stacks && t.error?.stack)));
   const errors = shown.map(([id, t]) => `\n${c.red('✖')} ${safeText(id)}: ${safeText(t.error!.message)}${opts.stacks && t.error?.stack ? `\n${indent(safeLines(t.error.stack))}` : ''}`).join('');

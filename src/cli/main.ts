@@ -27,6 +27,9 @@ const runs = () => import('./run-command.js');
 
 export { EXIT } from './exit.js';
 
+/** `latest`, a unique prefix, or the id itself. */
+const runIdArg = async (given: string) => (await import('./run-id.js')).resolveRunId((await import('../store/default-store.js')).defaultStore(), given);
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 type ValidateFlags = { tools?: string[]; mcp?: string; strict?: boolean; json?: boolean; input?: string[]; inputFile?: string };
@@ -122,7 +125,7 @@ input, 3 waiting for an approval (braid approve).`)
   program
     .command('resume')
     .description('continue a recorded run: succeeded tasks are reused, tasks that were running or failed run again')
-    .argument('<runId>', 'run id (see braid runs)')
+    .argument('<runId>', 'run id (see braid runs), a unique prefix of one, or latest')
     .option('-t, --tools <module>', 'more tools modules (the ones the run started with are loaded again)', collect)
     .option('--mcp <servers.json>', 'MCP servers (default: the file the run started with)')
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once').argParser(positiveInt))
@@ -133,13 +136,13 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--log-file <file>', 'write structured JSON logs here')
     .addHelpText('after', '\nA task whose success was recorded is not run again (its output is reused); one that was running\nwhen the process died runs again (at-least-once). A run that already succeeded is only printed.')
     .action(async (runId: string, flags: RunFlags) => {
-      process.exitCode = await (await runs()).resumeCommand(runId, flags);
+      process.exitCode = await (await runs()).resumeCommand(await runIdArg(runId), flags);
     });
 
   program
     .command('approve')
     .description('approve (or --reject) a task waiting for a human (approval: true), then continue the run')
-    .argument('<runId>', 'run id')
+    .argument('<runId>', 'run id, a unique prefix of one, or latest')
     .argument('<taskId>', 'the waiting task')
     .option('--reject', 'reject: the task fails with E_REJECTED (failure handling applies)')
     .option('--by <name>', 'who decided (default $USER)')
@@ -149,7 +152,7 @@ input, 3 waiting for an approval (braid approve).`)
     .option('--json', 'print the run result as JSON')
     .option('-q, --quiet', 'no progress output')
     .action(async (runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }) => {
-      process.exitCode = await (await runs()).approveCommand(runId, taskId, flags);
+      process.exitCode = await (await runs()).approveCommand(await runIdArg(runId), taskId, flags);
     });
 
   program
@@ -193,33 +196,33 @@ input, 3 waiting for an approval (braid approve).`)
   program
     .command('show')
     .description('what happened in a run: summary, per-task timeline, labels, tokens, and why tasks were skipped or failed')
-    .argument('<runId>', 'run id (see braid runs)')
+    .argument('<runId>', 'run id (see braid runs), a unique prefix of one, or latest')
     .option('--timeline', 'the text Gantt chart of task intervals (on by default)')
     .option('--no-timeline', 'leave the timeline out')
     .option('--mermaid', 'print the timeline as a Mermaid gantt diagram instead')
     .option('--json', 'print the run rebuilt from its record as JSON')
     .action(async (runId: string, flags: { json?: boolean; timeline?: boolean; mermaid?: boolean }) => {
-      process.exitCode = await (await records()).showCommand(runId, flags);
+      process.exitCode = await (await records()).showCommand(await runIdArg(runId), flags);
     });
 
   program
     .command('logs')
     .description("print a run's events; --follow keeps printing until the run finishes")
-    .argument('<runId>', 'run id')
+    .argument('<runId>', 'run id, a unique prefix of one, or latest')
     .option('-f, --follow', 'wait for new events')
     .option('--json', 'raw JSON lines')
-    .option('--all', 'include task.ready and progress events')
+    .option('--all', 'every event (by default task.ready, task.progress, task.log and llm.call are counted, not shown)')
     .action(async (runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }) => {
-      process.exitCode = await (await records()).logsCommand(runId, flags);
+      process.exitCode = await (await records()).logsCommand(await runIdArg(runId), flags);
     });
 
   program
     .command('explain')
     .description('why a task ran, was skipped or failed: upstream statuses, labels and reasons, trigger rule, condition values')
-    .argument('<runId>', 'run id')
+    .argument('<runId>', 'run id, a unique prefix of one, or latest')
     .argument('<taskId>', 'task id')
     .action(async (runId: string, taskId: string) => {
-      process.exitCode = await (await records()).explainCommand(runId, taskId);
+      process.exitCode = await (await records()).explainCommand(await runIdArg(runId), taskId);
     });
 
   program
@@ -258,7 +261,7 @@ Exit codes: 0 valid, 2 invalid.`)
     .option('-t, --tools <module>', 'accepted for symmetry with run; not needed to draw', collect)
     .option('--run <runId>', "a recorded run instead: tasks coloured by status, child runs (e.g. a plan's workflow) as subgraphs")
     .action(async (file: string | undefined, flags: { tools?: string[]; run?: string }) => {
-      if (flags.run) return void (process.exitCode = await (await records()).graphRunCommand(flags.run));
+      if (flags.run) return void (process.exitCode = await (await records()).graphRunCommand(await runIdArg(flags.run)));
       if (!file) throw new ExitError(EXIT.invalid, 'graph needs a workflow file or --run <runId>');
       // Drawing needs no tools: a tool that is not registered here is drawn by its name, not an error.
       const { workflow } = await loadWorkflow(file);

@@ -103,12 +103,18 @@ export async function explainCommand(runId: string, taskId: string): Promise<num
 }
 
 /** Print the events of a run; with `follow`, keep printing new ones until the run finishes. */
+/** Kinds `braid logs` leaves out unless `--all` (they are many and say little); the end of the output counts them. */
+const QUIET_KINDS = new Set(['task.ready', 'task.progress', 'task.log', 'llm.call']);
+
 export async function logsCommand(runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }): Promise<number> {
   const store = defaultStore();
+  const hidden = new Map<string, number>();
   for await (const e of followRun(store, runId, { follow: flags.follow, onProblem: problemReporter(store, runId) })) {
     if (flags.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-    else if (flags.all || (e.type !== 'task.ready' && e.type !== 'task.progress')) process.stdout.write(`${String(e.seq).padStart(5)} ${e.ts.slice(11, 23)} ${describeEvent(e)}\n`);
+    else if (flags.all || !QUIET_KINDS.has(e.type)) process.stdout.write(`${String(e.seq).padStart(5)} ${e.ts.slice(11, 23)} ${describeEvent(e)}\n`);
+    else hidden.set(e.type, (hidden.get(e.type) ?? 0) + 1);
   }
+  if (hidden.size) process.stderr.write(`(not shown: ${[...hidden].map(([k, n]) => `${n} ${k}`).join(', ')}; --all shows every event)\n`);
   return EXIT.ok;
 }
 

@@ -15,6 +15,8 @@ export interface RecordedRun extends Omit<RunResult, 'status' | 'endedAt'> {
   lastSeq: number;
   /** Events that could not be folded (a damaged or forged record), reported for this run only. */
   problems?: string[];
+  /** For a resumed run: the time it was being worked on, without the time between a stop and its resume. */
+  activeMs?: number;
 }
 
 /** A recorded success the resumed run reuses instead of calling the tool again. */
@@ -81,12 +83,31 @@ export class RunFolder {
     this.#run = { runId: header?.runId ?? '', workflow: String(header?.workflow.name ?? ''), status: 'running', startedAt: String(header?.createdAt ?? ''), tasks: this.#tasks, lastSeq: 0 };
   }
 
+  #segmentStart = 0;
+  #lastAt = 0;
+  #active = 0;
+  #resumed = false;
+  #resumedAt?: string;
+
   add(e: RunEvent): void {
+    const at = Date.parse(e.ts);
     if (this.#first) {
       this.#first = false;
       this.#run.runId ||= e.runId;
       this.#run.startedAt ||= e.ts;
+      this.#segmentStart = at;
     }
+    if (e.type === 'run.resumed' && Number.isFinite(at)) {
+      // the time between the last event before the stop and the resume is not the run's
+      this.#active += this.#lastAt - this.#segmentStart;
+      this.#segmentStart = at;
+      this.#resumed = true;
+      this.#resumedAt = e.ts;
+    } else if (e.type === 'task.started' && this.#resumedAt && (this.#tasks[e.taskId]?.startedAt ?? '') < this.#resumedAt) {
+      // a task run again after a resume: its time starts now, not before the stop
+      delete this.#tasks[e.taskId]!.startedAt;
+    }
+    if (Number.isFinite(at)) this.#lastAt = at;
     const tasks = this.#tasks;
     const task = (id: string) => (tasks[id] ??= { status: 'pending', attempts: 0, visits: 0 });
     try {
@@ -103,6 +124,7 @@ export class RunFolder {
     for (const t of Object.values(this.#tasks)) run.usage = addUsage(run.usage, t.usage);
     if (!run.usage) delete run.usage;
     if (run.status === 'running' && !(this.#pid && this.alive(this.#pid))) run.status = 'interrupted';
+    if (this.#resumed) run.activeMs = this.#active + (this.#lastAt - this.#segmentStart);
     if (this.#problems.length) run.problems = [...this.#problems];
     return run;
   }
