@@ -33,3 +33,22 @@ describe('braid/testing', () => {
     expect(r.result.tasks.a.error?.message).toMatch(/does not match the requested schema/);
   });
 });
+
+describe('MemoryRunStore', () => {
+  it('records a run, approves and resumes it, with one writer at a time, like the file store', async () => {
+    const { MemoryRunStore } = await import('braid/testing');
+    const { resumeRun, approveTask } = await import('braid');
+    const store = new MemoryRunStore();
+    const wf = { name: 'gate', tasks: [{ id: 'a', tool: 'echo', input: { value: 1 } }, { id: 'b', tool: 'echo', input: { value: 2 }, approval: true, dependencies: ['a'] }] };
+    const first = await runForTest(wf, { store });
+    expect(first.result.status).toBe('waiting');
+    expect(await store.list()).toEqual([first.result.runId]);
+    await approveTask(store, first.result.runId, 'b', { approved: true });
+    const lock = await store.lock(first.result.runId);
+    await expect(store.lock(first.result.runId)).rejects.toThrow(/is being continued/);
+    lock.release();
+    const done = await resumeRun(first.result.runId, { store });
+    expect(done.status).toBe('succeeded');
+    expect(done.tasks.a.attempts).toBe(1); // reused, not run again
+  });
+});

@@ -1,5 +1,6 @@
 /**
- * `braid/testing`: helpers for testing your own tools and workflows offline and deterministically.
+ * `braid/testing`: helpers for testing your own tools and workflows offline and deterministically: a scripted
+ * model, runs that return their events, and a run store in memory (resume and approve work against it).
  *
  * ```ts
  * import { ScriptedModel, label, runForTest } from 'braid/testing';
@@ -9,3 +10,4 @@
  */
 export { ScriptedModel, label, type Script, type ScriptedAnswer, type ScriptedModelOptions } from './scripted-model.js';
 export { runForTest, type TestRun } from './run.js';
+export { MemoryRunStore } from '../store/memory-store.js';
