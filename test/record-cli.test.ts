@@ -67,7 +67,7 @@ describe('kill -9 and braid resume', () => {
     expect(resumed.code).toBe(1); // the workflow still fails, but the record stays readable
     const lines = readFileSync(box.record(id), 'utf8').trimEnd().split('\n');
     expect(() => lines.forEach((l) => JSON.parse(l))).not.toThrow();
-    expect((await braid(['logs', id], { env: box.env })).stderr).toBe('');
+    expect((await braid(['logs', id, '--all'], { env: box.env })).stderr).toBe('');
   });
 });
 

@@ -221,7 +221,6 @@ export function createApp(options: AppOptions): Hono {
     const header = await continuable(id);
     const { status } = foldRun(await readRecord(id), processAlive);
     if (status === 'succeeded') throw new HttpError(409, 'E_CONFLICT', `run "${id}" succeeded; there is nothing to resume (start it again with POST /runs)`);
-    if (status === 'waiting') throw new HttpError(409, 'E_CONFLICT', `run "${id}" is waiting for an approval: POST /runs/${id}/approve`);
     const name = header.workflow.name;
     if (!catalog.get(name)) throw new HttpError(404, 'E_NOT_FOUND', `workflow "${name}" is not in this server's catalog, so its tools are unknown here; resume it where it was started: braid resume ${id}`, 'workflow');
     const handle = await runs.resume(id, name);
