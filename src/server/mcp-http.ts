@@ -8,20 +8,25 @@ import { randomUUID } from 'node:crypto';
 import type { Hono } from 'hono';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { RunHandle } from '../service/run-manager.js';
 import { createMcpServer, type McpServiceOptions } from './mcp.js';
 
 export interface McpHttpOptions extends McpServiceOptions {
   /** Open sessions kept (the least recently used is closed first). @default 100 */
   readonly maxSessions?: number;
-  /** A session unused this long is closed. @default 1 hour */
+  /** A session unused this long, with no run going, is closed. @default 1 hour */
   readonly idleMs?: number;
 }
 
 interface Session {
   readonly server: McpServer;
   readonly transport: WebStandardStreamableHTTPServerTransport;
+  /** Runs its tool calls started (finished ones are dropped as new ones come). */
+  readonly runs: Set<RunHandle>;
   lastUsed: number;
 }
+
+const busy = (s: Session) => [...s.runs].some((h) => !h.finished);
 
 const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0' as const, error: { code, message }, id: null });
 
@@ -51,13 +56,21 @@ export function mountMcp(app: Hono, options: McpHttpOptions): void {
 
     // A new session (the transport answers anything but an initialize request with an error, and then none is kept).
     const now = Date.now();
-    for (const [sid, s] of sessions) if (now - s.lastUsed > idleMs) close(sid);
-    const server = createMcpServer(options);
+    for (const [sid, s] of sessions) if (now - s.lastUsed > idleMs && !busy(s)) close(sid);
+    const runs = new Set<RunHandle>();
+    const server = createMcpServer({
+      ...options,
+      onRun: (handle) => {
+        for (const h of runs) if (h.finished) runs.delete(h);
+        runs.add(handle);
+      },
+    });
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => {
-        sessions.set(sid, { server, transport, lastUsed: Date.now() });
-        while (sessions.size > maxSessions) close(sessions.keys().next().value!);
+        sessions.set(sid, { server, transport, runs, lastUsed: Date.now() });
+        // Too many: the least recently used session goes, an idle one first.
+        while (sessions.size > maxSessions) close([...sessions].find(([k, s]) => k !== sid && !busy(s))?.[0] ?? sessions.keys().next().value!);
       },
       onsessionclosed: (sid) => close(sid),
     });

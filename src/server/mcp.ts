@@ -39,6 +39,8 @@ export interface McpServiceOptions {
   readonly store?: RunStore;
   /** Runs listed in `resources/list`, newest first. @default 50 */
   readonly recentRuns?: number;
+  /** Told of every run a tool call starts (e.g. so that a session with runs going is not closed as idle). */
+  readonly onRun?: (handle: RunHandle) => void;
 }
 
 /** The URI of a run's resource. */
@@ -111,6 +113,7 @@ async function callWorkflow(options: McpServiceOptions, name: string, args: Reco
     if (err instanceof InputValidationError) return errorResult(`invalid input for ${name}: ${err.issues.map((i) => `${i.path || 'input'}: ${i.message}`).join('; ')}`);
     throw err;
   }
+  options.onRun?.(handle);
   const cancel = () => handle.cancel();
   if (extra.signal.aborted) cancel();
   else extra.signal.addEventListener('abort', cancel, { once: true });
@@ -118,7 +121,9 @@ async function callWorkflow(options: McpServiceOptions, name: string, args: Reco
   const progress = token === undefined ? undefined : reportProgress(handle, entry.workflow.tasks.length, token, extra);
   try {
     const result = await handle.done;
-    await progress; // every notification goes out before the result
+    // Every notification goes out before the result, and a moment before it: the SDK's client drops a progress
+    // notification it reads in the same chunk as the response (modelcontextprotocol/typescript-sdk#2580).
+    if ((await progress) ?? 0) await new Promise((r) => setTimeout(r, 20));
     return toolResult(result);
   } catch (err) {
     return errorResult(`run ${handle.runId} of ${name} stopped: ${(err as Error).message}`, handle.runId);
@@ -127,8 +132,8 @@ async function callWorkflow(options: McpServiceOptions, name: string, args: Reco
   }
 }
 
-/** One `notifications/progress` per finished task: progress = tasks finished so far, total = the workflow's tasks. */
-async function reportProgress(handle: RunHandle, total: number, progressToken: string | number, extra: Extra): Promise<void> {
+/** One `notifications/progress` per finished task: progress = tasks finished so far, total = the workflow's tasks. Resolves to how many were sent. */
+async function reportProgress(handle: RunHandle, total: number, progressToken: string | number, extra: Extra): Promise<number> {
   let finished = 0;
   try {
     for await (const e of handle.stream(extra.signal)) {
@@ -141,6 +146,7 @@ async function reportProgress(handle: RunHandle, total: number, progressToken: s
   } catch {
     // The client went away: the run goes on (or is cancelled by the closed connection); nobody is left to tell.
   }
+  return finished;
 }
 
 function finishedTask(e: RunEvent): string | undefined {
