@@ -19,7 +19,7 @@ import { RunManager } from '../src/service/run-manager.js';
 import { mountMcp } from '../src/server/mcp-http.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
 import { foldRun } from '../src/store/fold.js';
-import { BIN, ROOT } from './support/cli.js';
+import { BIN, braid, ROOT } from './support/cli.js';
 
 const base = mkdtempSync(join(tmpdir(), 'braid-mcp-server-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -75,6 +75,22 @@ tasks:
     input: { ms: 2000 }
     timeout_ms: 20
     dependencies: [note]
+`,
+);
+writeFileSync(
+  join(workflows, 'gated.yaml'),
+  `name: gated
+description: Publish a note after a human approves it.
+confirm: true
+tasks:
+  - id: draft
+    tool: echo
+    input: { value: draft }
+  - id: publish
+    tool: echo
+    approval: true
+    input: { value: "published {{ tasks.draft.output }}" }
+    dependencies: [draft]
 `,
 );
 // A tool that prints on stdout: in braid mcp that must not reach the protocol stream.
@@ -179,7 +195,7 @@ describe('braid mcp (stdio) with the SDK client', () => {
 
   it('lists every workflow as a tool: name, description, and its inputs as the input schema', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['greet', 'late', 'nap']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['gated', 'greet', 'late', 'nap']);
     const greet = tools.find((t) => t.name === 'greet')!;
     expect(greet.description).toBe('Greet someone by name (and shout it when asked).');
     expect(greet.inputSchema).toEqual({
@@ -188,6 +204,8 @@ describe('braid mcp (stdio) with the SDK client', () => {
       properties: { name: { type: 'string', description: 'who to greet' }, loud: { type: 'boolean', description: 'shout too', default: false } },
     });
     expect(tools.find((t) => t.name === 'nap')!.inputSchema).toEqual({ type: 'object', properties: {} });
+    expect(tools.find((t) => t.name === 'gated')!.annotations).toEqual({ destructiveHint: true }); // confirm: true
+    expect(greet.annotations).toBeUndefined();
     expect(client.getServerVersion()).toMatchObject({ name: 'braid' });
   });
 
@@ -216,14 +234,22 @@ describe('braid mcp (stdio) with the SDK client', () => {
     expect(late.structuredContent).toBeUndefined();
     expect((await readRun(client, runIdOf(late))).tasks.note.output).toBe('noted');
 
-    await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(/no tool "nope"; tools: greet, late, nap/);
+    await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(/no tool "nope"; tools: gated, greet, late, nap/);
     await expect(client.readResource({ uri: 'braid://runs/20200101T000000-000000' })).rejects.toThrow(/no run "20200101T000000-000000"/);
     await expect(client.readResource({ uri: 'braid://runs/..%2F..%2Fetc' })).rejects.toThrow(/no run/);
   });
 
+  it('a run that waits for an approval says how to approve it, and is recorded as waiting', async () => {
+    const result = (await client.callTool({ name: 'gated', arguments: {} })) as CallToolResult;
+    const id = runIdOf(result);
+    expect(result.isError).toBeFalsy();
+    expect(text(result)).toBe(`run ${id} of gated is waiting for a human approval of publish: approve it with \`braid approve ${id} publish\` (or in the dashboard of braid serve), then read braid://runs/${id}`);
+    expect(await readRun(client, id)).toMatchObject({ status: 'waiting', tasks: { draft: { status: 'succeeded' }, publish: { status: 'waiting' } } });
+  });
+
   it("keeps stdout for protocol messages: a tool's console.log goes to stderr", async () => {
     expect(stderr).toContain('noisy says hi');
-    expect(stderr).toMatch(/braid mcp: 3 workflows from .* as MCP tools over stdio/);
+    expect(stderr).toMatch(/braid mcp: 4 workflows from .* as MCP tools over stdio/);
     // Nothing but protocol messages came (a late progress notification is the SDK client's own race, see checkGreeting).
     expect(clientErrors.filter((e) => !/^Received a progress notification for an unknown token/.test(e.message))).toEqual([]);
   });
@@ -250,8 +276,16 @@ describe('braid mcp (stdio) with the SDK client', () => {
     const pid = other.pid!;
     await c.close(); // closes stdin, waits for the process to exit
     expect(() => process.kill(pid, 0)).toThrow();
-    expect(otherErr).toMatch(/cancelling 1 running workflow/);
+    expect(otherErr).toMatch(/braid mcp: the client closed stdin; cancelling 1 running workflow/); // it left by itself, not by the SDK's SIGTERM
     expect(foldRun(await new JsonlRunStore(join(home, 'runs')).read(running.name)).status).toBe('cancelled');
+  });
+});
+
+describe('braid mcp: usage', () => {
+  it('a folder without workflows is a usage error on stderr; stdout stays empty', async () => {
+    const r = await braid(['mcp', '--workflows', join(base, 'nowhere')]);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(/--workflows: no folder .*nowhere/);
   });
 });
 
@@ -286,7 +320,7 @@ describe('/mcp on braid serve (Streamable HTTP) with the SDK client', () => {
   it('with the token: lists the tools, calls one with progress, reads its run, cancels another', async () => {
     const client = await connect({ Authorization: `Bearer ${token}` });
     try {
-      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['greet', 'late', 'nap']);
+      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['gated', 'greet', 'late', 'nap']);
       const progress: Progress[] = [];
       const result = (await client.callTool({ name: 'greet', arguments: { name: 'Ada' } }, undefined, { onprogress: (p) => progress.push(p) })) as CallToolResult;
       checkGreeting(result, progress, wire);
@@ -334,9 +368,9 @@ describe('/mcp sessions', () => {
       return client;
     };
     const first = await open();
-    expect((await first.listTools()).tools).toHaveLength(3);
+    expect((await first.listTools()).tools).toHaveLength(4);
     const second = await open();
-    expect((await second.listTools()).tools).toHaveLength(3);
+    expect((await second.listTools()).tools).toHaveLength(4);
     await expect(first.listTools()).rejects.toThrow(/404|no MCP session/);
     await Promise.all([first.close(), second.close()]);
   });

@@ -97,7 +97,7 @@ function toolOf(entry: CatalogEntry): McpTool {
     name: entry.name,
     description: entry.description,
     inputSchema: { ...schema, type: 'object' },
-    annotations: { title: entry.name, ...(entry.confirm ? { destructiveHint: true } : {}) },
+    ...(entry.confirm ? { annotations: { destructiveHint: true } } : {}),
   };
 }
 
