@@ -126,7 +126,10 @@ async function callWorkflow(options: McpServiceOptions, name: string, args: Reco
     if ((await progress) ?? 0) await new Promise((r) => setTimeout(r, 20));
     return toolResult(result);
   } catch (err) {
-    return errorResult(`run ${handle.runId} of ${name} stopped: ${(err as Error).message}`, handle.runId);
+    // E.g. the record could not be written (E_STORE): said without the store's folder.
+    const dir = (options.store as { dir?: string } | undefined)?.dir;
+    const message = (err as Error).message;
+    return errorResult(`run ${handle.runId} of ${name} stopped: ${dir ? message.split(dir).join('<store>') : message}`, handle.runId, name);
   } finally {
     extra.signal.removeEventListener('abort', cancel);
   }
@@ -170,7 +173,7 @@ export function toolResult(result: RunResult): CallToolResult {
     const failed = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && t.error);
     const lines = [...(result.error ? [result.error.message] : []), ...failed.map(([id, t]) => `${id}: ${t.error!.message}`)];
     const text = `run ${runId} of ${workflow} ${status}${lines.length ? `:\n${lines.map((l) => `- ${l}`).join('\n')}` : ''}`;
-    return { ...errorResult(text, runId), ...meta };
+    return { ...errorResult(text, runId, workflow), ...meta };
   }
   if (status === 'waiting') {
     const waiting = Object.entries(result.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
@@ -185,8 +188,8 @@ export function toolResult(result: RunResult): CallToolResult {
 
 const runLink = (runId: string, workflow: string) => ({ type: 'resource_link' as const, uri: runUri(runId), name: runId, description: `the record of this run of ${workflow}`, mimeType: 'application/json' });
 
-function errorResult(text: string, runId?: string): CallToolResult {
-  return { content: [{ type: 'text', text }, ...(runId ? [runLink(runId, 'the workflow')] : [])], isError: true };
+function errorResult(text: string, runId?: string, workflow = 'the workflow'): CallToolResult {
+  return { content: [{ type: 'text', text }, ...(runId ? [runLink(runId, workflow)] : [])], isError: true };
 }
 
 /** A run rebuilt from its record (or, without a store, from this process's memory), as `GET /runs/:id` answers. */
