@@ -28,7 +28,8 @@ function workflowsDir(flag?: string): string {
   return join(packageRoot(), 'examples');
 }
 
-async function setUp(flags: ServiceFlags): Promise<{ catalog: WorkflowCatalog; runs: RunManager; llm: LlmProvider; dir: string }> {
+/** The catalog of the workflows folder, a run manager over it (recording to the default store unless --no-store) and the model: shared by chat, serve and mcp. */
+export async function setUp(flags: ServiceFlags): Promise<{ catalog: WorkflowCatalog; runs: RunManager; llm: LlmProvider; dir: string }> {
   const dir = workflowsDir(flags.workflows);
   if (!existsSync(dir)) throw new ExitError(EXIT.invalid, `--workflows: no folder ${dir}`);
   const catalog = await WorkflowCatalog.load(dir, { tools: await loadUserTools(flags.tools) });

@@ -170,7 +170,7 @@ input, 3 waiting for an approval (braid approve).`)
 
   program
     .command('serve')
-    .description('the dashboard (open the printed URL in a browser) and the HTTP API: POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/events (SSE), POST /runs/:id/cancel|approve|resume, POST /chat, GET /workflows')
+    .description('the dashboard (open the printed URL in a browser) and the HTTP API: POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/events (SSE), POST /runs/:id/cancel|approve|resume, POST /chat, GET /workflows, /mcp (MCP over Streamable HTTP)')
     .option('-w, --workflows <dir>', 'folder of workflow files (default: ./workflows, else braid\'s examples)')
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .addOption(new Option('-p, --port <n>', 'port (0 picks a free one)').argParser(nonNegativeInt).default(8787))
@@ -182,6 +182,19 @@ input, 3 waiting for an approval (braid approve).`)
     .addHelpText('after', '\nExample:\n  braid serve --port 8787 &   # then open http://127.0.0.1:8787/\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.')
     .action(async (flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string }) => {
       process.exitCode = await (await import('./chat.js')).serveCommand(flags);
+    });
+
+  program
+    .command('mcp')
+    .description('serve every workflow of a folder as an MCP tool over stdio (for Claude Desktop, Cursor, any MCP client); runs are recorded and readable as resources braid://runs/<id>')
+    .option('-w, --workflows <dir>', 'folder of workflow files (default: ./workflows, else braid\'s examples)')
+    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
+    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
+    .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
+    .option('--no-store', 'do not record runs (only runs of this process can be read as resources)')
+    .addHelpText('after', '\nAn MCP client starts it, e.g. in Claude Desktop\'s claude_desktop_config.json:\n  { "mcpServers": { "braid": { "command": "npx", "args": ["braid", "mcp", "--workflows", "/path/to/workflows"] } } }\n\nstdout carries MCP messages only; notes go to stderr. braid serve offers the same at /mcp (Streamable HTTP).')
+    .action(async (flags: ServiceFlags) => {
+      process.exitCode = await (await import('./mcp-command.js')).mcpCommand(flags);
     });
 
   program

@@ -18,6 +18,7 @@ import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
 import { formatPath } from '../spec/path.js';
 import { mountDashboard } from './dashboard.js';
+import { mountMcp } from './mcp-http.js';
 import { registerRunViews } from './run-views.js';
 
 export interface AppOptions {
@@ -112,7 +113,7 @@ export function createApp(options: AppOptions): Hono {
     process.stderr.write(`braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`);
     return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, /mcp (MCP over Streamable HTTP)` } }, 404));
 
   // Who may talk to the server, before anything else (/health included): the Host, then the Origin, then
   // the token. Without a token only loopback names (and --allowed-hosts) are served (DNS rebinding); a
@@ -147,6 +148,8 @@ export function createApp(options: AppOptions): Hono {
     '*',
     bodyLimit({ maxSize: options.maxBodyBytes ?? 1024 * 1024, onError: (c) => c.json({ error: { code: 'E_TOO_LARGE', message: `request body over ${options.maxBodyBytes ?? 1024 * 1024} bytes` } }, 413) }),
   );
+
+  mountMcp(app, { catalog, runs, store }); // /mcp: the workflows as MCP tools, behind the checks above
 
   app.get('/workflows', (c) => c.json({ workflows: catalog.list().map((e) => ({ name: e.name, description: e.description, inputs: e.inputs, confirm: e.confirm, tasks: e.workflow.tasks.length })), problems: catalog.problems }));
 
