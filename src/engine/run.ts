@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationError } from '../errors.js';
 import { checkInputs } from '../spec/input-check.js';
-import type { RunEvent, RunEventBody } from '../events/types.js';
+import type { RunEvent, RunEventBody } from '../core/events.js';
 import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
 import type { RunHeader, RunLog, RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
@@ -20,7 +20,7 @@ import { formatPath } from '../spec/path.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { Budget } from '../spec/schema.js';
-import { builtinTools } from '../tools/builtins.js';
+import { builtinTools } from '../../tools/index.js';
 import { toRegistry, type ToolRegistry, type ToolsOption } from '../tools/registry.js';
 import type { ToolLimits } from '../tools/types.js';
 import type { RetryOptions } from './attempt.js';
@@ -30,7 +30,7 @@ import { createClassifier } from '../llm/classifier.js';
 import { createProvider } from '../llm/llm.js';
 import type { LlmProvider } from '../llm/types.js';
 import { compilePlan } from './plan.js';
-import type { RunResult } from './result.js';
+import type { RunResult } from '../core/result.js';
 import { Scheduler } from './scheduler.js';
 
 export interface RunOptions {

@@ -6,7 +6,7 @@ import { AIMessage, HumanMessage, SystemMessage, ToolMessage, type BaseMessage }
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { tool as lcTool, type StructuredToolInterface } from '@langchain/core/tools';
 import { runWorkflow, type RunOptions } from '../engine/run.js';
-import type { RunResult } from '../engine/result.js';
+import type { RunResult } from '../core/result.js';
 import { loadWorkflow } from '../spec/load.js';
 import { parseStructured } from '../llm/structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from '../llm/types.js';

@@ -17,7 +17,7 @@
 import type OpenAI from 'openai';
 import PQueue from 'p-queue';
 import { BraidError, CancelledError } from '../errors.js';
-import { backoffDelay, sleep } from '../engine/attempt.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
 import { modelSchema } from './model-schema.js';
 import { AnswerError, parseStructured } from './structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';

@@ -4,8 +4,8 @@
  */
 import { BraidError } from '../errors.js';
 import { cancelRecordedRun, newRunId, prepareResume, resolveInput, runWorkflow, type Approval } from '../engine/run.js';
-import type { RunResult } from '../engine/result.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunResult } from '../core/result.js';
+import type { RunEvent } from '../core/events.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { RunStore } from '../store/types.js';
 import type { CatalogEntry, WorkflowCatalog } from './catalog.js';

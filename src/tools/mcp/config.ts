@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { BraidError } from '../../errors.js';
-import { mcpServerSchema, mcpServersSchema } from '../../spec/schema.js';
+import { mcpServerSchema, mcpServersSchema } from './schema.js';
 
 export { mcpServerSchema, mcpServersSchema };
 
