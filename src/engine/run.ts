@@ -170,7 +170,7 @@ export interface PendingResume {
 
 /**
  * Take the run's lock and check it can continue, without starting it: `E_LOCKED` at once (naming the
- * process) when another process continues it, `E_USAGE` when the record has no header or the decision does
+ * process) when another process continues it, `E_RECORD` when the record has no header, `E_RUN_STATE` when the decision does
  * not apply. The lock is held until the continued run ends (or `release`).
  */
 export async function prepareResume(runId: string, options: ResumeOptions): Promise<PendingResume> {
@@ -179,7 +179,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   try {
     const record = await store.read(runId);
     const { header } = record;
-    if (!header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    if (!header) throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
     // The lock is ours: whoever wrote the record last has stopped (a run without run.finished was interrupted).
     const before = foldRun(record);
     const decision = approve && approvalEvent(runId, record.events, before, approve);
@@ -232,14 +232,14 @@ export async function resumeRun(runId: string, options: ResumeOptions): Promise<
 function approvalEvent(runId: string, events: readonly RunEvent[], run: RecordedRun, decision: Approval): RunEventBody {
   const { taskId } = decision;
   const task = Object.hasOwn(run.tasks, taskId) ? run.tasks[taskId] : undefined;
-  if (!task) throw new BraidError('E_USAGE', `run "${runId}" has no task "${taskId}"`, { retryable: false });
+  if (!task) throw new BraidError('E_NOT_FOUND', `run "${runId}" has no task "${taskId}"`, { retryable: false });
   if (task.status !== 'waiting') {
     const waiting = Object.entries(run.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
-    throw new BraidError('E_USAGE', `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`, { retryable: false });
+    throw new BraidError('E_RUN_STATE', `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`, { retryable: false });
   }
   const given = [...events].reverse().find((e): e is Extract<RunEvent, { type: 'task.approval' }> => e.type === 'task.approval' && e.taskId === taskId && e.visit === task.visits);
   if (given) {
-    throw new BraidError('E_USAGE', `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`, { retryable: false });
+    throw new BraidError('E_RUN_STATE', `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`, { retryable: false });
   }
   return { type: 'task.approval', taskId, visit: task.visits, approved: decision.approved, ...(decision.by ? { by: decision.by } : {}), ...(decision.comment ? { comment: decision.comment } : {}) };
 }
@@ -266,16 +266,16 @@ export async function approveTask(store: RunStore, runId: string, taskId: string
 /**
  * Cancel a recorded run that is not running in any process (waiting for an approval, or interrupted): its
  * unfinished tasks are skipped (`cancelled`) and the run ends `cancelled`, under its lock. A finished run is
- * refused (`E_USAGE`); one another process continues fails with `E_LOCKED`.
+ * refused (`E_RUN_STATE`); one another process continues fails with `E_LOCKED`.
  */
 export async function cancelRecordedRun(store: RunStore, runId: string): Promise<RunResult> {
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
-    if (!record.header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    if (!record.header) throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
     const run = foldRun(record);
     if (run.status !== 'waiting' && run.status !== 'interrupted' && run.status !== 'running') {
-      throw new BraidError('E_USAGE', `run "${runId}" already finished (${run.status})`, { retryable: false });
+      throw new BraidError('E_RUN_STATE', `run "${runId}" already finished (${run.status})`, { retryable: false });
     }
     const log = await store.reopen(runId, lock);
     const added: RunEvent[] = [];

@@ -262,14 +262,19 @@ export class Scheduler {
 
   /**
    * Nothing is active: skip the tasks nobody routed to, which may unblock joins. Returns false when
-   * nothing changed. (Defensively, a task still pending after that is skipped too.)
+   * nothing changed. A task still pending when no task is active and none is unrouted can never be
+   * decided: that is a bug in braid, and the run fails with `E_INTERNAL` (the rest is skipped, cancelled)
+   * rather than hiding it as a skip.
    */
   #settleUnreached(): boolean {
     const cancelled = this.#controller.signal.aborted;
     const pending = this.#tasks.filter((t) => this.#state[t.index] === 'pending');
     const unrouted = pending.filter((t) => cancelled || t.routingOnly);
     for (const t of unrouted) this.#skip(t.index, cancelled ? this.#skipReasonOnAbort() : 'not_routed');
-    if (unrouted.length === 0 && pending.length > 0) this.#skip(pending[0].index, 'upstream_skipped');
+    if (unrouted.length === 0 && pending.length > 0) {
+      const stuck = pending.map((t) => t.id).join(', ');
+      this.fail({ message: `internal error: the scheduler cannot decide ${stuck} (nothing is running and nothing else can change); please report this`, code: 'E_INTERNAL' });
+    }
     return pending.length > 0;
   }
 

@@ -47,7 +47,7 @@ export interface OpenAIProviderOptions {
 export function positiveIntSetting(name: string, value: number | string | undefined, fallback: number | undefined, min = 1): number | undefined {
   if (value === undefined || value === '') return fallback;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < min) throw new BraidError('E_USAGE', `${name} must be an integer of at least ${min}, got "${value}"`, { retryable: false });
+  if (!Number.isInteger(n) || n < min) throw new BraidError('E_CONFIG', `${name} must be an integer of at least ${min}, got "${value}"`, { retryable: false });
   return n;
 }
 
