@@ -212,8 +212,14 @@ export function userFrames(err: Error): string | undefined {
   return user.length ? user.slice(0, 10).map((l) => l.trim()).join('\n') : undefined;
 }
 
+/** An error that is data already (an executor's `AttemptError`, an error record): not an Error, a string `message`, `retryable` set. */
+function isErrorData(err: unknown): err is { message: string; code?: string; stack?: string } {
+  return typeof err === 'object' && err !== null && !(err instanceof Error) && typeof (err as { message?: unknown }).message === 'string' && typeof (err as { retryable?: unknown }).retryable === 'boolean';
+}
+
 /** A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. */
 export function toErrorRecord(err: unknown): { message: string; code?: string; stack?: string } {
+  if (isErrorData(err)) return { message: err.message, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.stack !== undefined ? { stack: err.stack } : {}) };
   if (!(err instanceof Error) && !BraidError.is(err)) return { message: String(err) };
   const e = err as Error;
   const own = (e as { code?: unknown }).code;

@@ -16,7 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['llm'], // the provider contract, providers, classifier, prompts, cost
   ['tools'], // defineTool, registry, JSON Schema, module loading, MCP sources
   ['spec'], // the file format: schema, parse, validate, analyze, templates, expressions
-  ['store', 'graph', 'builder'], // run records (read workflows), Mermaid, the workflow builder
+  ['store', 'graph', 'builder', 'executors'], // run records (read workflows), Mermaid, the workflow builder; where attempts run
   ['plan'], // task generation over the registered tools
   ['builtins'], // the top-level tools/ folder: the built-in tools
   ['engine'], // plan (compile), scheduler, executor, run/resume

@@ -23,8 +23,9 @@ import type { Budget } from '../spec/schema.js';
 import { builtinTools } from '../../tools/index.js';
 import { toRegistry, type ToolRegistry, type ToolsOption } from '../tools/registry.js';
 import type { ToolLimits } from '../tools/types.js';
-import type { RetryOptions } from './attempt.js';
-import { LocalExecutor, type Executor } from './executor.js';
+import type { RetryOptions } from '../core/backoff.js';
+import type { AttemptExecutor } from '../executors/contract.js';
+import { LocalExecutor } from '../executors/local.js';
 import type { Classifier } from './labels.js';
 import { createClassifier } from '../llm/classifier.js';
 import { createProvider } from '../llm/llm.js';
@@ -53,7 +54,7 @@ export interface RunOptions {
   /** Decides labels the output does not carry. `null` for none. @default the LLM classifier on `llm` */
   readonly classifier?: Classifier | null;
   /** Where tasks run. @default a LocalExecutor with `concurrency` and `toolLimits` */
-  readonly executor?: Executor;
+  readonly executor?: AttemptExecutor;
   readonly retry?: RetryOptions;
   /** Made available to tools as `ctx.services`. */
   readonly services?: Readonly<Record<string, unknown>>;

@@ -6,7 +6,7 @@ import type { RunEvent } from '../core/events.js';
 import { defineTool } from '../tools/define-tool.js';
 import { toRegistry } from '../tools/registry.js';
 import { validateWorkflow } from '../spec/validate.js';
-import { LocalExecutor } from './executor.js';
+import { LocalExecutor } from '../executors/local.js';
 import { compilePlan, type Plan } from './plan.js';
 import { Scheduler } from './scheduler.js';
 

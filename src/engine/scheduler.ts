@@ -4,8 +4,9 @@
  * - Every task keeps a count of upstreams that are not yet terminal, and counts of succeeded / failed /
  *   skipped upstreams. When an upstream becomes terminal, its downstream tasks are re-decided at once:
  *   no levels, no barriers; a task starts the moment its trigger rule allows.
- * - Deciding is pure (`decideTrigger`, condition checks); running goes through an `Executor`
- *   (p-queue in process), so limits live there and the scheduler never blocks.
+ * - Deciding is pure (`decideTrigger`, condition checks); running goes through an `AttemptExecutor`
+ *   (src/executors: a data request in, a data result out; p-queue in process), so limits live there and
+ *   the scheduler never blocks.
  * - Routing edges (`next_task_id_on_*`) enter a task whatever its other rules; re-entering a finished task
  *   resets it and everything downstream of it to pending, so the loop body runs again.
  * - A run ends when nothing is active: tasks only reachable by routing and never routed to are then
@@ -21,16 +22,16 @@ import type { EventBus } from '../events/bus.js';
 import type { ErrorRecord, Usage } from '../core/events.js';
 import { isTruthy } from '../spec/expression.js';
 import type { TemplateContext } from '../spec/template.js';
-import { backoffDelay, callWithSignal, sleep, type CancelSet, type RetryOptions } from './attempt.js';
+import { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
+import type { CancelSet } from '../executors/call-with-signal.js';
 import { isoNow } from '../core/clock.js';
-import type { Executor } from './executor.js';
+import type { AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
 import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
 import { clearOutcome, type RunResult, type RunStatus, type SkipReason, type TaskResult, type TaskStatus } from '../core/result.js';
 import { withCost } from '../llm/cost.js';
 import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { addUsage } from '../core/usage.js';
-import { validateToolInput, validateToolOutput } from './tool-call.js';
 import { TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard } from './budget.js';
@@ -59,7 +60,7 @@ export interface SchedulerOptions {
   readonly runId: string;
   readonly plan: Plan;
   readonly input: unknown;
-  readonly executor: Executor;
+  readonly executor: AttemptExecutor;
   readonly bus: EventBus;
   readonly classifier?: Classifier;
   readonly signal?: AbortSignal;
@@ -85,7 +86,6 @@ export interface ChildRunner {
   ): Promise<RunResult>;
 }
 
-type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: false; error: unknown; durationMs: number } | { cancelled: true };
 /** How a task's execution (all attempts, every for_each item) ended. `input` is what the label classifier sees. */
 type Outcome =
   | { ok: true; output: unknown; input: unknown; attempt: number; durationMs: number }
@@ -478,19 +478,19 @@ export class Scheduler {
    * `on_failure` steps in order (retry, adjust the input, fall back to another tool, skip).
    */
   async #runWithPolicy(t: PlanTask, firstInput: unknown, visit: number, ctx: TemplateContext, item?: number): Promise<Outcome> {
-    const { bus, executor, retry } = this.#o;
+    const { bus, retry } = this.#o;
     let input = firstInput;
     let tool = t.tool;
     let retriesLeft = t.retries;
     let step = 0;
     for (let attempt = 1; ; attempt++) {
-      const outcome = await executor.run(tool, () => this.#attempt(t, tool, input, attempt, visit, item));
-      if ('cancelled' in outcome) return { skipped: this.#skipReasonOnAbort() };
-      if (outcome.ok) return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
+      const outcome = await this.#attempt(t, tool, input, attempt, visit, item);
+      if (outcome.status === 'cancelled') return { skipped: this.#skipReasonOnAbort() };
+      if (outcome.status === 'succeeded') return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
       const err = outcome.error;
       const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
       if (this.#controller.signal.aborted) return failed;
-      const retryable = !BraidError.is(err) || err.retryable;
+      const { retryable } = err;
       let again = retryable && retriesLeft > 0;
       /** A plain retry (same tool, same input) waits with backoff; a changed input or tool runs at once. */
       let backoff = again;
@@ -568,41 +568,38 @@ export class Scheduler {
     return { ok: true, output, input: items, attempt: 1, durationMs };
   }
 
-  /** One attempt, inside the executor's slot. */
-  async #attempt(t: PlanTask, tool: Tool, rawInput: unknown, attempt: number, visit: number, item?: number): Promise<AttemptOutcome> {
-    if (this.#controller.signal.aborted) return { cancelled: true };
+  /** One attempt through the executor: the request is data; the host records the start and gives the tool its `ctx`. */
+  async #attempt(t: PlanTask, tool: Tool, input: unknown, attempt: number, visit: number, item?: number): Promise<AttemptResult> {
     const { bus, runId, services } = this.#o;
     const r = this.#results[t.index];
-    r.attempts++;
-    const startedAt = isoNow();
-    r.startedAt ??= startedAt;
-    const t0 = performance.now();
-    const sources = tool === t.tool ? r.inputSources : undefined;
-    bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }), ...(sources ? { sources } : {}) });
-    let output: unknown;
-    let error: unknown;
-    let ok = false;
-    try {
-      const input = validateToolInput(tool, rawInput, t.id);
-      const report = () => this.#reporter(t);
-      const children = (signal: AbortSignal) => () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
-      const raw = await callWithSignal(
-        (signal) => tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, children(signal))),
-        this.#controller.signal,
-        this.#inflight,
-        t.timeoutMs,
-        t.id,
-      );
-      output = validateToolOutput(tool, raw, t.id);
-      ok = true;
-    } catch (err) {
-      error = err;
-    }
+    let startedAt = '';
+    const host: AttemptHost = {
+      tool: () => tool,
+      started: () => {
+        if (this.#controller.signal.aborted) return false;
+        r.attempts++;
+        startedAt = isoNow();
+        r.startedAt ??= startedAt;
+        const sources = tool === t.tool ? r.inputSources : undefined;
+        bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }), ...(sources ? { sources } : {}) });
+        return true;
+      },
+      context: (signal) => {
+        const report = () => this.#reporter(t);
+        const children = () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
+        return new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, children);
+      },
+      signal: this.#controller.signal,
+      inflight: this.#inflight,
+    };
+    const request = { runId, taskId: t.id, visit, attempt, tool: tool.name, input, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }), ...(item === undefined ? {} : { item }) };
+    const result = await this.#o.executor.execute(request, host);
+    if (result.status === 'cancelled') return result;
     const endedAt = isoNow();
     r.endedAt = endedAt;
-    const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-    (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });
-    return ok ? { ok: true, output, durationMs } : { ok: false, error, durationMs };
+    const ok = result.status === 'succeeded';
+    (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(result.error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });
+    return result;
   }
 
   /** `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner may add `-r2`...). */

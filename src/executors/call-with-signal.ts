@@ -1,7 +1,5 @@
-/** One attempt of a tool call: retry delays, timeout and cancellation through AbortSignal. */
+/** One attempt of a tool call: timeout and cancellation through AbortSignal. */
 import { CancelledError, TaskTimeoutError } from '../errors.js';
-
-export { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
 
 /** Rejecters of the attempts in flight, so one run-level abort listener can fail them all. */
 export type CancelSet = Set<(err: Error) => void>;
