@@ -4,9 +4,10 @@
  * - Every task keeps a count of upstreams that are not yet terminal, and counts of succeeded / failed /
  *   skipped upstreams. When an upstream becomes terminal, its downstream tasks are re-decided at once:
  *   no levels, no barriers; a task starts the moment its trigger rule allows.
- * - Deciding is pure (`decideTrigger`, condition checks); running goes through an `AttemptExecutor`
- *   (src/executors: a data request in, a data result out; p-queue in process), so limits live there and
- *   the scheduler never blocks.
+ * - Deciding is pure (`decide.ts`: trigger rules, conditions, the failure policy, settling, the run
+ *   status); this class is the driver that keeps the state and applies the commands. Running goes through
+ *   an `AttemptExecutor` (src/executors: a data request in, a data result out; p-queue in process), so
+ *   limits live there and the scheduler never blocks.
  * - Routing edges (`next_task_id_on_*`) enter a task whatever its other rules; re-entering a finished task
  *   resets it and everything downstream of it to pending, so the loop body runs again.
  * - A run ends when nothing is active: tasks only reachable by routing and never routed to are then
@@ -40,12 +41,13 @@ import type { ChildRuns, Tool, UpstreamOutput } from '../tools/types.js';
 import { effectiveInput } from './effective-input.js';
 import type { RunEvent } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
-import { decideTrigger, ruleStatus } from './trigger-rules.js';
+import { ruleStatus } from './trigger-rules.js';
+import { decideExpression, decideTask, firstRecovery, recover, runStatus, settle, type TaskCommand, type TaskFacts, type TaskState } from './decide.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
 
-type State = 'pending' | 'active' | 'waiting' | TaskStatus;
+type State = TaskState;
 
 interface TaskView {
   status: TaskStatus;
@@ -230,11 +232,12 @@ export class Scheduler {
   }
 
   #runStatus(): RunStatus {
-    if (this.#fatal) return 'failed';
-    if (this.#controller.signal.aborted) return 'cancelled';
-    if (this.#waitingApproval > 0) return 'waiting';
-    const unhandled = this.#tasks.some((t) => this.#state[t.index] === 'failed' && !t.failureHandled);
-    return unhandled ? 'failed' : 'succeeded';
+    return runStatus({
+      fatal: this.#fatal !== undefined,
+      aborted: this.#controller.signal.aborted,
+      waitingApproval: this.#waitingApproval,
+      unhandledFailure: this.#tasks.some((t) => this.#state[t.index] === 'failed' && !t.failureHandled),
+    });
   }
 
   // ---- deciding ------------------------------------------------------------------------------
@@ -262,54 +265,64 @@ export class Scheduler {
 
   /**
    * Nothing is active: skip the tasks nobody routed to, which may unblock joins. Returns false when
-   * nothing changed. A task still pending when no task is active and none is unrouted can never be
-   * decided: that is a bug in braid, and the run fails with `E_INTERNAL` (the rest is skipped, cancelled)
-   * rather than hiding it as a skip.
+   * nothing changed. A task still pending that the decider calls stuck can never be decided: a bug in
+   * braid, so the run fails with `E_INTERNAL` (the rest is then skipped, cancelled) rather than hiding it.
    */
   #settleUnreached(): boolean {
-    const cancelled = this.#controller.signal.aborted;
     const pending = this.#tasks.filter((t) => this.#state[t.index] === 'pending');
-    const unrouted = pending.filter((t) => cancelled || t.routingOnly);
-    for (const t of unrouted) this.#skip(t.index, cancelled ? this.#skipReasonOnAbort() : 'not_routed');
-    if (unrouted.length === 0 && pending.length > 0) {
-      const stuck = pending.map((t) => t.id).join(', ');
-      this.fail({ message: `internal error: the scheduler cannot decide ${stuck} (nothing is running and nothing else can change); please report this`, code: 'E_INTERNAL' });
+    const { skip, stuck } = settle(pending, this.#stopped());
+    for (const { task, reason } of skip) this.#skip(task.index, reason);
+    if (stuck.length > 0) {
+      const ids = stuck.map((t) => t.id).join(', ');
+      this.fail({ message: `internal error: the scheduler cannot decide ${ids} (nothing is running and nothing else can change); please report this`, code: 'E_INTERNAL' });
     }
     return pending.length > 0;
   }
 
+  /** Why the rest of the run is skipped, once it was stopped. */
+  #stopped(): SkipReason | undefined {
+    return this.#controller.signal.aborted ? this.#skipReasonOnAbort() : undefined;
+  }
+
+  /** The decider's view of a task, refilled for each decision (deciding allocates nothing). */
+  readonly #facts: { -readonly [K in keyof TaskFacts]: TaskFacts[K] } & { counts: { total: number; succeeded: number; failed: number; skipped: number } } = {
+    stopped: undefined,
+    waiting: 0,
+    counts: { total: 0, succeeded: 0, failed: 0, skipped: 0 },
+    state: (i) => this.#state[i],
+    label: (i) => this.#results[i].label,
+  };
+
   #decide(i: number): void {
     if (this.#state[i] !== 'pending') return;
-    if (this.#controller.signal.aborted) return this.#skip(i, this.#skipReasonOnAbort());
     const t = this.#tasks[i];
-    const rule = t.ruleUpstreams.length === t.upstreams.length || this.#waiting[i] === 0 ? t.trigger : undefined;
-    if (!rule) return; // an if_status target is still running
-    const decision = decideTrigger(rule, {
-      total: t.ruleUpstreams.length,
-      succeeded: this.#succeeded[i],
-      failed: this.#failed[i],
-      skipped: this.#skipped[i],
-    });
-    if (decision === 'wait') return;
-    if (decision !== 'run') return this.#skip(i, decision);
-    const c = t.condition;
-    if (c.kind === 'none') return this.#enter(i);
-    if (c.kind === 'result') {
-      const dep = this.#results[c.dep];
-      const ok = this.#state[c.dep] === 'succeeded' && dep.label !== undefined && c.labels.has(dep.label);
-      return ok ? this.#enter(i) : this.#skip(i, 'condition_false');
-    }
-    if (c.kind === 'status') {
-      const s = this.#state[c.dep] as TaskStatus;
-      return c.status === s || c.status === 'finished' ? this.#enter(i) : this.#skip(i, 'condition_false');
-    }
+    const f = this.#facts;
+    f.stopped = this.#stopped();
+    f.waiting = this.#waiting[i];
+    f.counts.total = t.ruleUpstreams.length;
+    f.counts.succeeded = this.#succeeded[i];
+    f.counts.failed = this.#failed[i];
+    f.counts.skipped = this.#skipped[i];
+    this.#apply(i, decideTask(t, f));
+  }
+
+  /** Carry out the decider's command for pending task i. */
+  #apply(i: number, command: TaskCommand): void {
+    if (command.kind === 'wait') return;
+    if (command.kind === 'skip') return this.#skip(i, command.reason);
+    if (command.kind === 'enter') return this.#enter(i);
     // An expression: evaluated asynchronously, the task counts as active meanwhile.
+    const t = this.#tasks[i];
+    const c = t.condition as Extract<PlanTask['condition'], { kind: 'when' }>;
     this.#state[i] = 'active';
     this.#active++;
     const ctx = { input: this.#o.input, tasks: this.#views, output: c.dep === undefined ? undefined : this.#views[this.#tasks[c.dep].id]?.output };
     // Under a time budget (the task's timeout_ms, else the expression default) and a depth budget.
     c.expression.evaluate(ctx, { timeoutMs: t.timeoutMs }).then(
-      (value) => (isTruthy(value) ? this.#enter(i) : this.#finish(i, 'skipped', { reason: 'condition_false' })),
+      (value) => {
+        const next = decideExpression(isTruthy(value));
+        return next.kind === 'enter' ? this.#enter(i) : this.#finish(i, 'skipped', { reason: 'condition_false' });
+      },
       (err) => this.#finish(i, 'failed', { error: { message: `condition expression failed: ${(err as Error).message}`, code: 'E_EXPRESSION' } }),
     );
   }
@@ -481,8 +494,7 @@ export class Scheduler {
     const { bus, retry } = this.#o;
     let input = firstInput;
     let tool = t.tool;
-    let retriesLeft = t.retries;
-    let step = 0;
+    let recovery = firstRecovery(t);
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.#attempt(t, tool, input, attempt, visit, item);
       if (outcome.status === 'cancelled') return { skipped: this.#skipReasonOnAbort() };
@@ -490,28 +502,30 @@ export class Scheduler {
       const err = outcome.error;
       const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
       if (this.#controller.signal.aborted) return failed;
-      const { retryable } = err;
-      let again = retryable && retriesLeft > 0;
+      let again = false;
       /** A plain retry (same tool, same input) waits with backoff; a changed input or tool runs at once. */
-      let backoff = again;
-      if (again) retriesLeft--;
-      while (!again && step < t.policy.length) {
-        const s = t.policy[step++];
+      let backoff = false;
+      while (!again) {
+        const next = recover(t.policy, recovery, err.retryable);
+        recovery = next.state;
+        const c = next.command;
+        if (c.kind === 'fail') break;
+        if (c.kind === 'retry') {
+          again = backoff = true;
+          break;
+        }
         const base = { taskId: t.id, attempt, error: toErrorRecord(err), ...(item === undefined ? {} : { item }) };
-        if (s.kind === 'retry') {
-          if (retryable) (retriesLeft = s.times - 1), (again = backoff = true);
-        } else if (s.kind === 'skip') {
+        if (c.kind === 'skip') {
           bus.emit({ type: 'task.recovery', ...base, action: 'skip' });
           return { skipped: 'failure_skipped', error: err };
-        } else if (s.kind === 'fallback') {
-          tool = s.tool;
-          if (s.input) input = s.input(ctx);
-          retriesLeft = 0;
+        } else if (c.kind === 'fallback') {
+          tool = c.step.tool;
+          if (c.step.input) input = c.step.input(ctx);
           again = true;
-          bus.emit({ type: 'task.recovery', ...base, action: 'fallback', tool: s.name });
+          bus.emit({ type: 'task.recovery', ...base, action: 'fallback', tool: c.step.name });
         } else {
           try {
-            input = await adjustInput(s, tool, input, err, ctx, this.#o.llm && track(this.#o.llm, this.#reporter(t)), this.#controller.signal);
+            input = await adjustInput(c.step, tool, input, err, ctx, this.#o.llm && track(this.#o.llm, this.#reporter(t)), this.#controller.signal);
             again = true;
             bus.emit({ type: 'task.recovery', ...base, action: 'adjust', input });
           } catch (adjustErr) {
