@@ -609,7 +609,7 @@ export class Scheduler {
     const request = { runId, taskId: t.id, visit, attempt, tool: tool.name, input, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }), ...(item === undefined ? {} : { item }) };
     const result = await this.#o.executor.execute(request, host);
     if (result.status === 'cancelled') return result;
-    const endedAt = isoNow();
+    const { endedAt } = result;
     r.endedAt = endedAt;
     const ok = result.status === 'succeeded';
     (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(result.error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });

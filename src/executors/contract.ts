@@ -38,9 +38,10 @@ export interface AttemptError {
   readonly retryable: boolean;
 }
 
+/** `endedAt` (ISO time) is stamped when the tool ended, before the slot is given to the next attempt. */
 export type AttemptResult =
-  | { readonly status: 'succeeded'; readonly output: unknown; readonly durationMs: number }
-  | { readonly status: 'failed'; readonly error: AttemptError; readonly durationMs: number }
+  | { readonly status: 'succeeded'; readonly output: unknown; readonly durationMs: number; readonly endedAt: string }
+  | { readonly status: 'failed'; readonly error: AttemptError; readonly durationMs: number; readonly endedAt: string }
   /** The run was stopped before the attempt got to start. */
   | { readonly status: 'cancelled' };
 

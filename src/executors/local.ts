@@ -4,6 +4,7 @@
  * run's signal, and validates the output; every failure becomes data (see contract.ts).
  */
 import PQueue from 'p-queue';
+import { isoNow } from '../core/clock.js';
 import { BraidError, toErrorRecord } from '../errors.js';
 import type { Tool, ToolLimits } from '../tools/types.js';
 import { callWithSignal } from './call-with-signal.js';
@@ -69,10 +70,12 @@ async function attempt(tool: Tool, request: AttemptRequest, host: AttemptHost): 
   try {
     const input = validateToolInput(tool, request.input, request.taskId);
     const raw = await callWithSignal((signal) => tool.run(input, host.context(signal)), host.signal, host.inflight, request.timeoutMs, request.taskId);
-    result = { status: 'succeeded', output: validateToolOutput(tool, raw, request.taskId), durationMs: 0 };
+    result = { status: 'succeeded', output: validateToolOutput(tool, raw, request.taskId), durationMs: 0, endedAt: '' };
   } catch (err) {
-    result = { status: 'failed', error: { ...toErrorRecord(err), retryable: !BraidError.is(err) || err.retryable }, durationMs: 0 };
+    result = { status: 'failed', error: { ...toErrorRecord(err), retryable: !BraidError.is(err) || err.retryable }, durationMs: 0, endedAt: '' };
   }
-  (result as { durationMs: number }).durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+  const ended = result as { durationMs: number; endedAt: string };
+  ended.endedAt = isoNow();
+  ended.durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
   return result;
 }

@@ -35,7 +35,7 @@ export function executorContract(name: string, make: () => AttemptExecutor): voi
     it('a successful attempt answers its output as data, after calling started() once; ctx events reach the host', async () => {
       const { host, log } = fakeHost();
       const result = await make().execute(request('double', { n: 21 }), host);
-      expect(result).toMatchObject({ status: 'succeeded', output: 42 });
+      expect(result).toMatchObject({ status: 'succeeded', output: 42, endedAt: expect.stringMatching(/^\d{4}-/) });
       expect(structuredClone(result)).toEqual(result);
       expect(log).toEqual(['started', 'progress halfway']);
     });
