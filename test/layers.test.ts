@@ -18,8 +18,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['spec'], // the file format: schema, parse, validate, analyze, templates, expressions
   ['store', 'graph', 'builder', 'executors'], // run records (read workflows), Mermaid, the workflow builder; where attempts run
   ['plan'], // task generation over the registered tools
-  ['builtins'], // the top-level tools/ folder: the built-in tools
-  ['engine'], // plan (compile), scheduler, executor, run/resume
+  ['engine'], // decide, scheduler (driver), plan (compile), run/resume: knows no tool
+  ['builtins'], // the top-level tools/ folder: the built-in tools, registered as the default tools
   ['service', 'monitor'], // catalog and run manager; pino and OpenTelemetry listeners
   ['testing', 'langchain', 'ai-sdk', 'agents'], // adapters and the chat agent
   ['server'], // the HTTP API
@@ -94,8 +94,8 @@ describe('imports flow one way', () => {
     ]);
   });
 
-  it('the engine does not import the HTTP server, the CLI or the service', () => {
-    const up = [...folderEdges().keys()].filter((e) => /^engine -> (server|cli|service|agents|monitor)$/.test(e));
+  it('the engine knows no tool and does not import the HTTP server, the CLI or the service', () => {
+    const up = [...folderEdges().keys()].filter((e) => /^engine -> (server|cli|service|agents|monitor|builtins)$/.test(e));
     expect(up).toEqual([]);
   });
 });

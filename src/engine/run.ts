@@ -20,7 +20,7 @@ import { formatPath } from '../spec/path.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { Budget } from '../spec/schema.js';
-import { builtinTools } from '../../tools/index.js';
+import { defaultTools } from '../tools/defaults.js';
 import { toRegistry, type ToolRegistry, type ToolsOption } from '../tools/registry.js';
 import type { ToolLimits } from '../tools/types.js';
 import type { RetryOptions } from '../core/backoff.js';
@@ -37,7 +37,7 @@ import { Scheduler } from './scheduler.js';
 export interface RunOptions {
   /** Your tools; they shadow built-ins of the same name. */
   readonly tools?: ToolsOption;
-  /** Include braid's built-in tools. @default true */
+  /** Include the default tools: braid's built-ins (registered by every entry point: `braid`, the CLI, the service, `braid/testing`). @default true */
   readonly builtins?: boolean;
   /** Run input, checked against the workflow's `inputs` JSON Schema when it has one. */
   readonly input?: Record<string, unknown>;
@@ -304,7 +304,7 @@ function assertInputs(workflow: Workflow, registry: ToolRegistry, input: Record<
 type Prepared = { workflow: Workflow; registry: ToolRegistry; close: () => Promise<void> };
 
 async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins' | 'mcp'>): Promise<Prepared> {
-  const base = options.builtins === false ? [] : builtinTools();
+  const base = options.builtins === false ? [] : defaultTools();
   const mcp = await mcpToolsFor(source, options.mcp);
   const initial = toRegistry(mcp.tools.length ? [...toRegistry(options.tools).list(), ...mcp.tools] : options.tools, base);
   try {
