@@ -24,7 +24,6 @@ import type { ErrorRecord, Usage } from '../core/events.js';
 import { isTruthy } from '../spec/expression.js';
 import type { TemplateContext } from '../spec/template.js';
 import { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
-import type { CancelSet } from '../executors/call-with-signal.js';
 import { isoNow } from '../core/clock.js';
 import type { AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
 import { decideLabel, type Classifier } from './labels.js';
@@ -108,8 +107,6 @@ export class Scheduler {
   /** Latest view of each terminal task, read by templates and expressions. */
   readonly #views: Record<string, TaskView> = {};
   readonly #controller = new AbortController();
-  /** Attempts in flight; cancellation rejects them all at once. */
-  readonly #inflight: CancelSet = new Set();
   /** Tasks deciding, queued or running; the run ends when this reaches 0. */
   #active = 0;
   /** Tasks paused for a human approval; the run ends `waiting` when nothing else is active. */
@@ -152,7 +149,8 @@ export class Scheduler {
   #abort(err: Error): void {
     if (this.#controller.signal.aborted) return;
     this.#controller.abort(err);
-    for (const cancel of [...this.#inflight]) cancel(err);
+    // Attempts in flight fail at once, by the run's id (the executor may be elsewhere).
+    this.#o.executor.cancel(this.#o.runId, err);
   }
 
   /** Stop the run from outside (e.g. its record cannot be written): running tasks are cancelled, nothing new starts, the run fails with `error`. */
@@ -604,7 +602,6 @@ export class Scheduler {
         return new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, children);
       },
       signal: this.#controller.signal,
-      inflight: this.#inflight,
     };
     const request = { runId, taskId: t.id, visit, attempt, tool: tool.name, input, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }), ...(item === undefined ? {} : { item }) };
     const result = await this.#o.executor.execute(request, host);

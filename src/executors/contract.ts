@@ -56,13 +56,17 @@ export interface AttemptHost {
   started(): boolean;
   /** `ctx` for the tool, bound to the attempt's abort signal; its logs, progress and model calls become the run's events. */
   context(signal: AbortSignal): ToolContext;
-  /** Aborted when the run is cancelled or stopped; a running attempt then fails with the signal's reason. */
+  /** Aborted when the run is cancelled or stopped (the tool's own signal follows it in process). */
   readonly signal: AbortSignal;
-  /** Rejecters of the attempts in flight, so one abort of the run fails them all at once (see call-with-signal.ts). */
-  readonly inflight: Set<(err: Error) => void>;
 }
 
 export interface AttemptExecutor {
   /** Run one attempt once the run and the tool have a free slot. Never rejects: a failure is a `failed` result. */
   execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult>;
+  /**
+   * The run was stopped: every attempt of `runId` in flight fails at once with `reason` (its tool's signal is
+   * aborted; a tool that ignores it is not waited for). Attempts still queued answer `cancelled` when their
+   * slot comes (`started()` is false).
+   */
+  cancel(runId: string, reason: Error): void;
 }

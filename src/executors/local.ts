@@ -7,7 +7,7 @@ import PQueue from 'p-queue';
 import { isoNow } from '../core/clock.js';
 import { BraidError, toErrorRecord } from '../errors.js';
 import type { Tool, ToolLimits } from '../tools/types.js';
-import { callWithSignal } from './call-with-signal.js';
+import { callWithSignal, type CancelSet } from './call-with-signal.js';
 import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 import { validateToolInput, validateToolOutput } from './tool-call.js';
 
@@ -23,6 +23,8 @@ export class LocalExecutor implements AttemptExecutor {
   readonly #run: PQueue | null;
   readonly #perTool = new Map<string, PQueue | null>();
   readonly #limits: Readonly<Record<string, ToolLimits>>;
+  /** Rejecters of the attempts in flight, per run: `cancel(runId)` fails them all at once. */
+  readonly #inflight = new Map<string, CancelSet>();
 
   constructor(options: LocalExecutorOptions = {}) {
     const concurrency = options.concurrency ?? Infinity;
@@ -32,11 +34,26 @@ export class LocalExecutor implements AttemptExecutor {
 
   execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
     const tool = host.tool(request.tool);
-    const fn = () => attempt(tool, request, host);
+    const fn = () => this.#attempt(tool, request, host);
     const toolQueue = this.#toolQueue(tool);
     const inRunSlot = this.#run ? () => this.#run!.add(fn) as Promise<AttemptResult> : fn;
     // Take the tool's slot first: waiting for it never holds a run slot that unrelated tasks could use.
     return toolQueue ? (toolQueue.add(inRunSlot) as Promise<AttemptResult>) : inRunSlot();
+  }
+
+  cancel(runId: string, reason: Error): void {
+    const inflight = this.#inflight.get(runId);
+    if (inflight) for (const cancel of [...inflight]) cancel(reason);
+  }
+
+  async #attempt(tool: Tool, request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
+    let inflight = this.#inflight.get(request.runId);
+    if (!inflight) this.#inflight.set(request.runId, (inflight = new Set()));
+    try {
+      return await attempt(tool, request, host, inflight);
+    } finally {
+      if (inflight.size === 0) this.#inflight.delete(request.runId);
+    }
   }
 
   #toolQueue(tool: Tool): PQueue | null {
@@ -63,13 +80,13 @@ function pick(tool: ToolLimits): ToolLimits {
 }
 
 /** One attempt, inside its slots. */
-async function attempt(tool: Tool, request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
+async function attempt(tool: Tool, request: AttemptRequest, host: AttemptHost, inflight: CancelSet): Promise<AttemptResult> {
   if (host.signal.aborted || !host.started()) return { status: 'cancelled' };
   const t0 = performance.now();
   let result: AttemptResult;
   try {
     const input = validateToolInput(tool, request.input, request.taskId);
-    const raw = await callWithSignal((signal) => tool.run(input, host.context(signal)), host.signal, host.inflight, request.timeoutMs, request.taskId);
+    const raw = await callWithSignal((signal) => tool.run(input, host.context(signal)), host.signal, inflight, request.timeoutMs, request.taskId);
     result = { status: 'succeeded', output: validateToolOutput(tool, raw, request.taskId), durationMs: 0, endedAt: '' };
   } catch (err) {
     result = { status: 'failed', error: { ...toErrorRecord(err), retryable: !BraidError.is(err) || err.retryable }, durationMs: 0, endedAt: '' };

@@ -23,7 +23,6 @@ function fakeHost(controller = new AbortController()) {
     started: () => (log.push('started'), !controller.signal.aborted),
     context: (signal) => ({ signal, runId: 'r1', taskId: 't1', attempt: 1, visit: 1, services: {}, logger: console, emit: (p: { message?: string }) => void log.push(`progress ${p.message}`) }) as unknown as ToolContext,
     signal: controller.signal,
-    inflight: new Set(),
   };
   return { host, log, controller };
 }
@@ -67,14 +66,18 @@ export function executorContract(name: string, make: () => AttemptExecutor): voi
       expect(log.filter((l) => l.startsWith('progress'))).toEqual([]);
     });
 
-    it('stopping the run fails a running attempt E_CANCELLED', async () => {
+    it('cancel(runId) fails the running attempts of that run E_CANCELLED, and only those', async () => {
       const { host, controller } = fakeHost();
-      const pending = make().execute(request('stuck', {}), host);
+      const executor = make();
+      const pending = executor.execute(request('stuck', {}), host);
+      const other = executor.execute(request('stuck', {}, { runId: 'r2', timeoutMs: 60 }), fakeHost().host);
       await new Promise((r) => setTimeout(r, 5));
       const err = new CancelledError();
       controller.abort(err);
-      for (const cancel of [...host.inflight]) cancel(err);
+      executor.cancel('r1', err);
       expect(await pending).toMatchObject({ status: 'failed', error: { code: 'E_CANCELLED', retryable: false } });
+      // by id: another run's attempt goes on (here until its deadline)
+      expect(await other).toMatchObject({ status: 'failed', error: { code: 'E_TIMEOUT' } });
     });
   });
 }

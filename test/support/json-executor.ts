@@ -14,4 +14,8 @@ export class JsonExecutor implements AttemptExecutor {
     const result = await this.#worker.execute(wire, host);
     return JSON.parse(JSON.stringify(result)) as AttemptResult;
   }
+
+  cancel(runId: string, reason: Error): void {
+    this.#worker.cancel(runId, reason);
+  }
 }
