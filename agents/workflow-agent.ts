@@ -9,8 +9,8 @@
  * says it is offline.
  */
 import { InputValidationError } from '../src/errors.js';
-import type { RunResult } from '../src/engine/result.js';
-import type { RunEvent } from '../src/events/types.js';
+import type { RunResult } from '../src/core/result.js';
+import type { RunEvent } from '../src/core/events.js';
 import { extractArguments } from '../src/llm/offline.js';
 import { loadPrompt, renderPrompt } from '../src/llm/prompts.js';
 import type { ChatMessage, FunctionSpec, LlmProvider, ToolCall } from '../src/llm/types.js';

@@ -36,32 +36,94 @@ export interface Issue {
   readonly severity?: 'error' | 'warning';
 }
 
-export type ErrorCode =
-  | 'E_SPEC'
-  | 'E_TOOLS_MODULE'
-  | 'E_USAGE'
-  | 'E_TOOL_INPUT'
-  | 'E_TOOL_OUTPUT'
-  | 'E_TOOL'
-  | 'E_TIMEOUT'
-  | 'E_CANCELLED'
-  | 'E_EXPRESSION'
-  | 'E_LABEL'
-  | 'E_MAX_VISITS'
-  | 'E_LLM'
-  /** A model endpoint answered with something that is not a chat completion (an HTML page, another API). */
-  | 'E_LLM_RESPONSE'
-  /** A model endpoint kept rate limiting, or asked to wait longer than braid waits. */
-  | 'E_RATE_LIMIT'
-  | 'E_NOT_FOUND'
-  | 'E_REJECTED'
-  | 'E_BUDGET'
-  | 'E_FOR_EACH'
-  | 'E_PLAN'
-  /** The run store cannot be written (disk full, read-only, an event that cannot be serialized). */
-  | 'E_STORE'
+/**
+ * Every code a `BraidError` may carry, in one list. For each: whether an attempt that fails with it is
+ * retried unless the error says otherwise (`retryable`), the HTTP answer when a request to the server
+ * caused it (`http`: status, and the code the client sees when it differs; none: a bug, answered 500
+ * `E_INTERNAL` with the details in the server log), and whether it means the user's input or set-up is
+ * wrong (`invalid`: the CLI prints the message alone and exits 2).
+ */
+export const ERROR_CODES = {
+  // ---- what the user gave: the workflow, the input, the command line, the set-up
+  /** The workflow file (or object) breaks the contract; `WorkflowValidationError.issues` says where. */
+  E_SPEC: { retryable: false, invalid: true },
+  /** A `--tools` module (or a workflow module) cannot be loaded. */
+  E_TOOLS_MODULE: { retryable: false, invalid: true },
+  /** The run input does not match the workflow's `inputs` (`InputValidationError.issues`). */
+  E_INPUT: { retryable: false, invalid: true, http: { status: 400 } },
+  /** An argument that cannot be right: `--input` without `=`, a malformed run id. */
+  E_BAD_ARGUMENT: { retryable: false, invalid: true, http: { status: 400 } },
+  /** A setting or file braid needs is missing or wrong: an environment variable, a prompt file, an MCP servers file, a store. */
+  E_CONFIG: { retryable: false, invalid: true },
+  /** No recorded run with that id. */
+  E_RUN_NOT_FOUND: { retryable: false, invalid: true, http: { status: 404, code: 'E_NOT_FOUND' } },
+  /** A workflow, run or task that does not exist (server and approvals). */
+  E_NOT_FOUND: { retryable: false, invalid: true, http: { status: 404 } },
+  /** The run is not in a state that allows the request: already finished, not waiting, already approved. */
+  E_RUN_STATE: { retryable: false, invalid: true, http: { status: 409, code: 'E_CONFLICT' } },
+  /** A run record that cannot be continued (no header line). */
+  E_RECORD: { retryable: false, invalid: true, http: { status: 409, code: 'E_CONFLICT' } },
   /** Another process is continuing the run (its record's lock is held). */
-  | 'E_LOCKED';
+  E_LOCKED: { retryable: false, invalid: true, http: { status: 409 } },
+  /** The run store cannot be written (disk full, read-only, an event that cannot be serialized). */
+  E_STORE: { retryable: false, invalid: true, http: { status: 500 } },
+  // ---- a task's attempt
+  /** A tool's input does not match its schema (not retried: the same input fails again). */
+  E_TOOL_INPUT: { retryable: false },
+  /** A tool's output does not match its output schema. */
+  E_TOOL_OUTPUT: { retryable: false },
+  /** A tool failed; retried unless it threw `NonRetriableError`. */
+  E_TOOL: { retryable: true },
+  /** An attempt ran past `timeout_ms`. */
+  E_TIMEOUT: { retryable: true },
+  /** The run was cancelled (Ctrl-C, `signal`, the server). */
+  E_CANCELLED: { retryable: false },
+  /** A condition or template expression failed or ran past its budget. */
+  E_EXPRESSION: { retryable: false },
+  /** No label could be decided for a task whose downstream tasks branch on labels. */
+  E_LABEL: { retryable: false },
+  /** `for_each` did not give a list, or one of its items failed. */
+  E_FOR_EACH: { retryable: false },
+  /** A human rejected the task (`braid approve --reject`). */
+  E_REJECTED: { retryable: false },
+  // ---- the run
+  /** A routing loop entered a task more than `max_visits` times. */
+  E_MAX_VISITS: { retryable: false },
+  /** A budget (tokens, cost, tasks, time) was crossed. */
+  E_BUDGET: { retryable: false },
+  /** The `plan` tool could not produce a valid sub-workflow. */
+  E_PLAN: { retryable: false },
+  // ---- models
+  /** A model request failed (network, HTTP error, an answer of the wrong shape). */
+  E_LLM: { retryable: true },
+  /** A model endpoint answered with something that is not a chat completion (an HTML page, another API). */
+  E_LLM_RESPONSE: { retryable: false },
+  /** A model endpoint kept rate limiting, or asked to wait longer than braid waits. */
+  E_RATE_LIMIT: { retryable: true },
+  // ---- braid itself
+  /** A bug in braid (the scheduler found a task it can never decide); please report it. */
+  E_INTERNAL: { retryable: false },
+} as const satisfies Record<string, { readonly retryable: boolean; readonly invalid?: true; readonly http?: { readonly status: number; readonly code?: string } }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+type CodeInfo = { readonly retryable: boolean; readonly invalid?: true; readonly http?: { readonly status: number; readonly code?: string } };
+const info = (code: string): CodeInfo | undefined => (Object.hasOwn(ERROR_CODES, code) ? (ERROR_CODES as Record<string, CodeInfo>)[code] : undefined);
+
+/** The HTTP status for an error a request caused, from its code; undefined when the error is a bug (500). */
+export function httpStatusOf(code: string): number | undefined {
+  return info(code)?.http?.status;
+}
+
+/** The code a client of the HTTP API sees for `code` (`E_RUN_STATE` reads `E_CONFLICT`). */
+export function httpCodeOf(code: string): string {
+  return info(code)?.http?.code ?? code;
+}
+
+/** True when the code says the user's input or set-up is wrong (not a failure of a run or a bug). */
+export function isInvalidUse(code: string): boolean {
+  return info(code)?.invalid === true;
+}
 
 const MARK = Symbol.for('braid.error');
 
@@ -69,7 +131,7 @@ export class BraidError extends Error {
   readonly [MARK] = true;
   readonly code: ErrorCode;
   readonly taskId?: string;
-  /** When false, the engine does not retry the attempt. */
+  /** When false, the engine does not retry the attempt. @default the code's `retryable` in {@link ERROR_CODES} */
   readonly retryable: boolean;
 
   constructor(code: ErrorCode, message: string, opts: { cause?: unknown; taskId?: string; retryable?: boolean } = {}) {
@@ -77,7 +139,7 @@ export class BraidError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.taskId = opts.taskId;
-    this.retryable = opts.retryable ?? true;
+    this.retryable = opts.retryable ?? info(code)?.retryable ?? true;
   }
 
   static is(value: unknown): value is BraidError {
@@ -150,8 +212,14 @@ export function userFrames(err: Error): string | undefined {
   return user.length ? user.slice(0, 10).map((l) => l.trim()).join('\n') : undefined;
 }
 
+/** An error that is data already (an executor's `AttemptError`, an error record): not an Error, a string `message`, `retryable` set. */
+function isErrorData(err: unknown): err is { message: string; code?: string; stack?: string } {
+  return typeof err === 'object' && err !== null && !(err instanceof Error) && typeof (err as { message?: unknown }).message === 'string' && typeof (err as { retryable?: unknown }).retryable === 'boolean';
+}
+
 /** A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. */
 export function toErrorRecord(err: unknown): { message: string; code?: string; stack?: string } {
+  if (isErrorData(err)) return { message: err.message, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.stack !== undefined ? { stack: err.stack } : {}) };
   if (!(err instanceof Error) && !BraidError.is(err)) return { message: String(err) };
   const e = err as Error;
   const own = (e as { code?: unknown }).code;
@@ -176,6 +244,6 @@ export class ToolsModuleError extends BraidError {
 /** Run input that does not match the workflow's `inputs` schema. */
 export class InputValidationError extends BraidError {
   constructor(readonly issues: readonly Issue[]) {
-    super('E_USAGE', `invalid run input:\n${formatIssues(issues)}`, { retryable: false });
+    super('E_INPUT', `invalid run input:\n${formatIssues(issues)}`, { retryable: false });
   }
 }

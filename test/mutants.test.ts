@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createProvider, defineTool, NonRetriableError, OfflineProvider, OpenAIProvider, runWorkflow, type RunEvent } from '../src/index.js';
 import { label, ScriptedModel } from '../src/testing/index.js';
-import { backoffDelay } from '../src/engine/attempt.js';
+import { backoffDelay } from '../src/core/backoff.js';
 import { braid } from './support/cli.js';
 import { flow, recorder } from './support/tools.js';
 

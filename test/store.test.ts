@@ -5,7 +5,8 @@ import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { approveTask, createLogger, eventLogger, foldRun, JsonlRunStore, otelListener, resumeRun, runWorkflow, type RunEvent, type RunResult } from '../src/index.js';
+import { approveTask, foldRun, JsonlRunStore, resumeRun, runWorkflow, type RunEvent, type RunResult } from '../src/index.js';
+import { createLogger, eventLogger, otelListener } from '../src/monitor/index.js';
 import { recorder } from './support/tools.js';
 import { braid } from './support/cli.js';
 

@@ -1,4 +1,8 @@
-/** braid's built-in tools, registered by default. One file per tool. */
+/**
+ * braid's built-in tools (`braid/tools`), registered by default by `runWorkflow`, the CLI and the service.
+ * One file per tool; the heavy ones (`calculate`, `send_email`) load their dependencies on first use.
+ */
+import { registerDefaultTools } from '../src/tools/defaults.js';
 import type { Tool } from '../src/tools/types.js';
 import { calculate } from './calculate.js';
 import { draftEmail } from './draft-email.js';
@@ -30,3 +34,11 @@ export const builtinToolList: readonly Tool[] = [
   sleep,
   plan,
 ];
+
+/** The tools every registry starts with (a fresh array each call). */
+export function builtinTools(): Tool[] {
+  return [...builtinToolList];
+}
+
+// Loading this module makes the built-ins the tools every run starts with (see src/tools/defaults.ts).
+registerDefaultTools(builtinTools);

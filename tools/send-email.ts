@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
 import { defineTool } from '../src/tools/define-tool.js';
 import { draftOrIdea } from './upstream.js';
@@ -22,6 +21,8 @@ export const sendEmail = defineTool({
   output: z.object({ messageId: z.string(), transport: z.enum(['outbox', 'smtp']), path: z.string().optional(), accepted: z.array(z.string()) }),
   upstream: draftOrIdea,
   async run({ to, subject, body, from }, ctx) {
+    // Loaded on first use: registering the built-in tools must not load nodemailer.
+    const { default: nodemailer } = await import('nodemailer');
     const smtp = process.env.SMTP_URL;
     if (smtp) {
       const transport = nodemailer.createTransport(smtp);

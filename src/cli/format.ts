@@ -1,6 +1,6 @@
 /** Human output: issues, the summary table, durations. */
 import { formatIssue, type Issue } from '../errors.js';
-import type { RunResult, TaskResult } from '../engine/result.js';
+import type { RunResult, TaskResult } from '../core/result.js';
 import type { RecordedRun } from '../store/fold.js';
 
 export const color = (on: boolean) => {

@@ -1,7 +1,7 @@
 /** The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input, 3 waiting for approval. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { basename, extname } from 'node:path';
-import { BraidError, formatIssue, InputValidationError, WorkflowValidationError } from '../errors.js';
+import { BraidError, formatIssue, InputValidationError, isInvalidUse, WorkflowValidationError } from '../errors.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
 import { toRegistry } from '../tools/registry.js';
 import { toMermaid } from '../graph/mermaid.js';
@@ -18,7 +18,7 @@ import type { ServiceFlags } from './chat.js';
 import type { PlanFlags } from './plan-command.js';
 import { loadUserTools, registryFor, type RunFlags } from './run-command.js';
 import { openMcp } from './mcp-option.js';
-import { builtinTools } from '../tools/builtins.js';
+import { builtinTools } from '../../tools/index.js';
 import type { ToolRegistry } from '../tools/registry.js';
 
 // Commands load their modules when they run: `braid --help` or `braid validate` need no HTTP server, logger or tracer.
@@ -391,7 +391,7 @@ function reportError(err: unknown): number {
     process.stderr.write(`${formatIssuesPretty(err.issues, undefined, c)}\n`);
     return EXIT.invalid;
   }
-  if (BraidError.is(err) && (err.code === 'E_TOOLS_MODULE' || err.code === 'E_USAGE' || err.code === 'E_SPEC' || err.code === 'E_LOCKED' || err.code === 'E_STORE')) {
+  if (BraidError.is(err) && isInvalidUse(err.code)) {
     process.stderr.write(`braid: ${safeLines(err.message)}\n`);
     return EXIT.invalid;
   }

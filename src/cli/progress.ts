@@ -3,7 +3,7 @@
  * line per step, good for CI logs.
  */
 import { buffered } from '../events/buffered.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import { STATUS_ICON, color, formatDuration, paint, safeText } from './format.js';
 
 interface Row {

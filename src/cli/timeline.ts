@@ -1,5 +1,5 @@
 /** Where time went: task attempt intervals from a run record, as a text Gantt chart or a Mermaid gantt. */
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import { color, formatDuration, safeText } from './format.js';
 
 export interface Interval {

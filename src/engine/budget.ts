@@ -2,7 +2,7 @@
  * Run budgets (`budget:` in the workflow, `--budget-*` flags): tokens, cost, wall time and task entries.
  * The guard only counts and reports the first limit crossed; the scheduler stops the run.
  */
-import type { Usage } from '../events/types.js';
+import type { Usage } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
 
 export class BudgetGuard {

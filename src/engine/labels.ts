@@ -1,36 +1,11 @@
 /** A task's label (workflow-spec.md §3, Labels): from the output, its `label` field, or the classifier. */
 import { BraidError } from '../errors.js';
-import type { Usage } from '../events/types.js';
-import type { LlmCallInfo } from '../llm/types.js';
+import type { Usage } from '../core/events.js';
+import type { Classifier, ClassifyRequest, LlmCallInfo } from '../llm/types.js';
+
+export type { Classifier, ClassifyRequest, ClassifyResult } from '../llm/types.js';
 import type { PlanTask } from './plan.js';
-import type { LabelSource } from './result.js';
-
-export interface ClassifyRequest {
-  readonly output: unknown;
-  /** The candidate labels; the answer must be one of them. */
-  readonly labels: readonly string[];
-  /** Extra instructions from `classify.prompt`. */
-  readonly prompt?: string;
-  readonly taskId: string;
-  readonly runId: string;
-  readonly signal: AbortSignal;
-  /** The task's rendered input, for context. */
-  readonly context?: unknown;
-  /** Report each LLM call (the engine turns it into an `llm.call` event for this task). */
-  readonly report?: (info: LlmCallInfo) => void;
-}
-
-export interface ClassifyResult {
-  readonly label: string;
-  readonly reason?: string;
-  readonly confidence?: number;
-  readonly usage?: Usage;
-}
-
-/** What the engine needs from an LLM classifier; the LLM layer implements it. */
-export interface Classifier {
-  classify(request: ClassifyRequest): Promise<ClassifyResult>;
-}
+import type { LabelSource } from '../core/result.js';
 
 export interface LabelDecision {
   readonly label: string;

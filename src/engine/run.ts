@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationError } from '../errors.js';
 import { checkInputs } from '../spec/input-check.js';
-import type { RunEvent, RunEventBody } from '../events/types.js';
+import type { RunEvent, RunEventBody } from '../core/events.js';
 import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
 import type { RunHeader, RunLog, RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
@@ -20,23 +20,24 @@ import { formatPath } from '../spec/path.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { Budget } from '../spec/schema.js';
-import { builtinTools } from '../tools/builtins.js';
+import { defaultTools } from '../tools/defaults.js';
 import { toRegistry, type ToolRegistry, type ToolsOption } from '../tools/registry.js';
 import type { ToolLimits } from '../tools/types.js';
-import type { RetryOptions } from './attempt.js';
-import { LocalExecutor, type Executor } from './executor.js';
+import type { RetryOptions } from '../core/backoff.js';
+import type { AttemptExecutor } from '../executors/contract.js';
+import { LocalExecutor } from '../executors/local.js';
 import type { Classifier } from './labels.js';
 import { createClassifier } from '../llm/classifier.js';
 import { createProvider } from '../llm/llm.js';
 import type { LlmProvider } from '../llm/types.js';
 import { compilePlan } from './plan.js';
-import type { RunResult } from './result.js';
+import type { RunResult } from '../core/result.js';
 import { Scheduler } from './scheduler.js';
 
 export interface RunOptions {
   /** Your tools; they shadow built-ins of the same name. */
   readonly tools?: ToolsOption;
-  /** Include braid's built-in tools. @default true */
+  /** Include the default tools: braid's built-ins (registered by every entry point: `braid`, the CLI, the service, `braid/testing`). @default true */
   readonly builtins?: boolean;
   /** Run input, checked against the workflow's `inputs` JSON Schema when it has one. */
   readonly input?: Record<string, unknown>;
@@ -53,7 +54,7 @@ export interface RunOptions {
   /** Decides labels the output does not carry. `null` for none. @default the LLM classifier on `llm` */
   readonly classifier?: Classifier | null;
   /** Where tasks run. @default a LocalExecutor with `concurrency` and `toolLimits` */
-  readonly executor?: Executor;
+  readonly executor?: AttemptExecutor;
   readonly retry?: RetryOptions;
   /** Made available to tools as `ctx.services`. */
   readonly services?: Readonly<Record<string, unknown>>;
@@ -173,7 +174,7 @@ export interface PendingResume {
 
 /**
  * Take the run's lock and check it can continue, without starting it: `E_LOCKED` at once (naming the
- * process) when another process continues it, `E_USAGE` when the record has no header or the decision does
+ * process) when another process continues it, `E_RECORD` when the record has no header, `E_RUN_STATE` when the decision does
  * not apply. The lock is held until the continued run ends (or `release`).
  */
 export async function prepareResume(runId: string, options: ResumeOptions): Promise<PendingResume> {
@@ -182,7 +183,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   try {
     const record = await store.read(runId);
     const { header } = record;
-    if (!header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    if (!header) throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
     // The lock is ours: whoever wrote the record last has stopped (a run without run.finished was interrupted).
     const before = foldRun(record);
     const decision = approve && approvalEvent(runId, record.events, before, approve);
@@ -235,14 +236,14 @@ export async function resumeRun(runId: string, options: ResumeOptions): Promise<
 function approvalEvent(runId: string, events: readonly RunEvent[], run: RecordedRun, decision: Approval): RunEventBody {
   const { taskId } = decision;
   const task = Object.hasOwn(run.tasks, taskId) ? run.tasks[taskId] : undefined;
-  if (!task) throw new BraidError('E_USAGE', `run "${runId}" has no task "${taskId}"`, { retryable: false });
+  if (!task) throw new BraidError('E_NOT_FOUND', `run "${runId}" has no task "${taskId}"`, { retryable: false });
   if (task.status !== 'waiting') {
     const waiting = Object.entries(run.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
-    throw new BraidError('E_USAGE', `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`, { retryable: false });
+    throw new BraidError('E_RUN_STATE', `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`, { retryable: false });
   }
   const given = [...events].reverse().find((e): e is Extract<RunEvent, { type: 'task.approval' }> => e.type === 'task.approval' && e.taskId === taskId && e.visit === task.visits);
   if (given) {
-    throw new BraidError('E_USAGE', `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`, { retryable: false });
+    throw new BraidError('E_RUN_STATE', `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`, { retryable: false });
   }
   return { type: 'task.approval', taskId, visit: task.visits, approved: decision.approved, ...(decision.by ? { by: decision.by } : {}), ...(decision.comment ? { comment: decision.comment } : {}) };
 }
@@ -269,16 +270,16 @@ export async function approveTask(store: RunStore, runId: string, taskId: string
 /**
  * Cancel a recorded run that is not running in any process (waiting for an approval, or interrupted): its
  * unfinished tasks are skipped (`cancelled`) and the run ends `cancelled`, under its lock. A finished run is
- * refused (`E_USAGE`); one another process continues fails with `E_LOCKED`.
+ * refused (`E_RUN_STATE`); one another process continues fails with `E_LOCKED`.
  */
 export async function cancelRecordedRun(store: RunStore, runId: string): Promise<RunResult> {
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
-    if (!record.header) throw new BraidError('E_USAGE', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    if (!record.header) throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
     const run = foldRun(record);
     if (run.status !== 'waiting' && run.status !== 'interrupted' && run.status !== 'running') {
-      throw new BraidError('E_USAGE', `run "${runId}" already finished (${run.status})`, { retryable: false });
+      throw new BraidError('E_RUN_STATE', `run "${runId}" already finished (${run.status})`, { retryable: false });
     }
     const log = await store.reopen(runId, lock);
     const added: RunEvent[] = [];
@@ -306,7 +307,7 @@ function assertInputs(workflow: Workflow, registry: ToolRegistry, input: Record<
 type Prepared = { workflow: Workflow; registry: ToolRegistry; close: () => Promise<void> };
 
 async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins' | 'mcp'>): Promise<Prepared> {
-  const base = options.builtins === false ? [] : builtinTools();
+  const base = options.builtins === false ? [] : defaultTools();
   const mcp = await mcpToolsFor(source, options.mcp);
   const initial = toRegistry(mcp.tools.length ? [...toRegistry(options.tools).list(), ...mcp.tools] : options.tools, base);
   try {

@@ -4,8 +4,10 @@
  * - Every task keeps a count of upstreams that are not yet terminal, and counts of succeeded / failed /
  *   skipped upstreams. When an upstream becomes terminal, its downstream tasks are re-decided at once:
  *   no levels, no barriers; a task starts the moment its trigger rule allows.
- * - Deciding is pure (`decideTrigger`, condition checks); running goes through an `Executor`
- *   (p-queue in process), so limits live there and the scheduler never blocks.
+ * - Deciding is pure (`decide.ts`: trigger rules, conditions, the failure policy, settling, the run
+ *   status); this class is the driver that keeps the state and applies the commands. Running goes through
+ *   an `AttemptExecutor` (src/executors: a data request in, a data result out; p-queue in process), so
+ *   limits live there and the scheduler never blocks.
  * - Routing edges (`next_task_id_on_*`) enter a task whatever its other rules; re-entering a finished task
  *   resets it and everything downstream of it to pending, so the loop body runs again.
  * - A run ends when nothing is active: tasks only reachable by routing and never routed to are then
@@ -18,33 +20,33 @@
 import { setMaxListeners } from 'node:events';
 import { BraidError, CancelledError, toErrorRecord, type ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { ErrorRecord, Usage } from '../events/types.js';
+import type { ErrorRecord, Usage } from '../core/events.js';
 import { isTruthy } from '../spec/expression.js';
 import type { TemplateContext } from '../spec/template.js';
-import { backoffDelay, callWithSignal, sleep, type CancelSet, type RetryOptions } from './attempt.js';
-import { isoNow } from '../events/clock.js';
-import type { Executor } from './executor.js';
+import { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
+import { isoNow } from '../core/clock.js';
+import type { AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
 import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
-import { clearOutcome, type RunResult, type RunStatus, type SkipReason, type TaskResult, type TaskStatus } from './result.js';
+import { clearOutcome, type RunResult, type RunStatus, type SkipReason, type TaskResult, type TaskStatus } from '../core/result.js';
 import { withCost } from '../llm/cost.js';
 import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
-import { addUsage } from './usage.js';
-import { validateToolInput, validateToolOutput } from './tool-call.js';
+import { addUsage } from '../core/usage.js';
 import { TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard } from './budget.js';
 import { track } from '../llm/llm.js';
 import type { ChildRuns, Tool, UpstreamOutput } from '../tools/types.js';
 import { effectiveInput } from './effective-input.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
-import { decideTrigger, ruleStatus } from './trigger-rules.js';
+import { ruleStatus } from './trigger-rules.js';
+import { decideExpression, decideTask, firstRecovery, recover, runStatus, settle, type TaskCommand, type TaskFacts, type TaskState } from './decide.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
 
-type State = 'pending' | 'active' | 'waiting' | TaskStatus;
+type State = TaskState;
 
 interface TaskView {
   status: TaskStatus;
@@ -59,7 +61,7 @@ export interface SchedulerOptions {
   readonly runId: string;
   readonly plan: Plan;
   readonly input: unknown;
-  readonly executor: Executor;
+  readonly executor: AttemptExecutor;
   readonly bus: EventBus;
   readonly classifier?: Classifier;
   readonly signal?: AbortSignal;
@@ -85,7 +87,6 @@ export interface ChildRunner {
   ): Promise<RunResult>;
 }
 
-type AttemptOutcome = { ok: true; output: unknown; durationMs: number } | { ok: false; error: unknown; durationMs: number } | { cancelled: true };
 /** How a task's execution (all attempts, every for_each item) ended. `input` is what the label classifier sees. */
 type Outcome =
   | { ok: true; output: unknown; input: unknown; attempt: number; durationMs: number }
@@ -106,8 +107,6 @@ export class Scheduler {
   /** Latest view of each terminal task, read by templates and expressions. */
   readonly #views: Record<string, TaskView> = {};
   readonly #controller = new AbortController();
-  /** Attempts in flight; cancellation rejects them all at once. */
-  readonly #inflight: CancelSet = new Set();
   /** Tasks deciding, queued or running; the run ends when this reaches 0. */
   #active = 0;
   /** Tasks paused for a human approval; the run ends `waiting` when nothing else is active. */
@@ -150,7 +149,8 @@ export class Scheduler {
   #abort(err: Error): void {
     if (this.#controller.signal.aborted) return;
     this.#controller.abort(err);
-    for (const cancel of [...this.#inflight]) cancel(err);
+    // Attempts in flight fail at once, by the run's id (the executor may be elsewhere).
+    this.#o.executor.cancel(this.#o.runId, err);
   }
 
   /** Stop the run from outside (e.g. its record cannot be written): running tasks are cancelled, nothing new starts, the run fails with `error`. */
@@ -230,11 +230,12 @@ export class Scheduler {
   }
 
   #runStatus(): RunStatus {
-    if (this.#fatal) return 'failed';
-    if (this.#controller.signal.aborted) return 'cancelled';
-    if (this.#waitingApproval > 0) return 'waiting';
-    const unhandled = this.#tasks.some((t) => this.#state[t.index] === 'failed' && !t.failureHandled);
-    return unhandled ? 'failed' : 'succeeded';
+    return runStatus({
+      fatal: this.#fatal !== undefined,
+      aborted: this.#controller.signal.aborted,
+      waitingApproval: this.#waitingApproval,
+      unhandledFailure: this.#tasks.some((t) => this.#state[t.index] === 'failed' && !t.failureHandled),
+    });
   }
 
   // ---- deciding ------------------------------------------------------------------------------
@@ -262,49 +263,64 @@ export class Scheduler {
 
   /**
    * Nothing is active: skip the tasks nobody routed to, which may unblock joins. Returns false when
-   * nothing changed. (Defensively, a task still pending after that is skipped too.)
+   * nothing changed. A task still pending that the decider calls stuck can never be decided: a bug in
+   * braid, so the run fails with `E_INTERNAL` (the rest is then skipped, cancelled) rather than hiding it.
    */
   #settleUnreached(): boolean {
-    const cancelled = this.#controller.signal.aborted;
     const pending = this.#tasks.filter((t) => this.#state[t.index] === 'pending');
-    const unrouted = pending.filter((t) => cancelled || t.routingOnly);
-    for (const t of unrouted) this.#skip(t.index, cancelled ? this.#skipReasonOnAbort() : 'not_routed');
-    if (unrouted.length === 0 && pending.length > 0) this.#skip(pending[0].index, 'upstream_skipped');
+    const { skip, stuck } = settle(pending, this.#stopped());
+    for (const { task, reason } of skip) this.#skip(task.index, reason);
+    if (stuck.length > 0) {
+      const ids = stuck.map((t) => t.id).join(', ');
+      this.fail({ message: `internal error: the scheduler cannot decide ${ids} (nothing is running and nothing else can change); please report this`, code: 'E_INTERNAL' });
+    }
     return pending.length > 0;
   }
 
+  /** Why the rest of the run is skipped, once it was stopped. */
+  #stopped(): SkipReason | undefined {
+    return this.#controller.signal.aborted ? this.#skipReasonOnAbort() : undefined;
+  }
+
+  /** The decider's view of a task, refilled for each decision (deciding allocates nothing). */
+  readonly #facts: { -readonly [K in keyof TaskFacts]: TaskFacts[K] } & { counts: { total: number; succeeded: number; failed: number; skipped: number } } = {
+    stopped: undefined,
+    waiting: 0,
+    counts: { total: 0, succeeded: 0, failed: 0, skipped: 0 },
+    state: (i) => this.#state[i],
+    label: (i) => this.#results[i].label,
+  };
+
   #decide(i: number): void {
     if (this.#state[i] !== 'pending') return;
-    if (this.#controller.signal.aborted) return this.#skip(i, this.#skipReasonOnAbort());
     const t = this.#tasks[i];
-    const rule = t.ruleUpstreams.length === t.upstreams.length || this.#waiting[i] === 0 ? t.trigger : undefined;
-    if (!rule) return; // an if_status target is still running
-    const decision = decideTrigger(rule, {
-      total: t.ruleUpstreams.length,
-      succeeded: this.#succeeded[i],
-      failed: this.#failed[i],
-      skipped: this.#skipped[i],
-    });
-    if (decision === 'wait') return;
-    if (decision !== 'run') return this.#skip(i, decision);
-    const c = t.condition;
-    if (c.kind === 'none') return this.#enter(i);
-    if (c.kind === 'result') {
-      const dep = this.#results[c.dep];
-      const ok = this.#state[c.dep] === 'succeeded' && dep.label !== undefined && c.labels.has(dep.label);
-      return ok ? this.#enter(i) : this.#skip(i, 'condition_false');
-    }
-    if (c.kind === 'status') {
-      const s = this.#state[c.dep] as TaskStatus;
-      return c.status === s || c.status === 'finished' ? this.#enter(i) : this.#skip(i, 'condition_false');
-    }
+    const f = this.#facts;
+    f.stopped = this.#stopped();
+    f.waiting = this.#waiting[i];
+    f.counts.total = t.ruleUpstreams.length;
+    f.counts.succeeded = this.#succeeded[i];
+    f.counts.failed = this.#failed[i];
+    f.counts.skipped = this.#skipped[i];
+    this.#apply(i, decideTask(t, f));
+  }
+
+  /** Carry out the decider's command for pending task i. */
+  #apply(i: number, command: TaskCommand): void {
+    if (command.kind === 'wait') return;
+    if (command.kind === 'skip') return this.#skip(i, command.reason);
+    if (command.kind === 'enter') return this.#enter(i);
     // An expression: evaluated asynchronously, the task counts as active meanwhile.
+    const t = this.#tasks[i];
+    const c = t.condition as Extract<PlanTask['condition'], { kind: 'when' }>;
     this.#state[i] = 'active';
     this.#active++;
     const ctx = { input: this.#o.input, tasks: this.#views, output: c.dep === undefined ? undefined : this.#views[this.#tasks[c.dep].id]?.output };
     // Under a time budget (the task's timeout_ms, else the expression default) and a depth budget.
     c.expression.evaluate(ctx, { timeoutMs: t.timeoutMs }).then(
-      (value) => (isTruthy(value) ? this.#enter(i) : this.#finish(i, 'skipped', { reason: 'condition_false' })),
+      (value) => {
+        const next = decideExpression(isTruthy(value));
+        return next.kind === 'enter' ? this.#enter(i) : this.#finish(i, 'skipped', { reason: 'condition_false' });
+      },
       (err) => this.#finish(i, 'failed', { error: { message: `condition expression failed: ${(err as Error).message}`, code: 'E_EXPRESSION' } }),
     );
   }
@@ -473,40 +489,41 @@ export class Scheduler {
    * `on_failure` steps in order (retry, adjust the input, fall back to another tool, skip).
    */
   async #runWithPolicy(t: PlanTask, firstInput: unknown, visit: number, ctx: TemplateContext, item?: number): Promise<Outcome> {
-    const { bus, executor, retry } = this.#o;
+    const { bus, retry } = this.#o;
     let input = firstInput;
     let tool = t.tool;
-    let retriesLeft = t.retries;
-    let step = 0;
+    let recovery = firstRecovery(t);
     for (let attempt = 1; ; attempt++) {
-      const outcome = await executor.run(tool, () => this.#attempt(t, tool, input, attempt, visit, item));
-      if ('cancelled' in outcome) return { skipped: this.#skipReasonOnAbort() };
-      if (outcome.ok) return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
+      const outcome = await this.#attempt(t, tool, input, attempt, visit, item);
+      if (outcome.status === 'cancelled') return { skipped: this.#skipReasonOnAbort() };
+      if (outcome.status === 'succeeded') return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
       const err = outcome.error;
       const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
       if (this.#controller.signal.aborted) return failed;
-      const retryable = !BraidError.is(err) || err.retryable;
-      let again = retryable && retriesLeft > 0;
+      let again = false;
       /** A plain retry (same tool, same input) waits with backoff; a changed input or tool runs at once. */
-      let backoff = again;
-      if (again) retriesLeft--;
-      while (!again && step < t.policy.length) {
-        const s = t.policy[step++];
+      let backoff = false;
+      while (!again) {
+        const next = recover(t.policy, recovery, err.retryable);
+        recovery = next.state;
+        const c = next.command;
+        if (c.kind === 'fail') break;
+        if (c.kind === 'retry') {
+          again = backoff = true;
+          break;
+        }
         const base = { taskId: t.id, attempt, error: toErrorRecord(err), ...(item === undefined ? {} : { item }) };
-        if (s.kind === 'retry') {
-          if (retryable) (retriesLeft = s.times - 1), (again = backoff = true);
-        } else if (s.kind === 'skip') {
+        if (c.kind === 'skip') {
           bus.emit({ type: 'task.recovery', ...base, action: 'skip' });
           return { skipped: 'failure_skipped', error: err };
-        } else if (s.kind === 'fallback') {
-          tool = s.tool;
-          if (s.input) input = s.input(ctx);
-          retriesLeft = 0;
+        } else if (c.kind === 'fallback') {
+          tool = c.step.tool;
+          if (c.step.input) input = c.step.input(ctx);
           again = true;
-          bus.emit({ type: 'task.recovery', ...base, action: 'fallback', tool: s.name });
+          bus.emit({ type: 'task.recovery', ...base, action: 'fallback', tool: c.step.name });
         } else {
           try {
-            input = await adjustInput(s, tool, input, err, ctx, this.#o.llm && track(this.#o.llm, this.#reporter(t)), this.#controller.signal);
+            input = await adjustInput(c.step, tool, input, err, ctx, this.#o.llm && track(this.#o.llm, this.#reporter(t)), this.#controller.signal);
             again = true;
             bus.emit({ type: 'task.recovery', ...base, action: 'adjust', input });
           } catch (adjustErr) {
@@ -563,41 +580,37 @@ export class Scheduler {
     return { ok: true, output, input: items, attempt: 1, durationMs };
   }
 
-  /** One attempt, inside the executor's slot. */
-  async #attempt(t: PlanTask, tool: Tool, rawInput: unknown, attempt: number, visit: number, item?: number): Promise<AttemptOutcome> {
-    if (this.#controller.signal.aborted) return { cancelled: true };
+  /** One attempt through the executor: the request is data; the host records the start and gives the tool its `ctx`. */
+  async #attempt(t: PlanTask, tool: Tool, input: unknown, attempt: number, visit: number, item?: number): Promise<AttemptResult> {
     const { bus, runId, services } = this.#o;
     const r = this.#results[t.index];
-    r.attempts++;
-    const startedAt = isoNow();
-    r.startedAt ??= startedAt;
-    const t0 = performance.now();
-    const sources = tool === t.tool ? r.inputSources : undefined;
-    bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }), ...(sources ? { sources } : {}) });
-    let output: unknown;
-    let error: unknown;
-    let ok = false;
-    try {
-      const input = validateToolInput(tool, rawInput, t.id);
-      const report = () => this.#reporter(t);
-      const children = (signal: AbortSignal) => () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
-      const raw = await callWithSignal(
-        (signal) => tool.run(input, new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, children(signal))),
-        this.#controller.signal,
-        this.#inflight,
-        t.timeoutMs,
-        t.id,
-      );
-      output = validateToolOutput(tool, raw, t.id);
-      ok = true;
-    } catch (err) {
-      error = err;
-    }
-    const endedAt = isoNow();
+    let startedAt = '';
+    const host: AttemptHost = {
+      tool: () => tool,
+      started: () => {
+        if (this.#controller.signal.aborted) return false;
+        r.attempts++;
+        startedAt = isoNow();
+        r.startedAt ??= startedAt;
+        const sources = tool === t.tool ? r.inputSources : undefined;
+        bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }), ...(sources ? { sources } : {}) });
+        return true;
+      },
+      context: (signal) => {
+        const report = () => this.#reporter(t);
+        const children = () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
+        return new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, children);
+      },
+      signal: this.#controller.signal,
+    };
+    const request = { runId, taskId: t.id, visit, attempt, tool: tool.name, input, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }), ...(item === undefined ? {} : { item }) };
+    const result = await this.#o.executor.execute(request, host);
+    if (result.status === 'cancelled') return result;
+    const { endedAt } = result;
     r.endedAt = endedAt;
-    const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-    (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });
-    return ok ? { ok: true, output, durationMs } : { ok: false, error, durationMs };
+    const ok = result.status === 'succeeded';
+    (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(result.error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });
+    return result;
   }
 
   /** `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner may add `-r2`...). */

@@ -1,6 +1,6 @@
 /** Join rules over a task's upstreams (workflow-spec.md §4). Pure: counts in, decision out. */
 import type { TriggerRule } from '../spec/schema.js';
-import type { SkipReason } from './result.js';
+import type { SkipReason } from '../core/result.js';
 
 /** Counts over a task's finished rule upstreams; `failed` includes upstreams skipped as `upstream_failed` (see `ruleStatus`). */
 export interface UpstreamCounts {

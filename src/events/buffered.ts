@@ -3,7 +3,7 @@
  * event-loop turn, so a slow subscriber (a pretty printer, a tracer, a network sink) never delays a task.
  */
 import type { EventListener } from './bus.js';
-import type { RunEvent } from './types.js';
+import type { RunEvent } from '../core/events.js';
 
 export interface BufferedListener extends EventListener {
   /** Deliver what is queued now (before exit, or at the end of a run). */

@@ -1,6 +1,6 @@
 /** One emitter per run: stamps `seq`, `ts`, `runId` and hands each event to every subscriber. */
-import { isoNow } from './clock.js';
-import type { RunEvent, RunEventBody } from './types.js';
+import { isoNow } from '../core/clock.js';
+import type { RunEvent, RunEventBody } from '../core/events.js';
 
 export type EventListener = (event: RunEvent) => void;
 

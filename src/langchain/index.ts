@@ -5,8 +5,10 @@
 import { AIMessage, HumanMessage, SystemMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { tool as lcTool, type StructuredToolInterface } from '@langchain/core/tools';
+// braid's built-in tools are the default tools of the runs started here
+import '../../tools/index.js';
 import { runWorkflow, type RunOptions } from '../engine/run.js';
-import type { RunResult } from '../engine/result.js';
+import type { RunResult } from '../core/result.js';
 import { loadWorkflow } from '../spec/load.js';
 import { parseStructured } from '../llm/structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from '../llm/types.js';

@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { BraidError } from '../errors.js';
-import type { Classifier, ClassifyRequest, ClassifyResult } from '../engine/labels.js';
-import { schemaToJsonSchema, type JsonSchema } from '../tools/json-schema.js';
+import type { Classifier, ClassifyRequest, ClassifyResult } from './types.js';
+import { schemaToJsonSchema, type JsonSchema } from '../core/schema.js';
 import { withCost } from './cost.js';
 import { generateFromPrompt, track } from './llm.js';
 import { AnswerError } from './structured.js';

@@ -1,6 +1,6 @@
 /** Cost from the editable price table `prices.json`; `null` when the model is unknown. */
 import { readFileSync } from 'node:fs';
-import type { Usage } from '../events/types.js';
+import type { Usage } from '../core/events.js';
 import { packagePath } from '../paths.js';
 import type { TokenUsage } from './types.js';
 

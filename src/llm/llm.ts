@@ -3,8 +3,8 @@
  * reports every call for events and usage, `generateFromPrompt()` renders a prompt file and calls.
  */
 import { config as loadDotenv } from 'dotenv';
-import type { JsonSchema } from '../tools/json-schema.js';
-import type { SchemaLike } from '../tools/types.js';
+import type { JsonSchema } from '../core/schema.js';
+import type { SchemaLike } from '../core/schema.js';
 import { OfflineProvider } from './offline.js';
 import { OpenAIProvider, type OpenAIProviderOptions } from './openai.js';
 import { loadPrompt, renderPrompt } from './prompts.js';

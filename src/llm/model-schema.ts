@@ -20,8 +20,8 @@
  * sent with `strict: false` and `reason` says why. `fromModel` maps an answer back before zod sees it: `null` in a
  * field that was optional means the field is absent, so zod applies its default.
  */
-import { deepFreeze, schemaToJsonSchema, type JsonSchema } from '../tools/json-schema.js';
-import type { SchemaLike } from '../tools/types.js';
+import { deepFreeze, schemaToJsonSchema, type JsonSchema } from '../core/schema.js';
+import type { SchemaLike } from '../core/schema.js';
 
 export interface ModelSchema {
   /** What is sent (frozen). */

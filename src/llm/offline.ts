@@ -21,8 +21,8 @@
  *    takes the phrase after "about"/"on"; a recipient-like one the first email address; a required string
  *    still missing takes the `"quoted"` text, else the whole message (see `extractArguments`).
  */
-import type { JsonSchema } from '../tools/json-schema.js';
-import { schemaToJsonSchema } from '../tools/json-schema.js';
+import type { JsonSchema } from '../core/schema.js';
+import { schemaToJsonSchema } from '../core/schema.js';
 import { parseStructured } from './structured.js';
 import type { FunctionSpec, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';
 

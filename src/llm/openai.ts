@@ -14,10 +14,10 @@
  *   `E_RATE_LIMIT`); a 200 whose body is not a chat completion is `E_LLM_RESPONSE`. Waits end at once when the
  *   request's signal aborts, and no timer or socket outlives the call.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import PQueue from 'p-queue';
 import { BraidError, CancelledError } from '../errors.js';
-import { backoffDelay, sleep } from '../engine/attempt.js';
+import { backoffDelay, sleep } from '../core/backoff.js';
 import { modelSchema } from './model-schema.js';
 import { AnswerError, parseStructured } from './structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';
@@ -47,7 +47,7 @@ export interface OpenAIProviderOptions {
 export function positiveIntSetting(name: string, value: number | string | undefined, fallback: number | undefined, min = 1): number | undefined {
   if (value === undefined || value === '') return fallback;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < min) throw new BraidError('E_USAGE', `${name} must be an integer of at least ${min}, got "${value}"`, { retryable: false });
+  if (!Number.isInteger(n) || n < min) throw new BraidError('E_CONFIG', `${name} must be an integer of at least ${min}, got "${value}"`, { retryable: false });
   return n;
 }
 
@@ -67,6 +67,12 @@ type Completion = OpenAI.Chat.Completions.ChatCompletion;
 /** Why an attempt failed, and whether (and after how long) to try again. */
 type Failure = { error: BraidError; retry: boolean; retryAfterMs?: number };
 
+/** The openai package, loaded once on first use. */
+let openaiModule: Promise<typeof OpenAI> | undefined;
+/** Set once loaded; errors from the client (classified below) only exist after that. */
+let SDK: typeof OpenAI | undefined;
+const loadOpenAI = () => (openaiModule ??= import('openai').then((m) => (SDK = m.default)));
+
 const RETRY = { baseDelayMs: 500, maxDelayMs: 8000 };
 
 export class OpenAIProvider implements LlmProvider {
@@ -75,7 +81,9 @@ export class OpenAIProvider implements LlmProvider {
   readonly model: string;
   /** Requests in flight at most. */
   readonly concurrency: number;
-  readonly #client: OpenAI;
+  /** The SDK client, created on the first request: `import 'braid'` does not load the openai package. */
+  #client?: OpenAI;
+  readonly #clientOptions: ConstructorParameters<typeof OpenAI>[0];
   readonly #queue: PQueue;
   readonly #strict: boolean;
   readonly #maxRetries: number;
@@ -95,7 +103,7 @@ export class OpenAIProvider implements LlmProvider {
     this.concurrency = positiveIntSetting('BRAID_LLM_CONCURRENCY', options.concurrency ?? env.BRAID_LLM_CONCURRENCY, 8)!;
     const rpm = positiveIntSetting('BRAID_LLM_RPM', options.requestsPerMinute ?? env.BRAID_LLM_RPM, undefined);
     // Retries are braid's (below): the client's own would sleep through an abort and trust any retry-after.
-    this.#client = new OpenAI({ apiKey, baseURL: options.baseURL ?? (env.OPENAI_BASE_URL || undefined), maxRetries: 0, timeout: this.#timeoutMs });
+    this.#clientOptions = { apiKey, baseURL: options.baseURL ?? (env.OPENAI_BASE_URL || undefined), maxRetries: 0, timeout: this.#timeoutMs };
     this.#queue = new PQueue({ concurrency: this.concurrency, ...(rpm ? { intervalCap: rpm, interval: 60_000 } : {}) });
     this.#strict = options.strict ?? true;
   }
@@ -156,7 +164,8 @@ export class OpenAIProvider implements LlmProvider {
       const deadline = setTimeout(() => ((timedOut = true), controller.abort()), this.#timeoutMs);
       let failure: Failure;
       try {
-        const { data, response } = await this.#client.chat.completions.create(body, { signal: controller.signal }).withResponse();
+        const client = (this.#client ??= new (await loadOpenAI())(this.#clientOptions));
+        const { data, response } = await client.chat.completions.create(body, { signal: controller.signal }).withResponse();
         return this.#checkCompletion(data, response);
       } catch (err) {
         if (signal?.aborted) throw abortError(signal);
@@ -176,7 +185,7 @@ export class OpenAIProvider implements LlmProvider {
     if (typeof c !== 'object' || c === null || !Array.isArray(c.choices) || typeof c.choices[0]?.message !== 'object' || c.choices[0].message === null) {
       const type = response.headers.get('content-type') ?? 'no content-type';
       const preview = (typeof data === 'string' ? data : JSON.stringify(data) ?? '').replace(/\s+/g, ' ').slice(0, 120);
-      throw new BraidError('E_LLM_RESPONSE', `${this.#who}: the answer from ${response.url || this.#client.baseURL} is not a chat completion (HTTP ${response.status}, ${type}): ${preview}; check OPENAI_BASE_URL`, { retryable: false });
+      throw new BraidError('E_LLM_RESPONSE', `${this.#who}: the answer from ${response.url || this.#client?.baseURL} is not a chat completion (HTTP ${response.status}, ${type}): ${preview}; check OPENAI_BASE_URL`, { retryable: false });
     }
     return c as Completion;
   }
@@ -186,7 +195,7 @@ export class OpenAIProvider implements LlmProvider {
     if (timedOut) return { retry: true, error: new BraidError('E_LLM', `${this.#who}: no complete answer within ${this.#timeoutMs} ms (BRAID_LLM_TIMEOUT_MS, the whole response), ${tries}; timed out`, { cause: err }) };
     if (BraidError.is(err)) return { retry: false, error: err };
     if (err instanceof SyntaxError) return { retry: false, error: new BraidError('E_LLM_RESPONSE', `${this.#who}: the answer is not valid JSON (${err.message}); check OPENAI_BASE_URL`, { cause: err, retryable: false }) };
-    if (err instanceof OpenAI.APIError && err.status !== undefined) {
+    if (SDK && err instanceof SDK.APIError && err.status !== undefined) {
       const status = err.status;
       const said = `HTTP ${status}: ${(err.error as { message?: string } | undefined)?.message ?? err.message}`;
       const should = err.headers?.get('x-should-retry');
@@ -203,9 +212,9 @@ export class OpenAIProvider implements LlmProvider {
       const asked = retryAfterMs(err.headers);
       return { retry, retryAfterMs: asked !== undefined && asked <= this.#maxRetryAfterMs ? asked : undefined, error: new BraidError('E_LLM', `${this.#who}: ${said}${hint}${retry ? `, ${tries}` : ''}`, { cause: err, retryable: retry }) };
     }
-    if (err instanceof OpenAI.APIConnectionError) {
+    if (SDK && err instanceof SDK.APIConnectionError) {
       const cause = (err.cause as Error | undefined)?.message;
-      return { retry: true, error: new BraidError('E_LLM', `${this.#who}: cannot reach ${this.#client.baseURL} (${err.message}${cause && cause !== err.message ? `: ${cause}` : ''}), ${tries}`, { cause: err }) };
+      return { retry: true, error: new BraidError('E_LLM', `${this.#who}: cannot reach ${this.#client?.baseURL} (${err.message}${cause && cause !== err.message ? `: ${cause}` : ''}), ${tries}`, { cause: err }) };
     }
     return { retry: false, error: new BraidError('E_LLM', `${this.#who}: ${(err as Error).message ?? String(err)}`, { cause: err }) };
   }

@@ -23,7 +23,7 @@ const VAR_RE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
 export function parsePrompt(name: string, text: string): PromptTemplate {
   const m = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(text);
-  if (!m) throw new BraidError('E_USAGE', `prompts/${name}.md: missing front matter (--- ... ---)`);
+  if (!m) throw new BraidError('E_CONFIG', `prompts/${name}.md: missing front matter (--- ... ---)`);
   const meta = (parse(m[1]) ?? {}) as { description?: string; variables?: string[]; offline?: string };
   const sections = Object.fromEntries(
     m[2].split(/^# /m).filter(Boolean).map((s) => {
@@ -39,10 +39,10 @@ export function parsePrompt(name: string, text: string): PromptTemplate {
     user: sections.user ?? '',
     offline: meta.offline,
   };
-  if (!prompt.user) throw new BraidError('E_USAGE', `prompts/${name}.md: no "# user" section`);
+  if (!prompt.user) throw new BraidError('E_CONFIG', `prompts/${name}.md: no "# user" section`);
   const used = new Set([...`${prompt.system}\n${prompt.user}\n${prompt.offline ?? ''}`.matchAll(VAR_RE)].map((v) => v[1]));
   const undeclared = [...used].filter((v) => !prompt.variables.includes(v));
-  if (undeclared.length) throw new BraidError('E_USAGE', `prompts/${name}.md: uses undeclared variables ${undeclared.join(', ')}; list them under "variables"`);
+  if (undeclared.length) throw new BraidError('E_CONFIG', `prompts/${name}.md: uses undeclared variables ${undeclared.join(', ')}; list them under "variables"`);
   return prompt;
 }
 
@@ -60,7 +60,7 @@ export function loadPrompt(name: string): PromptTemplate {
     try {
       text = readFileSync(file, 'utf8');
     } catch {
-      throw new BraidError('E_USAGE', `prompt "${name}" not found at ${file}`);
+      throw new BraidError('E_CONFIG', `prompt "${name}" not found at ${file}`);
     }
     p = parsePrompt(name, text);
     cache.set(name, p);
@@ -83,7 +83,7 @@ const asText = (v: unknown) => (v === undefined || v === null ? '' : typeof v ==
 
 export function renderPrompt(prompt: PromptTemplate, vars: Readonly<Record<string, unknown>>): { messages: ChatMessage[]; offlineAnswer?: string } {
   const missing = prompt.variables.filter((v) => !(v in vars));
-  if (missing.length) throw new BraidError('E_USAGE', `prompt "${prompt.name}" needs variables ${missing.join(', ')}`);
+  if (missing.length) throw new BraidError('E_CONFIG', `prompt "${prompt.name}" needs variables ${missing.join(', ')}`);
   const messages: ChatMessage[] = [];
   if (prompt.system) messages.push({ role: 'system', content: fill(prompt.system, vars, asText) });
   messages.push({ role: 'user', content: fill(prompt.user, vars, asText) });

@@ -1,6 +1,6 @@
 /** Parse and validate a structured-output answer; a bad answer is an `AnswerError` (`E_LLM`) that says why. */
 import { BraidError } from '../errors.js';
-import type { SchemaLike } from '../tools/types.js';
+import type { SchemaLike } from '../core/schema.js';
 import type { TokenUsage } from './types.js';
 
 /**

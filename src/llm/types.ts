@@ -1,6 +1,6 @@
 /** The model layer's small, versioned contract: one `generate` call that both providers implement. */
-import type { JsonSchema } from '../tools/json-schema.js';
-import type { SchemaLike } from '../tools/types.js';
+import type { Usage } from '../core/events.js';
+import type { JsonSchema, SchemaLike } from '../core/schema.js';
 
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant' | 'tool';
@@ -74,4 +74,31 @@ export interface LlmCallInfo {
   readonly error?: { message: string; code?: string };
   /** The call was made in this child run of the task (e.g. the workflow a `plan` task runs). */
   readonly childRunId?: string;
+}
+
+export interface ClassifyRequest {
+  readonly output: unknown;
+  /** The candidate labels; the answer must be one of them. */
+  readonly labels: readonly string[];
+  /** Extra instructions from `classify.prompt`. */
+  readonly prompt?: string;
+  readonly taskId: string;
+  readonly runId: string;
+  readonly signal: AbortSignal;
+  /** The task's rendered input, for context. */
+  readonly context?: unknown;
+  /** Report each LLM call (the engine turns it into an `llm.call` event for this task). */
+  readonly report?: (info: LlmCallInfo) => void;
+}
+
+export interface ClassifyResult {
+  readonly label: string;
+  readonly reason?: string;
+  readonly confidence?: number;
+  readonly usage?: Usage;
+}
+
+/** What the engine needs from an LLM classifier; the LLM layer implements it. */
+export interface Classifier {
+  classify(request: ClassifyRequest): Promise<ClassifyResult>;
 }

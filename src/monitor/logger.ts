@@ -5,7 +5,7 @@
 import pino, { type Logger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
 import { buffered, type BufferedListener } from '../events/buffered.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 
 export interface LogOptions {
   /** @default process.env.BRAID_LOG_LEVEL ?? 'info' */

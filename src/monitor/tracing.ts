@@ -6,7 +6,7 @@
  */
 import { SpanKind, SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { buffered, type BufferedListener } from '../events/buffered.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 
 const time = (ts: string) => new Date(ts);
 

@@ -8,8 +8,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { WorkflowAgent } from '../../agents/workflow-agent.js';
-import { BraidError, InputValidationError } from '../errors.js';
-import type { RunEvent } from '../events/types.js';
+import { BraidError, httpCodeOf, httpStatusOf, InputValidationError } from '../errors.js';
+import type { RunEvent } from '../core/events.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
 import { NotFoundError, type RunManager } from '../service/run-manager.js';
@@ -105,10 +105,11 @@ export function createApp(options: AppOptions): Hono {
       const first = err.issues[0];
       return c.json({ error: { code: 'E_INPUT', message: err.issues.map((i) => `${i.path}: ${i.message}`).join('; '), path: first?.path, issues: err.issues } }, 400);
     }
-    if (err instanceof NotFoundError) return c.json({ error: { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) } }, 404);
-    if (BraidError.is(err) && err.code === 'E_LOCKED') return c.json({ error: { code: 'E_LOCKED', message: err.message } }, 409);
-    if (BraidError.is(err) && err.code === 'E_USAGE') return c.json({ error: { code: 'E_CONFLICT', message: redact(err.message) } }, 409);
-    if (BraidError.is(err) && err.code === 'E_STORE') return c.json({ error: { code: 'E_STORE', message: redact(err.message) } }, 500);
+    const status = BraidError.is(err) ? httpStatusOf(err.code) : undefined;
+    if (status !== undefined) {
+      const path = err instanceof NotFoundError ? err.path : undefined;
+      return c.json({ error: { code: httpCodeOf((err as BraidError).code), message: redact(err.message), ...(path ? { path } : {}) } }, status as Status);
+    }
     // Anything else is a bug: the details go to the server's log, not to the client.
     process.stderr.write(`braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`);
     return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
@@ -268,7 +269,7 @@ export function createApp(options: AppOptions): Hono {
     try {
       folded = store.fold ? await store.fold(id, processAlive) : await store.read(id).then((r) => ({ run: foldRun(r, processAlive), problems: [...r.problems], version: '' }));
     } catch (err) {
-      if (BraidError.is(err) && err.code === 'E_USAGE') throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT')) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
       throw err;
     }
     const cached = answers.get(id);
@@ -287,7 +288,7 @@ export function createApp(options: AppOptions): Hono {
     try {
       return await store.read(id);
     } catch (err) {
-      if (BraidError.is(err) && err.code === 'E_USAGE') throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT')) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
       throw err;
     }
   }

@@ -22,9 +22,9 @@ import {
   type ServerRequest,
   type Tool as McpTool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { RunResult } from '../engine/result.js';
+import type { RunResult } from '../core/result.js';
 import { BraidError, InputValidationError } from '../errors.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import { packagePath } from '../paths.js';
 import type { CatalogEntry, WorkflowCatalog } from '../service/catalog.js';
 import type { RunHandle, RunManager } from '../service/run-manager.js';
@@ -211,7 +211,7 @@ async function readRun(options: McpServiceOptions, runId: string): Promise<unkno
     const problems = [...folded.problems, ...(foldProblems ?? [])].map((p) => (dir ? p.split(dir).join('<store>') : p));
     return { ...run, ...(problems.length ? { problems } : {}) };
   } catch (err) {
-    if (BraidError.is(err) && err.code === 'E_USAGE') throw missing(); // no such run, or not a run id
+    if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT')) throw missing(); // no such run, or not a run id
     throw new McpError(ErrorCode.InternalError, `run "${runId}" could not be read${BraidError.is(err) ? ` (${err.code})` : ''}`);
   }
 }

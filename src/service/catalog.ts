@@ -10,7 +10,7 @@ import { formatIssue, WorkflowValidationError } from '../errors.js';
 import { formatOf, parseFile } from '../spec/parse.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
-import { builtinTools } from '../tools/builtins.js';
+import { builtinTools } from '../../tools/index.js';
 import type { JsonSchema } from '../tools/json-schema.js';
 import { toRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';

@@ -4,8 +4,8 @@
  */
 import { BraidError } from '../errors.js';
 import { cancelRecordedRun, newRunId, prepareResume, resolveInput, runWorkflow, type Approval } from '../engine/run.js';
-import type { RunResult } from '../engine/result.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunResult } from '../core/result.js';
+import type { RunEvent } from '../core/events.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { RunStore } from '../store/types.js';
 import type { CatalogEntry, WorkflowCatalog } from './catalog.js';
@@ -108,12 +108,12 @@ export class RunManager {
 
   /**
    * Continue a recorded run (after an approval, or a crash) in the background. Resolves once its lock is
-   * held and the decision (if any) checked: `E_LOCKED` when another process continues it, `E_USAGE` when it
+   * held and the decision (if any) checked: `E_LOCKED` when another process continues it, `E_RUN_STATE` when it
    * cannot continue.
    */
   async resume(runId: string, workflowName: string, approve?: Approval): Promise<RunHandle> {
     const { store, llm, concurrency, catalog } = this.options;
-    if (!store) throw new BraidError('E_USAGE', 'resuming needs a run store', { retryable: false });
+    if (!store) throw new BraidError('E_CONFIG', 'resuming needs a run store', { retryable: false });
     const entry = this.entry(workflowName);
     const pending = await prepareResume(runId, { store, tools: catalog.toolsFor(entry), llm, concurrency, approve });
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) => pending.start({ onEvent, signal }));
@@ -124,7 +124,7 @@ export class RunManager {
   /** Cancel a recorded run no process is running (e.g. one waiting for an approval). */
   async cancelRecorded(runId: string) {
     const { store } = this.options;
-    if (!store) throw new BraidError('E_USAGE', 'cancelling a recorded run needs a run store', { retryable: false });
+    if (!store) throw new BraidError('E_CONFIG', 'cancelling a recorded run needs a run store', { retryable: false });
     const result = await cancelRecordedRun(store, runId);
     this.#runs.delete(runId); // its handle's result (waiting) is out of date: the record answers now
     return result;

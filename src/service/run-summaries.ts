@@ -4,8 +4,8 @@
  * JSONL store's file size and mtime tell whether it changed; a run of this server, its event count.
  */
 import { stat } from 'node:fs/promises';
-import type { Usage } from '../events/types.js';
-import type { TaskResultStatus } from '../engine/result.js';
+import type { Usage } from '../core/events.js';
+import type { TaskResultStatus } from '../core/result.js';
 import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
 import type { RunStore } from '../store/types.js';
 import type { RunManager } from './run-manager.js';

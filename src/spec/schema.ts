@@ -3,6 +3,9 @@
  * Shapes only: cross-field rules (references, cycles, templates) live in validate.ts.
  */
 import { z } from 'zod';
+import { mcpServersSchema } from '../tools/mcp/schema.js';
+
+export { mcpServerSchema, mcpServersSchema } from '../tools/mcp/schema.js';
 
 export const TRIGGER_RULES = [
   'none_failed_min_one_success',
@@ -103,20 +106,6 @@ export const defaultsSchema = z.strictObject({
   max_visits: z.int().min(1).optional(),
   trigger_rule: z.enum(TRIGGER_RULES).optional(),
 });
-
-const stdioServer = z.strictObject({
-  command: z.string().min(1),
-  args: z.array(z.string()).optional(),
-  env: z.record(z.string(), z.string()).optional(),
-  cwd: z.string().optional(),
-});
-const remoteServer = z.strictObject({
-  url: z.url(),
-  headers: z.record(z.string(), z.string()).optional(),
-});
-/** An MCP server whose tools become `<server>.<tool>`: stdio (`command`) or Streamable HTTP (`url`). */
-export const mcpServerSchema = z.union([stdioServer, remoteServer], { error: 'an MCP server is { command, args?, env?, cwd? } (stdio) or { url, headers? } (Streamable HTTP)' });
-export const mcpServersSchema = z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'server names are letters, digits, _ and -'), mcpServerSchema);
 
 export const workflowObjectSchema = z.strictObject({
   name: z.string().optional(),

@@ -5,7 +5,7 @@
 import { isTruthy, parseExpression } from '../spec/expression.js';
 import type { TaskSpec } from '../spec/schema.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
-import type { TaskResult } from '../engine/result.js';
+import type { TaskResult } from '../core/result.js';
 import type { RecordedRun } from './fold.js';
 import type { RunHeader } from './types.js';
 

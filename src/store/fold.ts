@@ -2,9 +2,9 @@
  * Rebuild a run from its events: the same result `runWorkflow` returned, for any prefix of the log
  * (a run killed mid-flight shows its running tasks), plus what a resume needs to replay.
  */
-import type { ErrorRecord, RunEvent } from '../events/types.js';
-import { clearOutcome, type LabelSource, type RunResult, type TaskResult } from '../engine/result.js';
-import { addUsage } from '../engine/usage.js';
+import type { ErrorRecord, RunEvent } from '../core/events.js';
+import { clearOutcome, type LabelSource, type RunResult, type TaskResult } from '../core/result.js';
+import { addUsage } from '../core/usage.js';
 import type { RunRecord } from './types.js';
 
 /** A run as its record tells it; `running`/`interrupted` when the log has no `run.finished` yet. */

@@ -1,6 +1,6 @@
 /** Read a recorded run's events and, when asked, keep following the record as its writer appends to it. */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import { foldRun, processAlive } from './fold.js';
 import type { RunStore } from './types.js';
 

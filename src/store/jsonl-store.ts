@@ -10,7 +10,7 @@ import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSy
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BraidError } from '../errors.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import { acquireRunLock, RunLock } from './run-lock.js';
 import type { FoldedRecord, RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 import { RunFolder } from './fold.js';
@@ -60,7 +60,7 @@ export class JsonlRunStore implements RunStore {
   }
 
   path(runId: string): string {
-    if (!RUN_ID.test(runId)) throw new BraidError('E_USAGE', `invalid run id "${runId.length > 60 ? `${runId.slice(0, 60)}...` : runId}" (letters, digits, _ . -, at most 200 characters)`, { retryable: false });
+    if (!RUN_ID.test(runId)) throw new BraidError('E_BAD_ARGUMENT', `invalid run id "${runId.length > 60 ? `${runId.slice(0, 60)}...` : runId}" (letters, digits, _ . -, at most 200 characters)`, { retryable: false });
     return join(this.dir, `${runId}.jsonl`);
   }
 
@@ -222,7 +222,7 @@ export class JsonlRunStore implements RunStore {
 }
 
 function noSuchRun(runId: string, dir: string): BraidError {
-  return new BraidError('E_USAGE', `no run "${runId}" in ${dir} (list them with: braid runs)`, { retryable: false });
+  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in ${dir} (list them with: braid runs)`, { retryable: false });
 }
 
 /** Fields an event of each type must have, with their JSON types: a record that lacks them is reported, not folded. */

@@ -4,7 +4,7 @@
  * written and read back); one writer per run holds here too.
  */
 import { BraidError } from '../errors.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import { RunLockedError } from './run-lock.js';
 import type { RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 
@@ -18,7 +18,7 @@ export class MemoryRunStore implements RunStore {
   readonly #runs = new Map<string, Entry>();
 
   async create(header: RunHeader): Promise<RunLog> {
-    if (this.#runs.has(header.runId)) throw new BraidError('E_USAGE', `run "${header.runId}" already exists in this memory store`, { retryable: false });
+    if (this.#runs.has(header.runId)) throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in this memory store`, { retryable: false });
     const entry: Entry = { header: structuredClone(header), events: [], locked: true };
     this.#runs.set(header.runId, entry);
     return this.#log(entry);
@@ -48,7 +48,7 @@ export class MemoryRunStore implements RunStore {
 
   #entry(runId: string): Entry {
     const entry = this.#runs.get(runId);
-    if (!entry) throw new BraidError('E_USAGE', `no run "${runId}" in this memory store`, { retryable: false });
+    if (!entry) throw new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in this memory store`, { retryable: false });
     return entry;
   }
 

@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { BraidError } from '../errors.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import { RunLockedError, type LockOwner } from './run-lock.js';
 import type { RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 
@@ -45,7 +45,7 @@ export class RedisRunStore implements RunStore {
     const lock = await this.lock(header.runId);
     try {
       const created = await this.redis.set(this.#key(header.runId, 'header'), JSON.stringify(header), 'NX');
-      if (created !== 'OK') throw new BraidError('E_USAGE', `run "${header.runId}" already exists in Redis`, { retryable: false });
+      if (created !== 'OK') throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in Redis`, { retryable: false });
       await this.redis.zadd(`${this.#prefix}:runs`, Date.parse(header.createdAt) || Date.now(), header.runId);
       return this.#log(header.runId, lock);
     } catch (err) {
@@ -188,5 +188,5 @@ export class RedisRunStore implements RunStore {
 }
 
 function noSuchRun(runId: string): BraidError {
-  return new BraidError('E_USAGE', `no run "${runId}" in Redis (list them with: braid runs)`, { retryable: false });
+  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in Redis (list them with: braid runs)`, { retryable: false });
 }

@@ -3,7 +3,7 @@
  * The file store (JSONL) is the default; a database or Redis store fits the same three verbs.
  */
 import type { BraidError } from '../errors.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunEvent } from '../core/events.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { RecordedRun } from './fold.js';
 

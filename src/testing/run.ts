@@ -1,7 +1,9 @@
 /** Run a workflow in a test: the result and every event, with no record unless a store is given. */
+// braid's built-in tools are the default tools of the runs started here
+import '../../tools/index.js';
 import { runWorkflow, type RunOptions } from '../engine/run.js';
-import type { RunResult } from '../engine/result.js';
-import type { RunEvent } from '../events/types.js';
+import type { RunResult } from '../core/result.js';
+import type { RunEvent } from '../core/events.js';
 
 export interface TestRun {
   readonly result: RunResult;

@@ -1,12 +1,10 @@
 import type { LlmProvider } from '../llm/types.js';
-import type { RunResult } from '../engine/result.js';
+import type { RunResult } from '../core/result.js';
+import type { SchemaLike } from '../core/schema.js';
+
+export type { SchemaLike } from '../core/schema.js';
 
 /** The tool contract: a plain object with a name, zod schemas and `run(input, ctx)`. */
-
-/** Any zod schema, v4 or v3: what braid needs from it. */
-export interface SchemaLike<T = unknown> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
-}
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;

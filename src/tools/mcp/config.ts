@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { z } from 'zod';
 import { BraidError } from '../../errors.js';
-import { mcpServerSchema, mcpServersSchema } from '../../spec/schema.js';
+import { mcpServerSchema, mcpServersSchema } from './schema.js';
 
 export { mcpServerSchema, mcpServersSchema };
 
@@ -19,13 +19,13 @@ export async function readMcpConfig(file: string): Promise<McpServers> {
   try {
     value = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new BraidError('E_USAGE', `${file}: cannot read MCP servers: ${(err as Error).message}`, { retryable: false });
+    throw new BraidError('E_CONFIG', `${file}: cannot read MCP servers: ${(err as Error).message}`, { retryable: false });
   }
   const record = value && typeof value === 'object' && 'mcpServers' in value ? (value as { mcpServers: unknown }).mcpServers : value;
   const parsed = mcpServersSchema.safeParse(record);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    throw new BraidError('E_USAGE', `${file}: mcpServers.${i.path.map(String).join('.')}: ${i.message}`, { retryable: false });
+    throw new BraidError('E_CONFIG', `${file}: mcpServers.${i.path.map(String).join('.')}: ${i.message}`, { retryable: false });
   }
   return parsed.data;
 }

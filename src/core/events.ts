@@ -1,5 +1,5 @@
 /** The closed union of run events (workflow-spec.md §8). Every event has `seq`, `ts`, `runId`, `type`. */
-import type { LabelSource, RunStatus, SkipReason } from '../engine/result.js';
+import type { LabelSource, RunStatus, SkipReason } from './result.js';
 
 export interface EventBase {
   /** Monotonic per run, from 1. */

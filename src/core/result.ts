@@ -1,5 +1,5 @@
 /** The run result (workflow-spec.md §8): what `runWorkflow` returns and `braid run --json` prints. */
-import type { ErrorRecord, Usage } from '../events/types.js';
+import type { ErrorRecord, Usage } from './events.js';
 
 export type TaskStatus = 'succeeded' | 'failed' | 'skipped';
 /** `waiting`: paused for a human approval (`approval: true`); `braid approve` continues it. */

@@ -1,4 +1,4 @@
-import type { Usage } from '../events/types.js';
+import type { Usage } from './events.js';
 
 /** Sum two usages; cost stays `null` once any part of it is unknown. */
 export function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {

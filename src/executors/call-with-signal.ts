@@ -1,36 +1,5 @@
-/** One attempt of a tool call: retry delays, timeout and cancellation through AbortSignal. */
+/** One attempt of a tool call: timeout and cancellation through AbortSignal. */
 import { CancelledError, TaskTimeoutError } from '../errors.js';
-
-export interface RetryOptions {
-  /** Delay before the first retry. @default 200 */
-  readonly baseDelayMs?: number;
-  /** Upper bound on any delay. @default 10000 */
-  readonly maxDelayMs?: number;
-}
-
-/**
- * Exponential backoff with "equal jitter": half of `base * 2^(retry-1)` fixed, half random, capped.
- * @param retry 1 for the first retry
- */
-export function backoffDelay(retry: number, options: RetryOptions = {}, random: () => number = Math.random): number {
-  const base = options.baseDelayMs ?? 200;
-  const max = options.maxDelayMs ?? 10_000;
-  const exp = Math.min(max, base * 2 ** (retry - 1));
-  return Math.round(exp / 2 + (exp / 2) * random());
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Rejecters of the attempts in flight, so one run-level abort listener can fail them all. */
 export type CancelSet = Set<(err: Error) => void>;

@@ -1,0 +1,42 @@
+/**
+ * Schemas as braid sees them: any zod schema (v4 or v3) or a plain JSON Schema input, and its JSON Schema
+ * (zod 4 natively, zod 3 via zod-to-json-schema), built once per schema and cached: the result is frozen,
+ * so share it, never change it.
+ */
+import { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+
+/** Any zod schema, v4 or v3: what braid needs from it. */
+export interface SchemaLike<T = unknown> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+export type JsonSchema = Record<string, unknown>;
+
+const cache = new WeakMap<object, JsonSchema>();
+const ANY_OBJECT: JsonSchema = deepFreeze({ type: 'object', properties: {}, additionalProperties: true });
+
+export function schemaToJsonSchema(schema: SchemaLike | undefined): JsonSchema {
+  if (!schema) return ANY_OBJECT;
+  let json = cache.get(schema);
+  if (!json) {
+    // zod 4 natively; a plain JSON Schema input (MCP, AI SDK jsonSchema()) as it is; else zod 3
+    const built = '_zod' in schema
+      ? (z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
+      : typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object'
+        ? structuredClone((schema as unknown as { jsonSchema: JsonSchema }).jsonSchema)
+        : (zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema);
+    const { $schema: _, ...rest } = built;
+    json = deepFreeze(rest);
+    cache.set(schema, json);
+  }
+  return json;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

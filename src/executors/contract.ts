@@ -1,0 +1,72 @@
+/**
+ * Where an attempt runs. The scheduler decides *what* runs and *when*; an executor runs one attempt of one
+ * task and answers with data. The request and the result are plain, serializable data (a queue or another
+ * machine can carry them); what only exists in the run's own process (the tool object, `ctx` with its
+ * logger, progress, model and child runs, the run's abort signal) is offered by the {@link AttemptHost}.
+ * An executor on another machine uses the host for nothing but `started()` and the events it forwards, and
+ * runs the tool named in the request from its own registry.
+ *
+ * `test/executor-contract.test.ts` runs the same contract suite against every implementation.
+ */
+import type { ToolContext, Tool } from '../tools/types.js';
+
+/** One attempt of one task. */
+export interface AttemptRequest {
+  readonly runId: string;
+  readonly taskId: string;
+  /** 1 for the first entry into the task; routing loops enter it again. */
+  readonly visit: number;
+  /** 1 for the first try of this visit (and this `for_each` item). */
+  readonly attempt: number;
+  /** The tool's name (a fallback tool's name after an `on_failure` fallback). */
+  readonly tool: string;
+  /** The rendered (effective) input, not yet validated against the tool's schema. */
+  readonly input: unknown;
+  /** The attempt fails with `E_TIMEOUT` this long after it starts; none when undefined. */
+  readonly timeoutMs?: number;
+  /** The `for_each` item's index. */
+  readonly item?: number;
+}
+
+/** A failed attempt's error, as data. */
+export interface AttemptError {
+  readonly message: string;
+  readonly code?: string;
+  /** Only frames in tool code. */
+  readonly stack?: string;
+  /** False: the retry policy does not try this again (invalid input, `NonRetriableError`, cancellation). */
+  readonly retryable: boolean;
+}
+
+/** `endedAt` (ISO time) is stamped when the tool ended, before the slot is given to the next attempt. */
+export type AttemptResult =
+  | { readonly status: 'succeeded'; readonly output: unknown; readonly durationMs: number; readonly endedAt: string }
+  | { readonly status: 'failed'; readonly error: AttemptError; readonly durationMs: number; readonly endedAt: string }
+  /** The run was stopped before the attempt got to start. */
+  | { readonly status: 'cancelled' };
+
+/** What the process that runs the workflow offers an attempt. */
+export interface AttemptHost {
+  /** The tool a request names, in this process. */
+  tool(name: string): Tool;
+  /**
+   * The attempt got its slot and is about to call the tool: the scheduler records the start and emits
+   * `task.started`. False when the run was stopped meanwhile: do not start, answer `cancelled`.
+   */
+  started(): boolean;
+  /** `ctx` for the tool, bound to the attempt's abort signal; its logs, progress and model calls become the run's events. */
+  context(signal: AbortSignal): ToolContext;
+  /** Aborted when the run is cancelled or stopped (the tool's own signal follows it in process). */
+  readonly signal: AbortSignal;
+}
+
+export interface AttemptExecutor {
+  /** Run one attempt once the run and the tool have a free slot. Never rejects: a failure is a `failed` result. */
+  execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult>;
+  /**
+   * The run was stopped: every attempt of `runId` in flight fails at once with `reason` (its tool's signal is
+   * aborted; a tool that ignores it is not waited for). Attempts still queued answer `cancelled` when their
+   * slot comes (`started()` is false).
+   */
+  cancel(runId: string, reason: Error): void;
+}

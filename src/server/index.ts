@@ -1,0 +1,9 @@
+/**
+ * `braid/server`: the HTTP API (Hono), the service it runs on (workflow catalog, run manager) and the
+ * workflow chat agent. Kept out of `braid` so that importing the core does not load Hono.
+ */
+export { createApp, type AppOptions } from './app.js';
+export { startServer, type ServeOptions, type RunningServer } from './serve.js';
+export { WorkflowCatalog, type CatalogEntry } from '../service/catalog.js';
+export { RunManager, RunHandle, type RunManagerOptions } from '../service/run-manager.js';
+export { WorkflowAgent, type AgentChunk, type WorkflowAgentOptions } from '../../agents/workflow-agent.js';

@@ -1,0 +1,42 @@
+/**
+ * `import 'braid'` stays light: the HTTP server, logging, tracing, e-mail, mathjs and the OpenAI SDK are
+ * loaded only by the subpaths (`braid/server`, `braid/monitor`, `braid/tools`) or on first use.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const HEAVY = ['hono', '@hono/node-server', 'pino', 'pino-pretty', '@opentelemetry/api', 'nodemailer', 'mathjs', 'openai'];
+
+/** The npm packages a fresh Node process loads for `script` (run from the repo root, so `braid` resolves to this package's dist/). */
+function packagesLoaded(script: string): Set<string> {
+  const log = join(mkdtempSync(join(tmpdir(), 'braid-loads-')), 'loads.txt');
+  execFileSync(process.execPath, ['--import', './test/support/record-loads.mjs', '--input-type=module', '-e', script], {
+    env: { ...process.env, BRAID_LOAD_LOG: log, OPENAI_API_KEY: '' },
+    stdio: 'pipe',
+  });
+  const packages = new Set<string>();
+  for (const url of readFileSync(log, 'utf8').split('\n')) {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (m) packages.add(m[1]);
+  }
+  return packages;
+}
+
+describe("import 'braid'", () => {
+  it('loads none of the heavy dependencies, even when a run registers the built-in tools', () => {
+    const loaded = packagesLoaded(`
+      const braid = await import('braid');
+      const tools = braid.builtinTools();
+      if (!tools.some((t) => t.name === 'send_email') || typeof braid.runWorkflow !== 'function') process.exit(3);`);
+    expect(loaded.has('zod')).toBe(true); // the hook saw the core's own dependencies
+    expect(HEAVY.filter((p) => loaded.has(p))).toEqual([]);
+  });
+
+  it('the subpaths load what they are for', () => {
+    const loaded = packagesLoaded(`await import('braid/server'); await import('braid/monitor'); await import('braid/tools');`);
+    expect(['hono', 'pino', '@opentelemetry/api'].filter((p) => !loaded.has(p))).toEqual([]);
+  });
+});
