@@ -123,9 +123,11 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       labelCandidates: needsLabel ? [...candidates] : [],
       failureHandled: Boolean(t.continue_on_error || t.next_task_id_on_failure || handledBy[i]),
       render: compileTemplate(t.input ?? {}, ids),
-      ...(implicit ? { implicit } : {}),
+      // Every plan task has the same fields (absent ones undefined): one object shape keeps the scheduler's
+      // property reads monomorphic (a spread in the middle of the literal made them slow).
+      implicit,
       policy: (t.on_failure ?? defaults.on_failure ?? []).map((step) => compilePolicyStep(step, specs, indexOf, registry, ids)),
-      ...(t.for_each !== undefined ? { forEach: compileTemplate(t.for_each, ids) } : {}),
+      forEach: t.for_each !== undefined ? compileTemplate(t.for_each, ids) : undefined,
       itemConcurrency: t.concurrency ?? Infinity,
     };
   });
