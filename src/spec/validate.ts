@@ -70,7 +70,9 @@ function checkShape(value: unknown, issues: Issue[]): { spec: WorkflowSpec; posi
     } else if (cond === '') {
       issues.push({ code: 'invalid_value', path: formatPath([...base, 'condition']), message: 'empty expression', hint: 'use null for no condition' });
     }
-    tasks.push({ ...(parsed.data as TaskSpec), condition: checked });
+    // Keep zod's object as it is when the condition is fine (a copy with an added key is slower to read).
+    if (checked === cond) tasks.push(parsed.data as TaskSpec);
+    else tasks.push({ ...(parsed.data as TaskSpec), condition: checked });
     positions.push(i);
   });
   return { spec: { ...(top.success ? top.data : raw), tasks } as WorkflowSpec, positions };
