@@ -44,7 +44,16 @@ export function routesOf(task: TaskSpec): [string, 'success' | 'failure'][] {
  * upstreams that no entry reaches is a root too (a loop back to the start begins there). Linear in tasks
  * plus edges, iterative. Unknown ids (in a workflow not validated yet) are ignored.
  */
-export function rootFlags(tasks: readonly TaskSpec[]): boolean[] {
+export function rootFlags(tasks: readonly TaskSpec[]): readonly boolean[] {
+  let flags = rootCache.get(tasks);
+  if (!flags) rootCache.set(tasks, (flags = computeRoots(tasks)));
+  return flags;
+}
+
+/** Per tasks array: a validated workflow is not changed, and it runs many times. */
+const rootCache = new WeakMap<readonly TaskSpec[], readonly boolean[]>();
+
+function computeRoots(tasks: readonly TaskSpec[]): boolean[] {
   const indexOf = new Map<string, number>();
   tasks.forEach((t, i) => indexOf.set(t.id, i));
   const out: number[][] = tasks.map(() => []);
