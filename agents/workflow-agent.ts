@@ -33,7 +33,13 @@ export interface WorkflowAgentOptions {
   readonly llm: LlmProvider;
 }
 
-type Pending = { kind: 'confirm' | 'ask'; entry: CatalogEntry; input: Record<string, unknown>; missing: string[]; call: ToolCall };
+type Pending = {
+  kind: 'confirm' | 'ask';
+  entry: CatalogEntry;
+  input: Record<string, unknown>;
+  missing: string[];
+  call: ToolCall;
+};
 
 const YES = /^\s*(y|yes|yeah|yep|sure|ok|okay|go|go ahead|do it|run it|confirm|please do)\b/i;
 const NO = /^\s*(n|no|nope|cancel|stop|don't|do not|abort)\b/i;
@@ -48,8 +54,14 @@ export class WorkflowAgent {
   constructor(options: WorkflowAgentOptions) {
     this.#o = options;
     const entries = options.catalog.list();
-    this.#functions = entries.map((e) => ({ name: functionName(e.name), description: e.description, parameters: e.inputs }));
-    const list = entries.map((e) => `- ${functionName(e.name)}: ${e.description}${e.confirm ? ' (asks for confirmation)' : ''}`).join('\n');
+    this.#functions = entries.map((e) => ({
+      name: functionName(e.name),
+      description: e.description,
+      parameters: e.inputs,
+    }));
+    const list = entries
+      .map((e) => `- ${functionName(e.name)}: ${e.description}${e.confirm ? ' (asks for confirmation)' : ''}`)
+      .join('\n');
     const system = renderPrompt(loadPrompt('chat-agent'), { workflows: list || '(none)', message: '' }).messages[0];
     this.messages = [system];
   }
@@ -63,26 +75,39 @@ export class WorkflowAgent {
     this.messages.push({ role: 'user', content: text });
     const pending = this.#pending;
     this.#pending = undefined;
-    if (pending?.kind === 'confirm' && YES.test(text)) return yield* this.#run(pending.entry, pending.input, pending.call, signal);
-    if (pending?.kind === 'confirm' && NO.test(text)) return yield this.#say(`OK, I did not run ${pending.entry.name}.`);
+    if (pending?.kind === 'confirm' && YES.test(text))
+      return yield* this.#run(pending.entry, pending.input, pending.call, signal);
+    if (pending?.kind === 'confirm' && NO.test(text))
+      return yield this.#say(`OK, I did not run ${pending.entry.name}.`);
     if (pending?.kind === 'confirm' && this.offline) {
       // Details given instead of a yes ("about tidal power", "to ana@example.com", "tone: formal") update the inputs.
       const details = explicitArguments(pending.entry.inputs, text);
-      if (Object.keys(details).length) return yield* this.#decide(pending.entry, { ...pending.input, ...details }, pending.call, signal);
+      if (Object.keys(details).length)
+        return yield* this.#decide(pending.entry, { ...pending.input, ...details }, pending.call, signal);
     }
     if (pending?.kind === 'ask' && this.offline) {
       // Offline: one missing input takes the whole answer; several take `key: value` pairs.
-      const filled = pending.missing.length === 1 ? { [pending.missing[0]]: text.trim() } : extractArguments(pending.entry.inputs, text);
+      const filled =
+        pending.missing.length === 1
+          ? { [pending.missing[0]]: text.trim() }
+          : extractArguments(pending.entry.inputs, text);
       return yield* this.#decide(pending.entry, { ...pending.input, ...filled }, pending.call, signal);
     }
 
-    const answer = await this.#o.llm.generate({ messages: this.messages, tools: this.#functions, purpose: 'chat', signal });
+    const answer = await this.#o.llm.generate({
+      messages: this.messages,
+      tools: this.#functions,
+      purpose: 'chat',
+      signal,
+    });
     const call = answer.toolCalls[0];
     const entry = call && this.#o.catalog.list().find((e) => functionName(e.name) === call.name);
     if (!call || !entry) {
       // Nothing to run: a confirmation still waiting keeps waiting.
       if (pending?.kind === 'confirm') this.#pending = pending;
-      const reply = this.offline ? this.#offlineHelp(text, pending?.kind === 'confirm' ? pending.entry.name : undefined) : answer.text || 'I could not match that to a workflow.';
+      const reply = this.offline
+        ? this.#offlineHelp(text, pending?.kind === 'confirm' ? pending.entry.name : undefined)
+        : answer.text || 'I could not match that to a workflow.';
       return yield this.#say(reply);
     }
     this.messages.push({ role: 'assistant', content: null, toolCalls: [call] });
@@ -90,13 +115,24 @@ export class WorkflowAgent {
     // Offline rule 5 falls back to the whole sentence for a required string: a guess, so ask instead.
     if (this.offline) args = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== text));
     // The model calls the workflow that was waiting again (the user added details): what was settled stays, new values win.
-    if (pending && pending.entry.name === entry.name) args = { ...pending.input, ...Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined && v !== null && v !== '')) };
+    if (pending && pending.entry.name === entry.name)
+      args = {
+        ...pending.input,
+        ...Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined && v !== null && v !== '')),
+      };
     yield* this.#decide(entry, args, call, signal);
   }
 
   /** Valid inputs run (after a confirmation when asked for); missing ones are asked for. */
-  async *#decide(entry: CatalogEntry, input: Record<string, unknown>, call: ToolCall, signal?: AbortSignal): AsyncGenerator<AgentChunk> {
-    const clean = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined && v !== null && v !== ''));
+  async *#decide(
+    entry: CatalogEntry,
+    input: Record<string, unknown>,
+    call: ToolCall,
+    signal?: AbortSignal,
+  ): AsyncGenerator<AgentChunk> {
+    const clean = Object.fromEntries(
+      Object.entries(input).filter(([, v]) => v !== undefined && v !== null && v !== ''),
+    );
     const missing = missingInputs(entry.inputs, clean);
     if (missing.length) {
       this.#pending = { kind: 'ask', entry, input: clean, missing, call };
@@ -117,7 +153,12 @@ export class WorkflowAgent {
     yield* this.#run(entry, clean, call, signal);
   }
 
-  async *#run(entry: CatalogEntry, input: Record<string, unknown>, call: ToolCall, signal?: AbortSignal): AsyncGenerator<AgentChunk> {
+  async *#run(
+    entry: CatalogEntry,
+    input: Record<string, unknown>,
+    call: ToolCall,
+    signal?: AbortSignal,
+  ): AsyncGenerator<AgentChunk> {
     let handle;
     try {
       handle = this.#o.runs.start(entry.name, input);
@@ -157,7 +198,10 @@ export class WorkflowAgent {
 
   /** Offline, a request that fits no workflow well: say so, and list what can run (never run something unrelated). */
   #offlineHelp(text: string, waiting?: string): string {
-    const list = this.#o.catalog.list().map((e) => `  ${e.name}: ${e.description}`).join('\n');
+    const list = this.#o.catalog
+      .list()
+      .map((e) => `  ${e.name}: ${e.description}`)
+      .join('\n');
     const still = waiting ? `\n(${waiting} is still waiting for your yes or no.)` : '';
     return `[offline] None of my workflows fits "${text.trim().slice(0, 80)}" well: offline I match your words against workflow names and descriptions (a word of the name, or two of the description). I can run:\n${list}${still}\nSet OPENAI_API_KEY for a real model.`;
   }
@@ -175,7 +219,9 @@ function explicitArguments(schema: JsonSchema, text: string): Record<string, unk
 
 function missingInputs(schema: JsonSchema, input: Record<string, unknown>): string[] {
   const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
-  return ((schema.required as string[] | undefined) ?? []).filter((k) => input[k] === undefined && props[k]?.default === undefined);
+  return ((schema.required as string[] | undefined) ?? []).filter(
+    (k) => input[k] === undefined && props[k]?.default === undefined,
+  );
 }
 
 function describeInput(input: Record<string, unknown>): string {
@@ -190,7 +236,16 @@ function compact(result: RunResult): unknown {
     status: result.status,
     ...(result.output !== undefined ? { output: JSON.stringify(result.output).slice(0, 1000) } : {}),
     tasks: Object.fromEntries(
-      Object.entries(result.tasks).map(([id, t]) => [id, { status: t.status, ...(t.reason ? { reason: t.reason } : {}), ...(t.label ? { label: t.label } : {}), ...(t.error ? { error: t.error.message } : {}), ...(t.output !== undefined ? { output: JSON.stringify(t.output).slice(0, 400) } : {}) }]),
+      Object.entries(result.tasks).map(([id, t]) => [
+        id,
+        {
+          status: t.status,
+          ...(t.reason ? { reason: t.reason } : {}),
+          ...(t.label ? { label: t.label } : {}),
+          ...(t.error ? { error: t.error.message } : {}),
+          ...(t.output !== undefined ? { output: JSON.stringify(t.output).slice(0, 400) } : {}),
+        },
+      ]),
     ),
   };
 }

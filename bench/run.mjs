@@ -21,18 +21,34 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- workloads: { name, tasks: [{ id, deps, ms }], concurrency?, bound } ----------------------------
 function layered(width, depth) {
   const tasks = [];
-  for (let d = 0; d < depth; d++) for (let w = 0; w < width; w++) tasks.push({ id: `l${d}_${w}`, deps: d === 0 ? [] : Array.from({ length: width }, (_, k) => `l${d - 1}_${k}`), ms: 0 });
+  for (let d = 0; d < depth; d++)
+    for (let w = 0; w < width; w++)
+      tasks.push({
+        id: `l${d}_${w}`,
+        deps: d === 0 ? [] : Array.from({ length: width }, (_, k) => `l${d - 1}_${k}`),
+        ms: 0,
+      });
   return tasks;
 }
-const fanout = (n) => [{ id: 'src', deps: [], ms: 0 }, ...Array.from({ length: n }, (_, i) => ({ id: `f${i}`, deps: ['src'], ms: 0 })), { id: 'sink', deps: Array.from({ length: n }, (_, i) => `f${i}`), ms: 0 }];
+const fanout = (n) => [
+  { id: 'src', deps: [], ms: 0 },
+  ...Array.from({ length: n }, (_, i) => ({ id: `f${i}`, deps: ['src'], ms: 0 })),
+  { id: 'sink', deps: Array.from({ length: n }, (_, i) => `f${i}`), ms: 0 },
+];
 const chain = (n) => Array.from({ length: n }, (_, i) => ({ id: `c${i}`, deps: i ? [`c${i - 1}`] : [], ms: 0 }));
 const uneven = () => [
-  { id: 'a1', deps: [], ms: 100 }, { id: 'a2', deps: ['a1'], ms: 10 },
-  { id: 'b1', deps: [], ms: 10 }, { id: 'b2', deps: ['b1'], ms: 100 },
-  { id: 'c1', deps: [], ms: 55 }, { id: 'c2', deps: ['c1'], ms: 55 },
+  { id: 'a1', deps: [], ms: 100 },
+  { id: 'a2', deps: ['a1'], ms: 10 },
+  { id: 'b1', deps: [], ms: 10 },
+  { id: 'b2', deps: ['b1'], ms: 100 },
+  { id: 'c1', deps: [], ms: 55 },
+  { id: 'c2', deps: ['c1'], ms: 55 },
   { id: 'join', deps: ['a2', 'b2', 'c2'], ms: 0 },
 ];
-const capacity = () => [...Array.from({ length: 40 }, (_, i) => ({ id: `w${i}`, deps: [], ms: 20 })), { id: 'merge', deps: Array.from({ length: 40 }, (_, i) => `w${i}`), ms: 0 }];
+const capacity = () => [
+  ...Array.from({ length: 40 }, (_, i) => ({ id: `w${i}`, deps: [], ms: 20 })),
+  { id: 'merge', deps: Array.from({ length: 40 }, (_, i) => `w${i}`), ms: 0 },
+];
 
 const WORKLOADS = [
   { name: 'layered 10x50 (500 no-op)', tasks: layered(10, 50), bound: 0 },
@@ -47,15 +63,33 @@ const work = { name: 'work', run: ({ ms }) => (ms ? sleep(ms).then(() => null) :
 
 async function runBraid(w, extraListener) {
   const events = [];
-  const spec = { name: w.name, tasks: w.tasks.map((t) => ({ id: t.id, tool: 'work', input: { ms: t.ms }, dependencies: t.deps })) };
+  const spec = {
+    name: w.name,
+    tasks: w.tasks.map((t) => ({ id: t.id, tool: 'work', input: { ms: t.ms }, dependencies: t.deps })),
+  };
   const onEvent = [(e) => events.push(e), ...(extraListener ? [extraListener] : [])];
   // Validated before the clock starts, as LangGraph's graph is built and compiled before its clock starts.
   const { workflow } = await loadWorkflow(spec, { toolNames: ['work'] });
   const t0 = performance.now();
-  const result = await runWorkflow(workflow, { tools: [work], builtins: false, concurrency: w.concurrency, onEvent, classifier: null, store });
+  const result = await runWorkflow(workflow, {
+    tools: [work],
+    builtins: false,
+    concurrency: w.concurrency,
+    onEvent,
+    classifier: null,
+    store,
+  });
   const ms = performance.now() - t0;
   if (result.status !== 'succeeded') throw new Error(`braid ${w.name}: ${result.status}`);
-  return { ms, ran: new Set(Object.entries(result.tasks).filter(([, t]) => t.status === 'succeeded').map(([id]) => id)), events: events.length };
+  return {
+    ms,
+    ran: new Set(
+      Object.entries(result.tasks)
+        .filter(([, t]) => t.status === 'succeeded')
+        .map(([id]) => id),
+    ),
+    events: events.length,
+  };
 }
 
 // ---- LangGraph: StateGraph, addEdge([deps], node) joins ---------------------------------------------
@@ -107,11 +141,13 @@ async function runBare(w) {
   await new Promise((resolve) => {
     let left = w.tasks.length;
     const start = (t) =>
-      queue.add(() => (t.ms ? sleep(t.ms) : null)).then(() => {
-        ran.add(t.id);
-        if (--left === 0) resolve();
-        for (const d of down.get(t.id)) if (waiting.set(d.id, waiting.get(d.id) - 1).get(d.id) === 0) start(d);
-      });
+      queue
+        .add(() => (t.ms ? sleep(t.ms) : null))
+        .then(() => {
+          ran.add(t.id);
+          if (--left === 0) resolve();
+          for (const d of down.get(t.id)) if (waiting.set(d.id, waiting.get(d.id) - 1).get(d.id) === 0) start(d);
+        });
     for (const t of w.tasks) if (t.deps.length === 0) start(t);
   });
   return { ms: performance.now() - t0, ran };
@@ -151,15 +187,29 @@ for (const w of WORKLOADS) {
   const b = await measure(runBraid, w);
   const l = await measure(runLangGraph, w);
   const f = await measure(runBare, w);
-  for (const [name, other] of [['LangGraph', l], ['bare p-queue', f]]) {
+  for (const [name, other] of [
+    ['LangGraph', l],
+    ['bare p-queue', f],
+  ]) {
     if (!sameSet(b.ran, other.ran)) {
       console.error(`MISMATCH on ${w.name}: braid ran ${b.ran.size} tasks, ${name} ${other.ran.size}`);
       process.exit(1);
     }
   }
   const n = w.tasks.length;
-  rows.push({ name: w.name, n, braid: b.ms, lg: l.ms, bare: f.ms, bound: w.bound, overheadUs: ((b.ms - w.bound) * 1000) / n, lgOverheadUs: ((l.ms - w.bound) * 1000) / n });
-  console.error(`${w.name}: braid ${b.ms.toFixed(1)} ms, LangGraph ${l.ms.toFixed(1)} ms, bare p-queue ${f.ms.toFixed(1)} ms`);
+  rows.push({
+    name: w.name,
+    n,
+    braid: b.ms,
+    lg: l.ms,
+    bare: f.ms,
+    bound: w.bound,
+    overheadUs: ((b.ms - w.bound) * 1000) / n,
+    lgOverheadUs: ((l.ms - w.bound) * 1000) / n,
+  });
+  console.error(
+    `${w.name}: braid ${b.ms.toFixed(1)} ms, LangGraph ${l.ms.toFixed(1)} ms, bare p-queue ${f.ms.toFixed(1)} ms`,
+  );
 }
 
 // Conditional: the seed's branch + skip + join shape repeated 200 times, instant classifier (braid only).
@@ -173,7 +223,9 @@ async function conditionalRun() {
       { id: `send${i}`, tool: 'work', input: { ms: 0 }, dependencies: [`draft${i}`, `retry${i}`] },
     );
   }
-  const classifier = { classify: async ({ taskId, labels }) => ({ label: Number(taskId.slice(4)) % 2 ? labels[0] : labels[1] }) };
+  const classifier = {
+    classify: async ({ taskId, labels }) => ({ label: Number(taskId.slice(4)) % 2 ? labels[0] : labels[1] }),
+  };
   const { workflow } = await loadWorkflow({ tasks }, { toolNames: ['work'] });
   const t0 = performance.now();
   const r = await runWorkflow(workflow, { tools: [work], builtins: false, classifier, onEvent: () => {}, store });
@@ -185,8 +237,18 @@ async function conditionalRun() {
 const cond = await measure(conditionalRun);
 
 // A slow subscriber (0.2 ms of CPU per event) behind `buffered`: tasks must still start on time.
-const busy = (ms) => { const end = performance.now() + ms; while (performance.now() < end); };
-const slow = await measure((w) => runBraid(w, buffered((batch) => batch.forEach(() => busy(0.2)))), WORKLOADS[3]);
+const busy = (ms) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+const slow = await measure(
+  (w) =>
+    runBraid(
+      w,
+      buffered((batch) => batch.forEach(() => busy(0.2))),
+    ),
+  WORKLOADS[3],
+);
 console.error(`uneven chains with a slow subscriber: ${slow.ms.toFixed(1)} ms`);
 
 // Scaling (braid only): time and heap per task.
@@ -205,7 +267,8 @@ for (const n of [1000, 10_000, 50_000]) {
 }
 
 // ---- report ---------------------------------------------------------------------------------------
-const v = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+const v = (name) =>
+  JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
 const fmt = (x, d = 1) => x.toFixed(d);
 const lines = [
   '# Benchmark results',
@@ -216,7 +279,10 @@ const lines = [
   '',
   '| workload | tasks | braid ms | LangGraph ms | braid / LangGraph | bare p-queue ms | bound ms | braid overhead µs/task | LangGraph overhead µs/task |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.name} | ${r.n} | ${fmt(r.braid)} | ${fmt(r.lg)} | ${fmt(r.braid / r.lg, 3)} | ${fmt(r.bare)} | ${r.bound} | ${fmt(r.overheadUs)} | ${fmt(r.lgOverheadUs)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${r.n} | ${fmt(r.braid)} | ${fmt(r.lg)} | ${fmt(r.braid / r.lg, 3)} | ${fmt(r.bare)} | ${r.bound} | ${fmt(r.overheadUs)} | ${fmt(r.lgOverheadUs)} |`,
+  ),
   '',
   'bare p-queue: an in-degree scheduler on p-queue with no features (no validation, events, store, conditions), the floor any',
   'scheduler on Node timers can reach here; on the timed workloads it shows what timer granularity alone costs.',

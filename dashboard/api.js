@@ -41,7 +41,14 @@ export async function getJson(path, signal) {
 }
 
 export async function postJson(path, body = {}, signal) {
-  const res = await check(await fetch(path, { method: 'POST', headers: headers({ 'content-type': 'application/json' }), body: JSON.stringify(body), signal }));
+  const res = await check(
+    await fetch(path, {
+      method: 'POST',
+      headers: headers({ 'content-type': 'application/json' }),
+      body: JSON.stringify(body),
+      signal,
+    }),
+  );
   return res.json();
 }
 
@@ -55,7 +62,11 @@ export async function readEvents(path, { method = 'GET', body, lastEventId, sign
     await fetch(path, {
       method,
       signal,
-      headers: headers({ accept: 'text/event-stream', ...(body ? { 'content-type': 'application/json' } : {}), ...(lastEventId ? { 'last-event-id': String(lastEventId) } : {}) }),
+      headers: headers({
+        accept: 'text/event-stream',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        ...(lastEventId ? { 'last-event-id': String(lastEventId) } : {}),
+      }),
       ...(body ? { body: JSON.stringify(body) } : {}),
     }),
   );
@@ -101,7 +112,10 @@ function dispatch(block, onEvent) {
  * Keep an event stream open: reconnect after a dropped connection (with `Last-Event-ID`, so nothing is
  * missed or repeated) until `signal` aborts or `shouldStop()` says the stream has nothing more to give.
  */
-export async function followEvents(path, { signal, onEvent, onError, after, shouldStop = () => false, retryMs = 2000 }) {
+export async function followEvents(
+  path,
+  { signal, onEvent, onError, after, shouldStop = () => false, retryMs = 2000 },
+) {
   let lastEventId = after || undefined;
   while (!signal.aborted) {
     try {

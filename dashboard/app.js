@@ -54,7 +54,8 @@ function App() {
     // Move focus to the new page's heading, so keyboard and screen reader users land on it.
     const t = setTimeout(() => {
       const h = document.querySelector('main h2');
-      if (h && !document.activeElement?.closest?.('main')) h.setAttribute('tabindex', '-1'), h.focus({ preventScroll: true });
+      if (h && !document.activeElement?.closest?.('main'))
+        (h.setAttribute('tabindex', '-1'), h.focus({ preventScroll: true }));
     }, 150);
     return () => clearTimeout(t);
   }, [route.parts.join('/')]);
@@ -62,12 +63,15 @@ function App() {
   const { parts, query } = route;
   const section = parts[0] ?? 'runs';
   let page;
-  if (section === 'runs' && parts[1]) page = html`<${RunPage} key=${parts[1]} runId=${parts[1]} task=${query.get('task') ?? undefined} />`;
-  else if (section === 'workflows' && parts[1]) page = html`<${WorkflowPage} key=${parts[1]} name=${parts[1]} query=${query} />`;
+  if (section === 'runs' && parts[1])
+    page = html`<${RunPage} key=${parts[1]} runId=${parts[1]} task=${query.get('task') ?? undefined} />`;
+  else if (section === 'workflows' && parts[1])
+    page = html`<${WorkflowPage} key=${parts[1]} name=${parts[1]} query=${query} />`;
   else if (section === 'workflows') page = html`<${WorkflowsPage} />`;
   else if (section === 'chat') page = html`<${ChatPage} />`;
   else page = html`<${RunsPage} query=${query} />`;
-  const nav = (name, label) => html`<a href=${`#/${name}`} aria-current=${section === name ? 'page' : undefined}>${label}</a>`;
+  const nav = (name, label) =>
+    html`<a href=${`#/${name}`} aria-current=${section === name ? 'page' : undefined}>${label}</a>`;
 
   return html`<div class="shell">
     <a class="skip" href="#main" onClick=${(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>Skip to content</a>

@@ -45,7 +45,10 @@ async function send(text) {
         if (type === 'session') chat.sessionId = data.sessionId;
         else if (type === 'text' || type === 'ask') chat.messages.push({ who: 'braid', text: data.text });
         else if (type === 'confirm') chat.messages.push({ who: 'braid', text: data.text, confirm: true });
-        else if (type === 'run.started') chat.messages.push((run = { who: 'run', runId: data.runId, workflow: data.workflow, lines: [], status: 'running' }));
+        else if (type === 'run.started')
+          chat.messages.push(
+            (run = { who: 'run', runId: data.runId, workflow: data.workflow, lines: [], status: 'running' }),
+          );
         else if (type === 'event' && run) {
           const line = describe(data.event);
           if (line) run.lines.push(line);
@@ -91,9 +94,11 @@ export function ChatPage() {
               <ul class="progress">${m.lines.map((l) => html`<li>${l}</li>`)}</ul>
             </li>`
           : html`<li class=${`msg ${m.who}`}><span class="who">${m.who}</span> <span class="text">${m.text}</span>
-              ${m.confirm && m === last && !chat.busy
-                ? html`<span class="confirm-buttons"><button type="button" class="primary" onClick=${() => send('yes')}>Yes, run it</button> <button type="button" onClick=${() => send('no')}>No</button></span>`
-                : null}
+              ${
+                m.confirm && m === last && !chat.busy
+                  ? html`<span class="confirm-buttons"><button type="button" class="primary" onClick=${() => send('yes')}>Yes, run it</button> <button type="button" onClick=${() => send('no')}>No</button></span>`
+                  : null
+              }
             </li>`,
       )}
       <li ref=${end} class="sr-only">${chat.busy ? 'braid is answering' : ''}</li>

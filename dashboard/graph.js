@@ -26,7 +26,11 @@ function layOut(graph) {
   const id = ++nextId;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    worker.postMessage({ id, nodes: graph.nodes.map((n) => ({ id: n.id, width: nodeWidth(n), height: NODE_H })), edges: graph.edges.map((e) => ({ from: e.from, to: e.to, label: e.label })) });
+    worker.postMessage({
+      id,
+      nodes: graph.nodes.map((n) => ({ id: n.id, width: nodeWidth(n), height: NODE_H })),
+      edges: graph.edges.map((e) => ({ from: e.from, to: e.to, label: e.label })),
+    });
   });
 }
 
@@ -46,14 +50,21 @@ function nodeFacts(node, t) {
 class NodeView extends Component {
   shouldComponentUpdate(next) {
     const a = this.props;
-    return a.facts.line !== next.facts.line || a.facts.status !== next.facts.status || a.facts.visits !== next.facts.visits || a.selected !== next.selected || a.pos !== next.pos || a.focusable !== next.focusable;
+    return (
+      a.facts.line !== next.facts.line ||
+      a.facts.status !== next.facts.status ||
+      a.facts.visits !== next.facts.visits ||
+      a.selected !== next.selected ||
+      a.pos !== next.pos ||
+      a.focusable !== next.focusable
+    );
   }
 
   render({ node, pos, facts, selected, onSelect, focusable }) {
     const { width: w, height: h } = pos;
     const select = () => onSelect?.(node.id);
     const keys = (ev) => {
-      if (ev.key === 'Enter' || ev.key === ' ') ev.preventDefault(), select();
+      if (ev.key === 'Enter' || ev.key === ' ') (ev.preventDefault(), select());
     };
     const label = `${node.id}: ${facts.status === 'none' ? `tool ${node.tool}` : facts.line}${facts.visits > 1 ? `, visited ${facts.visits} times` : ''}`;
     return html`<g class=${`node st-${facts.status}${selected ? ' selected' : ''}`} data-task=${node.id} data-status=${facts.status} transform=${`translate(${pos.x - w / 2},${pos.y - h / 2})`}
@@ -116,7 +127,10 @@ export function Graph({ graph, run, version, selected, onSelect, label }) {
   useEffect(() => {
     let live = true;
     setLayout(undefined);
-    layOut(graph).then((l) => live && setLayout(l), (err) => live && setError(err));
+    layOut(graph).then(
+      (l) => live && setLayout(l),
+      (err) => live && setError(err),
+    );
     return () => void (live = false);
   }, [graph]);
 
@@ -136,13 +150,20 @@ export function Graph({ graph, run, version, selected, onSelect, label }) {
     const box = scroller.current;
     const x = p.x * s - box.clientWidth / 2;
     const y = p.y * s - box.clientHeight / 2;
-    if (p.x * s < box.scrollLeft || p.x * s > box.scrollLeft + box.clientWidth || p.y * s < box.scrollTop || p.y * s > box.scrollTop + box.clientHeight) box.scrollTo({ left: x, top: y });
+    if (
+      p.x * s < box.scrollLeft ||
+      p.x * s > box.scrollLeft + box.clientWidth ||
+      p.y * s < box.scrollTop ||
+      p.y * s > box.scrollTop + box.clientHeight
+    )
+      box.scrollTo({ left: x, top: y });
   }, [selected, layout]);
 
   const routeKey = run ? [...run.routes.values()].join(',') : '';
   const focusable = graph.nodes.length <= 300;
   if (error) return html`<div class="error-box" role="alert">could not lay out the graph: ${error.message}</div>`;
-  if (!layout) return html`<div class="graph-wrap"><p class="muted" role="status">laying out ${graph.nodes.length.toLocaleString('en-US')} tasks…</p></div>`;
+  if (!layout)
+    return html`<div class="graph-wrap"><p class="muted" role="status">laying out ${graph.nodes.length.toLocaleString('en-US')} tasks…</p></div>`;
   const s = scale ?? 1;
   return html`<div class="graph-wrap" data-version=${version}>
     <div class="graph-tools" role="toolbar" aria-label="zoom">
@@ -159,11 +180,12 @@ export function Graph({ graph, run, version, selected, onSelect, label }) {
         <g class="nodes">
           ${graph.nodes.map((n) => {
             const pos = layout.nodes[n.id];
-            return pos ? html`<${NodeView} key=${n.id} node=${n} pos=${pos} facts=${nodeFacts(n, run?.tasks.get(n.id))} selected=${selected === n.id} onSelect=${onSelect} focusable=${focusable} />` : null;
+            return pos
+              ? html`<${NodeView} key=${n.id} node=${n} pos=${pos} facts=${nodeFacts(n, run?.tasks.get(n.id))} selected=${selected === n.id} onSelect=${onSelect} focusable=${focusable} />`
+              : null;
           })}
         </g>
       </svg>
     </div>
   </div>`;
 }
-

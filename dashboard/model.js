@@ -5,17 +5,61 @@
 const TERMINAL = new Set(['succeeded', 'failed', 'skipped']);
 
 export function newRun(runId, taskIds = []) {
-  const run = { runId, status: 'running', startedAt: undefined, endedAt: undefined, output: undefined, hasOutput: false, error: undefined, input: undefined, tasks: new Map(), order: [], children: [], routes: new Map(), logs: [], usage: emptyUsage(), lastSeq: 0, version: 0 };
+  const run = {
+    runId,
+    status: 'running',
+    startedAt: undefined,
+    endedAt: undefined,
+    output: undefined,
+    hasOutput: false,
+    error: undefined,
+    input: undefined,
+    tasks: new Map(),
+    order: [],
+    children: [],
+    routes: new Map(),
+    logs: [],
+    usage: emptyUsage(),
+    lastSeq: 0,
+    version: 0,
+  };
   for (const id of taskIds) task(run, id);
   return run;
 }
 
-const emptyUsage = () => ({ promptTokens: 0, completionTokens: 0, totalTokens: 0, costUsd: 0, calls: 0, unpriced: false });
+const emptyUsage = () => ({
+  promptTokens: 0,
+  completionTokens: 0,
+  totalTokens: 0,
+  costUsd: 0,
+  calls: 0,
+  unpriced: false,
+});
 
 function task(run, id) {
   let t = run.tasks.get(id);
   if (!t) {
-    t = { id, status: 'pending', reason: undefined, label: undefined, labelSource: undefined, labelReason: undefined, output: undefined, hasOutput: false, error: undefined, visits: 0, attempts: [], llm: [], logs: [], items: new Map(), sources: undefined, recoveries: [], approval: undefined, tool: undefined, usage: emptyUsage() };
+    t = {
+      id,
+      status: 'pending',
+      reason: undefined,
+      label: undefined,
+      labelSource: undefined,
+      labelReason: undefined,
+      output: undefined,
+      hasOutput: false,
+      error: undefined,
+      visits: 0,
+      attempts: [],
+      llm: [],
+      logs: [],
+      items: new Map(),
+      sources: undefined,
+      recoveries: [],
+      approval: undefined,
+      tool: undefined,
+      usage: emptyUsage(),
+    };
     run.tasks.set(id, t);
     run.order.push(id);
   }
@@ -41,7 +85,8 @@ function openAttempt(t, item) {
 }
 
 function closeAll(t, ts, status, error) {
-  for (const a of t.attempts) if (a.status === 'running') Object.assign(a, { status, endedAt: ts, ...(error ? { error } : {}) });
+  for (const a of t.attempts)
+    if (a.status === 'running') Object.assign(a, { status, endedAt: ts, ...(error ? { error } : {}) });
 }
 
 /** Apply one event (in `seq` order; an event already applied is ignored, so a replayed stream is harmless). */
@@ -60,7 +105,8 @@ export function apply(run, e) {
       run.status = 'running';
       run.endedAt = undefined;
       run.error = undefined;
-      for (const x of run.tasks.values()) closeAll(x, e.ts, 'failed', { message: 'the process stopped while this attempt ran' });
+      for (const x of run.tasks.values())
+        closeAll(x, e.ts, 'failed', { message: 'the process stopped while this attempt ran' });
       break;
     case 'run.finished':
       run.status = e.status;
@@ -79,7 +125,16 @@ export function apply(run, e) {
       t.status = 'running';
       t.tool = e.tool;
       if (e.sources) t.sources = e.sources;
-      t.attempts.push({ attempt: e.attempt, visit: e.visit, item: e.item, tool: e.tool, startedAt: e.ts, endedAt: undefined, status: 'running', error: undefined });
+      t.attempts.push({
+        attempt: e.attempt,
+        visit: e.visit,
+        item: e.item,
+        tool: e.tool,
+        startedAt: e.ts,
+        endedAt: undefined,
+        status: 'running',
+        error: undefined,
+      });
       if (e.item !== undefined) t.items.set(e.item, 'running');
       break;
     case 'task.retrying': {
@@ -90,7 +145,14 @@ export function apply(run, e) {
     case 'task.recovery': {
       const a = openAttempt(t, e.item);
       if (a) Object.assign(a, { status: 'failed', endedAt: e.ts, error: e.error });
-      t.recoveries.push({ action: e.action, attempt: e.attempt, input: e.input, tool: e.tool, error: e.error, failed: e.failed });
+      t.recoveries.push({
+        action: e.action,
+        attempt: e.attempt,
+        input: e.input,
+        tool: e.tool,
+        error: e.error,
+        failed: e.failed,
+      });
       break;
     }
     case 'task.progress': {
@@ -107,7 +169,15 @@ export function apply(run, e) {
       t.pendingLabel = { label: e.label, labelSource: e.source, labelReason: e.reason };
       break;
     case 'task.succeeded':
-      Object.assign(t, { status: 'succeeded', reason: undefined, error: undefined, label: undefined, labelSource: undefined, labelReason: undefined, ...(t.pendingLabel ?? {}) });
+      Object.assign(t, {
+        status: 'succeeded',
+        reason: undefined,
+        error: undefined,
+        label: undefined,
+        labelSource: undefined,
+        labelReason: undefined,
+        ...(t.pendingLabel ?? {}),
+      });
       t.pendingLabel = undefined;
       t.hasOutput = 'output' in e;
       t.output = e.output;
@@ -129,7 +199,8 @@ export function apply(run, e) {
       t.approval = { approved: e.approved, by: e.by, comment: e.comment, ts: e.ts };
       break;
     case 'task.child':
-      if (!run.children.some((c) => c.childRunId === e.childRunId)) run.children.push({ taskId: e.taskId, childRunId: e.childRunId });
+      if (!run.children.some((c) => c.childRunId === e.childRunId))
+        run.children.push({ taskId: e.taskId, childRunId: e.childRunId });
       break;
     case 'task.routed': {
       const key = `${e.taskId}->${e.to}`;
@@ -143,7 +214,16 @@ export function apply(run, e) {
       addUsage(run.usage, e.usage);
       if (t) {
         addUsage(t.usage, e.usage);
-        t.llm.push({ ts: e.ts, provider: e.provider, model: e.model, purpose: e.purpose, latencyMs: e.latencyMs, usage: e.usage, error: e.error, childRunId: e.childRunId });
+        t.llm.push({
+          ts: e.ts,
+          provider: e.provider,
+          model: e.model,
+          purpose: e.purpose,
+          latencyMs: e.latencyMs,
+          usage: e.usage,
+          error: e.error,
+          childRunId: e.childRunId,
+        });
       }
       break;
   }

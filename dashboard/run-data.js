@@ -20,10 +20,13 @@ export function useRunData(runId) {
   // A new run id starts over.
   useEffect(() => {
     const abort = new AbortController();
-    setDef(undefined), setSummary(undefined), setError(undefined), (model.current = undefined);
+    (setDef(undefined), setSummary(undefined), setError(undefined), (model.current = undefined));
     getJson(`/runs/${enc(runId)}/workflow`, abort.signal).then(
       (d) => {
-        model.current = newRun(runId, d.graph.nodes.map((n) => n.id));
+        model.current = newRun(
+          runId,
+          d.graph.nodes.map((n) => n.id),
+        );
         setDef(d);
       },
       (err) => abort.signal.aborted || setError(err),
@@ -58,7 +61,8 @@ export function useRunData(runId) {
       await refresh();
       redraw();
       // A run paused for approval (or written by another process) may go on: look again now and then.
-      if (run.status === 'waiting' || run.status === 'running') poll = setTimeout(() => setGeneration((g) => g + 1), 3000);
+      if (run.status === 'waiting' || run.status === 'running')
+        poll = setTimeout(() => setGeneration((g) => g + 1), 3000);
     });
     return () => {
       abort.abort();

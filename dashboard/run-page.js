@@ -51,10 +51,18 @@ export function RunPage({ runId, task }) {
   };
   const cancel = () => act(() => postJson(`/runs/${enc(runId)}/cancel`));
   const resume = () => act(async () => (await postJson(`/runs/${enc(runId)}/resume`), reconnect()));
-  const approve = (taskId, approved) => act(async () => (await postJson(`/runs/${enc(runId)}/approve`, approved ? { taskId } : { taskId, reject: true }), reconnect()));
-  const again = () => act(async () => go(runLink((await postJson('/runs', { workflow: def.name, input: def.input ?? {} })).runId)));
+  const approve = (taskId, approved) =>
+    act(
+      async () => (
+        await postJson(`/runs/${enc(runId)}/approve`, approved ? { taskId } : { taskId, reject: true }),
+        reconnect()
+      ),
+    );
+  const again = () =>
+    act(async () => go(runLink((await postJson('/runs', { workflow: def.name, input: def.input ?? {} })).runId)));
 
-  if (error) return html`<section><h2>Run ${runId}</h2><${ErrorBox} error=${error} /><p><a href="#/runs">all runs</a></p></section>`;
+  if (error)
+    return html`<section><h2>Run ${runId}</h2><${ErrorBox} error=${error} /><p><a href="#/runs">all runs</a></p></section>`;
   if (!def || !run) return html`<section><h2>Run ${runId}</h2><p class="muted" role="status">loading…</p></section>`;
 
   const n = counts(run);

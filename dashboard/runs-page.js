@@ -24,7 +24,10 @@ export function RunsPage({ query }) {
 
   useEffect(() => {
     const abort = new AbortController();
-    getJson('/workflows', abort.signal).then((r) => setWorkflows(r.workflows.map((w) => w.name)), () => {});
+    getJson('/workflows', abort.signal).then(
+      (r) => setWorkflows(r.workflows.map((w) => w.name)),
+      () => {},
+    );
     return () => abort.abort();
   }, []);
 
@@ -60,11 +63,12 @@ export function RunsPage({ query }) {
       </form>
     </div>
     ${error ? html`<${ErrorBox} error=${error} title="runs" />` : null}
-    ${!runs
-      ? html`<p class="muted" role="status">loading…</p>`
-      : !runs.length
-        ? html`<p class="muted">No runs${status || workflow ? ' match these filters' : ' yet'}. Start one from <a href="#/workflows">Workflows</a> or the <a href="#/chat">Chat</a>.</p>`
-        : html`<div class="table-scroll"><table class="runs">
+    ${
+      !runs
+        ? html`<p class="muted" role="status">loading…</p>`
+        : !runs.length
+          ? html`<p class="muted">No runs${status || workflow ? ' match these filters' : ' yet'}. Start one from <a href="#/workflows">Workflows</a> or the <a href="#/chat">Chat</a>.</p>`
+          : html`<div class="table-scroll"><table class="runs">
           <thead><tr><th scope="col">run</th><th scope="col">workflow</th><th scope="col">status</th><th scope="col">started</th><th scope="col">duration</th><th scope="col">tasks</th><th scope="col">tokens</th><th scope="col">cost</th></tr></thead>
           <tbody>
             ${runs.map((r) => {
@@ -76,12 +80,17 @@ export function RunsPage({ query }) {
                 <td><${StatusBadge} status=${r.status} /></td>
                 <td>${fmtTime(r.startedAt)}</td>
                 <td>${fmtDuration(took)}</td>
-                <td title=${Object.entries(by).map(([s, k]) => `${k} ${s}`).join(', ')}><span class="tasks-done">${r.tasks.done}/${r.tasks.total}</span>${by.failed ? html` <span class="st-text-failed">${by.failed} failed</span>` : null}${by.waiting ? html` <span class="st-text-waiting">${by.waiting} waiting</span>` : null}</td>
+                <td title=${Object.entries(by)
+                  .map(([s, k]) => `${k} ${s}`)
+                  .join(
+                    ', ',
+                  )}><span class="tasks-done">${r.tasks.done}/${r.tasks.total}</span>${by.failed ? html` <span class="st-text-failed">${by.failed} failed</span>` : null}${by.waiting ? html` <span class="st-text-waiting">${by.waiting} waiting</span>` : null}</td>
                 <td>${fmtTokens(r.usage?.totalTokens)}</td>
                 <td>${fmtCost(r.usage?.costUsd, r.usage && r.usage.costUsd === null)}</td>
               </tr>`;
             })}
           </tbody>
-        </table></div>`}
+        </table></div>`
+    }
   </section>`;
 }

@@ -32,7 +32,8 @@ export function collect(schema, values) {
     }
     if (kind === 'number' || kind === 'integer') {
       const n = Number(raw);
-      if (!Number.isFinite(n) || (kind === 'integer' && !Number.isInteger(n))) problems[name] = `expected ${kind === 'integer' ? 'an integer' : 'a number'}`;
+      if (!Number.isFinite(n) || (kind === 'integer' && !Number.isInteger(n)))
+        problems[name] = `expected ${kind === 'integer' ? 'an integer' : 'a number'}`;
       else input[name] = n;
     } else if (kind === 'object' || kind === 'array' || kind === 'json') {
       try {
@@ -85,7 +86,8 @@ export function SchemaForm({ schema, values: given, submitLabel = 'Run', onSubmi
         else unplaced.push(i.message);
       }
       setProblems(next);
-      if (unplaced.length || !Object.keys(next).length) setFormError({ message: unplaced.join('; ') || err.message, code: err.code });
+      if (unplaced.length || !Object.keys(next).length)
+        setFormError({ message: unplaced.join('; ') || err.message, code: err.code });
     }
   };
 
@@ -95,13 +97,24 @@ export function SchemaForm({ schema, values: given, submitLabel = 'Run', onSubmi
       const kind = kindOf(s);
       const id = `field-${name}`;
       const problem = problems[name];
-      const describedBy = [s.description ? `${id}-help` : '', problem ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
-      const common = { id, name, 'aria-invalid': problem ? 'true' : undefined, 'aria-describedby': describedBy, 'aria-required': required.has(name) ? 'true' : undefined };
+      const describedBy =
+        [s.description ? `${id}-help` : '', problem ? `${id}-error` : ''].filter(Boolean).join(' ') || undefined;
+      const common = {
+        id,
+        name,
+        'aria-invalid': problem ? 'true' : undefined,
+        'aria-describedby': describedBy,
+        'aria-required': required.has(name) ? 'true' : undefined,
+      };
       let control;
-      if (kind === 'boolean') control = html`<input type="checkbox" ...${common} checked=${values[name]} onChange=${(e) => set(name, e.currentTarget.checked)} />`;
-      else if (kind === 'enum') control = html`<select ...${common} value=${values[name]} onChange=${(e) => set(name, e.currentTarget.value)}>${required.has(name) ? null : html`<option value="">(none)</option>`}${s.enum.map((v) => html`<option value=${String(v)}>${String(v)}</option>`)}</select>`;
-      else if (kind === 'object' || kind === 'array' || kind === 'json') control = html`<textarea ...${common} rows="4" spellcheck="false" value=${values[name]} onInput=${(e) => set(name, e.currentTarget.value)} placeholder="JSON"></textarea>`;
-      else control = html`<input type=${kind === 'number' || kind === 'integer' ? 'number' : 'text'} step=${kind === 'integer' ? '1' : kind === 'number' ? 'any' : undefined} ...${common} value=${values[name]} onInput=${(e) => set(name, e.currentTarget.value)} />`;
+      if (kind === 'boolean')
+        control = html`<input type="checkbox" ...${common} checked=${values[name]} onChange=${(e) => set(name, e.currentTarget.checked)} />`;
+      else if (kind === 'enum')
+        control = html`<select ...${common} value=${values[name]} onChange=${(e) => set(name, e.currentTarget.value)}>${required.has(name) ? null : html`<option value="">(none)</option>`}${s.enum.map((v) => html`<option value=${String(v)}>${String(v)}</option>`)}</select>`;
+      else if (kind === 'object' || kind === 'array' || kind === 'json')
+        control = html`<textarea ...${common} rows="4" spellcheck="false" value=${values[name]} onInput=${(e) => set(name, e.currentTarget.value)} placeholder="JSON"></textarea>`;
+      else
+        control = html`<input type=${kind === 'number' || kind === 'integer' ? 'number' : 'text'} step=${kind === 'integer' ? '1' : kind === 'number' ? 'any' : undefined} ...${common} value=${values[name]} onInput=${(e) => set(name, e.currentTarget.value)} />`;
       return html`<div class=${`field${problem ? ' invalid' : ''}`} data-field=${name}>
         <label for=${id}>${s.title ?? name}${required.has(name) ? html`<span class="required" aria-hidden="true"> *</span><span class="sr-only"> (required)</span>` : null}</label>
         ${control}

@@ -23,7 +23,8 @@ function Why({ runId, taskId, stamp }) {
 }
 
 function Attempts({ task }) {
-  if (!task.attempts.length) return html`<p class="muted">no attempts${task.status === 'skipped' ? ' (skipped before it ran)' : ''}</p>`;
+  if (!task.attempts.length)
+    return html`<p class="muted">no attempts${task.status === 'skipped' ? ' (skipped before it ran)' : ''}</p>`;
   return html`<table class="small">
     <thead><tr><th scope="col">#</th><th scope="col">visit</th>${task.items.size ? html`<th scope="col">item</th>` : null}<th scope="col">status</th><th scope="col">took</th><th scope="col">error</th></tr></thead>
     <tbody>
@@ -60,19 +61,23 @@ export function TaskPanel({ runId, run, version, spec, taskId, onApprove, busy, 
     </header>
     <p class="muted">tool <code>${t.tool ?? spec?.tool}</code>${t.visits > 1 ? ` · ${t.visits} visits` : ''} · ${t.attempts.length} attempt${t.attempts.length === 1 ? '' : 's'}${items.total ? ` · ${items.done}/${items.total} items` : ''}${t.usage.calls ? ` · ${fmtTokens(t.usage.totalTokens)} tokens · ${fmtCost(t.usage.costUsd, t.usage.unpriced)}` : ''}</p>
     ${spec?.description ? html`<p>${spec.description}</p>` : null}
-    ${t.status === 'waiting'
-      ? html`<div class="approve-box" role="group" aria-label="approval">
+    ${
+      t.status === 'waiting'
+        ? html`<div class="approve-box" role="group" aria-label="approval">
           <p><strong>Waiting for your approval.</strong> The rest of the run goes on once you decide.</p>
           <button type="button" class="primary" disabled=${busy} onClick=${() => onApprove(taskId, true)}>Approve</button>
           <button type="button" class="danger" disabled=${busy} onClick=${() => onApprove(taskId, false)}>Reject</button>
         </div>`
-      : null}
+        : null
+    }
     ${t.approval ? html`<p>${t.approval.approved ? 'Approved' : 'Rejected'}${t.approval.by ? ` by ${t.approval.by}` : ''} at ${fmtTime(t.approval.ts)}${t.approval.comment ? `: ${t.approval.comment}` : ''}</p>` : null}
     <section><h4>Why</h4><${Why} runId=${runId} taskId=${taskId} stamp=${`${t.status}:${t.visits}:${t.attempts.length}:${run.status}`} /></section>
     ${t.label ? html`<section><h4>Label</h4><p><strong class="label">${t.label}</strong> from ${t.labelSource}${t.labelReason ? html`: <span class="label-reason">${t.labelReason}</span>` : null}</p></section>` : null}
-    ${t.error
-      ? html`<section class="task-error"><h4>Error</h4><${ErrorBox} error=${t.error} />${t.error.stack ? html`<details class="stack" open><summary>stack (tool code)</summary><pre>${t.error.stack}</pre></details>` : null}</section>`
-      : null}
+    ${
+      t.error
+        ? html`<section class="task-error"><h4>Error</h4><${ErrorBox} error=${t.error} />${t.error.stack ? html`<details class="stack" open><summary>stack (tool code)</summary><pre>${t.error.stack}</pre></details>` : null}</section>`
+        : null
+    }
     <section><h4>Input</h4>
       ${spec && 'input' in spec ? html`<p class="muted">as written (templates are filled when the task starts)</p><${Json} value=${spec.input} label="input" />` : html`<p class="muted">none written</p>`}
       ${t.sources ? html`<p>Fields taken from elsewhere: ${Object.entries(t.sources).map(([k, v]) => html`<code>${k}</code> ← ${v} `)}</p>` : null}
@@ -82,8 +87,10 @@ export function TaskPanel({ runId, run, version, spec, taskId, onApprove, busy, 
     <section><h4>Attempts</h4><${Attempts} task=${t} /></section>
     <${LlmCalls} calls=${t.llm} />
     ${children.length ? html`<section><h4>Child runs</h4>${children.map((c) => html`<p><a href=${runLink(c.childRunId)}>${c.childRunId}</a></p>`)}</section>` : null}
-    ${t.logs.length
-      ? html`<section><h4>Logs</h4><ol class="logs">${t.logs.slice(-200).map((l) => html`<li class=${`log-${l.level}`}><time>${l.ts.slice(11, 23)}</time> <span class="level">${l.level}</span> ${l.message}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}</li>`)}</ol></section>`
-      : null}
+    ${
+      t.logs.length
+        ? html`<section><h4>Logs</h4><ol class="logs">${t.logs.slice(-200).map((l) => html`<li class=${`log-${l.level}`}><time>${l.ts.slice(11, 23)}</time> <span class="level">${l.level}</span> ${l.message}${l.fields ? ` ${JSON.stringify(l.fields)}` : ''}</li>`)}</ol></section>`
+        : null
+    }
   </aside>`;
 }

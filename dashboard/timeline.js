@@ -25,8 +25,12 @@ export function Timeline({ run, version, selected, onSelect }) {
               <span class=${`dot st-${r.status}`} aria-hidden="true"></span>${r.id}
             </button>
             <div class="track" aria-label=${`${r.id}: ${r.status}${r.bars.length ? `, ${fmtDuration(busy)} in ${r.bars.length} attempt${r.bars.length > 1 ? 's' : ''}` : ', did not run'}`} role="img">
-              ${r.bars.map((b) => html`<span class=${`bar st-${b.status}`} style=${{ left: `${pct(b.start)}%`, width: `max(3px, ${pct(b.end) - pct(b.start)}%)` }}
-                title=${`${b.item === undefined ? '' : `item ${b.item}, `}attempt ${b.attempt} (${b.status}): ${fmtDuration(b.end - b.start)}`}></span>`)}
+              ${r.bars.map(
+                (
+                  b,
+                ) => html`<span class=${`bar st-${b.status}`} style=${{ left: `${pct(b.start)}%`, width: `max(3px, ${pct(b.end) - pct(b.start)}%)` }}
+                title=${`${b.item === undefined ? '' : `item ${b.item}, `}attempt ${b.attempt} (${b.status}): ${fmtDuration(b.end - b.start)}`}></span>`,
+              )}
             </div>
           </div>`;
         })}

@@ -19,9 +19,20 @@ export function fmtTime(iso) {
 
 export const fmtTokens = (n) => (n ? n.toLocaleString('en-US') : '–');
 /** USD; `unpriced`: some calls had no known price (so the sum is a lower bound). */
-export const fmtCost = (usd, unpriced) => (usd ? `$${usd.toFixed(4)}${unpriced ? '+' : ''}` : unpriced ? 'unpriced' : usd === 0 ? '$0' : '–');
+export const fmtCost = (usd, unpriced) =>
+  usd ? `$${usd.toFixed(4)}${unpriced ? '+' : ''}` : unpriced ? 'unpriced' : usd === 0 ? '$0' : '–';
 
-export const STATUS_TEXT = { succeeded: 'succeeded', failed: 'failed', skipped: 'skipped', running: 'running', pending: 'pending', waiting: 'waiting', cancelled: 'cancelled', interrupted: 'interrupted', retrying: 'retrying' };
+export const STATUS_TEXT = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  skipped: 'skipped',
+  running: 'running',
+  pending: 'pending',
+  waiting: 'waiting',
+  cancelled: 'cancelled',
+  interrupted: 'interrupted',
+  retrying: 'retrying',
+};
 
 export function StatusBadge({ status }) {
   return html`<span class=${`badge st-${status}`} data-status=${status}>${STATUS_TEXT[status] ?? status}</span>`;
@@ -30,7 +41,8 @@ export function StatusBadge({ status }) {
 /** Pretty JSON in a scrollable block; very long values are cut (the API has them whole). */
 export function Json({ value, label }) {
   let text = value === undefined ? 'undefined' : JSON.stringify(value, null, 2);
-  if (text && text.length > 20_000) text = `${text.slice(0, 20_000)}\n… (${text.length.toLocaleString('en-US')} characters; the API returns it whole)`;
+  if (text && text.length > 20_000)
+    text = `${text.slice(0, 20_000)}\n… (${text.length.toLocaleString('en-US')} characters; the API returns it whole)`;
   return html`<pre class="json" tabindex="0" aria-label=${label ?? 'JSON'}>${text}</pre>`;
 }
 
@@ -46,4 +58,5 @@ export const go = (hash) => {
   else location.hash = hash;
 };
 
-export const runLink = (runId, task) => `#/runs/${encodeURIComponent(runId)}${task ? `?task=${encodeURIComponent(task)}` : ''}`;
+export const runLink = (runId, task) =>
+  `#/runs/${encodeURIComponent(runId)}${task ? `?task=${encodeURIComponent(task)}` : ''}`;

@@ -42,10 +42,14 @@ export function WorkflowPage({ name, query }) {
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     const abort = new AbortController();
-    setWf(undefined), setGiven(undefined), setError(undefined);
+    (setWf(undefined), setGiven(undefined), setError(undefined));
     getJson(`/workflows/${enc(name)}`, abort.signal).then(setWf, (err) => abort.signal.aborted || setError(err));
     // "Edit input and run" from a run page: that run's input.
-    if (from) getJson(`/runs/${enc(from)}/workflow`, abort.signal).then((r) => setGiven(r.input), (err) => abort.signal.aborted || setError(err));
+    if (from)
+      getJson(`/runs/${enc(from)}/workflow`, abort.signal).then(
+        (r) => setGiven(r.input),
+        (err) => abort.signal.aborted || setError(err),
+      );
     return () => abort.abort();
   }, [name, from]);
 
@@ -59,8 +63,10 @@ export function WorkflowPage({ name, query }) {
     }
   };
 
-  if (error) return html`<section><h2>${name}</h2><${ErrorBox} error=${error} /><p><a href="#/workflows">all workflows</a></p></section>`;
-  if (!wf || (from && !given)) return html`<section><h2>${name}</h2><p class="muted" role="status">loading…</p></section>`;
+  if (error)
+    return html`<section><h2>${name}</h2><${ErrorBox} error=${error} /><p><a href="#/workflows">all workflows</a></p></section>`;
+  if (!wf || (from && !given))
+    return html`<section><h2>${name}</h2><p class="muted" role="status">loading…</p></section>`;
   return html`<section class="workflow-page" aria-labelledby="wf-name">
     <p><a href="#/workflows">← Workflows</a></p>
     <h2 id="wf-name">${wf.name}</h2>

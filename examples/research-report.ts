@@ -11,7 +11,11 @@ export const planQueries = defineTool({
   name: 'plan_queries',
   description: 'Split a research topic into focused search queries.',
   input: z.object({ topic: z.string().min(1) }),
-  run: ({ topic }) => ({ cost: `${topic} cost`, capacity: `${topic} capacity factor`, storage: `${topic} storage grid integration` }),
+  run: ({ topic }) => ({
+    cost: `${topic} cost`,
+    capacity: `${topic} capacity factor`,
+    storage: `${topic} storage grid integration`,
+  }),
 });
 
 const report = workflow('research-report', {
@@ -19,15 +23,34 @@ const report = workflow('research-report', {
   inputs: { type: 'object', properties: { topic: { type: 'string', default: 'wind power' } } },
 })
   .task('plan', planQueries, { topic: '{{ input.topic }}' })
-  .task('search_cost', 'web_search', { query: '{{ tasks.plan.output.cost }}', max_results: 2 }, { dependencies: ['plan'] })
-  .task('search_capacity', 'web_search', { query: '{{ tasks.plan.output.capacity }}', max_results: 2 }, { dependencies: ['plan'] })
-  .task('search_storage', 'web_search', { query: '{{ tasks.plan.output.storage }}', max_results: 2 }, { dependencies: ['plan'] })
+  .task(
+    'search_cost',
+    'web_search',
+    { query: '{{ tasks.plan.output.cost }}', max_results: 2 },
+    { dependencies: ['plan'] },
+  )
+  .task(
+    'search_capacity',
+    'web_search',
+    { query: '{{ tasks.plan.output.capacity }}', max_results: 2 },
+    { dependencies: ['plan'] },
+  )
+  .task(
+    'search_storage',
+    'web_search',
+    { query: '{{ tasks.plan.output.storage }}', max_results: 2 },
+    { dependencies: ['plan'] },
+  )
   .task(
     'summary',
     'summarize_results',
     {
       goal: 'A short research note on {{ input.topic }}',
-      results: { cost: '{{ tasks.search_cost.output.results }}', capacity: '{{ tasks.search_capacity.output.results }}', storage: '{{ tasks.search_storage.output.results }}' },
+      results: {
+        cost: '{{ tasks.search_cost.output.results }}',
+        capacity: '{{ tasks.search_capacity.output.results }}',
+        storage: '{{ tasks.search_storage.output.results }}',
+      },
     },
     { dependencies: ['search_cost', 'search_capacity', 'search_storage'] },
   );

@@ -6,7 +6,9 @@ import type { TaskSpec, WorkflowDefaults, WorkflowSpec } from './spec/schema.js'
 import type { Tool } from './tools/types.js';
 
 /** A tool input where any field may instead be a `{{ template }}` string. */
-export type TemplateInput<T> = T extends object ? { [K in keyof T]: TemplateInput<T[K]> | `{{${string}}}` } : T | `{{${string}}}`;
+export type TemplateInput<T> = T extends object
+  ? { [K in keyof T]: TemplateInput<T[K]> | `{{${string}}}` }
+  : T | `{{${string}}}`;
 
 export type TaskOptions = Omit<TaskSpec, 'id' | 'tool' | 'input'>;
 
@@ -14,7 +16,15 @@ export class WorkflowBuilder {
   readonly #spec: WorkflowSpec & { name: string };
   readonly #tools = new Map<string, Tool>();
 
-  constructor(name: string, options: { description?: string; inputs?: Record<string, unknown>; defaults?: WorkflowDefaults; confirm?: boolean } = {}) {
+  constructor(
+    name: string,
+    options: {
+      description?: string;
+      inputs?: Record<string, unknown>;
+      defaults?: WorkflowDefaults;
+      confirm?: boolean;
+    } = {},
+  ) {
     this.#spec = { name, ...options, tasks: [] };
   }
 

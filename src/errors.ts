@@ -103,12 +103,24 @@ export const ERROR_CODES = {
   // ---- braid itself
   /** A bug in braid (the scheduler found a task it can never decide); please report it. */
   E_INTERNAL: { retryable: false },
-} as const satisfies Record<string, { readonly retryable: boolean; readonly invalid?: true; readonly http?: { readonly status: number; readonly code?: string } }>;
+} as const satisfies Record<
+  string,
+  {
+    readonly retryable: boolean;
+    readonly invalid?: true;
+    readonly http?: { readonly status: number; readonly code?: string };
+  }
+>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-type CodeInfo = { readonly retryable: boolean; readonly invalid?: true; readonly http?: { readonly status: number; readonly code?: string } };
-const info = (code: string): CodeInfo | undefined => (Object.hasOwn(ERROR_CODES, code) ? (ERROR_CODES as Record<string, CodeInfo>)[code] : undefined);
+type CodeInfo = {
+  readonly retryable: boolean;
+  readonly invalid?: true;
+  readonly http?: { readonly status: number; readonly code?: string };
+};
+const info = (code: string): CodeInfo | undefined =>
+  Object.hasOwn(ERROR_CODES, code) ? (ERROR_CODES as Record<string, CodeInfo>)[code] : undefined;
 
 /** The HTTP status for an error a request caused, from its code; undefined when the error is a bug (500). */
 export function httpStatusOf(code: string): number | undefined {
@@ -149,7 +161,10 @@ export class BraidError extends Error {
 
 /** A workflow file (or object) that does not satisfy the contract. */
 export class WorkflowValidationError extends BraidError {
-  constructor(readonly file: string | undefined, readonly issues: readonly Issue[]) {
+  constructor(
+    readonly file: string | undefined,
+    readonly issues: readonly Issue[],
+  ) {
     super('E_SPEC', formatIssues(issues, file), { retryable: false });
   }
 }
@@ -162,16 +177,27 @@ export class NonRetriableError extends BraidError {
 }
 
 export class ToolInputError extends BraidError {
-  constructor(readonly toolName: string, readonly issues: readonly Issue[], taskId?: string) {
-    super('E_TOOL_INPUT', `invalid input for tool "${toolName}": ${issues.map((i) => `${i.path || 'input'}: ${i.message}`).join('; ')}`, {
-      taskId,
-      retryable: false,
-    });
+  constructor(
+    readonly toolName: string,
+    readonly issues: readonly Issue[],
+    taskId?: string,
+  ) {
+    super(
+      'E_TOOL_INPUT',
+      `invalid input for tool "${toolName}": ${issues.map((i) => `${i.path || 'input'}: ${i.message}`).join('; ')}`,
+      {
+        taskId,
+        retryable: false,
+      },
+    );
   }
 }
 
 export class TaskTimeoutError extends BraidError {
-  constructor(readonly timeoutMs: number, taskId?: string) {
+  constructor(
+    readonly timeoutMs: number,
+    taskId?: string,
+  ) {
     super('E_TIMEOUT', `attempt timed out after ${timeoutMs} ms (timeout_ms)`, { taskId });
   }
 }
@@ -209,17 +235,33 @@ export function userFrames(err: Error): string | undefined {
   const origin = frames.find((l) => !/^\s+at new /.test(l) || !own(l));
   if (!origin || own(origin)) return undefined;
   const user = frames.filter((l) => !own(l) && !l.includes('node:') && !l.includes('/node_modules/'));
-  return user.length ? user.slice(0, 10).map((l) => l.trim()).join('\n') : undefined;
+  return user.length
+    ? user
+        .slice(0, 10)
+        .map((l) => l.trim())
+        .join('\n')
+    : undefined;
 }
 
 /** An error that is data already (an executor's `AttemptError`, an error record): not an Error, a string `message`, `retryable` set. */
 function isErrorData(err: unknown): err is { message: string; code?: string; stack?: string } {
-  return typeof err === 'object' && err !== null && !(err instanceof Error) && typeof (err as { message?: unknown }).message === 'string' && typeof (err as { retryable?: unknown }).retryable === 'boolean';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    !(err instanceof Error) &&
+    typeof (err as { message?: unknown }).message === 'string' &&
+    typeof (err as { retryable?: unknown }).retryable === 'boolean'
+  );
 }
 
 /** A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. */
 export function toErrorRecord(err: unknown): { message: string; code?: string; stack?: string } {
-  if (isErrorData(err)) return { message: err.message, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.stack !== undefined ? { stack: err.stack } : {}) };
+  if (isErrorData(err))
+    return {
+      message: err.message,
+      ...(err.code !== undefined ? { code: err.code } : {}),
+      ...(err.stack !== undefined ? { stack: err.stack } : {}),
+    };
   if (!(err instanceof Error) && !BraidError.is(err)) return { message: String(err) };
   const e = err as Error;
   const own = (e as { code?: unknown }).code;
@@ -229,14 +271,21 @@ export function toErrorRecord(err: unknown): { message: string; code?: string; s
 }
 
 export class NoSuchToolError extends BraidError {
-  constructor(readonly toolName: string, readonly available: readonly string[]) {
+  constructor(
+    readonly toolName: string,
+    readonly available: readonly string[],
+  ) {
     super('E_SPEC', `unknown tool "${toolName}"; available: ${available.join(', ') || '(none)'}`, { retryable: false });
   }
 }
 
 /** A `--tools` module (or a workflow module) that cannot be loaded. */
 export class ToolsModuleError extends BraidError {
-  constructor(readonly file: string, message: string, opts: { cause?: unknown } = {}) {
+  constructor(
+    readonly file: string,
+    message: string,
+    opts: { cause?: unknown } = {},
+  ) {
     super('E_TOOLS_MODULE', `${file}: ${message}`, { ...opts, retryable: false });
   }
 }

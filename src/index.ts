@@ -1,5 +1,17 @@
 /** braid: orchestrate LLM-agent tool calls as conditional, parallel workflows. The public API. */
-export { runWorkflow, resumeRun, prepareResume, approveTask, cancelRecordedRun, checkInputLimits, INPUT_LIMITS, type RunOptions, type ResumeOptions, type PendingResume, type Approval } from './engine/run.js';
+export {
+  runWorkflow,
+  resumeRun,
+  prepareResume,
+  approveTask,
+  cancelRecordedRun,
+  checkInputLimits,
+  INPUT_LIMITS,
+  type RunOptions,
+  type ResumeOptions,
+  type PendingResume,
+  type Approval,
+} from './engine/run.js';
 export { loadWorkflow, type LoadedWorkflow } from './spec/load.js';
 export { validateWorkflow, type ValidationResult } from './spec/validate.js';
 export { analyzeWorkflow } from './spec/analyze.js';
@@ -11,7 +23,13 @@ export { loadToolsModule } from './tools/load-module.js';
 export { builtinTools } from '../tools/index.js';
 export { toMermaid } from './graph/mermaid.js';
 export { LocalExecutor, type LocalExecutorOptions } from './executors/local.js';
-export type { AttemptExecutor, AttemptRequest, AttemptResult, AttemptError, AttemptHost } from './executors/contract.js';
+export type {
+  AttemptExecutor,
+  AttemptRequest,
+  AttemptResult,
+  AttemptError,
+  AttemptHost,
+} from './executors/contract.js';
 export * from './errors.js';
 export type { Tool, ToolContext, Logger, SchemaLike } from './tools/types.js';
 export type { Classifier, ClassifyRequest, ClassifyResult } from './engine/labels.js';

@@ -13,13 +13,28 @@ import { braid, ROOT } from './support/cli.js';
 const dir = mkdtempSync(join(ROOT, 'test', '.tmp-ai-sdk-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const usage = { inputTokens: { total: 5, noCache: 5, cacheRead: undefined, cacheWrite: undefined }, outputTokens: { total: 5, text: 5, reasoning: undefined } };
+const usage = {
+  inputTokens: { total: 5, noCache: 5, cacheRead: undefined, cacheWrite: undefined },
+  outputTokens: { total: 5, text: 5, reasoning: undefined },
+};
 
 describe('AI SDK tools run as braid tools', () => {
   it('a tool() with a zod schema and one with jsonSchema() run as tasks: inputs validated, abort signal passed', async () => {
     let signal: AbortSignal | undefined;
-    const multiply = tool({ description: 'Multiply', inputSchema: z.object({ a: z.number(), b: z.number() }), execute: async ({ a, b }, opts) => ((signal = opts.abortSignal), a * b) });
-    const shout = tool({ description: 'Shout', inputSchema: jsonSchema<{ text: string }>({ type: 'object', properties: { text: { type: 'string' } }, required: ['text'] }), execute: async ({ text }) => text.toUpperCase() });
+    const multiply = tool({
+      description: 'Multiply',
+      inputSchema: z.object({ a: z.number(), b: z.number() }),
+      execute: async ({ a, b }, opts) => ((signal = opts.abortSignal), a * b),
+    });
+    const shout = tool({
+      description: 'Shout',
+      inputSchema: jsonSchema<{ text: string }>({
+        type: 'object',
+        properties: { text: { type: 'string' } },
+        required: ['text'],
+      }),
+      execute: async ({ text }) => text.toUpperCase(),
+    });
     const r = await runWorkflow(
       [
         { id: 'm', tool: 'multiply', input: { a: 6, b: 7 } },
@@ -37,7 +52,10 @@ describe('AI SDK tools run as braid tools', () => {
 
   it('a --tools module exporting tool() objects registers them under their export names', async () => {
     const mod = join(dir, 'ai-tools.mjs');
-    writeFileSync(mod, `import { tool } from 'ai';\nimport { z } from 'zod';\nexport const add = tool({ description: 'Add', inputSchema: z.object({ a: z.number(), b: z.number() }), execute: async ({ a, b }) => a + b });\n`);
+    writeFileSync(
+      mod,
+      `import { tool } from 'ai';\nimport { z } from 'zod';\nexport const add = tool({ description: 'Add', inputSchema: z.object({ a: z.number(), b: z.number() }), execute: async ({ a, b }) => a + b });\n`,
+    );
     const flow = join(dir, 'flow.yaml');
     writeFileSync(flow, 'tasks:\n  - id: sum\n    tool: add\n    input: { a: 2, b: 3 }\n');
     const r = await braid(['run', flow, '--tools', mod, '--json', '--no-store']);
@@ -55,11 +73,35 @@ describe('braid workflows as AI SDK tools', () => {
     const model = new MockLanguageModelV3({
       doGenerate: async () =>
         step++ === 0
-          ? { content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'seed-parallel', input: JSON.stringify({ query: 'solar power', expression: '6 * 7' }) }], finishReason: { unified: 'tool-calls', raw: undefined }, usage, warnings: [] }
-          : { content: [{ type: 'text', text: 'done' }], finishReason: { unified: 'stop', raw: undefined }, usage, warnings: [] },
+          ? {
+              content: [
+                {
+                  type: 'tool-call',
+                  toolCallId: 'c1',
+                  toolName: 'seed-parallel',
+                  input: JSON.stringify({ query: 'solar power', expression: '6 * 7' }),
+                },
+              ],
+              finishReason: { unified: 'tool-calls', raw: undefined },
+              usage,
+              warnings: [],
+            }
+          : {
+              content: [{ type: 'text', text: 'done' }],
+              finishReason: { unified: 'stop', raw: undefined },
+              usage,
+              warnings: [],
+            },
     });
-    const result = await generateText({ model, tools, prompt: 'search solar power and compute 6*7', stopWhen: stepCountIs(3) });
-    const toolResult = result.steps[0].toolResults[0] as { output: { status: string; output: { task_3: { sources: number } } } };
+    const result = await generateText({
+      model,
+      tools,
+      prompt: 'search solar power and compute 6*7',
+      stopWhen: stepCountIs(3),
+    });
+    const toolResult = result.steps[0].toolResults[0] as {
+      output: { status: string; output: { task_3: { sources: number } } };
+    };
     expect(toolResult.output.status).toBe('succeeded');
     expect(toolResult.output.output.task_3.sources).toBe(2);
     expect(result.text).toBe('done');

@@ -37,14 +37,28 @@ describe('JSONata conditions under a time and depth budget (15.6)', () => {
   it(`${Object.keys(HOSTILE).length} hostile conditions each fail their task with E_EXPRESSION within the budget; the process survives`, async () => {
     const tasks = [
       { id: 'src', tool: 'echo', input: { value: { s: `${'a'.repeat(40)}b` } } },
-      ...Object.entries(HOSTILE).map(([id, when]) => ({ id, tool: 'echo', input: { value: 'ran' }, timeout_ms: 300, condition: { depends_on: 'src', when } })),
-      { id: 'fine', tool: 'echo', input: { value: 'ok' }, condition: { depends_on: 'src', when: '$contains(output.s, /a+b/) and $pad("x", 3) = "x  "' } },
+      ...Object.entries(HOSTILE).map(([id, when]) => ({
+        id,
+        tool: 'echo',
+        input: { value: 'ran' },
+        timeout_ms: 300,
+        condition: { depends_on: 'src', when },
+      })),
+      {
+        id: 'fine',
+        tool: 'echo',
+        input: { value: 'ok' },
+        condition: { depends_on: 'src', when: '$contains(output.s, /a+b/) and $pad("x", 3) = "x  "' },
+      },
     ];
     const t0 = Date.now();
     const result = await runWorkflow({ name: 'hostile', tasks }, { classifier: null });
     const elapsed = Date.now() - t0;
     for (const id of Object.keys(HOSTILE)) {
-      expect(result.tasks[id], id).toMatchObject({ status: 'failed', error: { code: 'E_EXPRESSION', message: expect.stringMatching(/^condition expression failed: /) } });
+      expect(result.tasks[id], id).toMatchObject({
+        status: 'failed',
+        error: { code: 'E_EXPRESSION', message: expect.stringMatching(/^condition expression failed: /) },
+      });
     }
     expect(result.tasks.fine).toMatchObject({ status: 'succeeded', output: 'ok' });
     const messages = Object.keys(HOSTILE).map((id) => (result.tasks[id] as TaskResult).error!.message);
@@ -61,15 +75,34 @@ describe('JSONata conditions under a time and depth budget (15.6)', () => {
     const alone = parseExpression(HOSTILE.non_tail_recursion);
     if (!alone.ok) throw new Error(alone.message);
     const d0 = Date.now();
-    await expect(alone.expression.evaluate({})).rejects.toMatchObject({ code: 'E_EXPRESSION', message: 'recursed deeper than 500 steps' });
+    await expect(alone.expression.evaluate({})).rejects.toMatchObject({
+      code: 'E_EXPRESSION',
+      message: 'recursed deeper than 500 steps',
+    });
     expect(Date.now() - d0).toBeLessThan(1000);
-    console.info(`hostile conditions: ${Object.keys(HOSTILE).length} tried, all failed with E_EXPRESSION in ${elapsed} ms, 0 processes lost`);
+    console.info(
+      `hostile conditions: ${Object.keys(HOSTILE).length} tried, all failed with E_EXPRESSION in ${elapsed} ms, 0 processes lost`,
+    );
   }, 30_000);
 
   it('braid run with a catastrophic regular expression ends by itself (no spin), and Ctrl-C is honoured once the budget runs out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'braid-regex-'));
     const file = join(dir, 'regex.json');
-    writeFileSync(file, JSON.stringify({ name: 'regex', tasks: [{ id: 'src', tool: 'echo', input: { value: `${'a'.repeat(45)}b` } }, { id: 'spin', tool: 'echo', timeout_ms: 1500, condition: { depends_on: 'src', when: '$match(output, /(a+)+$/)' } }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'regex',
+        tasks: [
+          { id: 'src', tool: 'echo', input: { value: `${'a'.repeat(45)}b` } },
+          {
+            id: 'spin',
+            tool: 'echo',
+            timeout_ms: 1500,
+            condition: { depends_on: 'src', when: '$match(output, /(a+)+$/)' },
+          },
+        ],
+      }),
+    );
     const t0 = Date.now();
     const r = await braid(['run', file, '--quiet', '--no-store']);
     expect(r.code).toBe(1);
@@ -78,8 +111,26 @@ describe('JSONata conditions under a time and depth budget (15.6)', () => {
 
     // Ctrl-C while a condition holds the thread: honoured when its budget (here 2.5 s) runs out.
     const slow = join(dir, 'slow.json');
-    writeFileSync(slow, JSON.stringify({ name: 'slow', tasks: [{ id: 'src', tool: 'sleep', input: { ms: 300 } }, { id: 'spin', tool: 'echo', timeout_ms: 2500, condition: { depends_on: 'src', when: `$match('${'a'.repeat(45)}b', /(a+)+$/)` } }] }));
-    const child = spawn(process.execPath, [BIN, 'run', slow, '--no-store'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      slow,
+      JSON.stringify({
+        name: 'slow',
+        tasks: [
+          { id: 'src', tool: 'sleep', input: { ms: 300 } },
+          {
+            id: 'spin',
+            tool: 'echo',
+            timeout_ms: 2500,
+            condition: { depends_on: 'src', when: `$match('${'a'.repeat(45)}b', /(a+)+$/)` },
+          },
+        ],
+      }),
+    );
+    const child = spawn(process.execPath, [BIN, 'run', slow, '--no-store'], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     await new Promise<void>((resolve) => child.stderr.on('data', () => /src started/.test(err) && resolve()));
@@ -94,7 +145,9 @@ describe('JSONata conditions under a time and depth budget (15.6)', () => {
 
 async function calc(expression: string, timeout_ms?: number): Promise<TaskResult & { ms: number }> {
   const t0 = Date.now();
-  const r = await runWorkflow([{ id: 'c', tool: 'calculate', input: { expression }, ...(timeout_ms ? { timeout_ms } : {}) }]);
+  const r = await runWorkflow([
+    { id: 'c', tool: 'calculate', input: { expression }, ...(timeout_ms ? { timeout_ms } : {}) },
+  ]);
   return { ...r.tasks.c, ms: Date.now() - t0 };
 }
 
@@ -131,15 +184,25 @@ describe('calculate is bounded and stateless (15.7)', () => {
   it('braid serve survives a calculation that would need gigabytes (one 80-byte POST /runs), other runs go on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'braid-calc-srv-'));
     mkdirSync(join(dir, 'flows'));
-    writeFileSync(join(dir, 'flows', 'calc.yaml'), 'name: calc\ninputs: { type: object, properties: { e: { type: string } } }\ntasks:\n  - id: c\n    tool: calculate\n    input: { expression: "{{ input.e }}" }\n');
+    writeFileSync(
+      join(dir, 'flows', 'calc.yaml'),
+      'name: calc\ninputs: { type: object, properties: { e: { type: string } } }\ntasks:\n  - id: c\n    tool: calculate\n    input: { expression: "{{ input.e }}" }\n',
+    );
     const catalog = await WorkflowCatalog.load(join(dir, 'flows'));
     const llm = new OfflineProvider();
     const server = await startServer({ catalog, llm, runs: new RunManager({ catalog, llm }), port: 0 });
     const start = async (e: string) => {
-      const res = await fetch(`${server.url}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workflow: 'calc', input: { e } }) });
+      const res = await fetch(`${server.url}/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workflow: 'calc', input: { e } }),
+      });
       const { runId } = (await res.json()) as { runId: string };
       for (;;) {
-        const run = (await (await fetch(`${server.url}/runs/${runId}`)).json()) as { status: string; tasks: Record<string, TaskResult> };
+        const run = (await (await fetch(`${server.url}/runs/${runId}`)).json()) as {
+          status: string;
+          tasks: Record<string, TaskResult>;
+        };
         if (run.status !== 'running') return run;
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -157,7 +220,13 @@ describe('calculate is bounded and stateless (15.7)', () => {
   it('the first calculate of a fresh process does not cost seconds (mathjs loads in the child, from its bundle)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'braid-calc-first-'));
     const file = join(dir, 'first.json');
-    writeFileSync(file, JSON.stringify({ name: 'first', tasks: [{ id: 'c', tool: 'calculate', input: { expression: '350 km / 2 h to km/h' } }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'first',
+        tasks: [{ id: 'c', tool: 'calculate', input: { expression: '350 km / 2 h to km/h' } }],
+      }),
+    );
     const r = await braid(['run', file, '--json', '--quiet', '--no-store']);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);

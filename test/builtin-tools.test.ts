@@ -20,7 +20,9 @@ afterEach(() => {
 
 describe('calculate', () => {
   it('evaluates expressions with units and percentages', async () => {
-    expect((await one('calculate', { expression: '350 km / 2 h to km/h' })).output).toMatchObject({ text: '175 km / h' });
+    expect((await one('calculate', { expression: '350 km / 2 h to km/h' })).output).toMatchObject({
+      text: '175 km / h',
+    });
     expect((await one('calculate', { expression: '12% of 250' })).output).toMatchObject({ result: 30 });
   });
   it('fails clearly, without retries, on a bad expression or a disabled function', async () => {
@@ -30,8 +32,12 @@ describe('calculate', () => {
     expect(sneaky.error?.message).toMatch(/disabled/);
   });
   it('names the bad field: before the run starts for a literal, at run time for a rendered value', async () => {
-    await expect(one('calculate', { expr: '1' })).rejects.toThrow(/tasks\[0\]\.input\.expr: calculate has no input field "expr" \(its fields: expression\)/);
-    const r = await runWorkflow([{ id: 't', tool: 'calculate', input: { expression: '{{ input.n }}' } }], { input: { n: 7 } });
+    await expect(one('calculate', { expr: '1' })).rejects.toThrow(
+      /tasks\[0\]\.input\.expr: calculate has no input field "expr" \(its fields: expression\)/,
+    );
+    const r = await runWorkflow([{ id: 't', tool: 'calculate', input: { expression: '{{ input.n }}' } }], {
+      input: { n: 7 },
+    });
     expect(r.tasks.t.error?.message).toMatch(/invalid input for tool "calculate": input\.expression:/);
   });
 });
@@ -46,7 +52,11 @@ describe('send_email', () => {
         let data = '';
         stream.on('data', (c) => (data += c));
         stream.on('end', () => {
-          received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined, to: session.envelope.rcptTo.map((r) => r.address), data });
+          received.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
+            to: session.envelope.rcptTo.map((r) => r.address),
+            data,
+          });
           callback();
         });
       },
@@ -89,14 +99,19 @@ describe('web_search', () => {
     const server = createServer((req, res) => {
       seen.push(`${req.url} ${req.headers.authorization}`);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ results: [{ title: 'Kites', url: 'https://example.org/kites', content: 'About kites' }] }));
+      res.end(
+        JSON.stringify({ results: [{ title: 'Kites', url: 'https://example.org/kites', content: 'About kites' }] }),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     process.env.BRAID_SEARCH_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/search`;
     process.env.BRAID_SEARCH_KEY = 'k1';
     try {
       const t = await one('web_search', { query: 'solar kites' });
-      expect(t.output).toMatchObject({ provider: 'http', results: [{ title: 'Kites', url: 'https://example.org/kites', snippet: 'About kites' }] });
+      expect(t.output).toMatchObject({
+        provider: 'http',
+        results: [{ title: 'Kites', url: 'https://example.org/kites', snippet: 'About kites' }],
+      });
       expect(seen[0]).toBe('/search?q=solar+kites&format=json Bearer k1');
     } finally {
       server.close();
@@ -111,7 +126,9 @@ describe('workspace files and http_request', () => {
     expect((await one('read_file', { path: 'notes/a.txt' })).output).toMatchObject({ content: 'hello' });
     expect((await one('read_file', { path: '../../etc/passwd' })).error?.message).toMatch(/escapes the workspace/);
     await writeFile(join(process.env.BRAID_WORKSPACE, 'x.txt'), 'x');
-    expect((await one('write_file', { path: '/tmp/evil.txt', content: 'x' })).error?.message).toMatch(/escapes the workspace/);
+    expect((await one('write_file', { path: '/tmp/evil.txt', content: 'x' })).error?.message).toMatch(
+      /escapes the workspace/,
+    );
   });
 
   it('symbolic links leading outside the workspace are refused: no read, no write, no folder made outside', async () => {
@@ -132,7 +149,14 @@ describe('workspace files and http_request', () => {
       const t = await one('read_file', { path });
       expect(t.error?.message, path).toMatch(/escapes the workspace .* \(through a symbolic link\)/);
     }
-    for (const path of ['secret-link', 'out-dir/new.txt', 'out-dir/made/deep/new.txt', 'sub/up/new.txt', 'dangling', 'passwd']) {
+    for (const path of [
+      'secret-link',
+      'out-dir/new.txt',
+      'out-dir/made/deep/new.txt',
+      'sub/up/new.txt',
+      'dangling',
+      'passwd',
+    ]) {
       const t = await one('write_file', { path, content: 'pwned' });
       expect(t.error?.message, path).toMatch(/escapes the workspace/);
     }
@@ -153,8 +177,13 @@ describe('workspace files and http_request', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      expect((await one('http_request', { url: `${base}/small` })).output).toMatchObject({ status: 200, body: { ok: true } });
-      expect((await one('http_request', { url: `${base}/big`, max_bytes: 1000 })).error?.message).toMatch(/larger than 1000 bytes/);
+      expect((await one('http_request', { url: `${base}/small` })).output).toMatchObject({
+        status: 200,
+        body: { ok: true },
+      });
+      expect((await one('http_request', { url: `${base}/big`, max_bytes: 1000 })).error?.message).toMatch(
+        /larger than 1000 bytes/,
+      );
     } finally {
       server.close();
     }

@@ -32,7 +32,9 @@ describe('workflow agent (offline)', () => {
   it('picks the conditional workflow from a sentence, fills the topic, confirms, runs it with progress and reports', async () => {
     const agent = await offlineAgent('examples');
     const first = await turn(agent, 'write an email about solar kites to the team');
-    expect(first).toEqual([expect.objectContaining({ type: 'confirm', workflow: 'conditional', input: { topic: 'solar kites' } })]);
+    expect(first).toEqual([
+      expect.objectContaining({ type: 'confirm', workflow: 'conditional', input: { topic: 'solar kites' } }),
+    ]);
     const second = await turn(agent, 'yes');
     expect(second[0]).toMatchObject({ type: 'run.started', workflow: 'conditional', input: { topic: 'solar kites' } });
     const events = second.filter((c) => c.type === 'event').map((c) => (c as { event: { type: string } }).event.type);
@@ -60,7 +62,9 @@ describe('workflow agent (offline)', () => {
     const declined = await turn(other, 'no');
     expect(declined).toEqual([{ type: 'text', text: 'OK, I did not run conditional.' }]);
     const nothing = await turn(other, 'what is the weather');
-    expect((nothing[0] as { text: string }).text).toMatch(/^\[offline\] None of my workflows fits "what is the weather" well: offline I match your words/);
+    expect((nothing[0] as { text: string }).text).toMatch(
+      /^\[offline\] None of my workflows fits "what is the weather" well: offline I match your words/,
+    );
   });
 });
 
@@ -69,7 +73,10 @@ describe('workflow agent (offline): only what was asked', () => {
     const agent = await offlineAgent('examples');
     const reply = await turn(agent, 'calculate 12 * 7 for me');
     expect(reply).toHaveLength(1);
-    expect(reply[0]).toMatchObject({ type: 'text', text: expect.stringMatching(/^\[offline\] None of my workflows fits "calculate 12 \* 7 for me" well/) });
+    expect(reply[0]).toMatchObject({
+      type: 'text',
+      text: expect.stringMatching(/^\[offline\] None of my workflows fits "calculate 12 \* 7 for me" well/),
+    });
     const text = (reply[0] as { text: string }).text;
     for (const name of ['conditional', 'parallel', 'retry-loop', 'routing']) expect(text).toContain(`  ${name}: `);
   });
@@ -77,14 +84,28 @@ describe('workflow agent (offline): only what was asked', () => {
   it('details given while a confirmation is pending update the pending inputs, and the run uses them', async () => {
     process.env.BRAID_OUTBOX = mkdtempSync(join(tmpdir(), 'braid-chat-outbox-'));
     const agent = await offlineAgent('examples');
-    expect(await turn(agent, 'write an email about solar kites')).toEqual([expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites' } })]);
+    expect(await turn(agent, 'write an email about solar kites')).toEqual([
+      expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites' } }),
+    ]);
     const updated = await turn(agent, 'send it to ana@example.com');
-    expect(updated).toEqual([expect.objectContaining({ type: 'confirm', workflow: 'conditional', input: { topic: 'solar kites', to: 'ana@example.com' } })]);
+    expect(updated).toEqual([
+      expect.objectContaining({
+        type: 'confirm',
+        workflow: 'conditional',
+        input: { topic: 'solar kites', to: 'ana@example.com' },
+      }),
+    ]);
     expect((updated[0] as { text: string }).text).toMatch(/with topic: "solar kites", to: "ana@example.com"/);
     const again = await turn(agent, 'audience: investors');
-    expect(again[0]).toMatchObject({ type: 'confirm', input: { topic: 'solar kites', to: 'ana@example.com', audience: 'investors' } });
+    expect(again[0]).toMatchObject({
+      type: 'confirm',
+      input: { topic: 'solar kites', to: 'ana@example.com', audience: 'investors' },
+    });
     const ran = await turn(agent, 'yes');
-    expect(ran[0]).toMatchObject({ type: 'run.started', input: { topic: 'solar kites', to: 'ana@example.com', audience: 'investors' } });
+    expect(ran[0]).toMatchObject({
+      type: 'run.started',
+      input: { topic: 'solar kites', to: 'ana@example.com', audience: 'investors' },
+    });
     const finished = ran.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
     expect(finished.result.tasks.task_3.output).toMatchObject({ accepted: ['ana@example.com'] });
   });
@@ -97,18 +118,28 @@ describe('workflow agent over the openai client (loopback server)', () => {
       const catalog = await WorkflowCatalog.load(FIXTURES);
       const llm = new OpenAIProvider({ apiKey: 'test-key', baseURL: server.url, model: 'loopback-model' });
       const agent = new WorkflowAgent({ catalog, llm, runs: new RunManager({ catalog, llm }) });
-      server.replies.push({ toolCalls: [{ name: 'greet', arguments: { name: 'Grace' } }] }, { content: 'Greeted Grace: the run succeeded.' });
+      server.replies.push(
+        { toolCalls: [{ name: 'greet', arguments: { name: 'Grace' } }] },
+        { content: 'Greeted Grace: the run succeeded.' },
+      );
       const chunks = await turn(agent, 'say hi to Grace');
       const functions = server.requests[0].body.tools!.map((t) => t.function);
       expect(functions.map((f) => f.name).sort()).toEqual(['gated', 'greet', 'nap']);
-      expect(functions.find((f) => f.name === 'greet')!.parameters).toMatchObject({ required: ['name'], properties: { name: { type: 'string' } }, additionalProperties: false });
+      expect(functions.find((f) => f.name === 'greet')!.parameters).toMatchObject({
+        required: ['name'],
+        properties: { name: { type: 'string' } },
+        additionalProperties: false,
+      });
       expect(functions.every((f) => f.strict === true)).toBe(true);
       const finished = chunks.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
       expect(finished.result.tasks.hello.output).toBe('hello Grace');
       expect(chunks.at(-1)).toEqual({ type: 'text', text: 'Greeted Grace: the run succeeded.' });
       const last = server.requests[1].body.messages;
       const toolMessage = last.find((m) => m.role === 'tool') as { content: string };
-      expect(JSON.parse(toolMessage.content)).toMatchObject({ status: 'succeeded', tasks: { hello: { status: 'succeeded' } } });
+      expect(JSON.parse(toolMessage.content)).toMatchObject({
+        status: 'succeeded',
+        tasks: { hello: { status: 'succeeded' } },
+      });
       expect(server.rejected).toEqual([]);
     } finally {
       await server.close();
@@ -120,16 +151,36 @@ describe('workflow agent over the openai client (loopback server)', () => {
     const server = await startLoopbackServer();
     try {
       const catalog = await WorkflowCatalog.load('examples');
-      const llm = new OpenAIProvider({ apiKey: 'test-key', baseURL: server.url, model: 'loopback-model', maxRetries: 0 });
+      const llm = new OpenAIProvider({
+        apiKey: 'test-key',
+        baseURL: server.url,
+        model: 'loopback-model',
+        maxRetries: 0,
+      });
       const agent = new WorkflowAgent({ catalog, llm, runs: new RunManager({ catalog, llm }) });
-      const calls = [{ topic: 'solar kites', audience: null, to: null }, { topic: null, audience: null, to: 'ana@example.com' }];
-      server.answer = (body) => (body.tools && calls.length ? { toolCalls: [{ name: 'conditional', arguments: calls.shift() }] } : undefined);
+      const calls = [
+        { topic: 'solar kites', audience: null, to: null },
+        { topic: null, audience: null, to: 'ana@example.com' },
+      ];
+      server.answer = (body) =>
+        body.tools && calls.length ? { toolCalls: [{ name: 'conditional', arguments: calls.shift() }] } : undefined;
       const first = await turn(agent, 'write an email about solar kites');
       expect(first).toEqual([expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites' } })]);
       const conditional = server.requests[0].body.tools!.find((t) => t.function.name === 'conditional')!.function;
-      expect(conditional).toMatchObject({ strict: true, parameters: { required: ['topic', 'audience', 'to'], additionalProperties: false, properties: { topic: { type: ['string', 'null'], description: 'what the idea is about (default: "rooftop gardens")' } } } });
+      expect(conditional).toMatchObject({
+        strict: true,
+        parameters: {
+          required: ['topic', 'audience', 'to'],
+          additionalProperties: false,
+          properties: {
+            topic: { type: ['string', 'null'], description: 'what the idea is about (default: "rooftop gardens")' },
+          },
+        },
+      });
       const second = await turn(agent, 'and send it to ana@example.com');
-      expect(second).toEqual([expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites', to: 'ana@example.com' } })]);
+      expect(second).toEqual([
+        expect.objectContaining({ type: 'confirm', input: { topic: 'solar kites', to: 'ana@example.com' } }),
+      ]);
       const ran = await turn(agent, 'yes');
       const finished = ran.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
       expect(finished.result.status).toBe('succeeded');
@@ -147,21 +198,37 @@ describe('HTTP API', () => {
   beforeAll(async () => {
     const catalog = await WorkflowCatalog.load(FIXTURES);
     const llm = new OfflineProvider();
-    server = await startServer({ catalog, llm, store, runs: new RunManager({ catalog, llm, store }), port: 0, maxBodyBytes: 4096 });
+    server = await startServer({
+      catalog,
+      llm,
+      store,
+      runs: new RunManager({ catalog, llm, store }),
+      port: 0,
+      maxBodyBytes: 4096,
+    });
   });
   afterAll(() => server.close());
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   async function sse(path: string, init?: RequestInit): Promise<{ event: string; data: any; id?: string }[]> {
     const res = await fetch(`${server.url}${path}`, init);
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const text = await res.text();
-    return text.trim().split('\n\n').map((block) => {
-      const fields = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
-      return { event: fields.event, data: JSON.parse(fields.data), id: fields.id };
-    });
+    return text
+      .trim()
+      .split('\n\n')
+      .map((block) => {
+        const fields = Object.fromEntries(
+          block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]),
+        );
+        return { event: fields.event, data: JSON.parse(fields.data), id: fields.id };
+      });
   }
 
   it('POST /runs starts a run; its events stream as SSE (past, then live); GET /runs/:id returns the result', async () => {
@@ -173,19 +240,49 @@ describe('HTTP API', () => {
     expect(res.status).toBe(202);
     const { runId } = await json(res);
     const events = await sse(`/runs/${runId}/events`);
-    expect(events.map((e) => e.event)).toEqual(['run.started', 'task.ready', 'task.started', 'task.succeeded', 'run.finished', 'end']);
+    expect(events.map((e) => e.event)).toEqual([
+      'run.started',
+      'task.ready',
+      'task.started',
+      'task.succeeded',
+      'run.finished',
+      'end',
+    ]);
     expect(events.slice(0, -1).map((e) => Number(e.id))).toEqual([1, 2, 3, 4, 5]);
     const resumedFrom3 = await sse(`/runs/${runId}/events`, { headers: { 'last-event-id': '3' } });
     expect(resumedFrom3.map((e) => e.event)).toEqual(['task.succeeded', 'run.finished', 'end']);
     const result = await json(fetch(`${server.url}/runs/${runId}`));
-    expect(result).toMatchObject({ runId, status: 'succeeded', tasks: { hello: { status: 'succeeded', output: 'hello Ada' } } });
+    expect(result).toMatchObject({
+      runId,
+      status: 'succeeded',
+      tasks: { hello: { status: 'succeeded', output: 'hello Ada' } },
+    });
   });
 
   it('GET /runs/:id/events follows a run that another writer is recording (e.g. braid run) until it finishes', async () => {
-    const running = runWorkflow({ name: 'elsewhere', tasks: [{ id: 'nap', tool: 'sleep', input: { ms: 300 } }, { id: 'after', tool: 'echo', input: { value: 1 }, dependencies: ['nap'] }] }, { store, runId: 'elsewhere-1' });
+    const running = runWorkflow(
+      {
+        name: 'elsewhere',
+        tasks: [
+          { id: 'nap', tool: 'sleep', input: { ms: 300 } },
+          { id: 'after', tool: 'echo', input: { value: 1 }, dependencies: ['nap'] },
+        ],
+      },
+      { store, runId: 'elsewhere-1' },
+    );
     await new Promise((r) => setTimeout(r, 50));
     const events = await sse('/runs/elsewhere-1/events');
-    expect(events.map((e) => e.event)).toEqual(['run.started', 'task.ready', 'task.started', 'task.succeeded', 'task.ready', 'task.started', 'task.succeeded', 'run.finished', 'end']);
+    expect(events.map((e) => e.event)).toEqual([
+      'run.started',
+      'task.ready',
+      'task.started',
+      'task.succeeded',
+      'task.ready',
+      'task.started',
+      'task.succeeded',
+      'run.finished',
+      'end',
+    ]);
     expect((await running).status).toBe('succeeded');
   });
 
@@ -239,9 +336,23 @@ describe('HTTP API', () => {
     const chat = await startServer({ catalog, llm, runs: new RunManager({ catalog, llm }), port: 0 });
     try {
       const ask = async (body: unknown) => {
-        const res = await fetch(`${chat.url}/chat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await fetch(`${chat.url}/chat`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
         const text = await res.text();
-        return text.trim().split('\n\n').map((b) => JSON.parse(b.split('\n').find((l) => l.startsWith('data:'))!.slice(5)));
+        return text
+          .trim()
+          .split('\n\n')
+          .map((b) =>
+            JSON.parse(
+              b
+                .split('\n')
+                .find((l) => l.startsWith('data:'))!
+                .slice(5),
+            ),
+          );
       };
       const first = await ask({ message: 'write an email about solar kites to the team' });
       const { sessionId } = first[0];
@@ -259,14 +370,20 @@ describe('HTTP API', () => {
     const catalog = await WorkflowCatalog.load(FIXTURES);
     const llm = new OfflineProvider();
     const runs = new RunManager({ catalog, llm });
-    await expect(startServer({ catalog, llm, runs, host: '0.0.0.0', port: 0 })).rejects.toThrow(/needs a bearer token: set BRAID_TOKEN/);
+    await expect(startServer({ catalog, llm, runs, host: '0.0.0.0', port: 0 })).rejects.toThrow(
+      /needs a bearer token: set BRAID_TOKEN/,
+    );
     const guarded = await startServer({ catalog, llm, runs, port: 0, token: 's3cret' });
     try {
       const denied = await fetch(`${guarded.url}/workflows`);
       expect(denied.status).toBe(401);
       expect((await json(denied)).error.code).toBe('E_UNAUTHORIZED');
-      expect((await fetch(`${guarded.url}/workflows`, { headers: { authorization: 'Bearer wrong!' } })).status).toBe(401);
-      expect((await fetch(`${guarded.url}/workflows`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+      expect((await fetch(`${guarded.url}/workflows`, { headers: { authorization: 'Bearer wrong!' } })).status).toBe(
+        401,
+      );
+      expect((await fetch(`${guarded.url}/workflows`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(
+        200,
+      );
       expect((await fetch(`${guarded.url}/health`)).status).toBe(200);
     } finally {
       await guarded.close();
@@ -276,7 +393,9 @@ describe('HTTP API', () => {
 
 describe('braid chat (spawned, driven through stdin)', () => {
   it('a typed request picks the conditional workflow, confirms, shows live progress and the outcome', async () => {
-    const r = await braid(['chat', '--workflows', 'examples'], { input: 'write an email about solar kites to the team\nyes\n/runs\n/quit\n' });
+    const r = await braid(['chat', '--workflows', 'examples'], {
+      input: 'write an email about solar kites to the team\nyes\n/runs\n/quit\n',
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/braid> I will run conditional with topic: "solar kites"/);
     expect(r.stdout).toMatch(/▶ conditional started \(run (\S+)\)/);
@@ -298,7 +417,11 @@ describe('braid serve (spawned)', () => {
         if (!m) return;
         url = m[1];
         void (async () => {
-          const res = await fetch(`${url}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workflow: 'greet', input: { name: 'Lin' } }) });
+          const res = await fetch(`${url}/runs`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ workflow: 'greet', input: { name: 'Lin' } }),
+          });
           const { runId } = await json(res);
           events = await (await fetch(`${url}/runs/${runId}/events`)).text();
           child.kill('SIGTERM');

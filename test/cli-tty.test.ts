@@ -21,7 +21,7 @@ function screen(raw: string): string[] {
       if (m) {
         const n = Number(m[1] || 1);
         if (m[2] === 'A') row = Math.max(0, row - n);
-        if (m[2] === 'K') (lines[row] = ''), (col = 0);
+        if (m[2] === 'K') ((lines[row] = ''), (col = 0));
         i += m[0].length - 1;
       }
       continue;
@@ -45,7 +45,12 @@ function screen(raw: string): string[] {
 
 function underTerminal(args: string[]): string {
   const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BRAID_HOME, TERM: 'xterm', COLUMNS: '160', OPENAI_API_KEY: '' }, timeout: 30_000 });
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, BRAID_HOME, TERM: 'xterm', COLUMNS: '160', OPENAI_API_KEY: '' },
+    timeout: 30_000,
+  });
   return r.stdout;
 }
 

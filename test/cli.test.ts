@@ -7,12 +7,29 @@ import { braid } from './support/cli.js';
 
 describe('braid CLI', () => {
   it('run --json prints exactly one JSON object with the spec §8 shape, and exits 0', async () => {
-    const r = await braid(['run', 'test/fixtures/custom.yaml', '--tools', 'test/fixtures/tools.mjs', '--input', 'text=kites', '--json']);
+    const r = await braid([
+      'run',
+      'test/fixtures/custom.yaml',
+      '--tools',
+      'test/fixtures/tools.mjs',
+      '--input',
+      'text=kites',
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
-    expect(Object.keys(result)).toEqual(expect.arrayContaining(['runId', 'workflow', 'status', 'startedAt', 'endedAt', 'tasks']));
+    expect(Object.keys(result)).toEqual(
+      expect.arrayContaining(['runId', 'workflow', 'status', 'startedAt', 'endedAt', 'tasks']),
+    );
     expect(result.status).toBe('succeeded');
-    expect(result.tasks.loud).toMatchObject({ status: 'succeeded', output: { text: 'KITES' }, label: 'long', labelSource: 'field', attempts: 1, visits: 1 });
+    expect(result.tasks.loud).toMatchObject({
+      status: 'succeeded',
+      output: { text: 'KITES' },
+      label: 'long',
+      labelSource: 'field',
+      attempts: 1,
+      visits: 1,
+    });
     expect(result.tasks.long_branch.output).toEqual({ shadowed: 'KITES' });
     expect(result.tasks.short_branch).toMatchObject({ status: 'skipped', reason: 'condition_false' });
     expect(r.stderr).toContain('loud succeeded');
@@ -29,9 +46,22 @@ describe('braid CLI', () => {
   it('--events writes one JSON object per line with ts, runId, type', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'braid-'));
     const file = join(dir, 'events.jsonl');
-    const r = await braid(['run', 'test/fixtures/custom.yaml', '-t', 'test/fixtures/tools.mjs', '-i', 'text=ab', '--events', file, '--quiet']);
+    const r = await braid([
+      'run',
+      'test/fixtures/custom.yaml',
+      '-t',
+      'test/fixtures/tools.mjs',
+      '-i',
+      'text=ab',
+      '--events',
+      file,
+      '--quiet',
+    ]);
     expect(r.code).toBe(0);
-    const events = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const events = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events[0]).toMatchObject({ type: 'run.started', seq: 1 });
     expect(events.at(-1)).toMatchObject({ type: 'run.finished', status: 'succeeded' });
     for (const e of events) expect(typeof e.ts === 'string' && typeof e.runId === 'string').toBe(true);
@@ -41,7 +71,9 @@ describe('braid CLI', () => {
   it('validate lists every problem with file and path, and exits 2', async () => {
     const r = await braid(['validate', 'test/fixtures/broken.yaml']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('✖ test/fixtures/broken.yaml: tasks[0].retrys: unknown field "retrys" (did you mean "retries"?)');
+    expect(r.stderr).toContain(
+      '✖ test/fixtures/broken.yaml: tasks[0].retrys: unknown field "retrys" (did you mean "retries"?)',
+    );
     expect(r.stderr).toContain('tasks[2].condition.depends_on: unknown task "task_9" (did you mean "task_1"?)');
     expect(r.stderr).toContain('3 problems found');
   });

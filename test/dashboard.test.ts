@@ -23,7 +23,8 @@ type HTMLInputElement = any;
 type SVGElement = any;
 
 const CHROME = chromiumPath();
-if (!CHROME) console.log('dashboard browser tests skipped: no Chromium binary (apt-get install -y chromium, or set CHROME_PATH)');
+if (!CHROME)
+  console.log('dashboard browser tests skipped: no Chromium binary (apt-get install -y chromium, or set CHROME_PATH)');
 
 // Screenshots go to a temp folder (npm test leaves the tree as it was); BRAID_SCREENSHOTS=docs/images refreshes the README's.
 const SHOTS = process.env.BRAID_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'braid-shots-'));
@@ -40,11 +41,26 @@ const parseReport = {
     return { rows: 3 };
   },
 };
-const fragile = { name: 'fragile', description: 'Parse a report, then summarize it.', tasks: [{ id: 'parse', tool: 'parse_report' }, { id: 'summary', tool: 'echo', input: { value: 'done' }, dependencies: ['parse'] }] };
+const fragile = {
+  name: 'fragile',
+  description: 'Parse a report, then summarize it.',
+  tasks: [
+    { id: 'parse', tool: 'parse_report' },
+    { id: 'summary', tool: 'echo', input: { value: 'done' }, dependencies: ['parse'] },
+  ],
+};
 const strict = {
   name: 'strict',
   description: 'Greets a name; the server checks the input.',
-  inputs: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 3, description: 'who to greet' }, times: { type: 'integer', maximum: 5, default: 1 }, loud: { type: 'boolean', default: false } } },
+  inputs: {
+    type: 'object',
+    required: ['name'],
+    properties: {
+      name: { type: 'string', minLength: 3, description: 'who to greet' },
+      times: { type: 'integer', maximum: 5, default: 1 },
+      loud: { type: 'boolean', default: false },
+    },
+  },
   tasks: [{ id: 'hello', tool: 'echo', input: { value: 'hello {{ input.name }}' } }],
 };
 
@@ -52,7 +68,13 @@ const strict = {
 function bigWorkflow() {
   const tasks = [];
   for (let layer = 0; layer < 40; layer++)
-    for (let k = 0; k < 30; k++) tasks.push({ id: `t${layer}_${k}`, tool: 'echo', input: { value: k }, ...(layer ? { dependencies: [`t${layer - 1}_${(k * 7) % 30}`] } : {}) });
+    for (let k = 0; k < 30; k++)
+      tasks.push({
+        id: `t${layer}_${k}`,
+        tool: 'echo',
+        input: { value: k },
+        ...(layer ? { dependencies: [`t${layer - 1}_${(k * 7) % 30}`] } : {}),
+      });
   return { name: 'big', description: '1,200 echo tasks', tasks };
 }
 
@@ -71,12 +93,29 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     process.env.BRAID_OUTBOX = mkdtempSync(join(tmpdir(), 'braid-dash-outbox-'));
     mkdirSync(SHOTS, { recursive: true });
     store = new JsonlRunStore(join(BRAID_HOME, 'runs'));
-    const sources = ['examples/conditional.yaml', 'examples/retry-loop.yaml', 'examples/dynamic.yaml', 'test/fixtures/service/gated.yaml', 'test/fixtures/service/nap.yaml', 'test/fixtures/service/greet.yaml', fragile, strict, bigWorkflow()];
+    const sources = [
+      'examples/conditional.yaml',
+      'examples/retry-loop.yaml',
+      'examples/dynamic.yaml',
+      'test/fixtures/service/gated.yaml',
+      'test/fixtures/service/nap.yaml',
+      'test/fixtures/service/greet.yaml',
+      fragile,
+      strict,
+      bigWorkflow(),
+    ];
     const catalog = await WorkflowCatalog.load(sources as never, { tools: [parseReport as never] });
     expect(catalog.problems).toEqual([]);
     const llm = new OfflineProvider();
     server = await startServer({ catalog, llm, store, runs: new RunManager({ catalog, llm, store }), port: 0 });
-    guarded = await startServer({ catalog, llm, store, runs: new RunManager({ catalog, llm, store }), port: 0, token: TOKEN });
+    guarded = await startServer({
+      catalog,
+      llm,
+      store,
+      runs: new RunManager({ catalog, llm, store }),
+      port: 0,
+      token: TOKEN,
+    });
     browser = await launchBrowser(CHROME!);
   }, 60_000);
 
@@ -107,15 +146,39 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     expect(unexpected, 'console errors, page errors or failed requests').toEqual([]);
   });
 
-  const status = (taskId: string) => page.$eval(`.graph .node[data-task="${taskId}"]`, (n) => n.getAttribute('data-status'));
+  const status = (taskId: string) =>
+    page.$eval(`.graph .node[data-task="${taskId}"]`, (n) => n.getAttribute('data-status'));
   const waitStatus = (taskId: string, ...statuses: string[]) =>
-    page.waitForFunction((id, list) => list.includes(document.querySelector(`.graph .node[data-task="${id}"]`)?.getAttribute('data-status') ?? ''), { timeout: 15_000 }, taskId, statuses);
-  const waitRunStatus = (...statuses: string[]) => page.waitForFunction((list) => list.includes(document.querySelector('.run-page')?.getAttribute('data-status') ?? ''), { timeout: 15_000 }, statuses);
+    page.waitForFunction(
+      (id, list) =>
+        list.includes(document.querySelector(`.graph .node[data-task="${id}"]`)?.getAttribute('data-status') ?? ''),
+      { timeout: 15_000 },
+      taskId,
+      statuses,
+    );
+  const waitRunStatus = (...statuses: string[]) =>
+    page.waitForFunction(
+      (list) => list.includes(document.querySelector('.run-page')?.getAttribute('data-status') ?? ''),
+      { timeout: 15_000 },
+      statuses,
+    );
   const runIdOfPage = () => decodeURIComponent(new URL(page.url()).hash.split('/')[2].split('?')[0]);
   const text = (selector: string) => page.$eval(selector, (n) => (n as HTMLElement).innerText ?? n.textContent);
   const clickText = async (selector: string, label: string) => {
-    await page.waitForFunction((s, l) => [...document.querySelectorAll(s)].some((b) => (b as HTMLElement).innerText.trim() === l), { timeout: 10_000 }, selector, label);
-    await page.evaluate((s, l) => ([...document.querySelectorAll(s)].find((b) => (b as HTMLElement).innerText.trim() === l) as HTMLElement).click(), selector, label);
+    await page.waitForFunction(
+      (s, l) => [...document.querySelectorAll(s)].some((b) => (b as HTMLElement).innerText.trim() === l),
+      { timeout: 10_000 },
+      selector,
+      label,
+    );
+    await page.evaluate(
+      (s, l) =>
+        (
+          [...document.querySelectorAll(s)].find((b) => (b as HTMLElement).innerText.trim() === l) as HTMLElement
+        ).click(),
+      selector,
+      label,
+    );
   };
 
   it('starts the conditional example from its form, watches its nodes reach succeeded and skipped, and says why a task was skipped', async () => {
@@ -127,7 +190,12 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     // Defaults filled in from the inputs schema.
     expect(await page.$eval('#field-topic', (i) => (i as HTMLInputElement).value)).toBe('rooftop gardens');
     expect(await page.$eval('#field-to', (i) => (i as HTMLInputElement).value)).toBe('team@example.com');
-    expect(await page.$$eval('.workflow-graph .node', (n) => n.map((x) => x.getAttribute('data-task')))).toEqual(['task_1', 'task_2a', 'task_2b', 'task_3']);
+    expect(await page.$$eval('.workflow-graph .node', (n) => n.map((x) => x.getAttribute('data-task')))).toEqual([
+      'task_1',
+      'task_2a',
+      'task_2b',
+      'task_3',
+    ]);
     await page.$eval('#field-topic', (i) => ((i as HTMLInputElement).value = ''));
     await page.type('#field-topic', 'solar kites');
     await page.click('.schema-form button[type="submit"]');
@@ -211,7 +279,9 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     await waitRunStatus('cancelled');
     expect(await page.$eval('.run-head .badge', (b) => b.textContent)).toBe('cancelled');
     // A cancelled run can be resumed; it is not running any more.
-    expect(await page.$$eval('.run-head button', (b) => b.map((x) => x.textContent))).toEqual(expect.arrayContaining(['Resume', 'Run again']));
+    expect(await page.$$eval('.run-head button', (b) => b.map((x) => x.textContent))).toEqual(
+      expect.arrayContaining(['Resume', 'Run again']),
+    );
   });
 
   it("opens a failed task's error and stack, then resumes the run to success", async () => {
@@ -228,7 +298,9 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     expect(await text('.task-panel .why')).toMatch(/parse failed after 1 attempt: the report has no header row/);
     // The skipped task says it was the failure.
     await page.click('.timeline-task[data-task="summary"]');
-    await page.waitForFunction(() => document.querySelector('.task-panel[data-task="summary"] .why')?.textContent?.includes('upstream_failed'));
+    await page.waitForFunction(() =>
+      document.querySelector('.task-panel[data-task="summary"] .why')?.textContent?.includes('upstream_failed'),
+    );
     expect(await text('.task-panel .why')).toMatch(/summary was skipped \(upstream_failed\)[\s\S]*parse failed/);
     await clickText('.run-head button', 'Resume');
     await waitRunStatus('succeeded');
@@ -276,12 +348,21 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     await page.waitForFunction(() => document.querySelector('.msg.braid .confirm-buttons'), { timeout: 10_000 });
     expect(await text('.msg.braid')).toMatch(/I will run conditional with topic: "solar kites"[\s\S]*Go ahead\?/);
     await clickText('.confirm-buttons button', 'Yes, run it');
-    await page.waitForFunction(() => document.querySelector('.msg.run .badge')?.getAttribute('data-status') === 'succeeded', { timeout: 15_000 });
+    await page.waitForFunction(
+      () => document.querySelector('.msg.run .badge')?.getAttribute('data-status') === 'succeeded',
+      { timeout: 15_000 },
+    );
     const progress = await text('.msg.run .progress');
     expect(progress).toMatch(/task_1 started \(llm_generate_idea\)/);
     expect(progress).toMatch(/task_1 labeled "(good|bad)"/);
     expect(progress).toMatch(/task_3 succeeded/);
-    await page.waitForFunction(() => [...document.querySelectorAll('.msg.braid .text')].some((t) => /conditional succeeded/.test(t.textContent ?? '')), { timeout: 10_000 });
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('.msg.braid .text')].some((t) =>
+          /conditional succeeded/.test(t.textContent ?? ''),
+        ),
+      { timeout: 10_000 },
+    );
     const runId = await page.$eval('.msg.run', (m) => m.getAttribute('data-run')!);
     await page.click('.msg.run a');
     await page.waitForFunction((id) => location.hash === `#/runs/${id}`, {}, runId);
@@ -289,11 +370,19 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
   });
 
   it('runs again with the same input, or with the input edited in the form', async () => {
-    const first = await runWorkflow('test/fixtures/service/greet.yaml', { input: { name: 'Ada' }, store, llm: new OfflineProvider() });
+    const first = await runWorkflow('test/fixtures/service/greet.yaml', {
+      input: { name: 'Ada' },
+      store,
+      llm: new OfflineProvider(),
+    });
     await open(`#/runs/${first.runId}`);
     await waitStatus('hello', 'succeeded');
     await clickText('.run-head button', 'Run again');
-    await page.waitForFunction((id) => location.hash.startsWith('#/runs/') && !location.hash.includes(id), {}, first.runId);
+    await page.waitForFunction(
+      (id) => location.hash.startsWith('#/runs/') && !location.hash.includes(id),
+      {},
+      first.runId,
+    );
     await waitRunStatus('succeeded');
     expect(await text('.run-input')).toContain('"name": "Ada"');
     await page.click('.run-head a.button');
@@ -310,7 +399,12 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
   });
 
   it('shows the child run a plan task started as a nested graph', async () => {
-    const planned = { name: 'planned', tasks: [{ id: 'plan', tool: 'plan', input: { goal: 'search the web for solar kites and summarize what you find' } }] };
+    const planned = {
+      name: 'planned',
+      tasks: [
+        { id: 'plan', tool: 'plan', input: { goal: 'search the web for solar kites and summarize what you find' } },
+      ],
+    };
     const parent = await runWorkflow(planned, { store, llm: new OfflineProvider() });
     expect(parent.status).toBe('succeeded');
     await open(`#/runs/${parent.runId}`);
@@ -318,7 +412,11 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     await page.waitForSelector('.child-run .graph .node');
     const child = await page.$eval('.child-run summary a', (a) => a.textContent);
     expect(child).toMatch(new RegExp(`^${parent.runId}\\.plan\\.`));
-    await page.waitForFunction(() => [...document.querySelectorAll('.child-run .graph .node')].every((n: any) => n.getAttribute('data-status') === 'succeeded'));
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('.child-run .graph .node')].every(
+        (n: any) => n.getAttribute('data-status') === 'succeeded',
+      ),
+    );
     expect((await page.$$('.child-run .graph .node')).length).toBeGreaterThan(0);
     await page.click('.graph .node[data-task="plan"]');
     await page.waitForSelector('.task-panel[data-task="plan"]');
@@ -330,7 +428,10 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     await open(`#/runs/${loop.runId}`);
     await waitStatus('generate', 'succeeded');
     expect(await page.$eval('.graph .node[data-task="generate"] .visits', (v) => v.textContent)).toBe('×2');
-    const route = await page.$eval('.graph .edge.route[data-from="critique"][data-to="generate"]', (e) => ({ cls: e.getAttribute('class'), label: e.textContent }));
+    const route = await page.$eval('.graph .edge.route[data-from="critique"][data-to="generate"]', (e) => ({
+      cls: e.getAttribute('class'),
+      label: e.textContent,
+    }));
     expect(route).toEqual({ cls: 'edge route taken', label: 'on success' });
     const fan = await runWorkflow('examples/dynamic.yaml', { store, llm: new OfflineProvider() });
     await open(`#/runs/${fan.runId}?task=each`);
@@ -361,9 +462,14 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     await open(`#/runs/${runId}?task=publish`, { width: 390, height: 844 });
     await waitStatus('publish', 'waiting');
     await page.waitForSelector('.task-panel .approve-box');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
     expect(overflow).toBeLessThanOrEqual(0);
-    const [graph, panel] = await Promise.all([page.$eval('.graph-wrap', (e) => e.getBoundingClientRect().toJSON()), page.$eval('.task-panel', (e) => e.getBoundingClientRect().toJSON())]);
+    const [graph, panel] = await Promise.all([
+      page.$eval('.graph-wrap', (e) => e.getBoundingClientRect().toJSON()),
+      page.$eval('.task-panel', (e) => e.getBoundingClientRect().toJSON()),
+    ]);
     expect(panel.top).toBeGreaterThan(graph.bottom); // stacked, not side by side
     await page.screenshot({ path: join(tmpdir(), 'braid-dashboard-phone.png') }); // to look at, not kept
   });
@@ -375,7 +481,10 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     // While the layout runs in its worker, the page answers.
     await page.waitForSelector('.run-head');
     const t0 = Date.now();
-    await page.waitForFunction(() => document.querySelectorAll('.graph .node').length === 1200, { timeout: 30_000, polling: 200 });
+    await page.waitForFunction(() => document.querySelectorAll('.graph .node').length === 1200, {
+      timeout: 30_000,
+      polling: 200,
+    });
     const laidOut = Date.now() - t0;
     expect(await text('.run-head')).toMatch(/tasks 1200\/1200 done/);
     // Only the rows in view are drawn.
@@ -388,10 +497,13 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     const opened = Date.now() - t1;
     expect(opened).toBeLessThan(2000);
     // The main thread is never blocked for long: a timer set now fires on time.
-    const lag = await page.evaluate(() => new Promise<number>((resolve) => {
-      const start = performance.now();
-      setTimeout(() => resolve(performance.now() - start - 50), 50);
-    }));
+    const lag = await page.evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          const start = performance.now();
+          setTimeout(() => resolve(performance.now() - start - 50), 50);
+        }),
+    );
     expect(lag).toBeLessThan(300);
     console.log(`1,200-task run: graph drawn ${laidOut} ms after the page, a task opened in ${opened} ms`);
   });

@@ -21,8 +21,18 @@ function pickySearch() {
   return { tool, calls };
 }
 
-const down = defineTool({ name: 'down', description: 'A tool whose service is down', input: z.object({ query: z.string().optional() }), run: () => Promise.reject(new Error('503 service unavailable')) });
-const backup = defineTool({ name: 'backup', description: 'The stand-in', input: z.object({ query: z.string() }), run: ({ query }) => ({ from: 'backup', query }) });
+const down = defineTool({
+  name: 'down',
+  description: 'A tool whose service is down',
+  input: z.object({ query: z.string().optional() }),
+  run: () => Promise.reject(new Error('503 service unavailable')),
+});
+const backup = defineTool({
+  name: 'backup',
+  description: 'The stand-in',
+  input: z.object({ query: z.string() }),
+  run: ({ query }) => ({ from: 'backup', query }),
+});
 
 const collect = () => {
   const events: RunEvent[] = [];
@@ -34,14 +44,31 @@ describe('on_failure', () => {
     const { tool, calls } = pickySearch();
     const { events, onEvent } = collect();
     const result = await runWorkflow(
-      { tasks: [{ id: 'search', tool: 'picky_search', input: { query: 'solar', max_results: 10 }, on_failure: [{ adjust: { input: { max_results: 3, note: 'after: {{ error.message }}' } } }] }] },
+      {
+        tasks: [
+          {
+            id: 'search',
+            tool: 'picky_search',
+            input: { query: 'solar', max_results: 10 },
+            on_failure: [{ adjust: { input: { max_results: 3, note: 'after: {{ error.message }}' } } }],
+          },
+        ],
+      },
       { tools: [tool], onEvent, classifier: null, retry: { baseDelayMs: 1 } },
     );
     expect(result.status).toBe('succeeded');
     expect(result.tasks.search.attempts).toBe(2);
-    expect(calls).toEqual([{ query: 'solar', max_results: 10 }, { query: 'solar', max_results: 3 }]);
+    expect(calls).toEqual([
+      { query: 'solar', max_results: 10 },
+      { query: 'solar', max_results: 3 },
+    ]);
     const recovery = events.find((e) => e.type === 'task.recovery');
-    expect(recovery).toMatchObject({ action: 'adjust', attempt: 1, error: { message: 'max_results 10 is over the limit of 3' }, input: { max_results: 3, note: 'after: max_results 10 is over the limit of 3' } });
+    expect(recovery).toMatchObject({
+      action: 'adjust',
+      attempt: 1,
+      error: { message: 'max_results 10 is over the limit of 3' },
+      input: { max_results: 3, note: 'after: max_results 10 is over the limit of 3' },
+    });
   });
 
   it('adjust by the LLM (real openai client, loopback): it sees the error and the schema, its answer is validated', async () => {
@@ -51,14 +78,25 @@ describe('on_failure', () => {
       server.replies.push({ content: JSON.stringify({ query: 'solar', max_results: 2 }) });
       const llm = new OpenAIProvider({ apiKey: 'k', baseURL: server.url, model: 'loopback-model' });
       const result = await runWorkflow(
-        { tasks: [{ id: 'search', tool: 'picky_search', input: { query: 'solar', max_results: 10 }, on_failure: [{ adjust: { llm: true, prompt: 'Keep the query.' } }] }] },
+        {
+          tasks: [
+            {
+              id: 'search',
+              tool: 'picky_search',
+              input: { query: 'solar', max_results: 10 },
+              on_failure: [{ adjust: { llm: true, prompt: 'Keep the query.' } }],
+            },
+          ],
+        },
         { tools: [tool], llm, classifier: null },
       );
       expect(result.status).toBe('succeeded');
       expect(calls.at(-1)).toEqual({ query: 'solar', max_results: 2 });
       const request = server.requests[0].body;
       expect(request.response_format?.type).toBe('json_schema');
-      expect(request.messages.map((m) => m.content).join('\n')).toMatch(/max_results 10 is over the limit of 3[\s\S]*Keep the query\./);
+      expect(request.messages.map((m) => m.content).join('\n')).toMatch(
+        /max_results 10 is over the limit of 3[\s\S]*Keep the query\./,
+      );
       expect(result.tasks.search.usage?.totalTokens).toBeGreaterThan(0); // the repair's tokens count for the task
       expect(request.response_format?.json_schema?.strict).toBe(true);
       expect(server.rejected).toEqual([]);
@@ -70,14 +108,27 @@ describe('on_failure', () => {
   it('a tool that is down: retry, then an offline LLM adjust that cannot help, then the fallback tool stands in', async () => {
     const { events, onEvent } = collect();
     const result = await runWorkflow(
-      { tasks: [{ id: 'fetch', tool: 'down', input: { query: 'wind' }, on_failure: [{ retry: 1 }, { adjust: { llm: true } }, { fallback: 'backup' }] }, { id: 'use', tool: 'echo', input: { value: '{{ tasks.fetch.output.from }}' }, dependencies: ['fetch'] }] },
+      {
+        tasks: [
+          {
+            id: 'fetch',
+            tool: 'down',
+            input: { query: 'wind' },
+            on_failure: [{ retry: 1 }, { adjust: { llm: true } }, { fallback: 'backup' }],
+          },
+          { id: 'use', tool: 'echo', input: { value: '{{ tasks.fetch.output.from }}' }, dependencies: ['fetch'] },
+        ],
+      },
       { tools: [down, backup], onEvent, classifier: null, retry: { baseDelayMs: 1 } },
     );
     expect(result.status).toBe('succeeded');
     expect(result.tasks.fetch.output).toEqual({ from: 'backup', query: 'wind' });
     expect(result.tasks.use.output).toBe('backup');
     expect(result.tasks.fetch.history!.map((h) => h.tool ?? 'down')).toEqual(['down', 'down', 'down', 'backup']);
-    expect(events.filter((e) => e.type === 'task.recovery').map((e) => (e as { action: string }).action)).toEqual(['adjust', 'fallback']);
+    expect(events.filter((e) => e.type === 'task.recovery').map((e) => (e as { action: string }).action)).toEqual([
+      'adjust',
+      'fallback',
+    ]);
   });
 
   it('skip: the task ends skipped (failure_skipped), the run goes on and succeeds', async () => {
@@ -99,7 +150,16 @@ describe('on_failure', () => {
 
   it('validation names bad steps by path', () => {
     const r = validateWorkflow(
-      { tasks: [{ id: 'a', tool: 'echo', input: { value: '{{ item }}' }, on_failure: [{ adjust: {} }, { fallback: 'bakup' }] }] },
+      {
+        tasks: [
+          {
+            id: 'a',
+            tool: 'echo',
+            input: { value: '{{ item }}' },
+            on_failure: [{ adjust: {} }, { fallback: 'bakup' }],
+          },
+        ],
+      },
       { toolNames: ['echo', 'backup'] },
     );
     expect(r.success).toBe(false);
@@ -115,7 +175,11 @@ describe('on_failure', () => {
 });
 
 describe('for_each', () => {
-  const lister = defineTool({ name: 'lister', input: z.object({ n: z.number().int() }), run: ({ n }) => ({ results: Array.from({ length: n }, (_, i) => ({ title: `r${i}` })) }) });
+  const lister = defineTool({
+    name: 'lister',
+    input: z.object({ n: z.number().int() }),
+    run: ({ n }) => ({ results: Array.from({ length: n }, (_, i) => ({ title: `r${i}` })) }),
+  });
 
   it('fans out over a search result and merges outputs in input order; an empty list gives []', async () => {
     const { events, onEvent } = collect();
@@ -134,21 +198,40 @@ describe('for_each', () => {
     const flow = (n: number) => ({
       tasks: [
         { id: 'search', tool: 'lister', input: { n } },
-        { id: 'each', tool: 'upper', for_each: '{{ tasks.search.output.results }}', concurrency: 2, input: { text: '{{ item.title }}', at: '{{ index }}' }, dependencies: ['search'] },
+        {
+          id: 'each',
+          tool: 'upper',
+          for_each: '{{ tasks.search.output.results }}',
+          concurrency: 2,
+          input: { text: '{{ item.title }}', at: '{{ index }}' },
+          dependencies: ['search'],
+        },
       ],
     });
     const r = await runWorkflow(flow(6), { tools: [lister, slowUpper], onEvent, classifier: null });
     expect(r.tasks.each.output).toEqual(['0:R0', '1:R1', '2:R2', '3:R3', '4:R4', '5:R5']);
     expect(most).toBe(2);
-    expect(events.filter((e) => e.type === 'task.started' && e.taskId === 'each').map((e) => (e as { item?: number }).item)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(
+      events.filter((e) => e.type === 'task.started' && e.taskId === 'each').map((e) => (e as { item?: number }).item),
+    ).toEqual([0, 1, 2, 3, 4, 5]);
     const empty = await runWorkflow(flow(0), { tools: [lister, slowUpper], classifier: null });
     expect(empty.tasks.each).toMatchObject({ status: 'succeeded', output: [] });
   });
 
   it('a failing item follows the policy (skip leaves null); without one the task fails naming the item; a non-list fails', async () => {
-    const odd = defineTool({ name: 'odd', input: z.object({ n: z.number() }), run: ({ n }) => (n % 2 ? Promise.reject(new Error(`odd ${n}`)) : n * 10) });
-    const spec = (extra: object) => ({ tasks: [{ id: 'each', tool: 'odd', for_each: '{{ input.list }}', input: { n: '{{ item }}' }, ...extra }] });
-    const skipped = await runWorkflow(spec({ on_failure: ['skip'] }), { tools: [odd], input: { list: [2, 3, 4] }, classifier: null });
+    const odd = defineTool({
+      name: 'odd',
+      input: z.object({ n: z.number() }),
+      run: ({ n }) => (n % 2 ? Promise.reject(new Error(`odd ${n}`)) : n * 10),
+    });
+    const spec = (extra: object) => ({
+      tasks: [{ id: 'each', tool: 'odd', for_each: '{{ input.list }}', input: { n: '{{ item }}' }, ...extra }],
+    });
+    const skipped = await runWorkflow(spec({ on_failure: ['skip'] }), {
+      tools: [odd],
+      input: { list: [2, 3, 4] },
+      classifier: null,
+    });
     expect(skipped.tasks.each.output).toEqual([20, null, 40]);
     const failed = await runWorkflow(spec({}), { tools: [odd], input: { list: [2, 3, 4] }, classifier: null });
     expect(failed.tasks.each).toMatchObject({ status: 'failed', error: { message: 'item 1 failed: odd 3' } });
@@ -157,26 +240,59 @@ describe('for_each', () => {
   });
 
   it('property: for any list and any finishing order, outputs keep input order and count', async () => {
-    const echoLater = defineTool({ name: 'later', input: z.object({ v: z.unknown(), ms: z.number() }), run: async ({ v, ms }) => (await new Promise((r) => setTimeout(r, ms)), v) });
+    const echoLater = defineTool({
+      name: 'later',
+      input: z.object({ v: z.unknown(), ms: z.number() }),
+      run: async ({ v, ms }) => (await new Promise((r) => setTimeout(r, ms)), v),
+    });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.oneof(fc.integer(), fc.string(), fc.boolean()), fc.integer({ min: 0, max: 4 })), { maxLength: 30 }), fc.integer({ min: 1, max: 8 }), async (pairs, concurrency) => {
-        const list = pairs.map(([v, ms]) => ({ v, ms }));
-        const r = await runWorkflow({ tasks: [{ id: 'each', tool: 'later', for_each: '{{ input.list }}', concurrency, input: { v: '{{ item.v }}', ms: '{{ item.ms }}' } }] }, { tools: [echoLater], input: { list }, classifier: null });
-        expect(r.tasks.each.output).toEqual(pairs.map(([v]) => v));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.oneof(fc.integer(), fc.string(), fc.boolean()), fc.integer({ min: 0, max: 4 })), {
+          maxLength: 30,
+        }),
+        fc.integer({ min: 1, max: 8 }),
+        async (pairs, concurrency) => {
+          const list = pairs.map(([v, ms]) => ({ v, ms }));
+          const r = await runWorkflow(
+            {
+              tasks: [
+                {
+                  id: 'each',
+                  tool: 'later',
+                  for_each: '{{ input.list }}',
+                  concurrency,
+                  input: { v: '{{ item.v }}', ms: '{{ item.ms }}' },
+                },
+              ],
+            },
+            { tools: [echoLater], input: { list }, classifier: null },
+          );
+          expect(r.tasks.each.output).toEqual(pairs.map(([v]) => v));
+        },
+      ),
       { numRuns: 40 },
     );
   });
 });
 
 describe('budgets', () => {
-  const ideas = (n: number) => ({ tasks: Array.from({ length: n }, (_, i) => ({ id: `idea${i}`, tool: 'llm_generate_idea', input: { topic: `topic ${i}` }, ...(i ? { dependencies: [`idea${i - 1}`] } : {}) })) });
+  const ideas = (n: number) => ({
+    tasks: Array.from({ length: n }, (_, i) => ({
+      id: `idea${i}`,
+      tool: 'llm_generate_idea',
+      input: { topic: `topic ${i}` },
+      ...(i ? { dependencies: [`idea${i - 1}`] } : {}),
+    })),
+  });
 
   it('a run stops cleanly at its token budget: nothing new starts, the record says which budget', async () => {
     const { events, onEvent } = collect();
     const r = await runWorkflow({ ...ideas(5), budget: { max_tokens: 300 } }, { onEvent, classifier: null });
     expect(r.status).toBe('failed');
-    expect(r.error).toMatchObject({ code: 'E_BUDGET', message: expect.stringMatching(/^budget exceeded: max_tokens 300 exceeded \(used \d+\)$/) });
+    expect(r.error).toMatchObject({
+      code: 'E_BUDGET',
+      message: expect.stringMatching(/^budget exceeded: max_tokens 300 exceeded \(used \d+\)$/),
+    });
     expect(events.at(-1)).toMatchObject({ type: 'run.finished', status: 'failed', error: { code: 'E_BUDGET' } });
     const statuses = Object.values(r.tasks).map((t) => t.status);
     expect(statuses.filter((s) => s === 'succeeded').length).toBeGreaterThanOrEqual(2);
@@ -185,11 +301,23 @@ describe('budgets', () => {
   });
 
   it('max_tasks and max_duration_ms (which aborts the running tool); flags override the workflow', async () => {
-    const tasks = await runWorkflow({ ...ideas(3), budget: { max_tasks: 10 } }, { classifier: null, budget: { max_tasks: 2 } });
+    const tasks = await runWorkflow(
+      { ...ideas(3), budget: { max_tasks: 10 } },
+      { classifier: null, budget: { max_tasks: 2 } },
+    );
     expect(tasks.status).toBe('failed');
     expect(tasks.tasks.idea2).toMatchObject({ status: 'skipped', reason: 'budget_exceeded' });
     const t0 = Date.now();
-    const slow = await runWorkflow({ tasks: [{ id: 'nap', tool: 'sleep', input: { ms: 10_000 } }, { id: 'after', tool: 'echo', input: { value: 1 }, dependencies: ['nap'] }], budget: { max_duration_ms: 80 } }, { classifier: null });
+    const slow = await runWorkflow(
+      {
+        tasks: [
+          { id: 'nap', tool: 'sleep', input: { ms: 10_000 } },
+          { id: 'after', tool: 'echo', input: { value: 1 }, dependencies: ['nap'] },
+        ],
+        budget: { max_duration_ms: 80 },
+      },
+      { classifier: null },
+    );
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(slow.error?.message).toBe('budget exceeded: max_duration_ms 80 reached');
     expect(slow.tasks.nap).toMatchObject({ status: 'failed', error: { code: 'E_BUDGET' } });

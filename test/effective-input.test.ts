@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { analyzeWorkflow, builtinTools, defineTool, runWorkflow, ToolRegistry, validateWorkflow, type RunEvent } from '../src/index.js';
+import {
+  analyzeWorkflow,
+  builtinTools,
+  defineTool,
+  runWorkflow,
+  ToolRegistry,
+  validateWorkflow,
+  type RunEvent,
+} from '../src/index.js';
 import { effectiveInput, implicitInputOf } from '../src/engine/effective-input.js';
 import { braid } from './support/cli.js';
 
@@ -23,19 +31,30 @@ const take = defineTool({
   run: (input) => input,
 });
 /** Emits whatever object it is given as `value`. */
-const emit = defineTool({ name: 'emit', input: z.object({ value: z.record(z.string(), z.unknown()) }), run: ({ value }) => value });
+const emit = defineTool({
+  name: 'emit',
+  input: z.object({ value: z.record(z.string(), z.unknown()) }),
+  run: ({ value }) => value,
+});
 
-describe('the design notes\' workflows run as written', () => {
+describe("the design notes' workflows run as written", () => {
   it('seed-conditional.json: good branch drafts and sends; the email carries the idea', async () => {
     const events: RunEvent[] = [];
     process.env.BRAID_OUTBOX = outbox;
-    const r = await runWorkflow('examples/seed-conditional.json', { input: { topic: 'solar kites', to: 'team@example.com' }, onEvent: (e) => events.push(e) });
+    const r = await runWorkflow('examples/seed-conditional.json', {
+      input: { topic: 'solar kites', to: 'team@example.com' },
+      onEvent: (e) => events.push(e),
+    });
     expect(r.status).toBe('succeeded');
     expect(r.tasks.task_1.label).toBe('good');
     expect(r.tasks.task_2a.status).toBe('succeeded');
     expect(r.tasks.task_2b).toMatchObject({ status: 'skipped', reason: 'condition_false' });
     expect(r.tasks.task_2a.inputSources).toMatchObject({ idea: 'tasks.task_1.output.idea' });
-    expect(r.tasks.task_3.inputSources).toMatchObject({ to: 'input.to', subject: 'tasks.task_2a.output.subject', body: 'tasks.task_2a.output.body' });
+    expect(r.tasks.task_3.inputSources).toMatchObject({
+      to: 'input.to',
+      subject: 'tasks.task_2a.output.subject',
+      body: 'tasks.task_2a.output.body',
+    });
     const eml = readFileSync((r.tasks.task_3.output as { path: string }).path, 'utf8');
     const idea = (r.tasks.task_1.output as { idea: string }).idea;
     expect(eml.replace(/=\n/g, '')).toContain(idea.slice(0, 20));
@@ -43,13 +62,19 @@ describe('the design notes\' workflows run as written', () => {
     expect(started).toMatchObject({ sources: { to: 'input.to' } });
   });
 
-  it('seed-conditional.json: bad branch improves the idea with the judge\'s reason, and the email carries the improved idea', async () => {
+  it("seed-conditional.json: bad branch improves the idea with the judge's reason, and the email carries the improved idea", async () => {
     process.env.BRAID_OUTBOX = outbox;
-    const r = await runWorkflow('examples/seed-conditional.json', { input: { topic: 'bike sharing', to: 'team@example.com' } });
+    const r = await runWorkflow('examples/seed-conditional.json', {
+      input: { topic: 'bike sharing', to: 'team@example.com' },
+    });
     expect(r.status).toBe('succeeded');
     expect(r.tasks.task_1.label).toBe('bad');
     expect(r.tasks.task_2a).toMatchObject({ status: 'skipped', reason: 'condition_false' });
-    expect(r.tasks.task_2b.inputSources).toMatchObject({ idea: 'tasks.task_1.output.idea', feedback: 'tasks.task_1.labelReason', topic: 'input.topic' });
+    expect(r.tasks.task_2b.inputSources).toMatchObject({
+      idea: 'tasks.task_1.output.idea',
+      feedback: 'tasks.task_1.labelReason',
+      topic: 'input.topic',
+    });
     expect(r.tasks.task_3.inputSources).toMatchObject({ body: 'tasks.task_2b.output.idea' });
     const improved = (r.tasks.task_2b.output as { idea: string }).idea;
     const eml = readFileSync((r.tasks.task_3.output as { path: string }).path, 'utf8');
@@ -57,7 +82,9 @@ describe('the design notes\' workflows run as written', () => {
   });
 
   it('seed-parallel.json: search and calculate take run inputs, the summary takes every upstream output keyed by task id', async () => {
-    const r = await runWorkflow('examples/seed-parallel.json', { input: { query: 'solar power', expression: '12 * 7' } });
+    const r = await runWorkflow('examples/seed-parallel.json', {
+      input: { query: 'solar power', expression: '12 * 7' },
+    });
     expect(r.status).toBe('succeeded');
     expect(r.tasks.task_2.output).toMatchObject({ result: 84 });
     expect(r.tasks.task_3.inputSources).toMatchObject({ results: 'tasks.task_1.output + tasks.task_2.output' });
@@ -67,9 +94,14 @@ describe('the design notes\' workflows run as written', () => {
   it('without the run inputs, validate and run refuse before anything starts, naming each field and how to give it', async () => {
     const v = await braid(['validate', 'examples/seed-conditional.json']);
     expect(v.code).toBe(2);
-    expect(v.stderr).toContain('tasks[0].input.topic: task "task_1" (llm_generate_idea) needs "topic" and nothing gives it (give it with --input topic=..., with input: { topic: ... } on the task, or as a default in inputs.properties.topic.default)');
+    expect(v.stderr).toContain(
+      'tasks[0].input.topic: task "task_1" (llm_generate_idea) needs "topic" and nothing gives it (give it with --input topic=..., with input: { topic: ... } on the task, or as a default in inputs.properties.topic.default)',
+    );
     expect(v.stderr).toContain('tasks[3].input.to: task "task_3" (send_email) needs "to"');
-    expect((await braid(['validate', 'examples/seed-conditional.json', '--input', 'topic=kites', '--input', 'to=a@b.co'])).code).toBe(0);
+    expect(
+      (await braid(['validate', 'examples/seed-conditional.json', '--input', 'topic=kites', '--input', 'to=a@b.co']))
+        .code,
+    ).toBe(0);
     const run = await braid(['run', 'examples/seed-parallel.json', '--no-store']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/needs "query"[\s\S]*needs "expression"/);
@@ -102,8 +134,14 @@ describe('effective input rules', () => {
     const r = await runWorkflow(wf, { tools: [take] });
     expect(r.tasks.t.output).toMatchObject({ a: 2 });
     const v = validateWorkflow(wf);
-    const warnings = analyzeWorkflow(v.success ? v.workflow : (undefined as never), new ToolRegistry([...builtinTools(), take]));
-    expect(warnings.find((w) => w.code === 'ambiguous_input')).toMatchObject({ path: 'tasks[2].input.a', message: '"a" comes from both "x" and "y"; the later upstream ("y") wins' });
+    const warnings = analyzeWorkflow(
+      v.success ? v.workflow : (undefined as never),
+      new ToolRegistry([...builtinTools(), take]),
+    );
+    expect(warnings.find((w) => w.code === 'ambiguous_input')).toMatchObject({
+      path: 'tasks[2].input.a',
+      message: '"a" comes from both "x" and "y"; the later upstream ("y") wins',
+    });
   });
 
   it('a whole-input template decides the input alone', () => {
@@ -126,7 +164,14 @@ describe('effective input rules', () => {
         );
         const got = r.tasks.t.output as Record<string, unknown>;
         for (const f of fields) {
-          const want = f in explicit ? explicit[f] : !upSkipped && f in upOutput ? upOutput[f] : f in runInput ? runInput[f] : undefined;
+          const want =
+            f in explicit
+              ? explicit[f]
+              : !upSkipped && f in upOutput
+                ? upOutput[f]
+                : f in runInput
+                  ? runInput[f]
+                  : undefined;
           expect(got[f]).toEqual(want);
         }
       }),
@@ -135,15 +180,25 @@ describe('effective input rules', () => {
   });
 
   it('effectiveInput reports defaults and leaves an input without implicit data untouched', () => {
-    const tool = defineTool({ name: 'd', input: z.object({ topic: z.string(), tone: z.string().default('warm') }), run: (i) => i });
+    const tool = defineTool({
+      name: 'd',
+      input: z.object({ topic: z.string(), tone: z.string().default('warm') }),
+      run: (i) => i,
+    });
     const implicit = implicitInputOf({ id: 't', tool: 'd' }, tool)!;
-    expect(effectiveInput(implicit, {}, { topic: 'kites' }, [])).toEqual({ input: { topic: 'kites' }, sources: { topic: 'input.topic', tone: 'default' } });
+    expect(effectiveInput(implicit, {}, { topic: 'kites' }, [])).toEqual({
+      input: { topic: 'kites' },
+      sources: { topic: 'input.topic', tone: 'default' },
+    });
     const untouched = {};
     expect(effectiveInput(implicit, untouched, {}, []).input).toBe(untouched);
   });
 
   it('templates and run inputs never read inherited members', async () => {
-    const r = await runWorkflow([{ id: 't', tool: 'take' }], { tools: [take], input: Object.create({ a: 'inherited' }) as Record<string, unknown> });
+    const r = await runWorkflow([{ id: 't', tool: 'take' }], {
+      tools: [take],
+      input: Object.create({ a: 'inherited' }) as Record<string, unknown>,
+    });
     expect(r.tasks.t.output).toEqual({});
   });
 
@@ -151,10 +206,23 @@ describe('effective input rules', () => {
     const home = mkdtempSync(join(tmpdir(), 'braid-home-'));
     try {
       const env = { BRAID_HOME: home, BRAID_OUTBOX: outbox };
-      const run = await braid(['run', 'examples/seed-conditional.json', '--input', 'topic=solar kites', '--input', 'to=team@example.com', '--json'], { env });
+      const run = await braid(
+        [
+          'run',
+          'examples/seed-conditional.json',
+          '--input',
+          'topic=solar kites',
+          '--input',
+          'to=team@example.com',
+          '--json',
+        ],
+        { env },
+      );
       const { runId } = JSON.parse(run.stdout);
       const explained = await braid(['explain', runId, 'task_3'], { env });
-      expect(explained.stdout).toContain('Its input came from: to ← input.to, subject ← tasks.task_2a.output.subject, body ← tasks.task_2a.output.body, from ← default.');
+      expect(explained.stdout).toContain(
+        'Its input came from: to ← input.to, subject ← tasks.task_2a.output.subject, body ← tasks.task_2a.output.body, from ← default.',
+      );
       expect(readdirSync(join(home, 'runs')).filter((f) => f.endsWith('.jsonl'))).toHaveLength(1);
     } finally {
       rmSync(home, { recursive: true, force: true });

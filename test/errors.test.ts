@@ -2,7 +2,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BraidError, ERROR_CODES, httpCodeOf, httpStatusOf, InputValidationError, isInvalidUse, NonRetriableError } from '../src/index.js';
+import {
+  BraidError,
+  ERROR_CODES,
+  httpCodeOf,
+  httpStatusOf,
+  InputValidationError,
+  isInvalidUse,
+  NonRetriableError,
+} from '../src/index.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -18,7 +26,16 @@ describe('error codes', () => {
     }
     expect(used.size).toBeGreaterThan(15);
     // HTTP-only codes the server writes itself (a request it refuses before braid runs anything)
-    const httpOnly = new Set(['E_CONFLICT', 'E_BAD_JSON', 'E_TOO_LARGE', 'E_UNAUTHORIZED', 'E_FORBIDDEN', 'E_UNSUPPORTED_MEDIA_TYPE', 'E_BAD_REQUEST', 'E_SESSION']);
+    const httpOnly = new Set([
+      'E_CONFLICT',
+      'E_BAD_JSON',
+      'E_TOO_LARGE',
+      'E_UNAUTHORIZED',
+      'E_FORBIDDEN',
+      'E_UNSUPPORTED_MEDIA_TYPE',
+      'E_BAD_REQUEST',
+      'E_SESSION',
+    ]);
     expect([...used].filter((c) => !(c in ERROR_CODES) && !httpOnly.has(c) && !c.startsWith('E_HTTP'))).toEqual([]);
     expect(Object.keys(ERROR_CODES)).not.toContain('E_USAGE');
   });
@@ -42,12 +59,29 @@ describe('error codes', () => {
     expect([httpStatusOf('E_LOCKED'), httpCodeOf('E_LOCKED')]).toEqual([409, 'E_LOCKED']);
     expect([httpStatusOf('E_INPUT'), httpStatusOf('E_BAD_ARGUMENT'), httpStatusOf('E_STORE')]).toEqual([400, 400, 500]);
     // a tool failure or a bug is not the client's doing: 500 E_INTERNAL, details in the log
-    expect([httpStatusOf('E_TOOL'), httpStatusOf('E_INTERNAL'), httpStatusOf('toString')]).toEqual([undefined, undefined, undefined]);
+    expect([httpStatusOf('E_TOOL'), httpStatusOf('E_INTERNAL'), httpStatusOf('toString')]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it("usage errors are split by what was wrong, and all of them are the user's to fix (CLI exit 2)", () => {
-    for (const code of ['E_SPEC', 'E_TOOLS_MODULE', 'E_INPUT', 'E_BAD_ARGUMENT', 'E_CONFIG', 'E_RUN_NOT_FOUND', 'E_RUN_STATE', 'E_RECORD', 'E_LOCKED', 'E_STORE']) expect(isInvalidUse(code)).toBe(true);
-    for (const code of ['E_TOOL', 'E_TIMEOUT', 'E_LLM', 'E_INTERNAL', 'E_BUDGET', 'nope']) expect(isInvalidUse(code)).toBe(false);
+    for (const code of [
+      'E_SPEC',
+      'E_TOOLS_MODULE',
+      'E_INPUT',
+      'E_BAD_ARGUMENT',
+      'E_CONFIG',
+      'E_RUN_NOT_FOUND',
+      'E_RUN_STATE',
+      'E_RECORD',
+      'E_LOCKED',
+      'E_STORE',
+    ])
+      expect(isInvalidUse(code)).toBe(true);
+    for (const code of ['E_TOOL', 'E_TIMEOUT', 'E_LLM', 'E_INTERNAL', 'E_BUDGET', 'nope'])
+      expect(isInvalidUse(code)).toBe(false);
     expect(new InputValidationError([]).code).toBe('E_INPUT');
   });
 });

@@ -28,7 +28,9 @@ describe('examples', () => {
 
   it('conditional.yaml: a bad idea takes the retry branch and the join still sends', async () => {
     const outbox = await mkdtemp(join(tmpdir(), 'braid-outbox-'));
-    const { result } = await runJson(['examples/conditional.yaml', '--input', 'topic=bike sharing'], { BRAID_OUTBOX: outbox });
+    const { result } = await runJson(['examples/conditional.yaml', '--input', 'topic=bike sharing'], {
+      BRAID_OUTBOX: outbox,
+    });
     expect(result.tasks.task_1.label).toBe('bad');
     expect(result.tasks.task_2a.reason).toBe('condition_false');
     expect(result.tasks.task_2b.status).toBe('succeeded');
@@ -45,19 +47,25 @@ describe('examples', () => {
   });
 
   it('retry-loop.yaml: a bad idea loops back with feedback until it is good, then is emailed', async () => {
-    const { code, result } = await runJson(['examples/retry-loop.yaml'], { BRAID_OUTBOX: await mkdtemp(join(tmpdir(), 'braid-')) });
+    const { code, result } = await runJson(['examples/retry-loop.yaml'], {
+      BRAID_OUTBOX: await mkdtemp(join(tmpdir(), 'braid-')),
+    });
     expect(code).toBe(0);
     expect(result.tasks.generate.visits).toBe(2);
     expect(result.tasks.generate.label).toBe('good');
     expect(result.tasks.critique.visits).toBe(1);
     // The revision is of the first idea, not a canned answer.
-    expect(result.tasks.generate.output.idea).toMatch(/^bike sharing, revised: bike sharing for a general audience: a pilot programme/);
+    expect(result.tasks.generate.output.idea).toMatch(
+      /^bike sharing, revised: bike sharing for a general audience: a pilot programme/,
+    );
     expect(result.tasks.send.status).toBe('succeeded');
   });
 
   it('retry-loop.yaml: an idea that stays bad takes the max_visits path, as its comments say', async () => {
     const outbox = await mkdtemp(join(tmpdir(), 'braid-'));
-    const { code, result } = await runJson(['examples/retry-loop.yaml', '--input', 'topic=rooftop gardens'], { BRAID_OUTBOX: outbox });
+    const { code, result } = await runJson(['examples/retry-loop.yaml', '--input', 'topic=rooftop gardens'], {
+      BRAID_OUTBOX: outbox,
+    });
     expect(code).toBe(1);
     expect(result.error).toMatchObject({ code: 'E_MAX_VISITS' });
     expect(result.tasks.critique.visits).toBe(3);
@@ -86,7 +94,11 @@ describe('examples', () => {
   });
 
   it('custom-tools: a tools module plugs in with --tools', async () => {
-    const { code, result } = await runJson(['examples/custom-tools/flow.yaml', '--tools', 'examples/custom-tools/tools.mjs']);
+    const { code, result } = await runJson([
+      'examples/custom-tools/flow.yaml',
+      '--tools',
+      'examples/custom-tools/tools.mjs',
+    ]);
     expect(code).toBe(0);
     expect(result.tasks.count).toMatchObject({ label: 'long', labelSource: 'field' });
     expect(result.tasks.shorten.status).toBe('succeeded');
@@ -105,7 +117,10 @@ describe('examples', () => {
     expect(result.tasks.search).toMatchObject({ status: 'succeeded', attempts: 2 });
     expect(result.tasks.search.history[0].error.code).toBe('E_TOOL_INPUT');
     expect(result.tasks.quote.output).toEqual({ text: 'no quote service; using the search results only' });
-    expect(result.tasks.quote.history.map((h: { tool?: string }) => h.tool ?? 'http_request')).toEqual(['http_request', 'echo']);
+    expect(result.tasks.quote.history.map((h: { tool?: string }) => h.tool ?? 'http_request')).toEqual([
+      'http_request',
+      'echo',
+    ]);
     const titles = result.tasks.search.output.results.map((r: { title: string }) => r.title);
     expect(result.tasks.each.output).toEqual(titles.map((t: string, i: number) => `${i}: ${t}`));
     expect(result.tasks.summarize.status).toBe('succeeded');

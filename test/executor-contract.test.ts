@@ -6,7 +6,10 @@ import { JsonExecutor } from './support/json-executor.js';
 import { recorder } from './support/tools.js';
 
 executorContract('LocalExecutor', () => new LocalExecutor());
-executorContract('LocalExecutor with limits', () => new LocalExecutor({ concurrency: 1, toolLimits: { double: { concurrency: 1 } } }));
+executorContract(
+  'LocalExecutor with limits',
+  () => new LocalExecutor({ concurrency: 1, toolLimits: { double: { concurrency: 1 } } }),
+);
 executorContract('JsonExecutor (requests and results cross JSON)', () => new JsonExecutor());
 
 describe('the engine through an executor', () => {
@@ -21,14 +24,29 @@ describe('the engine through an executor', () => {
   it('gives the same results and events with the JSON executor as with the local one; requests are plain data', async () => {
     const types = async (executor?: JsonExecutor) => {
       const events: string[] = [];
-      const result = await runWorkflow(flow, { tools: recorder().tools, executor, retry: { baseDelayMs: 1 }, onEvent: (e) => events.push(`${e.type} ${'taskId' in e ? e.taskId : ''}`) });
-      return { statuses: Object.fromEntries(Object.entries(result.tasks).map(([id, t]) => [id, [t.status, t.attempts]])), events };
+      const result = await runWorkflow(flow, {
+        tools: recorder().tools,
+        executor,
+        retry: { baseDelayMs: 1 },
+        onEvent: (e) => events.push(`${e.type} ${'taskId' in e ? e.taskId : ''}`),
+      });
+      return {
+        statuses: Object.fromEntries(Object.entries(result.tasks).map(([id, t]) => [id, [t.status, t.attempts]])),
+        events,
+      };
     };
     const json = new JsonExecutor();
     const [local, remote] = [await types(), await types(json)];
     expect(remote).toEqual(local);
     expect(local.statuses).toEqual({ a: ['succeeded', 1], b: ['failed', 2], c: ['succeeded', 1] });
     expect(json.sent.map((r) => `${r.taskId}.${r.visit}.${r.attempt}`)).toEqual(['a.1.1', 'b.1.1', 'b.1.2', 'c.1.1']);
-    expect(json.sent[0]).toEqual({ runId: expect.any(String), taskId: 'a', visit: 1, attempt: 1, tool: 'work', input: { ms: 1 } });
+    expect(json.sent[0]).toEqual({
+      runId: expect.any(String),
+      taskId: 'a',
+      visit: 1,
+      attempt: 1,
+      tool: 'work',
+      input: { ms: 1 },
+    });
   });
 });

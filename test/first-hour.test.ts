@@ -42,12 +42,15 @@ describe('an overall result (workflow output)', () => {
   });
 
   it('without output: the outputs of the tasks nothing depends on that succeeded, keyed by id', async () => {
-    const r = await runWorkflow([
-      { id: 'a', tool: 'echo', input: { value: 1 } },
-      { id: 'b', tool: 'echo', input: { value: 2 }, dependencies: ['a'] },
-      { id: 'c', tool: 'echo', input: { value: 3 }, dependencies: ['a'] },
-      { id: 'never', tool: 'echo', input: { value: 4 }, condition: 'false' },
-    ], { store: false });
+    const r = await runWorkflow(
+      [
+        { id: 'a', tool: 'echo', input: { value: 1 } },
+        { id: 'b', tool: 'echo', input: { value: 2 }, dependencies: ['a'] },
+        { id: 'c', tool: 'echo', input: { value: 3 }, dependencies: ['a'] },
+        { id: 'never', tool: 'echo', input: { value: 4 }, condition: 'false' },
+      ],
+      { store: false },
+    );
     expect(r.output).toEqual({ b: 2, c: 3 });
   });
 
@@ -60,16 +63,29 @@ describe('an overall result (workflow output)', () => {
 
 describe('validation agrees with what a run would reject, and never crashes', () => {
   it('literal tool inputs are checked against the tool: an unknown field with did-you-mean, a wrong type, exit 2', async () => {
-    const path = file('typo.yaml', 'tasks:\n  - id: a\n    tool: web_search\n    input: { query: 42 }\n  - id: b\n    tool: send_email\n    input: { to: a@b.co, subjet: hi, body: hello }\n');
+    const path = file(
+      'typo.yaml',
+      'tasks:\n  - id: a\n    tool: web_search\n    input: { query: 42 }\n  - id: b\n    tool: send_email\n    input: { to: a@b.co, subjet: hi, body: hello }\n',
+    );
     const v = await braid(['validate', path]);
     expect(v.code).toBe(2);
     expect(v.stderr).toContain('tasks[0].input.query: web_search: Invalid input: expected string, received number');
-    expect(v.stderr).toContain('tasks[1].input.subjet: send_email has no input field "subjet" (did you mean "subject"?)');
+    expect(v.stderr).toContain(
+      'tasks[1].input.subjet: send_email has no input field "subjet" (did you mean "subject"?)',
+    );
   });
 
   it('fields that name tasks tolerate null, numbers, objects and lists (issues, not a TypeError)', () => {
     for (const bad of [null, 5, { a: 1 }, [null], [1, 2], true]) {
-      const r = validateWorkflow([{ id: 'a', tool: 'echo', dependencies: bad, next_task_id_on_success: bad, condition: { depends_on: bad, if_result: 'x' } }]);
+      const r = validateWorkflow([
+        {
+          id: 'a',
+          tool: 'echo',
+          dependencies: bad,
+          next_task_id_on_success: bad,
+          condition: { depends_on: bad, if_result: 'x' },
+        },
+      ]);
       expect(r.success).toBe(false);
     }
     const r = validateWorkflow([{ id: 'a', tool: 'echo', condition: { depends_on: null, if_result: 'x' } }]);
@@ -77,27 +93,54 @@ describe('validation agrees with what a run would reject, and never crashes', ()
   });
 
   it('5,000 tasks in reverse order, 20,000 templates reading the first task, and "{{" with 5,000 spaces validate quickly', () => {
-    const reverse = Array.from({ length: 5000 }, (_, i) => ({ id: `t${i}`, tool: 'echo', input: { value: 1 }, dependencies: i < 4999 ? [`t${i + 1}`] : [] }));
+    const reverse = Array.from({ length: 5000 }, (_, i) => ({
+      id: `t${i}`,
+      tool: 'echo',
+      input: { value: 1 },
+      dependencies: i < 4999 ? [`t${i + 1}`] : [],
+    }));
     expect(validateWorkflow(reverse).success).toBe(true);
-    const chain = Array.from({ length: 20000 }, (_, i) => ({ id: `t${i}`, tool: 'echo', input: { value: i ? '{{ tasks.t0.output }}' : 1 }, dependencies: i ? [`t${i - 1}`] : [] }));
+    const chain = Array.from({ length: 20000 }, (_, i) => ({
+      id: `t${i}`,
+      tool: 'echo',
+      input: { value: i ? '{{ tasks.t0.output }}' : 1 },
+      dependencies: i ? [`t${i - 1}`] : [],
+    }));
     expect(validateWorkflow(chain).success).toBe(true);
     expect(validateWorkflow([{ id: 'a', tool: 'echo', input: { value: `{{${' '.repeat(5000)}` } }]).success).toBe(true);
   });
 
   it('a YAML alias bomb and a file nested 10,000 deep get exit 2 with a clear message', async () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (const [prev, name] of [['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'e'], ['e', 'f'], ['f', 'g']]) levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
+    for (const [prev, name] of [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'd'],
+      ['d', 'e'],
+      ['e', 'f'],
+      ['f', 'g'],
+    ])
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(',')}]`);
     const bomb = await braid(['validate', file('bomb.yaml', `${levels.join('\n')}\ntasks: []\n`)]);
     expect(bomb.code).toBe(2);
     expect(bomb.stderr).toMatch(/too many alias expansions/);
-    const deep = await braid(['validate', file('deep.json', `{"tasks":[{"id":"a","tool":"echo","input":{"value":${'['.repeat(10000)}1${']'.repeat(10000)}}}]}`)]);
+    const deep = await braid([
+      'validate',
+      file(
+        'deep.json',
+        `{"tasks":[{"id":"a","tool":"echo","input":{"value":${'['.repeat(10000)}1${']'.repeat(10000)}}}]}`,
+      ),
+    ]);
     expect(deep.code).toBe(2);
     expect(deep.stderr).toMatch(/nested more than 64 levels deep \(at tasks\[0\]\.input\.value/);
     expect(deep.stderr).not.toMatch(/ at \w+ \(/); // no stack trace
   });
 
   it('a YAML quote left open is reported on the line where it opens', async () => {
-    const path = file('quote.yaml', 'name: x\ntasks:\n  - id: a\n    tool: echo\n    input: { value: "oops }\n  - id: b\n    tool: echo\n    input: { value: 1 }\n');
+    const path = file(
+      'quote.yaml',
+      'name: x\ntasks:\n  - id: a\n    tool: echo\n    input: { value: "oops }\n  - id: b\n    tool: echo\n    input: { value: 1 }\n',
+    );
     const v = await braid(['validate', path]);
     expect(v.stderr).toContain('line 5: invalid YAML: a double quote opened here is never closed');
   });
@@ -107,7 +150,18 @@ describe('validation agrees with what a run would reject, and never crashes', ()
       const r = validateWorkflow([{ id, tool: 'echo', input: { value: 1 } }]);
       expect(r.success).toBe(false);
     }
-    const r = await runWorkflow([{ id: 'a', tool: 'echo', input: { value: { c: '{{ input.constructor }}', p: '{{ input.__proto__ }}', h: '{{ input.hasOwnProperty }}' } } }], { input: {}, store: false });
+    const r = await runWorkflow(
+      [
+        {
+          id: 'a',
+          tool: 'echo',
+          input: {
+            value: { c: '{{ input.constructor }}', p: '{{ input.__proto__ }}', h: '{{ input.hasOwnProperty }}' },
+          },
+        },
+      ],
+      { input: {}, store: false },
+    );
     expect(r.tasks.a.output).toEqual({ c: null, p: null, h: null });
   });
 });
@@ -116,7 +170,9 @@ describe('usage errors name what was wrong', () => {
   it('--concurrency lots names the option (exit 2)', async () => {
     const r = await braid(['run', 'examples/parallel.yaml', '--concurrency', 'lots']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("option '-c, --concurrency <n>' argument 'lots' is invalid. expected an integer >= 1, got \"lots\"");
+    expect(r.stderr).toContain(
+      "option '-c, --concurrency <n>' argument 'lots' is invalid. expected an integer >= 1, got \"lots\"",
+    );
   });
 
   it('a tools module with a syntax error is reported as file:line:column', async () => {
@@ -172,17 +228,28 @@ describe('chat --workflows loads workflows only', () => {
     const folder = join(dir, 'workflows');
     mkdirSync(folder);
     const marker = join(dir, 'script-ran');
-    writeFileSync(join(folder, 'hello.yaml'), 'name: hello\ntasks:\n  - id: a\n    tool: echo\n    input: { value: hi }\n');
+    writeFileSync(
+      join(folder, 'hello.yaml'),
+      'name: hello\ntasks:\n  - id: a\n    tool: echo\n    input: { value: hi }\n',
+    );
     writeFileSync(join(folder, 'config.json'), '{ "port": 8080 }');
-    writeFileSync(join(folder, 'deploy.mjs'), `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'oops');\n`);
-    writeFileSync(join(folder, 'broken.yaml'), 'tasks:\n  - id: a\n    tool: nope\n    retrys: 1\n  - id: b\n    tool: nope\n');
+    writeFileSync(
+      join(folder, 'deploy.mjs'),
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(marker)}, 'oops');\n`,
+    );
+    writeFileSync(
+      join(folder, 'broken.yaml'),
+      'tasks:\n  - id: a\n    tool: nope\n    retrys: 1\n  - id: b\n    tool: nope\n',
+    );
     const catalog = await WorkflowCatalog.load(folder);
     expect(catalog.list().map((e) => e.name)).toEqual(['hello']);
     expect(existsSync(marker)).toBe(false);
     expect(catalog.problems).toHaveLength(3);
     expect(catalog.problems.find((p) => p.includes('config.json'))).toMatch(/skipped, not a workflow \(no tasks\)/);
     expect(catalog.problems.find((p) => p.includes('deploy.mjs'))).toMatch(/not a workflow module .*not run/);
-    expect(catalog.problems.find((p) => p.includes('broken.yaml'))).toMatch(/\(\+\d+ more: braid validate .*broken\.yaml\)$/);
+    expect(catalog.problems.find((p) => p.includes('broken.yaml'))).toMatch(
+      /\(\+\d+ more: braid validate .*broken\.yaml\)$/,
+    );
   });
 
   it("the packaged TypeScript example imports 'braid', not ../src", () => {
@@ -206,14 +273,26 @@ describe('loops and resumes read right', () => {
       { ...base, seq: 4, ts: at(3_600_000), type: 'run.resumed', reused: 0, pid: 1 },
       { ...base, seq: 5, ts: at(3_600_001), type: 'task.ready', taskId: 'a', visit: 1 },
       { ...base, seq: 6, ts: at(3_600_010), type: 'task.started', taskId: 'a', tool: 'echo', attempt: 1, visit: 1 },
-      { ...base, seq: 7, ts: at(3_600_030), type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 20, output: 1 },
+      {
+        ...base,
+        seq: 7,
+        ts: at(3_600_030),
+        type: 'task.succeeded',
+        taskId: 'a',
+        attempt: 1,
+        visit: 1,
+        durationMs: 20,
+        output: 1,
+      },
       { ...base, seq: 8, ts: at(3_600_040), type: 'run.finished', status: 'succeeded', durationMs: 40 },
     ];
     const run = foldRun({ events: events as never, problems: [] });
     expect(run.activeMs).toBe(10 + 40);
     expect(Date.parse(run.tasks.a.endedAt!) - Date.parse(run.tasks.a.startedAt!)).toBe(20);
     const { summaryTable } = await import('../src/cli/format.js');
-    expect(summaryTable(run as never, false)).toMatch(/^w succeeded in 50ms of work \(60m0s from start to end, with a resume\)/);
+    expect(summaryTable(run as never, false)).toMatch(
+      /^w succeeded in 50ms of work \(60m0s from start to end, with a resume\)/,
+    );
   });
 
   it('the table shows visits apart from attempts, and run ids accept latest and a unique prefix', async () => {

@@ -26,7 +26,8 @@ describe('braid schema', () => {
       const value = f.endsWith('.json') ? JSON.parse(text) : parse(text);
       const result = v.validate(value);
       expect(result.errors.slice(0, 2), f).toEqual([]);
-      if (!f.endsWith('.json')) expect(text.split('\n')[0], f).toBe('# yaml-language-server: $schema=../schema/workflow.schema.json');
+      if (!f.endsWith('.json'))
+        expect(text.split('\n')[0], f).toBe('# yaml-language-server: $schema=../schema/workflow.schema.json');
     }
   });
 
@@ -38,11 +39,17 @@ describe('braid schema', () => {
   });
 
   it('with tools: `tool` is one of them and each input is checked against its tool (templates allowed)', () => {
-    const shout = defineTool({ name: 'shout', input: z.object({ text: z.string(), times: z.number().int().optional() }), run: ({ text }) => text });
+    const shout = defineTool({
+      name: 'shout',
+      input: z.object({ text: z.string(), times: z.number().int().optional() }),
+      run: ({ text }) => text,
+    });
     const schema = workflowFormatSchema(new ToolRegistry([...builtinTools(), shout]), { onlyTheseTools: true });
     const v = new Validator(schema as object, '7');
     expect(v.validate([{ id: 'a', tool: 'shout', input: { text: 'hi', times: 2 } }]).valid).toBe(true);
-    expect(v.validate([{ id: 'a', tool: 'shout', input: { text: '{{ input.t }}', times: '{{ input.n }}' } }]).valid).toBe(true);
+    expect(
+      v.validate([{ id: 'a', tool: 'shout', input: { text: '{{ input.t }}', times: '{{ input.n }}' } }]).valid,
+    ).toBe(true);
     expect(v.validate([{ id: 'a', tool: 'shout', input: { text: 'hi', times: 'twice' } }]).valid).toBe(false);
     expect(v.validate([{ id: 'a', tool: 'nope' }]).valid).toBe(false);
   });

@@ -13,7 +13,13 @@ import { braid, ROOT } from './support/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'braid-init-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const npm = (args: string[], cwd: string) => spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 150_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' } });
+const npm = (args: string[], cwd: string) =>
+  spawnSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 150_000,
+    env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+  });
 
 describe('braid init', () => {
   it('a scaffold from a packed tarball of braid passes `npm install && npm test`', { timeout: 240_000 }, async () => {
@@ -23,8 +29,18 @@ describe('braid init', () => {
     const project = join(dir, 'my-agents');
     const init = await braid(['init', project, '--braid', `file:${tarball}`]);
     expect(init.code).toBe(0);
-    for (const f of ['package.json', 'tools.mjs', 'workflows/word-count.yaml', '.env.example', 'test/word-count.test.mjs']) expect(existsSync(join(project, f)), f).toBe(true);
-    expect(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).dependencies).toMatchObject({ braid: `file:${tarball}`, zod: '^4.0.0' });
+    for (const f of [
+      'package.json',
+      'tools.mjs',
+      'workflows/word-count.yaml',
+      '.env.example',
+      'test/word-count.test.mjs',
+    ])
+      expect(existsSync(join(project, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).dependencies).toMatchObject({
+      braid: `file:${tarball}`,
+      zod: '^4.0.0',
+    });
     const install = npm(['install', '--prefer-offline'], project);
     expect(install.status, install.stderr).toBe(0);
     const test = npm(['test'], project);

@@ -5,7 +5,12 @@ import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { builtinTools, runWorkflow, toJSONSchema } from '../src/index.js';
-import { fromLangChainTool, langChainProvider, toLangChainTool, workflowAsLangChainTool } from '../src/langchain/index.js';
+import {
+  fromLangChainTool,
+  langChainProvider,
+  toLangChainTool,
+  workflowAsLangChainTool,
+} from '../src/langchain/index.js';
 import { startLoopbackServer, type LoopbackServer } from './support/openai-server.js';
 
 describe('LangChain interop', () => {
@@ -16,8 +21,17 @@ describe('LangChain interop', () => {
       schema: z.object({ a: z.number(), b: z.number() }),
     });
     const braidTool = fromLangChainTool(multiply);
-    expect(toJSONSchema(braidTool)).toMatchObject({ properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] });
-    const r = await runWorkflow([{ id: 'm', tool: 'multiply', input: { a: 6, b: 7 } }, { id: 'bad', tool: 'multiply', input: { a: '{{ input.a }}', b: 1 } }], { tools: [braidTool], input: { a: 'x' } });
+    expect(toJSONSchema(braidTool)).toMatchObject({
+      properties: { a: { type: 'number' }, b: { type: 'number' } },
+      required: ['a', 'b'],
+    });
+    const r = await runWorkflow(
+      [
+        { id: 'm', tool: 'multiply', input: { a: 6, b: 7 } },
+        { id: 'bad', tool: 'multiply', input: { a: '{{ input.a }}', b: 1 } },
+      ],
+      { tools: [braidTool], input: { a: 'x' } },
+    );
     expect(r.tasks.m.output).toBe('42');
     expect(r.tasks.bad.error?.code).toBe('E_TOOL_INPUT');
   });
@@ -38,7 +52,10 @@ describe('LangChain interop', () => {
 
   it('a LangChain chat model serves as the provider of the classifier', async () => {
     const model = new FakeListChatModel({ responses: ['{"label": "bad", "reason": "too vague", "confidence": 0.9}'] });
-    const r = await runWorkflow([{ id: 'idea', tool: 'echo', input: { value: 'an idea' }, classify: { labels: ['good', 'bad'] } }], { llm: langChainProvider(model) });
+    const r = await runWorkflow(
+      [{ id: 'idea', tool: 'echo', input: { value: 'an idea' }, classify: { labels: ['good', 'bad'] } }],
+      { llm: langChainProvider(model) },
+    );
     expect(r.tasks.idea).toMatchObject({ label: 'bad', labelSource: 'classifier', labelReason: 'too vague' });
   });
 

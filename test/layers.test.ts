@@ -32,7 +32,11 @@ function folderOf(file: string): string {
   const parts = relative(ROOT, file).split('/');
   if (parts[0] === 'tools') return 'builtins';
   if (parts[0] === 'agents') return 'agents';
-  if (parts.length === 2) return { 'errors.ts': 'core', 'paths.ts': 'core', 'index.ts': 'index', 'builder.ts': 'builder' }[parts[1]] ?? `src/${parts[1]}`;
+  if (parts.length === 2)
+    return (
+      { 'errors.ts': 'core', 'paths.ts': 'core', 'index.ts': 'index', 'builder.ts': 'builder' }[parts[1]] ??
+      `src/${parts[1]}`
+    );
   return parts[1];
 }
 
@@ -45,14 +49,20 @@ function sources(dir: string): string[] {
 /** Folder-to-folder import edges, each with one example `file -> import`. */
 function folderEdges(): Map<string, string> {
   const edges = new Map<string, string>();
-  const importRe = /^\s*(?:import|export)\b[^;]*?\bfrom\s+['"](\.{1,2}\/[^'"]+)['"]|\bimport\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/gm;
-  for (const file of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'agents')), ...sources(join(ROOT, 'tools'))]) {
+  const importRe =
+    /^\s*(?:import|export)\b[^;]*?\bfrom\s+['"](\.{1,2}\/[^'"]+)['"]|\bimport\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/gm;
+  for (const file of [
+    ...sources(join(ROOT, 'src')),
+    ...sources(join(ROOT, 'agents')),
+    ...sources(join(ROOT, 'tools')),
+  ]) {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(importRe)) {
       const target = resolve(dirname(file), (m[1] ?? m[2]).replace(/\.js$/, '.ts'));
       if (!existsSync(target)) continue; // text inside a template (braid init's scaffold), not an import
       const [from, to] = [folderOf(file), folderOf(target)];
-      if (from !== to && !edges.has(`${from} -> ${to}`)) edges.set(`${from} -> ${to}`, `${relative(ROOT, file)} imports ${m[1] ?? m[2]}`);
+      if (from !== to && !edges.has(`${from} -> ${to}`))
+        edges.set(`${from} -> ${to}`, `${relative(ROOT, file)} imports ${m[1] ?? m[2]}`);
     }
   }
   return edges;
@@ -65,7 +75,8 @@ function violations(edges: Map<string, string>, layers: readonly (readonly strin
   for (const [edge, example] of edges) {
     const [from, to] = edge.split(' -> ');
     const [a, b] = [rank.get(from), rank.get(to)];
-    if (a === undefined || b === undefined) out.push(`${edge}: place ${a === undefined ? from : to} in LAYERS (${example})`);
+    if (a === undefined || b === undefined)
+      out.push(`${edge}: place ${a === undefined ? from : to} in LAYERS (${example})`);
     else if (b >= a) out.push(`${edge} goes up or sideways (${example})`);
   }
   return out;
@@ -86,7 +97,12 @@ describe('imports flow one way', () => {
   });
 
   it('the check catches an import that goes up, sideways or to an unplaced folder', () => {
-    const edges = new Map([['core -> engine', 'x'], ['store -> graph', 'y'], ['engine -> nowhere', 'z'], ['engine -> core', 'ok']]);
+    const edges = new Map([
+      ['core -> engine', 'x'],
+      ['store -> graph', 'y'],
+      ['engine -> nowhere', 'z'],
+      ['engine -> core', 'ok'],
+    ]);
     expect(violations(edges, LAYERS)).toEqual([
       'core -> engine goes up or sideways (x)',
       'store -> graph goes up or sideways (y)',
@@ -95,7 +111,9 @@ describe('imports flow one way', () => {
   });
 
   it('the engine knows no tool and does not import the HTTP server, the CLI or the service', () => {
-    const up = [...folderEdges().keys()].filter((e) => /^engine -> (server|cli|service|agents|monitor|builtins)$/.test(e));
+    const up = [...folderEdges().keys()].filter((e) =>
+      /^engine -> (server|cli|service|agents|monitor|builtins)$/.test(e),
+    );
     expect(up).toEqual([]);
   });
 });

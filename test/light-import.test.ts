@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const HEAVY = ['hono', '@hono/node-server', 'pino', 'pino-pretty', '@opentelemetry/api', 'nodemailer', 'mathjs', 'openai'];
+const HEAVY = [
+  'hono',
+  '@hono/node-server',
+  'pino',
+  'pino-pretty',
+  '@opentelemetry/api',
+  'nodemailer',
+  'mathjs',
+  'openai',
+];
 
 /** The npm packages a fresh Node process loads for `script` (run from the repo root, so `braid` resolves to this package's dist/). */
 function packagesLoaded(script: string): Set<string> {
@@ -36,7 +45,9 @@ describe("import 'braid'", () => {
   });
 
   it('the subpaths load what they are for', () => {
-    const loaded = packagesLoaded(`await import('braid/server'); await import('braid/monitor'); await import('braid/tools');`);
+    const loaded = packagesLoaded(
+      `await import('braid/server'); await import('braid/monitor'); await import('braid/tools');`,
+    );
     expect(['hono', 'pino', '@opentelemetry/api'].filter((p) => !loaded.has(p))).toEqual([]);
   });
 });

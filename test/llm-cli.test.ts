@@ -35,21 +35,53 @@ async function run(args: string[], extra: Record<string, string> = {}, opts: Par
 
 describe('braid run against a misbehaving model endpoint', () => {
   it.each<[string, Fault, Record<string, string>, RegExp, string]>([
-    ['hangs', { kind: 'hang' }, { BRAID_LLM_TIMEOUT_MS: '400', BRAID_LLM_RETRIES: '0' }, /no complete answer within 400 ms .*timed out/, 'E_LLM'],
-    ['drips its body', { kind: 'drip', everyMs: 20 }, { BRAID_LLM_TIMEOUT_MS: '400', BRAID_LLM_RETRIES: '0' }, /no complete answer within 400 ms/, 'E_LLM'],
-    ['asks to wait an hour (429)', { kind: '429', retryAfterSeconds: 3600 }, {}, /asked to wait 3600 s before retrying/, 'E_RATE_LIMIT'],
-    ['answers with an HTML page', { kind: 'html' }, {}, /is not a chat completion \(HTTP 200, text\/html/, 'E_LLM_RESPONSE'],
-  ])('an endpoint that %s: the task fails with a clear error and the process exits at once', async (_, fault, extra, message, code) => {
-    server.faults.push(fault);
-    const r = await run([oneIdea], extra);
-    expect(r.code).toBe(1);
-    expect(r.result.tasks.idea).toMatchObject({ status: 'failed', error: { code, message: expect.stringMatching(message) } });
-    expect(r.ms).toBeLessThan(6000); // start-up included; the default deadline alone is 60 s
-  });
+    [
+      'hangs',
+      { kind: 'hang' },
+      { BRAID_LLM_TIMEOUT_MS: '400', BRAID_LLM_RETRIES: '0' },
+      /no complete answer within 400 ms .*timed out/,
+      'E_LLM',
+    ],
+    [
+      'drips its body',
+      { kind: 'drip', everyMs: 20 },
+      { BRAID_LLM_TIMEOUT_MS: '400', BRAID_LLM_RETRIES: '0' },
+      /no complete answer within 400 ms/,
+      'E_LLM',
+    ],
+    [
+      'asks to wait an hour (429)',
+      { kind: '429', retryAfterSeconds: 3600 },
+      {},
+      /asked to wait 3600 s before retrying/,
+      'E_RATE_LIMIT',
+    ],
+    [
+      'answers with an HTML page',
+      { kind: 'html' },
+      {},
+      /is not a chat completion \(HTTP 200, text\/html/,
+      'E_LLM_RESPONSE',
+    ],
+  ])(
+    'an endpoint that %s: the task fails with a clear error and the process exits at once',
+    async (_, fault, extra, message, code) => {
+      server.faults.push(fault);
+      const r = await run([oneIdea], extra);
+      expect(r.code).toBe(1);
+      expect(r.result.tasks.idea).toMatchObject({
+        status: 'failed',
+        error: { code, message: expect.stringMatching(message) },
+      });
+      expect(r.ms).toBeLessThan(6000); // start-up included; the default deadline alone is 60 s
+    },
+  );
 
   it('a task timeout_ms ends the model call; no socket or timer keeps the process alive', async () => {
     server.faults.push({ kind: 'hang' });
-    const r = await run([flow('timeout', [{ id: 'idea', tool: 'llm_generate_idea', input: { topic: 'kites' }, timeout_ms: 500 }])]);
+    const r = await run([
+      flow('timeout', [{ id: 'idea', tool: 'llm_generate_idea', input: { topic: 'kites' }, timeout_ms: 500 }]),
+    ]);
     expect(r.code).toBe(1);
     expect(r.result.tasks.idea.error).toMatchObject({ code: 'E_TIMEOUT' });
     expect(r.ms).toBeLessThan(6000);
@@ -75,14 +107,24 @@ describe('braid run against a misbehaving model endpoint', () => {
       },
     });
     expect(done.code).toBe(1);
-    expect(JSON.parse(done.stdout)).toMatchObject({ status: 'cancelled', tasks: { idea: { status: 'failed', error: { code: 'E_CANCELLED' } } } });
+    expect(JSON.parse(done.stdout)).toMatchObject({
+      status: 'cancelled',
+      tasks: { idea: { status: 'failed', error: { code: 'E_CANCELLED' } } },
+    });
     expect(sentAt).toBeGreaterThan(0);
     expect(Date.now() - sentAt).toBeLessThan(3000);
   });
 });
 
 describe('--llm-concurrency', () => {
-  const ten = flow('ten-ideas', Array.from({ length: 10 }, (_, i) => ({ id: `idea${i}`, tool: 'llm_generate_idea', input: { topic: `topic ${i}` } })));
+  const ten = flow(
+    'ten-ideas',
+    Array.from({ length: 10 }, (_, i) => ({
+      id: `idea${i}`,
+      tool: 'llm_generate_idea',
+      input: { topic: `topic ${i}` },
+    })),
+  );
 
   it('sets the model requests in flight (default 8, so --concurrency 10 alone stops at 8)', async () => {
     server.latencyMs = 400;

@@ -41,9 +41,16 @@ function judge(labels: string[]) {
     if (name === 'classify') {
       const label = labels[Math.min(verdicts, labels.length - 1)];
       verdicts++;
-      return { content: JSON.stringify({ label, reason: `verdict ${verdicts}: ${label === 'bad' ? 'too vague, no budget or date' : 'specific enough'}`, confidence: 0.8 }) };
+      return {
+        content: JSON.stringify({
+          label,
+          reason: `verdict ${verdicts}: ${label === 'bad' ? 'too vague, no budget or date' : 'specific enough'}`,
+          confidence: 0.8,
+        }),
+      };
     }
-    if (name === 'generate_idea' || name === 'improve_idea') return { content: JSON.stringify({ idea: `idea #${++ideas}`, pitch: `pitch #${ideas}`, score: null }) };
+    if (name === 'generate_idea' || name === 'improve_idea')
+      return { content: JSON.stringify({ idea: `idea #${++ideas}`, pitch: `pitch #${ideas}`, score: null }) };
     return undefined;
   };
 }
@@ -54,7 +61,11 @@ describe('every structured request is strict and accepted', () => {
     const { events, onEvent } = collect();
     const result = await runWorkflow('examples/conditional.yaml', { llm: llm(), onEvent });
     expect(result.status).toBe('succeeded');
-    expect(result.tasks.task_1).toMatchObject({ label: 'good', labelSource: 'classifier', labelReason: 'verdict 1: specific enough' });
+    expect(result.tasks.task_1).toMatchObject({
+      label: 'good',
+      labelSource: 'classifier',
+      labelReason: 'verdict 1: specific enough',
+    });
     expect(result.tasks.task_2a.status).toBe('succeeded');
     expect(result.tasks.task_2b.reason).toBe('condition_false');
     expect(server.requests.map((r) => formatOf(r)?.name)).toEqual(['generate_idea', 'classify', 'draft_email']);
@@ -62,10 +73,12 @@ describe('every structured request is strict and accepted', () => {
     // The draft's answer was mapped and validated; the run's usage adds up every call.
     expect(result.tasks.task_2a.output).toMatchObject({ subject: 'loopback answer', provider: 'openai' });
     const calls = events.filter((e) => e.type === 'llm.call');
-    expect(result.usage?.totalTokens).toBe(calls.reduce((n, e) => n + (e as { usage: { totalTokens: number } }).usage.totalTokens, 0));
+    expect(result.usage?.totalTokens).toBe(
+      calls.reduce((n, e) => n + (e as { usage: { totalTokens: number } }).usage.totalTokens, 0),
+    );
   });
 
-  it('conditional.yaml, bad branch: retry_generate_idea is shown the idea and the judge\'s reason', async () => {
+  it("conditional.yaml, bad branch: retry_generate_idea is shown the idea and the judge's reason", async () => {
     judge(['bad']);
     const result = await runWorkflow('examples/conditional.yaml', { llm: llm(), input: { topic: 'bike sharing' } });
     expect(result.status).toBe('succeeded');
@@ -78,12 +91,14 @@ describe('every structured request is strict and accepted', () => {
     expect(result.tasks.task_3.status).toBe('succeeded');
   });
 
-  it('retry-loop.yaml: each new attempt sees the previous idea and the judge\'s reason, until the idea is good', async () => {
+  it("retry-loop.yaml: each new attempt sees the previous idea and the judge's reason, until the idea is good", async () => {
     judge(['bad', 'bad', 'good']);
     const result = await runWorkflow('examples/retry-loop.yaml', { llm: llm() });
     expect(result.status).toBe('succeeded');
     expect(result.tasks.generate).toMatchObject({ visits: 3, label: 'good', output: { idea: 'idea #3' } });
-    const [first, second, third] = server.requests.filter((r) => ['generate_idea', 'improve_idea'].includes(formatOf(r)?.name ?? ''));
+    const [first, second, third] = server.requests.filter((r) =>
+      ['generate_idea', 'improve_idea'].includes(formatOf(r)?.name ?? ''),
+    );
     expect(formatOf(first)?.name).toBe('generate_idea');
     expect(prompt(second)).toMatch(/Previous idea: idea #1\nReviewer feedback: verdict 1: too vague/);
     expect(prompt(third)).toMatch(/Previous idea: idea #2\nReviewer feedback: verdict 2: too vague/);
@@ -94,7 +109,10 @@ describe('every structured request is strict and accepted', () => {
     judge(['bad']);
     const result = await runWorkflow('examples/retry-loop.yaml', { llm: llm() });
     expect(result.status).toBe('failed');
-    expect(result.error).toMatchObject({ code: 'E_MAX_VISITS', message: expect.stringMatching(/"generate" was entered 4 times, more than max_visits \(3\)/) });
+    expect(result.error).toMatchObject({
+      code: 'E_MAX_VISITS',
+      message: expect.stringMatching(/"generate" was entered 4 times, more than max_visits \(3\)/),
+    });
     expect(byFormat('classify')).toHaveLength(3);
     expect(result.tasks.send.status).toBe('skipped');
   });
@@ -105,16 +123,25 @@ describe('every structured request is strict and accepted', () => {
     const [summary] = server.requests;
     expect(summary.body.response_format).toBeUndefined();
     expect(prompt(summary)).toContain('175 km / h');
-    expect(result.tasks.summarize.output).toMatchObject({ summary: expect.stringMatching(/^loopback reply to:/), provider: 'openai' });
+    expect(result.tasks.summarize.output).toMatchObject({
+      summary: expect.stringMatching(/^loopback reply to:/),
+      provider: 'openai',
+    });
   });
 
   it('a label outside the set is asked again, and both calls count for the task', async () => {
     server.faults.push({ kind: 'label', label: 'maybe' });
     const { events, onEvent } = collect();
-    const result = await runWorkflow([{ id: 'idea', tool: 'echo', input: { value: { idea: 'kites' } }, classify: { labels: ['good', 'bad'] } }], { llm: llm(), onEvent });
+    const result = await runWorkflow(
+      [{ id: 'idea', tool: 'echo', input: { value: { idea: 'kites' } }, classify: { labels: ['good', 'bad'] } }],
+      { llm: llm(), onEvent },
+    );
     expect(result.tasks.idea).toMatchObject({ label: 'good', labelSource: 'classifier' });
     expect(byFormat('classify')).toHaveLength(2);
-    const calls = events.filter((e) => e.type === 'llm.call' && e.taskId === 'idea') as Extract<RunEvent, { type: 'llm.call' }>[];
+    const calls = events.filter((e) => e.type === 'llm.call' && e.taskId === 'idea') as Extract<
+      RunEvent,
+      { type: 'llm.call' }
+    >[];
     expect(calls).toHaveLength(2);
     expect(result.tasks.idea.usage?.totalTokens).toBe(calls[0].usage.totalTokens + calls[1].usage.totalTokens);
   });
@@ -122,7 +149,10 @@ describe('every structured request is strict and accepted', () => {
   it('an answer that is not JSON is asked again, and its tokens count too', async () => {
     server.faults.push({ kind: 'malformed' });
     const { events, onEvent } = collect();
-    const result = await runWorkflow([{ id: 'idea', tool: 'echo', input: { value: 'x' }, classify: { labels: ['good', 'bad'] } }], { llm: llm(), onEvent });
+    const result = await runWorkflow(
+      [{ id: 'idea', tool: 'echo', input: { value: 'x' }, classify: { labels: ['good', 'bad'] } }],
+      { llm: llm(), onEvent },
+    );
     expect(result.tasks.idea.label).toBe('good');
     const calls = events.filter((e) => e.type === 'llm.call') as Extract<RunEvent, { type: 'llm.call' }>[];
     expect(calls.map((c) => Boolean(c.error))).toEqual([true, false]);
@@ -130,26 +160,56 @@ describe('every structured request is strict and accepted', () => {
     expect(result.tasks.idea.usage?.totalTokens).toBe(calls[0].usage.totalTokens + calls[1].usage.totalTokens);
   });
 
-  it('adjust by the LLM repairs a built-in tool\'s input: strict schema, null for an optional field means its default', async () => {
-    server.answer = (body) => (body.response_format?.json_schema?.name === 'adjust_input' ? { content: JSON.stringify({ query: 'solar kites', max_results: null }) } : undefined);
+  it("adjust by the LLM repairs a built-in tool's input: strict schema, null for an optional field means its default", async () => {
+    server.answer = (body) =>
+      body.response_format?.json_schema?.name === 'adjust_input'
+        ? { content: JSON.stringify({ query: 'solar kites', max_results: null }) }
+        : undefined;
     const result = await runWorkflow(
-      [{ id: 'search', tool: 'web_search', input: { query: 'solar kites', max_results: 500 }, on_failure: [{ adjust: { llm: true, prompt: 'Stay within the limits.' } }] }],
+      [
+        {
+          id: 'search',
+          tool: 'web_search',
+          input: { query: 'solar kites', max_results: 500 },
+          on_failure: [{ adjust: { llm: true, prompt: 'Stay within the limits.' } }],
+        },
+      ],
       { llm: llm(), classifier: null },
     );
     expect(result.status).toBe('succeeded');
     const [repair] = byFormat('adjust_input');
-    expect(formatOf(repair)).toMatchObject({ strict: true, schema: { required: expect.arrayContaining(['query', 'max_results']), additionalProperties: false } });
+    expect(formatOf(repair)).toMatchObject({
+      strict: true,
+      schema: { required: expect.arrayContaining(['query', 'max_results']), additionalProperties: false },
+    });
     expect(prompt(repair)).toMatch(/max_results/);
     expect(result.tasks.search.attempts).toBe(2);
   });
 
-  it('the planner (strict workflow schema) plans, the plan runs as a child run, and the child\'s calls count for the parent task', async () => {
+  it("the planner (strict workflow schema) plans, the plan runs as a child run, and the child's calls count for the parent task", async () => {
     server.answer = (body) => {
       if (body.response_format?.json_schema?.name !== 'workflow') return undefined;
-      return { content: JSON.stringify({ name: 'planned', description: 'search then summarize', tasks: [{ id: 'search', tool: 'web_search', input_json: '{"query":"solar kites"}', dependencies: [] }, { id: 'sum', tool: 'summarize_results', input_json: '{"results":"{{ tasks.search.output }}"}', dependencies: ['search'] }] }) };
+      return {
+        content: JSON.stringify({
+          name: 'planned',
+          description: 'search then summarize',
+          tasks: [
+            { id: 'search', tool: 'web_search', input_json: '{"query":"solar kites"}', dependencies: [] },
+            {
+              id: 'sum',
+              tool: 'summarize_results',
+              input_json: '{"results":"{{ tasks.search.output }}"}',
+              dependencies: ['search'],
+            },
+          ],
+        }),
+      };
     };
     const { events, onEvent } = collect();
-    const result = await runWorkflow({ name: 'parent', tasks: [{ id: 'make', tool: 'plan', input: { goal: 'research solar kites' } }] }, { llm: llm(), onEvent });
+    const result = await runWorkflow(
+      { name: 'parent', tasks: [{ id: 'make', tool: 'plan', input: { goal: 'research solar kites' } }] },
+      { llm: llm(), onEvent },
+    );
     expect(result.status).toBe('succeeded');
     expect(formatOf(byFormat('workflow')[0])?.strict).toBe(true);
     const calls = events.filter((e) => e.type === 'llm.call') as Extract<RunEvent, { type: 'llm.call' }>[];

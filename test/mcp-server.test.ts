@@ -95,7 +95,10 @@ tasks:
 );
 // A tool that prints on stdout: in braid mcp that must not reach the protocol stream.
 const toolsFile = join(base, 'noisy-tools.mjs');
-writeFileSync(toolsFile, `export const noisy = { name: 'noisy', description: 'Print a note', run: () => { console.log('noisy says hi'); return 'noted'; } };\n`);
+writeFileSync(
+  toolsFile,
+  `export const noisy = { name: 'noisy', description: 'Print a note', run: () => { console.log('noisy says hi'); return 'noted'; } };\n`,
+);
 
 const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
 const runIdOf = (r: CallToolResult) => (r._meta as { 'braid/runId': string })['braid/runId'];
@@ -125,7 +128,9 @@ async function cancelNap(client: Client): Promise<{ runId: string; error: unknow
     () => undefined,
     (err: unknown) => err,
   );
-  const running = await until('a running nap run', async () => (await client.listResources()).resources.find((r) => /^nap running/.test(r.title ?? '')));
+  const running = await until('a running nap run', async () =>
+    (await client.listResources()).resources.find((r) => /^nap running/.test(r.title ?? '')),
+  );
   abort.abort('changed my mind');
   const error = await call;
   return { runId: running.name, error, ms: Date.now() - started };
@@ -153,12 +158,17 @@ function checkGreeting(result: CallToolResult, progress: Progress[], wire: JSONR
     { progress: 1, total: 2, message: 'hello succeeded' },
     { progress: 2, total: 2, message: 'shout skipped (condition_false)' },
   ];
-  const at = wire.findIndex((m) => 'result' in m && (m.result._meta as Record<string, unknown> | undefined)?.['braid/runId'] === runIdOf(result));
+  const at = wire.findIndex(
+    (m) =>
+      'result' in m && (m.result._meta as Record<string, unknown> | undefined)?.['braid/runId'] === runIdOf(result),
+  );
   expect(at).toBeGreaterThan(0);
   const id = (wire[at] as { id: number }).id;
   const notes = wire.map((m, i) => ({ m: m as { method?: string; params?: { progressToken?: unknown } }, i }));
   const sent = notes.filter(({ m }) => m.method === 'notifications/progress' && m.params?.progressToken === id);
-  expect(sent.map(({ m }) => ({ ...m.params, progressToken: undefined }))).toEqual(expected.map((p) => ({ ...p, progressToken: undefined })));
+  expect(sent.map(({ m }) => ({ ...m.params, progressToken: undefined }))).toEqual(
+    expected.map((p) => ({ ...p, progressToken: undefined })),
+  );
   expect(sent.every(({ i }) => i < at)).toBe(true);
   expect(progress.length).toBeGreaterThanOrEqual(1);
   expect(progress).toEqual(expected.slice(0, progress.length));
@@ -201,7 +211,10 @@ describe('braid mcp (stdio) with the SDK client', () => {
     expect(greet.inputSchema).toEqual({
       type: 'object',
       required: ['name'],
-      properties: { name: { type: 'string', description: 'who to greet' }, loud: { type: 'boolean', description: 'shout too', default: false } },
+      properties: {
+        name: { type: 'string', description: 'who to greet' },
+        loud: { type: 'boolean', description: 'shout too', default: false },
+      },
     });
     expect(tools.find((t) => t.name === 'nap')!.inputSchema).toEqual({ type: 'object', properties: {} });
     expect(tools.find((t) => t.name === 'gated')!.annotations).toEqual({ destructiveHint: true }); // confirm: true
@@ -211,14 +224,25 @@ describe('braid mcp (stdio) with the SDK client', () => {
 
   it("calls a workflow: the run's output as structuredContent and text, a progress notification per finished task, the run readable as braid://runs/<id>", async () => {
     const progress: Progress[] = [];
-    const result = (await client.callTool({ name: 'greet', arguments: { name: 'Ada' } }, undefined, { onprogress: (p) => progress.push(p) })) as CallToolResult;
+    const result = (await client.callTool({ name: 'greet', arguments: { name: 'Ada' } }, undefined, {
+      onprogress: (p) => progress.push(p),
+    })) as CallToolResult;
     checkGreeting(result, progress, wire);
 
     const run = await readRun(client, runIdOf(result));
-    expect(run).toMatchObject({ runId: runIdOf(result), workflow: 'greet', status: 'succeeded', output: { greeting: 'hello Ada', shout: 'skipped' } });
+    expect(run).toMatchObject({
+      runId: runIdOf(result),
+      workflow: 'greet',
+      status: 'succeeded',
+      output: { greeting: 'hello Ada', shout: 'skipped' },
+    });
     expect(run.tasks.shout).toMatchObject({ status: 'skipped', reason: 'condition_false' });
     const listed = (await client.listResources()).resources.find((r) => r.uri === `braid://runs/${runIdOf(result)}`);
-    expect(listed).toMatchObject({ name: runIdOf(result), title: expect.stringMatching(/^greet succeeded/), mimeType: 'application/json' });
+    expect(listed).toMatchObject({
+      name: runIdOf(result),
+      title: expect.stringMatching(/^greet succeeded/),
+      mimeType: 'application/json',
+    });
     // Recorded as usual: the store under BRAID_HOME has it.
     expect(foldRun(await new JsonlRunStore(join(home, 'runs')).read(runIdOf(result))).status).toBe('succeeded');
   });
@@ -230,12 +254,18 @@ describe('braid mcp (stdio) with the SDK client', () => {
 
     const late = (await client.callTool({ name: 'late', arguments: {} })) as CallToolResult;
     expect(late.isError).toBe(true);
-    expect(text(late)).toMatch(new RegExp(`^run ${runIdOf(late)} of late failed:\\n- slow: .*(timed out|timeout)`, 'i'));
+    expect(text(late)).toMatch(
+      new RegExp(`^run ${runIdOf(late)} of late failed:\\n- slow: .*(timed out|timeout)`, 'i'),
+    );
     expect(late.structuredContent).toBeUndefined();
     expect((await readRun(client, runIdOf(late))).tasks.note.output).toBe('noted');
 
-    await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(/no tool "nope"; tools: gated, greet, late, nap/);
-    await expect(client.readResource({ uri: 'braid://runs/20200101T000000-000000' })).rejects.toThrow(/no run "20200101T000000-000000"/);
+    await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toThrow(
+      /no tool "nope"; tools: gated, greet, late, nap/,
+    );
+    await expect(client.readResource({ uri: 'braid://runs/20200101T000000-000000' })).rejects.toThrow(
+      /no run "20200101T000000-000000"/,
+    );
     await expect(client.readResource({ uri: 'braid://runs/..%2F..%2Fetc' })).rejects.toThrow(/no run/);
   });
 
@@ -243,15 +273,22 @@ describe('braid mcp (stdio) with the SDK client', () => {
     const result = (await client.callTool({ name: 'gated', arguments: {} })) as CallToolResult;
     const id = runIdOf(result);
     expect(result.isError).toBeFalsy();
-    expect(text(result)).toBe(`run ${id} of gated is waiting for a human approval of publish: approve it with \`braid approve ${id} publish\` (or in the dashboard of braid serve), then read braid://runs/${id}`);
-    expect(await readRun(client, id)).toMatchObject({ status: 'waiting', tasks: { draft: { status: 'succeeded' }, publish: { status: 'waiting' } } });
+    expect(text(result)).toBe(
+      `run ${id} of gated is waiting for a human approval of publish: approve it with \`braid approve ${id} publish\` (or in the dashboard of braid serve), then read braid://runs/${id}`,
+    );
+    expect(await readRun(client, id)).toMatchObject({
+      status: 'waiting',
+      tasks: { draft: { status: 'succeeded' }, publish: { status: 'waiting' } },
+    });
   });
 
   it("keeps stdout for protocol messages: a tool's console.log goes to stderr", async () => {
     expect(stderr).toContain('noisy says hi');
     expect(stderr).toMatch(/braid mcp: 4 workflows from .* as MCP tools over stdio/);
     // Nothing but protocol messages came (a late progress notification is the SDK client's own race, see checkGreeting).
-    expect(clientErrors.filter((e) => !/^Received a progress notification for an unknown token/.test(e.message))).toEqual([]);
+    expect(
+      clientErrors.filter((e) => !/^Received a progress notification for an unknown token/.test(e.message)),
+    ).toEqual([]);
   });
 
   it('a cancelled request cancels its run, recorded as cancelled', async () => {
@@ -266,13 +303,21 @@ describe('braid mcp (stdio) with the SDK client', () => {
   });
 
   it('closing the client cancels the runs still going before braid mcp exits', async () => {
-    const other = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp', '--workflows', workflows, '--tools', toolsFile], cwd: ROOT, env: { ...(process.env as Record<string, string>), BRAID_HOME: home, OPENAI_API_KEY: '' }, stderr: 'pipe' });
+    const other = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'mcp', '--workflows', workflows, '--tools', toolsFile],
+      cwd: ROOT,
+      env: { ...(process.env as Record<string, string>), BRAID_HOME: home, OPENAI_API_KEY: '' },
+      stderr: 'pipe',
+    });
     let otherErr = '';
     other.stderr!.on('data', (d) => (otherErr += d));
     const c = new Client({ name: 'braid-test-2', version: '1.0.0' });
     await c.connect(other);
     void c.callTool({ name: 'nap', arguments: {} }).catch(() => {});
-    const running = await until('a running nap run', async () => (await c.listResources()).resources.find((r) => /^nap running/.test(r.title ?? '')));
+    const running = await until('a running nap run', async () =>
+      (await c.listResources()).resources.find((r) => /^nap running/.test(r.title ?? '')),
+    );
     const pid = other.pid!;
     await c.close(); // closes stdin, waits for the process to exit
     expect(() => process.kill(pid, 0)).toThrow();
@@ -296,7 +341,10 @@ describe('/mcp on braid serve (Streamable HTTP) with the SDK client', () => {
   let wire: JSONRPCMessage[] = [];
   const connect = async (headers?: Record<string, string>) => {
     const client = new Client({ name: 'braid-http-test', version: '1.0.0' });
-    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), headers ? { requestInit: { headers } } : {});
+    const transport = new StreamableHTTPClientTransport(
+      new URL(`${server.url}/mcp`),
+      headers ? { requestInit: { headers } } : {},
+    );
     await client.connect(transport);
     wire = tap(transport);
     return client;
@@ -313,7 +361,11 @@ describe('/mcp on braid serve (Streamable HTTP) with the SDK client', () => {
   it('refuses a client without the bearer token, or with a wrong one', async () => {
     await expect(connect()).rejects.toThrow(/401|missing or wrong bearer token/);
     await expect(connect({ Authorization: 'Bearer nope' })).rejects.toThrow(/401|missing or wrong bearer token/);
-    const raw = await fetch(`${server.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    const raw = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{}',
+    });
     expect(raw.status).toBe(401);
   });
 
@@ -322,13 +374,20 @@ describe('/mcp on braid serve (Streamable HTTP) with the SDK client', () => {
     try {
       expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['gated', 'greet', 'late', 'nap']);
       const progress: Progress[] = [];
-      const result = (await client.callTool({ name: 'greet', arguments: { name: 'Ada' } }, undefined, { onprogress: (p) => progress.push(p) })) as CallToolResult;
+      const result = (await client.callTool({ name: 'greet', arguments: { name: 'Ada' } }, undefined, {
+        onprogress: (p) => progress.push(p),
+      })) as CallToolResult;
       checkGreeting(result, progress, wire);
-      expect(await readRun(client, runIdOf(result))).toMatchObject({ status: 'succeeded', output: { greeting: 'hello Ada' } });
+      expect(await readRun(client, runIdOf(result))).toMatchObject({
+        status: 'succeeded',
+        output: { greeting: 'hello Ada' },
+      });
 
       // The cancellation is a separate POST of the same session: it reaches the request it cancels.
       const { runId, ms } = await cancelNap(client);
-      await until('the run recorded as cancelled', async () => (foldRun(await store.read(runId)).status === 'cancelled' ? true : undefined));
+      await until('the run recorded as cancelled', async () =>
+        foldRun(await store.read(runId)).status === 'cancelled' ? true : undefined,
+      );
       expect(ms).toBeLessThan(7000);
     } finally {
       await client.close();
@@ -336,21 +395,33 @@ describe('/mcp on braid serve (Streamable HTTP) with the SDK client', () => {
   });
 
   it('ending the session (DELETE) cancels the runs its calls started', async () => {
-    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+    const transport = new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    });
     const client = new Client({ name: 'braid-http-test', version: '1.0.0' });
     await client.connect(transport);
     void client.callTool({ name: 'nap', arguments: {} }).catch(() => {});
-    const running = await until('a running nap run', async () => (await client.listResources()).resources.find((r) => /^nap running/.test(r.title ?? '')));
+    const running = await until('a running nap run', async () =>
+      (await client.listResources()).resources.find((r) => /^nap running/.test(r.title ?? '')),
+    );
     await transport.terminateSession();
-    await until('the run recorded as cancelled', async () => (foldRun(await store.read(running.name)).status === 'cancelled' ? true : undefined));
+    await until('the run recorded as cancelled', async () =>
+      foldRun(await store.read(running.name)).status === 'cancelled' ? true : undefined,
+    );
     await client.close();
   });
 
   it('a request naming an unknown session gets 404; a GET without a session gets 400', async () => {
     const auth = { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream' };
-    const unknown = await fetch(`${server.url}/mcp`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'mcp-session-id': 'no-such-session' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    const unknown = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', 'mcp-session-id': 'no-such-session' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(/no MCP session "no-such-session"/);
+    expect(((await unknown.json()) as { error: { message: string } }).error.message).toMatch(
+      /no MCP session "no-such-session"/,
+    );
     const get = await fetch(`${server.url}/mcp`, { headers: auth });
     expect(get.status).toBe(400);
   });

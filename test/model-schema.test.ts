@@ -38,9 +38,17 @@ describe('modelSchema: strict when it can be', () => {
     const p = m.schema.properties as Record<string, Record<string, unknown>>;
     expect(m.schema.required).toEqual(['query', 'max_results', 'lang', 'note', 'kind', 'site']);
     expect(p.query).toEqual({ type: 'string', description: 'what to search' }); // minLength dropped
-    expect(p.max_results).toMatchObject({ type: ['integer', 'null'], minimum: 1, maximum: 50, description: '(default: 5)' });
+    expect(p.max_results).toMatchObject({
+      type: ['integer', 'null'],
+      minimum: 1,
+      maximum: 50,
+      description: '(default: 5)',
+    });
     expect(p.lang).toEqual({ type: ['string', 'null'] });
-    expect(p.kind).toEqual({ anyOf: [{ type: 'string', enum: ['web', 'news'] }, { type: 'null' }], description: '(default: "web")' });
+    expect(p.kind).toEqual({
+      anyOf: [{ type: 'string', enum: ['web', 'news'] }, { type: 'null' }],
+      description: '(default: "web")',
+    });
     expect(p.site).toEqual({ type: ['string', 'null'] }); // format "uri" is not a strict-mode format
   });
 
@@ -52,40 +60,74 @@ describe('modelSchema: strict when it can be', () => {
   });
 
   it('nested objects, arrays of objects, unions and recursive references are strict and mapped back at every level', () => {
-    const Node: z.ZodType<{ name: string; children?: unknown[] }> = z.object({ name: z.string(), get children() { return z.array(Node).optional(); } });
+    const Node: z.ZodType<{ name: string; children?: unknown[] }> = z.object({
+      name: z.string(),
+      get children() {
+        return z.array(Node).optional();
+      },
+    });
     const schema = z.object({
       tree: Node,
       rows: z.array(z.object({ a: z.string(), b: z.number().optional() })),
-      pick: z.discriminatedUnion('k', [z.object({ k: z.literal('x'), x: z.string().optional() }), z.object({ k: z.literal('y'), y: z.number() })]),
+      pick: z.discriminatedUnion('k', [
+        z.object({ k: z.literal('x'), x: z.string().optional() }),
+        z.object({ k: z.literal('y'), y: z.number() }),
+      ]),
     });
     const m = modelSchema(schema);
     expect(m.strict).toBe(true);
     expectStrictValid(m.schema);
-    const answer = { tree: { name: 'root', children: [{ name: 'leaf', children: null }] }, rows: [{ a: 'r', b: null }], pick: { k: 'x', x: null } };
-    expect(schema.parse(m.fromModel(answer))).toEqual({ tree: { name: 'root', children: [{ name: 'leaf' }] }, rows: [{ a: 'r' }], pick: { k: 'x' } });
+    const answer = {
+      tree: { name: 'root', children: [{ name: 'leaf', children: null }] },
+      rows: [{ a: 'r', b: null }],
+      pick: { k: 'x', x: null },
+    };
+    expect(schema.parse(m.fromModel(answer))).toEqual({
+      tree: { name: 'root', children: [{ name: 'leaf' }] },
+      rows: [{ a: 'r' }],
+      pick: { k: 'x' },
+    });
   });
 
   it('$defs from a zod registry and definitions from JSON Schema are sent as $defs with bare $refs', () => {
     const Address = z.object({ city: z.string(), zip: z.string().optional() }).meta({ id: 'Address' });
     const reg = z.registry<{ id: string }>();
     reg.add(Address, { id: 'Address' });
-    const json = z.toJSONSchema(z.object({ home: Address, work: Address.optional() }), { metadata: reg, io: 'input' }) as Record<string, unknown>;
+    const json = z.toJSONSchema(z.object({ home: Address, work: Address.optional() }), {
+      metadata: reg,
+      io: 'input',
+    }) as Record<string, unknown>;
     const m = modelSchema(json);
     expect(m.strict).toBe(true);
     expectStrictValid(m.schema);
     expect(m.schema.$defs).toHaveProperty('Address');
     expect(m.fromModel({ home: { city: 'Oslo', zip: null }, work: null })).toEqual({ home: { city: 'Oslo' } });
-    const draft7 = modelSchema({ type: 'object', properties: { a: { $ref: '#/definitions/A' } }, required: ['a'], definitions: { A: { type: 'object', properties: { n: { type: 'number' } } } } });
+    const draft7 = modelSchema({
+      type: 'object',
+      properties: { a: { $ref: '#/definitions/A' } },
+      required: ['a'],
+      definitions: { A: { type: 'object', properties: { n: { type: 'number' } } } },
+    });
     expect(draft7.strict).toBe(true);
     expectStrictValid(draft7.schema);
     expect(draft7.fromModel({ a: { n: null } })).toEqual({ a: {} });
   });
 
   it('a workflow inputs JSON Schema (the chat agent functions) and zod 3 schemas convert too', () => {
-    const inputs = { type: 'object', properties: { topic: { type: 'string', default: 'rooftop gardens', description: 'what it is about' }, to: { type: 'string' } }, required: ['to'] };
+    const inputs = {
+      type: 'object',
+      properties: {
+        topic: { type: 'string', default: 'rooftop gardens', description: 'what it is about' },
+        to: { type: 'string' },
+      },
+      required: ['to'],
+    };
     const m = modelSchema(inputs);
     expectStrictValid(m.schema);
-    expect((m.schema.properties as Record<string, unknown>).topic).toEqual({ type: ['string', 'null'], description: 'what it is about (default: "rooftop gardens")' });
+    expect((m.schema.properties as Record<string, unknown>).topic).toEqual({
+      type: ['string', 'null'],
+      description: 'what it is about (default: "rooftop gardens")',
+    });
     expect(m.fromModel({ topic: null, to: 'a@b.c' })).toEqual({ to: 'a@b.c' });
     const v3 = modelSchema(z3.object({ a: z3.string().optional(), n: z3.number().gt(0) }));
     expect(v3.strict).toBe(true);
@@ -111,7 +153,10 @@ describe('modelSchema: strict: false with the plain schema when it cannot be', (
   it('every built-in tool input and output, the classifier and the idea answer: strict-valid, or plain with a reason', () => {
     const strict: string[] = [];
     for (const t of builtinTools()) {
-      for (const [what, schema] of [['input', t.input], ['output', t.output]] as const) {
+      for (const [what, schema] of [
+        ['input', t.input],
+        ['output', t.output],
+      ] as const) {
         if (!schema) continue;
         const m = modelSchema(schema);
         if (m.strict) {
@@ -120,7 +165,9 @@ describe('modelSchema: strict: false with the plain schema when it cannot be', (
         } else expect(m.reason, `${t.name}.${what}`).toBeTruthy();
       }
     }
-    expect(strict).toEqual(expect.arrayContaining(['llm_generate_idea.input', 'draft_email.input', 'web_search.input', 'send_email.input']));
+    expect(strict).toEqual(
+      expect.arrayContaining(['llm_generate_idea.input', 'draft_email.input', 'web_search.input', 'send_email.input']),
+    );
     for (const s of [classificationSchema(['good', 'bad']), ideaSchema]) expectStrictValid(modelSchema(s).schema);
   });
 });
@@ -140,26 +187,59 @@ describe('modelSchema: built once', () => {
 /** Random JSON Schemas of the shapes tools use: objects with optional fields, arrays, enums, unions, keywords strict mode lacks. */
 const leaf = fc.oneof(
   fc.record({ type: fc.constantFrom('string', 'number', 'integer', 'boolean') }),
-  fc.record({ type: fc.constant('string'), minLength: fc.nat(5), format: fc.constantFrom('email', 'uri', 'date-time', 'hostname'), pattern: fc.constantFrom('^a+$', '^(?!x).*$') }, { requiredKeys: ['type'] }),
-  fc.record({ type: fc.constant('number'), minimum: fc.integer(), maximum: fc.integer(), default: fc.integer() }, { requiredKeys: ['type'] }),
+  fc.record(
+    {
+      type: fc.constant('string'),
+      minLength: fc.nat(5),
+      format: fc.constantFrom('email', 'uri', 'date-time', 'hostname'),
+      pattern: fc.constantFrom('^a+$', '^(?!x).*$'),
+    },
+    { requiredKeys: ['type'] },
+  ),
+  fc.record(
+    { type: fc.constant('number'), minimum: fc.integer(), maximum: fc.integer(), default: fc.integer() },
+    { requiredKeys: ['type'] },
+  ),
   fc.record({ enum: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 4 }) }),
   fc.record({ type: fc.constant(['string', 'null']) }),
 );
-const { schema: arbitrarySchema } = fc.letrec<{ schema: Record<string, unknown>; object: Record<string, unknown> }>((tie) => ({
-  schema: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('object'), fc.record({ type: fc.constant('array'), items: tie('schema'), uniqueItems: fc.boolean() }, { requiredKeys: ['type', 'items'] }), fc.record({ anyOf: fc.array(tie('schema'), { minLength: 1, maxLength: 3 }) })),
-  object: fc
-    .dictionary(fc.stringMatching(/^[a-z]{1,6}$/), tie('schema'), { maxKeys: 4 })
-    .chain((properties) => fc.record({ type: fc.constant('object'), properties: fc.constant(properties), required: fc.subarray(Object.keys(properties)), additionalProperties: fc.constantFrom(undefined, true, false, {}) }, { requiredKeys: ['type', 'properties', 'required'] })),
-}));
+const { schema: arbitrarySchema } = fc.letrec<{ schema: Record<string, unknown>; object: Record<string, unknown> }>(
+  (tie) => ({
+    schema: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf,
+      tie('object'),
+      fc.record(
+        { type: fc.constant('array'), items: tie('schema'), uniqueItems: fc.boolean() },
+        { requiredKeys: ['type', 'items'] },
+      ),
+      fc.record({ anyOf: fc.array(tie('schema'), { minLength: 1, maxLength: 3 }) }),
+    ),
+    object: fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/), tie('schema'), { maxKeys: 4 }).chain((properties) =>
+      fc.record(
+        {
+          type: fc.constant('object'),
+          properties: fc.constant(properties),
+          required: fc.subarray(Object.keys(properties)),
+          additionalProperties: fc.constantFrom(undefined, true, false, {}),
+        },
+        { requiredKeys: ['type', 'properties', 'required'] },
+      ),
+    ),
+  }),
+);
 
 describe('modelSchema: property', () => {
   it('whatever the schema, what is sent as strict passes the API rules and the SDK transform', () => {
     fc.assert(
-      fc.property(arbitrarySchema.filter((s) => s.type === 'object'), (schema) => {
-        const m = modelSchema(JSON.parse(JSON.stringify(schema)));
-        if (m.strict) expectStrictValid(m.schema);
-        else expect(m.reason).toBeTruthy();
-      }),
+      fc.property(
+        arbitrarySchema.filter((s) => s.type === 'object'),
+        (schema) => {
+          const m = modelSchema(JSON.parse(JSON.stringify(schema)));
+          if (m.strict) expectStrictValid(m.schema);
+          else expect(m.reason).toBeTruthy();
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createProvider, defineTool, NonRetriableError, OfflineProvider, OpenAIProvider, runWorkflow, type RunEvent } from '../src/index.js';
+import {
+  createProvider,
+  defineTool,
+  NonRetriableError,
+  OfflineProvider,
+  OpenAIProvider,
+  runWorkflow,
+  type RunEvent,
+} from '../src/index.js';
 import { label, ScriptedModel } from '../src/testing/index.js';
 import { backoffDelay } from '../src/core/backoff.js';
 import { braid } from './support/cli.js';
@@ -35,7 +43,13 @@ describe('scheduling rules', () => {
 
   it('routing into a task that is already running does not start a second visit', async () => {
     const rec = recorder();
-    const r = await runWorkflow(flow([{ id: 'slow', input: { ms: 60 } }, { id: 'quick', next_task_id_on_success: 'slow' }]), { tools: rec.tools, ...fast });
+    const r = await runWorkflow(
+      flow([
+        { id: 'slow', input: { ms: 60 } },
+        { id: 'quick', next_task_id_on_success: 'slow' },
+      ]),
+      { tools: rec.tools, ...fast },
+    );
     expect(r.tasks.slow.visits).toBe(1);
     expect(rec.ran().filter((t) => t === 'slow')).toHaveLength(1);
   });
@@ -43,7 +57,11 @@ describe('scheduling rules', () => {
   it('a task.routed event names the source, the target and the edge', async () => {
     const rec = recorder();
     const events: RunEvent[] = [];
-    await runWorkflow(flow([{ id: 'a', input: { fail: true }, next_task_id_on_failure: 'h' }, { id: 'h' }]), { tools: rec.tools, ...fast, onEvent: (e) => events.push(e) });
+    await runWorkflow(flow([{ id: 'a', input: { fail: true }, next_task_id_on_failure: 'h' }, { id: 'h' }]), {
+      tools: rec.tools,
+      ...fast,
+      onEvent: (e) => events.push(e),
+    });
     expect(events.find((e) => e.type === 'task.routed')).toMatchObject({ taskId: 'a', to: 'h', on: 'failure' });
   });
 });
@@ -51,7 +69,10 @@ describe('scheduling rules', () => {
 describe('retries and policies', () => {
   it('an on_failure retry step does not retry an error that is not retryable', async () => {
     const rec = recorder();
-    const r = await runWorkflow(flow([{ id: 'a', input: { fail: true, fatal: true }, on_failure: [{ retry: 3 }] }]), { tools: rec.tools, ...fast });
+    const r = await runWorkflow(flow([{ id: 'a', input: { fail: true, fatal: true }, on_failure: [{ retry: 3 }] }]), {
+      tools: rec.tools,
+      ...fast,
+    });
     expect(r.tasks.a.attempts).toBe(1);
   });
 
@@ -71,7 +92,10 @@ describe('retries and policies', () => {
       rateLimit: { intervalCap: 2, interval: 150 },
       run: () => void starts.push(performance.now()),
     });
-    await runWorkflow(Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, tool: 'limited', input: {} })), { tools: [limited], ...fast });
+    await runWorkflow(
+      Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, tool: 'limited', input: {} })),
+      { tools: [limited], ...fast },
+    );
     expect(starts).toHaveLength(6);
     // p-queue opens fixed windows: the 3rd start is at least one interval after the 1st, the 5th after the 3rd
     for (let i = 0; i + 2 < starts.length; i++) expect(starts[i + 2] - starts[i]).toBeGreaterThanOrEqual(140);
@@ -84,7 +108,14 @@ describe('budgets and usage', () => {
   it('max_cost_usd stops the run once the LLM cost passes it (E_BUDGET), and the next task is skipped', async () => {
     const model = new ScriptedModel({ llm_generate_idea: [idea, idea] }, { model: 'gpt-4o' });
     const r = await runWorkflow(
-      { name: 'costly', budget: { max_cost_usd: 0.00001 }, tasks: [{ id: 'a', tool: 'llm_generate_idea', input: { topic: 'x' } }, { id: 'b', tool: 'llm_generate_idea', input: { topic: 'y' }, dependencies: ['a'] }] },
+      {
+        name: 'costly',
+        budget: { max_cost_usd: 0.00001 },
+        tasks: [
+          { id: 'a', tool: 'llm_generate_idea', input: { topic: 'x' } },
+          { id: 'b', tool: 'llm_generate_idea', input: { topic: 'y' }, dependencies: ['a'] },
+        ],
+      },
       { llm: model, ...fast },
     );
     expect(r.status).toBe('failed');
@@ -131,7 +162,16 @@ describe('paths the suite did not cover', () => {
   it('--input-file gives the run input, and --input wins over it', async () => {
     const file = join(dir, 'input.json');
     writeFileSync(file, JSON.stringify({ query: 'solar power', expression: '2 * 3' }));
-    const r = await braid(['run', 'examples/seed-parallel.json', '--input-file', file, '--input', 'expression=7 * 6', '--json', '--no-store']);
+    const r = await braid([
+      'run',
+      'examples/seed-parallel.json',
+      '--input-file',
+      file,
+      '--input',
+      'expression=7 * 6',
+      '--json',
+      '--no-store',
+    ]);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.tasks.task_2.output).toMatchObject({ result: 42 });
@@ -142,7 +182,10 @@ describe('paths the suite did not cover', () => {
     const log = join(dir, 'run.log');
     const r = await braid(['run', 'examples/parallel.yaml', '--log-file', log, '--no-store', '-q']);
     expect(r.code).toBe(0);
-    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThan(5);
     expect(new Set(lines.map((l) => l.runId)).size).toBe(1);
     expect(lines.find((l) => l.event === 'run.finished')).toBeDefined();
@@ -153,7 +196,14 @@ describe('paths the suite did not cover', () => {
 
   it('NonRetriableError from a tool is not retried even with retries left', async () => {
     let calls = 0;
-    const once = defineTool({ name: 'once', input: z.object({}), run: () => { calls++; throw new NonRetriableError('no point'); } });
+    const once = defineTool({
+      name: 'once',
+      input: z.object({}),
+      run: () => {
+        calls++;
+        throw new NonRetriableError('no point');
+      },
+    });
     const r = await runWorkflow([{ id: 'a', tool: 'once', input: {}, retries: 4 }], { tools: [once], ...fast });
     expect(calls).toBe(1);
     expect(r.tasks.a.error).toMatchObject({ code: 'E_TOOL', message: 'no point' });

@@ -4,14 +4,29 @@ import { describe, expect, it } from 'vitest';
 import { runWorkflow, type RunEvent } from '../src/index.js';
 import { recorder } from './support/tools.js';
 
-const RULES = ['none_failed_min_one_success', 'all_success', 'all_done', 'one_success', 'one_failed', 'none_failed'] as const;
+const RULES = [
+  'none_failed_min_one_success',
+  'all_success',
+  'all_done',
+  'one_success',
+  'one_failed',
+  'none_failed',
+] as const;
 
 /** A random DAG: task i may depend only on tasks before it. */
 const dag = fc
   .integer({ min: 1, max: 25 })
   .chain((n) =>
     fc.tuple(
-      fc.array(fc.record({ deps: fc.uniqueArray(fc.nat({ max: 1000 }), { maxLength: 4 }), fail: fc.boolean(), ms: fc.integer({ min: 0, max: 3 }), rule: fc.constantFrom(...RULES) }), { minLength: n, maxLength: n }),
+      fc.array(
+        fc.record({
+          deps: fc.uniqueArray(fc.nat({ max: 1000 }), { maxLength: 4 }),
+          fail: fc.boolean(),
+          ms: fc.integer({ min: 0, max: 3 }),
+          rule: fc.constantFrom(...RULES),
+        }),
+        { minLength: n, maxLength: n },
+      ),
       fc.integer({ min: 1, max: 6 }),
     ),
   )
@@ -50,7 +65,9 @@ describe('random DAGs', () => {
           else expect(finished).toEqual(task.dependencies);
         }
         expect(rec.maxRunning).toBeLessThanOrEqual(concurrency);
-        expect(Object.values(result.tasks).every((t) => ['succeeded', 'failed', 'skipped'].includes(t.status))).toBe(true);
+        expect(Object.values(result.tasks).every((t) => ['succeeded', 'failed', 'skipped'].includes(t.status))).toBe(
+          true,
+        );
         // The scheduler's stuck-task guard (E_INTERNAL) never fires: every task is decided by the rules.
         expect(result.error?.code).not.toBe('E_INTERNAL');
       }),

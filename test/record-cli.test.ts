@@ -13,7 +13,10 @@ function sandbox() {
   const dir = mkdtempSync(join(tmpdir(), 'braid-rec-'));
   const env = { BRAID_HOME: join(dir, 'home'), COUNT_FILE: join(dir, 'count.txt') };
   const counts = () => (existsSync(env.COUNT_FILE) ? readFileSync(env.COUNT_FILE, 'utf8').trim().split('\n') : []);
-  const runIds = () => readdirSync(join(env.BRAID_HOME, 'runs')).filter((f) => f.endsWith('.jsonl')).map((f) => f.replace(/\.jsonl$/, ''));
+  const runIds = () =>
+    readdirSync(join(env.BRAID_HOME, 'runs'))
+      .filter((f) => f.endsWith('.jsonl'))
+      .map((f) => f.replace(/\.jsonl$/, ''));
   const record = (id: string) => join(env.BRAID_HOME, 'runs', `${id}.jsonl`);
   return { env, counts, runIds, record };
 }
@@ -29,9 +32,20 @@ async function until(check: () => boolean, what: string, ms = 15_000): Promise<v
 describe('kill -9 and braid resume', () => {
   it('a run killed mid-flight leaves a readable record; resume reruns only what had not succeeded', async () => {
     const box = sandbox();
-    const child = spawn(process.execPath, [BIN, 'run', 'test/fixtures/resumable.yaml', '--tools', TOOLS, '--quiet'], { cwd: ROOT, env: { ...process.env, ...box.env, NO_COLOR: '1' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'run', 'test/fixtures/resumable.yaml', '--tools', TOOLS, '--quiet'], {
+      cwd: ROOT,
+      env: { ...process.env, ...box.env, NO_COLOR: '1' },
+      stdio: 'ignore',
+    });
     // Wait until `two` succeeded durably and `nap` is running, then kill without warning.
-    await until(() => existsSync(join(box.env.BRAID_HOME, 'runs')) && box.runIds().length === 1 && /"task.succeeded","taskId":"two"/.test(readFileSync(box.record(box.runIds()[0]), 'utf8')) && /"task.started","taskId":"nap"/.test(readFileSync(box.record(box.runIds()[0]), 'utf8')), 'two to succeed');
+    await until(
+      () =>
+        existsSync(join(box.env.BRAID_HOME, 'runs')) &&
+        box.runIds().length === 1 &&
+        /"task.succeeded","taskId":"two"/.test(readFileSync(box.record(box.runIds()[0]), 'utf8')) &&
+        /"task.started","taskId":"nap"/.test(readFileSync(box.record(box.runIds()[0]), 'utf8')),
+      'two to succeed',
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     const [id] = box.runIds();
@@ -80,18 +94,25 @@ describe('inspecting runs', () => {
     expect(shown.stdout).toMatch(/conditional succeeded/);
     expect(shown.stdout).toMatch(/timeline\n.*\ntask_1\s+█/);
     expect(shown.stdout).toMatch(/task_1: \d+ tokens \(\d+ in, \d+ out\)/);
-    expect(shown.stdout).toMatch(/task_2b was skipped \(condition_false\)\.\n\s+Its condition if_result "bad" on task_1 did not hold: task_1 was labeled "good" by classifier \(reason: .+\)/);
+    expect(shown.stdout).toMatch(
+      /task_2b was skipped \(condition_false\)\.\n\s+Its condition if_result "bad" on task_1 did not hold: task_1 was labeled "good" by classifier \(reason: .+\)/,
+    );
 
     const explained = await braid(['explain', runId, 'task_3'], { env: box.env });
     expect(explained.stdout).toMatch(/task_3 ran \(1 attempt\) and succeeded/);
-    expect(explained.stdout).toMatch(/trigger rule none_failed_min_one_success .* upstreams: task_2a succeeded, task_2b skipped \(condition_false\)/);
+    expect(explained.stdout).toMatch(
+      /trigger rule none_failed_min_one_success .* upstreams: task_2a succeeded, task_2b skipped \(condition_false\)/,
+    );
 
     const mermaid = await braid(['show', runId, '--mermaid'], { env: box.env });
     expect(mermaid.stdout).toMatch(/^gantt\n/);
     expect(mermaid.stdout).toMatch(/section task_1\n\s+attempt 1 \(succeeded\) :done, \d{13}, \d{13}/);
 
     const logs = await braid(['logs', runId, '--json'], { env: box.env });
-    const events = logs.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = logs.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events[0].type).toBe('run.started');
     expect(events.at(-1).type).toBe('run.finished');
 
@@ -102,18 +123,25 @@ describe('inspecting runs', () => {
 
   it('the timeline shows for_each items side by side, and failed attempts before the adjusted one', async () => {
     const box = sandbox();
-    const { runId } = JSON.parse((await braid(['run', 'examples/dynamic.yaml', '--json', '--quiet'], { env: box.env })).stdout);
+    const { runId } = JSON.parse(
+      (await braid(['run', 'examples/dynamic.yaml', '--json', '--quiet'], { env: box.env })).stdout,
+    );
     const shown = await braid(['show', runId], { env: box.env });
     expect(shown.stdout).toMatch(/\neach\s+[·█]+\s+\S+ over 3 items\n/);
     expect(shown.stdout).toMatch(/\nsearch\s+[·█]+\s+\S+ in 2 attempts\n/);
     const mermaid = (await braid(['show', runId, '--mermaid'], { env: box.env })).stdout;
-    for (const item of [0, 1, 2]) expect(mermaid).toMatch(new RegExp(`item ${item} attempt 1 \\(succeeded\\) :done, \\d{13}, \\d{13}`));
+    for (const item of [0, 1, 2])
+      expect(mermaid).toMatch(new RegExp(`item ${item} attempt 1 \\(succeeded\\) :done, \\d{13}, \\d{13}`));
     expect(mermaid).toMatch(/section search\n\s+attempt 1 \(failed\) :crit, /);
   });
 
   it('braid logs --follow streams a live run until it finishes', async () => {
     const box = sandbox();
-    const child = spawn(process.execPath, [BIN, 'run', 'test/fixtures/resumable.yaml', '--tools', TOOLS, '--quiet'], { cwd: ROOT, env: { ...process.env, ...box.env, NAP_MS: '400' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'run', 'test/fixtures/resumable.yaml', '--tools', TOOLS, '--quiet'], {
+      cwd: ROOT,
+      env: { ...process.env, ...box.env, NAP_MS: '400' },
+      stdio: 'ignore',
+    });
     await until(() => existsSync(join(box.env.BRAID_HOME, 'runs')) && box.runIds().length === 1, 'the record');
     const exited = new Promise((r) => child.on('exit', r));
     const follow = await braid(['logs', box.runIds()[0], '--follow'], { env: box.env });
@@ -133,7 +161,9 @@ describe('inspecting runs', () => {
     const approved = await braid(['approve', id, 'send', '--by', 'ana'], { env: box.env });
     expect(approved.code).toBe(0);
     expect(box.counts().sort()).toEqual(['done', 'draft', 'send', 'side']);
-    expect(readFileSync(box.record(id), 'utf8')).toMatch(/"type":"task.approval","taskId":"send","visit":1,"approved":true,"by":"ana"/);
+    expect(readFileSync(box.record(id), 'utf8')).toMatch(
+      /"type":"task.approval","taskId":"send","visit":1,"approved":true,"by":"ana"/,
+    );
     const missing = await braid(['show', 'no-such-run'], { env: box.env });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no run "no-such-run" in .*braid runs/);

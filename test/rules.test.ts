@@ -6,11 +6,26 @@ import { flow, recorder } from './support/tools.js';
 
 const fast = { retry: { baseDelayMs: 1, maxDelayMs: 2 } };
 
-async function run(tasks: Record<string, unknown>[], opts: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
+async function run(
+  tasks: Record<string, unknown>[],
+  opts: Record<string, unknown> = {},
+  extra: Record<string, unknown> = {},
+) {
   const rec = recorder();
   const events: RunEvent[] = [];
-  const result = await runWorkflow(flow(tasks, extra), { tools: rec.tools, onEvent: (e) => events.push(e), ...fast, ...opts });
-  return { result, rec, events, status: (id: string) => result.tasks[id].status, reason: (id: string) => result.tasks[id].reason };
+  const result = await runWorkflow(flow(tasks, extra), {
+    tools: rec.tools,
+    onEvent: (e) => events.push(e),
+    ...fast,
+    ...opts,
+  });
+  return {
+    result,
+    rec,
+    events,
+    status: (id: string) => result.tasks[id].status,
+    reason: (id: string) => result.tasks[id].reason,
+  };
 }
 
 describe('conditions (§3)', () => {
@@ -110,7 +125,11 @@ describe('labels (§3 Labels)', () => {
     expect(r.result.tasks.idea).toMatchObject({ label: 'good', labelSource: 'classifier' });
     expect(r.result.tasks.idea.labelReason).toContain('kites');
     expect(r.status('email')).toBe('succeeded');
-    expect(r.events.find((e) => e.type === 'task.labeled')).toMatchObject({ taskId: 'idea', label: 'good', source: 'classifier' });
+    expect(r.events.find((e) => e.type === 'task.labeled')).toMatchObject({
+      taskId: 'idea',
+      label: 'good',
+      source: 'classifier',
+    });
   });
 
   it('without a classifier a task that needs one fails with a clear message', async () => {
@@ -207,7 +226,15 @@ describe('templates (§5)', () => {
           id: 'b',
           dependencies: ['a', 's'],
           trigger_rule: 'all_done',
-          input: { value: { n: '{{ tasks.a.output.n }}', list: '{{tasks.a.output.list}}', text: 'n={{ tasks.a.output.n }} topic={{ input.topic }}', skipped: '{{ tasks.s.output }}', first: '{{ tasks.a.output.list[0] }}' } },
+          input: {
+            value: {
+              n: '{{ tasks.a.output.n }}',
+              list: '{{tasks.a.output.list}}',
+              text: 'n={{ tasks.a.output.n }} topic={{ input.topic }}',
+              skipped: '{{ tasks.s.output }}',
+              first: '{{ tasks.a.output.list[0] }}',
+            },
+          },
         },
       ],
       { input: { topic: 'kites' } },
@@ -226,7 +253,14 @@ describe('templates (§5)', () => {
 /** A tool that fails on its first call in the run and succeeds after. */
 function failsFirstTime() {
   let calls = 0;
-  return defineTool({ name: 'once_bad', input: z.object({}), run: () => { if (calls++ === 0) throw new Error('first call fails'); return 'ok'; } });
+  return defineTool({
+    name: 'once_bad',
+    input: z.object({}),
+    run: () => {
+      if (calls++ === 0) throw new Error('first call fails');
+      return 'ok';
+    },
+  });
 }
 
 describe('routing (§6)', () => {
@@ -244,19 +278,32 @@ describe('routing (§6)', () => {
   });
 
   it('a handler only reachable by routing is skipped as not_routed when the source succeeds', async () => {
-    const r = await run([{ id: 'a', next_task_id_on_failure: 'handler' }, { id: 'handler' }, { id: 'after', dependencies: ['handler'], trigger_rule: 'all_done' }]);
+    const r = await run([
+      { id: 'a', next_task_id_on_failure: 'handler' },
+      { id: 'handler' },
+      { id: 'after', dependencies: ['handler'], trigger_rule: 'all_done' },
+    ]);
     expect(r.reason('handler')).toBe('not_routed');
     expect(r.status('after')).toBe('succeeded');
   });
 
   it('a routing loop re-runs the loop body, and a new visit sees the latest output', async () => {
     let n = 0;
-    const counter = defineTool({ name: 'counter', input: z.object({ feedback: z.unknown() }), run: ({ feedback }) => ({ n: ++n, label: n >= 3 ? 'good' : 'bad', feedback }) });
+    const counter = defineTool({
+      name: 'counter',
+      input: z.object({ feedback: z.unknown() }),
+      run: ({ feedback }) => ({ n: ++n, label: n >= 3 ? 'good' : 'bad', feedback }),
+    });
     const rec = recorder();
     const result = await runWorkflow(
       flow([
         { id: 'gen', tool: 'counter', input: { feedback: '{{ tasks.improve.output }}' } },
-        { id: 'improve', condition: { depends_on: 'gen', if_result: 'bad' }, input: { value: 'try harder {{ tasks.gen.output.n }}' }, next_task_id_on_success: 'gen' },
+        {
+          id: 'improve',
+          condition: { depends_on: 'gen', if_result: 'bad' },
+          input: { value: 'try harder {{ tasks.gen.output.n }}' },
+          next_task_id_on_success: 'gen',
+        },
         { id: 'done', condition: { depends_on: 'gen', if_result: 'good' } },
       ]),
       { tools: [...rec.tools, counter], ...fast },
@@ -269,13 +316,22 @@ describe('routing (§6)', () => {
   });
 
   it('roots: a task inside a routing loop does not start at the beginning (start → gen → check, check →(failure) gen)', async () => {
-    const r = await run([
-      { id: 'start', next_task_id_on_success: 'gen' },
-      { id: 'gen', next_task_id_on_success: 'check' },
-      { id: 'check', tool: 'once_bad', next_task_id_on_failure: 'gen' },
-    ], { tools: [...recorder().tools, failsFirstTime()] });
+    const r = await run(
+      [
+        { id: 'start', next_task_id_on_success: 'gen' },
+        { id: 'gen', next_task_id_on_success: 'check' },
+        { id: 'check', tool: 'once_bad', next_task_id_on_failure: 'gen' },
+      ],
+      { tools: [...recorder().tools, failsFirstTime()] },
+    );
     // start, then gen, then check (fails once), gen again, check again (succeeds)
-    expect(r.events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId)).toEqual(['start', 'gen', 'check', 'gen', 'check']);
+    expect(r.events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId)).toEqual([
+      'start',
+      'gen',
+      'check',
+      'gen',
+      'check',
+    ]);
     expect(r.result.tasks.check).toMatchObject({ status: 'succeeded', visits: 2 });
     expect(r.result.status).toBe('succeeded');
   });
@@ -291,11 +347,16 @@ describe('routing (§6)', () => {
   });
 
   it('roots: with no entry task, a loop back to the start begins at the task without upstreams (a → b →(failure) a)', async () => {
-    const r = await run([
-      { id: 'a' },
-      { id: 'b', tool: 'once_bad', dependencies: ['a'], next_task_id_on_failure: 'a' },
-    ], { tools: [...recorder().tools, failsFirstTime()] });
-    expect(r.events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId)).toEqual(['a', 'b', 'a', 'b']);
+    const r = await run(
+      [{ id: 'a' }, { id: 'b', tool: 'once_bad', dependencies: ['a'], next_task_id_on_failure: 'a' }],
+      { tools: [...recorder().tools, failsFirstTime()] },
+    );
+    expect(r.events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId)).toEqual([
+      'a',
+      'b',
+      'a',
+      'b',
+    ]);
   });
 
   it('a loop that never converges fails the run after max_visits entries', async () => {
@@ -333,8 +394,16 @@ describe('retries, timeouts and cancellation (§2, §7)', () => {
       const end = performance.now() + ms;
       while (performance.now() < end);
     };
-    const syncTool = defineTool({ name: 'busy', input: z.object({ ms: z.number() }), run: ({ ms }) => (block(ms), 'done') });
-    const asyncTool = defineTool({ name: 'busy_async', input: z.object({ ms: z.number() }), run: async ({ ms }) => (await Promise.resolve(), block(ms), 'done') });
+    const syncTool = defineTool({
+      name: 'busy',
+      input: z.object({ ms: z.number() }),
+      run: ({ ms }) => (block(ms), 'done'),
+    });
+    const asyncTool = defineTool({
+      name: 'busy_async',
+      input: z.object({ ms: z.number() }),
+      run: async ({ ms }) => (await Promise.resolve(), block(ms), 'done'),
+    });
     const rec = recorder();
     const result = await runWorkflow(
       flow([
@@ -369,7 +438,10 @@ describe('retries, timeouts and cancellation (§2, §7)', () => {
         { id: 'long', input: { ms: 5000 } },
         { id: 'after', dependencies: ['long'] },
       ],
-      { signal: controller.signal, onEvent: (e: RunEvent) => e.type === 'task.started' && setTimeout(() => controller.abort(), 20) },
+      {
+        signal: controller.signal,
+        onEvent: (e: RunEvent) => e.type === 'task.started' && setTimeout(() => controller.abort(), 20),
+      },
     );
     const r = await p;
     expect(r.result.status).toBe('cancelled');
@@ -389,7 +461,12 @@ describe('concurrency (§4)', () => {
   });
 
   it('per-tool concurrency limits one tool without holding back others', async () => {
-    const limited = defineTool({ name: 'limited', concurrency: 1, input: z.object({}), run: () => new Promise((r) => setTimeout(() => r('ok'), 10)) });
+    const limited = defineTool({
+      name: 'limited',
+      concurrency: 1,
+      input: z.object({}),
+      run: () => new Promise((r) => setTimeout(() => r('ok'), 10)),
+    });
     const rec = recorder();
     const result = await runWorkflow(
       flow([
@@ -402,7 +479,9 @@ describe('concurrency (§4)', () => {
     );
     expect(result.status).toBe('succeeded');
     expect(rec.maxRunning).toBe(2);
-    const [first, second] = [result.tasks.l1, result.tasks.l2].sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
+    const [first, second] = [result.tasks.l1, result.tasks.l2].sort(
+      (a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!),
+    );
     expect(Date.parse(second.startedAt!)).toBeGreaterThanOrEqual(Date.parse(first.endedAt!));
   });
 
@@ -420,12 +499,18 @@ describe('concurrency (§4)', () => {
 
 describe('events (§8)', () => {
   it('every event carries seq, ts, runId; sequence is gapless; each task ends with one terminal event', async () => {
-    const r = await run([{ id: 'a', input: { value: 'y' } }, { id: 'b', dependencies: ['a'] }, { id: 'c', condition: { depends_on: 'a', if_result: ['x', 'y'] }, trigger_rule: 'all_done' }]);
+    const r = await run([
+      { id: 'a', input: { value: 'y' } },
+      { id: 'b', dependencies: ['a'] },
+      { id: 'c', condition: { depends_on: 'a', if_result: ['x', 'y'] }, trigger_rule: 'all_done' },
+    ]);
     expect(r.events.map((e) => e.seq)).toEqual(r.events.map((_, i) => i + 1));
     expect(new Set(r.events.map((e) => e.runId))).toEqual(new Set([r.result.runId]));
     expect(r.events[0].type).toBe('run.started');
     expect(r.events.at(-1)).toMatchObject({ type: 'run.finished', status: 'succeeded' });
-    const terminal = r.events.filter((e) => ['task.succeeded', 'task.failed', 'task.skipped'].includes(e.type)).map((e) => (e as { taskId: string }).taskId);
+    const terminal = r.events
+      .filter((e) => ['task.succeeded', 'task.failed', 'task.skipped'].includes(e.type))
+      .map((e) => (e as { taskId: string }).taskId);
     expect(terminal.sort()).toEqual(['a', 'b', 'c']);
   });
 });

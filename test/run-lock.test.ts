@@ -24,8 +24,12 @@ const json = async (res: Response | Promise<Response>): Promise<any> => (await r
 function sandbox() {
   const dir = mkdtempSync(join(tmpdir(), 'braid-lock-'));
   const env = { BRAID_HOME: join(dir, 'home'), COUNT_FILE: join(dir, 'count.txt'), NAP_MS: '200' };
-  const counts = () => (existsSync(env.COUNT_FILE) ? readFileSync(env.COUNT_FILE, 'utf8').trim().split('\n').filter(Boolean) : []);
-  const runIds = () => readdirSync(join(env.BRAID_HOME, 'runs')).filter((f) => f.endsWith('.jsonl')).map((f) => f.slice(0, -6));
+  const counts = () =>
+    existsSync(env.COUNT_FILE) ? readFileSync(env.COUNT_FILE, 'utf8').trim().split('\n').filter(Boolean) : [];
+  const runIds = () =>
+    readdirSync(join(env.BRAID_HOME, 'runs'))
+      .filter((f) => f.endsWith('.jsonl'))
+      .map((f) => f.slice(0, -6));
   const record = (id: string) => readFileSync(join(env.BRAID_HOME, 'runs', `${id}.jsonl`), 'utf8');
   return { dir, env, counts, runIds, record };
 }
@@ -39,11 +43,15 @@ const duplicates = (ids: string[]) => ids.filter((id, i) => ids.indexOf(id) !== 
 
 /** Every line parses, seq runs 1..n without gaps or repeats. */
 function checkRecord(text: string): void {
-  const [, ...events] = text.trimEnd().split('\n').map((l) => JSON.parse(l));
+  const [, ...events] = text
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
 }
 
-const LOCKED = /braid: run "[^"]+" is being continued by process \d+ \(since [^)]+\); wait for it to finish or stop it first/;
+const LOCKED =
+  /braid: run "[^"]+" is being continued by process \d+ \(since [^)]+\); wait for it to finish or stop it first/;
 
 describe('one writer per run (real processes)', () => {
   it('three concurrent `braid resume` of one run: exactly one continues it, the others fail at once naming it; no task runs twice', async () => {
@@ -52,10 +60,19 @@ describe('one writer per run (real processes)', () => {
     let locked = 0;
     for (let trial = 0; trial < TRIALS; trial++) {
       const trialBox = { ...box.env, COUNT_FILE: join(box.dir, `count-${trial}.txt`) };
-      const first = await braid(['run', 'test/fixtures/contended.yaml', '--tools', TOOLS, '--quiet'], { env: { ...trialBox, GATE_FAIL: '1' } });
+      const first = await braid(['run', 'test/fixtures/contended.yaml', '--tools', TOOLS, '--quiet'], {
+        env: { ...trialBox, GATE_FAIL: '1' },
+      });
       expect(first.code).toBe(1);
       const id = box.runIds().sort().at(-1)!;
-      const results = await together([['resume', id, '--quiet'], ['resume', id, '--quiet'], ['resume', id, '--quiet']], trialBox);
+      const results = await together(
+        [
+          ['resume', id, '--quiet'],
+          ['resume', id, '--quiet'],
+          ['resume', id, '--quiet'],
+        ],
+        trialBox,
+      );
       tried += results.length;
       const ran = readFileSync(trialBox.COUNT_FILE, 'utf8').trim().split('\n');
       // One process ran the six tasks once each; a second resume after it finished only prints the result.
@@ -73,7 +90,9 @@ describe('one writer per run (real processes)', () => {
       expect(box.record(id).match(/"type":"run.resumed"/g)).toHaveLength(1);
       expect(foldRun(await new JsonlRunStore(join(box.env.BRAID_HOME, 'runs')).read(id)).status).toBe('succeeded');
     }
-    console.info(`concurrent resumes: ${tried} processes in ${TRIALS} trials, ${locked} refused with E_LOCKED, 0 duplicate task runs`);
+    console.info(
+      `concurrent resumes: ${tried} processes in ${TRIALS} trials, ${locked} refused with E_LOCKED, 0 duplicate task runs`,
+    );
     expect(locked).toBeGreaterThan(0);
   }, 60_000);
 
@@ -82,10 +101,19 @@ describe('one writer per run (real processes)', () => {
     let tried = 0;
     for (let trial = 0; trial < TRIALS; trial++) {
       const env = { ...box.env, COUNT_FILE: join(box.dir, `count-${trial}.txt`) };
-      const paused = await braid(['run', 'test/fixtures/approval.yaml', '--tools', 'test/fixtures/counting-tools.mjs', '--quiet'], { env });
+      const paused = await braid(
+        ['run', 'test/fixtures/approval.yaml', '--tools', 'test/fixtures/counting-tools.mjs', '--quiet'],
+        { env },
+      );
       expect(paused.code).toBe(3);
       const id = box.runIds().sort().at(-1)!;
-      const results = await together([['approve', id, 'send', '--quiet'], ['approve', id, 'send', '--reject', '--quiet']], env);
+      const results = await together(
+        [
+          ['approve', id, 'send', '--quiet'],
+          ['approve', id, 'send', '--reject', '--quiet'],
+        ],
+        env,
+      );
       tried += results.length;
       const winners = results.filter((r) => r.code !== 2);
       expect(winners, results.map((r) => r.stderr).join('\n')).toHaveLength(1);
@@ -94,7 +122,10 @@ describe('one writer per run (real processes)', () => {
       const text = box.record(id);
       checkRecord(text);
       expect(text.match(/"type":"task.approval"/g)).toHaveLength(1);
-      const sent = readFileSync(env.COUNT_FILE, 'utf8').trim().split('\n').filter((t) => t === 'send');
+      const sent = readFileSync(env.COUNT_FILE, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((t) => t === 'send');
       expect(sent.length).toBe(/"approved":true/.test(text) ? 1 : 0);
     }
     console.info(`concurrent approvals: ${tried} processes in ${TRIALS} trials, 0 double decisions, 0 double sends`);
@@ -107,22 +138,41 @@ describe('one writer per run (real processes)', () => {
     const rounds = Math.max(3, TRIALS);
     for (let round = 0; round < rounds; round++) {
       const path = join(dir, `r${round}.lock`);
-      writeFileSync(path, JSON.stringify({ pid: Number(dead), host: hostname(), since: new Date().toISOString(), token: 'dead-owner' }));
-      const children = Array.from({ length: 6 }, () => spawn(process.execPath, ['test/fixtures/lock-contender.mjs', path], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] }));
+      writeFileSync(
+        path,
+        JSON.stringify({ pid: Number(dead), host: hostname(), since: new Date().toISOString(), token: 'dead-owner' }),
+      );
+      const children = Array.from({ length: 6 }, () =>
+        spawn(process.execPath, ['test/fixtures/lock-contender.mjs', path], {
+          cwd: ROOT,
+          stdio: ['pipe', 'pipe', 'inherit'],
+        }),
+      );
       // Each prints one line; the winner keeps holding the lock until every contender has answered.
-      const outs = await Promise.all(children.map((child) => new Promise<string>((resolve) => {
-        let out = '';
-        child.stdout.on('data', (d) => {
-          out += d;
-          if (out.endsWith('\n')) resolve(out);
-        });
-      })));
+      const outs = await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<string>((resolve) => {
+              let out = '';
+              child.stdout.on('data', (d) => {
+                out += d;
+                if (out.endsWith('\n')) resolve(out);
+              });
+            }),
+        ),
+      );
       for (const child of children) child.stdin.end();
-      await Promise.all(children.map((child) => new Promise((r) => (child.exitCode === null ? child.on('close', r) : r(null)))));
+      await Promise.all(
+        children.map((child) => new Promise((r) => (child.exitCode === null ? child.on('close', r) : r(null)))),
+      );
       const parsed = outs.map((o) => JSON.parse(o));
       expect(parsed.filter((p) => p.won)).toHaveLength(1);
       winners += parsed.filter((p) => p.won).length;
-      for (const p of parsed.filter((q) => !q.won)) expect(p).toMatchObject({ code: 'E_LOCKED', message: expect.stringMatching(/is being continued by process \d+/) });
+      for (const p of parsed.filter((q) => !q.won))
+        expect(p).toMatchObject({
+          code: 'E_LOCKED',
+          message: expect.stringMatching(/is being continued by process \d+/),
+        });
     }
     expect(winners).toBe(rounds);
     console.info(`stale takeover: ${rounds * 6} processes in ${rounds} rounds, exactly one winner each round`);
@@ -130,9 +180,17 @@ describe('one writer per run (real processes)', () => {
 
   it('kill -9 of the writer: its lock is taken over at once by the next resume (no stale wait)', async () => {
     const box = sandbox();
-    const child = spawn(process.execPath, [BIN, 'run', 'test/fixtures/contended.yaml', '--tools', TOOLS, '--quiet'], { cwd: ROOT, env: { ...process.env, ...box.env, NAP_MS: '60000' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'run', 'test/fixtures/contended.yaml', '--tools', TOOLS, '--quiet'], {
+      cwd: ROOT,
+      env: { ...process.env, ...box.env, NAP_MS: '60000' },
+      stdio: 'ignore',
+    });
     const t0 = Date.now();
-    while (!(existsSync(join(box.env.BRAID_HOME, 'runs')) && box.runIds().length && /"taskId":"nap"/.test(box.record(box.runIds()[0])))) {
+    while (!(
+      existsSync(join(box.env.BRAID_HOME, 'runs')) &&
+      box.runIds().length &&
+      /"taskId":"nap"/.test(box.record(box.runIds()[0]))
+    )) {
       if (Date.now() - t0 > 15_000) throw new Error('the run did not start nap');
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -153,12 +211,24 @@ describe('one writer per run (API and HTTP)', () => {
   it('two resumeRun calls at once in one process: one continues, the other fails with E_LOCKED', async () => {
     const store = new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-lock-api-')));
     const rec = recorder();
-    const flow = { name: 'twice', tasks: [{ id: 'a', tool: 'work', input: { fail: true } }, { id: 'b', tool: 'work', input: { ms: 50 }, dependencies: ['a'] }] };
+    const flow = {
+      name: 'twice',
+      tasks: [
+        { id: 'a', tool: 'work', input: { fail: true } },
+        { id: 'b', tool: 'work', input: { ms: 50 }, dependencies: ['a'] },
+      ],
+    };
     const first = await runWorkflow(flow, { tools: rec.tools, store, classifier: null });
-    const settled = await Promise.allSettled([resumeRun(first.runId, { store, tools: rec.tools, classifier: null }), resumeRun(first.runId, { store, tools: rec.tools, classifier: null })]);
+    const settled = await Promise.allSettled([
+      resumeRun(first.runId, { store, tools: rec.tools, classifier: null }),
+      resumeRun(first.runId, { store, tools: rec.tools, classifier: null }),
+    ]);
     expect(settled.map((s) => s.status).sort()).toEqual(['fulfilled', 'rejected']);
     const rejected = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult;
-    expect(rejected.reason).toMatchObject({ code: 'E_LOCKED', message: expect.stringMatching(new RegExp(`is being continued by process ${process.pid}`)) });
+    expect(rejected.reason).toMatchObject({
+      code: 'E_LOCKED',
+      message: expect.stringMatching(new RegExp(`is being continued by process ${process.pid}`)),
+    });
     expect(rec.ran().filter((t) => t === 'a')).toHaveLength(2); // once in the first run, once in the one resume
   });
 
@@ -168,7 +238,12 @@ describe('one writer per run (API and HTTP)', () => {
     const llm = new OfflineProvider();
     const runs = new RunManager({ catalog, llm, store });
     const server = await startServer({ catalog, llm, store, runs, port: 0 });
-    const post = (path: string, body: unknown = {}) => fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown = {}) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const waitFor = async (id: string, status: string) => {
       for (let i = 0; i < 200; i++) {
         const r = await json(fetch(`${server.url}/runs/${id}`));
@@ -180,7 +255,10 @@ describe('one writer per run (API and HTTP)', () => {
     try {
       const { runId } = await json(post('/runs', { workflow: 'gated' }));
       await waitFor(runId, 'waiting');
-      const [one, two] = await Promise.all([post(`/runs/${runId}/approve`, { taskId: 'publish' }), post(`/runs/${runId}/approve`, { taskId: 'publish', reject: true })]);
+      const [one, two] = await Promise.all([
+        post(`/runs/${runId}/approve`, { taskId: 'publish' }),
+        post(`/runs/${runId}/approve`, { taskId: 'publish', reject: true }),
+      ]);
       expect([one.status, two.status].sort()).toEqual([202, 409]);
       const loser = await json(one.status === 409 ? one : two);
       expect(loser.error.code).toMatch(/E_LOCKED|E_CONFLICT/);
@@ -194,14 +272,20 @@ describe('one writer per run (API and HTTP)', () => {
       for (const path of ['cancel', 'approve', 'resume']) {
         const res = await post(`/runs/${waiting}/${path}`, path === 'approve' ? { taskId: 'publish' } : {});
         expect(res.status).toBe(409);
-        expect((await json(res)).error).toMatchObject({ code: 'E_LOCKED', message: expect.stringMatching(/is being continued by process \d+/) });
+        expect((await json(res)).error).toMatchObject({
+          code: 'E_LOCKED',
+          message: expect.stringMatching(/is being continued by process \d+/),
+        });
       }
       lock.release();
       const cancelled = await post(`/runs/${waiting}/cancel`);
       expect(cancelled.status).toBe(200);
       expect(await json(cancelled)).toMatchObject({ status: 'cancelled' });
       const after = await json(fetch(`${server.url}/runs/${waiting}`));
-      expect(after).toMatchObject({ status: 'cancelled', tasks: { publish: { status: 'skipped', reason: 'cancelled' }, draft: { status: 'succeeded' } } });
+      expect(after).toMatchObject({
+        status: 'cancelled',
+        tasks: { publish: { status: 'skipped', reason: 'cancelled' }, draft: { status: 'succeeded' } },
+      });
       expect((await post(`/runs/${waiting}/cancel`)).status).toBe(409); // already finished
 
       // Resume over HTTP continues a cancelled run: the approval task waits again.

@@ -35,8 +35,16 @@ function storeContract(name: string, make: () => RunStore | Promise<RunStore>, s
     it('lists runs newest first, and reading an unknown run is a clear error', async () => {
       const store = await make();
       const rec = recorder();
-      const first = await runWorkflow(flow([{ id: 'a' }]), { tools: rec.tools, store, runId: '20261129T000001-aaaaaa' });
-      const second = await runWorkflow(flow([{ id: 'a' }]), { tools: rec.tools, store, runId: '20261129T000002-bbbbbb' });
+      const first = await runWorkflow(flow([{ id: 'a' }]), {
+        tools: rec.tools,
+        store,
+        runId: '20261129T000001-aaaaaa',
+      });
+      const second = await runWorkflow(flow([{ id: 'a' }]), {
+        tools: rec.tools,
+        store,
+        runId: '20261129T000002-bbbbbb',
+      });
       const ids = await store.list();
       expect(ids.indexOf(second.runId)).toBeLessThan(ids.indexOf(first.runId));
       await expect(store.read('20991231T000000-000000')).rejects.toThrow(/no run/);
@@ -57,7 +65,11 @@ function storeContract(name: string, make: () => RunStore | Promise<RunStore>, s
     it('an approval and a resume continue the run in the same record, with continued numbering', async () => {
       const store = await make();
       const rec = recorder();
-      const wf = flow([{ id: 'draft' }, { id: 'send', approval: true, dependencies: ['draft'] }, { id: 'after', dependencies: ['send'] }]);
+      const wf = flow([
+        { id: 'draft' },
+        { id: 'send', approval: true, dependencies: ['draft'] },
+        { id: 'after', dependencies: ['send'] },
+      ]);
       const paused = await runWorkflow(wf, { tools: rec.tools, store });
       expect(paused.status).toBe('waiting');
       await approveTask(store, paused.runId, 'send', { approved: true, by: 'ana' });

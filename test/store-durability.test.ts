@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 const synced = vi.hoisted(() => ({ count: 0 }));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
-  const fdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => fs.fdatasync(fd, (err) => ((synced.count += err ? 0 : 1), cb(err)));
+  const fdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) =>
+    fs.fdatasync(fd, (err) => ((synced.count += err ? 0 : 1), cb(err)));
   const fdatasyncSync = (fd: number) => (fs.fdatasyncSync(fd), void synced.count++);
   return { ...fs, fdatasync, fdatasyncSync, default: { ...fs, fdatasync, fdatasyncSync } };
 });
@@ -19,7 +20,7 @@ const { JsonlRunStore, runWorkflow } = await import('../src/index.js');
 const dir = mkdtempSync(join(tmpdir(), 'braid-sync-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('the run record is fsync\'d', () => {
+describe("the run record is fsync'd", () => {
   it('a run ends with its events synced to disk, in few fdatasync calls (group commit, not one per event)', async () => {
     const store = new JsonlRunStore(dir);
     const tasks = Array.from({ length: 50 }, (_, i) => ({ id: `t${i}`, tool: 'echo', input: { value: i } }));

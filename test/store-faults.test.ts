@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, foldRun, JsonlRunStore, OfflineProvider, parseRunLog, resumeRun, runWorkflow } from '../src/index.js';
+import {
+  defineTool,
+  foldRun,
+  JsonlRunStore,
+  OfflineProvider,
+  parseRunLog,
+  resumeRun,
+  runWorkflow,
+} from '../src/index.js';
 import { WorkflowCatalog } from '../src/service/catalog.js';
 import { RunManager } from '../src/service/run-manager.js';
 import { startServer } from '../src/server/serve.js';
@@ -34,7 +42,10 @@ function mountTmpfs(options: string): string | undefined {
 }
 const canMount = (() => {
   const dir = mountTmpfs('size=64k');
-  if (!dir) console.info('store fault tests: cannot mount a tmpfs here (not root, or no mount permission): the disk-full and read-only tests are skipped');
+  if (!dir)
+    console.info(
+      'store fault tests: cannot mount a tmpfs here (not root, or no mount permission): the disk-full and read-only tests are skipped',
+    );
   return Boolean(dir);
 })();
 afterAll(() => {
@@ -42,33 +53,48 @@ afterAll(() => {
 });
 
 describe('write failures end the run cleanly (15.2)', () => {
-  it.skipIf(!canMount)('disk full (a 64 KiB tmpfs): the run fails with E_STORE naming the file, running tasks are cancelled, the record stays readable and resumable, no crash', async () => {
-    const disk = mountTmpfs('size=64k')!;
-    const work = tmp('braid-full-');
-    // A chain of tasks with 4 KiB outputs fills the disk; `nap` runs beside them for a minute unless cancelled.
-    const tasks = [{ id: 'nap', tool: 'nap' }, ...Array.from({ length: 40 }, (_, i) => ({ id: `h${i}`, tool: 'hog', ...(i ? { dependencies: [`h${i - 1}`] } : {}) }))];
-    const file = writeFlow(work, { name: 'filler', tasks });
-    const t0 = Date.now();
-    const r = await braid(['run', file, '--tools', TOOLS, '--tools', 'test/fixtures/counting-tools.mjs'], { env: { BRAID_HOME: join(disk, 'home'), COUNT_FILE: join(work, 'count.txt'), NAP_MS: '60000' } });
-    expect(Date.now() - t0).toBeLessThan(15_000); // nap was cancelled, not waited for
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace: not a crash
-    const runsDir = join(disk, 'home', 'runs');
-    const [name] = readdirSync(runsDir).filter((f) => f.endsWith('.jsonl'));
-    expect(r.stdout).toMatch(new RegExp(`cannot write the run record ${join(runsDir, name).replace(/[.]/g, '\\.')} \\(ENOSPC`));
-    expect(r.stdout).toMatch(/nap\s+✖ failed/);
-    const record = parseRunLog(readFileSync(join(runsDir, name), 'utf8'));
-    expect(record.problems).toEqual([]); // whatever was written is whole lines
-    expect(record.header?.workflow.name).toBe('filler');
-    expect(record.events[0].type).toBe('run.started');
-    const written = record.events.filter((e) => e.type === 'task.succeeded').length;
-    expect(written).toBeGreaterThan(3);
-    expect(written).toBeLessThan(40);
-    // The lock was released: another process can continue the run (here it fails again for lack of space).
-    const shown = await braid(['show', name.slice(0, -6), '--json'], { env: { BRAID_HOME: join(disk, 'home') } });
-    expect(shown.code).toBe(0);
-    expect(JSON.parse(shown.stdout).status).toBe('interrupted');
-  }, 30_000);
+  it.skipIf(!canMount)(
+    'disk full (a 64 KiB tmpfs): the run fails with E_STORE naming the file, running tasks are cancelled, the record stays readable and resumable, no crash',
+    async () => {
+      const disk = mountTmpfs('size=64k')!;
+      const work = tmp('braid-full-');
+      // A chain of tasks with 4 KiB outputs fills the disk; `nap` runs beside them for a minute unless cancelled.
+      const tasks = [
+        { id: 'nap', tool: 'nap' },
+        ...Array.from({ length: 40 }, (_, i) => ({
+          id: `h${i}`,
+          tool: 'hog',
+          ...(i ? { dependencies: [`h${i - 1}`] } : {}),
+        })),
+      ];
+      const file = writeFlow(work, { name: 'filler', tasks });
+      const t0 = Date.now();
+      const r = await braid(['run', file, '--tools', TOOLS, '--tools', 'test/fixtures/counting-tools.mjs'], {
+        env: { BRAID_HOME: join(disk, 'home'), COUNT_FILE: join(work, 'count.txt'), NAP_MS: '60000' },
+      });
+      expect(Date.now() - t0).toBeLessThan(15_000); // nap was cancelled, not waited for
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace: not a crash
+      const runsDir = join(disk, 'home', 'runs');
+      const [name] = readdirSync(runsDir).filter((f) => f.endsWith('.jsonl'));
+      expect(r.stdout).toMatch(
+        new RegExp(`cannot write the run record ${join(runsDir, name).replace(/[.]/g, '\\.')} \\(ENOSPC`),
+      );
+      expect(r.stdout).toMatch(/nap\s+✖ failed/);
+      const record = parseRunLog(readFileSync(join(runsDir, name), 'utf8'));
+      expect(record.problems).toEqual([]); // whatever was written is whole lines
+      expect(record.header?.workflow.name).toBe('filler');
+      expect(record.events[0].type).toBe('run.started');
+      const written = record.events.filter((e) => e.type === 'task.succeeded').length;
+      expect(written).toBeGreaterThan(3);
+      expect(written).toBeLessThan(40);
+      // The lock was released: another process can continue the run (here it fails again for lack of space).
+      const shown = await braid(['show', name.slice(0, -6), '--json'], { env: { BRAID_HOME: join(disk, 'home') } });
+      expect(shown.code).toBe(0);
+      expect(JSON.parse(shown.stdout).status).toBe('interrupted');
+    },
+    30_000,
+  );
 
   it.skipIf(!canMount)('a read-only store at start: exit 2 with a clear message, nothing runs', async () => {
     const ro = mountTmpfs('size=64k,ro')!;
@@ -77,14 +103,18 @@ describe('write failures end the run cleanly (15.2)', () => {
     const env = { BRAID_HOME: join(ro, 'home'), COUNT_FILE: join(work, 'count.txt') };
     const r = await braid(['run', file, '--tools', 'test/fixtures/counting-tools.mjs'], { env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`braid: cannot create the run store folder ${join(ro, 'home', 'runs')} (EROFS: read-only file system)\n`);
+    expect(r.stderr).toBe(
+      `braid: cannot create the run store folder ${join(ro, 'home', 'runs')} (EROFS: read-only file system)\n`,
+    );
     expect(existsSync(env.COUNT_FILE)).toBe(false);
 
     // The folder exists but files cannot be created in it.
     const rw = mountTmpfs('size=64k')!;
     mkdirSync(join(rw, 'home', 'runs', '.locks'), { recursive: true });
     expect(spawnSync('mount', ['-o', 'remount,ro', rw]).status).toBe(0);
-    const again = await braid(['run', file, '--tools', 'test/fixtures/counting-tools.mjs'], { env: { ...env, BRAID_HOME: join(rw, 'home') } });
+    const again = await braid(['run', file, '--tools', 'test/fixtures/counting-tools.mjs'], {
+      env: { ...env, BRAID_HOME: join(rw, 'home') },
+    });
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/^braid: cannot create the run lock .*\.lock \(EROFS: read-only file system\)\n$/);
   });
@@ -101,8 +131,12 @@ describe('the header is sacred (15.3)', () => {
     writeFileSync(inputFile, `{"topic":${deep(5000)}}`);
     const r = await braid(['run', 'examples/parallel.yaml', '--input-file', inputFile], { env: { BRAID_HOME: home } });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/input: nested deeper than 64 levels \(run input is limited to 64 levels and 1048576 bytes of JSON\)/);
-    expect(existsSync(join(home, 'runs')) ? readdirSync(join(home, 'runs')).filter((f) => f.endsWith('.jsonl')) : []).toEqual([]);
+    expect(r.stderr).toMatch(
+      /input: nested deeper than 64 levels \(run input is limited to 64 levels and 1048576 bytes of JSON\)/,
+    );
+    expect(
+      existsSync(join(home, 'runs')) ? readdirSync(join(home, 'runs')).filter((f) => f.endsWith('.jsonl')) : [],
+    ).toEqual([]);
 
     const store = new JsonlRunStore(join(work, 'srv'));
     const catalog = await WorkflowCatalog.load('test/fixtures/service');
@@ -111,7 +145,11 @@ describe('the header is sacred (15.3)', () => {
     try {
       const body = `{"workflow":"greet","input":{"name":"x","extra":${deep(5000)}}}`;
       expect(body.length).toBeGreaterThan(30_000);
-      const res = await fetch(`${server.url}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const res = await fetch(`${server.url}/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       expect(res.status).toBe(400);
       expect(((await res.json()) as any).error).toMatchObject({ code: 'E_INPUT', path: 'input' });
       expect(await store.list()).toEqual([]);
@@ -124,10 +162,22 @@ describe('the header is sacred (15.3)', () => {
     const store = new JsonlRunStore(tmp('braid-ser-'));
     const bigint = defineTool({ name: 'bigint', input: z.object({}), run: () => ({ n: 10n }) });
     const echo = defineTool({ name: 'plain', input: z.object({}), run: () => 'ok' });
-    const flow = { name: 'unserializable', tasks: [{ id: 'a', tool: 'plain' }, { id: 'b', tool: 'bigint', dependencies: ['a'] }, { id: 'c', tool: 'plain', dependencies: ['b'] }] };
+    const flow = {
+      name: 'unserializable',
+      tasks: [
+        { id: 'a', tool: 'plain' },
+        { id: 'b', tool: 'bigint', dependencies: ['a'] },
+        { id: 'c', tool: 'plain', dependencies: ['b'] },
+      ],
+    };
     const result = await runWorkflow(flow, { tools: [bigint, echo], store, classifier: null });
     expect(result.status).toBe('failed');
-    expect(result.error).toMatchObject({ code: 'E_STORE', message: expect.stringMatching(/event \d+ \(task.succeeded of b\) cannot be written to .*\.jsonl: Do not know how to serialize a BigInt/) });
+    expect(result.error).toMatchObject({
+      code: 'E_STORE',
+      message: expect.stringMatching(
+        /event \d+ \(task.succeeded of b\) cannot be written to .*\.jsonl: Do not know how to serialize a BigInt/,
+      ),
+    });
     const text = readFileSync(store.path(result.runId), 'utf8');
     const first = JSON.parse(text.split('\n')[0]);
     expect(first).toMatchObject({ type: 'run.record', runId: result.runId, workflow: { name: 'unserializable' } });
@@ -142,9 +192,18 @@ describe('the header is sacred (15.3)', () => {
   });
 
   it('a second header line in a record (forged or glued) is reported and ignored, never replaces the first', () => {
-    const header = { type: 'run.record', version: 1, runId: 'r1', createdAt: '2026-01-01T00:00:00Z', workflow: { name: 'real', tasks: [{ id: 'a', tool: 'echo' }] }, input: {} };
+    const header = {
+      type: 'run.record',
+      version: 1,
+      runId: 'r1',
+      createdAt: '2026-01-01T00:00:00Z',
+      workflow: { name: 'real', tasks: [{ id: 'a', tool: 'echo' }] },
+      input: {},
+    };
     const forged = { ...header, workflow: { name: 'forged', tasks: [] } };
-    const record = parseRunLog(`${JSON.stringify(header)}\n${JSON.stringify({ seq: 1, ts: 'x', runId: 'r1', type: 'run.started', workflow: 'real', tasks: 1, input: {} })}\n${JSON.stringify(forged)}\n`);
+    const record = parseRunLog(
+      `${JSON.stringify(header)}\n${JSON.stringify({ seq: 1, ts: 'x', runId: 'r1', type: 'run.started', workflow: 'real', tasks: 1, input: {} })}\n${JSON.stringify(forged)}\n`,
+    );
     expect(record.header?.workflow.name).toBe('real');
     expect(record.problems).toEqual(['line 3: a second header, ignored (the header is the first line)']);
   });
@@ -154,9 +213,17 @@ describe('durable while tools block (15.4)', () => {
   it('with synchronous tools the header, run.started and finished tasks reach the disk while the run goes on', async () => {
     const work = tmp('braid-sync-');
     const home = join(work, 'home');
-    const tasks = Array.from({ length: 40 }, (_, i) => ({ id: `s${i}`, tool: 'block', ...(i ? { dependencies: [`s${i - 1}`] } : {}) }));
+    const tasks = Array.from({ length: 40 }, (_, i) => ({
+      id: `s${i}`,
+      tool: 'block',
+      ...(i ? { dependencies: [`s${i - 1}`] } : {}),
+    }));
     const file = writeFlow(work, { name: 'blocking', tasks });
-    const child = spawn(process.execPath, [BIN, 'run', file, '--tools', TOOLS, '--quiet'], { cwd: ROOT, env: { ...process.env, BRAID_HOME: home, BLOCK_MS: '60' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'run', file, '--tools', TOOLS, '--quiet'], {
+      cwd: ROOT,
+      env: { ...process.env, BRAID_HOME: home, BLOCK_MS: '60' },
+      stdio: 'ignore',
+    });
     const exited = new Promise((r) => child.on('exit', r));
     let seen = '';
     const t0 = Date.now();
@@ -180,13 +247,59 @@ describe('durable while tools block (15.4)', () => {
 describe('a forged or damaged record harms only itself (15.5)', () => {
   const forgedRecord = (runId: string) =>
     [
-      { type: 'run.record', version: 1, runId, createdAt: '2026-01-01T00:00:00.000Z', workflow: { name: 'forged', tasks: [{ id: 'a', tool: 'echo' }] }, input: {} },
+      {
+        type: 'run.record',
+        version: 1,
+        runId,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        workflow: { name: 'forged', tasks: [{ id: 'a', tool: 'echo' }] },
+        input: {},
+      },
       { seq: 1, ts: '2026-01-01T00:00:00.001Z', runId, type: 'run.started', workflow: 'forged', tasks: 1, input: {} },
       { seq: 2, ts: '2026-01-01T00:00:00.002Z', runId, type: 'task.ready', taskId: '__proto__', visit: 7 },
-      { seq: 3, ts: '2026-01-01T00:00:00.003Z', runId, type: 'task.started', taskId: '__proto__', tool: 'echo', attempt: 1, visit: 7 },
-      { seq: 4, ts: '2026-01-01T00:00:00.004Z', runId, type: 'task.succeeded', taskId: 'constructor', attempt: 1, visit: 1, durationMs: 1, output: { polluted: true } },
-      { seq: 5, ts: '2026-01-01T00:00:00.005Z', runId, type: 'task.failed', taskId: 'a', attempt: 1, visit: 1, durationMs: 1 },
-      { seq: 6, ts: '2026-01-01T00:00:00.006Z', runId, type: 'llm.call', taskId: 'a', provider: 'x', model: 'y', purpose: 'z', latencyMs: 1, usage: 'lots' },
+      {
+        seq: 3,
+        ts: '2026-01-01T00:00:00.003Z',
+        runId,
+        type: 'task.started',
+        taskId: '__proto__',
+        tool: 'echo',
+        attempt: 1,
+        visit: 7,
+      },
+      {
+        seq: 4,
+        ts: '2026-01-01T00:00:00.004Z',
+        runId,
+        type: 'task.succeeded',
+        taskId: 'constructor',
+        attempt: 1,
+        visit: 1,
+        durationMs: 1,
+        output: { polluted: true },
+      },
+      {
+        seq: 5,
+        ts: '2026-01-01T00:00:00.005Z',
+        runId,
+        type: 'task.failed',
+        taskId: 'a',
+        attempt: 1,
+        visit: 1,
+        durationMs: 1,
+      },
+      {
+        seq: 6,
+        ts: '2026-01-01T00:00:00.006Z',
+        runId,
+        type: 'llm.call',
+        taskId: 'a',
+        provider: 'x',
+        model: 'y',
+        purpose: 'z',
+        latencyMs: 1,
+        usage: 'lots',
+      },
     ]
       .map((l) => JSON.stringify(l))
       .join('\n') + '\n';
@@ -199,14 +312,19 @@ describe('a forged or damaged record harms only itself (15.5)', () => {
     expect(Object.keys(run.tasks).sort()).toEqual(['__proto__', 'a', 'constructor']);
     expect(run.tasks.__proto__).toMatchObject({ status: 'running', visits: 7, attempts: 1 });
     expect(run.tasks.constructor).toMatchObject({ status: 'succeeded', output: { polluted: true } });
-    expect(record.problems).toEqual(['line 6: task.failed without a valid error, ignored', 'line 7: llm.call without a valid usage, ignored']);
+    expect(record.problems).toEqual([
+      'line 6: task.failed without a valid error, ignored',
+      'line 7: llm.call without a valid usage, ignored',
+    ]);
   });
 
   it('braid runs / show / logs / explain on a forged record: no crash, the problem named for that run only', async () => {
     const home = tmp('braid-forged-');
     mkdirSync(join(home, 'runs'), { recursive: true });
     writeFileSync(join(home, 'runs', '20260101T000000-f0f0f0.jsonl'), forgedRecord('20260101T000000-f0f0f0'));
-    const good = await braid(['run', 'test/fixtures/service/greet.yaml', '--input', 'name=Ada', '--quiet', '--json'], { env: { BRAID_HOME: home } });
+    const good = await braid(['run', 'test/fixtures/service/greet.yaml', '--input', 'name=Ada', '--quiet', '--json'], {
+      env: { BRAID_HOME: home },
+    });
     const { runId } = JSON.parse(good.stdout);
     const runs = await braid(['runs'], { env: { BRAID_HOME: home } });
     expect(runs.code, runs.stderr).toBe(0);
@@ -215,7 +333,12 @@ describe('a forged or damaged record harms only itself (15.5)', () => {
     const explained = await braid(['explain', '20260101T000000-f0f0f0', '__proto__'], { env: { BRAID_HOME: home } });
     expect(explained.code).toBe(2);
     expect(explained.stderr).toMatch(/has no task "__proto__" in its workflow \(tasks: a\)\n$/);
-    for (const args of [['show', '20260101T000000-f0f0f0'], ['logs', '20260101T000000-f0f0f0'], ['explain', '20260101T000000-f0f0f0', 'a'], ['show', runId]]) {
+    for (const args of [
+      ['show', '20260101T000000-f0f0f0'],
+      ['logs', '20260101T000000-f0f0f0'],
+      ['explain', '20260101T000000-f0f0f0', 'a'],
+      ['show', runId],
+    ]) {
       const r = await braid(args, { env: { BRAID_HOME: home } });
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
       expect(r.stderr).not.toMatch(/TypeError|\n\s+at /);
@@ -239,7 +362,11 @@ describe('a forged or damaged record harms only itself (15.5)', () => {
       expect((await fetch(`${server.url}/runs/forged-1/events`)).status).toBe(200);
       expect((await fetch(`${server.url}/health`)).status).toBe(200);
       expect((await fetch(`${server.url}/workflows`)).status).toBe(200);
-      const started = await fetch(`${server.url}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workflow: 'greet', input: { name: 'Lin' } }) });
+      const started = await fetch(`${server.url}/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ workflow: 'greet', input: { name: 'Lin' } }),
+      });
       expect(started.status).toBe(202);
     } finally {
       await server.close();

@@ -5,7 +5,15 @@ import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { approveTask, foldRun, JsonlRunStore, resumeRun, runWorkflow, type RunEvent, type RunResult } from '../src/index.js';
+import {
+  approveTask,
+  foldRun,
+  JsonlRunStore,
+  resumeRun,
+  runWorkflow,
+  type RunEvent,
+  type RunResult,
+} from '../src/index.js';
 import { createLogger, eventLogger, otelListener } from '../src/monitor/index.js';
 import { recorder } from './support/tools.js';
 import { braid } from './support/cli.js';
@@ -15,14 +23,49 @@ const tmpStore = () => new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-store
 /** What the record must agree on with the result runWorkflow returned. */
 const essence = (r: Pick<RunResult, 'status' | 'tasks'>) => ({
   status: r.status,
-  tasks: Object.fromEntries(Object.entries(r.tasks).map(([id, t]) => [id, { status: t.status, reason: t.reason, output: t.output, label: t.label, error: t.error?.code, attempts: t.attempts, visits: t.visits }])),
+  tasks: Object.fromEntries(
+    Object.entries(r.tasks).map(([id, t]) => [
+      id,
+      {
+        status: t.status,
+        reason: t.reason,
+        output: t.output,
+        label: t.label,
+        error: t.error?.code,
+        attempts: t.attempts,
+        visits: t.visits,
+      },
+    ]),
+  ),
 });
 
-const RULES = ['none_failed_min_one_success', 'all_success', 'all_done', 'one_success', 'one_failed', 'none_failed'] as const;
+const RULES = [
+  'none_failed_min_one_success',
+  'all_success',
+  'all_done',
+  'one_success',
+  'one_failed',
+  'none_failed',
+] as const;
 const dag = fc.integer({ min: 1, max: 20 }).chain((n) =>
-  fc.array(fc.record({ deps: fc.uniqueArray(fc.nat({ max: 1000 }), { maxLength: 3 }), fail: fc.boolean(), rule: fc.constantFrom(...RULES) }), { minLength: n, maxLength: n }).map((specs) =>
-    specs.map((s, i) => ({ id: `t${i}`, tool: 'work', input: { value: i, fail: s.fail }, dependencies: i === 0 ? [] : [...new Set(s.deps.map((d) => `t${d % i}`))], trigger_rule: s.rule })),
-  ),
+  fc
+    .array(
+      fc.record({
+        deps: fc.uniqueArray(fc.nat({ max: 1000 }), { maxLength: 3 }),
+        fail: fc.boolean(),
+        rule: fc.constantFrom(...RULES),
+      }),
+      { minLength: n, maxLength: n },
+    )
+    .map((specs) =>
+      specs.map((s, i) => ({
+        id: `t${i}`,
+        tool: 'work',
+        input: { value: i, fail: s.fail },
+        dependencies: i === 0 ? [] : [...new Set(s.deps.map((d) => `t${d % i}`))],
+        trigger_rule: s.rule,
+      })),
+    ),
 );
 
 describe('run record', () => {
@@ -32,14 +75,19 @@ describe('run record', () => {
       fc.asyncProperty(dag, async (tasks) => {
         const rec = recorder();
         const seen: RunEvent[] = [];
-        const result = await runWorkflow({ tasks }, { tools: rec.tools, store, onEvent: (e) => seen.push(e), classifier: null });
+        const result = await runWorkflow(
+          { tasks },
+          { tools: rec.tools, store, onEvent: (e) => seen.push(e), classifier: null },
+        );
         const record = await store.read(result.runId);
         expect(record.problems).toEqual([]);
         expect(record.events).toEqual(JSON.parse(JSON.stringify(seen)));
         expect(record.events.map((e) => e.seq)).toEqual(record.events.map((_, i) => i + 1));
         expect(record.events[0].type).toBe('run.started');
         expect(record.events.at(-1)!.type).toBe('run.finished');
-        const ends = record.events.filter((e) => e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped');
+        const ends = record.events.filter(
+          (e) => e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped',
+        );
         expect(ends.map((e) => ('taskId' in e ? e.taskId : '')).sort()).toEqual(tasks.map((t) => t.id).sort());
         expect(essence(foldRun(record) as RunResult)).toEqual(essence(JSON.parse(JSON.stringify(result))));
       }),
@@ -58,7 +106,10 @@ describe('run record', () => {
     appendFileSync(file, 'not json\n{"seq": 9999, "type": "task.su');
     const record = await store.read(result.runId);
     expect(record.events).toHaveLength(2 + 6000);
-    expect(record.problems).toEqual([`line ${lines.length + 1}: not valid JSON, ignored`, expect.stringMatching(new RegExp(`^line ${lines.length + 2}: truncated last line`))]);
+    expect(record.problems).toEqual([
+      `line ${lines.length + 1}: not valid JSON, ignored`,
+      expect.stringMatching(new RegExp(`^line ${lines.length + 2}: truncated last line`)),
+    ]);
     expect(foldRun(record).status).toBe('succeeded');
   });
 });
@@ -82,7 +133,11 @@ describe('resume', () => {
 
     // The fixed tool: same name, now c succeeds. Only c and d run.
     const fixed = recorder();
-    const work = { ...fixed.tools[0], run: (input: { fail?: boolean }, ctx: Parameters<typeof fixed.tools[0]['run']>[1]) => fixed.tools[0].run({ ...input, fail: false }, ctx) };
+    const work = {
+      ...fixed.tools[0],
+      run: (input: { fail?: boolean }, ctx: Parameters<(typeof fixed.tools)[0]['run']>[1]) =>
+        fixed.tools[0].run({ ...input, fail: false }, ctx),
+    };
     const resumed = await resumeRun(first.runId, { store, tools: [work], classifier: null });
     expect(fixed.calls.map((c) => c.taskId)).toEqual(['c', 'd']);
     expect(resumed.status).toBe('succeeded');
@@ -115,7 +170,9 @@ describe('resume', () => {
     expect(paused.tasks.send.status).toBe('waiting');
     expect(paused.tasks.after.status).toBe('pending');
     expect(paused.tasks.other.status).toBe('succeeded');
-    await expect(approveTask(store, paused.runId, 'draft', { approved: true })).rejects.toThrow(/is succeeded, not waiting for approval \(waiting: send\)/);
+    await expect(approveTask(store, paused.runId, 'draft', { approved: true })).rejects.toThrow(
+      /is succeeded, not waiting for approval \(waiting: send\)/,
+    );
     await approveTask(store, paused.runId, 'send', { approved: true, by: 'ana' });
     const done = await resumeRun(paused.runId, { store, tools: rec.tools });
     expect(done.status).toBe('succeeded');
@@ -136,9 +193,20 @@ describe('monitoring subscribers', () => {
     const file = join(dir, 'run.log');
     const rec = recorder();
     const logger = eventLogger(createLogger({ file, level: 'debug' }));
-    const result = await runWorkflow({ tasks: [{ id: 'a', tool: 'work' }, { id: 'b', tool: 'work', input: { fail: true }, dependencies: ['a'] }] }, { tools: rec.tools, onEvent: logger });
+    const result = await runWorkflow(
+      {
+        tasks: [
+          { id: 'a', tool: 'work' },
+          { id: 'b', tool: 'work', input: { fail: true }, dependencies: ['a'] },
+        ],
+      },
+      { tools: rec.tools, onEvent: logger },
+    );
     logger.drain();
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThan(6);
     expect(lines.every((l) => l.runId === result.runId)).toBe(true);
     for (const l of lines) if (String(l.event).startsWith('task.')) expect(l.taskId).toMatch(/^[ab]$/);
@@ -150,7 +218,13 @@ describe('monitoring subscribers', () => {
     const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
     const tracer = otelListener(provider.getTracer('braid-test'));
     await runWorkflow(
-      { name: 'traced', tasks: [{ id: 'idea', tool: 'llm_generate_idea', input: { topic: 'solar kites' } }, { id: 'skip', tool: 'echo', input: { value: 1 }, condition: { depends_on: 'idea', if_status: 'failed' } }] },
+      {
+        name: 'traced',
+        tasks: [
+          { id: 'idea', tool: 'llm_generate_idea', input: { topic: 'solar kites' } },
+          { id: 'skip', tool: 'echo', input: { value: 1 }, condition: { depends_on: 'idea', if_status: 'failed' } },
+        ],
+      },
       { onEvent: tracer },
     );
     tracer.drain();
@@ -164,7 +238,11 @@ describe('monitoring subscribers', () => {
     expect(task.parentSpanContext?.spanId).toBe(run.spanContext().spanId);
     expect(attempt.parentSpanContext?.spanId).toBe(task.spanContext().spanId);
     expect(llm.parentSpanContext?.spanId).toBe(attempt.spanContext().spanId);
-    expect(llm.attributes).toMatchObject({ 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'offline', 'gen_ai.request.model': 'offline' });
+    expect(llm.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'offline',
+      'gen_ai.request.model': 'offline',
+    });
     expect(llm.attributes['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
     expect(byName('braid.task skip')[0].attributes['braid.task.skip_reason']).toBe('condition_false');
     expect(new Set(spans.map((s) => s.spanContext().traceId)).size).toBe(1);
@@ -174,9 +252,15 @@ describe('monitoring subscribers', () => {
 describe('tracing from the CLI', () => {
   it('BRAID_OTEL=1 with an SDK preloaded (node --import) exports the run as one trace', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'braid-otel-')), 'spans.jsonl');
-    const r = await braid(['run', 'examples/conditional.yaml', '--quiet', '--no-store'], { env: { BRAID_OTEL: '1', OTEL_TEST_OUT: out }, nodeArgs: ['--import', './test/fixtures/otel-setup.mjs'] });
+    const r = await braid(['run', 'examples/conditional.yaml', '--quiet', '--no-store'], {
+      env: { BRAID_OTEL: '1', OTEL_TEST_OUT: out },
+      nodeArgs: ['--import', './test/fixtures/otel-setup.mjs'],
+    });
     expect(r.code).toBe(0);
-    const spans = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const spans = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const run = spans.find((s) => s.name === 'braid.run conditional');
     expect(run.attributes['braid.run.status']).toBe('succeeded');
     const task1 = spans.find((s) => s.name === 'braid.task task_1');
@@ -184,7 +268,8 @@ describe('tracing from the CLI', () => {
     expect(task1.attributes['braid.task.label']).toMatch(/good|bad/);
     const chats = spans.filter((s) => s.name === 'chat offline');
     expect(chats.length).toBeGreaterThanOrEqual(2);
-    expect(spans.find((s) => s.name === 'braid.task task_2b').attributes['braid.task.skip_reason']).toBe('condition_false');
+    expect(spans.find((s) => s.name === 'braid.task task_2b').attributes['braid.task.skip_reason']).toBe(
+      'condition_false',
+    );
   });
 });
-

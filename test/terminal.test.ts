@@ -27,11 +27,27 @@ describe('terminal-safe output (15.11)', () => {
     const home = join(dir, 'home');
     mkdirSync(home);
     const file = join(dir, 'evil.json');
-    writeFileSync(file, JSON.stringify({ name: `flow${EVIL}`, tasks: [{ id: 'say', tool: 'echo', input: { value: { label: `good${EVIL}`, text: EVIL } } }, { id: 'boom', tool: 'fail_with', input: { message: `bad${EVIL}` }, dependencies: ['say'] }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: `flow${EVIL}`,
+        tasks: [
+          { id: 'say', tool: 'echo', input: { value: { label: `good${EVIL}`, text: EVIL } } },
+          { id: 'boom', tool: 'fail_with', input: { message: `bad${EVIL}` }, dependencies: ['say'] },
+        ],
+      }),
+    );
     const run = await braid(['run', file, '--tools', 'test/fixtures/fault-tools.mjs'], { env: { BRAID_HOME: home } });
     expect(run.code).toBe(1);
     const { runId } = JSON.parse((await braid(['runs', '--json'], { env: { BRAID_HOME: home } })).stdout)[0];
-    const outputs = [run, await braid(['runs'], { env: { BRAID_HOME: home } }), await braid(['show', runId], { env: { BRAID_HOME: home } }), await braid(['logs', runId, '--all'], { env: { BRAID_HOME: home } }), await braid(['explain', runId, 'boom'], { env: { BRAID_HOME: home } }), await braid(['show', runId, '--mermaid'], { env: { BRAID_HOME: home } })];
+    const outputs = [
+      run,
+      await braid(['runs'], { env: { BRAID_HOME: home } }),
+      await braid(['show', runId], { env: { BRAID_HOME: home } }),
+      await braid(['logs', runId, '--all'], { env: { BRAID_HOME: home } }),
+      await braid(['explain', runId, 'boom'], { env: { BRAID_HOME: home } }),
+      await braid(['show', runId, '--mermaid'], { env: { BRAID_HOME: home } }),
+    ];
     for (const r of outputs) {
       expect(r.stdout + r.stderr).not.toMatch(RAW);
     }
@@ -45,14 +61,33 @@ describe('terminal-safe output (15.11)', () => {
 
   it('the live view on a terminal escapes what events carry, keeping its own colours', () => {
     let out = '';
-    const tty = { isTTY: true, columns: 200, write: (s: string) => ((out += s), true) } as unknown as NodeJS.WriteStream;
+    const tty = {
+      isTTY: true,
+      columns: 200,
+      write: (s: string) => ((out += s), true),
+    } as unknown as NodeJS.WriteStream;
     const prev = process.env.TERM;
     process.env.TERM = 'xterm';
     try {
       const progress = createProgress(tty, ['a']);
       const base = { seq: 1, ts: new Date().toISOString(), runId: 'r' };
-      progress.onEvent({ ...base, type: 'task.started', taskId: 'a', tool: `echo${EVIL}`, attempt: 1, visit: 1 } as RunEvent);
-      progress.onEvent({ ...base, type: 'task.failed', taskId: 'a', attempt: 1, visit: 1, durationMs: 1, error: { message: `oops${EVIL}` } } as RunEvent);
+      progress.onEvent({
+        ...base,
+        type: 'task.started',
+        taskId: 'a',
+        tool: `echo${EVIL}`,
+        attempt: 1,
+        visit: 1,
+      } as RunEvent);
+      progress.onEvent({
+        ...base,
+        type: 'task.failed',
+        taskId: 'a',
+        attempt: 1,
+        visit: 1,
+        durationMs: 1,
+        error: { message: `oops${EVIL}` },
+      } as RunEvent);
       progress.stop();
     } finally {
       process.env.TERM = prev;

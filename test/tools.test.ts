@@ -1,20 +1,44 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import * as z3 from 'zod/v3';
-import { defineTool, loadToolsModule, runWorkflow, toFunctionDefinition, toJSONSchema, ToolRegistry, ToolsModuleError } from '../src/index.js';
+import {
+  defineTool,
+  loadToolsModule,
+  runWorkflow,
+  toFunctionDefinition,
+  toJSONSchema,
+  ToolRegistry,
+  ToolsModuleError,
+} from '../src/index.js';
 
 describe('tools', () => {
   it('defineTool returns its argument; toJSONSchema uses zod 4 natively', () => {
-    const def = { name: 'search', description: 'web search', input: z.object({ query: z.string().describe('what to look for'), max_results: z.number().int().default(5) }), run: () => [] };
+    const def = {
+      name: 'search',
+      description: 'web search',
+      input: z.object({ query: z.string().describe('what to look for'), max_results: z.number().int().default(5) }),
+      run: () => [],
+    };
     const tool = defineTool(def);
     expect(tool).toBe(def);
     const schema = toJSONSchema(tool);
-    expect(schema).toMatchObject({ type: 'object', properties: { query: { type: 'string', description: 'what to look for' }, max_results: { type: 'integer', default: 5 } }, required: ['query'] });
+    expect(schema).toMatchObject({
+      type: 'object',
+      properties: {
+        query: { type: 'string', description: 'what to look for' },
+        max_results: { type: 'integer', default: 5 },
+      },
+      required: ['query'],
+    });
     expect(toFunctionDefinition(tool)).toMatchObject({ name: 'search', description: 'web search' });
   });
 
   it('a tool written with zod/v3 gets a real (non-empty) schema through zod-to-json-schema', () => {
-    const tool = defineTool({ name: 'old', input: z3.object({ city: z3.string(), days: z3.number().optional() }), run: () => 1 });
+    const tool = defineTool({
+      name: 'old',
+      input: z3.object({ city: z3.string(), days: z3.number().optional() }),
+      run: () => 1,
+    });
     const schema = toJSONSchema(tool) as { properties: Record<string, unknown>; required: string[] };
     expect(Object.keys(schema.properties)).toEqual(['city', 'days']);
     expect(schema.required).toEqual(['city']);
@@ -22,7 +46,10 @@ describe('tools', () => {
 
   it('validates input with a zod/v3 schema too, naming the field', async () => {
     const tool = defineTool({ name: 'old', input: z3.object({ city: z3.string() }), run: ({ city }) => city });
-    const r = await runWorkflow([{ id: 'a', tool: 'old', input: { city: '{{ input.city }}' } }], { tools: [tool], input: { city: 7 } });
+    const r = await runWorkflow([{ id: 'a', tool: 'old', input: { city: '{{ input.city }}' } }], {
+      tools: [tool],
+      input: { city: 7 },
+    });
     expect(r.tasks.a.error?.message).toMatch(/invalid input for tool "old": input\.city:/);
   });
 

@@ -22,7 +22,14 @@ import { join } from 'node:path';
 type UpState = 'success' | 'failed' | 'skipped' | 'upstream_failed';
 type Outcome = 'run' | 'skipped' | 'upstream_failed';
 const STATES: UpState[] = ['success', 'failed', 'skipped', 'upstream_failed'];
-const RULES: TriggerRule[] = ['all_success', 'all_done', 'one_success', 'one_failed', 'none_failed', 'none_failed_min_one_success'];
+const RULES: TriggerRule[] = [
+  'all_success',
+  'all_done',
+  'one_success',
+  'one_failed',
+  'none_failed',
+  'none_failed_min_one_success',
+];
 
 /** Airflow's rule definitions, once all upstreams are done. */
 function airflow(rule: TriggerRule, states: UpState[]): Outcome {
@@ -87,11 +94,21 @@ describe('trigger rules agree with Airflow on every combination of upstream stat
       const rec = recorder();
       const disagreements: string[] = [];
       for (const states of cases) {
-        const result = await runWorkflow(workflowFor(rule, states), { tools: rec.tools, retry: { baseDelayMs: 1, maxDelayMs: 1 } });
+        const result = await runWorkflow(workflowFor(rule, states), {
+          tools: rec.tools,
+          retry: { baseDelayMs: 1, maxDelayMs: 1 },
+        });
         // the states were realised as intended
         states.forEach((s, k) => {
           const u = result.tasks[`u${k}`];
-          const got = u.status === 'succeeded' ? 'success' : u.status === 'failed' ? 'failed' : u.reason === 'upstream_failed' ? 'upstream_failed' : 'skipped';
+          const got =
+            u.status === 'succeeded'
+              ? 'success'
+              : u.status === 'failed'
+                ? 'failed'
+                : u.reason === 'upstream_failed'
+                  ? 'upstream_failed'
+                  : 'skipped';
           expect(got).toBe(s);
         });
         const got = outcomeOf(result.tasks.join);
@@ -108,7 +125,12 @@ describe('a failure anywhere upstream stops the default join below it', () => {
     for (const rule of ['none_failed_min_one_success', 'none_failed'] as const) {
       const rec = recorder();
       const result = await runWorkflow(
-        flow([{ id: 'A', input: { fail: true } }, { id: 'B', dependencies: ['A'] }, { id: 'D' }, { id: 'C', dependencies: ['B', 'D'], trigger_rule: rule }]),
+        flow([
+          { id: 'A', input: { fail: true } },
+          { id: 'B', dependencies: ['A'] },
+          { id: 'D' },
+          { id: 'C', dependencies: ['B', 'D'], trigger_rule: rule },
+        ]),
         { tools: rec.tools },
       );
       expect(result.tasks.B).toMatchObject({ status: 'skipped', reason: 'upstream_failed' });
@@ -120,8 +142,20 @@ describe('a failure anywhere upstream stops the default join below it', () => {
 
   it('a failure propagates down a chain as upstream_failed, not upstream_skipped', async () => {
     const rec = recorder();
-    const result = await runWorkflow(flow([{ id: 'a', input: { fail: true } }, { id: 'b', dependencies: ['a'] }, { id: 'c', dependencies: ['b'] }, { id: 'd', dependencies: ['c'] }]), { tools: rec.tools });
-    expect(['b', 'c', 'd'].map((id) => result.tasks[id].reason)).toEqual(['upstream_failed', 'upstream_failed', 'upstream_failed']);
+    const result = await runWorkflow(
+      flow([
+        { id: 'a', input: { fail: true } },
+        { id: 'b', dependencies: ['a'] },
+        { id: 'c', dependencies: ['b'] },
+        { id: 'd', dependencies: ['c'] },
+      ]),
+      { tools: rec.tools },
+    );
+    expect(['b', 'c', 'd'].map((id) => result.tasks[id].reason)).toEqual([
+      'upstream_failed',
+      'upstream_failed',
+      'upstream_failed',
+    ]);
   });
 
   it('test_one_failure_tr_success_no_failed: a one_failed handler below two tasks skipped after a failure fires', async () => {
@@ -163,7 +197,12 @@ describe('a failure anywhere upstream stops the default join below it', () => {
       const rec = recorder();
       const events: RunEvent[] = [];
       const result = await runWorkflow(
-        flow([{ id: 'task_a', input: { fail: true } }, { id: 'task_b', dependencies: ['task_a'] }, { id: 'task_d' }, { id: 'task_c', dependencies: ['task_b', 'task_d'] }]),
+        flow([
+          { id: 'task_a', input: { fail: true } },
+          { id: 'task_b', dependencies: ['task_a'] },
+          { id: 'task_d' },
+          { id: 'task_c', dependencies: ['task_b', 'task_d'] },
+        ]),
         { tools: rec.tools, store, onEvent: (e) => events.push(e) },
       );
       const log = await store.read(result.runId);

@@ -1,6 +1,13 @@
 /** Validation errors: every problem at once, each with its exact field path and a hint. */
 import { describe, expect, it } from 'vitest';
-import { builtinTools, formatIssue, loadWorkflow, validateWorkflow, WorkflowValidationError, type Issue } from '../src/index.js';
+import {
+  builtinTools,
+  formatIssue,
+  loadWorkflow,
+  validateWorkflow,
+  WorkflowValidationError,
+  type Issue,
+} from '../src/index.js';
 import { braid } from './support/cli.js';
 
 const toolNames = ['echo', 'sleep', 'draft_email', 'send_email'];
@@ -52,7 +59,14 @@ describe('validateWorkflow', () => {
   });
 
   it('unknown fields inside a condition and at the top level get hints too', () => {
-    const out = issues({ name: 'x', taks: [], tasks: [{ id: 'a', tool: 'echo' }, { id: 'b', tool: 'echo', condition: { depends_on: 'a', if_results: 'good' } }] });
+    const out = issues({
+      name: 'x',
+      taks: [],
+      tasks: [
+        { id: 'a', tool: 'echo' },
+        { id: 'b', tool: 'echo', condition: { depends_on: 'a', if_results: 'good' } },
+      ],
+    });
     expect(out.find((i) => i.path === 'taks')?.hint).toBe('did you mean "tasks"?');
     expect(out.find((i) => i.path === 'tasks[1].condition.if_results')?.hint).toBe('did you mean "if_result"?');
   });
@@ -71,12 +85,17 @@ describe('validateWorkflow', () => {
   });
 
   it('routing loops are allowed; a self dependency is not', () => {
-    expect(validateWorkflow([{ id: 'a', tool: 'echo', next_task_id_on_failure: 'a' }], { toolNames }).success).toBe(true);
+    expect(validateWorkflow([{ id: 'a', tool: 'echo', next_task_id_on_failure: 'a' }], { toolNames }).success).toBe(
+      true,
+    );
     expect(issues([{ id: 'a', tool: 'echo', dependencies: ['a'] }])[0].code).toBe('cycle');
   });
 
   it('rejects an expression that does not parse', () => {
-    const out = issues([{ id: 'a', tool: 'echo' }, { id: 'b', tool: 'echo', condition: { depends_on: 'a', when: 'output.score >' } }]);
+    const out = issues([
+      { id: 'a', tool: 'echo' },
+      { id: 'b', tool: 'echo', condition: { depends_on: 'a', when: 'output.score >' } },
+    ]);
     expect(out[0]).toMatchObject({ code: 'invalid_expression', path: 'tasks[1].condition.when' });
   });
 
@@ -84,7 +103,12 @@ describe('validateWorkflow', () => {
     const out = issues([
       { id: 'a', tool: 'echo' },
       { id: 'b', tool: 'echo', input: { value: '{{ tasks.a.output }}' } },
-      { id: 'c', tool: 'echo', dependencies: ['a'], input: { value: 'x {{ tasks.zz.output }}', other: '{{ secrets.key }}' } },
+      {
+        id: 'c',
+        tool: 'echo',
+        dependencies: ['a'],
+        input: { value: 'x {{ tasks.zz.output }}', other: '{{ secrets.key }}' },
+      },
     ]);
     expect(out.map((i) => [i.path, i.code])).toEqual([
       ['tasks[1].input.value', 'non_upstream_reference'],
@@ -100,7 +124,13 @@ describe('validateWorkflow', () => {
         { id: 'a', tool: 'echo' },
         { id: 'b', tool: 'echo', dependencies: ['a'] },
         { id: 'c', tool: 'echo', dependencies: ['b'], input: { value: '{{ tasks.a.output }}' } },
-        { id: 'fix', tool: 'echo', next_task_id_on_success: 'b', dependencies: ['a'], input: { value: '{{ tasks.b.output }}' } },
+        {
+          id: 'fix',
+          tool: 'echo',
+          next_task_id_on_success: 'b',
+          dependencies: ['a'],
+          input: { value: '{{ tasks.b.output }}' },
+        },
       ],
       { toolNames },
     );
@@ -123,11 +153,17 @@ describe('validateWorkflow', () => {
       { id: 'b', tool: 'echo' },
       { id: 'c', tool: 'echo', condition: { depends_on: ['a', 'b'], if_result: 'good', if_status: 'failed' } },
     ]);
-    expect(out.map((i) => i.path)).toEqual(['tasks[2].condition', 'tasks[2].condition.depends_on', 'tasks[2].condition.depends_on']);
+    expect(out.map((i) => i.path)).toEqual([
+      'tasks[2].condition',
+      'tasks[2].condition.depends_on',
+      'tasks[2].condition.depends_on',
+    ]);
   });
 
   it('loadWorkflow throws one error listing all issues with the file name', async () => {
-    const err = await loadWorkflow('test/fixtures/broken.yaml', { toolNames: builtinTools().map((t) => t.name) }).catch((e) => e);
+    const err = await loadWorkflow('test/fixtures/broken.yaml', { toolNames: builtinTools().map((t) => t.name) }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(WorkflowValidationError);
     expect(err.message.split('\n')).toEqual([
       'test/fixtures/broken.yaml: tasks[0].retrys: unknown field "retrys" (did you mean "retries"?)',
@@ -150,17 +186,33 @@ describe('static analysis (braid validate warnings)', () => {
     expect(ok.stdout).toMatch(/^ok: .*; 4 warnings\n$/);
     const lines = ok.stderr.trim().split('\n');
     expect(lines).toEqual([
-      expect.stringMatching(/^⚠ test\/fixtures\/warnings.yaml: tasks\[1\]\.condition\.if_result: "idea" labels its output "good" or "bad", never "great"/),
-      expect.stringMatching(/tasks\[3\]\.trigger_rule: all_success over "yes" and "no", which never both run, so "join" can never run/),
+      expect.stringMatching(
+        /^⚠ test\/fixtures\/warnings.yaml: tasks\[1\]\.condition\.if_result: "idea" labels its output "good" or "bad", never "great"/,
+      ),
+      expect.stringMatching(
+        /tasks\[3\]\.trigger_rule: all_success over "yes" and "no", which never both run, so "join" can never run/,
+      ),
       expect.stringMatching(/tasks\[2\]\.next_task_id_on_success: routing loop idea → no → idea has no max_visits/),
-      expect.stringMatching(/tasks\[1\]\.input\.idea: "\{\{ tasks\.idea\.output\.ideaa \}\}": llm_generate_idea's output has no field "ideaa" \(did you mean "idea"\?\)/),
+      expect.stringMatching(
+        /tasks\[1\]\.input\.idea: "\{\{ tasks\.idea\.output\.ideaa \}\}": llm_generate_idea's output has no field "ideaa" \(did you mean "idea"\?\)/,
+      ),
     ]);
     const strict = await braid(['validate', 'test/fixtures/warnings.yaml', '--strict', '--json']);
     expect(strict.code).toBe(2);
     const json = JSON.parse(strict.stdout);
     expect(json.ok).toBe(false);
-    expect(json.warnings.map((w: { code: string }) => w.code)).toEqual(['unreachable_label', 'exclusive_join', 'unbounded_loop', 'unknown_output_field']);
-    for (const example of ['examples/conditional.yaml', 'examples/parallel.yaml', 'examples/retry-loop.yaml', 'examples/routing.yaml']) {
+    expect(json.warnings.map((w: { code: string }) => w.code)).toEqual([
+      'unreachable_label',
+      'exclusive_join',
+      'unbounded_loop',
+      'unknown_output_field',
+    ]);
+    for (const example of [
+      'examples/conditional.yaml',
+      'examples/parallel.yaml',
+      'examples/retry-loop.yaml',
+      'examples/routing.yaml',
+    ]) {
       expect((await braid(['validate', example, '--strict'])).code).toBe(0);
     }
   });
@@ -168,9 +220,14 @@ describe('static analysis (braid validate warnings)', () => {
 
 describe('validated workflows', () => {
   it('are not validated twice while their tools are there; a missing tool is still reported', async () => {
-    const { workflow } = await loadWorkflow({ name: 'w', tasks: [{ id: 'a', tool: 'echo', input: { value: 1 } }] }, { toolNames: ['echo'] });
+    const { workflow } = await loadWorkflow(
+      { name: 'w', tasks: [{ id: 'a', tool: 'echo', input: { value: 1 } }] },
+      { toolNames: ['echo'] },
+    );
     expect((await loadWorkflow(workflow, { toolNames: ['echo', 'sleep'] })).workflow).toBe(workflow);
-    await expect(loadWorkflow(workflow, { toolNames: ['sleep'] })).rejects.toThrow(/tasks\[0\]\.tool: unknown tool "echo"/);
+    await expect(loadWorkflow(workflow, { toolNames: ['sleep'] })).rejects.toThrow(
+      /tasks\[0\]\.tool: unknown tool "echo"/,
+    );
     // a plain copy is validated like any input
     expect((await loadWorkflow({ ...workflow }, { toolNames: ['echo'] })).workflow).not.toBe(workflow);
   });

@@ -21,7 +21,13 @@ import { z } from 'zod';
 import { NonRetriableError } from '../src/errors.js';
 import { defineTool } from '../src/tools/define-tool.js';
 
-export const CALCULATE_LIMITS = { timeoutMs: 5000, heapMb: 256, maxElements: 1_000_000, maxResultElements: 100_000, maxResultChars: 100_000 } as const;
+export const CALCULATE_LIMITS = {
+  timeoutMs: 5000,
+  heapMb: 256,
+  maxElements: 1_000_000,
+  maxResultElements: 100_000,
+  maxResultChars: 100_000,
+} as const;
 
 /** The child: loads mathjs, disables what changes state, answers `{ id, expression }` messages. */
 const CHILD = String.raw`
@@ -125,10 +131,14 @@ class Calculator {
     if (this.#ready) return this.#ready;
     // mathjs's single-file bundle: ~0.1 s to load, against ~1 s for its tree of CommonJS modules.
     const mathjs = createRequire(import.meta.url).resolve('mathjs/lib/browser/math.js');
-    const child = spawn(process.execPath, [`--max-old-space-size=${CALCULATE_LIMITS.heapMb}`, '-e', CHILD, mathjs, JSON.stringify(CALCULATE_LIMITS)], {
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { PATH: process.env.PATH ?? '' },
-    });
+    const child = spawn(
+      process.execPath,
+      [`--max-old-space-size=${CALCULATE_LIMITS.heapMb}`, '-e', CHILD, mathjs, JSON.stringify(CALCULATE_LIMITS)],
+      {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        env: { PATH: process.env.PATH ?? '' },
+      },
+    );
     this.#child = child;
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
@@ -148,7 +158,7 @@ class Calculator {
         reject(err);
         for (const p of this.#pending.values()) p.reject(err);
         this.#pending.clear();
-        if (this.#child === child) (this.#child = undefined), (this.#ready = undefined);
+        if (this.#child === child) ((this.#child = undefined), (this.#ready = undefined));
       });
       child.on('error', reject);
     });
@@ -173,7 +183,10 @@ class Calculator {
     return run;
   }
 
-  async #evaluate(expression: string, signal: AbortSignal): Promise<{ result: number | string | boolean; text: string }> {
+  async #evaluate(
+    expression: string,
+    signal: AbortSignal,
+  ): Promise<{ result: number | string | boolean; text: string }> {
     if (signal.aborted) throw signal.reason;
     const ready = this.#start();
     const child = this.#child!;
@@ -185,12 +198,21 @@ class Calculator {
         const kill = (err: Error) => {
           this.#pending.delete(id);
           child.kill('SIGKILL'); // stops the calculation
-          if (this.#child === child) (this.#child = undefined), (this.#ready = undefined);
+          if (this.#child === child) ((this.#child = undefined), (this.#ready = undefined));
           this.warm(); // a fresh process for the next call, loading now
           reject(err);
         };
-        const timer = setTimeout(() => kill(new NonRetriableError(`calculate: "${expression}" ran past ${CALCULATE_LIMITS.timeoutMs} ms and was stopped`)), CALCULATE_LIMITS.timeoutMs);
-        const onAbort = () => kill(signal.reason instanceof Error ? signal.reason : new NonRetriableError('calculate: stopped'));
+        const timer = setTimeout(
+          () =>
+            kill(
+              new NonRetriableError(
+                `calculate: "${expression}" ran past ${CALCULATE_LIMITS.timeoutMs} ms and was stopped`,
+              ),
+            ),
+          CALCULATE_LIMITS.timeoutMs,
+        );
+        const onAbort = () =>
+          kill(signal.reason instanceof Error ? signal.reason : new NonRetriableError('calculate: stopped'));
         signal.addEventListener('abort', onAbort, { once: true });
         const done = () => (clearTimeout(timer), signal.removeEventListener('abort', onAbort));
         this.#pending.set(id, { resolve: (r) => (done(), resolve(r)), reject: (e) => (done(), reject(e)) });
@@ -211,10 +233,17 @@ export const calculate = defineTool({
   name: 'calculate',
   description: 'Evaluate a math expression with mathjs, units included (e.g. "12% of 250", "350 km / 2 h to km/h").',
   input: z.object({ expression: z.string().min(1).max(1000).describe('a mathjs expression') }),
-  output: z.object({ expression: z.string(), result: z.union([z.number(), z.string(), z.boolean()]), text: z.string() }),
+  output: z.object({
+    expression: z.string(),
+    result: z.union([z.number(), z.string(), z.boolean()]),
+    text: z.string(),
+  }),
   warm: () => calculator.warm(),
   async run({ expression }, ctx) {
-    const { result, text } = await calculator.evaluate(expression.replace(/(\d+(?:\.\d+)?)\s*%\s*of\s+/gi, '$1 / 100 * '), ctx.signal);
+    const { result, text } = await calculator.evaluate(
+      expression.replace(/(\d+(?:\.\d+)?)\s*%\s*of\s+/gi, '$1 / 100 * '),
+      ctx.signal,
+    );
     return { expression, result, text };
   },
 });

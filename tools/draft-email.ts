@@ -16,7 +16,12 @@ export const draftEmail = defineTool({
   }),
   output: emailSchema.extend({ to: z.string(), provider: z.string() }),
   async run({ idea, recipient, tone }, ctx) {
-    const { object, result } = await generateFromPrompt(modelOf(ctx), 'draft-email', { idea, recipient, tone }, { schema: emailSchema, signal: ctx.signal, purpose: 'draft_email' });
+    const { object, result } = await generateFromPrompt(
+      modelOf(ctx),
+      'draft-email',
+      { idea, recipient, tone },
+      { schema: emailSchema, signal: ctx.signal, purpose: 'draft_email' },
+    );
     return { ...object, to: recipient, provider: result.provider };
   },
 });

@@ -17,7 +17,21 @@ import { summarizeResults } from './summarize-results.js';
 import { webSearch } from './web-search.js';
 import { readFileTool, writeFileTool } from './workspace.js';
 
-export { calculate, draftEmail, echo, httpRequest, llmGenerateIdea, plan, readFileTool, retryGenerateIdea, sendEmail, sleep, summarizeResults, webSearch, writeFileTool };
+export {
+  calculate,
+  draftEmail,
+  echo,
+  httpRequest,
+  llmGenerateIdea,
+  plan,
+  readFileTool,
+  retryGenerateIdea,
+  sendEmail,
+  sleep,
+  summarizeResults,
+  webSearch,
+  writeFileTool,
+};
 
 export const builtinToolList: readonly Tool[] = [
   llmGenerateIdea,

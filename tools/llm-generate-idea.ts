@@ -18,7 +18,8 @@ export const ideaOutput = ideaSchema.extend({ provider: z.string(), model: z.str
  */
 export const llmGenerateIdea = defineTool({
   name: 'llm_generate_idea',
-  description: 'Generate one idea for a topic and audience with an LLM; with previous_idea and feedback, revise that idea. Returns idea, pitch and a 0..1 score.',
+  description:
+    'Generate one idea for a topic and audience with an LLM; with previous_idea and feedback, revise that idea. Returns idea, pitch and a 0..1 score.',
   input: z.object({
     topic: z.string().min(1).describe('what the idea is about'),
     audience: z.string().default('a general audience').describe('who it is for'),
@@ -31,7 +32,12 @@ export const llmGenerateIdea = defineTool({
     const options = { schema: ideaSchema, signal: ctx.signal, purpose: 'llm_generate_idea' };
     const { object, result } =
       feedback || previous_idea
-        ? await generateFromPrompt(llm, 'improve-idea', { topic, idea: previous_idea ?? '(not given)', feedback: feedback ?? '(none given)' }, options)
+        ? await generateFromPrompt(
+            llm,
+            'improve-idea',
+            { topic, idea: previous_idea ?? '(not given)', feedback: feedback ?? '(none given)' },
+            options,
+          )
         : await generateFromPrompt(llm, 'generate-idea', { topic, audience }, options);
     return { ...object, provider: result.provider, model: result.model };
   },

@@ -12,7 +12,8 @@ import { modelOf } from './llm.js';
  */
 export const plan = defineTool({
   name: 'plan',
-  description: 'Plan a sub-workflow for a goal with the LLM over the registered tools, validate it, and run it as a child run.',
+  description:
+    'Plan a sub-workflow for a goal with the LLM over the registered tools, validate it, and run it as a child run.',
   input: z.object({
     goal: z.string().min(1).describe('what the sub-workflow should achieve'),
     max_rounds: z.number().int().min(1).max(10).default(3).describe('model answers allowed, repairs included'),
@@ -20,14 +21,30 @@ export const plan = defineTool({
     input: z.record(z.string(), z.unknown()).default({}).describe("the child run's input"),
   }),
   async run({ goal, max_rounds, run, input }, ctx) {
-    if (!ctx.children) throw new BraidError('E_PLAN', 'the plan tool needs child runs (run it inside runWorkflow)', { retryable: false });
-    const planned = await planWorkflow(goal, { llm: modelOf(ctx), registry: toRegistry(ctx.children.tools), maxRounds: max_rounds, signal: ctx.signal });
-    const summary = { workflow: planned.workflow, rounds: planned.rounds, planner: planned.offline ? 'offline (keyword rules)' : `${ctx.llm?.provider} ${ctx.llm?.model}` };
+    if (!ctx.children)
+      throw new BraidError('E_PLAN', 'the plan tool needs child runs (run it inside runWorkflow)', {
+        retryable: false,
+      });
+    const planned = await planWorkflow(goal, {
+      llm: modelOf(ctx),
+      registry: toRegistry(ctx.children.tools),
+      maxRounds: max_rounds,
+      signal: ctx.signal,
+    });
+    const summary = {
+      workflow: planned.workflow,
+      rounds: planned.rounds,
+      planner: planned.offline ? 'offline (keyword rules)' : `${ctx.llm?.provider} ${ctx.llm?.model}`,
+    };
     if (!run) return summary;
     const result = await ctx.children.run(planned.workflow, input);
     if (result.status !== 'succeeded') {
       const failed = Object.entries(result.tasks).find(([, t]) => t.status === 'failed');
-      throw new BraidError('E_PLAN', `the planned workflow ${result.status} (child run ${result.runId}${failed ? `; ${failed[0]}: ${failed[1].error?.message}` : ''})`, { retryable: false });
+      throw new BraidError(
+        'E_PLAN',
+        `the planned workflow ${result.status} (child run ${result.runId}${failed ? `; ${failed[0]}: ${failed[1].error?.message}` : ''})`,
+        { retryable: false },
+      );
     }
     return { ...summary, run: result };
   },

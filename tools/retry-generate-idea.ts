@@ -17,7 +17,12 @@ export const retryGenerateIdea = defineTool({
   output: ideaOutput,
   upstream: ideaWithFeedback,
   async run({ idea, feedback, topic }, ctx) {
-    const { object, result } = await generateFromPrompt(modelOf(ctx), 'improve-idea', { idea, feedback: feedback ?? '(none given)', topic }, { schema: ideaSchema, signal: ctx.signal, purpose: 'retry_generate_idea' });
+    const { object, result } = await generateFromPrompt(
+      modelOf(ctx),
+      'improve-idea',
+      { idea, feedback: feedback ?? '(none given)', topic },
+      { schema: ideaSchema, signal: ctx.signal, purpose: 'retry_generate_idea' },
+    );
     return { ...object, provider: result.provider, model: result.model };
   },
 });

@@ -18,7 +18,12 @@ export const sendEmail = defineTool({
     body: z.string().min(1),
     from: z.string().default('braid@localhost'),
   }),
-  output: z.object({ messageId: z.string(), transport: z.enum(['outbox', 'smtp']), path: z.string().optional(), accepted: z.array(z.string()) }),
+  output: z.object({
+    messageId: z.string(),
+    transport: z.enum(['outbox', 'smtp']),
+    path: z.string().optional(),
+    accepted: z.array(z.string()),
+  }),
   upstream: draftOrIdea,
   async run({ to, subject, body, from }, ctx) {
     // Loaded on first use: registering the built-in tools must not load nodemailer.
@@ -40,6 +45,11 @@ export const sendEmail = defineTool({
     const path = join(dir, `${ctx.runId}-${ctx.taskId}.eml`);
     await writeFile(path, info.message as Buffer);
     ctx.logger.info('email written to outbox', { path });
-    return { messageId: info.messageId, transport: 'outbox' as const, path, accepted: to.split(',').map((s) => s.trim()) };
+    return {
+      messageId: info.messageId,
+      transport: 'outbox' as const,
+      path,
+      accepted: to.split(',').map((s) => s.trim()),
+    };
   },
 });

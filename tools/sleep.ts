@@ -11,6 +11,8 @@ export const sleep = defineTool({
     new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason ?? new CancelledError());
       const timer = setTimeout(() => resolve(value ?? { slept: ms }), ms);
-      signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason ?? new CancelledError())), { once: true });
+      signal.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason ?? new CancelledError())), {
+        once: true,
+      });
     }),
 });

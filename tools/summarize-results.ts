@@ -16,7 +16,12 @@ export const summarizeResults = defineTool({
   upstream: allOutputsAsResults,
   async run({ goal, results }, ctx) {
     const compact = JSON.stringify(results, null, 1);
-    const { text, result } = await generateFromPrompt(modelOf(ctx), 'summarize', { goal, results: compact.length > 6000 ? `${compact.slice(0, 6000)}…` : compact }, { signal: ctx.signal, purpose: 'summarize_results' });
+    const { text, result } = await generateFromPrompt(
+      modelOf(ctx),
+      'summarize',
+      { goal, results: compact.length > 6000 ? `${compact.slice(0, 6000)}…` : compact },
+      { signal: ctx.signal, purpose: 'summarize_results' },
+    );
     const sources = results && typeof results === 'object' ? Object.keys(results).length : 1;
     return { summary: text, sources, provider: result.provider };
   },

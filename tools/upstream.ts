@@ -6,8 +6,10 @@
 import type { Sourced, UpstreamMapping, UpstreamOutput } from '../src/tools/types.js';
 
 const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const record = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
-const may = (fields: ReadonlySet<string> | undefined, ...names: string[]) => fields === undefined || names.every((n) => fields.has(n));
+const record = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const may = (fields: ReadonlySet<string> | undefined, ...names: string[]) =>
+  fields === undefined || names.every((n) => fields.has(n));
 
 /** `summarize_results`: every upstream output, keyed by task id, as `results`. */
 export const allOutputsAsResults: UpstreamMapping = {
@@ -23,7 +25,8 @@ export const allOutputsAsResults: UpstreamMapping = {
 
 /** `send_email`: a draft's subject and body, or an email built from an idea (its pitch as the subject). */
 export const draftOrIdea: UpstreamMapping = {
-  description: "subject and body from a draft (an output with subject and body), or built from an idea (idea, pitch); `to` comes from the run input or the task's input",
+  description:
+    "subject and body from a draft (an output with subject and body), or built from an idea (idea, pitch); `to` comes from the run input or the task's input",
   provides: (ups) => (ups.some((f) => may(f, 'subject', 'body') || may(f, 'idea')) ? ['subject', 'body'] : []),
   take(ups) {
     let taken: Record<string, Sourced> = {};
@@ -31,11 +34,17 @@ export const draftOrIdea: UpstreamMapping = {
       const o = record(u.output);
       if (!o) continue;
       const at = (f: string) => `tasks.${u.taskId}.output.${f}`;
-      if (str(o.subject) && str(o.body)) taken = { subject: { value: o.subject, from: at('subject') }, body: { value: o.body, from: at('body') } };
+      if (str(o.subject) && str(o.body))
+        taken = { subject: { value: o.subject, from: at('subject') }, body: { value: o.body, from: at('body') } };
       else if (str(o.idea)) {
-        const subject = str(o.pitch) ? o.pitch : `An idea: ${o.idea.length > 60 ? `${o.idea.slice(0, 57)}...` : o.idea}`;
+        const subject = str(o.pitch)
+          ? o.pitch
+          : `An idea: ${o.idea.length > 60 ? `${o.idea.slice(0, 57)}...` : o.idea}`;
         const body = str(o.pitch) ? `${o.idea}\n\n${o.pitch}` : o.idea;
-        taken = { subject: { value: subject, from: at(str(o.pitch) ? 'pitch' : 'idea') }, body: { value: body, from: at('idea') } };
+        taken = {
+          subject: { value: subject, from: at(str(o.pitch) ? 'pitch' : 'idea') },
+          body: { value: body, from: at('idea') },
+        };
       }
     }
     return taken;
@@ -44,14 +53,16 @@ export const draftOrIdea: UpstreamMapping = {
 
 /** `retry_generate_idea`: the earlier idea and the judge's reason for its label as feedback. */
 export const ideaWithFeedback: UpstreamMapping = {
-  description: "idea from an upstream's idea, feedback from the reason its label was given (the judge's reason), other fields by name",
+  description:
+    "idea from an upstream's idea, feedback from the reason its label was given (the judge's reason), other fields by name",
   provides: (ups) => (ups.some((f) => may(f, 'idea')) ? ['idea', 'feedback'] : []),
   take(ups: readonly UpstreamOutput[]) {
     const taken: Record<string, Sourced> = {};
     for (const u of ups) {
       const o = record(u.output);
       if (!o) continue;
-      for (const f of ['topic', 'audience'] as const) if (str(o[f])) taken[f] = { value: o[f], from: `tasks.${u.taskId}.output.${f}` };
+      for (const f of ['topic', 'audience'] as const)
+        if (str(o[f])) taken[f] = { value: o[f], from: `tasks.${u.taskId}.output.${f}` };
       if (str(o.idea)) {
         taken.idea = { value: o.idea, from: `tasks.${u.taskId}.output.idea` };
         if (str(u.labelReason)) taken.feedback = { value: u.labelReason, from: `tasks.${u.taskId}.labelReason` };

@@ -35,8 +35,14 @@ export class OfflineSearch implements SearchProvider {
 
   #load(): MiniSearch<Entry> {
     if (this.#index) return this.#index;
-    const { entries } = JSON.parse(readFileSync(packagePath('tools', 'data', 'search-corpus.json'), 'utf8')) as { entries: Entry[] };
-    const index = new MiniSearch<Entry>({ fields: ['title', 'text', 'topic'], storeFields: ['title', 'text', 'topic'], searchOptions: { boost: { title: 2 }, fuzzy: 0.2, prefix: true } });
+    const { entries } = JSON.parse(readFileSync(packagePath('tools', 'data', 'search-corpus.json'), 'utf8')) as {
+      entries: Entry[];
+    };
+    const index = new MiniSearch<Entry>({
+      fields: ['title', 'text', 'topic'],
+      storeFields: ['title', 'text', 'topic'],
+      searchOptions: { boost: { title: 2 }, fuzzy: 0.2, prefix: true },
+    });
     index.addAll(entries);
     return (this.#index = index);
   }
@@ -45,13 +51,21 @@ export class OfflineSearch implements SearchProvider {
     return this.#load()
       .search(query)
       .slice(0, maxResults)
-      .map((r) => ({ title: r.title as string, url: `braid://corpus/${r.id}`, snippet: r.text as string, score: Math.round(r.score * 100) / 100 }));
+      .map((r) => ({
+        title: r.title as string,
+        url: `braid://corpus/${r.id}`,
+        snippet: r.text as string,
+        score: Math.round(r.score * 100) / 100,
+      }));
   }
 }
 
 export class HttpSearch implements SearchProvider {
   readonly name = 'http';
-  constructor(readonly endpoint: string, readonly apiKey?: string) {}
+  constructor(
+    readonly endpoint: string,
+    readonly apiKey?: string,
+  ) {}
 
   async search(query: string, maxResults: number, signal: AbortSignal): Promise<SearchResult[]> {
     const url = new URL(this.endpoint);
@@ -59,13 +73,22 @@ export class HttpSearch implements SearchProvider {
     url.searchParams.set('format', 'json');
     const res = await fetch(url, { signal, headers: this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {} });
     if (!res.ok) throw new Error(`search API ${url.host} answered HTTP ${res.status}`);
-    const body = (await res.json()) as { results?: { title?: string; url?: string; content?: string; score?: number }[] };
-    return (body.results ?? []).slice(0, maxResults).map((r, i) => ({ title: r.title ?? '', url: r.url ?? '', snippet: r.content ?? '', score: r.score ?? 1 / (i + 1) }));
+    const body = (await res.json()) as {
+      results?: { title?: string; url?: string; content?: string; score?: number }[];
+    };
+    return (body.results ?? []).slice(0, maxResults).map((r, i) => ({
+      title: r.title ?? '',
+      url: r.url ?? '',
+      snippet: r.content ?? '',
+      score: r.score ?? 1 / (i + 1),
+    }));
   }
 }
 
 export function searchProviderFromEnv(): SearchProvider {
-  return process.env.BRAID_SEARCH_URL ? new HttpSearch(process.env.BRAID_SEARCH_URL, process.env.BRAID_SEARCH_KEY) : offlineSearch;
+  return process.env.BRAID_SEARCH_URL
+    ? new HttpSearch(process.env.BRAID_SEARCH_URL, process.env.BRAID_SEARCH_KEY)
+    : offlineSearch;
 }
 
 const offlineSearch = new OfflineSearch();
@@ -77,7 +100,11 @@ export const webSearch = defineTool({
     query: z.string().min(1).max(500).describe('what to search for'),
     max_results: z.number().int().min(1).max(50).default(5),
   }),
-  output: z.object({ query: z.string(), provider: z.string(), results: z.array(z.object({ title: z.string(), url: z.string(), snippet: z.string(), score: z.number() })) }),
+  output: z.object({
+    query: z.string(),
+    provider: z.string(),
+    results: z.array(z.object({ title: z.string(), url: z.string(), snippet: z.string(), score: z.number() })),
+  }),
   async run({ query, max_results }, ctx) {
     const provider = searchProviderFromEnv();
     const results = await provider.search(query, max_results, ctx.signal);

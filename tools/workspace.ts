@@ -22,7 +22,8 @@ const inside = (root: string, full: string) => {
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 };
 
-const escapes = (path: string, root: string, how = '') => new NonRetriableError(`path "${path}" escapes the workspace ${root}${how}`);
+const escapes = (path: string, root: string, how = '') =>
+  new NonRetriableError(`path "${path}" escapes the workspace ${root}${how}`);
 
 /** The path as written, inside the workspace by its text (`..` and absolute paths outside are refused). */
 export function workspacePath(path: string): string {
@@ -45,7 +46,13 @@ async function writeTarget(path: string): Promise<string> {
   const full = workspacePath(path);
   let existing = full;
   const rest: string[] = [];
-  while (!(await lstat(existing).then(() => true, () => false)) && dirname(existing) !== existing) {
+  while (
+    !(await lstat(existing).then(
+      () => true,
+      () => false,
+    )) &&
+    dirname(existing) !== existing
+  ) {
     rest.unshift(basename(existing));
     existing = dirname(existing);
   }
@@ -64,7 +71,8 @@ export const readFileTool = defineTool({
   async run({ path }) {
     const full = workspacePath(path);
     const real = await realInside(path, full).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') throw new NonRetriableError(`no file "${path}" in the workspace`);
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR')
+        throw new NonRetriableError(`no file "${path}" in the workspace`);
       throw err;
     });
     const file = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => {
@@ -90,7 +98,11 @@ export const writeFileTool = defineTool({
     await mkdir(dirname(target), { recursive: true });
     // The folders just made are where they were checked to be; a link put there since is refused.
     await realInside(path, dirname(target));
-    const file = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644).catch((err: NodeJS.ErrnoException) => {
+    const file = await open(
+      target,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+      0o644,
+    ).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ELOOP') throw escapes(path, workspaceRoot(), ' (through a symbolic link)');
       throw err;
     });

@@ -29,18 +29,28 @@ function workflowsDir(flag?: string): string {
 }
 
 /** The catalog of the workflows folder, a run manager over it (recording to the default store unless --no-store) and the model: shared by chat, serve and mcp. */
-export async function setUp(flags: ServiceFlags): Promise<{ catalog: WorkflowCatalog; runs: RunManager; llm: LlmProvider; dir: string }> {
+export async function setUp(
+  flags: ServiceFlags,
+): Promise<{ catalog: WorkflowCatalog; runs: RunManager; llm: LlmProvider; dir: string }> {
   const dir = workflowsDir(flags.workflows);
   if (!existsSync(dir)) throw new ExitError(EXIT.invalid, `--workflows: no folder ${dir}`);
   const catalog = await WorkflowCatalog.load(dir, { tools: await loadUserTools(flags.tools) });
   for (const p of catalog.problems) process.stderr.write(`braid: skipped: ${p}\n`);
   if (!catalog.list().length) throw new ExitError(EXIT.invalid, `no valid workflow in ${dir}`);
   const llm = modelFor(flags);
-  const runs = new RunManager({ catalog, llm, concurrency: flags.concurrency, ...(flags.store === false ? {} : { store: defaultStore() }) });
+  const runs = new RunManager({
+    catalog,
+    llm,
+    concurrency: flags.concurrency,
+    ...(flags.store === false ? {} : { store: defaultStore() }),
+  });
   return { catalog, runs, llm, dir };
 }
 
-const providerLine = (llm: LlmProvider) => (llm.provider === 'offline' ? 'offline provider (deterministic intent matching, no network; set OPENAI_API_KEY for a real model)' : `${llm.provider} ${llm.model}`);
+const providerLine = (llm: LlmProvider) =>
+  llm.provider === 'offline'
+    ? 'offline provider (deterministic intent matching, no network; set OPENAI_API_KEY for a real model)'
+    : `${llm.provider} ${llm.model}`;
 
 const HELP = `Type what you want done, e.g. "write an email about solar kites to the team".
 Commands: /workflows  list what I can run
@@ -53,7 +63,12 @@ export async function chatCommand(flags: ServiceFlags): Promise<number> {
   const agent = new WorkflowAgent({ catalog, runs, llm });
   const out = process.stdout;
   out.write(`braid chat: ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}\n${HELP}\n`);
-  const rl = createInterface({ input: process.stdin, output: out, prompt: 'you> ', terminal: Boolean(process.stdin.isTTY) });
+  const rl = createInterface({
+    input: process.stdin,
+    output: out,
+    prompt: 'you> ',
+    terminal: Boolean(process.stdin.isTTY),
+  });
   let turn: AbortController | undefined;
   rl.on('SIGINT', () => {
     if (turn) {
@@ -71,10 +86,20 @@ export async function chatCommand(flags: ServiceFlags): Promise<number> {
     }
     if (line === '/quit' || line === '/exit') break;
     if (line === '/help') out.write(`${HELP}\n`);
-    else if (line === '/workflows') out.write(`${catalog.list().map((e) => `  ${e.name}${e.confirm ? ' (confirms first)' : ''}: ${e.description}`).join('\n')}\n`);
+    else if (line === '/workflows')
+      out.write(
+        `${catalog
+          .list()
+          .map((e) => `  ${e.name}${e.confirm ? ' (confirms first)' : ''}: ${e.description}`)
+          .join('\n')}\n`,
+      );
     else if (line === '/runs') {
       const list = runs.list();
-      out.write(list.length ? `${list.map((h) => `  ${h.runId}  ${h.workflow}  ${h.result?.status ?? (h.error ? 'error' : 'running')}`).join('\n')}\n` : '  no runs yet\n');
+      out.write(
+        list.length
+          ? `${list.map((h) => `  ${h.runId}  ${h.workflow}  ${h.result?.status ?? (h.error ? 'error' : 'running')}`).join('\n')}\n`
+          : '  no runs yet\n',
+      );
     } else if (line.startsWith('/')) out.write(`unknown command ${line}; /help lists them\n`);
     else {
       turn = new AbortController();
@@ -102,7 +127,14 @@ function render(chunk: AgentChunk): string {
       return `  ▶ ${safeText(chunk.workflow)} started (run ${chunk.runId})\n`;
     case 'event': {
       const e = chunk.event;
-      if (e.type === 'task.ready' || e.type === 'llm.call' || e.type === 'run.started' || e.type === 'run.finished' || e.type === 'task.log') return '';
+      if (
+        e.type === 'task.ready' ||
+        e.type === 'llm.call' ||
+        e.type === 'run.started' ||
+        e.type === 'run.finished' ||
+        e.type === 'task.log'
+      )
+        return '';
       return `  │ ${describeEvent(e)}\n`;
     }
     case 'run.finished':
@@ -110,20 +142,46 @@ function render(chunk: AgentChunk): string {
   }
 }
 
-export async function serveCommand(flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string }): Promise<number> {
+export async function serveCommand(
+  flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string },
+): Promise<number> {
   const { catalog, runs, llm, dir } = await setUp(flags);
-  const allowedHosts = flags.allowedHosts?.split(',').map((h) => h.trim()).filter(Boolean);
-  const server = await startServer({ catalog, runs, llm, store: flags.store === false ? undefined : defaultStore(), token: process.env.BRAID_TOKEN || undefined, port: flags.port, host: flags.host, allowedHosts }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') throw new ExitError(EXIT.invalid, `port ${flags.port ?? 8787} on ${flags.host ?? '127.0.0.1'} is in use (another braid serve?); pick another with --port`);
-    if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') throw new ExitError(EXIT.invalid, `cannot listen on ${flags.host ?? '127.0.0.1'}:${flags.port ?? 8787}: ${err.message}`);
+  const allowedHosts = flags.allowedHosts
+    ?.split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+  const server = await startServer({
+    catalog,
+    runs,
+    llm,
+    store: flags.store === false ? undefined : defaultStore(),
+    token: process.env.BRAID_TOKEN || undefined,
+    port: flags.port,
+    host: flags.host,
+    allowedHosts,
+  }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE')
+      throw new ExitError(
+        EXIT.invalid,
+        `port ${flags.port ?? 8787} on ${flags.host ?? '127.0.0.1'} is in use (another braid serve?); pick another with --port`,
+      );
+    if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL')
+      throw new ExitError(
+        EXIT.invalid,
+        `cannot listen on ${flags.host ?? '127.0.0.1'}:${flags.port ?? 8787}: ${err.message}`,
+      );
     throw err;
   });
-  process.stderr.write(`braid serve: ${server.url} (dashboard and API; ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`);
+  process.stderr.write(
+    `braid serve: ${server.url} (dashboard and API; ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`,
+  );
   await new Promise<void>((done) => {
     const stop = () => {
       process.stderr.write('\nstopping: cancelling running workflows\n');
       for (const h of runs.list()) if (!h.finished) h.cancel();
-      void Promise.allSettled(runs.list().map((h) => h.done)).then(() => server.close()).then(done);
+      void Promise.allSettled(runs.list().map((h) => h.done))
+        .then(() => server.close())
+        .then(done);
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

@@ -2,7 +2,10 @@
 export const EXIT = { ok: 0, failed: 1, invalid: 2, waiting: 3 } as const;
 
 export class ExitError extends Error {
-  constructor(readonly exitCode: number, message: string) {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }

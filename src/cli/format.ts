@@ -25,7 +25,11 @@ export function safeText(value: unknown): string {
 }
 
 /** `safeText` line by line: the line breaks of a multi-line message stay. */
-export const safeLines = (value: unknown): string => String(value ?? '').split('\n').map(safeText).join('\n');
+export const safeLines = (value: unknown): string =>
+  String(value ?? '')
+    .split('\n')
+    .map(safeText)
+    .join('\n');
 
 export function formatIssuesPretty(issues: readonly Issue[], file: string | undefined, useColor: boolean): string {
   const c = color(useColor);
@@ -43,7 +47,17 @@ export function taskDurationMs(t: TaskResult): number | undefined {
   return t.startedAt && t.endedAt ? Date.parse(t.endedAt) - Date.parse(t.startedAt) : undefined;
 }
 
-export const STATUS_ICON: Record<string, string> = { succeeded: '✔', failed: '✖', skipped: '↷', running: '▶', pending: '·', retrying: '↻', waiting: '⏸', cancelled: '✖', interrupted: '⚡' };
+export const STATUS_ICON: Record<string, string> = {
+  succeeded: '✔',
+  failed: '✖',
+  skipped: '↷',
+  running: '▶',
+  pending: '·',
+  retrying: '↻',
+  waiting: '⏸',
+  cancelled: '✖',
+  interrupted: '⚡',
+};
 
 function pad(s: string, n: number): string {
   const visible = s.replace(/\x1b\[[0-9;]*m/g, '');
@@ -52,22 +66,56 @@ function pad(s: string, n: number): string {
 
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].replace(/\x1b\[[0-9;]*m/g, '').length)));
-  return rows.map((r) => r.map((cell, col) => pad(cell, widths[col])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, col) => pad(cell, widths[col]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function paint(status: string, text: string, useColor: boolean): string {
   const c = color(useColor);
-  return status === 'succeeded' ? c.green(text) : status === 'failed' ? c.red(text) : status === 'skipped' ? c.gray(text) : c.yellow(text);
+  return status === 'succeeded'
+    ? c.green(text)
+    : status === 'failed'
+      ? c.red(text)
+      : status === 'skipped'
+        ? c.gray(text)
+        : c.yellow(text);
 }
 
 /** @param opts.stacks also print where each failed task's error was thrown (the frames in tool code) */
-export function summaryTable(result: RecordedRun | RunResult, useColor: boolean, opts: { stacks?: boolean } = {}): string {
+export function summaryTable(
+  result: RecordedRun | RunResult,
+  useColor: boolean,
+  opts: { stacks?: boolean } = {},
+): string {
   const tokens = result.usage !== undefined;
   // Routing loops enter tasks again: visits and attempts apart (2 visits of 1 attempt is not a retry).
   const loops = Object.values(result.tasks).some((t) => t.visits > 1);
-  const rows = [['task', 'status', 'duration', ...(loops ? ['visits'] : []), 'attempts', ...(tokens ? ['tokens'] : []), 'label', 'note']];
+  const rows = [
+    [
+      'task',
+      'status',
+      'duration',
+      ...(loops ? ['visits'] : []),
+      'attempts',
+      ...(tokens ? ['tokens'] : []),
+      'label',
+      'note',
+    ],
+  ];
   for (const [id, t] of Object.entries(result.tasks)) {
-    const note = safeText(t.status === 'skipped' ? (t.reason ?? '') : t.status === 'failed' ? (t.error?.message ?? '') : (t.labelReason ?? ''));
+    const note = safeText(
+      t.status === 'skipped'
+        ? (t.reason ?? '')
+        : t.status === 'failed'
+          ? (t.error?.message ?? '')
+          : (t.labelReason ?? ''),
+    );
     rows.push([
       safeText(id),
       paint(t.status, `${STATUS_ICON[t.status] ?? '·'} ${safeText(t.status)}`, useColor),
@@ -84,18 +132,33 @@ export function summaryTable(result: RecordedRun | RunResult, useColor: boolean,
   const active = (result as RecordedRun).activeMs;
   const total = active ?? span;
   const c = color(useColor);
-  const usage = result.usage ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}` : '';
+  const usage = result.usage
+    ? `, ${result.usage.totalTokens} tokens${result.usage.costUsd === null ? '' : `, $${result.usage.costUsd.toFixed(4)}`}`
+    : '';
   const head = `${c.bold(safeText(result.workflow))} ${paint(result.status, safeText(result.status), useColor)} in ${formatDuration(total)}${active !== undefined ? ` of work (${formatDuration(span)} from start to end, with a resume)` : ''}${usage} (run ${safeText(result.runId)})`;
   // The table cuts long notes; a failure's whole message (every failing field) follows it.
-  const shown = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && ((t.error?.message.length ?? 0) > 70 || (opts.stacks && t.error?.stack)));
-  const errors = shown.map(([id, t]) => `\n${c.red('✖')} ${safeText(id)}: ${safeText(t.error!.message)}${opts.stacks && t.error?.stack ? `\n${indent(safeLines(t.error.stack))}` : ''}`).join('');
+  const shown = Object.entries(result.tasks).filter(
+    ([, t]) => t.status === 'failed' && ((t.error?.message.length ?? 0) > 70 || (opts.stacks && t.error?.stack)),
+  );
+  const errors = shown
+    .map(
+      ([id, t]) =>
+        `\n${c.red('✖')} ${safeText(id)}: ${safeText(t.error!.message)}${opts.stacks && t.error?.stack ? `\n${indent(safeLines(t.error.stack))}` : ''}`,
+    )
+    .join('');
   return `${head}\n${table(rows)}${errors}${result.error ? `\n${c.red(safeText(result.error.message))}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
 }
 
-const indent = (text: string) => text.split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 
 /** A run's output for a terminal: indented JSON (control characters escaped), cut after 30 lines (`--json` has it whole). */
 export function formatOutput(output: unknown, maxLines = 30): string {
   const lines = safeLines(JSON.stringify(output, null, 2) ?? 'undefined').split('\n');
-  return lines.length > maxLines ? `${lines.slice(0, maxLines).join('\n')}\n... (${lines.length - maxLines} more lines; see --json)` : lines.join('\n');
+  return lines.length > maxLines
+    ? `${lines.slice(0, maxLines).join('\n')}\n... (${lines.length - maxLines} more lines; see --json)`
+    : lines.join('\n');
 }

@@ -109,10 +109,16 @@ Set \`OPENAI_API_KEY\` (see \`.env.example\`) to use a real model.
 export async function initCommand(dir: string | undefined, flags: InitFlags): Promise<number> {
   const target = resolve(dir ?? '.');
   if (existsSync(target) && readdirSync(target).length > 0 && !flags.force) {
-    throw new ExitError(EXIT.invalid, `${target} is not empty; pick a new folder (braid init my-project) or pass --force`);
+    throw new ExitError(
+      EXIT.invalid,
+      `${target} is not empty; pick a new folder (braid init my-project) or pass --force`,
+    );
   }
   const spec = flags.braid ?? `file:${packageRoot()}`;
-  const name = basename(target).toLowerCase().replace(/[^a-z0-9-]+/g, '-') || 'braid-project';
+  const name =
+    basename(target)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-') || 'braid-project';
   for (const [file, text] of Object.entries(files(name, spec))) {
     const path = join(target, file);
     await mkdir(join(path, '..'), { recursive: true });

@@ -4,18 +4,24 @@ import { BraidError } from '../errors.js';
 import { EXIT, ExitError } from './exit.js';
 
 /** The run input of `--input-file` and `--input` pairs (the pairs win). */
-export async function readRunInput(flags: { input?: string[]; inputFile?: string }, inputsSchema?: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function readRunInput(
+  flags: { input?: string[]; inputFile?: string },
+  inputsSchema?: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   const fromFile = flags.inputFile ? await readInputFile(flags.inputFile) : {};
   return { ...fromFile, ...parseInputPairs(flags.input ?? [], inputsSchema) };
 }
 
-
-export function parseInputPairs(pairs: readonly string[], inputsSchema?: Record<string, unknown>): Record<string, unknown> {
+export function parseInputPairs(
+  pairs: readonly string[],
+  inputsSchema?: Record<string, unknown>,
+): Record<string, unknown> {
   const props = (inputsSchema?.properties ?? {}) as Record<string, { type?: unknown }>;
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new BraidError('E_BAD_ARGUMENT', `--input expects key=value, got "${pair}"`, { retryable: false });
+    if (eq <= 0)
+      throw new BraidError('E_BAD_ARGUMENT', `--input expects key=value, got "${pair}"`, { retryable: false });
     const key = pair.slice(0, eq);
     const raw = pair.slice(eq + 1);
     out[key] = props[key]?.type === 'string' ? raw : parseLoose(raw, props[key] !== undefined);
@@ -40,6 +46,7 @@ async function readInputFile(file: string): Promise<Record<string, unknown>> {
   } catch (err) {
     throw new ExitError(EXIT.invalid, `${file}: cannot read input: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
   return value as Record<string, unknown>;
 }

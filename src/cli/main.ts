@@ -28,24 +28,44 @@ const runs = () => import('./run-command.js');
 export { EXIT } from './exit.js';
 
 /** `latest`, a unique prefix, or the id itself. */
-const runIdArg = async (given: string) => (await import('./run-id.js')).resolveRunId((await import('../store/default-store.js')).defaultStore(), given);
+const runIdArg = async (given: string) =>
+  (await import('./run-id.js')).resolveRunId((await import('../store/default-store.js')).defaultStore(), given);
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-type ValidateFlags = { tools?: string[]; mcp?: string; strict?: boolean; json?: boolean; input?: string[]; inputFile?: string };
+type ValidateFlags = {
+  tools?: string[];
+  mcp?: string;
+  strict?: boolean;
+  json?: boolean;
+  input?: string[];
+  inputFile?: string;
+};
 
 async function validateCommand(file: string, flags: ValidateFlags): Promise<number> {
   const read = await readWorkflowFile(file);
   const mcp = await openMcp(flags.mcp, read.ok ? read.value : undefined);
   try {
-    return await validateWith(file, flags, read, toRegistry([...(await loadUserTools(flags.tools)), ...mcp.tools, ...(read.ok ? read.tools : [])], builtinTools()));
+    return await validateWith(
+      file,
+      flags,
+      read,
+      toRegistry([...(await loadUserTools(flags.tools)), ...mcp.tools, ...(read.ok ? read.tools : [])], builtinTools()),
+    );
   } finally {
     await mcp.close();
   }
 }
 
-async function validateWith(file: string, flags: ValidateFlags, read: Awaited<ReturnType<typeof readWorkflowFile>>, registry: ToolRegistry): Promise<number> {
-  let result: ValidationResult = read.ok ? validateWorkflow(read.value, { toolNames: registry.names(), defaultName: basename(file, extname(file)) }) : { success: false, issues: [...read.issues] };
+async function validateWith(
+  file: string,
+  flags: ValidateFlags,
+  read: Awaited<ReturnType<typeof readWorkflowFile>>,
+  registry: ToolRegistry,
+): Promise<number> {
+  let result: ValidationResult = read.ok
+    ? validateWorkflow(read.value, { toolNames: registry.names(), defaultName: basename(file, extname(file)) })
+    : { success: false, issues: [...read.issues] };
   const warnings = result.success ? analyzeWorkflow(result.workflow, registry) : [];
   if (result.success) {
     // What `braid run` would refuse before starting: bad literal inputs, required fields nothing gives (§5a).
@@ -75,14 +95,18 @@ async function validateWith(file: string, flags: ValidateFlags, read: Awaited<Re
     if (ok) process.stdout.write(`ok: ${summary}\n`);
     else process.stderr.write(`invalid: ${summary}\n`);
   } else {
-    process.stderr.write(`${formatIssuesPretty(result.issues, file, useColor())}\n${result.issues.length} problem${result.issues.length === 1 ? '' : 's'} found\n`);
+    process.stderr.write(
+      `${formatIssuesPretty(result.issues, file, useColor())}\n${result.issues.length} problem${result.issues.length === 1 ? '' : 's'} found\n`,
+    );
   }
   return ok ? EXIT.ok : EXIT.invalid;
 }
 
 export function buildProgram(): Command {
   const program = new Command('braid')
-    .description('Run LLM-agent tool calls as conditional, parallel workflows.\nDocs: README.md; file format: docs/workflow-format.md')
+    .description(
+      'Run LLM-agent tool calls as conditional, parallel workflows.\nDocs: README.md; file format: docs/workflow-format.md',
+    )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
@@ -91,23 +115,46 @@ export function buildProgram(): Command {
     .command('run')
     .description('run a workflow file (.yaml, .json, or a .ts/.mjs module) and print a summary')
     .argument('<file>', 'workflow file')
-    .option('-i, --input <key=value>', 'run input (repeatable); values that parse as JSON keep their type unless the inputs schema says string', collect)
+    .option(
+      '-i, --input <key=value>',
+      'run input (repeatable); values that parse as JSON keep their type unless the inputs schema says string',
+      collect,
+    )
     .option('--input-file <file.json>', 'run input as a JSON object (--input wins on conflicts)')
-    .option('-t, --tools <module>', 'ES module whose exported tools are registered (repeatable; shadows built-ins)', collect)
+    .option(
+      '-t, --tools <module>',
+      'ES module whose exported tools are registered (repeatable; shadows built-ins)',
+      collect,
+    )
     .option('--mcp <servers.json>', 'MCP servers ({ "mcpServers": {...} }) whose tools run as <server>.<tool>')
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once').argParser(positiveInt))
-    .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--llm-concurrency <n>',
+        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
+      ).argParser(positiveInt),
+    )
     .option('--json', 'print the run result as one JSON object on stdout (progress stays on stderr)')
     .option('--events <out.jsonl>', 'write every event as a JSON line to this file')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', "print where failed tasks' errors were thrown (the stack frames in tool code)")
     .option('--no-store', 'do not record the run under .braid/runs (no show/resume later)')
     .option('--log-file <file>', 'write structured JSON logs (pino) here; or set BRAID_LOG_FILE / BRAID_LOG_LEVEL')
-    .addOption(new Option('--budget-tokens <n>', 'stop the run when its LLM calls pass n tokens').argParser(positiveInt))
-    .addOption(new Option('--budget-cost <usd>', 'stop the run when its LLM cost passes this many US dollars').argParser(positiveNumber))
+    .addOption(
+      new Option('--budget-tokens <n>', 'stop the run when its LLM calls pass n tokens').argParser(positiveInt),
+    )
+    .addOption(
+      new Option('--budget-cost <usd>', 'stop the run when its LLM cost passes this many US dollars').argParser(
+        positiveNumber,
+      ),
+    )
     .addOption(new Option('--budget-ms <n>', 'stop the run after n milliseconds').argParser(positiveInt))
-    .addOption(new Option('--budget-tasks <n>', 'stop the run when more than n task visits would start').argParser(positiveInt))
-    .addHelpText('after', `
+    .addOption(
+      new Option('--budget-tasks <n>', 'stop the run when more than n task visits would start').argParser(positiveInt),
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   braid run examples/conditional.yaml --input topic="solar kites"
   braid run flow.yaml --json --events events.jsonl --concurrency 4
@@ -117,7 +164,8 @@ braid show <runId>, continue it after a crash or Ctrl-C with braid resume <runId
 Logs: BRAID_LOG_LEVEL=debug prints JSON log lines on stderr (pretty on a terminal).
 
 Exit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C), 2 invalid workflow, tools module or
-input, 3 waiting for an approval (braid approve).`)
+input, 3 waiting for an approval (braid approve).`,
+    )
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await (await runs()).runCommand(file, flags);
     });
@@ -129,12 +177,20 @@ input, 3 waiting for an approval (braid approve).`)
     .option('-t, --tools <module>', 'more tools modules (the ones the run started with are loaded again)', collect)
     .option('--mcp <servers.json>', 'MCP servers (default: the file the run started with)')
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once').argParser(positiveInt))
-    .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--llm-concurrency <n>',
+        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
+      ).argParser(positiveInt),
+    )
     .option('--json', 'print the run result as one JSON object on stdout')
     .option('--events <out.jsonl>', 'write the new events as JSON lines to this file')
     .option('-q, --quiet', 'no progress output')
     .option('--log-file <file>', 'write structured JSON logs here')
-    .addHelpText('after', '\nA task whose success was recorded is not run again (its output is reused); one that was running\nwhen the process died runs again (at-least-once). A run that already succeeded is only printed.')
+    .addHelpText(
+      'after',
+      '\nA task whose success was recorded is not run again (its output is reused); one that was running\nwhen the process died runs again (at-least-once). A run that already succeeded is only printed.',
+    )
     .action(async (runId: string, flags: RunFlags) => {
       process.exitCode = await (await runs()).resumeCommand(await runIdArg(runId), flags);
     });
@@ -151,48 +207,85 @@ input, 3 waiting for an approval (braid approve).`)
     .option('-t, --tools <module>', 'more tools modules', collect)
     .option('--json', 'print the run result as JSON')
     .option('-q, --quiet', 'no progress output')
-    .action(async (runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }) => {
-      process.exitCode = await (await runs()).approveCommand(await runIdArg(runId), taskId, flags);
-    });
+    .action(
+      async (
+        runId: string,
+        taskId: string,
+        flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean },
+      ) => {
+        process.exitCode = await (await runs()).approveCommand(await runIdArg(runId), taskId, flags);
+      },
+    );
 
   program
     .command('chat')
     .description('chat with an agent that starts workflows for you (each workflow is a tool the LLM can call)')
-    .option('-w, --workflows <dir>', 'folder of workflow files (default: ./workflows, else braid\'s examples)')
+    .option('-w, --workflows <dir>', "folder of workflow files (default: ./workflows, else braid's examples)")
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
-    .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--llm-concurrency <n>',
+        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
+      ).argParser(positiveInt),
+    )
     .option('--no-store', 'do not record runs')
-    .addHelpText('after', '\nExample:\n  braid chat\n  you> write an email about solar kites to the team\n\nOffline by default (deterministic intent matching); set OPENAI_API_KEY for a real model.')
+    .addHelpText(
+      'after',
+      '\nExample:\n  braid chat\n  you> write an email about solar kites to the team\n\nOffline by default (deterministic intent matching); set OPENAI_API_KEY for a real model.',
+    )
     .action(async (flags: ServiceFlags) => {
       process.exitCode = await (await import('./chat.js')).chatCommand(flags);
     });
 
   program
     .command('serve')
-    .description('the dashboard (open the printed URL in a browser) and the HTTP API: POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/events (SSE), POST /runs/:id/cancel|approve|resume, POST /chat, GET /workflows, /mcp (MCP over Streamable HTTP)')
-    .option('-w, --workflows <dir>', 'folder of workflow files (default: ./workflows, else braid\'s examples)')
+    .description(
+      'the dashboard (open the printed URL in a browser) and the HTTP API: POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/events (SSE), POST /runs/:id/cancel|approve|resume, POST /chat, GET /workflows, /mcp (MCP over Streamable HTTP)',
+    )
+    .option('-w, --workflows <dir>', "folder of workflow files (default: ./workflows, else braid's examples)")
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .addOption(new Option('-p, --port <n>', 'port (0 picks a free one)').argParser(nonNegativeInt).default(8787))
     .option('--host <address>', 'address to listen on; beyond loopback BRAID_TOKEN is required', '127.0.0.1')
-    .option('--allowed-hosts <names>', 'comma-separated Host names served without a token besides localhost, 127.0.0.1 and [::1]')
+    .option(
+      '--allowed-hosts <names>',
+      'comma-separated Host names served without a token besides localhost, 127.0.0.1 and [::1]',
+    )
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
-    .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--llm-concurrency <n>',
+        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
+      ).argParser(positiveInt),
+    )
     .option('--no-store', 'do not record runs (no approvals, no reading finished runs after a restart)')
-    .addHelpText('after', '\nExample:\n  braid serve --port 8787 &   # then open http://127.0.0.1:8787/\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.')
+    .addHelpText(
+      'after',
+      '\nExample:\n  braid serve --port 8787 &   # then open http://127.0.0.1:8787/\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.',
+    )
     .action(async (flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string }) => {
       process.exitCode = await (await import('./chat.js')).serveCommand(flags);
     });
 
   program
     .command('mcp')
-    .description('serve every workflow of a folder as an MCP tool over stdio (for Claude Desktop, Cursor, any MCP client); runs are recorded and readable as resources braid://runs/<id>')
-    .option('-w, --workflows <dir>', 'folder of workflow files (default: ./workflows, else braid\'s examples)')
+    .description(
+      'serve every workflow of a folder as an MCP tool over stdio (for Claude Desktop, Cursor, any MCP client); runs are recorded and readable as resources braid://runs/<id>',
+    )
+    .option('-w, --workflows <dir>', "folder of workflow files (default: ./workflows, else braid's examples)")
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
-    .addOption(new Option('--llm-concurrency <n>', 'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)').argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--llm-concurrency <n>',
+        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
+      ).argParser(positiveInt),
+    )
     .option('--no-store', 'do not record runs (only runs of this process can be read as resources)')
-    .addHelpText('after', '\nAn MCP client starts it, e.g. in Claude Desktop\'s claude_desktop_config.json:\n  { "mcpServers": { "braid": { "command": "npx", "args": ["braid", "mcp", "--workflows", "/path/to/workflows"] } } }\n\nstdout carries MCP messages only; notes go to stderr. braid serve offers the same at /mcp (Streamable HTTP).')
+    .addHelpText(
+      'after',
+      '\nAn MCP client starts it, e.g. in Claude Desktop\'s claude_desktop_config.json:\n  { "mcpServers": { "braid": { "command": "npx", "args": ["braid", "mcp", "--workflows", "/path/to/workflows"] } } }\n\nstdout carries MCP messages only; notes go to stderr. braid serve offers the same at /mcp (Streamable HTTP).',
+    )
     .action(async (flags: ServiceFlags) => {
       process.exitCode = await (await import('./mcp-command.js')).mcpCommand(flags);
     });
@@ -208,7 +301,9 @@ input, 3 waiting for an approval (braid approve).`)
 
   program
     .command('show')
-    .description('what happened in a run: summary, per-task timeline, labels, tokens, and why tasks were skipped or failed')
+    .description(
+      'what happened in a run: summary, per-task timeline, labels, tokens, and why tasks were skipped or failed',
+    )
     .argument('<runId>', 'run id (see braid runs), a unique prefix of one, or latest')
     .option('--timeline', 'the text Gantt chart of task intervals (on by default)')
     .option('--no-timeline', 'leave the timeline out')
@@ -231,7 +326,9 @@ input, 3 waiting for an approval (braid approve).`)
 
   program
     .command('explain')
-    .description('why a task ran, was skipped or failed: upstream statuses, labels and reasons, trigger rule, condition values')
+    .description(
+      'why a task ran, was skipped or failed: upstream statuses, labels and reasons, trigger rule, condition values',
+    )
     .argument('<runId>', 'run id, a unique prefix of one, or latest')
     .argument('<taskId>', 'task id')
     .action(async (runId: string, taskId: string) => {
@@ -245,10 +342,16 @@ input, 3 waiting for an approval (braid approve).`)
     .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
     .option('--strict', 'treat warnings (parts of the workflow that can never run as written) as errors')
     .option('--mcp <servers.json>', 'MCP servers whose tools (<server>.<tool>) the workflow may use')
-    .option('-i, --input <key=value>', 'a run input the run will have (repeatable): required tool fields may come from it', collect)
+    .option(
+      '-i, --input <key=value>',
+      'a run input the run will have (repeatable): required tool fields may come from it',
+      collect,
+    )
     .option('--input-file <file.json>', 'run input as a JSON object')
     .option('--json', 'print { ok, issues } as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Errors (exit 2): what braid run would refuse, including task inputs: a literal value the tool rejects,
 an unknown input field, a required tool field that nothing gives. A field may come from the task's
 input, a run input of the same name (--input name=..., or declared in the workflow's inputs), a tool
@@ -262,7 +365,8 @@ Examples:
   braid validate examples/seed-conditional.json --input topic="bike sharing" --input to=team@example.com
   braid validate flow.yaml --tools ./my-tools.mjs --strict
 
-Exit codes: 0 valid, 2 invalid.`)
+Exit codes: 0 valid, 2 invalid.`,
+    )
     .action(async (file: string, flags: ValidateFlags) => {
       process.exitCode = await validateCommand(file, flags);
     });
@@ -272,9 +376,13 @@ Exit codes: 0 valid, 2 invalid.`)
     .description('print the workflow as a Mermaid flowchart (conditions label the edges, routing edges are dotted)')
     .argument('[file]', 'workflow file')
     .option('-t, --tools <module>', 'accepted for symmetry with run; not needed to draw', collect)
-    .option('--run <runId>', "a recorded run instead: tasks coloured by status, child runs (e.g. a plan's workflow) as subgraphs")
+    .option(
+      '--run <runId>',
+      "a recorded run instead: tasks coloured by status, child runs (e.g. a plan's workflow) as subgraphs",
+    )
     .action(async (file: string | undefined, flags: { tools?: string[]; run?: string }) => {
-      if (flags.run) return void (process.exitCode = await (await records()).graphRunCommand(await runIdArg(flags.run)));
+      if (flags.run)
+        return void (process.exitCode = await (await records()).graphRunCommand(await runIdArg(flags.run)));
       if (!file) throw new ExitError(EXIT.invalid, 'graph needs a workflow file or --run <runId>');
       // Drawing needs no tools: a tool that is not registered here is drawn by its name, not an error.
       const { workflow } = await loadWorkflow(file);
@@ -288,17 +396,27 @@ Exit codes: 0 valid, 2 invalid.`)
     .option('-o, --out <file.yaml>', 'write the workflow here (default: print it)')
     .option('--run', 'run it right away (recorded like braid run)')
     .option('-t, --tools <module>', 'ES module with tools the plan may use (repeatable)', collect)
-    .addOption(new Option('--max-rounds <n>', 'model answers allowed, repairs included').argParser(positiveInt).default(3))
-    .addHelpText('after', '\nOffline (no OPENAI_API_KEY) the planner uses documented keyword rules and says so.\n\nExample:\n  braid plan "compare solar and wind costs and email me a summary" --out flow.yaml --run')
+    .addOption(
+      new Option('--max-rounds <n>', 'model answers allowed, repairs included').argParser(positiveInt).default(3),
+    )
+    .addHelpText(
+      'after',
+      '\nOffline (no OPENAI_API_KEY) the planner uses documented keyword rules and says so.\n\nExample:\n  braid plan "compare solar and wind costs and email me a summary" --out flow.yaml --run',
+    )
     .action(async (goal: string, flags: PlanFlags) => {
       process.exitCode = await (await import('./plan-command.js')).planCommand(goal, flags);
     });
 
   program
     .command('init')
-    .description('create a project: a tools module, a workflow with a conditional branch, .env.example and an offline test')
+    .description(
+      'create a project: a tools module, a workflow with a conditional branch, .env.example and an offline test',
+    )
     .argument('[dir]', 'folder to create (default: the current folder, which must be empty)')
-    .option('--braid <spec>', 'the braid dependency in package.json: a version, a path or a tarball (default: this braid)')
+    .option(
+      '--braid <spec>',
+      'the braid dependency in package.json: a version, a path or a tarball (default: this braid)',
+    )
     .option('--force', 'write into a folder that is not empty')
     .addHelpText('after', '\nExample:\n  braid init my-agents && cd my-agents && npm install && npm test')
     .action(async (dir: string | undefined, flags: { braid?: string; force?: boolean }) => {
@@ -308,16 +426,25 @@ Exit codes: 0 valid, 2 invalid.`)
   program
     .command('schema')
     .description('print the JSON Schema of the workflow file format (for editor completion and checks)')
-    .option('-t, --tools <module>', 'also describe these tools: `tool` must name a registered tool, each input is checked against its tool', collect)
-    .addHelpText('after', `
+    .option(
+      '-t, --tools <module>',
+      'also describe these tools: `tool` must name a registered tool, each input is checked against its tool',
+      collect,
+    )
+    .addHelpText(
+      'after',
+      `
 braid ships schema/workflow.schema.json (built-in tools suggested, other tool names allowed). In VS Code
 (with the YAML extension), start a workflow file with:
   # yaml-language-server: $schema=./node_modules/braid/schema/workflow.schema.json
-or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.schema.json`)
+or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.schema.json`,
+    )
     .action(async (flags: { tools?: string[] }) => {
       const { workflowFormatSchema } = await import('../spec/format-schema.js');
       const registry = await registryFor(flags.tools);
-      process.stdout.write(`${JSON.stringify(workflowFormatSchema(registry, { onlyTheseTools: Boolean(flags.tools?.length) }), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(workflowFormatSchema(registry, { onlyTheseTools: Boolean(flags.tools?.length) }), null, 2)}\n`,
+      );
     });
 
   program
@@ -331,13 +458,32 @@ or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.
       await mcp.close();
       const tools = toRegistry([...(await loadUserTools(flags.tools)), ...mcp.tools], builtinTools()).list();
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(tools.map((t) => ({ name: t.name, description: t.description ?? '', input: toJSONSchema(t), upstream: upstreamText(t) })), null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify(
+            tools.map((t) => ({
+              name: t.name,
+              description: t.description ?? '',
+              input: toJSONSchema(t),
+              upstream: upstreamText(t),
+            })),
+            null,
+            2,
+          )}\n`,
+        );
         return;
       }
       for (const t of tools) {
-        const schema = toJSONSchema(t) as { properties?: Record<string, { type?: unknown; description?: string }>; required?: string[] };
-        const fields = Object.entries(schema.properties ?? {}).map(([k, v]) => `${k}${schema.required?.includes(k) ? '' : '?'}: ${Array.isArray(v.type) ? v.type.join('|') : (v.type ?? 'any')}`);
-        process.stdout.write(`${t.name}(${fields.join(', ')})\n  ${t.description ?? ''}\n  from upstream: ${upstreamText(t)}\n`);
+        const schema = toJSONSchema(t) as {
+          properties?: Record<string, { type?: unknown; description?: string }>;
+          required?: string[];
+        };
+        const fields = Object.entries(schema.properties ?? {}).map(
+          ([k, v]) =>
+            `${k}${schema.required?.includes(k) ? '' : '?'}: ${Array.isArray(v.type) ? v.type.join('|') : (v.type ?? 'any')}`,
+        );
+        process.stdout.write(
+          `${t.name}(${fields.join(', ')})\n  ${t.description ?? ''}\n  from upstream: ${upstreamText(t)}\n`,
+        );
       }
     });
 
@@ -345,7 +491,8 @@ or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.
 }
 
 /** How a tool takes upstream outputs when a task's input does not name a field (workflow-spec.md §5a). */
-const upstreamText = (t: Tool) => t.upstream?.description ?? 'output fields with the names of its input fields (a later upstream wins)';
+const upstreamText = (t: Tool) =>
+  t.upstream?.description ?? 'output fields with the names of its input fields (a later upstream wins)';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -361,7 +508,8 @@ function positiveNumber(value: string): number {
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port number 0..65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`expected a port number 0..65535, got "${value}"`);
   return n;
 }
 

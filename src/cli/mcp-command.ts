@@ -19,11 +19,16 @@ export async function mcpCommand(flags: ServiceFlags): Promise<number> {
   });
   await server.connect(new StdioServerTransport());
   const n = catalog.list().length;
-  process.stderr.write(`braid mcp: ${n} workflow${n === 1 ? '' : 's'} from ${dir} as MCP tools over stdio; runs recorded${runs.options.store ? '' : ' nowhere (--no-store)'}\n`);
+  process.stderr.write(
+    `braid mcp: ${n} workflow${n === 1 ? '' : 's'} from ${dir} as MCP tools over stdio; runs recorded${runs.options.store ? '' : ' nowhere (--no-store)'}\n`,
+  );
   const why = await stopped;
   // Runs still going are cancelled (and recorded as cancelled) before the process leaves.
   const running = runs.list().filter((h) => !h.finished);
-  if (running.length) process.stderr.write(`braid mcp: ${why}; cancelling ${running.length} running workflow${running.length === 1 ? '' : 's'}\n`);
+  if (running.length)
+    process.stderr.write(
+      `braid mcp: ${why}; cancelling ${running.length} running workflow${running.length === 1 ? '' : 's'}\n`,
+    );
   for (const h of running) h.cancel();
   await Promise.allSettled(running.map((h) => h.done));
   await server.close().catch(() => {});

@@ -19,10 +19,14 @@ export async function planCommand(goal: string, flags: PlanFlags): Promise<numbe
   const registry = await registryFor(flags.tools);
   const llm = createProvider();
   const planned = await planWorkflow(goal, { llm, registry, maxRounds: flags.maxRounds });
-  const how = planned.offline ? 'offline planner (keyword rules; set OPENAI_API_KEY to plan with a model)' : `${llm.provider} ${llm.model}, ${planned.rounds} round${planned.rounds === 1 ? '' : 's'}`;
+  const how = planned.offline
+    ? 'offline planner (keyword rules; set OPENAI_API_KEY to plan with a model)'
+    : `${llm.provider} ${llm.model}, ${planned.rounds} round${planned.rounds === 1 ? '' : 's'}`;
   const yaml = `# Planned by braid from: ${goal.replace(/\n/g, ' ')}\n# ${how}\n${stringify(planned.workflow)}`;
   // --run without --out keeps the file under .braid/plans so the run record can point at it.
-  const file = flags.out ?? (flags.run ? join(process.env.BRAID_HOME ?? '.braid', 'plans', `${planned.workflow.name}.yaml`) : undefined);
+  const file =
+    flags.out ??
+    (flags.run ? join(process.env.BRAID_HOME ?? '.braid', 'plans', `${planned.workflow.name}.yaml`) : undefined);
   if (file) {
     await mkdir(dirname(resolve(file)), { recursive: true });
     await writeFile(file, yaml);

@@ -13,7 +13,10 @@ interface Row {
   endedAt?: number;
 }
 
-export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly string[]): { onEvent: (e: RunEvent) => void; stop: () => void } {
+export function createProgress(
+  stream: NodeJS.WriteStream,
+  taskIds: readonly string[],
+): { onEvent: (e: RunEvent) => void; stop: () => void } {
   const tty = Boolean(stream.isTTY) && process.env.TERM !== 'dumb';
   if (!tty) {
     // Batched once per event-loop turn: writing to a slow pipe never delays a task.
@@ -31,7 +34,10 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
     const now = Date.now();
     const lines = [...rows].map(([id, r]) => {
       const time = r.startedAt ? formatDuration((r.endedAt ?? now) - r.startedAt) : '';
-      return `${paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${safeText(id).padEnd(width)} ${r.status.padEnd(9)}`, true)} ${c.gray(time.padEnd(7))} ${r.detail}`.slice(0, (stream.columns ?? 120) + 20);
+      return `${paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${safeText(id).padEnd(width)} ${r.status.padEnd(9)}`, true)} ${c.gray(time.padEnd(7))} ${r.detail}`.slice(
+        0,
+        (stream.columns ?? 120) + 20,
+      );
     });
     stream.write((drawn ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}`).join('\n') + '\n');
     drawn = lines.length;
@@ -48,15 +54,27 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
       if (!r) return;
       switch (e.type) {
         case 'task.started':
-          Object.assign(r, { status: 'running', detail: c.gray(safeText(`${e.tool}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${e.visit > 1 ? ` visit ${e.visit}` : ''}`)) });
+          Object.assign(r, {
+            status: 'running',
+            detail: c.gray(
+              safeText(
+                `${e.tool}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${e.visit > 1 ? ` visit ${e.visit}` : ''}`,
+              ),
+            ),
+          });
           r.startedAt ??= Date.now();
           r.endedAt = undefined;
           break;
         case 'task.retrying':
-          Object.assign(r, { status: 'retrying', detail: c.yellow(safeText(`retry in ${e.delayMs}ms: ${e.error.message}`)) });
+          Object.assign(r, {
+            status: 'retrying',
+            detail: c.yellow(safeText(`retry in ${e.delayMs}ms: ${e.error.message}`)),
+          });
           break;
         case 'task.progress':
-          r.detail = c.gray(safeText(`${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`));
+          r.detail = c.gray(
+            safeText(`${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`),
+          );
           break;
         case 'task.labeled':
           r.detail = `label ${c.cyan(safeText(e.label))} (${safeText(e.source)})`;
@@ -93,7 +111,8 @@ export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly str
 
 function plainLine(stream: NodeJS.WriteStream, e: RunEvent): void {
   const text = describeEvent(e);
-  if (text !== undefined && e.type !== 'llm.call' && e.type !== 'task.ready' && e.type !== 'task.log') stream.write(`[${e.ts.slice(11, 23)}] ${text}\n`);
+  if (text !== undefined && e.type !== 'llm.call' && e.type !== 'task.ready' && e.type !== 'task.log')
+    stream.write(`[${e.ts.slice(11, 23)}] ${text}\n`);
 }
 
 /** One human sentence per event (the plain progress lines and `braid logs`), safe to print on a terminal. */

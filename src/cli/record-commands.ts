@@ -26,7 +26,13 @@ export async function runsCommand(flags: { json?: boolean; limit?: number }): Pr
   const runs: RecordedRun[] = [];
   for (const id of ids) runs.push(foldRun(await store.read(id), processAlive));
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(runs.map(({ tasks, ...r }) => ({ ...r, counts: counts(tasks) })), null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        runs.map(({ tasks, ...r }) => ({ ...r, counts: counts(tasks) })),
+        null,
+        2,
+      )}\n`,
+    );
     return EXIT.ok;
   }
   if (!runs.length) {
@@ -43,7 +49,9 @@ export async function runsCommand(flags: { json?: boolean; limit?: number }): Pr
       paint(r.status, `${STATUS_ICON[r.status] ?? '·'} ${safeText(r.status)}`, c),
       r.startedAt.replace('T', ' ').slice(0, 19),
       r.endedAt ? formatDuration(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '-',
-      Object.entries(n).map(([s, k]) => `${k}${STATUS_ICON[s] ?? safeText(s)}`).join(' '),
+      Object.entries(n)
+        .map(([s, k]) => `${k}${STATUS_ICON[s] ?? safeText(s)}`)
+        .join(' '),
       r.usage ? String(r.usage.totalTokens) : '',
       r.usage?.costUsd ? `$${r.usage.costUsd.toFixed(4)}` : '',
     ]);
@@ -58,7 +66,10 @@ function counts(tasks: RecordedRun['tasks']): Record<string, number> {
   return n;
 }
 
-export async function showCommand(runId: string, flags: { json?: boolean; timeline?: boolean; mermaid?: boolean }): Promise<number> {
+export async function showCommand(
+  runId: string,
+  flags: { json?: boolean; timeline?: boolean; mermaid?: boolean },
+): Promise<number> {
   const { record, run } = await load(runId);
   reportProblems(runId, record);
   const spans = intervals(record.events, run.endedAt ? Date.parse(run.endedAt) : Date.now());
@@ -76,17 +87,34 @@ export async function showCommand(runId: string, flags: { json?: boolean; timeli
   const ids = Object.keys(run.tasks);
   if (flags.timeline !== false) out.push('', c.bold('timeline'), textTimeline(ids, spans, colored));
   if (run.usage) {
-    const spent = Object.entries(run.tasks).filter(([, t]) => t.usage).sort(([, a], [, b]) => b.usage!.totalTokens - a.usage!.totalTokens);
-    out.push('', c.bold('tokens'), ...spent.map(([id, t]) => `${safeText(id)}: ${t.usage!.totalTokens} tokens (${t.usage!.promptTokens} in, ${t.usage!.completionTokens} out)${t.usage!.costUsd === null ? '' : `, $${t.usage!.costUsd.toFixed(4)}`}`));
+    const spent = Object.entries(run.tasks)
+      .filter(([, t]) => t.usage)
+      .sort(([, a], [, b]) => b.usage!.totalTokens - a.usage!.totalTokens);
+    out.push(
+      '',
+      c.bold('tokens'),
+      ...spent.map(
+        ([id, t]) =>
+          `${safeText(id)}: ${t.usage!.totalTokens} tokens (${t.usage!.promptTokens} in, ${t.usage!.completionTokens} out)${t.usage!.costUsd === null ? '' : `, $${t.usage!.costUsd.toFixed(4)}`}`,
+      ),
+    );
   }
   if (record.header) {
     // Only tasks of the recorded workflow: a damaged record may name others.
     const known = new Set(record.header.workflow.tasks.map((t) => t.id));
-    const why = ids.filter((id) => known.has(id) && ['skipped', 'failed', 'waiting', 'running'].includes(run.tasks[id].status));
+    const why = ids.filter(
+      (id) => known.has(id) && ['skipped', 'failed', 'waiting', 'running'].includes(run.tasks[id].status),
+    );
     if (why.length) out.push('', c.bold('why'));
-    for (const id of why) out.push(...(await explainTask(record.header, run, id)).slice(0, 4).map((l, k) => (k ? `    ${safeText(l)}` : `  ${safeText(l)}`)));
+    for (const id of why)
+      out.push(
+        ...(await explainTask(record.header, run, id))
+          .slice(0, 4)
+          .map((l, k) => (k ? `    ${safeText(l)}` : `  ${safeText(l)}`)),
+      );
   }
-  if (run.status === 'interrupted') out.push('', c.yellow(`the process stopped mid-run; continue it with: braid resume ${safeText(run.runId)}`));
+  if (run.status === 'interrupted')
+    out.push('', c.yellow(`the process stopped mid-run; continue it with: braid resume ${safeText(run.runId)}`));
   process.stdout.write(`${out.join('\n')}\n`);
   return EXIT.ok;
 }
@@ -96,7 +124,10 @@ export async function explainCommand(runId: string, taskId: string): Promise<num
   reportProblems(runId, record);
   if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: cannot explain`);
   if (!Object.hasOwn(run.tasks, taskId) || !record.header.workflow.tasks.some((t) => t.id === taskId)) {
-    throw new ExitError(EXIT.invalid, `run "${runId}" has no task "${taskId}" in its workflow (tasks: ${record.header.workflow.tasks.map((t) => safeText(t.id)).join(', ')})`);
+    throw new ExitError(
+      EXIT.invalid,
+      `run "${runId}" has no task "${taskId}" in its workflow (tasks: ${record.header.workflow.tasks.map((t) => safeText(t.id)).join(', ')})`,
+    );
   }
   process.stdout.write(`${(await explainTask(record.header, run, taskId)).map(safeText).join('\n')}\n`);
   return EXIT.ok;
@@ -106,15 +137,22 @@ export async function explainCommand(runId: string, taskId: string): Promise<num
 /** Kinds `braid logs` leaves out unless `--all` (they are many and say little); the end of the output counts them. */
 const QUIET_KINDS = new Set(['task.ready', 'task.progress', 'task.log', 'llm.call']);
 
-export async function logsCommand(runId: string, flags: { json?: boolean; follow?: boolean; all?: boolean }): Promise<number> {
+export async function logsCommand(
+  runId: string,
+  flags: { json?: boolean; follow?: boolean; all?: boolean },
+): Promise<number> {
   const store = defaultStore();
   const hidden = new Map<string, number>();
   for await (const e of followRun(store, runId, { follow: flags.follow, onProblem: problemReporter(store, runId) })) {
     if (flags.json) process.stdout.write(`${JSON.stringify(e)}\n`);
-    else if (flags.all || !QUIET_KINDS.has(e.type)) process.stdout.write(`${String(e.seq).padStart(5)} ${e.ts.slice(11, 23)} ${describeEvent(e)}\n`);
+    else if (flags.all || !QUIET_KINDS.has(e.type))
+      process.stdout.write(`${String(e.seq).padStart(5)} ${e.ts.slice(11, 23)} ${describeEvent(e)}\n`);
     else hidden.set(e.type, (hidden.get(e.type) ?? 0) + 1);
   }
-  if (hidden.size) process.stderr.write(`(not shown: ${[...hidden].map(([k, n]) => `${n} ${k}`).join(', ')}; --all shows every event)\n`);
+  if (hidden.size)
+    process.stderr.write(
+      `(not shown: ${[...hidden].map(([k, n]) => `${n} ${k}`).join(', ')}; --all shows every event)\n`,
+    );
   return EXIT.ok;
 }
 
@@ -129,8 +167,16 @@ export async function graphRunCommand(runId: string): Promise<number> {
     if (e.type !== 'task.child') continue;
     const checked = validateWorkflow(e.workflow);
     if (!checked.success) continue;
-    const child = await store.read(e.childRunId).then((r) => foldRun(r, processAlive), () => undefined);
-    children.push({ taskId: e.taskId, childRunId: e.childRunId, workflow: checked.workflow, ...(child ? { statuses: child.tasks } : {}) });
+    const child = await store.read(e.childRunId).then(
+      (r) => foldRun(r, processAlive),
+      () => undefined,
+    );
+    children.push({
+      taskId: e.taskId,
+      childRunId: e.childRunId,
+      workflow: checked.workflow,
+      ...(child ? { statuses: child.tasks } : {}),
+    });
   }
   process.stdout.write(`${safeLines(toMermaid(record.header.workflow, { statuses: run.tasks, children }))}\n`);
   return EXIT.ok;

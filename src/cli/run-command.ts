@@ -47,16 +47,23 @@ export interface RunFlags {
 }
 
 /** The run's model; `--llm-concurrency` sets its limit on requests in flight. */
-export const modelFor = (f: { llmConcurrency?: number }) => createProvider(f.llmConcurrency ? { concurrency: f.llmConcurrency } : {});
+export const modelFor = (f: { llmConcurrency?: number }) =>
+  createProvider(f.llmConcurrency ? { concurrency: f.llmConcurrency } : {});
 
-const budgetOf = (f: RunFlags) => ({ max_tokens: f.budgetTokens, max_cost_usd: f.budgetCost, max_duration_ms: f.budgetMs, max_tasks: f.budgetTasks });
+const budgetOf = (f: RunFlags) => ({
+  max_tokens: f.budgetTokens,
+  max_cost_usd: f.budgetCost,
+  max_duration_ms: f.budgetMs,
+  max_tasks: f.budgetTasks,
+});
 
 import { defaultStore } from '../store/default-store.js';
 
 export { defaultStore };
 
 /** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
-export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) => void process.stderr.write(`braid: ${store.path(runId)}: ${safeText(problem)}\n`);
+export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) =>
+  void process.stderr.write(`braid: ${store.path(runId)}: ${safeText(problem)}\n`);
 
 export async function loadUserTools(files: readonly string[] = []): Promise<Tool[]> {
   const out: Tool[] = [];
@@ -77,20 +84,28 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
     const input = await readRunInput(flags, loaded.workflow.inputs);
     preflight(file, loaded.workflow, toRegistry([...registry.list(), ...loaded.tools]), input, flags.quiet);
     const store = flags.store === false ? undefined : defaultStore();
-    const source = { file: resolve(file), ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}), ...(flags.mcp ? { mcp: resolve(flags.mcp) } : {}) };
-    return await withRunUi(loaded.workflow.tasks.map((t) => t.id), flags, store, (ui) =>
-      // The file is read (and a TS module imported) once: run the workflow already loaded above.
-      runWorkflow(loaded.workflow, {
-        tools: [...registry.list(), ...loaded.tools],
-        input,
-        concurrency: flags.concurrency,
-        llm: modelFor(flags),
-        budget: budgetOf(flags),
-        store: store ?? false,
-        recordSource: source,
-        ...(mcp.source ? { mcp: mcp.source } : {}),
-        ...ui,
-      }),
+    const source = {
+      file: resolve(file),
+      ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}),
+      ...(flags.mcp ? { mcp: resolve(flags.mcp) } : {}),
+    };
+    return await withRunUi(
+      loaded.workflow.tasks.map((t) => t.id),
+      flags,
+      store,
+      (ui) =>
+        // The file is read (and a TS module imported) once: run the workflow already loaded above.
+        runWorkflow(loaded.workflow, {
+          tools: [...registry.list(), ...loaded.tools],
+          input,
+          concurrency: flags.concurrency,
+          llm: modelFor(flags),
+          budget: budgetOf(flags),
+          store: store ?? false,
+          recordSource: source,
+          ...(mcp.source ? { mcp: mcp.source } : {}),
+          ...ui,
+        }),
     );
   } finally {
     await mcp.close();
@@ -109,24 +124,50 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
   const tools = await loadUserTools([...(header.source?.tools ?? []), ...(flags.tools ?? [])]);
   const file = header.source?.file;
   // A TS/JS workflow module may export its own tools: import it again for them (the definition comes from the record).
-  if (file && /\.(m?[jt]s|[cm]ts)$/.test(file)) tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
+  if (file && /\.(m?[jt]s|[cm]ts)$/.test(file))
+    tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
   const mcpFile = flags.mcp ?? header.source?.mcp;
   const mcp = mcpFile ? await readMcpConfig(mcpFile) : undefined;
-  const pending = await prepareResume(runId, { store, tools, concurrency: flags.concurrency, llm: modelFor(flags), budget: budgetOf(flags), approve, ...(mcp ? { mcp } : {}) });
-  if (approve) process.stderr.write(`${approve.approved ? 'approved' : 'rejected'} ${approve.taskId} of run ${runId}\n`);
+  const pending = await prepareResume(runId, {
+    store,
+    tools,
+    concurrency: flags.concurrency,
+    llm: modelFor(flags),
+    budget: budgetOf(flags),
+    approve,
+    ...(mcp ? { mcp } : {}),
+  });
+  if (approve)
+    process.stderr.write(`${approve.approved ? 'approved' : 'rejected'} ${approve.taskId} of run ${runId}\n`);
   try {
-    return await withRunUi(header.workflow.tasks.map((t) => t.id), flags, store, (ui) => pending.start(ui));
+    return await withRunUi(
+      header.workflow.tasks.map((t) => t.id),
+      flags,
+      store,
+      (ui) => pending.start(ui),
+    );
   } finally {
     pending.release();
   }
 }
 
 /** `braid approve`: the decision and the continuation under one lock, so two approvals cannot both go through. */
-export async function approveCommand(runId: string, taskId: string, flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean }): Promise<number> {
-  const decision: Approval = { taskId, approved: !flags.reject, by: flags.by ?? process.env.USER, comment: flags.comment };
+export async function approveCommand(
+  runId: string,
+  taskId: string,
+  flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean },
+): Promise<number> {
+  const decision: Approval = {
+    taskId,
+    approved: !flags.reject,
+    by: flags.by ?? process.env.USER,
+    comment: flags.comment,
+  };
   if (flags.resume !== false) return resumeCommand(runId, flags, decision);
   await approveTask(defaultStore(), runId, taskId, decision);
-  process.stderr.write(`${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\ncontinue it with: braid resume ${runId}\n`);
+  process.stderr.write(
+    `${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\ncontinue it with: braid resume ${runId}\n`,
+  );
   return EXIT.ok;
 }
 
@@ -134,7 +175,13 @@ export async function approveCommand(runId: string, taskId: string, flags: RunFl
  * What `braid validate` would say, before anything starts: errors (bad literal inputs, required fields with
  * no source, named with the file) end the command with exit 2; warnings are printed and the run goes on.
  */
-function preflight(file: string, workflow: Workflow, registry: ToolRegistry, input: Record<string, unknown>, quiet?: boolean): void {
+function preflight(
+  file: string,
+  workflow: Workflow,
+  registry: ToolRegistry,
+  input: Record<string, unknown>,
+  quiet?: boolean,
+): void {
   const issues = checkInputs(workflow, registry, Object.keys(resolveInput(workflow, input)));
   const errors = issues.filter((i) => i.severity !== 'warning');
   if (errors.length) throw new WorkflowValidationError(file, errors);
@@ -145,7 +192,12 @@ function preflight(file: string, workflow: Workflow, registry: ToolRegistry, inp
 type Ui = { onEvent: EventListener[]; signal: AbortSignal };
 
 /** Progress, Ctrl-C, the events file, logs and traces around one run; prints the result and returns the exit code. */
-async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: JsonlRunStore | undefined, start: (ui: Ui) => Promise<RunResult>): Promise<number> {
+async function withRunUi(
+  taskIds: readonly string[],
+  flags: RunFlags,
+  store: JsonlRunStore | undefined,
+  start: (ui: Ui) => Promise<RunResult>,
+): Promise<number> {
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -163,14 +215,22 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
   const logFile = flags.logFile ?? process.env.BRAID_LOG_FILE;
   const logToStderr = !logFile && process.env.BRAID_LOG_LEVEL !== undefined;
   // pino and OpenTelemetry load only when asked for.
-  const logger = logFile || logToStderr ? await import('../monitor/logger.js').then((m) => m.eventLogger(m.createLogger({ file: logFile }))) : undefined;
-  const tracer = process.env.BRAID_OTEL ? await Promise.all([import('@opentelemetry/api'), import('../monitor/tracing.js')]).then(([api, m]) => m.otelListener(api.trace.getTracer('braid'))) : undefined;
+  const logger =
+    logFile || logToStderr
+      ? await import('../monitor/logger.js').then((m) => m.eventLogger(m.createLogger({ file: logFile })))
+      : undefined;
+  const tracer = process.env.BRAID_OTEL
+    ? await Promise.all([import('@opentelemetry/api'), import('../monitor/tracing.js')]).then(([api, m]) =>
+        m.otelListener(api.trace.getTracer('braid')),
+      )
+    : undefined;
   // Log lines on stderr are the progress: no live view over them.
   const progress = flags.quiet || logToStderr ? undefined : createProgress(process.stderr, taskIds);
   const eventsOut = flags.events ? createWriteStream(flags.events) : undefined;
   const providers = new Set<string>();
   const onEvent: EventListener[] = [
-    (e: RunEvent) => void (e.type === 'llm.call' && providers.add(`${e.provider}${e.provider === 'offline' ? '' : ` ${e.model}`}`)),
+    (e: RunEvent) =>
+      void (e.type === 'llm.call' && providers.add(`${e.provider}${e.provider === 'offline' ? '' : ` ${e.model}`}`)),
     ...(progress ? [progress.onEvent] : []),
     ...(eventsOut ? [(e: RunEvent) => void eventsOut.write(`${jsonLine(e)}\n`)] : []),
     ...(logger ? [logger] : []),
@@ -183,8 +243,13 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
     progress?.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
-      process.stdout.write(`${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, { stacks: flags.verbose })}\n`);
-      if (providers.has('offline')) process.stdout.write('LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n');
+      process.stdout.write(
+        `${summaryTable(result, Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, { stacks: flags.verbose })}\n`,
+      );
+      if (providers.has('offline'))
+        process.stdout.write(
+          'LLM: offline provider (deterministic rules, no network); set OPENAI_API_KEY for a real model\n',
+        );
       else if (providers.size) process.stdout.write(`LLM: ${safeText([...providers].join(', '))}\n`);
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
     }
@@ -198,9 +263,12 @@ async function withRunUi(taskIds: readonly string[], flags: RunFlags, store: Jso
 }
 
 function nextSteps(result: RunResult, recorded: boolean): string[] {
-  const waiting = Object.entries(result.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
+  const waiting = Object.entries(result.tasks)
+    .filter(([, t]) => t.status === 'waiting')
+    .map(([id]) => id);
   const lines = waiting.map((id) => `waiting for approval: braid approve ${result.runId} ${id}   (or --reject)`);
-  if (recorded && (result.status === 'failed' || result.status === 'cancelled')) lines.push(`inspect: braid show ${result.runId}    continue: braid resume ${result.runId}`);
+  if (recorded && (result.status === 'failed' || result.status === 'cancelled'))
+    lines.push(`inspect: braid show ${result.runId}    continue: braid resume ${result.runId}`);
   return lines.map(safeText);
 }
 
@@ -209,6 +277,12 @@ function jsonLine(e: RunEvent): string {
   try {
     return JSON.stringify(e);
   } catch (err) {
-    return JSON.stringify({ seq: e.seq, ts: e.ts, runId: e.runId, type: e.type, unserializable: (err as Error).message });
+    return JSON.stringify({
+      seq: e.seq,
+      ts: e.ts,
+      runId: e.runId,
+      type: e.type,
+      unserializable: (err as Error).message,
+    });
   }
 }

@@ -15,7 +15,10 @@ export async function resolveRunId(store: RunStore, given: string): Promise<stri
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) {
     const shown = matches.slice(0, 5).join(', ');
-    throw new ExitError(EXIT.invalid, `"${given}" matches ${matches.length} runs (${shown}${matches.length > 5 ? ', ...' : ''}); give more of the id`);
+    throw new ExitError(
+      EXIT.invalid,
+      `"${given}" matches ${matches.length} runs (${shown}${matches.length > 5 ? ', ...' : ''}); give more of the id`,
+    );
   }
   return given; // unknown: the command says so with the store's own message
 }

@@ -22,13 +22,26 @@ export function intervals(events: readonly RunEvent[], until = Date.now()): Inte
     const o = open.get(k);
     if (!o) return;
     open.delete(k);
-    out.push({ taskId: o.taskId, start: o.start, end: Date.parse(ts), status, attempt: o.attempt, ...(o.item === undefined ? {} : { item: o.item }) });
+    out.push({
+      taskId: o.taskId,
+      start: o.start,
+      end: Date.parse(ts),
+      status,
+      attempt: o.attempt,
+      ...(o.item === undefined ? {} : { item: o.item }),
+    });
   };
   const closeTask = (taskId: string, ts: string, status: Interval['status']) => {
     for (const [k, o] of [...open]) if (o.taskId === taskId) close(k, ts, status);
   };
   for (const e of events) {
-    if (e.type === 'task.started') open.set(key(e.taskId, e.item), { taskId: e.taskId, start: Date.parse(e.ts), attempt: e.attempt, ...(e.item === undefined ? {} : { item: e.item }) });
+    if (e.type === 'task.started')
+      open.set(key(e.taskId, e.item), {
+        taskId: e.taskId,
+        start: Date.parse(e.ts),
+        attempt: e.attempt,
+        ...(e.item === undefined ? {} : { item: e.item }),
+      });
     else if (e.type === 'task.retrying') close(key(e.taskId, e.item), e.ts, 'retrying');
     else if (e.type === 'task.recovery') close(key(e.taskId, e.item), e.ts, 'failed');
     else if (e.type === 'task.progress' && typeof (e.data as { item?: unknown } | undefined)?.item === 'number') {
@@ -36,27 +49,44 @@ export function intervals(events: readonly RunEvent[], until = Date.now()): Inte
       close(key(e.taskId, item), e.ts, status === 'succeeded' ? 'succeeded' : 'failed');
     } else if (e.type === 'task.succeeded') closeTask(e.taskId, e.ts, 'succeeded');
     else if (e.type === 'task.failed') closeTask(e.taskId, e.ts, 'failed');
-    else if (e.type === 'run.resumed' || e.type === 'run.finished') for (const k of [...open.keys()]) close(k, e.ts, 'failed');
+    else if (e.type === 'run.resumed' || e.type === 'run.finished')
+      for (const k of [...open.keys()]) close(k, e.ts, 'failed');
   }
   const end = Math.max(until, ...out.map((i) => i.end));
-  for (const o of open.values()) out.push({ taskId: o.taskId, start: o.start, end, status: 'running', attempt: o.attempt, ...(o.item === undefined ? {} : { item: o.item }) });
+  for (const o of open.values())
+    out.push({
+      taskId: o.taskId,
+      start: o.start,
+      end,
+      status: 'running',
+      attempt: o.attempt,
+      ...(o.item === undefined ? {} : { item: o.item }),
+    });
   return out.sort((a, b) => a.start - b.start);
 }
 
 /** A text Gantt chart: one row per task, `█` while an attempt ran, scaled to `width` columns. */
-export function textTimeline(taskIds: readonly string[], spans: readonly Interval[], useColor: boolean, width = 50): string {
+export function textTimeline(
+  taskIds: readonly string[],
+  spans: readonly Interval[],
+  useColor: boolean,
+  width = 50,
+): string {
   if (!spans.length) return '(no task ran)';
   const c = color(useColor);
   const t0 = Math.min(...spans.map((s) => s.start));
   const total = Math.max(1, Math.max(...spans.map((s) => s.end)) - t0);
   const name = Math.max(...taskIds.map((id) => safeText(id).length), 4);
   const col = (t: number) => Math.min(width - 1, Math.floor(((t - t0) / total) * width));
-  const rows = [`${' '.repeat(name)}  0${' '.repeat(width - 1 - formatDuration(total).length)}${formatDuration(total)}`];
+  const rows = [
+    `${' '.repeat(name)}  0${' '.repeat(width - 1 - formatDuration(total).length)}${formatDuration(total)}`,
+  ];
   for (const id of taskIds) {
     const mine = spans.filter((s) => s.taskId === id);
     const cells = Array.from({ length: width }, () => c.gray('·'));
     for (const s of mine) {
-      const paint = s.status === 'failed' ? c.red : s.status === 'retrying' ? c.yellow : s.status === 'running' ? c.cyan : c.green;
+      const paint =
+        s.status === 'failed' ? c.red : s.status === 'retrying' ? c.yellow : s.status === 'running' ? c.cyan : c.green;
       for (let k = col(s.start); k <= col(s.end); k++) cells[k] = paint('█');
     }
     const busy = mine.reduce((ms, s) => ms + s.end - s.start, 0);
@@ -76,8 +106,11 @@ export function mermaidTimeline(title: string, spans: readonly Interval[]): stri
   for (const [taskId, list] of byTask) {
     lines.push(`  section ${taskId}`);
     for (const s of list) {
-      const tag = s.status === 'failed' || s.status === 'retrying' ? 'crit, ' : s.status === 'running' ? 'active, ' : 'done, ';
-      lines.push(`    ${s.item === undefined ? '' : `item ${s.item} `}attempt ${s.attempt} (${s.status}) :${tag}${s.start}, ${Math.max(s.end, s.start + 1)}`);
+      const tag =
+        s.status === 'failed' || s.status === 'retrying' ? 'crit, ' : s.status === 'running' ? 'active, ' : 'done, ';
+      lines.push(
+        `    ${s.item === undefined ? '' : `item ${s.item} `}attempt ${s.attempt} (${s.status}) :${tag}${s.start}, ${Math.max(s.end, s.start + 1)}`,
+      );
     }
   }
   return lines.join('\n');

@@ -33,15 +33,41 @@ export type RunEventBody =
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
   /** `item`: the for_each item this attempt runs. */
   /** `sources`: where each input field came from, when the task took data beyond its explicit input (§5a). */
-  | { type: 'task.started'; taskId: string; tool: string; attempt: number; visit: number; item?: number; sources?: Record<string, string> }
+  | {
+      type: 'task.started';
+      taskId: string;
+      tool: string;
+      attempt: number;
+      visit: number;
+      item?: number;
+      sources?: Record<string, string>;
+    }
   | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord; item?: number }
   /**
    * An `on_failure` step after a failed attempt: `adjust` (the new `input`, or `failed` when no input could
    * be made), `fallback` (the stand-in `tool`), `skip`.
    */
-  | { type: 'task.recovery'; taskId: string; attempt: number; action: 'adjust' | 'fallback' | 'skip'; error: ErrorRecord; item?: number; input?: unknown; tool?: string; failed?: ErrorRecord }
+  | {
+      type: 'task.recovery';
+      taskId: string;
+      attempt: number;
+      action: 'adjust' | 'fallback' | 'skip';
+      error: ErrorRecord;
+      item?: number;
+      input?: unknown;
+      tool?: string;
+      failed?: ErrorRecord;
+    }
   /** `replayed`: the output comes from the run record of an earlier process, the tool did not run again. */
-  | { type: 'task.succeeded'; taskId: string; attempt: number; visit: number; durationMs: number; output?: unknown; replayed?: true }
+  | {
+      type: 'task.succeeded';
+      taskId: string;
+      attempt: number;
+      visit: number;
+      durationMs: number;
+      output?: unknown;
+      replayed?: true;
+    }
   | { type: 'task.failed'; taskId: string; attempt: number; visit: number; durationMs: number; error: ErrorRecord }
   /** `error`: with `failure_skipped`, the failure the policy skipped over. */
   | { type: 'task.skipped'; taskId: string; reason: SkipReason; error?: ErrorRecord }
@@ -54,7 +80,13 @@ export type RunEventBody =
   | { type: 'task.child'; taskId: string; childRunId: string; workflow: unknown }
   | { type: 'task.routed'; taskId: string; to: string; on: 'success' | 'failure' }
   | { type: 'task.progress'; taskId: string; message?: string; progress?: number; data?: unknown }
-  | { type: 'task.log'; taskId?: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
+  | {
+      type: 'task.log';
+      taskId?: string;
+      level: 'debug' | 'info' | 'warn' | 'error';
+      message: string;
+      fields?: Record<string, unknown>;
+    }
   | {
       type: 'llm.call';
       taskId?: string;

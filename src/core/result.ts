@@ -54,7 +54,7 @@ export interface TaskResult {
 
 /** Forget how a task's previous visit ended (it is about to end again). */
 export function clearOutcome(t: TaskResult): void {
-  delete t.reason, delete t.output, delete t.label, delete t.labelSource, delete t.labelReason, delete t.error;
+  (delete t.reason, delete t.output, delete t.label, delete t.labelSource, delete t.labelReason, delete t.error);
 }
 
 export interface RunResult {

@@ -8,7 +8,11 @@ import { zodToJsonSchema } from 'zod-to-json-schema';
 
 /** Any zod schema, v4 or v3: what braid needs from it. */
 export interface SchemaLike<T = unknown> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
 }
 
 export type JsonSchema = Record<string, unknown>;
@@ -21,11 +25,12 @@ export function schemaToJsonSchema(schema: SchemaLike | undefined): JsonSchema {
   let json = cache.get(schema);
   if (!json) {
     // zod 4 natively; a plain JSON Schema input (MCP, AI SDK jsonSchema()) as it is; else zod 3
-    const built = '_zod' in schema
-      ? (z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
-      : typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object'
-        ? structuredClone((schema as unknown as { jsonSchema: JsonSchema }).jsonSchema)
-        : (zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema);
+    const built =
+      '_zod' in schema
+        ? (z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
+        : typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object'
+          ? structuredClone((schema as unknown as { jsonSchema: JsonSchema }).jsonSchema)
+          : (zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema);
     const { $schema: _, ...rest } = built;
     json = deepFreeze(rest);
     cache.set(schema, json);

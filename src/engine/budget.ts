@@ -37,8 +37,10 @@ export class BudgetGuard {
     this.#tokens += usage.totalTokens;
     this.#cost += usage.costUsd ?? 0;
     const { max_tokens, max_cost_usd } = this.budget;
-    if (max_tokens !== undefined && this.#tokens > max_tokens) this.#exceed(`max_tokens ${max_tokens} exceeded (used ${this.#tokens})`);
-    else if (max_cost_usd !== undefined && this.#cost > max_cost_usd) this.#exceed(`max_cost_usd ${max_cost_usd} exceeded (spent $${this.#cost.toFixed(4)})`);
+    if (max_tokens !== undefined && this.#tokens > max_tokens)
+      this.#exceed(`max_tokens ${max_tokens} exceeded (used ${this.#tokens})`);
+    else if (max_cost_usd !== undefined && this.#cost > max_cost_usd)
+      this.#exceed(`max_cost_usd ${max_cost_usd} exceeded (spent $${this.#cost.toFixed(4)})`);
   }
 
   /** Count a task entry; false when it would go over `max_tasks`. */

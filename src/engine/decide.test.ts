@@ -3,18 +3,55 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SkipReason } from '../core/result.js';
 import type { TriggerRule } from '../spec/schema.js';
-import { decideExpression, decideTask, firstRecovery, recover, runStatus, settle, type TaskFacts, type TaskState } from './decide.js';
+import {
+  decideExpression,
+  decideTask,
+  firstRecovery,
+  recover,
+  runStatus,
+  settle,
+  type TaskFacts,
+  type TaskState,
+} from './decide.js';
 import type { PlanCondition, PlanPolicyStep, PlanTask } from './plan.js';
 
 /** A plan task with just what the decider reads. */
-function task(p: { trigger?: TriggerRule; upstreams?: number; ifStatusOn?: number; condition?: PlanCondition; retries?: number; policy?: PlanPolicyStep[]; routingOnly?: boolean; id?: string } = {}): PlanTask {
+function task(
+  p: {
+    trigger?: TriggerRule;
+    upstreams?: number;
+    ifStatusOn?: number;
+    condition?: PlanCondition;
+    retries?: number;
+    policy?: PlanPolicyStep[];
+    routingOnly?: boolean;
+    id?: string;
+  } = {},
+): PlanTask {
   const upstreams = Array.from({ length: p.upstreams ?? 0 }, (_, i) => i + 10);
-  const condition = p.condition ?? (p.ifStatusOn !== undefined ? { kind: 'status', dep: p.ifStatusOn, status: 'failed' } : { kind: 'none' });
+  const condition =
+    p.condition ??
+    (p.ifStatusOn !== undefined ? { kind: 'status', dep: p.ifStatusOn, status: 'failed' } : { kind: 'none' });
   const ruleUpstreams = condition.kind === 'status' ? upstreams.filter((u) => u !== condition.dep) : upstreams;
-  return { id: p.id ?? 't', upstreams, ruleUpstreams, trigger: p.trigger ?? 'all_success', condition, retries: p.retries ?? 0, policy: p.policy ?? [], routingOnly: p.routingOnly ?? false } as unknown as PlanTask;
+  return {
+    id: p.id ?? 't',
+    upstreams,
+    ruleUpstreams,
+    trigger: p.trigger ?? 'all_success',
+    condition,
+    retries: p.retries ?? 0,
+    policy: p.policy ?? [],
+    routingOnly: p.routingOnly ?? false,
+  } as unknown as PlanTask;
 }
 
-function facts(p: Partial<Omit<TaskFacts, 'counts'>> & { counts?: Partial<TaskFacts['counts']>; states?: Record<number, TaskState>; labels?: Record<number, string> } = {}): TaskFacts {
+function facts(
+  p: Partial<Omit<TaskFacts, 'counts'>> & {
+    counts?: Partial<TaskFacts['counts']>;
+    states?: Record<number, TaskState>;
+    labels?: Record<number, string>;
+  } = {},
+): TaskFacts {
   return {
     stopped: p.stopped,
     waiting: p.waiting ?? 0,
@@ -24,7 +61,13 @@ function facts(p: Partial<Omit<TaskFacts, 'counts'>> & { counts?: Partial<TaskFa
   };
 }
 
-const all = (n: number, k: 'succeeded' | 'failed' | 'skipped') => ({ total: n, succeeded: 0, failed: 0, skipped: 0, [k]: n });
+const all = (n: number, k: 'succeeded' | 'failed' | 'skipped') => ({
+  total: n,
+  succeeded: 0,
+  failed: 0,
+  skipped: 0,
+  [k]: n,
+});
 
 describe('decideTask: may a pending task start?', () => {
   it('a task without upstreams and without a condition enters at once', () => {
@@ -33,39 +76,64 @@ describe('decideTask: may a pending task start?', () => {
 
   it('once the run is stopped, every pending task is skipped with the reason the run stopped', () => {
     expect(decideTask(task(), facts({ stopped: 'cancelled' }))).toEqual({ kind: 'skip', reason: 'cancelled' });
-    expect(decideTask(task(), facts({ stopped: 'budget_exceeded' }))).toEqual({ kind: 'skip', reason: 'budget_exceeded' });
+    expect(decideTask(task(), facts({ stopped: 'budget_exceeded' }))).toEqual({
+      kind: 'skip',
+      reason: 'budget_exceeded',
+    });
   });
 
   it('the default rule waits for every upstream, runs when all succeeded, and skips upstream_failed after a failure', () => {
     const t = task({ upstreams: 2 });
     expect(decideTask(t, facts({ waiting: 1, counts: { total: 2, succeeded: 1 } }))).toEqual({ kind: 'wait' });
     expect(decideTask(t, facts({ counts: all(2, 'succeeded') }))).toEqual({ kind: 'enter' });
-    expect(decideTask(t, facts({ counts: { total: 2, succeeded: 1, failed: 1 } }))).toEqual({ kind: 'skip', reason: 'upstream_failed' });
-    expect(decideTask(t, facts({ counts: { total: 2, succeeded: 1, skipped: 1 } }))).toEqual({ kind: 'skip', reason: 'upstream_skipped' });
+    expect(decideTask(t, facts({ counts: { total: 2, succeeded: 1, failed: 1 } }))).toEqual({
+      kind: 'skip',
+      reason: 'upstream_failed',
+    });
+    expect(decideTask(t, facts({ counts: { total: 2, succeeded: 1, skipped: 1 } }))).toEqual({
+      kind: 'skip',
+      reason: 'upstream_skipped',
+    });
   });
 
   it('one_success decides as soon as one upstream succeeded', () => {
-    expect(decideTask(task({ upstreams: 3, trigger: 'one_success' }), facts({ waiting: 2, counts: { total: 3, succeeded: 1 } }))).toEqual({ kind: 'enter' });
+    expect(
+      decideTask(
+        task({ upstreams: 3, trigger: 'one_success' }),
+        facts({ waiting: 2, counts: { total: 3, succeeded: 1 } }),
+      ),
+    ).toEqual({ kind: 'enter' });
   });
 
   it('an if_status task waits for the upstream it tests even when its rule could decide without it', () => {
     const t = task({ upstreams: 2, ifStatusOn: 10 });
-    expect(decideTask(t, facts({ waiting: 1, counts: all(1, 'succeeded'), states: { 10: 'active' } }))).toEqual({ kind: 'wait' });
+    expect(decideTask(t, facts({ waiting: 1, counts: all(1, 'succeeded'), states: { 10: 'active' } }))).toEqual({
+      kind: 'wait',
+    });
     expect(decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'failed' } }))).toEqual({ kind: 'enter' });
-    expect(decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'succeeded' } }))).toEqual({ kind: 'skip', reason: 'condition_false' });
+    expect(decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'succeeded' } }))).toEqual({
+      kind: 'skip',
+      reason: 'condition_false',
+    });
   });
 
   it("if_status: finished enters whatever the upstream's status", () => {
     const t = task({ upstreams: 1, condition: { kind: 'status', dep: 10, status: 'finished' } });
-    for (const s of ['succeeded', 'failed', 'skipped'] as const) expect(decideTask(t, facts({ counts: { total: 0 }, states: { 10: s } }))).toEqual({ kind: 'enter' });
+    for (const s of ['succeeded', 'failed', 'skipped'] as const)
+      expect(decideTask(t, facts({ counts: { total: 0 }, states: { 10: s } }))).toEqual({ kind: 'enter' });
   });
 
   it('if_result enters only when its upstream succeeded with one of the expected labels', () => {
     const t = task({ upstreams: 1, condition: { kind: 'result', dep: 10, labels: new Set(['good']) } });
     const ok = facts({ counts: all(1, 'succeeded'), states: { 10: 'succeeded' }, labels: { 10: 'good' } });
     expect(decideTask(t, ok)).toEqual({ kind: 'enter' });
-    expect(decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'succeeded' }, labels: { 10: 'bad' } }))).toEqual({ kind: 'skip', reason: 'condition_false' });
-    expect(decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'succeeded' } }))).toEqual({ kind: 'skip', reason: 'condition_false' });
+    expect(
+      decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'succeeded' }, labels: { 10: 'bad' } })),
+    ).toEqual({ kind: 'skip', reason: 'condition_false' });
+    expect(decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'succeeded' } }))).toEqual({
+      kind: 'skip',
+      reason: 'condition_false',
+    });
   });
 
   it('a when expression is evaluated by the driver; its truth decides enter or condition_false', () => {
@@ -76,14 +144,24 @@ describe('decideTask: may a pending task start?', () => {
   });
 
   /** The oracle: the rules of README "Semantics in short", written the plain way. */
-  function oracle(rule: TriggerRule, n: number, s: number, f: number, k: number, waiting: number, cond: 'none' | 'labelOk' | 'labelBad', stopped?: SkipReason): string {
+  function oracle(
+    rule: TriggerRule,
+    n: number,
+    s: number,
+    f: number,
+    k: number,
+    waiting: number,
+    cond: 'none' | 'labelOk' | 'labelBad',
+    stopped?: SkipReason,
+  ): string {
     if (stopped) return `skip ${stopped}`;
     const done = s + f + k === n;
     const blocked = f > 0 ? 'skip upstream_failed' : 'skip upstream_skipped';
     let d: string;
     if (n === 0) d = 'run';
     else if (rule === 'one_success') d = s > 0 ? 'run' : done ? blocked : 'wait';
-    else if (rule === 'one_failed') d = f > 0 ? 'run' : !done ? 'wait' : k === n ? 'skip upstream_skipped' : 'skip condition_false';
+    else if (rule === 'one_failed')
+      d = f > 0 ? 'run' : !done ? 'wait' : k === n ? 'skip upstream_skipped' : 'skip condition_false';
     else if (!done) d = 'wait';
     else if (rule === 'all_done') d = 'run';
     else if (rule === 'all_success') d = s === n ? 'run' : blocked;
@@ -95,7 +173,14 @@ describe('decideTask: may a pending task start?', () => {
   }
 
   it('agrees with the oracle on random upstream counts, rules, conditions and stops', () => {
-    const rules: TriggerRule[] = ['all_success', 'all_done', 'one_success', 'one_failed', 'none_failed', 'none_failed_min_one_success'];
+    const rules: TriggerRule[] = [
+      'all_success',
+      'all_done',
+      'one_success',
+      'one_failed',
+      'none_failed',
+      'none_failed_min_one_success',
+    ];
     fc.assert(
       fc.property(
         fc.constantFrom(...rules),
@@ -104,11 +189,23 @@ describe('decideTask: may a pending task start?', () => {
         fc.option(fc.constantFrom<SkipReason>('cancelled', 'budget_exceeded'), { nil: undefined }),
         (rule, ups, cond, stopped) => {
           const count = (x: string) => ups.filter((u) => u === x).length;
-          const t = task({ upstreams: ups.length, trigger: rule, ...(cond === 'none' ? {} : { condition: { kind: 'result', dep: 99, labels: new Set(['ok']) } }) });
-          const f = facts({ stopped, waiting: count('pending'), counts: { total: ups.length, succeeded: count('s'), failed: count('f'), skipped: count('k') }, states: { 99: 'succeeded' }, labels: { 99: cond === 'labelOk' ? 'ok' : 'no' } });
+          const t = task({
+            upstreams: ups.length,
+            trigger: rule,
+            ...(cond === 'none' ? {} : { condition: { kind: 'result', dep: 99, labels: new Set(['ok']) } }),
+          });
+          const f = facts({
+            stopped,
+            waiting: count('pending'),
+            counts: { total: ups.length, succeeded: count('s'), failed: count('f'), skipped: count('k') },
+            states: { 99: 'succeeded' },
+            labels: { 99: cond === 'labelOk' ? 'ok' : 'no' },
+          });
           const c = decideTask(t, f);
           const got = c.kind === 'skip' ? `skip ${c.reason}` : c.kind;
-          expect(got).toBe(oracle(rule, ups.length, count('s'), count('f'), count('k'), count('pending'), cond, stopped));
+          expect(got).toBe(
+            oracle(rule, ups.length, count('s'), count('f'), count('k'), count('pending'), cond, stopped),
+          );
         },
       ),
       { numRuns: 500 },
@@ -161,7 +258,13 @@ describe('settle: nothing is active', () => {
   });
 
   it('skips every pending task with the stop reason once the run was stopped', () => {
-    expect(settle([a, b], 'cancelled')).toEqual({ skip: [{ task: a, reason: 'cancelled' }, { task: b, reason: 'cancelled' }], stuck: [] });
+    expect(settle([a, b], 'cancelled')).toEqual({
+      skip: [
+        { task: a, reason: 'cancelled' },
+        { task: b, reason: 'cancelled' },
+      ],
+      stuck: [],
+    });
   });
 
   it('calls a pending task that is neither unrouted nor stopped stuck (a bug), never a quiet skip', () => {
@@ -183,7 +286,10 @@ describe('runStatus', () => {
 describe('the decider is pure', () => {
   it('imports nothing that does I/O: only types, and the pure trigger rules', async () => {
     const { readFileSync } = await import('node:fs');
-    const imports = (file: string) => [...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^import (type )?.*from '([^']+)';$/gm)].map((m) => `${m[1] ? 'type ' : ''}${m[2]}`);
+    const imports = (file: string) =>
+      [...readFileSync(new URL(file, import.meta.url), 'utf8').matchAll(/^import (type )?.*from '([^']+)';$/gm)].map(
+        (m) => `${m[1] ? 'type ' : ''}${m[2]}`,
+      );
     expect(imports('./decide.ts').filter((i) => !i.startsWith('type '))).toEqual(['./trigger-rules.js']);
     expect(imports('./trigger-rules.ts').filter((i) => !i.startsWith('type '))).toEqual([]);
     const source = readFileSync(new URL('./decide.ts', import.meta.url), 'utf8');

@@ -64,7 +64,9 @@ export function decideTask(t: PlanTask, f: TaskFacts): TaskCommand {
       return ENTER;
     case 'result': {
       const label = f.label(c.dep);
-      return f.state(c.dep) === 'succeeded' && label !== undefined && c.labels.has(label) ? ENTER : skip('condition_false');
+      return f.state(c.dep) === 'succeeded' && label !== undefined && c.labels.has(label)
+        ? ENTER
+        : skip('condition_false');
     }
     case 'status':
       return c.status === f.state(c.dep) || c.status === 'finished' ? ENTER : skip('condition_false');
@@ -105,9 +107,14 @@ export const firstRecovery = (t: PlanTask): RecoveryState => ({ retriesLeft: t.r
  * order: `retry` (retryable errors only, else the next step), `fallback`, `adjust`, `skip`; when none is
  * left, fail. A fallback uses up the plain retries.
  */
-export function recover(policy: readonly PlanPolicyStep[], s: RecoveryState, retryable: boolean): { state: RecoveryState; command: RecoveryCommand } {
-  if (retryable && s.retriesLeft > 0) return { state: { retriesLeft: s.retriesLeft - 1, step: s.step }, command: { kind: 'retry' } };
-  for (let step = s.step; step < policy.length; ) {
+export function recover(
+  policy: readonly PlanPolicyStep[],
+  s: RecoveryState,
+  retryable: boolean,
+): { state: RecoveryState; command: RecoveryCommand } {
+  if (retryable && s.retriesLeft > 0)
+    return { state: { retriesLeft: s.retriesLeft - 1, step: s.step }, command: { kind: 'retry' } };
+  for (let step = s.step; step < policy.length;) {
     const p = policy[step++];
     if (p.kind === 'retry') {
       if (retryable) return { state: { retriesLeft: p.times - 1, step }, command: { kind: 'retry' } };
@@ -125,14 +132,22 @@ export function recover(policy: readonly PlanPolicyStep[], s: RecoveryState, ret
  * nobody routed to are skipped `not_routed` (all of them with `stopped` when the run was stopped); a pending
  * task that is neither is `stuck`: no rule will ever decide it, a bug in braid.
  */
-export function settle(pending: readonly PlanTask[], stopped: SkipReason | undefined): { skip: { task: PlanTask; reason: SkipReason }[]; stuck: PlanTask[] } {
+export function settle(
+  pending: readonly PlanTask[],
+  stopped: SkipReason | undefined,
+): { skip: { task: PlanTask; reason: SkipReason }[]; stuck: PlanTask[] } {
   const unrouted = pending.filter((t) => stopped || t.routingOnly);
   const reason: SkipReason = stopped ?? 'not_routed';
   return { skip: unrouted.map((task) => ({ task, reason })), stuck: unrouted.length === 0 ? [...pending] : [] };
 }
 
 /** The run's status once nothing is active. */
-export function runStatus(f: { readonly fatal: boolean; readonly aborted: boolean; readonly waitingApproval: number; readonly unhandledFailure: boolean }): RunStatus {
+export function runStatus(f: {
+  readonly fatal: boolean;
+  readonly aborted: boolean;
+  readonly waitingApproval: number;
+  readonly unhandledFailure: boolean;
+}): RunStatus {
   if (f.fatal) return 'failed';
   if (f.aborted) return 'cancelled';
   if (f.waitingApproval > 0) return 'waiting';

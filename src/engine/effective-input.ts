@@ -30,7 +30,12 @@ export function implicitInputOf(spec: TaskSpec, tool: Tool): ImplicitInput | und
   const fields = inputFieldsOf(tool);
   const open = fields.all.filter((f) => !Object.hasOwn(given, f));
   if (open.length === 0) return undefined;
-  return { open, openSet: new Set(open), defaulted: fields.defaulted, ...(tool.upstream ? { mapping: tool.upstream } : {}) };
+  return {
+    open,
+    openSet: new Set(open),
+    defaulted: fields.defaulted,
+    ...(tool.upstream ? { mapping: tool.upstream } : {}),
+  };
 }
 
 /** Upstream fields merged by name: a later upstream (in dependency order) wins. */
@@ -38,7 +43,9 @@ export function mergeByName(open: readonly string[], upstreams: readonly Upstrea
   const taken: Record<string, Sourced> = {};
   for (const u of upstreams) {
     if (!isRecord(u.output)) continue;
-    for (const f of open) if (Object.hasOwn(u.output, f) && u.output[f] !== undefined && u.output[f] !== null) taken[f] = { value: u.output[f], from: `tasks.${u.taskId}.output.${f}` };
+    for (const f of open)
+      if (Object.hasOwn(u.output, f) && u.output[f] !== undefined && u.output[f] !== null)
+        taken[f] = { value: u.output[f], from: `tasks.${u.taskId}.output.${f}` };
   }
   return taken;
 }
@@ -56,16 +63,19 @@ export function effectiveInput(
   const given = isRecord(explicit) ? explicit : {};
   const taken: Record<string, Sourced> = {};
   if (isRecord(runInput)) {
-    for (const f of implicit.open) if (Object.hasOwn(runInput, f) && runInput[f] !== undefined) taken[f] = { value: runInput[f], from: `input.${f}` };
+    for (const f of implicit.open)
+      if (Object.hasOwn(runInput, f) && runInput[f] !== undefined)
+        taken[f] = { value: runInput[f], from: `input.${f}` };
   }
   const fromUpstreams = implicit.mapping ? implicit.mapping.take(upstreams) : mergeByName(implicit.open, upstreams);
-  for (const [f, v] of Object.entries(fromUpstreams)) if (implicit.openSet.has(f) && v.value !== undefined) taken[f] = v;
+  for (const [f, v] of Object.entries(fromUpstreams))
+    if (implicit.openSet.has(f) && v.value !== undefined) taken[f] = v;
   const names = Object.keys(taken);
   if (names.length === 0) return { input: explicit };
   const input: Record<string, unknown> = {};
   const sources: InputSources = {};
-  for (const f of names) (input[f] = taken[f].value), (sources[f] = taken[f].from);
-  for (const f of Object.keys(given)) (input[f] = given[f]), (sources[f] = 'explicit');
+  for (const f of names) ((input[f] = taken[f].value), (sources[f] = taken[f].from));
+  for (const f of Object.keys(given)) ((input[f] = given[f]), (sources[f] = 'explicit'));
   for (const f of implicit.defaulted) if (!(f in sources)) sources[f] = 'default';
   return { input, sources };
 }

@@ -27,11 +27,26 @@ export async function decideLabel(
   if (task.labelCandidates.length === 0) return undefined;
   const labels = task.labelCandidates;
   if (!classifier) {
-    throw new BraidError('E_LABEL', `task "${task.id}" needs a label (one of ${labels.join(', ')}) but its output is not one and no classifier is configured; return a label or { label }, or run with an LLM classifier`, { taskId: task.id, retryable: false });
+    throw new BraidError(
+      'E_LABEL',
+      `task "${task.id}" needs a label (one of ${labels.join(', ')}) but its output is not one and no classifier is configured; return a label or { label }, or run with an LLM classifier`,
+      { taskId: task.id, retryable: false },
+    );
   }
-  const answer = await classifier.classify({ ...request, output, labels, prompt: task.spec.classify?.prompt, taskId: task.id, report });
+  const answer = await classifier.classify({
+    ...request,
+    output,
+    labels,
+    prompt: task.spec.classify?.prompt,
+    taskId: task.id,
+    report,
+  });
   if (!labels.includes(answer.label)) {
-    throw new BraidError('E_LABEL', `classifier answered "${answer.label}" for task "${task.id}", not one of ${labels.join(', ')}`, { taskId: task.id, retryable: false });
+    throw new BraidError(
+      'E_LABEL',
+      `classifier answered "${answer.label}" for task "${task.id}", not one of ${labels.join(', ')}`,
+      { taskId: task.id, retryable: false },
+    );
   }
   return { label: answer.label, source: 'classifier', reason: answer.reason, usage: answer.usage };
 }

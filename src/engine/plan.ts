@@ -87,8 +87,10 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
     const list = upstreamsOf(t).map(idx);
     for (const u of list) downstreams[u].push(i);
     const cond = conditionObject(t);
-    if (cond?.if_result !== undefined) for (const l of toList(cond.if_result)) expected[idx(toList(cond.depends_on)[0])].add(l);
-    if (cond?.if_status === 'failed' || cond?.if_status === 'finished') handledBy[idx(toList(cond.depends_on)[0])] = true;
+    if (cond?.if_result !== undefined)
+      for (const l of toList(cond.if_result)) expected[idx(toList(cond.depends_on)[0])].add(l);
+    if (cond?.if_status === 'failed' || cond?.if_status === 'finished')
+      handledBy[idx(toList(cond.depends_on)[0])] = true;
     const rule = t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success';
     if (RULES_THAT_RUN_ON_FAILURE.has(rule)) for (const u of list) handledBy[u] = true;
     return list;
@@ -126,23 +128,47 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       // Every plan task has the same fields (absent ones undefined): one object shape keeps the scheduler's
       // property reads monomorphic (a spread in the middle of the literal made them slow).
       implicit,
-      policy: (t.on_failure ?? defaults.on_failure ?? []).map((step) => compilePolicyStep(step, specs, indexOf, registry, ids)),
+      policy: (t.on_failure ?? defaults.on_failure ?? []).map((step) =>
+        compilePolicyStep(step, specs, indexOf, registry, ids),
+      ),
       forEach: t.for_each !== undefined ? compileTemplate(t.for_each, ids) : undefined,
       itemConcurrency: t.concurrency ?? Infinity,
     };
   });
-  return { workflow, tasks, indexOf, ...(workflow.output !== undefined ? { output: compileTemplate(workflow.output, ids) } : {}) };
+  return {
+    workflow,
+    tasks,
+    indexOf,
+    ...(workflow.output !== undefined ? { output: compileTemplate(workflow.output, ids) } : {}),
+  };
 }
 
-function compilePolicyStep(step: PolicyStep, specs: readonly TaskSpec[], indexOf: ReadonlyMap<string, number>, registry: ToolRegistry, ids: ReadonlySet<string>): PlanPolicyStep {
+function compilePolicyStep(
+  step: PolicyStep,
+  specs: readonly TaskSpec[],
+  indexOf: ReadonlyMap<string, number>,
+  registry: ToolRegistry,
+  ids: ReadonlySet<string>,
+): PlanPolicyStep {
   if (step === 'skip') return { kind: 'skip' };
   if ('retry' in step) return { kind: 'retry', times: step.retry };
-  if ('adjust' in step) return { kind: 'adjust', llm: step.adjust.llm ?? false, ...(step.adjust.input ? { patch: compileTemplate(step.adjust.input, ids) } : {}), ...(step.adjust.prompt ? { prompt: step.adjust.prompt } : {}) };
+  if ('adjust' in step)
+    return {
+      kind: 'adjust',
+      llm: step.adjust.llm ?? false,
+      ...(step.adjust.input ? { patch: compileTemplate(step.adjust.input, ids) } : {}),
+      ...(step.adjust.prompt ? { prompt: step.adjust.prompt } : {}),
+    };
   // A fallback names a tool, or a task whose tool and input stand in (a tool of that name wins).
   const task = registry.has(step.fallback) ? undefined : specs[indexOf.get(step.fallback) ?? -1];
   const tool = registry.get(task ? task.tool : step.fallback);
   const input = step.input ?? task?.input;
-  return { kind: 'fallback', tool, name: step.fallback, ...(input !== undefined ? { input: compileTemplate(input, ids) } : {}) };
+  return {
+    kind: 'fallback',
+    tool,
+    name: step.fallback,
+    ...(input !== undefined ? { input: compileTemplate(input, ids) } : {}),
+  };
 }
 
 function compileCondition(t: TaskSpec, idx: (id: string) => number): PlanCondition {
@@ -150,9 +176,11 @@ function compileCondition(t: TaskSpec, idx: (id: string) => number): PlanConditi
   const cond = conditionObject(t);
   if (!cond) return { kind: 'none' };
   const deps = toList(cond.depends_on);
-  if (cond.if_result !== undefined) return { kind: 'result', dep: idx(deps[0]), labels: new Set(toList(cond.if_result)) };
+  if (cond.if_result !== undefined)
+    return { kind: 'result', dep: idx(deps[0]), labels: new Set(toList(cond.if_result)) };
   if (cond.if_status !== undefined) return { kind: 'status', dep: idx(deps[0]), status: cond.if_status };
-  if (cond.when !== undefined) return { kind: 'when', expression: expression(cond.when), dep: deps.length === 1 ? idx(deps[0]) : undefined };
+  if (cond.when !== undefined)
+    return { kind: 'when', expression: expression(cond.when), dep: deps.length === 1 ? idx(deps[0]) : undefined };
   return { kind: 'none' };
 }
 

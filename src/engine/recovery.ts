@@ -14,12 +14,23 @@ type Adjust = Extract<PlanPolicyStep, { kind: 'adjust' }>;
  * the failed input; then, with `llm: true`, the model repairs it: it sees the error, the input and the tool's
  * schema, and its answer is validated against that schema (structured output).
  */
-export async function adjustInput(step: Adjust, tool: Tool, failedInput: unknown, error: unknown, ctx: TemplateContext, llm: LlmProvider | undefined, signal: AbortSignal): Promise<unknown> {
+export async function adjustInput(
+  step: Adjust,
+  tool: Tool,
+  failedInput: unknown,
+  error: unknown,
+  ctx: TemplateContext,
+  llm: LlmProvider | undefined,
+  signal: AbortSignal,
+): Promise<unknown> {
   const errorRecord = toErrorRecord(error);
   let input = failedInput;
   if (step.patch) {
     const patch = step.patch({ ...ctx, error: errorRecord }) as Record<string, unknown>;
-    input = failedInput && typeof failedInput === 'object' && !Array.isArray(failedInput) ? { ...(failedInput as Record<string, unknown>), ...patch } : patch;
+    input =
+      failedInput && typeof failedInput === 'object' && !Array.isArray(failedInput)
+        ? { ...(failedInput as Record<string, unknown>), ...patch }
+        : patch;
   }
   if (!step.llm) return input;
   if (!llm) throw new Error('adjust with llm: true needs a model (RunOptions.llm)');

@@ -86,7 +86,9 @@ export function newRunId(): string {
   // they started, and `braid runs` lists the newest first), then 24 random bits
   const iso = new Date().toISOString();
   const stamp = iso.replace(/[-:]/g, '').replace(/\..*$/, '');
-  return `${stamp}-${iso.slice(20, 23)}-${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0')}`;
+  return `${stamp}-${iso.slice(20, 23)}-${Math.floor(Math.random() * 0x1000000)
+    .toString(16)
+    .padStart(6, '0')}`;
 }
 
 /** Run input limits, checked before a run starts (exit 2 / HTTP 400): a record must hold its input whole. */
@@ -95,7 +97,14 @@ export const INPUT_LIMITS = { maxDepth: 64, maxBytes: 1024 * 1024 } as const;
 /** Throws `InputValidationError` when the input nests deeper than {@link INPUT_LIMITS} or is larger as JSON. */
 export function checkInputLimits(input: unknown): void {
   const fail = (message: string) => {
-    throw new InputValidationError([{ code: 'invalid_value', path: 'input', message, hint: `run input is limited to ${INPUT_LIMITS.maxDepth} levels and ${INPUT_LIMITS.maxBytes} bytes of JSON` }]);
+    throw new InputValidationError([
+      {
+        code: 'invalid_value',
+        path: 'input',
+        message,
+        hint: `run input is limited to ${INPUT_LIMITS.maxDepth} levels and ${INPUT_LIMITS.maxBytes} bytes of JSON`,
+      },
+    ]);
   };
   // Iterative, so a hostile input cannot overflow the stack here; a cycle is infinitely deep.
   const stack: [unknown, number][] = [[input, 1]];
@@ -103,7 +112,8 @@ export function checkInputLimits(input: unknown): void {
     const [value, depth] = stack.pop()!;
     if (value === null || typeof value !== 'object') continue;
     if (depth > INPUT_LIMITS.maxDepth) fail(`nested deeper than ${INPUT_LIMITS.maxDepth} levels`);
-    for (const v of Array.isArray(value) ? value : Object.values(value)) if (v !== null && typeof v === 'object') stack.push([v, depth + 1]);
+    for (const v of Array.isArray(value) ? value : Object.values(value))
+      if (v !== null && typeof v === 'object') stack.push([v, depth + 1]);
   }
   let text: string | undefined;
   try {
@@ -111,7 +121,8 @@ export function checkInputLimits(input: unknown): void {
   } catch (err) {
     fail(`not serializable as JSON (${(err as Error).message})`);
   }
-  if (text !== undefined && text.length > INPUT_LIMITS.maxBytes) fail(`${text.length} bytes of JSON, more than ${INPUT_LIMITS.maxBytes}`);
+  if (text !== undefined && text.length > INPUT_LIMITS.maxBytes)
+    fail(`${text.length} bytes of JSON, more than ${INPUT_LIMITS.maxBytes}`);
 }
 
 /** Check run input against `inputs` (JSON Schema) and apply its defaults. */
@@ -137,7 +148,16 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
     const input = resolveInput(workflow, options.input);
     assertInputs(workflow, registry, input);
     const runId = options.runId ?? newRunId();
-    const header: RunHeader = { type: 'run.record', version: 1, runId, createdAt: new Date().toISOString(), workflow, input, pid: process.pid, ...(options.recordSource ? { source: options.recordSource } : {}) };
+    const header: RunHeader = {
+      type: 'run.record',
+      version: 1,
+      runId,
+      createdAt: new Date().toISOString(),
+      workflow,
+      input,
+      pid: process.pid,
+      ...(options.recordSource ? { source: options.recordSource } : {}),
+    };
     const store = options.store === false ? undefined : (options.store ?? defaultStore());
     const log = await store?.create(header);
     // Child runs (a plan's workflow) are recorded in the same store.
@@ -183,13 +203,21 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   try {
     const record = await store.read(runId);
     const { header } = record;
-    if (!header) throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    if (!header)
+      throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, {
+        retryable: false,
+      });
     // The lock is ours: whoever wrote the record last has stopped (a run without run.finished was interrupted).
     const before = foldRun(record);
     const decision = approve && approvalEvent(runId, record.events, before, approve);
     const name = before.workflow || header.workflow.name;
     if (before.status === 'succeeded' && !decision) {
-      return { runId, workflow: name, start: async () => (lock.release(), toResult(before)), release: () => lock.release() };
+      return {
+        runId,
+        workflow: name,
+        start: async () => (lock.release(), toResult(before)),
+        release: () => lock.release(),
+      };
     }
     const { workflow, registry, close } = await prepare(header.workflow, options);
     return {
@@ -209,7 +237,15 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
           const added: RunEvent[] = [];
           const collect = (e: RunEvent) => void added.push(e);
           const listeners = [collect, ...listenersOf(options.onEvent), ...listenersOf(extra.onEvent)];
-          await execute(workflow, registry, header.input, runId, { ...options, signal: extra.signal ?? options.signal, onEvent: listeners }, log, { replay: replayOf(events), fromSeq: lastSeq });
+          await execute(
+            workflow,
+            registry,
+            header.input,
+            runId,
+            { ...options, signal: extra.signal ?? options.signal, onEvent: listeners },
+            log,
+            { replay: replayOf(events), fromSeq: lastSeq },
+          );
           return toResult(foldRun({ ...record, events: [...events, ...added] }));
         } finally {
           await close();
@@ -238,14 +274,36 @@ function approvalEvent(runId: string, events: readonly RunEvent[], run: Recorded
   const task = Object.hasOwn(run.tasks, taskId) ? run.tasks[taskId] : undefined;
   if (!task) throw new BraidError('E_NOT_FOUND', `run "${runId}" has no task "${taskId}"`, { retryable: false });
   if (task.status !== 'waiting') {
-    const waiting = Object.entries(run.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
-    throw new BraidError('E_RUN_STATE', `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`, { retryable: false });
+    const waiting = Object.entries(run.tasks)
+      .filter(([, t]) => t.status === 'waiting')
+      .map(([id]) => id);
+    throw new BraidError(
+      'E_RUN_STATE',
+      `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`,
+      { retryable: false },
+    );
   }
-  const given = [...events].reverse().find((e): e is Extract<RunEvent, { type: 'task.approval' }> => e.type === 'task.approval' && e.taskId === taskId && e.visit === task.visits);
+  const given = [...events]
+    .reverse()
+    .find(
+      (e): e is Extract<RunEvent, { type: 'task.approval' }> =>
+        e.type === 'task.approval' && e.taskId === taskId && e.visit === task.visits,
+    );
   if (given) {
-    throw new BraidError('E_RUN_STATE', `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`, { retryable: false });
+    throw new BraidError(
+      'E_RUN_STATE',
+      `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`,
+      { retryable: false },
+    );
   }
-  return { type: 'task.approval', taskId, visit: task.visits, approved: decision.approved, ...(decision.by ? { by: decision.by } : {}), ...(decision.comment ? { comment: decision.comment } : {}) };
+  return {
+    type: 'task.approval',
+    taskId,
+    visit: task.visits,
+    approved: decision.approved,
+    ...(decision.by ? { by: decision.by } : {}),
+    ...(decision.comment ? { comment: decision.comment } : {}),
+  };
 }
 
 /**
@@ -253,7 +311,12 @@ function approvalEvent(runId: string, events: readonly RunEvent[], run: Recorded
  * decision on the same visit is refused. Continue the run afterwards with `resumeRun` (or pass `approve` to
  * `resumeRun` to do both under one lock).
  */
-export async function approveTask(store: RunStore, runId: string, taskId: string, decision: { approved: boolean; by?: string; comment?: string }): Promise<void> {
+export async function approveTask(
+  store: RunStore,
+  runId: string,
+  taskId: string,
+  decision: { approved: boolean; by?: string; comment?: string },
+): Promise<void> {
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
@@ -276,7 +339,10 @@ export async function cancelRecordedRun(store: RunStore, runId: string): Promise
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
-    if (!record.header) throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, { retryable: false });
+    if (!record.header)
+      throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, {
+        retryable: false,
+      });
     const run = foldRun(record);
     if (run.status !== 'waiting' && run.status !== 'interrupted' && run.status !== 'running') {
       throw new BraidError('E_RUN_STATE', `run "${runId}" already finished (${run.status})`, { retryable: false });
@@ -285,9 +351,14 @@ export async function cancelRecordedRun(store: RunStore, runId: string): Promise
     const added: RunEvent[] = [];
     const bus = new EventBus(runId, [(e) => log.append(e), (e) => void added.push(e)], run.lastSeq);
     for (const [taskId, t] of Object.entries(run.tasks)) {
-      if (t.status === 'waiting' || t.status === 'pending' || t.status === 'running') bus.emit({ type: 'task.skipped', taskId, reason: 'cancelled' });
+      if (t.status === 'waiting' || t.status === 'pending' || t.status === 'running')
+        bus.emit({ type: 'task.skipped', taskId, reason: 'cancelled' });
     }
-    bus.emit({ type: 'run.finished', status: 'cancelled', durationMs: Math.max(0, Date.now() - Date.parse(run.startedAt)) || 0 });
+    bus.emit({
+      type: 'run.finished',
+      status: 'cancelled',
+      durationMs: Math.max(0, Date.now() - Date.parse(run.startedAt)) || 0,
+    });
     await log.close();
     if (log.failure) throw log.failure;
     return toResult(foldRun({ ...record, events: [...record.events, ...added] }));
@@ -309,7 +380,10 @@ type Prepared = { workflow: Workflow; registry: ToolRegistry; close: () => Promi
 async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins' | 'mcp'>): Promise<Prepared> {
   const base = options.builtins === false ? [] : defaultTools();
   const mcp = await mcpToolsFor(source, options.mcp);
-  const initial = toRegistry(mcp.tools.length ? [...toRegistry(options.tools).list(), ...mcp.tools] : options.tools, base);
+  const initial = toRegistry(
+    mcp.tools.length ? [...toRegistry(options.tools).list(), ...mcp.tools] : options.tools,
+    base,
+  );
   try {
     const loaded = await loadWorkflow(source, { toolNames: initial.names() });
     const registry = loaded.tools.length ? toRegistry([...initial.list(), ...loaded.tools]) : initial;
@@ -327,9 +401,16 @@ const NO_MCP = { tools: [] as Tool[], close: async () => {} };
  * a pool the caller owns and keeps open). A pool made here is closed when the run ends. The MCP SDK is
  * loaded only when some server is configured.
  */
-async function mcpToolsFor(source: unknown, given: RunOptions['mcp']): Promise<{ tools: Tool[]; close: () => Promise<void> }> {
-  if (given && typeof (given as McpToolSource).tools === 'function') return { tools: await (given as McpToolSource).tools(), close: async () => {} };
-  const raw = typeof source === 'string' && formatOf(source) ? await readWorkflowFile(source).then((r) => (r.ok ? r.value : undefined)) : source;
+async function mcpToolsFor(
+  source: unknown,
+  given: RunOptions['mcp'],
+): Promise<{ tools: Tool[]; close: () => Promise<void> }> {
+  if (given && typeof (given as McpToolSource).tools === 'function')
+    return { tools: await (given as McpToolSource).tools(), close: async () => {} };
+  const raw =
+    typeof source === 'string' && formatOf(source)
+      ? await readWorkflowFile(source).then((r) => (r.ok ? r.value : undefined))
+      : source;
   const servers = { ...(given as McpServers | undefined), ...mcpServersOf(raw) };
   if (Object.keys(servers).length === 0) return NO_MCP;
   const { McpPool } = await import('../tools/mcp/client-tools.js');
@@ -342,7 +423,8 @@ async function mcpToolsFor(source: unknown, given: RunOptions['mcp']): Promise<{
   }
 }
 
-const listenersOf = (l: RunOptions['onEvent']): EventListener[] => (l === undefined ? [] : typeof l === 'function' ? [l] : [...l]);
+const listenersOf = (l: RunOptions['onEvent']): EventListener[] =>
+  l === undefined ? [] : typeof l === 'function' ? [l] : [...l];
 
 async function execute(
   workflow: Workflow,
@@ -356,14 +438,19 @@ async function execute(
   // Tools with slow set-up (calculate's worker process) start it now, beside the first tasks.
   for (const name of new Set(workflow.tasks.map((t) => t.tool))) if (registry.has(name)) registry.get(name).warm?.();
   // The record first: a listener that throws cannot cost an event its place in the log.
-  const bus = new EventBus(runId, [...(log ? [(e: RunEvent) => log.append(e)] : []), ...listenersOf(options.onEvent)], resume?.fromSeq);
+  const bus = new EventBus(
+    runId,
+    [...(log ? [(e: RunEvent) => log.append(e)] : []), ...listenersOf(options.onEvent)],
+    resume?.fromSeq,
+  );
   const llm = options.llm ?? createProvider();
   const scheduler = new Scheduler({
     runId,
     plan: compilePlan(workflow, registry),
     input,
     bus,
-    executor: options.executor ?? new LocalExecutor({ concurrency: options.concurrency, toolLimits: options.toolLimits }),
+    executor:
+      options.executor ?? new LocalExecutor({ concurrency: options.concurrency, toolLimits: options.toolLimits }),
     classifier: options.classifier === null ? undefined : (options.classifier ?? createClassifier(llm)),
     llm,
     signal: options.signal,
@@ -376,9 +463,22 @@ async function execute(
       // A child gets its own executor: sharing the parent's slots could deadlock (the parent task holds one).
       run: async (child, input, parent) => {
         let childRunId = parent.childRunId;
-        for (let n = 2; options.store && (await recorded(options.store, childRunId)); n++) childRunId = `${parent.childRunId}-r${n}`;
+        for (let n = 2; options.store && (await recorded(options.store, childRunId)); n++)
+          childRunId = `${parent.childRunId}-r${n}`;
         parent.announce(childRunId);
-        return runWorkflow(child, { ...options, tools: registry, builtins: false, input, runId: childRunId, signal: parent.signal, onEvent: parent.onEvent, executor: undefined, llm, budget: undefined, recordSource: undefined });
+        return runWorkflow(child, {
+          ...options,
+          tools: registry,
+          builtins: false,
+          input,
+          runId: childRunId,
+          signal: parent.signal,
+          onEvent: parent.onEvent,
+          executor: undefined,
+          llm,
+          budget: undefined,
+          recordSource: undefined,
+        });
       },
     },
   });
@@ -390,16 +490,27 @@ async function execute(
   } finally {
     // Written at once (a reader sees the whole record now); its last fsync completes in the background.
     // A failure is already the run's error.
-    log?.close().catch((err: Error) => log.failure === err || process.emitWarning(`braid: run record ${runId}: ${err.message}`));
+    log
+      ?.close()
+      .catch((err: Error) => log.failure === err || process.emitWarning(`braid: run record ${runId}: ${err.message}`));
   }
 }
 
 /** Whether the store already has a record for this id (e.g. a child run from before a resume). */
-const recorded = (store: RunStore, runId: string) => store.read(runId).then(() => true, () => false);
+const recorded = (store: RunStore, runId: string) =>
+  store.read(runId).then(
+    () => true,
+    () => false,
+  );
 
-const definedOnly = <T extends object>(o: T | undefined): Partial<T> => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+const definedOnly = <T extends object>(o: T | undefined): Partial<T> =>
+  Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 function toResult(run: RecordedRun): RunResult {
   const { lastSeq: _, status, endedAt, ...rest } = run;
-  return { ...rest, status: status === 'running' || status === 'interrupted' ? 'failed' : status, endedAt: endedAt ?? rest.startedAt };
+  return {
+    ...rest,
+    status: status === 'running' || status === 'interrupted' ? 'failed' : status,
+    endedAt: endedAt ?? rest.startedAt,
+  };
 }

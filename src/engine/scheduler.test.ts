@@ -21,7 +21,13 @@ function planOf(tasks: unknown[]): Plan {
 
 async function run(plan: Plan) {
   const events: RunEvent[] = [];
-  const result = await new Scheduler({ runId: 'r1', plan, input: {}, bus: new EventBus('r1', [(e) => events.push(e)]), executor: new LocalExecutor() }).run();
+  const result = await new Scheduler({
+    runId: 'r1',
+    plan,
+    input: {},
+    bus: new EventBus('r1', [(e) => events.push(e)]),
+    executor: new LocalExecutor(),
+  }).run();
   return { result, events };
 }
 
@@ -48,6 +54,8 @@ describe('a task the scheduler can never decide', () => {
     expect(result.error!.message).toContain('b, c');
     expect(result.tasks.a.status).toBe('succeeded');
     expect(result.tasks.b).toMatchObject({ status: 'skipped', reason: 'cancelled' });
-    expect(events.filter((e) => e.type === 'task.skipped').map((e) => (e as { reason: string }).reason)).not.toContain('upstream_skipped');
+    expect(events.filter((e) => e.type === 'task.skipped').map((e) => (e as { reason: string }).reason)).not.toContain(
+      'upstream_skipped',
+    );
   });
 });

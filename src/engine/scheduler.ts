@@ -28,7 +28,14 @@ import { isoNow } from '../core/clock.js';
 import type { AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
 import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
-import { clearOutcome, type RunResult, type RunStatus, type SkipReason, type TaskResult, type TaskStatus } from '../core/result.js';
+import {
+  clearOutcome,
+  type RunResult,
+  type RunStatus,
+  type SkipReason,
+  type TaskResult,
+  type TaskStatus,
+} from '../core/result.js';
 import { withCost } from '../llm/cost.js';
 import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { addUsage } from '../core/usage.js';
@@ -41,7 +48,17 @@ import { effectiveInput } from './effective-input.js';
 import type { RunEvent } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
 import { ruleStatus } from './trigger-rules.js';
-import { decideExpression, decideTask, firstRecovery, recover, runStatus, settle, type TaskCommand, type TaskFacts, type TaskState } from './decide.js';
+import {
+  decideExpression,
+  decideTask,
+  firstRecovery,
+  recover,
+  runStatus,
+  settle,
+  type TaskCommand,
+  type TaskFacts,
+  type TaskState,
+} from './decide.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -83,7 +100,13 @@ export interface ChildRunner {
   run(
     workflow: unknown,
     input: Record<string, unknown>,
-    parent: { taskId: string; childRunId: string; signal: AbortSignal; onEvent: (e: RunEvent) => void; announce: (childRunId: string) => void },
+    parent: {
+      taskId: string;
+      childRunId: string;
+      signal: AbortSignal;
+      onEvent: (e: RunEvent) => void;
+      announce: (childRunId: string) => void;
+    },
   ): Promise<RunResult>;
 }
 
@@ -175,7 +198,8 @@ export class Scheduler {
 
     const { replay } = this.#o;
     if (replay) bus.emit({ type: 'run.resumed', reused: replay.successes.size, pid: process.pid });
-    else bus.emit({ type: 'run.started', workflow: plan.workflow.name, tasks: this.#tasks.length, input: this.#o.input });
+    else
+      bus.emit({ type: 'run.started', workflow: plan.workflow.name, tasks: this.#tasks.length, input: this.#o.input });
     for (const t of this.#tasks) if (t.upstreams.length === 0 && !t.routingOnly) this.#worklist.push(t.index);
     this.#budget?.start();
     this.#drain();
@@ -186,7 +210,13 @@ export class Scheduler {
     const status = this.#runStatus();
     const durationMs = Math.round(performance.now() - t0);
     const output = status === 'waiting' ? undefined : this.#runOutput();
-    bus.emit({ type: 'run.finished', status, durationMs, ...(this.#fatal ? { error: this.#fatal } : {}), ...(output !== undefined ? { output } : {}) });
+    bus.emit({
+      type: 'run.finished',
+      status,
+      durationMs,
+      ...(this.#fatal ? { error: this.#fatal } : {}),
+      ...(output !== undefined ? { output } : {}),
+    });
     const tasks: Record<string, TaskResult> = {};
     let usage: Usage | undefined;
     for (const t of this.#tasks) {
@@ -214,7 +244,9 @@ export class Scheduler {
     const { plan } = this.#o;
     if (plan.output) return plan.output(this.#templateContext());
     let out: Record<string, unknown> | undefined;
-    for (const t of this.#tasks) if (t.downstreams.length === 0 && this.#state[t.index] === 'succeeded') (out ??= {})[t.id] = this.#results[t.index].output;
+    for (const t of this.#tasks)
+      if (t.downstreams.length === 0 && this.#state[t.index] === 'succeeded')
+        (out ??= {})[t.id] = this.#results[t.index].output;
     return out;
   }
 
@@ -272,7 +304,10 @@ export class Scheduler {
     for (const { task, reason } of skip) this.#skip(task.index, reason);
     if (stuck.length > 0) {
       const ids = stuck.map((t) => t.id).join(', ');
-      this.fail({ message: `internal error: the scheduler cannot decide ${ids} (nothing is running and nothing else can change); please report this`, code: 'E_INTERNAL' });
+      this.fail({
+        message: `internal error: the scheduler cannot decide ${ids} (nothing is running and nothing else can change); please report this`,
+        code: 'E_INTERNAL',
+      });
     }
     return pending.length > 0;
   }
@@ -283,7 +318,9 @@ export class Scheduler {
   }
 
   /** The decider's view of a task, refilled for each decision (deciding allocates nothing). */
-  readonly #facts: { -readonly [K in keyof TaskFacts]: TaskFacts[K] } & { counts: { total: number; succeeded: number; failed: number; skipped: number } } = {
+  readonly #facts: { -readonly [K in keyof TaskFacts]: TaskFacts[K] } & {
+    counts: { total: number; succeeded: number; failed: number; skipped: number };
+  } = {
     stopped: undefined,
     waiting: 0,
     counts: { total: 0, succeeded: 0, failed: 0, skipped: 0 },
@@ -314,14 +351,21 @@ export class Scheduler {
     const c = t.condition as Extract<PlanTask['condition'], { kind: 'when' }>;
     this.#state[i] = 'active';
     this.#active++;
-    const ctx = { input: this.#o.input, tasks: this.#views, output: c.dep === undefined ? undefined : this.#views[this.#tasks[c.dep].id]?.output };
+    const ctx = {
+      input: this.#o.input,
+      tasks: this.#views,
+      output: c.dep === undefined ? undefined : this.#views[this.#tasks[c.dep].id]?.output,
+    };
     // Under a time budget (the task's timeout_ms, else the expression default) and a depth budget.
     c.expression.evaluate(ctx, { timeoutMs: t.timeoutMs }).then(
       (value) => {
         const next = decideExpression(isTruthy(value));
         return next.kind === 'enter' ? this.#enter(i) : this.#finish(i, 'skipped', { reason: 'condition_false' });
       },
-      (err) => this.#finish(i, 'failed', { error: { message: `condition expression failed: ${(err as Error).message}`, code: 'E_EXPRESSION' } }),
+      (err) =>
+        this.#finish(i, 'failed', {
+          error: { message: `condition expression failed: ${(err as Error).message}`, code: 'E_EXPRESSION' },
+        }),
     );
   }
 
@@ -341,7 +385,10 @@ export class Scheduler {
     }
     r.visits++;
     if (r.visits > t.maxVisits) {
-      const error = { message: `task "${t.id}" was entered ${r.visits} times, more than max_visits (${t.maxVisits}); the routing loop did not converge`, code: 'E_MAX_VISITS' };
+      const error = {
+        message: `task "${t.id}" was entered ${r.visits} times, more than max_visits (${t.maxVisits}); the routing loop did not converge`,
+        code: 'E_MAX_VISITS',
+      };
       this.#fatal ??= error;
       r.visits--;
       return this.#finish(i, 'failed', { error });
@@ -384,7 +431,7 @@ export class Scheduler {
     const closure = [root];
     const seen = new Set(closure);
     for (let k = 0; k < closure.length; k++) {
-      for (const d of this.#tasks[closure[k]].downstreams) if (!seen.has(d)) seen.add(d), closure.push(d);
+      for (const d of this.#tasks[closure[k]].downstreams) if (!seen.has(d)) (seen.add(d), closure.push(d));
     }
     // Views keep the latest output until the task finishes again: a routing source's output stays readable.
     for (const i of closure) if (this.#state[i] !== 'active') this.#state[i] = 'pending';
@@ -411,7 +458,12 @@ export class Scheduler {
   // ---- finishing -----------------------------------------------------------------------------
 
   /** Make task i terminal, emit its event, update downstream counts, follow routing edges. */
-  #finish(i: number, status: TaskStatus, patch: Partial<TaskResult>, meta: { attempt?: number; visit?: number; durationMs?: number; replayed?: boolean } = {}): void {
+  #finish(
+    i: number,
+    status: TaskStatus,
+    patch: Partial<TaskResult>,
+    meta: { attempt?: number; visit?: number; durationMs?: number; replayed?: boolean } = {},
+  ): void {
     const t = this.#tasks[i];
     const r = this.#results[i];
     const wasActive = this.#state[i] === 'active';
@@ -421,12 +473,30 @@ export class Scheduler {
     this.#finishedOnce[i] = 1;
     r.status = status;
     Object.assign(r, patch);
-    this.#views[t.id] = { status, output: status === 'succeeded' ? r.output : null, label: r.label, labelReason: r.labelReason, error: r.error };
+    this.#views[t.id] = {
+      status,
+      output: status === 'succeeded' ? r.output : null,
+      label: r.label,
+      labelReason: r.labelReason,
+      error: r.error,
+    };
     const { bus } = this.#o;
-    const timing = { attempt: meta.attempt ?? r.attempts, visit: meta.visit ?? r.visits, durationMs: meta.durationMs ?? 0 };
-    if (status === 'skipped') bus.emit({ type: 'task.skipped', taskId: t.id, reason: r.reason!, ...(r.error ? { error: r.error } : {}) });
+    const timing = {
+      attempt: meta.attempt ?? r.attempts,
+      visit: meta.visit ?? r.visits,
+      durationMs: meta.durationMs ?? 0,
+    };
+    if (status === 'skipped')
+      bus.emit({ type: 'task.skipped', taskId: t.id, reason: r.reason!, ...(r.error ? { error: r.error } : {}) });
     else if (status === 'failed') bus.emit({ type: 'task.failed', taskId: t.id, ...timing, error: r.error! });
-    else bus.emit({ type: 'task.succeeded', taskId: t.id, ...timing, output: r.output, ...(meta.replayed ? { replayed: true as const } : {}) });
+    else
+      bus.emit({
+        type: 'task.succeeded',
+        taskId: t.id,
+        ...timing,
+        output: r.output,
+        ...(meta.replayed ? { replayed: true as const } : {}),
+      });
 
     for (const d of t.downstreams) {
       this.#waiting[d]--;
@@ -438,7 +508,11 @@ export class Scheduler {
         else this.#skipped[d]++;
       }
       // Only rules that may decide early need a look before the last upstream ends.
-      if (this.#state[d] === 'pending' && (this.#waiting[d] === 0 || dt.trigger === 'one_success' || dt.trigger === 'one_failed')) this.#worklist.push(d);
+      if (
+        this.#state[d] === 'pending' &&
+        (this.#waiting[d] === 0 || dt.trigger === 'one_success' || dt.trigger === 'one_failed')
+      )
+        this.#worklist.push(d);
     }
     if (status !== 'skipped') this.#route(t, status === 'succeeded' ? 'success' : 'failure');
     if (wasActive) this.#active--;
@@ -452,31 +526,79 @@ export class Scheduler {
     const replayed = this.#o.replay?.successes.get(visitKey(t.id, visit));
     if (replayed) {
       const { output, label, labelSource, labelReason } = replayed;
-      if (label && labelSource) bus.emit({ type: 'task.labeled', taskId: t.id, label, source: labelSource, ...(labelReason ? { reason: labelReason } : {}) });
+      if (label && labelSource)
+        bus.emit({
+          type: 'task.labeled',
+          taskId: t.id,
+          label,
+          source: labelSource,
+          ...(labelReason ? { reason: labelReason } : {}),
+        });
       // A microtask later, like a real call: the scheduler never re-enters itself.
       await undefined;
       const patch = label ? { output, label, labelSource, ...(labelReason ? { labelReason } : {}) } : { output };
-      return this.#finish(t.index, 'succeeded', patch, { attempt: replayed.attempt, visit, durationMs: 0, replayed: true });
+      return this.#finish(t.index, 'succeeded', patch, {
+        attempt: replayed.attempt,
+        visit,
+        durationMs: 0,
+        replayed: true,
+      });
     }
     const ctx = this.#templateContext();
-    const outcome = t.forEach ? await this.#runEach(t, visit, ctx) : await this.#runWithPolicy(t, this.#inputFor(t, ctx), visit, ctx);
-    const meta = { attempt: 'attempt' in outcome ? outcome.attempt : undefined, visit, durationMs: 'durationMs' in outcome ? outcome.durationMs : 0 };
-    if ('skipped' in outcome) return this.#finish(t.index, 'skipped', { reason: outcome.skipped, ...(outcome.error ? { error: toErrorRecord(outcome.error) } : {}) }, meta);
+    const outcome = t.forEach
+      ? await this.#runEach(t, visit, ctx)
+      : await this.#runWithPolicy(t, this.#inputFor(t, ctx), visit, ctx);
+    const meta = {
+      attempt: 'attempt' in outcome ? outcome.attempt : undefined,
+      visit,
+      durationMs: 'durationMs' in outcome ? outcome.durationMs : 0,
+    };
+    if ('skipped' in outcome)
+      return this.#finish(
+        t.index,
+        'skipped',
+        { reason: outcome.skipped, ...(outcome.error ? { error: toErrorRecord(outcome.error) } : {}) },
+        meta,
+      );
     if (!outcome.ok) return this.#finish(t.index, 'failed', { error: toErrorRecord(outcome.error) }, meta);
     try {
       const r = this.#results[t.index];
       const reported = this.#llmCalls[t.index];
-      const label = await decideLabel(t, outcome.output, this.#o.classifier, { runId: this.#o.runId, signal: this.#controller.signal, context: outcome.input }, this.#reporter(t));
+      const label = await decideLabel(
+        t,
+        outcome.output,
+        this.#o.classifier,
+        { runId: this.#o.runId, signal: this.#controller.signal, context: outcome.input },
+        this.#reporter(t),
+      );
       const patch: Partial<TaskResult> = { output: outcome.output };
       if (label) {
-        Object.assign(patch, { label: label.label, labelSource: label.source }, label.reason ? { labelReason: label.reason } : {});
+        Object.assign(
+          patch,
+          { label: label.label, labelSource: label.source },
+          label.reason ? { labelReason: label.reason } : {},
+        );
         if (this.#llmCalls[t.index] === reported && label.usage) {
           // A classifier that reported no calls of its own (a custom one): its usage is one llm.call, so the record adds up too.
           r.usage = addUsage(r.usage, label.usage);
-          bus.emit({ type: 'llm.call', taskId: t.id, provider: 'classifier', model: 'classifier', purpose: 'classify', latencyMs: 0, usage: label.usage });
+          bus.emit({
+            type: 'llm.call',
+            taskId: t.id,
+            provider: 'classifier',
+            model: 'classifier',
+            purpose: 'classify',
+            latencyMs: 0,
+            usage: label.usage,
+          });
           this.#budget?.spend(label.usage);
         }
-        bus.emit({ type: 'task.labeled', taskId: t.id, label: label.label, source: label.source, ...(label.reason ? { reason: label.reason } : {}) });
+        bus.emit({
+          type: 'task.labeled',
+          taskId: t.id,
+          label: label.label,
+          source: label.source,
+          ...(label.reason ? { reason: label.reason } : {}),
+        });
       }
       return this.#finish(t.index, 'succeeded', patch, meta);
     } catch (err) {
@@ -488,7 +610,13 @@ export class Scheduler {
    * Attempts of one input until it succeeds or the failure policy gives up: `retries` first, then the
    * `on_failure` steps in order (retry, adjust the input, fall back to another tool, skip).
    */
-  async #runWithPolicy(t: PlanTask, firstInput: unknown, visit: number, ctx: TemplateContext, item?: number): Promise<Outcome> {
+  async #runWithPolicy(
+    t: PlanTask,
+    firstInput: unknown,
+    visit: number,
+    ctx: TemplateContext,
+    item?: number,
+  ): Promise<Outcome> {
     const { bus, retry } = this.#o;
     let input = firstInput;
     let tool = t.tool;
@@ -496,7 +624,8 @@ export class Scheduler {
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.#attempt(t, tool, input, attempt, visit, item);
       if (outcome.status === 'cancelled') return { skipped: this.#skipReasonOnAbort() };
-      if (outcome.status === 'succeeded') return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
+      if (outcome.status === 'succeeded')
+        return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
       const err = outcome.error;
       const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
       if (this.#controller.signal.aborted) return failed;
@@ -523,7 +652,15 @@ export class Scheduler {
           bus.emit({ type: 'task.recovery', ...base, action: 'fallback', tool: c.step.name });
         } else {
           try {
-            input = await adjustInput(c.step, tool, input, err, ctx, this.#o.llm && track(this.#o.llm, this.#reporter(t)), this.#controller.signal);
+            input = await adjustInput(
+              c.step,
+              tool,
+              input,
+              err,
+              ctx,
+              this.#o.llm && track(this.#o.llm, this.#reporter(t)),
+              this.#controller.signal,
+            );
             again = true;
             bus.emit({ type: 'task.recovery', ...base, action: 'adjust', input });
           } catch (adjustErr) {
@@ -534,7 +671,14 @@ export class Scheduler {
       if (!again) return failed;
       if (backoff) {
         const delayMs = backoffDelay(attempt, retry);
-        bus.emit({ type: 'task.retrying', taskId: t.id, attempt, delayMs, error: toErrorRecord(err), ...(item === undefined ? {} : { item }) });
+        bus.emit({
+          type: 'task.retrying',
+          taskId: t.id,
+          attempt,
+          delayMs,
+          error: toErrorRecord(err),
+          ...(item === undefined ? {} : { item }),
+        });
         await sleep(delayMs, this.#controller.signal);
       }
     }
@@ -550,7 +694,14 @@ export class Scheduler {
     }
     if (!Array.isArray(list)) {
       const got = list === null ? 'null' : typeof list;
-      return { ok: false, error: new BraidError('E_FOR_EACH', `for_each must give a list, got ${got}`, { taskId: t.id, retryable: false }), durationMs: 0 };
+      return {
+        ok: false,
+        error: new BraidError('E_FOR_EACH', `for_each must give a list, got ${got}`, {
+          taskId: t.id,
+          retryable: false,
+        }),
+        durationMs: 0,
+      };
     }
     const items = list;
     const outcomes: Outcome[] = new Array(items.length);
@@ -562,8 +713,15 @@ export class Scheduler {
         const itemCtx = { ...ctx, item: items[i], index: i };
         outcomes[i] = await this.#runWithPolicy(t, this.#inputFor(t, itemCtx), visit, itemCtx, i);
         done++;
-        const status = 'skipped' in outcomes[i] ? 'skipped' : (outcomes[i] as { ok: boolean }).ok ? 'succeeded' : 'failed';
-        this.#o.bus.emit({ type: 'task.progress', taskId: t.id, progress: done / items.length, message: `item ${i + 1} of ${items.length}: ${status}`, data: { item: i, status } });
+        const status =
+          'skipped' in outcomes[i] ? 'skipped' : (outcomes[i] as { ok: boolean }).ok ? 'succeeded' : 'failed';
+        this.#o.bus.emit({
+          type: 'task.progress',
+          taskId: t.id,
+          progress: done / items.length,
+          message: `item ${i + 1} of ${items.length}: ${status}`,
+          data: { item: i, status },
+        });
       }
     };
     const t0 = performance.now();
@@ -573,7 +731,15 @@ export class Scheduler {
     const failedAt = outcomes.findIndex((o) => 'ok' in o && !o.ok);
     if (failedAt >= 0) {
       const cause = toErrorRecord((outcomes[failedAt] as { error: unknown }).error);
-      return { ok: false, error: new BraidError((cause.code as ErrorCode | undefined) ?? 'E_TOOL', `item ${failedAt} failed: ${cause.message}`, { taskId: t.id }), durationMs };
+      return {
+        ok: false,
+        error: new BraidError(
+          (cause.code as ErrorCode | undefined) ?? 'E_TOOL',
+          `item ${failedAt} failed: ${cause.message}`,
+          { taskId: t.id },
+        ),
+        durationMs,
+      };
     }
     // An item whose policy ended in skip leaves null in its place.
     const output = outcomes.map((o) => ('ok' in o && o.ok ? o.output : null));
@@ -581,7 +747,14 @@ export class Scheduler {
   }
 
   /** One attempt through the executor: the request is data; the host records the start and gives the tool its `ctx`. */
-  async #attempt(t: PlanTask, tool: Tool, input: unknown, attempt: number, visit: number, item?: number): Promise<AttemptResult> {
+  async #attempt(
+    t: PlanTask,
+    tool: Tool,
+    input: unknown,
+    attempt: number,
+    visit: number,
+    item?: number,
+  ): Promise<AttemptResult> {
     const { bus, runId, services } = this.#o;
     const r = this.#results[t.index];
     let startedAt = '';
@@ -593,23 +766,60 @@ export class Scheduler {
         startedAt = isoNow();
         r.startedAt ??= startedAt;
         const sources = tool === t.tool ? r.inputSources : undefined;
-        bus.emit({ type: 'task.started', taskId: t.id, tool: tool.name, attempt, visit, ...(item === undefined ? {} : { item }), ...(sources ? { sources } : {}) });
+        bus.emit({
+          type: 'task.started',
+          taskId: t.id,
+          tool: tool.name,
+          attempt,
+          visit,
+          ...(item === undefined ? {} : { item }),
+          ...(sources ? { sources } : {}),
+        });
         return true;
       },
       context: (signal) => {
         const report = () => this.#reporter(t);
         const children = () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
-        return new TaskContext(signal, runId, t.id, attempt, visit, services ?? NO_SERVICES, bus, this.#o.llm, report, children);
+        return new TaskContext(
+          signal,
+          runId,
+          t.id,
+          attempt,
+          visit,
+          services ?? NO_SERVICES,
+          bus,
+          this.#o.llm,
+          report,
+          children,
+        );
       },
       signal: this.#controller.signal,
     };
-    const request = { runId, taskId: t.id, visit, attempt, tool: tool.name, input, ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }), ...(item === undefined ? {} : { item }) };
+    const request = {
+      runId,
+      taskId: t.id,
+      visit,
+      attempt,
+      tool: tool.name,
+      input,
+      ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
+      ...(item === undefined ? {} : { item }),
+    };
     const result = await this.#o.executor.execute(request, host);
     if (result.status === 'cancelled') return result;
     const { endedAt } = result;
     r.endedAt = endedAt;
     const ok = result.status === 'succeeded';
-    (r.history ??= []).push({ visit, attempt, status: ok ? 'succeeded' : 'failed', startedAt, endedAt, ...(ok ? {} : { error: toErrorRecord(result.error) }), ...(item === undefined ? {} : { item }), ...(tool !== t.tool ? { tool: tool.name } : {}) });
+    (r.history ??= []).push({
+      visit,
+      attempt,
+      status: ok ? 'succeeded' : 'failed',
+      startedAt,
+      endedAt,
+      ...(ok ? {} : { error: toErrorRecord(result.error) }),
+      ...(item === undefined ? {} : { item }),
+      ...(tool !== t.tool ? { tool: tool.name } : {}),
+    });
     return result;
   }
 
@@ -628,10 +838,28 @@ export class Scheduler {
           // The child's model calls are this task's: its usage, the run's, and this run's budget (which stops the child).
           if (e.type === 'llm.call') {
             const { provider, model, purpose, latencyMs, usage, error } = e;
-            report({ provider, model, purpose, latencyMs, usage, ...(error ? { error } : {}), childRunId: e.childRunId ?? e.runId });
+            report({
+              provider,
+              model,
+              purpose,
+              latencyMs,
+              usage,
+              ...(error ? { error } : {}),
+              childRunId: e.childRunId ?? e.runId,
+            });
           } else if (e.type === 'task.ready') this.#budget?.enter();
-          if (e.type === 'task.started' || e.type === 'task.succeeded' || e.type === 'task.failed' || e.type === 'task.skipped') {
-            bus.emit({ type: 'task.progress', taskId: t.id, message: `child ${e.runId}: ${e.taskId} ${e.type.slice(5)}`, data: { childRunId: e.runId } });
+          if (
+            e.type === 'task.started' ||
+            e.type === 'task.succeeded' ||
+            e.type === 'task.failed' ||
+            e.type === 'task.skipped'
+          ) {
+            bus.emit({
+              type: 'task.progress',
+              taskId: t.id,
+              message: `child ${e.runId}: ${e.taskId} ${e.type.slice(5)}`,
+              data: { childRunId: e.runId },
+            });
           }
         };
         // The runner settles the id (a resumed run must not reuse an earlier child's record), then announces it.
@@ -649,7 +877,12 @@ export class Scheduler {
     for (const u of t.upstreams) {
       if (this.#state[u] !== 'succeeded') continue;
       const r = this.#results[u];
-      upstreams.push({ taskId: this.#tasks[u].id, output: r.output, ...(r.label !== undefined ? { label: r.label } : {}), ...(r.labelReason !== undefined ? { labelReason: r.labelReason } : {}) });
+      upstreams.push({
+        taskId: this.#tasks[u].id,
+        output: r.output,
+        ...(r.label !== undefined ? { label: r.label } : {}),
+        ...(r.labelReason !== undefined ? { labelReason: r.labelReason } : {}),
+      });
     }
     const { input, sources } = effectiveInput(t.implicit, explicit, this.#o.input, upstreams);
     const r = this.#results[t.index];

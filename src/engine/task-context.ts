@@ -39,7 +39,8 @@ export class TaskContext implements ToolContext {
   }
 
   /** An arrow property, so `const { emit } = ctx` works. */
-  readonly emit = (progress: ToolProgress): void => void this.#bus.emit({ type: 'task.progress', taskId: this.taskId, ...progress });
+  readonly emit = (progress: ToolProgress): void =>
+    void this.#bus.emit({ type: 'task.progress', taskId: this.taskId, ...progress });
 
   get llm(): LlmProvider | undefined {
     return this.#model && track(this.#model, this.#report());

@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { decideTrigger } from './trigger-rules.js';
 
-const c = (succeeded: number, failed: number, skipped: number, total = succeeded + failed + skipped) => ({ total, succeeded, failed, skipped });
+const c = (succeeded: number, failed: number, skipped: number, total = succeeded + failed + skipped) => ({
+  total,
+  succeeded,
+  failed,
+  skipped,
+});
 
 describe('decideTrigger', () => {
   it('runs a root (no upstreams) under every rule', () => {
-    for (const rule of ['all_success', 'one_failed', 'none_failed'] as const) expect(decideTrigger(rule, c(0, 0, 0))).toBe('run');
+    for (const rule of ['all_success', 'one_failed', 'none_failed'] as const)
+      expect(decideTrigger(rule, c(0, 0, 0))).toBe('run');
   });
   it('none_failed_min_one_success: join after a skipped branch runs; all skipped skips; a failure skips', () => {
     expect(decideTrigger('none_failed_min_one_success', c(1, 0, 1))).toBe('run');

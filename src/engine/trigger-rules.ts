@@ -50,7 +50,10 @@ export function decideTrigger(rule: TriggerRule, c: UpstreamCounts): TriggerDeci
  * Airflow's `upstream_failed` state, a failure (so a failure propagates through a chain to the joins
  * below it and `one_failed` handlers fire on it); every other skip is a plain skip.
  */
-export function ruleStatus(status: 'succeeded' | 'failed' | 'skipped', reason?: SkipReason): 'succeeded' | 'failed' | 'skipped' {
+export function ruleStatus(
+  status: 'succeeded' | 'failed' | 'skipped',
+  reason?: SkipReason,
+): 'succeeded' | 'failed' | 'skipped' {
   return status === 'skipped' && reason === 'upstream_failed' ? 'failed' : status;
 }
 

@@ -9,7 +9,11 @@ export class EventBus {
   #seq = 0;
 
   /** `fromSeq`: the last number already used (a resumed run continues its record's numbering). */
-  constructor(readonly runId: string, listeners: readonly EventListener[] = [], fromSeq = 0) {
+  constructor(
+    readonly runId: string,
+    listeners: readonly EventListener[] = [],
+    fromSeq = 0,
+  ) {
     this.#listeners.push(...listeners);
     this.#seq = fromSeq;
   }

@@ -9,7 +9,13 @@ export type CancelSet = Set<(err: Error) => void>;
  * `fn` ignores its signal, so one stuck tool cannot hold the run. Without a timeout the run's own signal
  * is passed through: no per-attempt AbortController or listener (they dominate no-op task overhead).
  */
-export function callWithSignal<T>(fn: (signal: AbortSignal) => Promise<T> | T, runSignal: AbortSignal, inflight: CancelSet, timeoutMs?: number, taskId?: string): Promise<T> {
+export function callWithSignal<T>(
+  fn: (signal: AbortSignal) => Promise<T> | T,
+  runSignal: AbortSignal,
+  inflight: CancelSet,
+  timeoutMs?: number,
+  taskId?: string,
+): Promise<T> {
   if (runSignal.aborted) return Promise.reject(new CancelledError(taskId));
   const controller = timeoutMs === undefined ? undefined : new AbortController();
   return new Promise<T>((resolve, reject) => {

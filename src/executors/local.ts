@@ -80,16 +80,32 @@ function pick(tool: ToolLimits): ToolLimits {
 }
 
 /** One attempt, inside its slots. */
-async function attempt(tool: Tool, request: AttemptRequest, host: AttemptHost, inflight: CancelSet): Promise<AttemptResult> {
+async function attempt(
+  tool: Tool,
+  request: AttemptRequest,
+  host: AttemptHost,
+  inflight: CancelSet,
+): Promise<AttemptResult> {
   if (host.signal.aborted || !host.started()) return { status: 'cancelled' };
   const t0 = performance.now();
   let result: AttemptResult;
   try {
     const input = validateToolInput(tool, request.input, request.taskId);
-    const raw = await callWithSignal((signal) => tool.run(input, host.context(signal)), host.signal, inflight, request.timeoutMs, request.taskId);
+    const raw = await callWithSignal(
+      (signal) => tool.run(input, host.context(signal)),
+      host.signal,
+      inflight,
+      request.timeoutMs,
+      request.taskId,
+    );
     result = { status: 'succeeded', output: validateToolOutput(tool, raw, request.taskId), durationMs: 0, endedAt: '' };
   } catch (err) {
-    result = { status: 'failed', error: { ...toErrorRecord(err), retryable: !BraidError.is(err) || err.retryable }, durationMs: 0, endedAt: '' };
+    result = {
+      status: 'failed',
+      error: { ...toErrorRecord(err), retryable: !BraidError.is(err) || err.retryable },
+      durationMs: 0,
+      endedAt: '',
+    };
   }
   const ended = result as { durationMs: number; endedAt: string };
   ended.endedAt = isoNow();

@@ -50,7 +50,14 @@ export function workflowGraph(workflow: Workflow): WorkflowGraph {
     const cond = conditionObject(t);
     const condDeps = new Set(toList(cond?.depends_on));
     for (const d of t.dependencies ?? []) if (!condDeps.has(d)) edges.push({ from: d, to: t.id, kind: 'data' });
-    const label = cond?.if_result !== undefined ? `if ${toList(cond.if_result).join(' or ')}` : cond?.if_status ? `if ${cond.if_status}` : cond?.when ? `when ${cond.when}` : undefined;
+    const label =
+      cond?.if_result !== undefined
+        ? `if ${toList(cond.if_result).join(' or ')}`
+        : cond?.if_status
+          ? `if ${cond.if_status}`
+          : cond?.when
+            ? `when ${cond.when}`
+            : undefined;
     for (const d of condDeps) edges.push({ from: d, to: t.id, kind: 'condition', ...(label ? { label } : {}) });
     for (const [to, on] of routesOf(t)) edges.push({ from: t.id, to, kind: 'route', label: `on ${on}` });
   }

@@ -33,7 +33,11 @@ function shownSchema(labels: readonly string[]): JsonSchema {
 }
 
 /** A lenient schema used to read the answer, so an out-of-set label can be recognised and retried. */
-const answerSchema = z.object({ label: z.string(), reason: z.string().default(''), confidence: z.number().nullable().optional() });
+const answerSchema = z.object({
+  label: z.string(),
+  reason: z.string().default(''),
+  confidence: z.number().nullable().optional(),
+});
 
 export function createClassifier(provider: LlmProvider): Classifier {
   return {
@@ -66,15 +70,28 @@ export function createClassifier(provider: LlmProvider): Classifier {
           continue;
         }
         if (request.labels.includes(answer.label)) {
-          return { label: answer.label, reason: answer.reason, ...(typeof answer.confidence === 'number' ? { confidence: answer.confidence } : {}), usage: withCost(provider.model, usage, provider.provider) };
+          return {
+            label: answer.label,
+            reason: answer.reason,
+            ...(typeof answer.confidence === 'number' ? { confidence: answer.confidence } : {}),
+            usage: withCost(provider.model, usage, provider.provider),
+          };
         }
         last = `answered "${answer.label}"`;
       }
-      throw new BraidError('E_LABEL', `classifier ${last}, not one of ${request.labels.join(', ')}, twice; check the labels and classify.prompt`, { taskId: request.taskId, retryable: false });
+      throw new BraidError(
+        'E_LABEL',
+        `classifier ${last}, not one of ${request.labels.join(', ')}, twice; check the labels and classify.prompt`,
+        { taskId: request.taskId, retryable: false },
+      );
     },
   };
 }
 
 function add(a: TokenUsage, b: TokenUsage): TokenUsage {
-  return { promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens, totalTokens: a.totalTokens + b.totalTokens };
+  return {
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    totalTokens: a.totalTokens + b.totalTokens,
+  };
 }

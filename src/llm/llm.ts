@@ -24,10 +24,23 @@ export function createProvider(options: OpenAIProviderOptions & { provider?: 'op
     loadDotenv({ quiet: true });
     envLoaded = true;
   }
-  const choice = options.provider ?? ((process.env.BRAID_PROVIDER || undefined) as 'openai' | 'offline' | undefined) ?? (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
+  const choice =
+    options.provider ??
+    ((process.env.BRAID_PROVIDER || undefined) as 'openai' | 'offline' | undefined) ??
+    (options.apiKey || process.env.OPENAI_API_KEY ? 'openai' : 'offline');
   if (choice !== 'openai') return new OfflineProvider();
   const env = process.env;
-  const key = JSON.stringify([options, env.OPENAI_API_KEY, env.OPENAI_BASE_URL, env.BRAID_MODEL, env.BRAID_LLM_CONCURRENCY, env.BRAID_LLM_RPM, env.BRAID_LLM_TIMEOUT_MS, env.BRAID_LLM_RETRIES, env.BRAID_LLM_MAX_RETRY_AFTER_MS]);
+  const key = JSON.stringify([
+    options,
+    env.OPENAI_API_KEY,
+    env.OPENAI_BASE_URL,
+    env.BRAID_MODEL,
+    env.BRAID_LLM_CONCURRENCY,
+    env.BRAID_LLM_RPM,
+    env.BRAID_LLM_TIMEOUT_MS,
+    env.BRAID_LLM_RETRIES,
+    env.BRAID_LLM_MAX_RETRY_AFTER_MS,
+  ]);
   let provider = shared.get(key);
   if (!provider) shared.set(key, (provider = new OpenAIProvider(options)));
   return provider;
@@ -46,12 +59,29 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
       const purpose = request.purpose ?? 'generate';
       try {
         const result = await provider.generate(request);
-        report({ provider: result.provider, model: result.model, purpose, latencyMs: Math.round(performance.now() - t0), usage: result.usage });
+        report({
+          provider: result.provider,
+          model: result.model,
+          purpose,
+          latencyMs: Math.round(performance.now() - t0),
+          usage: result.usage,
+        });
         return result;
       } catch (err) {
         // An answer that could not be used still cost its tokens; a failed request cost none.
-        const usage = (err instanceof AnswerError && err.usage) || { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
-        report({ provider: provider.provider, model: provider.model, purpose, latencyMs: Math.round(performance.now() - t0), usage, error: { message: (err as Error).message } });
+        const usage = (err instanceof AnswerError && err.usage) || {
+          promptTokens: 0,
+          completionTokens: 0,
+          totalTokens: 0,
+        };
+        report({
+          provider: provider.provider,
+          model: provider.model,
+          purpose,
+          latencyMs: Math.round(performance.now() - t0),
+          usage,
+          error: { message: (err as Error).message },
+        });
         throw err;
       }
     },
@@ -63,7 +93,13 @@ export async function generateFromPrompt<T = unknown>(
   llm: LlmProvider,
   name: string,
   vars: Readonly<Record<string, unknown>>,
-  options: { schema?: SchemaLike<T>; jsonSchema?: JsonSchema; signal?: AbortSignal; purpose?: string; temperature?: number } = {},
+  options: {
+    schema?: SchemaLike<T>;
+    jsonSchema?: JsonSchema;
+    signal?: AbortSignal;
+    purpose?: string;
+    temperature?: number;
+  } = {},
 ): Promise<{ text: string; object: T; result: GenerateResult }> {
   const { messages, offlineAnswer } = renderPrompt(loadPrompt(name), vars);
   const result = await llm.generate({
@@ -72,7 +108,11 @@ export async function generateFromPrompt<T = unknown>(
     signal: options.signal,
     purpose: options.purpose ?? name,
     temperature: options.temperature,
-    ...(options.schema ? { schema: { name: name.replace(/[^A-Za-z0-9_]/g, '_'), schema: options.schema, jsonSchema: options.jsonSchema } } : {}),
+    ...(options.schema
+      ? {
+          schema: { name: name.replace(/[^A-Za-z0-9_]/g, '_'), schema: options.schema, jsonSchema: options.jsonSchema },
+        }
+      : {}),
   });
   return { text: result.text, object: result.object as T, result };
 }

@@ -39,7 +39,16 @@ const LIMITS = { depth: 10, properties: 5000, enumValues: 1000 };
 /** String formats strict mode supports. */
 const FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'ipv4', 'ipv6', 'uuid']);
 /** Keywords whose meaning is lost if dropped: the schema is sent non-strict. */
-const SHAPE_KEYWORDS = ['allOf', 'patternProperties', 'prefixItems', 'unevaluatedProperties', 'unevaluatedItems', 'dependentSchemas', '$dynamicRef', '$recursiveRef'];
+const SHAPE_KEYWORDS = [
+  'allOf',
+  'patternProperties',
+  'prefixItems',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+  'dependentSchemas',
+  '$dynamicRef',
+  '$recursiveRef',
+];
 const NUMBER_KEYWORDS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'] as const;
 
 const EMPTY_OBJECT: JsonSchema = deepFreeze({ type: 'object', properties: {} });
@@ -50,7 +59,9 @@ export function modelSchema(source: SchemaLike | JsonSchema | undefined): ModelS
   const key = source ?? EMPTY_OBJECT;
   let built = cache.get(key);
   if (!built) {
-    built = build(typeof (key as SchemaLike).safeParse === 'function' ? schemaToJsonSchema(key as SchemaLike) : (key as JsonSchema));
+    built = build(
+      typeof (key as SchemaLike).safeParse === 'function' ? schemaToJsonSchema(key as SchemaLike) : (key as JsonSchema),
+    );
     cache.set(key, built);
   }
   return built;
@@ -63,7 +74,11 @@ function build(plain: JsonSchema): ModelSchema {
     const converter = new Converter(plain);
     const { schema, back } = converter.convert();
     const defs = converter.defBacks;
-    return { schema: deepFreeze(schema), strict: true, fromModel: back || defs.size ? (value) => mapBack(value, back, { root: back, defs }) : identity };
+    return {
+      schema: deepFreeze(schema),
+      strict: true,
+      fromModel: back || defs.size ? (value) => mapBack(value, back, { root: back, defs }) : identity,
+    };
   } catch (err) {
     if (!(err instanceof NotStrict)) throw err;
     const { $schema: _, ...rest } = plain;
@@ -100,7 +115,10 @@ class Converter {
 
   convert(): Converted {
     const root = this.node(this.plain, [], 0);
-    if (root.schema.type !== 'object') throw new NotStrict('the root is not an object (strict mode needs an object at the root, not a union or a nullable value)');
+    if (root.schema.type !== 'object')
+      throw new NotStrict(
+        'the root is not an object (strict mode needs an object at the root, not a union or a nullable value)',
+      );
     const defs = (this.plain.$defs ?? this.plain.definitions) as Record<string, unknown> | undefined;
     if (isObject(defs)) {
       const out: JsonSchema = {};
@@ -111,8 +129,12 @@ class Converter {
       }
       root.schema.$defs = out;
     }
-    if (this.#properties > LIMITS.properties) throw new NotStrict(`${this.#properties} object properties, more than the ${LIMITS.properties} strict mode allows`);
-    if (this.#enumValues > LIMITS.enumValues) throw new NotStrict(`${this.#enumValues} enum values, more than the ${LIMITS.enumValues} strict mode allows`);
+    if (this.#properties > LIMITS.properties)
+      throw new NotStrict(
+        `${this.#properties} object properties, more than the ${LIMITS.properties} strict mode allows`,
+      );
+    if (this.#enumValues > LIMITS.enumValues)
+      throw new NotStrict(`${this.#enumValues} enum values, more than the ${LIMITS.enumValues} strict mode allows`);
     return root;
   }
 
@@ -120,16 +142,24 @@ class Converter {
     if (input === true) throw new NotStrict(`${where(path)} accepts any value`);
     if (!isObject(input)) throw new NotStrict(`${where(path)} is not a schema object`);
     const s = input;
-    for (const k of SHAPE_KEYWORDS) if (s[k] !== undefined) throw new NotStrict(`${where(path)} uses "${k}", which strict mode cannot express`);
+    for (const k of SHAPE_KEYWORDS)
+      if (s[k] !== undefined) throw new NotStrict(`${where(path)} uses "${k}", which strict mode cannot express`);
     const description = typeof s.description === 'string' ? { description: s.description } : {};
     if (typeof s.$ref === 'string') return this.ref(s.$ref, path);
     const union = s.anyOf ?? s.oneOf;
     if (union !== undefined) {
       if (!Array.isArray(union)) throw new NotStrict(`${where(path)} has a malformed anyOf`);
-      if (s.type !== undefined || s.properties !== undefined) throw new NotStrict(`${where(path)} mixes a union with other keywords`);
+      if (s.type !== undefined || s.properties !== undefined)
+        throw new NotStrict(`${where(path)} mixes a union with other keywords`);
       const branches = union.map((b, i) => this.node(b, [...path, `anyOf[${i}]`], depth));
       const back = branches.some((b) => b.back)
-        ? { anyOf: branches.map((b) => ({ keys: isObject(b.schema.properties) ? new Set(Object.keys(b.schema.properties)) : undefined, array: typeIncludes(b.schema, 'array'), back: b.back })) }
+        ? {
+            anyOf: branches.map((b) => ({
+              keys: isObject(b.schema.properties) ? new Set(Object.keys(b.schema.properties)) : undefined,
+              array: typeIncludes(b.schema, 'array'),
+              back: b.back,
+            })),
+          }
         : undefined;
       return { schema: { anyOf: branches.map((b) => b.schema), ...description }, back };
     }
@@ -145,13 +175,17 @@ class Converter {
       return { schema: Object.assign(out, description) };
     }
     if (!types.length) throw new NotStrict(`${where(path)} accepts any value (no type)`);
-    for (const t of types) if (!['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'].includes(t)) throw new NotStrict(`${where(path)} has the unknown type "${t}"`);
+    for (const t of types)
+      if (!['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'].includes(t))
+        throw new NotStrict(`${where(path)} has the unknown type "${t}"`);
     out.type = types.length === 1 ? types[0] : types;
     let back: Back | undefined;
     if (types.includes('object')) back = this.object(s, out, path, depth);
     if (types.includes('array')) {
-      if (Array.isArray(s.items) || s.additionalItems !== undefined) throw new NotStrict(`${where(path)} is a tuple, which strict mode cannot express`);
-      if (!isObject(s.items) && s.items !== true) throw new NotStrict(`${where(path)} is an array without an item schema`);
+      if (Array.isArray(s.items) || s.additionalItems !== undefined)
+        throw new NotStrict(`${where(path)} is a tuple, which strict mode cannot express`);
+      if (!isObject(s.items) && s.items !== true)
+        throw new NotStrict(`${where(path)} is an array without an item schema`);
       const items = this.node(s.items, [...path, '[]'], depth);
       out.items = items.schema;
       if (items.back) back = { items: items.back };
@@ -170,8 +204,14 @@ class Converter {
   object(s: JsonSchema, out: JsonSchema, path: string[], depth: number): Back | undefined {
     if (depth + 1 > LIMITS.depth) throw new NotStrict(`${where(path)} nests objects more than ${LIMITS.depth} deep`);
     const extra = s.additionalProperties;
-    const open = extra !== undefined && extra !== false && !(extra === true || (isObject(extra) && Object.keys(extra).length === 0));
-    if (open) throw new NotStrict(`${where(path)} takes extra keys of a given type (like z.record or a catch-all), which strict mode cannot express`);
+    const open =
+      extra !== undefined &&
+      extra !== false &&
+      !(extra === true || (isObject(extra) && Object.keys(extra).length === 0));
+    if (open)
+      throw new NotStrict(
+        `${where(path)} takes extra keys of a given type (like z.record or a catch-all), which strict mode cannot express`,
+      );
     if (!isObject(s.properties)) {
       if (extra === false) s = { ...s, properties: {} };
       else throw new NotStrict(`${where(path)} is an object without declared properties (any keys)`);
@@ -198,7 +238,10 @@ class Converter {
     if (ref === '#') return { schema: { $ref: '#' }, back: { ref: '#' } };
     const m = /^#\/(?:\$defs|definitions)\/([^/]+)$/.exec(ref);
     if (!m) throw new NotStrict(`${where(path)} refers to "${ref}", which is not a local definition`);
-    return { schema: { $ref: `#/$defs/${m[1]}` }, back: { ref: decodeURIComponent(m[1].replace(/~1/g, '/').replace(/~0/g, '~')) } };
+    return {
+      schema: { $ref: `#/$defs/${m[1]}` },
+      back: { ref: decodeURIComponent(m[1].replace(/~1/g, '/').replace(/~0/g, '~')) },
+    };
   }
 }
 
@@ -215,8 +258,10 @@ const typeIncludes = (s: JsonSchema, t: string) => s.type === t || (Array.isArra
 /** Number bounds; draft-4 boolean `exclusiveMinimum`/`exclusiveMaximum` (zod 3, OpenAPI 3) become numbers. */
 function numberKeywords(s: JsonSchema, out: JsonSchema): void {
   for (const k of NUMBER_KEYWORDS) if (typeof s[k] === 'number') out[k] = s[k];
-  if (s.exclusiveMinimum === true && typeof s.minimum === 'number') (out.exclusiveMinimum = s.minimum), delete out.minimum;
-  if (s.exclusiveMaximum === true && typeof s.maximum === 'number') (out.exclusiveMaximum = s.maximum), delete out.maximum;
+  if (s.exclusiveMinimum === true && typeof s.minimum === 'number')
+    ((out.exclusiveMinimum = s.minimum), delete out.minimum);
+  if (s.exclusiveMaximum === true && typeof s.maximum === 'number')
+    ((out.exclusiveMaximum = s.maximum), delete out.maximum);
 }
 
 const PRIMITIVES = ['string', 'number', 'integer', 'boolean', 'null'];
@@ -234,19 +279,30 @@ function nullable(schema: JsonSchema, dflt: unknown): JsonSchema {
     const hasNull = schema.anyOf.some((b) => isObject(b) && b.type === 'null');
     return withDescription(hasNull ? schema : { ...schema, anyOf: [...schema.anyOf, { type: 'null' }] });
   }
-  const types = typeof schema.type === 'string' ? [schema.type] : Array.isArray(schema.type) ? (schema.type as string[]) : [];
-  if (types.includes('null') || (Array.isArray(schema.enum) && schema.enum.includes(null))) return withDescription(schema);
-  if (types.length && !Array.isArray(schema.enum) && types.every((t) => PRIMITIVES.includes(t))) return withDescription({ ...schema, type: [...types, 'null'] });
+  const types =
+    typeof schema.type === 'string' ? [schema.type] : Array.isArray(schema.type) ? (schema.type as string[]) : [];
+  if (types.includes('null') || (Array.isArray(schema.enum) && schema.enum.includes(null)))
+    return withDescription(schema);
+  if (types.length && !Array.isArray(schema.enum) && types.every((t) => PRIMITIVES.includes(t)))
+    return withDescription({ ...schema, type: [...types, 'null'] });
   const { description: _, ...inner } = schema;
   return withDescription({ anyOf: [inner, { type: 'null' }] });
 }
 
-function mapBack(value: unknown, back: Back | undefined, ctx: { root?: Back; defs: ReadonlyMap<string, Back | undefined> }, seen = 0): unknown {
+function mapBack(
+  value: unknown,
+  back: Back | undefined,
+  ctx: { root?: Back; defs: ReadonlyMap<string, Back | undefined> },
+  seen = 0,
+): unknown {
   if (!back || value === null || typeof value !== 'object' || seen > 64) return value;
-  if (back.ref !== undefined) return mapBack(value, back.ref === '#' ? ctx.root : ctx.defs.get(back.ref), ctx, seen + 1);
+  if (back.ref !== undefined)
+    return mapBack(value, back.ref === '#' ? ctx.root : ctx.defs.get(back.ref), ctx, seen + 1);
   if (back.anyOf) {
     const keys = Array.isArray(value) ? [] : Object.keys(value);
-    const branch = back.anyOf.find((b) => (Array.isArray(value) ? b.array : b.keys && keys.every((k) => b.keys!.has(k))));
+    const branch = back.anyOf.find((b) =>
+      Array.isArray(value) ? b.array : b.keys && keys.every((k) => b.keys!.has(k)),
+    );
     return mapBack(value, branch?.back, ctx, seen + 1);
   }
   if (Array.isArray(value)) return back.items ? value.map((v) => mapBack(v, back.items, ctx, seen + 1)) : value;

@@ -26,12 +26,71 @@ import { schemaToJsonSchema } from '../core/schema.js';
 import { parseStructured } from './structured.js';
 import type { FunctionSpec, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';
 
-const POSITIVE = ['specific', 'concrete', 'measurable', 'clear', 'feasible', 'practical', 'innovative', 'novel', 'useful', 'strong', 'excellent', 'great', 'good', 'focused', 'improved'];
-const NEGATIVE = ['vague', 'unclear', 'generic', 'boring', 'risky', 'impractical', 'weak', 'poor', 'bad', 'fails', 'error', 'broken', 'unfocused', 'expensive'];
+const POSITIVE = [
+  'specific',
+  'concrete',
+  'measurable',
+  'clear',
+  'feasible',
+  'practical',
+  'innovative',
+  'novel',
+  'useful',
+  'strong',
+  'excellent',
+  'great',
+  'good',
+  'focused',
+  'improved',
+];
+const NEGATIVE = [
+  'vague',
+  'unclear',
+  'generic',
+  'boring',
+  'risky',
+  'impractical',
+  'weak',
+  'poor',
+  'bad',
+  'fails',
+  'error',
+  'broken',
+  'unfocused',
+  'expensive',
+];
 /** The words rule 3 counts (exported so tests can check that no offline template is written to sway it). */
-export const SCORE_WORDS: { readonly positive: readonly string[]; readonly negative: readonly string[] } = { positive: POSITIVE, negative: NEGATIVE };
-const POSITIVE_LABELS = ['good', 'yes', 'approve', 'approved', 'pass', 'positive', 'ok', 'valid', 'accept', 'high', 'true', 'success'];
-const NEGATIVE_LABELS = ['bad', 'no', 'reject', 'rejected', 'fail', 'negative', 'invalid', 'low', 'false', 'retry', 'failure'];
+export const SCORE_WORDS: { readonly positive: readonly string[]; readonly negative: readonly string[] } = {
+  positive: POSITIVE,
+  negative: NEGATIVE,
+};
+const POSITIVE_LABELS = [
+  'good',
+  'yes',
+  'approve',
+  'approved',
+  'pass',
+  'positive',
+  'ok',
+  'valid',
+  'accept',
+  'high',
+  'true',
+  'success',
+];
+const NEGATIVE_LABELS = [
+  'bad',
+  'no',
+  'reject',
+  'rejected',
+  'fail',
+  'negative',
+  'invalid',
+  'low',
+  'false',
+  'retry',
+  'failure',
+];
 
 export function hashText(text: string): number {
   let h = 2166136261;
@@ -83,7 +142,8 @@ function fillFromSchema(schema: JsonSchema, value: unknown, text: string, key = 
       const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
       const required = (schema.required as string[] | undefined) ?? [];
       const obj = { ...((value as Record<string, unknown>) ?? {}) };
-      for (const [k, s] of Object.entries(props)) if (required.includes(k) || obj[k] !== undefined) obj[k] = fillFromSchema(s, obj[k], text, k);
+      for (const [k, s] of Object.entries(props))
+        if (required.includes(k) || obj[k] !== undefined) obj[k] = fillFromSchema(s, obj[k], text, k);
       return obj;
     }
     case 'number':
@@ -101,7 +161,43 @@ function fillFromSchema(schema: JsonSchema, value: unknown, text: string, key = 
 }
 
 /** Words too common to tell tools apart. */
-const STOP_WORDS = new Set(['the', 'and', 'then', 'for', 'with', 'about', 'what', 'this', 'that', 'from', 'into', 'your', 'you', 'are', 'its', 'run', 'can', 'how', 'please', 'some', 'any', 'all', 'one', 'not', 'but', 'was', 'has', 'have', 'who', 'why', 'when', 'where', 'which', 'let', 'lets']);
+const STOP_WORDS = new Set([
+  'the',
+  'and',
+  'then',
+  'for',
+  'with',
+  'about',
+  'what',
+  'this',
+  'that',
+  'from',
+  'into',
+  'your',
+  'you',
+  'are',
+  'its',
+  'run',
+  'can',
+  'how',
+  'please',
+  'some',
+  'any',
+  'all',
+  'one',
+  'not',
+  'but',
+  'was',
+  'has',
+  'have',
+  'who',
+  'why',
+  'when',
+  'where',
+  'which',
+  'let',
+  'lets',
+]);
 
 function chooseTool(tools: readonly FunctionSpec[], message: string): ToolCall | undefined {
   const said = new Set(words(message).filter((w) => w.length > 2 && !STOP_WORDS.has(w)));
@@ -115,7 +211,11 @@ function chooseTool(tools: readonly FunctionSpec[], message: string): ToolCall |
     if (score > 0 && (!best || score > best.score)) best = { tool, score };
   }
   if (!best) return undefined;
-  return { id: `call_offline_${hashText(message + best.tool.name).toString(36)}`, name: best.tool.name, arguments: extractArguments(best.tool.parameters, message) };
+  return {
+    id: `call_offline_${hashText(message + best.tool.name).toString(36)}`,
+    name: best.tool.name,
+    arguments: extractArguments(best.tool.parameters, message),
+  };
 }
 
 const TOPIC_KEYS = /^(topic|subject|query|about|goal|question|theme|idea|text|prompt)$/i;
@@ -137,7 +237,9 @@ export function extractArguments(parameters: JsonSchema, message: string): Recor
       continue;
     }
     if (s.type !== 'string') continue;
-    const topic = TOPIC_KEYS.test(k) ? /\b(?:about|on|regarding)\s+(.+?)(?:\s+(?:to|for|and then|then)\s+|[.,;!?]|$)/i.exec(message) : null;
+    const topic = TOPIC_KEYS.test(k)
+      ? /\b(?:about|on|regarding)\s+(.+?)(?:\s+(?:to|for|and then|then)\s+|[.,;!?]|$)/i.exec(message)
+      : null;
     const email = ADDRESS_KEYS.test(k) || s.format === 'email' ? /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/.exec(message) : null;
     if (topic) args[k] = topic[1].trim();
     else if (email) args[k] = email[0];
@@ -184,6 +286,13 @@ export class OfflineProvider implements LlmProvider {
     }
     const promptTokens = tokens(promptText);
     const completionTokens = tokens(text);
-    return { text, object, toolCalls, usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }, provider: this.provider, model: this.model };
+    return {
+      text,
+      object,
+      toolCalls,
+      usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens },
+      provider: this.provider,
+      model: this.model,
+    };
   }
 }

@@ -44,10 +44,18 @@ export interface OpenAIProviderOptions {
 }
 
 /** A positive integer from an option or an environment variable; a bad value is a clear usage error. */
-export function positiveIntSetting(name: string, value: number | string | undefined, fallback: number | undefined, min = 1): number | undefined {
+export function positiveIntSetting(
+  name: string,
+  value: number | string | undefined,
+  fallback: number | undefined,
+  min = 1,
+): number | undefined {
   if (value === undefined || value === '') return fallback;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n) || n < min) throw new BraidError('E_CONFIG', `${name} must be an integer of at least ${min}, got "${value}"`, { retryable: false });
+  if (!Number.isInteger(n) || n < min)
+    throw new BraidError('E_CONFIG', `${name} must be an integer of at least ${min}, got "${value}"`, {
+      retryable: false,
+    });
   return n;
 }
 
@@ -57,7 +65,11 @@ function toOpenAIMessage(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletion
     return {
       role: 'assistant',
       content: m.content,
-      tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: JSON.stringify(c.arguments) } })),
+      tool_calls: m.toolCalls.map((c) => ({
+        id: c.id,
+        type: 'function' as const,
+        function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+      })),
     };
   }
   return { role: m.role, content: m.content ?? '' } as OpenAI.Chat.Completions.ChatCompletionMessageParam;
@@ -94,16 +106,38 @@ export class OpenAIProvider implements LlmProvider {
   constructor(options: OpenAIProviderOptions = {}) {
     const env = process.env;
     const apiKey = options.apiKey ?? env.OPENAI_API_KEY;
-    if (!apiKey) throw new BraidError('E_LLM', 'OPENAI_API_KEY is not set; set it (any value for Ollama/vLLM) or use the offline provider');
+    if (!apiKey)
+      throw new BraidError(
+        'E_LLM',
+        'OPENAI_API_KEY is not set; set it (any value for Ollama/vLLM) or use the offline provider',
+      );
     this.model = options.model ?? (env.BRAID_MODEL || 'gpt-4o-mini');
     this.#who = `${this.provider} ${this.model}`;
     this.#maxRetries = positiveIntSetting('BRAID_LLM_RETRIES', options.maxRetries ?? env.BRAID_LLM_RETRIES, 3, 0)!;
-    this.#timeoutMs = positiveIntSetting('BRAID_LLM_TIMEOUT_MS', options.timeoutMs ?? env.BRAID_LLM_TIMEOUT_MS, 60_000)!;
-    this.#maxRetryAfterMs = positiveIntSetting('BRAID_LLM_MAX_RETRY_AFTER_MS', options.maxRetryAfterMs ?? env.BRAID_LLM_MAX_RETRY_AFTER_MS, 60_000, 0)!;
-    this.concurrency = positiveIntSetting('BRAID_LLM_CONCURRENCY', options.concurrency ?? env.BRAID_LLM_CONCURRENCY, 8)!;
+    this.#timeoutMs = positiveIntSetting(
+      'BRAID_LLM_TIMEOUT_MS',
+      options.timeoutMs ?? env.BRAID_LLM_TIMEOUT_MS,
+      60_000,
+    )!;
+    this.#maxRetryAfterMs = positiveIntSetting(
+      'BRAID_LLM_MAX_RETRY_AFTER_MS',
+      options.maxRetryAfterMs ?? env.BRAID_LLM_MAX_RETRY_AFTER_MS,
+      60_000,
+      0,
+    )!;
+    this.concurrency = positiveIntSetting(
+      'BRAID_LLM_CONCURRENCY',
+      options.concurrency ?? env.BRAID_LLM_CONCURRENCY,
+      8,
+    )!;
     const rpm = positiveIntSetting('BRAID_LLM_RPM', options.requestsPerMinute ?? env.BRAID_LLM_RPM, undefined);
     // Retries are braid's (below): the client's own would sleep through an abort and trust any retry-after.
-    this.#clientOptions = { apiKey, baseURL: options.baseURL ?? (env.OPENAI_BASE_URL || undefined), maxRetries: 0, timeout: this.#timeoutMs };
+    this.#clientOptions = {
+      apiKey,
+      baseURL: options.baseURL ?? (env.OPENAI_BASE_URL || undefined),
+      maxRetries: 0,
+      timeout: this.#timeoutMs,
+    };
     this.#queue = new PQueue({ concurrency: this.concurrency, ...(rpm ? { intervalCap: rpm, interval: 60_000 } : {}) });
     this.#strict = options.strict ?? true;
   }
@@ -120,17 +154,40 @@ export class OpenAIProvider implements LlmProvider {
       messages: request.messages.map(toOpenAIMessage),
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(functions?.length
-        ? { tools: functions.map(({ spec, schema }) => ({ type: 'function' as const, function: { name: spec.name, description: spec.description, parameters: schema.schema, strict: this.#strict && schema.strict } })) }
+        ? {
+            tools: functions.map(({ spec, schema }) => ({
+              type: 'function' as const,
+              function: {
+                name: spec.name,
+                description: spec.description,
+                parameters: schema.schema,
+                strict: this.#strict && schema.strict,
+              },
+            })),
+          }
         : {}),
       ...(request.schema && structured
-        ? { response_format: { type: 'json_schema' as const, json_schema: { name: request.schema.name, schema: structured.schema, strict: this.#strict && structured.strict } } }
+        ? {
+            response_format: {
+              type: 'json_schema' as const,
+              json_schema: {
+                name: request.schema.name,
+                schema: structured.schema,
+                strict: this.#strict && structured.strict,
+              },
+            },
+          }
         : {}),
     };
     const completion = await this.#complete(body, request.signal);
     const choice = completion.choices[0];
     const message = choice.message;
     const u = completion.usage;
-    const usage = { promptTokens: u?.prompt_tokens ?? 0, completionTokens: u?.completion_tokens ?? 0, totalTokens: u?.total_tokens ?? 0 };
+    const usage = {
+      promptTokens: u?.prompt_tokens ?? 0,
+      completionTokens: u?.completion_tokens ?? 0,
+      totalTokens: u?.total_tokens ?? 0,
+    };
     /** An answer that cannot be used still cost its tokens. */
     const unusable = (what: string) => Object.assign(new AnswerError(`${this.#who} ${what}`), { usage });
     if (message.refusal) throw unusable(`refused: ${message.refusal}`);
@@ -142,10 +199,13 @@ export class OpenAIProvider implements LlmProvider {
         const args = safeJson(c.function.arguments);
         return { id: c.id, name: c.function.name, arguments: byName.get(c.function.name)?.fromModel(args) ?? args };
       });
-    if (request.schema && choice.finish_reason === 'length') throw unusable('answer was cut off at the token limit before the JSON ended');
+    if (request.schema && choice.finish_reason === 'length')
+      throw unusable('answer was cut off at the token limit before the JSON ended');
     let object: unknown;
     try {
-      object = request.schema ? parseStructured(request.schema.schema, text, this.#who, structured?.fromModel) : undefined;
+      object = request.schema
+        ? parseStructured(request.schema.schema, text, this.#who, structured?.fromModel)
+        : undefined;
     } catch (err) {
       if (err instanceof AnswerError) err.usage = usage;
       throw err;
@@ -154,7 +214,10 @@ export class OpenAIProvider implements LlmProvider {
   }
 
   /** One chat completion with braid's deadline, retries and checks. */
-  async #complete(body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming, signal: AbortSignal | undefined): Promise<Completion> {
+  async #complete(
+    body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
+    signal: AbortSignal | undefined,
+  ): Promise<Completion> {
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted) throw abortError(signal);
       const controller = new AbortController();
@@ -165,7 +228,9 @@ export class OpenAIProvider implements LlmProvider {
       let failure: Failure;
       try {
         const client = (this.#client ??= new (await loadOpenAI())(this.#clientOptions));
-        const { data, response } = await client.chat.completions.create(body, { signal: controller.signal }).withResponse();
+        const { data, response } = await client.chat.completions
+          .create(body, { signal: controller.signal })
+          .withResponse();
         return this.#checkCompletion(data, response);
       } catch (err) {
         if (signal?.aborted) throw abortError(signal);
@@ -182,41 +247,97 @@ export class OpenAIProvider implements LlmProvider {
   /** A 200 whose body is not a chat completion (an HTML login page, another API's JSON) is a clear error. */
   #checkCompletion(data: unknown, response: Response): Completion {
     const c = data as Partial<Completion> | undefined;
-    if (typeof c !== 'object' || c === null || !Array.isArray(c.choices) || typeof c.choices[0]?.message !== 'object' || c.choices[0].message === null) {
+    if (
+      typeof c !== 'object' ||
+      c === null ||
+      !Array.isArray(c.choices) ||
+      typeof c.choices[0]?.message !== 'object' ||
+      c.choices[0].message === null
+    ) {
       const type = response.headers.get('content-type') ?? 'no content-type';
-      const preview = (typeof data === 'string' ? data : JSON.stringify(data) ?? '').replace(/\s+/g, ' ').slice(0, 120);
-      throw new BraidError('E_LLM_RESPONSE', `${this.#who}: the answer from ${response.url || this.#client?.baseURL} is not a chat completion (HTTP ${response.status}, ${type}): ${preview}; check OPENAI_BASE_URL`, { retryable: false });
+      const preview = (typeof data === 'string' ? data : (JSON.stringify(data) ?? ''))
+        .replace(/\s+/g, ' ')
+        .slice(0, 120);
+      throw new BraidError(
+        'E_LLM_RESPONSE',
+        `${this.#who}: the answer from ${response.url || this.#client?.baseURL} is not a chat completion (HTTP ${response.status}, ${type}): ${preview}; check OPENAI_BASE_URL`,
+        { retryable: false },
+      );
     }
     return c as Completion;
   }
 
   #classify(err: unknown, timedOut: boolean, attempt: number): Failure {
     const tries = `${attempt + 1} attempt${attempt ? 's' : ''}`;
-    if (timedOut) return { retry: true, error: new BraidError('E_LLM', `${this.#who}: no complete answer within ${this.#timeoutMs} ms (BRAID_LLM_TIMEOUT_MS, the whole response), ${tries}; timed out`, { cause: err }) };
+    if (timedOut)
+      return {
+        retry: true,
+        error: new BraidError(
+          'E_LLM',
+          `${this.#who}: no complete answer within ${this.#timeoutMs} ms (BRAID_LLM_TIMEOUT_MS, the whole response), ${tries}; timed out`,
+          { cause: err },
+        ),
+      };
     if (BraidError.is(err)) return { retry: false, error: err };
-    if (err instanceof SyntaxError) return { retry: false, error: new BraidError('E_LLM_RESPONSE', `${this.#who}: the answer is not valid JSON (${err.message}); check OPENAI_BASE_URL`, { cause: err, retryable: false }) };
+    if (err instanceof SyntaxError)
+      return {
+        retry: false,
+        error: new BraidError(
+          'E_LLM_RESPONSE',
+          `${this.#who}: the answer is not valid JSON (${err.message}); check OPENAI_BASE_URL`,
+          { cause: err, retryable: false },
+        ),
+      };
     if (SDK && err instanceof SDK.APIError && err.status !== undefined) {
       const status = err.status;
       const said = `HTTP ${status}: ${(err.error as { message?: string } | undefined)?.message ?? err.message}`;
       const should = err.headers?.get('x-should-retry');
-      const retry = should === 'true' || (should !== 'false' && (status === 408 || status === 409 || status === 429 || status >= 500));
+      const retry =
+        should === 'true' ||
+        (should !== 'false' && (status === 408 || status === 409 || status === 429 || status >= 500));
       if (status === 429) {
         const asked = retryAfterMs(err.headers);
         if (asked !== undefined && asked > this.#maxRetryAfterMs) {
-          const error = new BraidError('E_RATE_LIMIT', `${this.#who}: rate limited (${said}); the server asked to wait ${seconds(asked)} before retrying, more than braid waits (${seconds(this.#maxRetryAfterMs)}, BRAID_LLM_MAX_RETRY_AFTER_MS)`, { cause: err, retryable: false });
+          const error = new BraidError(
+            'E_RATE_LIMIT',
+            `${this.#who}: rate limited (${said}); the server asked to wait ${seconds(asked)} before retrying, more than braid waits (${seconds(this.#maxRetryAfterMs)}, BRAID_LLM_MAX_RETRY_AFTER_MS)`,
+            { cause: err, retryable: false },
+          );
           return { retry: false, error };
         }
-        return { retry, retryAfterMs: asked, error: new BraidError('E_RATE_LIMIT', `${this.#who}: rate limited (${said}), ${tries}`, { cause: err }) };
+        return {
+          retry,
+          retryAfterMs: asked,
+          error: new BraidError('E_RATE_LIMIT', `${this.#who}: rate limited (${said}), ${tries}`, { cause: err }),
+        };
       }
-      const hint = status === 401 ? '; check OPENAI_API_KEY' : status === 404 ? '; check BRAID_MODEL and OPENAI_BASE_URL' : '';
+      const hint =
+        status === 401 ? '; check OPENAI_API_KEY' : status === 404 ? '; check BRAID_MODEL and OPENAI_BASE_URL' : '';
       const asked = retryAfterMs(err.headers);
-      return { retry, retryAfterMs: asked !== undefined && asked <= this.#maxRetryAfterMs ? asked : undefined, error: new BraidError('E_LLM', `${this.#who}: ${said}${hint}${retry ? `, ${tries}` : ''}`, { cause: err, retryable: retry }) };
+      return {
+        retry,
+        retryAfterMs: asked !== undefined && asked <= this.#maxRetryAfterMs ? asked : undefined,
+        error: new BraidError('E_LLM', `${this.#who}: ${said}${hint}${retry ? `, ${tries}` : ''}`, {
+          cause: err,
+          retryable: retry,
+        }),
+      };
     }
     if (SDK && err instanceof SDK.APIConnectionError) {
       const cause = (err.cause as Error | undefined)?.message;
-      return { retry: true, error: new BraidError('E_LLM', `${this.#who}: cannot reach ${this.#client?.baseURL} (${err.message}${cause && cause !== err.message ? `: ${cause}` : ''}), ${tries}`, { cause: err }) };
+      return {
+        retry: true,
+        error: new BraidError(
+          'E_LLM',
+          `${this.#who}: cannot reach ${this.#client?.baseURL} (${err.message}${cause && cause !== err.message ? `: ${cause}` : ''}), ${tries}`,
+          { cause: err },
+        ),
+      };
     }
-    return { retry: false, error: new BraidError('E_LLM', `${this.#who}: ${(err as Error).message ?? String(err)}`, { cause: err }) };
+    return {
+      retry: false,
+      error: new BraidError('E_LLM', `${this.#who}: ${(err as Error).message ?? String(err)}`, { cause: err }),
+    };
   }
 }
 

@@ -26,10 +26,13 @@ export function parsePrompt(name: string, text: string): PromptTemplate {
   if (!m) throw new BraidError('E_CONFIG', `prompts/${name}.md: missing front matter (--- ... ---)`);
   const meta = (parse(m[1]) ?? {}) as { description?: string; variables?: string[]; offline?: string };
   const sections = Object.fromEntries(
-    m[2].split(/^# /m).filter(Boolean).map((s) => {
-      const nl = s.indexOf('\n');
-      return [s.slice(0, nl).trim().toLowerCase(), s.slice(nl + 1).trim()];
-    }),
+    m[2]
+      .split(/^# /m)
+      .filter(Boolean)
+      .map((s) => {
+        const nl = s.indexOf('\n');
+        return [s.slice(0, nl).trim().toLowerCase(), s.slice(nl + 1).trim()];
+      }),
   ) as Record<string, string>;
   const prompt: PromptTemplate = {
     name,
@@ -40,9 +43,15 @@ export function parsePrompt(name: string, text: string): PromptTemplate {
     offline: meta.offline,
   };
   if (!prompt.user) throw new BraidError('E_CONFIG', `prompts/${name}.md: no "# user" section`);
-  const used = new Set([...`${prompt.system}\n${prompt.user}\n${prompt.offline ?? ''}`.matchAll(VAR_RE)].map((v) => v[1]));
+  const used = new Set(
+    [...`${prompt.system}\n${prompt.user}\n${prompt.offline ?? ''}`.matchAll(VAR_RE)].map((v) => v[1]),
+  );
   const undeclared = [...used].filter((v) => !prompt.variables.includes(v));
-  if (undeclared.length) throw new BraidError('E_CONFIG', `prompts/${name}.md: uses undeclared variables ${undeclared.join(', ')}; list them under "variables"`);
+  if (undeclared.length)
+    throw new BraidError(
+      'E_CONFIG',
+      `prompts/${name}.md: uses undeclared variables ${undeclared.join(', ')}; list them under "variables"`,
+    );
   return prompt;
 }
 
@@ -79,9 +88,13 @@ function fill(template: string, vars: Readonly<Record<string, unknown>>, encode:
   return template.replace(VAR_RE, (_, k: string) => encode(vars[k]));
 }
 
-const asText = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v, null, 2));
+const asText = (v: unknown) =>
+  v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v, null, 2);
 
-export function renderPrompt(prompt: PromptTemplate, vars: Readonly<Record<string, unknown>>): { messages: ChatMessage[]; offlineAnswer?: string } {
+export function renderPrompt(
+  prompt: PromptTemplate,
+  vars: Readonly<Record<string, unknown>>,
+): { messages: ChatMessage[]; offlineAnswer?: string } {
   const missing = prompt.variables.filter((v) => !(v in vars));
   if (missing.length) throw new BraidError('E_CONFIG', `prompt "${prompt.name}" needs variables ${missing.join(', ')}`);
   const messages: ChatMessage[] = [];
@@ -89,6 +102,11 @@ export function renderPrompt(prompt: PromptTemplate, vars: Readonly<Record<strin
   messages.push({ role: 'user', content: fill(prompt.user, vars, asText) });
   // Offline answers that are JSON get JSON-escaped values.
   const offline = prompt.offline?.trim();
-  const offlineAnswer = offline === undefined ? undefined : offline.startsWith('{') && !offline.startsWith('{{') ? fill(offline, vars, (v) => JSON.stringify(asText(v)).slice(1, -1)) : fill(offline, vars, asText);
+  const offlineAnswer =
+    offline === undefined
+      ? undefined
+      : offline.startsWith('{') && !offline.startsWith('{{')
+        ? fill(offline, vars, (v) => JSON.stringify(asText(v)).slice(1, -1))
+        : fill(offline, vars, asText);
   return { messages, ...(offlineAnswer !== undefined ? { offlineAnswer } : {}) };
 }

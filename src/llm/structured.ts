@@ -15,7 +15,12 @@ export class AnswerError extends BraidError {
 }
 
 /** `fromModel` maps the answer back first (see `modelSchema`: `null` in an optional field → absent). */
-export function parseStructured(schema: SchemaLike, text: string, who: string, fromModel?: (value: unknown) => unknown): unknown {
+export function parseStructured(
+  schema: SchemaLike,
+  text: string,
+  who: string,
+  fromModel?: (value: unknown) => unknown,
+): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -14,8 +14,18 @@ export function otelListener(tracer: Tracer): BufferedListener {
   const runs = new Map<string, Span>();
   const tasks = new Map<string, Span>();
   const attempts = new Map<string, Span>();
-  const start = (name: string, ts: string | Date, parent: Span | undefined, attributes: Record<string, string | number | boolean>, kind = SpanKind.INTERNAL) =>
-    tracer.startSpan(name, { startTime: typeof ts === 'string' ? time(ts) : ts, attributes, kind }, parent ? trace.setSpan(context.active(), parent) : undefined);
+  const start = (
+    name: string,
+    ts: string | Date,
+    parent: Span | undefined,
+    attributes: Record<string, string | number | boolean>,
+    kind = SpanKind.INTERNAL,
+  ) =>
+    tracer.startSpan(
+      name,
+      { startTime: typeof ts === 'string' ? time(ts) : ts, attributes, kind },
+      parent ? trace.setSpan(context.active(), parent) : undefined,
+    );
   const end = (span: Span | undefined, ts: string, error?: { message: string; code?: string }) => {
     if (!span) return;
     if (error) {
@@ -31,7 +41,15 @@ export function otelListener(tracer: Tracer): BufferedListener {
     switch (e.type) {
       case 'run.started':
       case 'run.resumed':
-        runs.set(e.runId, start(`braid.run ${e.type === 'run.started' ? e.workflow : 'resumed'}`, e.ts, undefined, { 'braid.run.id': e.runId, ...(e.type === 'run.started' ? { 'braid.workflow': e.workflow, 'braid.tasks': e.tasks } : { 'braid.resumed': true }) }));
+        runs.set(
+          e.runId,
+          start(`braid.run ${e.type === 'run.started' ? e.workflow : 'resumed'}`, e.ts, undefined, {
+            'braid.run.id': e.runId,
+            ...(e.type === 'run.started'
+              ? { 'braid.workflow': e.workflow, 'braid.tasks': e.tasks }
+              : { 'braid.resumed': true }),
+          }),
+        );
         break;
       case 'run.finished':
         run?.setAttribute('braid.run.status', e.status);
@@ -40,10 +58,19 @@ export function otelListener(tracer: Tracer): BufferedListener {
         break;
       case 'task.ready':
         end(tasks.get(key), e.ts);
-        tasks.set(key, start(`braid.task ${e.taskId}`, e.ts, run, { 'braid.task.id': e.taskId, 'braid.task.visit': e.visit }));
+        tasks.set(
+          key,
+          start(`braid.task ${e.taskId}`, e.ts, run, { 'braid.task.id': e.taskId, 'braid.task.visit': e.visit }),
+        );
         break;
       case 'task.started':
-        attempts.set(key, start(`braid.attempt ${e.tool}`, e.ts, tasks.get(key) ?? run, { 'braid.tool': e.tool, 'braid.attempt': e.attempt }));
+        attempts.set(
+          key,
+          start(`braid.attempt ${e.tool}`, e.ts, tasks.get(key) ?? run, {
+            'braid.tool': e.tool,
+            'braid.attempt': e.attempt,
+          }),
+        );
         break;
       case 'task.retrying':
         end(attempts.get(key), e.ts, e.error);
@@ -74,16 +101,22 @@ export function otelListener(tracer: Tracer): BufferedListener {
         break;
       case 'llm.call': {
         const ended = time(e.ts);
-        const span = start(`chat ${e.model}`, new Date(ended.getTime() - e.latencyMs), attempts.get(key) ?? tasks.get(key) ?? run, {
-          'gen_ai.operation.name': 'chat',
-          'gen_ai.provider.name': e.provider,
-          'gen_ai.system': e.provider,
-          'gen_ai.request.model': e.model,
-          'gen_ai.usage.input_tokens': e.usage.promptTokens,
-          'gen_ai.usage.output_tokens': e.usage.completionTokens,
-          'braid.llm.purpose': e.purpose,
-          ...(e.usage.costUsd === null ? {} : { 'braid.llm.cost_usd': e.usage.costUsd }),
-        }, SpanKind.CLIENT);
+        const span = start(
+          `chat ${e.model}`,
+          new Date(ended.getTime() - e.latencyMs),
+          attempts.get(key) ?? tasks.get(key) ?? run,
+          {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.provider.name': e.provider,
+            'gen_ai.system': e.provider,
+            'gen_ai.request.model': e.model,
+            'gen_ai.usage.input_tokens': e.usage.promptTokens,
+            'gen_ai.usage.output_tokens': e.usage.completionTokens,
+            'braid.llm.purpose': e.purpose,
+            ...(e.usage.costUsd === null ? {} : { 'braid.llm.cost_usd': e.usage.costUsd }),
+          },
+          SpanKind.CLIENT,
+        );
         end(span, e.ts, e.error);
         break;
       }

@@ -34,7 +34,10 @@ export interface PlanResult {
 }
 
 export class PlanError extends BraidError {
-  constructor(message: string, readonly issues: readonly Issue[]) {
+  constructor(
+    message: string,
+    readonly issues: readonly Issue[],
+  ) {
     super('E_PLAN', message, { retryable: false });
   }
 }
@@ -49,21 +52,36 @@ function answerSchema(toolNames: readonly string[]) {
     z.strictObject({
       id: z.string(),
       tool,
-      input_json: z.string().describe('the input object as JSON text; templates like "{{ tasks.<id>.output.field }}" read upstream outputs'),
+      input_json: z
+        .string()
+        .describe(
+          'the input object as JSON text; templates like "{{ tasks.<id>.output.field }}" read upstream outputs',
+        ),
       dependencies: z.array(z.string()),
     });
-  const shape = (tool: z.ZodType<string>) => z.strictObject({ name: z.string(), description: z.string(), tasks: z.array(task(tool)).min(1) });
+  const shape = (tool: z.ZodType<string>) =>
+    z.strictObject({ name: z.string(), description: z.string(), tasks: z.array(task(tool)).min(1) });
   const key = toolNames.join('\n');
   let schemas = answerSchemas.get(key);
   if (!schemas) {
     if (answerSchemas.size >= 64) answerSchemas.clear();
-    answerSchemas.set(key, (schemas = { parse: shape(z.string()), jsonSchema: schemaToJsonSchema(shape(z.enum(toolNames as [string, ...string[]]))) }));
+    answerSchemas.set(
+      key,
+      (schemas = {
+        parse: shape(z.string()),
+        jsonSchema: schemaToJsonSchema(shape(z.enum(toolNames as [string, ...string[]]))),
+      }),
+    );
   }
   return schemas;
 }
 /** Built once per set of tool names (the model schema is then cached by identity too). */
 const answerSchemas = new Map<string, { parse: z.ZodType<Answer>; jsonSchema: JsonSchema }>();
-type Answer = { name: string; description: string; tasks: { id: string; tool: string; input_json: string; dependencies: string[] }[] };
+type Answer = {
+  name: string;
+  description: string;
+  tasks: { id: string; tool: string; input_json: string; dependencies: string[] }[];
+};
 
 export async function planWorkflow(goal: string, options: PlanOptions): Promise<PlanResult> {
   const { llm, signal } = options;
@@ -72,12 +90,19 @@ export async function planWorkflow(goal: string, options: PlanOptions): Promise<
   if (llm.provider === 'offline') {
     const spec = offlinePlan(goal, registry);
     const checked = validateWorkflow(spec, { toolNames });
-    if (!checked.success) throw new PlanError(`the offline planner made an invalid workflow:\n${formatIssues(checked.issues)}`, checked.issues);
+    if (!checked.success)
+      throw new PlanError(
+        `the offline planner made an invalid workflow:\n${formatIssues(checked.issues)}`,
+        checked.issues,
+      );
     return { workflow: checked.workflow, rounds: 0, offline: true };
   }
   const maxRounds = options.maxRounds ?? 3;
   const { parse: schema, jsonSchema } = answerSchema(toolNames);
-  const tools = registry.list().map((t) => `- ${t.name}: ${t.description ?? ''}\n  input: ${JSON.stringify(toJSONSchema(t))}`).join('\n');
+  const tools = registry
+    .list()
+    .map((t) => `- ${t.name}: ${t.description ?? ''}\n  input: ${JSON.stringify(toJSONSchema(t))}`)
+    .join('\n');
   const messages: ChatMessage[] = [...renderPrompt(loadPrompt('plan'), { goal, tools }).messages];
   let issues: Issue[] = [];
   for (let round = 1; round <= maxRounds; round++) {
@@ -85,7 +110,12 @@ export async function planWorkflow(goal: string, options: PlanOptions): Promise<
     let spec: WorkflowSpec | undefined;
     issues = [];
     try {
-      const result = await llm.generate({ messages, schema: { name: 'workflow', schema, jsonSchema }, purpose: 'plan', signal });
+      const result = await llm.generate({
+        messages,
+        schema: { name: 'workflow', schema, jsonSchema },
+        purpose: 'plan',
+        signal,
+      });
       text = result.text;
       spec = toSpec(result.object as Answer, issues);
     } catch (err) {
@@ -99,9 +129,18 @@ export async function planWorkflow(goal: string, options: PlanOptions): Promise<
       if (checked.success) return { workflow: checked.workflow, rounds: round, offline: false };
       issues = checked.issues;
     }
-    messages.push({ role: 'assistant', content: text }, { role: 'user', content: `That workflow has problems:\n${formatIssues(issues)}\nAnswer again with the whole corrected workflow.` });
+    messages.push(
+      { role: 'assistant', content: text },
+      {
+        role: 'user',
+        content: `That workflow has problems:\n${formatIssues(issues)}\nAnswer again with the whole corrected workflow.`,
+      },
+    );
   }
-  throw new PlanError(`no valid workflow after ${maxRounds} round${maxRounds === 1 ? '' : 's'}; last problems:\n${formatIssues(issues)}`, issues);
+  throw new PlanError(
+    `no valid workflow after ${maxRounds} round${maxRounds === 1 ? '' : 's'}; last problems:\n${formatIssues(issues)}`,
+    issues,
+  );
 }
 
 function toSpec(answer: Answer, issues: Issue[]): WorkflowSpec | undefined {
@@ -110,7 +149,11 @@ function toSpec(answer: Answer, issues: Issue[]): WorkflowSpec | undefined {
     try {
       input = t.input_json.trim() ? JSON.parse(t.input_json) : {};
     } catch (err) {
-      issues.push({ code: 'parse_error', path: `tasks[${i}].input_json`, message: `not JSON: ${(err as Error).message}` });
+      issues.push({
+        code: 'parse_error',
+        path: `tasks[${i}].input_json`,
+        message: `not JSON: ${(err as Error).message}`,
+      });
     }
     return { id: t.id, tool: t.tool, input, ...(t.dependencies.length ? { dependencies: t.dependencies } : {}) };
   });

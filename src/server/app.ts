@@ -52,14 +52,30 @@ function hostName(host: string | undefined): string | undefined {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: Status, readonly code: string, message: string, readonly path?: string) {
+  constructor(
+    readonly status: Status,
+    readonly code: string,
+    message: string,
+    readonly path?: string,
+  ) {
     super(message);
   }
 }
 
 const startBody = z.strictObject({ workflow: z.string().min(1), input: z.record(z.string(), z.unknown()).optional() });
-const approveBody = z.strictObject({ taskId: z.string().min(1), reject: z.boolean().optional(), by: z.string().optional(), comment: z.string().optional() });
-const chatBody = z.strictObject({ message: z.string().min(1).max(20_000), sessionId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).optional() });
+const approveBody = z.strictObject({
+  taskId: z.string().min(1),
+  reject: z.boolean().optional(),
+  by: z.string().optional(),
+  comment: z.string().optional(),
+});
+const chatBody = z.strictObject({
+  message: z.string().min(1).max(20_000),
+  sessionId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+});
 
 async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   let value: unknown;
@@ -79,7 +95,11 @@ async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
 function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && host !== undefined && url.host.toLowerCase() === host.trim().toLowerCase();
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      host !== undefined &&
+      url.host.toLowerCase() === host.trim().toLowerCase()
+    );
   } catch {
     return false; // "null" (a sandboxed frame, a file) and anything unparsable
   }
@@ -100,21 +120,56 @@ export function createApp(options: AppOptions): Hono {
   const storeDir = (store as { dir?: string } | undefined)?.dir;
   const redact = (message: string) => (storeDir ? message.split(storeDir).join('<store>') : message);
   app.onError((err, c) => {
-    if (err instanceof HttpError) return c.json({ error: { code: err.code, message: redact(err.message), ...(err.path ? { path: err.path } : {}) } }, err.status);
+    if (err instanceof HttpError)
+      return c.json(
+        { error: { code: err.code, message: redact(err.message), ...(err.path ? { path: err.path } : {}) } },
+        err.status,
+      );
     if (err instanceof InputValidationError) {
       const first = err.issues[0];
-      return c.json({ error: { code: 'E_INPUT', message: err.issues.map((i) => `${i.path}: ${i.message}`).join('; '), path: first?.path, issues: err.issues } }, 400);
+      return c.json(
+        {
+          error: {
+            code: 'E_INPUT',
+            message: err.issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+            path: first?.path,
+            issues: err.issues,
+          },
+        },
+        400,
+      );
     }
     const status = BraidError.is(err) ? httpStatusOf(err.code) : undefined;
     if (status !== undefined) {
       const path = err instanceof NotFoundError ? err.path : undefined;
-      return c.json({ error: { code: httpCodeOf((err as BraidError).code), message: redact(err.message), ...(path ? { path } : {}) } }, status as Status);
+      return c.json(
+        {
+          error: {
+            code: httpCodeOf((err as BraidError).code),
+            message: redact(err.message),
+            ...(path ? { path } : {}),
+          },
+        },
+        status as Status,
+      );
     }
     // Anything else is a bug: the details go to the server's log, not to the client.
-    process.stderr.write(`braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`,
+    );
     return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'E_NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, /mcp (MCP over Streamable HTTP)` } }, 404));
+  app.notFound((c) =>
+    c.json(
+      {
+        error: {
+          code: 'E_NOT_FOUND',
+          message: `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, /mcp (MCP over Streamable HTTP)`,
+        },
+      },
+      404,
+    ),
+  );
 
   // Who may talk to the server, before anything else (/health included): the Host, then the Origin, then
   // the token. Without a token only loopback names (and --allowed-hosts) are served (DNS rebinding); a
@@ -123,10 +178,15 @@ export function createApp(options: AppOptions): Hono {
   app.use('*', async (c, next) => {
     const host = c.req.header('host');
     if (!token && !allowedHosts.has(hostName(host) ?? '')) {
-      throw new HttpError(403, 'E_FORBIDDEN', `host "${(host ?? '').slice(0, 100)}" is not served without a token (allowed: ${[...allowedHosts].join(', ')}; add names with --allowed-hosts)`);
+      throw new HttpError(
+        403,
+        'E_FORBIDDEN',
+        `host "${(host ?? '').slice(0, 100)}" is not served without a token (allowed: ${[...allowedHosts].join(', ')}; add names with --allowed-hosts)`,
+      );
     }
     const origin = c.req.header('origin');
-    if (origin !== undefined && !sameOrigin(origin, host)) throw new HttpError(403, 'E_FORBIDDEN', `cross-origin request from ${origin.slice(0, 100)} refused`);
+    if (origin !== undefined && !sameOrigin(origin, host))
+      throw new HttpError(403, 'E_FORBIDDEN', `cross-origin request from ${origin.slice(0, 100)} refused`);
     return next();
   });
   app.get('/health', (c) => c.json({ ok: true }));
@@ -134,7 +194,8 @@ export function createApp(options: AppOptions): Hono {
   app.use('*', async (c, next) => {
     if (!token) return next();
     const header = c.req.header('authorization') ?? '';
-    if (!header.startsWith('Bearer ') || !sameToken(header.slice(7), token)) throw new HttpError(401, 'E_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer $BRAID_TOKEN)');
+    if (!header.startsWith('Bearer ') || !sameToken(header.slice(7), token))
+      throw new HttpError(401, 'E_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer $BRAID_TOKEN)');
     return next();
   });
   // Every POST carries JSON: a browser cannot send that cross-site without a CORS preflight this server never grants
@@ -142,22 +203,53 @@ export function createApp(options: AppOptions): Hono {
   app.use('*', async (c, next) => {
     if (c.req.method !== 'POST') return next();
     const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
-    if (type !== 'application/json') throw new HttpError(415, 'E_UNSUPPORTED_MEDIA_TYPE', `POST bodies must be JSON (Content-Type: application/json), got ${type ? `"${type.slice(0, 80)}"` : 'none'}`);
+    if (type !== 'application/json')
+      throw new HttpError(
+        415,
+        'E_UNSUPPORTED_MEDIA_TYPE',
+        `POST bodies must be JSON (Content-Type: application/json), got ${type ? `"${type.slice(0, 80)}"` : 'none'}`,
+      );
     return next();
   });
   app.use(
     '*',
-    bodyLimit({ maxSize: options.maxBodyBytes ?? 1024 * 1024, onError: (c) => c.json({ error: { code: 'E_TOO_LARGE', message: `request body over ${options.maxBodyBytes ?? 1024 * 1024} bytes` } }, 413) }),
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? 1024 * 1024,
+      onError: (c) =>
+        c.json(
+          { error: { code: 'E_TOO_LARGE', message: `request body over ${options.maxBodyBytes ?? 1024 * 1024} bytes` } },
+          413,
+        ),
+    }),
   );
 
   mountMcp(app, { catalog, runs, store }); // /mcp: the workflows as MCP tools, behind the checks above
 
-  app.get('/workflows', (c) => c.json({ workflows: catalog.list().map((e) => ({ name: e.name, description: e.description, inputs: e.inputs, confirm: e.confirm, tasks: e.workflow.tasks.length })), problems: catalog.problems }));
+  app.get('/workflows', (c) =>
+    c.json({
+      workflows: catalog.list().map((e) => ({
+        name: e.name,
+        description: e.description,
+        inputs: e.inputs,
+        confirm: e.confirm,
+        tasks: e.workflow.tasks.length,
+      })),
+      problems: catalog.problems,
+    }),
+  );
 
   app.post('/runs', async (c) => {
     const body = await readJson(c, startBody);
     const handle = runs.start(body.workflow, body.input ?? {});
-    return c.json({ runId: handle.runId, workflow: handle.workflow, status: 'running', links: { self: `/runs/${handle.runId}`, events: `/runs/${handle.runId}/events` } }, 202);
+    return c.json(
+      {
+        runId: handle.runId,
+        workflow: handle.workflow,
+        status: 'running',
+        links: { self: `/runs/${handle.runId}`, events: `/runs/${handle.runId}/events` },
+      },
+      202,
+    );
   });
 
   app.get('/runs/:id', async (c) => {
@@ -168,7 +260,11 @@ export function createApp(options: AppOptions): Hono {
     if (handle && !store) {
       // Running in this process without a record: its events have no header (so no writer pid), the run is not interrupted.
       const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] });
-      return c.json({ ...partial, workflow: handle.workflow, ...(partial.status === 'interrupted' ? { status: 'running' } : {}) });
+      return c.json({
+        ...partial,
+        workflow: handle.workflow,
+        ...(partial.status === 'interrupted' ? { status: 'running' } : {}),
+      });
     }
     // A recorded run (running here or anywhere): its record tells its whole story (a resumed run's handle has
     // only the events since the resume). Folded in slices (the event loop stays free), once per version of the
@@ -186,9 +282,13 @@ export function createApp(options: AppOptions): Hono {
       stream.onAbort(() => abort.abort());
       const send = (e: RunEvent) => stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
       // A resumed run's handle holds only the events since the resume: the earlier ones come from its record.
-      if (handle && store) for (const e of (await store.read(id).catch(() => undefined))?.events ?? []) if (e.seq > after && e.seq < (handle.events[0]?.seq ?? Infinity)) await send(e), (after = e.seq);
+      if (handle && store)
+        for (const e of (await store.read(id).catch(() => undefined))?.events ?? [])
+          if (e.seq > after && e.seq < (handle.events[0]?.seq ?? Infinity)) (await send(e), (after = e.seq));
       // A run of this server streams from memory; any other recorded run (e.g. one `braid run` is writing) is followed on disk.
-      const events = handle ? handle.stream(abort.signal, after) : followRun(store!, id, { follow: true, afterSeq: after, signal: abort.signal });
+      const events = handle
+        ? handle.stream(abort.signal, after)
+        : followRun(store!, id, { follow: true, afterSeq: after, signal: abort.signal });
       for await (const e of events) await send(e);
       await stream.writeSSE({ event: 'end', data: JSON.stringify({ runId: id }) });
     });
@@ -202,7 +302,14 @@ export function createApp(options: AppOptions): Hono {
       return c.json({ runId: id, status: 'cancelling' }, 202);
     }
     // Not running here: a recorded run waiting for an approval (or interrupted) is cancelled under its lock.
-    if (!store) throw new HttpError(handle ? 409 : 404, handle ? 'E_CONFLICT' : 'E_NOT_FOUND', handle ? `run "${id}" already finished (${handle.result?.status ?? 'error'})` : `no run "${id}" running in this server`);
+    if (!store)
+      throw new HttpError(
+        handle ? 409 : 404,
+        handle ? 'E_CONFLICT' : 'E_NOT_FOUND',
+        handle
+          ? `run "${id}" already finished (${handle.result?.status ?? 'error'})`
+          : `no run "${id}" running in this server`,
+      );
     await readRecord(id);
     const result = await runs.cancelRecorded(id);
     return c.json({ runId: id, status: result.status }, 200);
@@ -210,25 +317,46 @@ export function createApp(options: AppOptions): Hono {
 
   app.post('/runs/:id/approve', async (c) => {
     const id = c.req.param('id');
-    if (!store) throw new HttpError(409, 'E_CONFLICT', 'approvals need the run store (start the server without --no-store)');
+    if (!store)
+      throw new HttpError(409, 'E_CONFLICT', 'approvals need the run store (start the server without --no-store)');
     const body = await readJson(c, approveBody);
     const header = await continuable(id);
     // The decision and the continuation happen under the run's lock: a second approval gets a 409.
-    const handle = await runs.resume(id, header.workflow.name, { taskId: body.taskId, approved: !body.reject, by: body.by, comment: body.comment });
+    const handle = await runs.resume(id, header.workflow.name, {
+      taskId: body.taskId,
+      approved: !body.reject,
+      by: body.by,
+      comment: body.comment,
+    });
     return c.json({ runId: handle.runId, taskId: body.taskId, approved: !body.reject, status: 'running' }, 202);
   });
 
   app.post('/runs/:id/resume', async (c) => {
     const id = c.req.param('id');
-    if (!store) throw new HttpError(409, 'E_CONFLICT', 'resuming needs the run store (start the server without --no-store)');
+    if (!store)
+      throw new HttpError(409, 'E_CONFLICT', 'resuming needs the run store (start the server without --no-store)');
     await readJson(c, z.strictObject({}));
     const header = await continuable(id);
     const { status } = foldRun(await readRecord(id), processAlive);
-    if (status === 'succeeded') throw new HttpError(409, 'E_CONFLICT', `run "${id}" succeeded; there is nothing to resume (start it again with POST /runs)`);
+    if (status === 'succeeded')
+      throw new HttpError(
+        409,
+        'E_CONFLICT',
+        `run "${id}" succeeded; there is nothing to resume (start it again with POST /runs)`,
+      );
     const name = header.workflow.name;
-    if (!catalog.get(name)) throw new HttpError(404, 'E_NOT_FOUND', `workflow "${name}" is not in this server's catalog, so its tools are unknown here; resume it where it was started: braid resume ${id}`, 'workflow');
+    if (!catalog.get(name))
+      throw new HttpError(
+        404,
+        'E_NOT_FOUND',
+        `workflow "${name}" is not in this server's catalog, so its tools are unknown here; resume it where it was started: braid resume ${id}`,
+        'workflow',
+      );
     const handle = await runs.resume(id, name);
-    return c.json({ runId: handle.runId, status: 'running', links: { self: `/runs/${id}`, events: `/runs/${id}/events` } }, 202);
+    return c.json(
+      { runId: handle.runId, status: 'running', links: { self: `/runs/${id}`, events: `/runs/${id}/events` } },
+      202,
+    );
   });
 
   /** The header of a recorded run that is not running in this server (the lock decides for other processes). */
@@ -236,7 +364,8 @@ export function createApp(options: AppOptions): Hono {
     const { header } = await readRecord(id);
     if (!header) throw new HttpError(409, 'E_CONFLICT', `run "${id}" has no header; it cannot continue`);
     const current = runs.get(id);
-    if (current && !current.finished) throw new HttpError(409, 'E_LOCKED', `run "${id}" is still running in this server`);
+    if (current && !current.finished)
+      throw new HttpError(409, 'E_LOCKED', `run "${id}" is still running in this server`);
     return header;
   }
 
@@ -257,7 +386,8 @@ export function createApp(options: AppOptions): Hono {
       const abort = new AbortController();
       stream.onAbort(() => abort.abort());
       await stream.writeSSE({ event: 'session', data: JSON.stringify({ sessionId }) });
-      for await (const chunk of turn.send(body.message, abort.signal)) await stream.writeSSE({ event: chunk.type, data: JSON.stringify(chunk) });
+      for await (const chunk of turn.send(body.message, abort.signal))
+        await stream.writeSSE({ event: chunk.type, data: JSON.stringify(chunk) });
       await stream.writeSSE({ event: 'end', data: JSON.stringify({ sessionId }) });
     });
   });
@@ -267,9 +397,12 @@ export function createApp(options: AppOptions): Hono {
     if (!store) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}" in this server (no run store)`);
     let folded;
     try {
-      folded = store.fold ? await store.fold(id, processAlive) : await store.read(id).then((r) => ({ run: foldRun(r, processAlive), problems: [...r.problems], version: '' }));
+      folded = store.fold
+        ? await store.fold(id, processAlive)
+        : await store.read(id).then((r) => ({ run: foldRun(r, processAlive), problems: [...r.problems], version: '' }));
     } catch (err) {
-      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT')) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT'))
+        throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
       throw err;
     }
     const cached = answers.get(id);
@@ -288,7 +421,8 @@ export function createApp(options: AppOptions): Hono {
     try {
       return await store.read(id);
     } catch (err) {
-      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT')) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT'))
+        throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
       throw err;
     }
   }

@@ -22,7 +22,8 @@ const TYPES: Record<string, string> = {
 };
 
 /** Scripts, styles and fetches only from this server; no inline script, no framing. */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /** `/ui/...` path → file on disk. */
 export function dashboardFiles(): Map<string, string> {
@@ -39,7 +40,10 @@ export function dashboardFiles(): Map<string, string> {
   const require = createRequire(import.meta.url);
   const htm = dirname(dirname(require.resolve('htm'))); // its exports map hides the standalone build
   files.set('/ui/vendor/preact-htm.js', join(htm, 'preact', 'standalone.module.js'));
-  files.set('/ui/vendor/dagre.js', join(dirname(require.resolve('@dagrejs/dagre/package.json')), 'dist', 'dagre.esm.js'));
+  files.set(
+    '/ui/vendor/dagre.js',
+    join(dirname(require.resolve('@dagrejs/dagre/package.json')), 'dist', 'dagre.esm.js'),
+  );
   return files;
 }
 
@@ -57,6 +61,8 @@ export function mountDashboard(app: Hono): void {
   app.get('/', () => send('/ui/index.html', files.get('/ui/index.html')!));
   app.get('/ui/*', async (c) => {
     const file = files.get(c.req.path);
-    return file ? send(c.req.path, file) : c.json({ error: { code: 'E_NOT_FOUND', message: `no dashboard file ${c.req.path}` } }, 404);
+    return file
+      ? send(c.req.path, file)
+      : c.json({ error: { code: 'E_NOT_FOUND', message: `no dashboard file ${c.req.path}` } }, 404);
   });
 }

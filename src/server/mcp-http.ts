@@ -46,13 +46,21 @@ export function mountMcp(app: Hono, options: McpHttpOptions): void {
     const id = c.req.header('mcp-session-id');
     if (id !== undefined) {
       const session = sessions.get(id);
-      if (!session) return c.json(rpcError(-32001, `no MCP session "${id.slice(0, 80)}" (it ended or the server restarted); initialize a new one`), 404);
+      if (!session)
+        return c.json(
+          rpcError(
+            -32001,
+            `no MCP session "${id.slice(0, 80)}" (it ended or the server restarted); initialize a new one`,
+          ),
+          404,
+        );
       session.lastUsed = Date.now();
       sessions.delete(id); // kept in least-recently-used order
       sessions.set(id, session);
       return session.transport.handleRequest(c.req.raw);
     }
-    if (c.req.method !== 'POST') return c.json(rpcError(-32000, 'no Mcp-Session-Id header: start a session with an initialize POST'), 400);
+    if (c.req.method !== 'POST')
+      return c.json(rpcError(-32000, 'no Mcp-Session-Id header: start a session with an initialize POST'), 400);
 
     // A new session (the transport answers anything but an initialize request with an error, and then none is kept).
     const now = Date.now();
@@ -70,7 +78,8 @@ export function mountMcp(app: Hono, options: McpHttpOptions): void {
       onsessioninitialized: (sid) => {
         sessions.set(sid, { server, transport, runs, lastUsed: Date.now() });
         // Too many: the least recently used session goes, an idle one first.
-        while (sessions.size > maxSessions) close([...sessions].find(([k, s]) => k !== sid && !busy(s))?.[0] ?? sessions.keys().next().value!);
+        while (sessions.size > maxSessions)
+          close([...sessions].find(([k, s]) => k !== sid && !busy(s))?.[0] ?? sessions.keys().next().value!);
       },
       onsessionclosed: (sid) => close(sid),
     });

@@ -52,7 +52,8 @@ const RESOURCE_NOT_FOUND = -32002;
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 let version: string | undefined;
-const braidVersion = () => (version ??= (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version);
+const braidVersion = () =>
+  (version ??= (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version);
 
 /** A new MCP server over the catalog's workflows (one per connection: an McpServer serves one transport). */
 export function createMcpServer(options: McpServiceOptions): McpServer {
@@ -66,7 +67,9 @@ export function createMcpServer(options: McpServiceOptions): McpServer {
   );
 
   server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: catalog.list().map(toolOf) }));
-  server.server.setRequestHandler(CallToolRequestSchema, (request, extra) => callWorkflow(options, request.params.name, request.params.arguments, extra));
+  server.server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+    callWorkflow(options, request.params.name, request.params.arguments, extra),
+  );
 
   const summaries = new RunSummaries(options.runs, options.store);
   server.registerResource(
@@ -82,10 +85,18 @@ export function createMcpServer(options: McpServiceOptions): McpServer {
         })),
       }),
     }),
-    { title: 'braid run', description: 'A recorded workflow run: status, output, every task with its status, output, error and attempts', mimeType: 'application/json' },
+    {
+      title: 'braid run',
+      description: 'A recorded workflow run: status, output, every task with its status, output, error and attempts',
+      mimeType: 'application/json',
+    },
     async (uri, { runId }) => {
       const id = Array.isArray(runId) ? runId[0] : runId;
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(await readRun(options, id), null, 2) }] };
+      return {
+        contents: [
+          { uri: uri.href, mimeType: 'application/json', text: JSON.stringify(await readRun(options, id), null, 2) },
+        ],
+      };
     },
   );
   return server;
@@ -102,15 +113,32 @@ function toolOf(entry: CatalogEntry): McpTool {
 }
 
 /** Start the workflow's run, report its tasks as progress, cancel it with the request, answer with its output. */
-async function callWorkflow(options: McpServiceOptions, name: string, args: Record<string, unknown> | undefined, extra: Extra): Promise<CallToolResult> {
+async function callWorkflow(
+  options: McpServiceOptions,
+  name: string,
+  args: Record<string, unknown> | undefined,
+  extra: Extra,
+): Promise<CallToolResult> {
   const entry = options.catalog.get(name);
-  if (!entry) throw new McpError(ErrorCode.InvalidParams, `no tool "${name}"; tools: ${options.catalog.list().map((e) => e.name).join(', ') || '(none)'}`);
+  if (!entry)
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      `no tool "${name}"; tools: ${
+        options.catalog
+          .list()
+          .map((e) => e.name)
+          .join(', ') || '(none)'
+      }`,
+    );
   let handle: RunHandle;
   try {
     handle = options.runs.start(name, args ?? {});
   } catch (err) {
     // Bad arguments are the caller's to fix: a tool error (the model sees it), not a protocol error.
-    if (err instanceof InputValidationError) return errorResult(`invalid input for ${name}: ${err.issues.map((i) => `${i.path || 'input'}: ${i.message}`).join('; ')}`);
+    if (err instanceof InputValidationError)
+      return errorResult(
+        `invalid input for ${name}: ${err.issues.map((i) => `${i.path || 'input'}: ${i.message}`).join('; ')}`,
+      );
     throw err;
   }
   options.onRun?.(handle);
@@ -129,14 +157,23 @@ async function callWorkflow(options: McpServiceOptions, name: string, args: Reco
     // E.g. the record could not be written (E_STORE): said without the store's folder.
     const dir = (options.store as { dir?: string } | undefined)?.dir;
     const message = (err as Error).message;
-    return errorResult(`run ${handle.runId} of ${name} stopped: ${dir ? message.split(dir).join('<store>') : message}`, handle.runId, name);
+    return errorResult(
+      `run ${handle.runId} of ${name} stopped: ${dir ? message.split(dir).join('<store>') : message}`,
+      handle.runId,
+      name,
+    );
   } finally {
     extra.signal.removeEventListener('abort', cancel);
   }
 }
 
 /** One `notifications/progress` per finished task: progress = tasks finished so far, total = the workflow's tasks. Resolves to how many were sent. */
-async function reportProgress(handle: RunHandle, total: number, progressToken: string | number, extra: Extra): Promise<number> {
+async function reportProgress(
+  handle: RunHandle,
+  total: number,
+  progressToken: string | number,
+  extra: Extra,
+): Promise<number> {
   let finished = 0;
   try {
     for await (const e of handle.stream(extra.signal)) {
@@ -144,7 +181,10 @@ async function reportProgress(handle: RunHandle, total: number, progressToken: s
       if (message === undefined) continue;
       finished++;
       // Progress must grow with every notification: a task visited again (a routing loop) counts again, past the total.
-      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: finished, ...(finished <= total ? { total } : {}), message } });
+      await extra.sendNotification({
+        method: 'notifications/progress',
+        params: { progressToken, progress: finished, ...(finished <= total ? { total } : {}), message },
+      });
     }
   } catch {
     // The client went away: the run goes on (or is cancelled by the closed connection); nobody is left to tell.
@@ -171,22 +211,41 @@ export function toolResult(result: RunResult): CallToolResult {
   const meta = { _meta: { 'braid/runId': runId, 'braid/status': status } };
   if (status === 'failed' || status === 'cancelled') {
     const failed = Object.entries(result.tasks).filter(([, t]) => t.status === 'failed' && t.error);
-    const lines = [...(result.error ? [result.error.message] : []), ...failed.map(([id, t]) => `${id}: ${t.error!.message}`)];
+    const lines = [
+      ...(result.error ? [result.error.message] : []),
+      ...failed.map(([id, t]) => `${id}: ${t.error!.message}`),
+    ];
     const text = `run ${runId} of ${workflow} ${status}${lines.length ? `:\n${lines.map((l) => `- ${l}`).join('\n')}` : ''}`;
     return { ...errorResult(text, runId, workflow), ...meta };
   }
   if (status === 'waiting') {
-    const waiting = Object.entries(result.tasks).filter(([, t]) => t.status === 'waiting').map(([id]) => id);
+    const waiting = Object.entries(result.tasks)
+      .filter(([, t]) => t.status === 'waiting')
+      .map(([id]) => id);
     const text = `run ${runId} of ${workflow} is waiting for a human approval of ${waiting.join(', ')}: approve it with \`braid approve ${runId} ${waiting[0] ?? '<taskId>'}\` (or in the dashboard of braid serve), then read ${runUri(runId)}`;
     return { content: [{ type: 'text', text }, runLink(runId, workflow)], ...meta };
   }
   const output = result.output;
-  const text = output === undefined ? `run ${runId} of ${workflow} succeeded (no output)` : typeof output === 'string' ? output : JSON.stringify(output, null, 2);
-  const structured = output !== null && typeof output === 'object' && !Array.isArray(output) ? { structuredContent: output as Record<string, unknown> } : {};
+  const text =
+    output === undefined
+      ? `run ${runId} of ${workflow} succeeded (no output)`
+      : typeof output === 'string'
+        ? output
+        : JSON.stringify(output, null, 2);
+  const structured =
+    output !== null && typeof output === 'object' && !Array.isArray(output)
+      ? { structuredContent: output as Record<string, unknown> }
+      : {};
   return { content: [{ type: 'text', text }, runLink(runId, workflow)], ...structured, ...meta };
 }
 
-const runLink = (runId: string, workflow: string) => ({ type: 'resource_link' as const, uri: runUri(runId), name: runId, description: `the record of this run of ${workflow}`, mimeType: 'application/json' });
+const runLink = (runId: string, workflow: string) => ({
+  type: 'resource_link' as const,
+  uri: runUri(runId),
+  name: runId,
+  description: `the record of this run of ${workflow}`,
+  mimeType: 'application/json',
+});
 
 function errorResult(text: string, runId?: string, workflow = 'the workflow'): CallToolResult {
   return { content: [{ type: 'text', text }, ...(runId ? [runLink(runId, workflow)] : [])], isError: true };
@@ -204,7 +263,9 @@ async function readRun(options: McpServiceOptions, runId: string): Promise<unkno
     return { ...partial, workflow: handle.workflow };
   }
   try {
-    const folded = store.fold ? await store.fold(runId, processAlive) : await store.read(runId).then((r) => ({ run: foldRun(r, processAlive), problems: [...r.problems] }));
+    const folded = store.fold
+      ? await store.fold(runId, processAlive)
+      : await store.read(runId).then((r) => ({ run: foldRun(r, processAlive), problems: [...r.problems] }));
     const { lastSeq: _, problems: foldProblems, ...run } = folded.run;
     // A client never sees the store's folder (a problem names its file).
     const dir = (store as { dir?: string }).dir;
@@ -212,6 +273,9 @@ async function readRun(options: McpServiceOptions, runId: string): Promise<unkno
     return { ...run, ...(problems.length ? { problems } : {}) };
   } catch (err) {
     if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT')) throw missing(); // no such run, or not a run id
-    throw new McpError(ErrorCode.InternalError, `run "${runId}" could not be read${BraidError.is(err) ? ` (${err.code})` : ''}`);
+    throw new McpError(
+      ErrorCode.InternalError,
+      `run "${runId}" could not be read${BraidError.is(err) ? ` (${err.code})` : ''}`,
+    );
   }
 }

@@ -29,7 +29,8 @@ export interface RunViewOptions {
 }
 
 type ErrorStatus = 400 | 404 | 409;
-const fail = (c: Context, status: ErrorStatus, code: string, message: string, path?: string) => c.json({ error: { code, message, ...(path ? { path } : {}) } }, status);
+const fail = (c: Context, status: ErrorStatus, code: string, message: string, path?: string) =>
+  c.json({ error: { code, message, ...(path ? { path } : {}) } }, status);
 
 const STATUSES = new Set(['running', 'waiting', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 const MAX_LIMIT = 1000;
@@ -43,10 +44,25 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     const workflow = c.req.query('workflow') || undefined;
     const limitText = c.req.query('limit');
     const limit = limitText === undefined ? 100 : Number(limitText);
-    if (status && !STATUSES.has(status)) return fail(c, 400, 'E_BAD_REQUEST', `status: expected one of ${[...STATUSES].join(', ')}, got "${status}"`, 'status');
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return fail(c, 400, 'E_BAD_REQUEST', `limit: expected an integer from 1 to ${MAX_LIMIT}, got "${limitText}"`, 'limit');
+    if (status && !STATUSES.has(status))
+      return fail(
+        c,
+        400,
+        'E_BAD_REQUEST',
+        `status: expected one of ${[...STATUSES].join(', ')}, got "${status}"`,
+        'status',
+      );
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+      return fail(
+        c,
+        400,
+        'E_BAD_REQUEST',
+        `limit: expected an integer from 1 to ${MAX_LIMIT}, got "${limitText}"`,
+        'limit',
+      );
     const query = { status, workflow, limit };
-    if (!(c.req.header('accept') ?? '').includes('text/event-stream')) return c.json({ runs: await summaries.list(query, 0) });
+    if (!(c.req.header('accept') ?? '').includes('text/event-stream'))
+      return c.json({ runs: await summaries.list(query, 0) });
     return streamSSE(c, async (stream) => {
       let aborted = false;
       stream.onAbort(() => void (aborted = true));
@@ -54,8 +70,8 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
       let quiet = 0;
       while (!aborted) {
         const data = JSON.stringify({ runs: await summaries.list(query) });
-        if (data !== last) (last = data), (quiet = 0), await stream.writeSSE({ event: 'runs', data });
-        else if (++quiet * (options.listPollMs ?? 500) >= 15_000) (quiet = 0), await stream.write(': keep-alive\n\n');
+        if (data !== last) ((last = data), (quiet = 0), await stream.writeSSE({ event: 'runs', data }));
+        else if (++quiet * (options.listPollMs ?? 500) >= 15_000) ((quiet = 0), await stream.write(': keep-alive\n\n'));
         await stream.sleep(options.listPollMs ?? 500);
       }
     });
@@ -65,7 +81,13 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     const id = c.req.param('id');
     const found = await definitionOf(id);
     if (!found) return fail(c, 404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
-    return c.json({ runId: id, name: found.workflow.name, definition: found.workflow, input: found.input, graph: workflowGraph(found.workflow) });
+    return c.json({
+      runId: id,
+      name: found.workflow.name,
+      definition: found.workflow,
+      input: found.input,
+      graph: workflowGraph(found.workflow),
+    });
   });
 
   app.get('/runs/:id/tasks/:taskId/explain', async (c) => {
@@ -73,7 +95,14 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     const taskId = c.req.param('taskId');
     const found = await definitionOf(id);
     if (!found) return fail(c, 404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
-    if (!found.run.tasks[taskId]) return fail(c, 404, 'E_NOT_FOUND', `run "${id}" has no task "${taskId}" (tasks: ${Object.keys(found.run.tasks).join(', ')})`, 'taskId');
+    if (!found.run.tasks[taskId])
+      return fail(
+        c,
+        404,
+        'E_NOT_FOUND',
+        `run "${id}" has no task "${taskId}" (tasks: ${Object.keys(found.run.tasks).join(', ')})`,
+        'taskId',
+      );
     const lines = await explainTask(found, found.run, taskId);
     return c.json({ runId: id, taskId, status: found.run.tasks[taskId].status, lines });
   });
@@ -81,14 +110,37 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
   app.get('/workflows/:name', (c) => {
     const name = c.req.param('name');
     const entry = catalog.get(name);
-    if (!entry) return fail(c, 404, 'E_NOT_FOUND', `no workflow "${name}"; available: ${catalog.list().map((e) => e.name).join(', ') || '(none)'}`, 'workflow');
-    return c.json({ name, description: entry.description, inputs: entry.inputs, confirm: entry.confirm, tasks: entry.workflow.tasks.length, definition: entry.workflow, graph: workflowGraph(entry.workflow) });
+    if (!entry)
+      return fail(
+        c,
+        404,
+        'E_NOT_FOUND',
+        `no workflow "${name}"; available: ${
+          catalog
+            .list()
+            .map((e) => e.name)
+            .join(', ') || '(none)'
+        }`,
+        'workflow',
+      );
+    return c.json({
+      name,
+      description: entry.description,
+      inputs: entry.inputs,
+      confirm: entry.confirm,
+      tasks: entry.workflow.tasks.length,
+      definition: entry.workflow,
+      graph: workflowGraph(entry.workflow),
+    });
   });
 
   /** The recorded definition and input (a run of this server without a store: the catalog's, and `run.started`'s input). */
-  async function definitionOf(id: string): Promise<(Pick<RunHeader, 'workflow' | 'input'> & { run: RecordedRun }) | undefined> {
+  async function definitionOf(
+    id: string,
+  ): Promise<(Pick<RunHeader, 'workflow' | 'input'> & { run: RecordedRun }) | undefined> {
     const record = await store?.read(id).catch(() => undefined);
-    if (record?.header) return { workflow: record.header.workflow, input: record.header.input, run: foldRun(record, processAlive) };
+    if (record?.header)
+      return { workflow: record.header.workflow, input: record.header.input, run: foldRun(record, processAlive) };
     const handle = runs.get(id);
     const entry = handle && catalog.get(handle.workflow);
     if (!handle || !entry) return undefined;

@@ -21,7 +21,11 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host) && !options.token) {
-    throw new BraidError('E_CONFIG', `listening on ${host} (beyond this machine) needs a bearer token: set BRAID_TOKEN`, { retryable: false });
+    throw new BraidError(
+      'E_CONFIG',
+      `listening on ${host} (beyond this machine) needs a bearer token: set BRAID_TOKEN`,
+      { retryable: false },
+    );
   }
   const app = createApp(options);
   return new Promise((resolve, reject) => {

@@ -40,7 +40,10 @@ export class WorkflowCatalog {
   ) {}
 
   /** `sources`: a folder (its workflow files, not sub-folders), or files and workflow objects. */
-  static async load(sources: string | readonly (string | Workflow)[], options: { tools?: readonly Tool[] } = {}): Promise<WorkflowCatalog> {
+  static async load(
+    sources: string | readonly (string | Workflow)[],
+    options: { tools?: readonly Tool[] } = {},
+  ): Promise<WorkflowCatalog> {
     const tools = options.tools ?? [];
     const toolNames = toRegistry([...tools], builtinTools()).names();
     const list = typeof sources === 'string' ? await filesIn(sources) : sources;
@@ -74,7 +77,8 @@ export class WorkflowCatalog {
         const where = typeof source === 'string' ? source : ((source as { name?: string }).name ?? 'workflow');
         // One line per file: the first problem and how to see the rest.
         if (err instanceof WorkflowValidationError) {
-          const more = err.issues.length > 1 ? ` (+${err.issues.length - 1} more: braid validate ${err.file ?? where})` : '';
+          const more =
+            err.issues.length > 1 ? ` (+${err.issues.length - 1} more: braid validate ${err.file ?? where})` : '';
           problems.push(`${formatIssue(err.issues[0], err.file ?? where)}${more}`);
         } else problems.push(`${where}: ${(err as Error).message}`);
       }
@@ -111,11 +115,17 @@ async function notAWorkflow(file: string): Promise<string | undefined> {
   }
   const text = await readFile(file, 'utf8').catch(() => '');
   const usesBraid = /from\s+['"]braid(\/[\w-]+)?['"]|from\s+['"][./]+[^'"]*\/src\/(index|builder)\.js['"]/.test(text);
-  const exportsOne = /\bworkflow\s*\(/.test(text) && /export\s+(default|const\s+workflow|\{[^}]*\bworkflow\b)/.test(text);
-  return usesBraid && exportsOne ? undefined : "not a workflow module (it does not export a workflow built with braid's workflow()); not run";
+  const exportsOne =
+    /\bworkflow\s*\(/.test(text) && /export\s+(default|const\s+workflow|\{[^}]*\bworkflow\b)/.test(text);
+  return usesBraid && exportsOne
+    ? undefined
+    : "not a workflow module (it does not export a workflow built with braid's workflow()); not run";
 }
 
 async function filesIn(dir: string): Promise<string[]> {
   const names = await readdir(dir);
-  return names.filter((n) => WORKFLOW_EXTS.has(extname(n).toLowerCase()) && !n.startsWith('.') && !n.endsWith('.d.ts')).sort().map((n) => join(dir, n));
+  return names
+    .filter((n) => WORKFLOW_EXTS.has(extname(n).toLowerCase()) && !n.startsWith('.') && !n.endsWith('.d.ts'))
+    .sort()
+    .map((n) => join(dir, n));
 }

@@ -11,7 +11,10 @@ import type { RunStore } from '../store/types.js';
 import type { CatalogEntry, WorkflowCatalog } from './catalog.js';
 
 export class NotFoundError extends BraidError {
-  constructor(message: string, readonly path?: string) {
+  constructor(
+    message: string,
+    readonly path?: string,
+  ) {
     super('E_NOT_FOUND', message, { retryable: false });
   }
 }
@@ -100,7 +103,17 @@ export class RunManager {
     const runId = newRunId();
     const { store, llm, concurrency, catalog } = this.options;
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) =>
-      runWorkflow(entry.workflow, { tools: catalog.toolsFor(entry), input: resolved, runId, store: store ?? false, llm, concurrency, onEvent, signal, ...(entry.file ? { recordSource: { file: entry.file } } : {}) }),
+      runWorkflow(entry.workflow, {
+        tools: catalog.toolsFor(entry),
+        input: resolved,
+        runId,
+        store: store ?? false,
+        llm,
+        concurrency,
+        onEvent,
+        signal,
+        ...(entry.file ? { recordSource: { file: entry.file } } : {}),
+      }),
     );
     this.#track(handle);
     return handle;
@@ -148,7 +161,16 @@ export class RunManager {
 
   entry(workflowName: string): CatalogEntry {
     const entry = this.options.catalog.get(workflowName);
-    if (!entry) throw new NotFoundError(`no workflow "${workflowName}"; available: ${this.options.catalog.list().map((e) => e.name).join(', ') || '(none)'}`, 'workflow');
+    if (!entry)
+      throw new NotFoundError(
+        `no workflow "${workflowName}"; available: ${
+          this.options.catalog
+            .list()
+            .map((e) => e.name)
+            .join(', ') || '(none)'
+        }`,
+        'workflow',
+      );
     return entry;
   }
 }

@@ -19,7 +19,11 @@ export interface RunSummary {
   readonly endedAt?: string;
   readonly durationMs?: number;
   /** Task counts: all, finished (succeeded, failed or skipped), and per status. */
-  readonly tasks: { readonly total: number; readonly done: number; readonly byStatus: Partial<Record<TaskResultStatus, number>> };
+  readonly tasks: {
+    readonly total: number;
+    readonly done: number;
+    readonly byStatus: Partial<Record<TaskResultStatus, number>>;
+  };
   readonly usage?: Usage;
   /** The run whose task started this one (a child run's id is `<parent>.<task>.<attempt>`). */
   readonly parentRunId?: string;
@@ -38,7 +42,7 @@ export const SCAN_LIMIT = 1000;
 export function summarize(run: RecordedRun): RunSummary {
   const byStatus: Partial<Record<TaskResultStatus, number>> = {};
   let total = 0;
-  for (const t of Object.values(run.tasks)) (byStatus[t.status] = (byStatus[t.status] ?? 0) + 1), total++;
+  for (const t of Object.values(run.tasks)) ((byStatus[t.status] = (byStatus[t.status] ?? 0) + 1), total++);
   const done = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.skipped ?? 0);
   const dot = run.runId.indexOf('.');
   return {
@@ -84,7 +88,8 @@ export class RunSummaries {
     const limit = query.limit ?? 100;
     for (const id of newest) {
       const s = await this.#summary(id);
-      if (!s || (query.status && s.status !== query.status) || (query.workflow && s.workflow !== query.workflow)) continue;
+      if (!s || (query.status && s.status !== query.status) || (query.workflow && s.workflow !== query.workflow))
+        continue;
       out.push(s);
       if (out.length >= limit) break;
     }
@@ -95,7 +100,11 @@ export class RunSummaries {
   async #summary(id: string): Promise<RunSummary | undefined> {
     const handle = this.runs.get(id);
     // With a store its record is the whole story (a resumed run's handle has only the events since the resume).
-    const key = this.store ? await this.#fileKey(id) : handle ? `live:${handle.events.length}:${handle.finished}` : undefined;
+    const key = this.store
+      ? await this.#fileKey(id)
+      : handle
+        ? `live:${handle.events.length}:${handle.finished}`
+        : undefined;
     const cached = this.#cache.get(id);
     if (key && cached?.key === key) return cached.summary;
     const run = this.store ? await this.#stored(id) : handle ? this.#fromHandle(id) : undefined;

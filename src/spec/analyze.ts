@@ -29,7 +29,12 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
     if (!producer || !declared) continue;
     for (const label of toList(cond.if_result)) {
       if (!declared.includes(label)) {
-        warn({ code: 'unreachable_label', path: at(t, 'condition', 'if_result'), message: `"${producer.id}" labels its output ${declared.map((l) => `"${l}"`).join(' or ')}, never "${label}"`, hint: didYouMean(label, new Set(declared)) ?? `add "${label}" to ${producer.id}.classify.labels` });
+        warn({
+          code: 'unreachable_label',
+          path: at(t, 'condition', 'if_result'),
+          message: `"${producer.id}" labels its output ${declared.map((l) => `"${l}"`).join(' or ')}, never "${label}"`,
+          hint: didYouMean(label, new Set(declared)) ?? `add "${label}" to ${producer.id}.classify.labels`,
+        });
       }
     }
   }
@@ -38,11 +43,18 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
   for (const t of tasks) {
     const rule = t.trigger_rule ?? workflow.defaults?.trigger_rule;
     if (rule !== 'all_success') continue;
-    const ups = upstreamsOf(t).map((id) => byId.get(id)).filter((u): u is TaskSpec => u !== undefined);
+    const ups = upstreamsOf(t)
+      .map((id) => byId.get(id))
+      .filter((u): u is TaskSpec => u !== undefined);
     for (let a = 0; a < ups.length; a++) {
       for (let b = a + 1; b < ups.length; b++) {
         if (exclusive(ups[a], ups[b])) {
-          warn({ code: 'exclusive_join', path: at(t, 'trigger_rule'), message: `all_success over "${ups[a].id}" and "${ups[b].id}", which never both run, so "${t.id}" can never run`, hint: 'use none_failed_min_one_success (the default) to join whichever branch ran' });
+          warn({
+            code: 'exclusive_join',
+            path: at(t, 'trigger_rule'),
+            message: `all_success over "${ups[a].id}" and "${ups[b].id}", which never both run, so "${t.id}" can never run`,
+            hint: 'use none_failed_min_one_success (the default) to join whichever branch ran',
+          });
         }
       }
     }
@@ -60,7 +72,15 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
       const key = [...loop].sort().join('\0');
       if (seenLoops.has(key) || loop.some((id) => bounded(byId.get(id)!))) continue;
       seenLoops.add(key);
-      warn({ code: 'unbounded_loop', path: at(t, routesOf(t).find(([x]) => x === to)![1] === 'success' ? 'next_task_id_on_success' : 'next_task_id_on_failure'), message: `routing loop ${[...loop, to].join(' → ')} has no max_visits; it stops after the default 3 visits`, hint: `set max_visits on "${to}" to say how many tries you mean` });
+      warn({
+        code: 'unbounded_loop',
+        path: at(
+          t,
+          routesOf(t).find(([x]) => x === to)![1] === 'success' ? 'next_task_id_on_success' : 'next_task_id_on_failure',
+        ),
+        message: `routing loop ${[...loop, to].join(' → ')} has no max_visits; it stops after the default 3 visits`,
+        hint: `set max_visits on "${to}" to say how many tries you mean`,
+      });
     }
   }
 
@@ -75,23 +95,44 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
       const missing = missingField(toJSONSchema({ ...tool, input: tool.output }), ref.segments.slice(3));
       if (missing) {
         const field = path[0] === 0 ? ['input', ...path.slice(1)] : ['for_each'];
-        warn({ code: 'unknown_output_field', path: at(t, ...field), message: `"{{ ${ref.raw} }}": ${producer.tool}'s output has no field "${missing.field}"`, hint: didYouMean(missing.field, new Set(missing.known)) ?? `it has: ${missing.known.join(', ')}` });
+        warn({
+          code: 'unknown_output_field',
+          path: at(t, ...field),
+          message: `"{{ ${ref.raw} }}": ${producer.tool}'s output has no field "${missing.field}"`,
+          hint: didYouMean(missing.field, new Set(missing.known)) ?? `it has: ${missing.known.join(', ')}`,
+        });
       }
     }
   }
   // 5. An input field two upstreams both give (merged by name, §5a): the later one wins, which may surprise.
   for (const t of tasks) {
-    if (!registry.has(t.tool) || (t.input !== undefined && (t.input === null || typeof t.input !== 'object' || Array.isArray(t.input)))) continue;
+    if (
+      !registry.has(t.tool) ||
+      (t.input !== undefined && (t.input === null || typeof t.input !== 'object' || Array.isArray(t.input)))
+    )
+      continue;
     const tool = registry.get(t.tool);
     if (tool.upstream) continue; // the tool's own mapping decides
     const explicit = (t.input ?? {}) as Record<string, unknown>;
-    const ups = upstreamsOf(t).map((id) => byId.get(id)).filter((u): u is TaskSpec => u !== undefined && u.for_each === undefined && registry.has(u.tool));
+    const ups = upstreamsOf(t)
+      .map((id) => byId.get(id))
+      .filter((u): u is TaskSpec => u !== undefined && u.for_each === undefined && registry.has(u.tool));
     for (const field of inputFieldsOf(tool).all) {
       if (Object.hasOwn(explicit, field)) continue;
       const givers = ups.filter((u) => outputFieldsOf(registry.get(u.tool))?.has(field));
-      const clash = givers.flatMap((a, k) => givers.slice(k + 1).filter((b) => !exclusive(a, b)).map((b) => [a, b] as const))[0];
+      const clash = givers.flatMap((a, k) =>
+        givers
+          .slice(k + 1)
+          .filter((b) => !exclusive(a, b))
+          .map((b) => [a, b] as const),
+      )[0];
       if (!clash) continue;
-      warn({ code: 'ambiguous_input', path: at(t, 'input', field), message: `"${field}" comes from both "${clash[0].id}" and "${clash[1].id}"; the later upstream ("${clash[1].id}") wins`, hint: `name the one you mean: input: { ${field}: "{{ tasks.${clash[0].id}.output.${field} }}" }` });
+      warn({
+        code: 'ambiguous_input',
+        path: at(t, 'input', field),
+        message: `"${field}" comes from both "${clash[0].id}" and "${clash[1].id}"; the later upstream ("${clash[1].id}") wins`,
+        hint: `name the one you mean: input: { ${field}: "{{ tasks.${clash[0].id}.output.${field} }}" }`,
+      });
     }
   }
   return warnings;
@@ -109,7 +150,8 @@ function exclusive(a: TaskSpec, b: TaskSpec): boolean {
     const la = new Set(toList(ca.if_result));
     return !toList(cb.if_result).some((l) => la.has(l));
   }
-  if (ca.if_status && cb.if_status) return ca.if_status !== cb.if_status && ca.if_status !== 'finished' && cb.if_status !== 'finished';
+  if (ca.if_status && cb.if_status)
+    return ca.if_status !== cb.if_status && ca.if_status !== 'finished' && cb.if_status !== 'finished';
   // if_result implies the producer succeeded: exclusive with if_status failed/skipped on it
   const st = ca.if_status ?? cb.if_status;
   return (ca.if_result !== undefined || cb.if_result !== undefined) && (st === 'failed' || st === 'skipped');
@@ -131,7 +173,7 @@ function pathBetween(from: string, to: string, byId: ReadonlyMap<string, TaskSpe
       for (let p = prev.get(id)!; p; p = prev.get(p)!) path.unshift(p);
       return path;
     }
-    for (const n of downstream.get(id) ?? []) if (!prev.has(n)) prev.set(n, id), queue.push(n);
+    for (const n of downstream.get(id) ?? []) if (!prev.has(n)) (prev.set(n, id), queue.push(n));
   }
   return undefined;
 }
@@ -142,7 +184,10 @@ function missingField(schema: JsonSchema, path: readonly string[]): { field: str
   for (const seg of path) {
     if (!s || s.type !== 'object' || !s.properties) return undefined;
     const props = s.properties as Record<string, JsonSchema>;
-    if (!(seg in props)) return s.additionalProperties === false || s.additionalProperties === undefined ? { field: seg, known: Object.keys(props) } : undefined;
+    if (!(seg in props))
+      return s.additionalProperties === false || s.additionalProperties === undefined
+        ? { field: seg, known: Object.keys(props) }
+        : undefined;
     s = props[seg];
   }
   return undefined;

@@ -15,7 +15,12 @@ import jsonata from 'jsonata';
 import { BraidError } from '../errors.js';
 import { execRegex, type RegexMatch } from './regex-worker.js';
 
-export const EXPRESSION_LIMITS = { timeoutMs: 1000, maxDepth: 500, maxSequence: 1_000_000, maxString: 1_000_000 } as const;
+export const EXPRESSION_LIMITS = {
+  timeoutMs: 1000,
+  maxDepth: 500,
+  maxSequence: 1_000_000,
+  maxString: 1_000_000,
+} as const;
 
 export interface EvaluateOptions {
   /** Time budget for this evaluation. @default EXPRESSION_LIMITS.timeoutMs */
@@ -38,7 +43,12 @@ export function parseExpression(source: string): ParseResult {
   const compile = (timeoutMs: number) => {
     let c = compiled.get(timeoutMs);
     if (!c) {
-      const options: Options = { timeout: timeoutMs, stack: EXPRESSION_LIMITS.maxDepth, sequence: EXPRESSION_LIMITS.maxSequence, RegexEngine: RegExp };
+      const options: Options = {
+        timeout: timeoutMs,
+        stack: EXPRESSION_LIMITS.maxDepth,
+        sequence: EXPRESSION_LIMITS.maxSequence,
+        RegexEngine: RegExp,
+      };
       c = { expression: jsonata(source, options as unknown as Parameters<typeof jsonata>[1]), options };
       compiled.set(timeoutMs, c);
     }
@@ -91,11 +101,23 @@ function expressionError(err: unknown, timeoutMs: number): BraidError {
 /** `$pad` with a bound on the result (JSONata's builds the padding as one array: `$pad('', 5e8)` aborts V8). */
 function boundedPad(str: unknown, width: unknown, char?: unknown): unknown {
   if (typeof str === 'undefined') return undefined;
-  if (typeof str !== 'string' || typeof width !== 'number' || !Number.isFinite(width) || (char !== undefined && typeof char !== 'string')) {
-    throw new BraidError('E_EXPRESSION', '$pad(str, width, char?) expects a string, a number and an optional string', { retryable: false });
+  if (
+    typeof str !== 'string' ||
+    typeof width !== 'number' ||
+    !Number.isFinite(width) ||
+    (char !== undefined && typeof char !== 'string')
+  ) {
+    throw new BraidError('E_EXPRESSION', '$pad(str, width, char?) expects a string, a number and an optional string', {
+      retryable: false,
+    });
   }
   const w = Math.trunc(width);
-  if (Math.abs(w) > EXPRESSION_LIMITS.maxString) throw new BraidError('E_EXPRESSION', `$pad to ${Math.abs(w)} characters, more than ${EXPRESSION_LIMITS.maxString}`, { retryable: false });
+  if (Math.abs(w) > EXPRESSION_LIMITS.maxString)
+    throw new BraidError(
+      'E_EXPRESSION',
+      `$pad to ${Math.abs(w)} characters, more than ${EXPRESSION_LIMITS.maxString}`,
+      { retryable: false },
+    );
   const fill = char || ' ';
   const missing = Math.abs(w) - [...str].length;
   if (missing <= 0) return str;
@@ -133,9 +155,19 @@ class BoundedRegExp {
     if (!this.#matches.has(from)) {
       const { deadline, timeoutMs } = this;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new BraidError('E_EXPRESSION', `ran past its time budget of ${timeoutMs} ms (timeout_ms)`, { retryable: false });
+      if (remaining <= 0)
+        throw new BraidError('E_EXPRESSION', `ran past its time budget of ${timeoutMs} ms (timeout_ms)`, {
+          retryable: false,
+        });
       const found = execRegex(this.source, this.flags, str, from, remaining);
-      if ('error' in found) throw new BraidError('E_EXPRESSION', found.error === 'timeout' ? `regular expression /${this.source}/ ran past the time budget of ${timeoutMs} ms (timeout_ms)` : found.error, { retryable: false });
+      if ('error' in found)
+        throw new BraidError(
+          'E_EXPRESSION',
+          found.error === 'timeout'
+            ? `regular expression /${this.source}/ ran past the time budget of ${timeoutMs} ms (timeout_ms)`
+            : found.error,
+          { retryable: false },
+        );
       if (!found.matches.length) this.#matches.set(from, null);
       for (const m of found.matches) this.#matches.set(m.from, m);
     }

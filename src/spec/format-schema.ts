@@ -17,15 +17,23 @@ const described = <T extends z.ZodType>(schema: T, text: string) => schema.descr
  */
 export function workflowFormatSchema(registry?: ToolRegistry, opts: { onlyTheseTools?: boolean } = {}): JsonSchema {
   const task = taskSchema.extend({
-    condition: described(conditionSchema.optional(), 'null, a JSONata expression, or { depends_on, if_result | if_status | when }'),
+    condition: described(
+      conditionSchema.optional(),
+      'null, a JSONata expression, or { depends_on, if_result | if_status | when }',
+    ),
   });
   const object = workflowObjectSchema.extend({ tasks: z.array(task) });
   const format = z.union([z.array(task), object]);
-  const { $schema: _, ...schema } = z.toJSONSchema(format, { io: 'input', unrepresentable: 'any', target: 'draft-7' }) as JsonSchema;
+  const { $schema: _, ...schema } = z.toJSONSchema(format, {
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'draft-7',
+  }) as JsonSchema;
   const out: JsonSchema = {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'braid workflow',
-    description: 'A braid workflow: a bare array of tasks, or { name, description, inputs, defaults, output, budget, tasks }. Reference: docs/workflow-format.md',
+    description:
+      'A braid workflow: a bare array of tasks, or { name, description, inputs, defaults, output, budget, tasks }. Reference: docs/workflow-format.md',
     ...schema,
   };
   if (!registry) return out;
@@ -43,7 +51,11 @@ function withTools(schema: JsonSchema, registry: ToolRegistry, only: boolean): J
     ...task,
     properties: {
       ...(task.properties as JsonSchema),
-      tool: { type: 'string', ...(only ? { enum: tools.map((t) => t.name) } : { examples: tools.map((t) => t.name) }), description: 'a registered tool (braid tools)' },
+      tool: {
+        type: 'string',
+        ...(only ? { enum: tools.map((t) => t.name) } : { examples: tools.map((t) => t.name) }),
+        description: 'a registered tool (braid tools)',
+      },
     },
     allOf: perTool,
   });
@@ -57,7 +69,12 @@ function mapTasks(schema: JsonSchema, f: (task: JsonSchema) => JsonSchema): Json
     if (Array.isArray(s)) return s.map(walk);
     if (!s || typeof s !== 'object') return s;
     const o = s as JsonSchema;
-    const isTask = o.type === 'object' && o.properties && typeof o.properties === 'object' && 'tool' in (o.properties as object) && 'id' in (o.properties as object);
+    const isTask =
+      o.type === 'object' &&
+      o.properties &&
+      typeof o.properties === 'object' &&
+      'tool' in (o.properties as object) &&
+      'id' in (o.properties as object);
     const mapped = Object.fromEntries(Object.entries(o).map(([k, v]) => [k, walk(v)]));
     return isTask ? f(mapped) : mapped;
   };
@@ -69,5 +86,9 @@ function templated(input: JsonSchema): JsonSchema {
   const props = input.properties as Record<string, JsonSchema> | undefined;
   if (!props) return input;
   const template = { type: 'string', pattern: '\\{\\{' };
-  return { ...input, required: [], properties: Object.fromEntries(Object.entries(props).map(([k, v]) => [k, { anyOf: [v, template] }])) };
+  return {
+    ...input,
+    required: [],
+    properties: Object.fromEntries(Object.entries(props).map(([k, v]) => [k, { anyOf: [v, template] }])),
+  };
 }

@@ -34,18 +34,25 @@ interface StaticCheck {
 const cache = new WeakMap<Workflow, { tools: readonly Tool[]; check: StaticCheck }>();
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const hasTemplate = (v: unknown): boolean => (typeof v === 'string' ? v.includes('{{') : v !== null && typeof v === 'object' && JSON.stringify(v).includes('{{'));
+const hasTemplate = (v: unknown): boolean =>
+  typeof v === 'string' ? v.includes('{{') : v !== null && typeof v === 'object' && JSON.stringify(v).includes('{{');
 
 /**
  * Problems with the tasks' inputs. `runInputs`: the names a run will have (the keys of its input, or for
  * `braid validate` the `--input` names); names declared in the workflow's `inputs` count as given when
  * `declaredCount` (validate: the run will have to give them).
  */
-export function checkInputs(workflow: Workflow, registry: ToolRegistry, runInputs: Iterable<string>, opts: { declaredCount?: boolean } = {}): Issue[] {
+export function checkInputs(
+  workflow: Workflow,
+  registry: ToolRegistry,
+  runInputs: Iterable<string>,
+  opts: { declaredCount?: boolean } = {},
+): Issue[] {
   const { issues, needs } = staticCheck(workflow, registry);
   if (!needs.length) return issues;
   const given = new Set(runInputs);
-  if (opts.declaredCount && isRecord(workflow.inputs) && isRecord(workflow.inputs.properties)) for (const k of Object.keys(workflow.inputs.properties)) given.add(k);
+  if (opts.declaredCount && isRecord(workflow.inputs) && isRecord(workflow.inputs.properties))
+    for (const k of Object.keys(workflow.inputs.properties)) given.add(k);
   const missing = needs.filter((n) => !given.has(n.field));
   return [...issues, ...missing.map((n) => missingIssue(n))];
 }
@@ -60,7 +67,9 @@ function missingIssue({ task, index, field, byName }: Need): Issue {
 }
 
 function staticCheck(workflow: Workflow, registry: ToolRegistry): StaticCheck {
-  const tools = workflow.tasks.map((t) => (registry.has(t.tool) ? registry.get(t.tool) : undefined)).filter((t): t is Tool => t !== undefined);
+  const tools = workflow.tasks
+    .map((t) => (registry.has(t.tool) ? registry.get(t.tool) : undefined))
+    .filter((t): t is Tool => t !== undefined);
   const hit = cache.get(workflow);
   if (hit && hit.tools.length === tools.length && hit.tools.every((t, i) => t === tools[i])) return hit.check;
   const check = computeStatic(workflow, registry);
@@ -85,14 +94,23 @@ function computeStatic(workflow: Workflow, registry: ToolRegistry): StaticCheck 
     if (task.input !== undefined && !isRecord(task.input)) return; // a whole-input template: known at run time
     const explicit = task.input ?? {};
     // A task whose on_failure adjusts its input or falls back can recover from a bad literal at run time.
-    const recovers = (task.on_failure ?? workflow.defaults?.on_failure ?? []).some((s) => typeof s === 'object' && ('adjust' in s || 'fallback' in s));
-    for (const issue of literalIssues(task, index, tool, explicit)) issues.push(recovers ? { ...issue, severity: 'warning', hint: `${issue.hint}; on_failure may repair it at run time` } : issue);
+    const recovers = (task.on_failure ?? workflow.defaults?.on_failure ?? []).some(
+      (s) => typeof s === 'object' && ('adjust' in s || 'fallback' in s),
+    );
+    for (const issue of literalIssues(task, index, tool, explicit))
+      issues.push(
+        recovers
+          ? { ...issue, severity: 'warning', hint: `${issue.hint}; on_failure may repair it at run time` }
+          : issue,
+      );
     // Required fields without an explicit value need a source.
     const upstreamFields = upstreamsOf(task).map(outputOf);
     const fromUpstreams = tool.upstream ? new Set(tool.upstream.provides(upstreamFields)) : undefined;
     for (const field of fields.required) {
       if (Object.hasOwn(explicit, field)) continue;
-      const upstreamGives = fromUpstreams ? fromUpstreams.has(field) : upstreamFields.some((f) => f === undefined || f.has(field));
+      const upstreamGives = fromUpstreams
+        ? fromUpstreams.has(field)
+        : upstreamFields.some((f) => f === undefined || f.has(field));
       if (!upstreamGives) needs.push({ task, index, field, byName: !tool.upstream && upstreamsOf(task).length > 0 });
     }
   });
@@ -125,7 +143,12 @@ function literalIssues(task: TaskSpec, index: number, tool: Tool, explicit: Reco
     const head = issue.path[0];
     if (typeof head !== 'string' || !literal.includes(head)) continue; // a field not given here: checked as a source
     const path = issue.path.filter((p): p is string | number => typeof p === 'string' || typeof p === 'number');
-    issues.push({ code: 'invalid_value', path: formatPath(['tasks', index, 'input', ...path]), message: `${task.tool}: ${issue.message}`, hint: `see braid tools for ${task.tool}'s input` });
+    issues.push({
+      code: 'invalid_value',
+      path: formatPath(['tasks', index, 'input', ...path]),
+      message: `${task.tool}: ${issue.message}`,
+      hint: `see braid tools for ${task.tool}'s input`,
+    });
   }
   return issues;
 }

@@ -32,12 +32,24 @@ function workflowExport(mod: Record<string, unknown>): unknown {
 }
 
 /** Read a file without throwing: `{ value, tools }` or issues. */
-export async function readWorkflowFile(file: string): Promise<{ ok: true; value: unknown; tools: Tool[] } | { ok: false; issues: WorkflowValidationError['issues'] }> {
+export async function readWorkflowFile(
+  file: string,
+): Promise<{ ok: true; value: unknown; tools: Tool[] } | { ok: false; issues: WorkflowValidationError['issues'] }> {
   if (isModuleFile(file)) {
     const mod = await importModule(file);
     const value = workflowExport(mod);
     if (value === undefined) {
-      return { ok: false, issues: [{ code: 'parse_error', path: '', message: 'module exports no workflow', hint: 'export default workflow(...) or a spec object' }] };
+      return {
+        ok: false,
+        issues: [
+          {
+            code: 'parse_error',
+            path: '',
+            message: 'module exports no workflow',
+            hint: 'export default workflow(...) or a spec object',
+          },
+        ],
+      };
     }
     const exported = mod.default ?? mod.workflow;
     const builderTools = isBuilder(exported) ? exported.tools : [];
@@ -68,4 +80,3 @@ export async function loadWorkflow(source: string | unknown, options: ValidateOp
   if (!r.success) throw new WorkflowValidationError(file, r.issues);
   return { workflow: r.workflow, file, tools: read.tools };
 }
-

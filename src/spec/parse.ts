@@ -16,7 +16,8 @@ export function tooDeep(value: unknown, max: number): string | undefined {
     const [v, depth, path] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
     if (depth >= max) return path || '(top)';
-    for (const [k, x] of Object.entries(v)) stack.push([x, depth + 1, Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k]);
+    for (const [k, x] of Object.entries(v))
+      stack.push([x, depth + 1, Array.isArray(v) ? `${path}[${k}]` : path ? `${path}.${k}` : k]);
   }
   return undefined;
 }
@@ -25,19 +26,49 @@ function limited(value: unknown): ParsedFile {
   const deep = tooDeep(value, FILE_LIMITS.maxDepth);
   if (deep === undefined) return { ok: true, value };
   const at = deep.length > 80 ? `${deep.slice(0, 80)}...` : deep;
-  return { ok: false, issues: [{ code: 'parse_error', path: '', message: `nested more than ${FILE_LIMITS.maxDepth} levels deep (at ${at})`, hint: 'a workflow file is limited to 64 levels of nesting' }] };
+  return {
+    ok: false,
+    issues: [
+      {
+        code: 'parse_error',
+        path: '',
+        message: `nested more than ${FILE_LIMITS.maxDepth} levels deep (at ${at})`,
+        hint: 'a workflow file is limited to 64 levels of nesting',
+      },
+    ],
+  };
 }
 
 export function parseText(text: string, format: 'json' | 'yaml'): ParsedFile {
   if (text.length > FILE_LIMITS.maxBytes) {
-    return { ok: false, issues: [{ code: 'parse_error', path: '', message: `the file is larger than ${FILE_LIMITS.maxBytes / 1024 / 1024} MiB`, hint: 'a workflow file is limited to 10 MiB' }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          code: 'parse_error',
+          path: '',
+          message: `the file is larger than ${FILE_LIMITS.maxBytes / 1024 / 1024} MiB`,
+          hint: 'a workflow file is limited to 10 MiB',
+        },
+      ],
+    };
   }
   if (format === 'json') {
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return { ok: false, issues: [{ code: 'parse_error', path: '', message: `invalid JSON: ${(err as Error).message}`, hint: 'check commas and quotes near that position' }] };
+      return {
+        ok: false,
+        issues: [
+          {
+            code: 'parse_error',
+            path: '',
+            message: `invalid JSON: ${(err as Error).message}`,
+            hint: 'check commas and quotes near that position',
+          },
+        ],
+      };
     }
     return limited(value);
   }
@@ -48,7 +79,17 @@ export function parseText(text: string, format: 'json' | 'yaml'): ParsedFile {
     const quote = doc.errors.find((e) => e.code === 'MISSING_CHAR' && /quote/.test(e.message));
     const opened = quote && openQuoteLine(text, quote.pos[0], quote.message.includes('"') ? '"' : "'");
     if (quote && opened) {
-      return { ok: false, issues: [{ code: 'parse_error', path: `line ${opened}`, message: `invalid YAML: a ${quote.message.includes('"') ? 'double' : 'single'} quote opened here is never closed`, hint: 'close the quote on the same line, or use a block scalar (|) for long text' }] };
+      return {
+        ok: false,
+        issues: [
+          {
+            code: 'parse_error',
+            path: `line ${opened}`,
+            message: `invalid YAML: a ${quote.message.includes('"') ? 'double' : 'single'} quote opened here is never closed`,
+            hint: 'close the quote on the same line, or use a block scalar (|) for long text',
+          },
+        ],
+      };
     }
     return {
       ok: false,
@@ -64,8 +105,20 @@ export function parseText(text: string, format: 'json' | 'yaml'): ParsedFile {
     return limited(doc.toJS({ maxAliasCount: FILE_LIMITS.maxAliases }));
   } catch (err) {
     // yaml refuses alias expansion that explodes (a "billion laughs" file) or nests beyond the stack
-    const message = /alias/i.test((err as Error).message) ? `too many alias expansions (more than ${FILE_LIMITS.maxAliases})` : `cannot read it: ${(err as Error).message}`;
-    return { ok: false, issues: [{ code: 'parse_error', path: '', message: `invalid YAML: ${message}`, hint: 'YAML anchors and aliases are limited; write the values out' }] };
+    const message = /alias/i.test((err as Error).message)
+      ? `too many alias expansions (more than ${FILE_LIMITS.maxAliases})`
+      : `cannot read it: ${(err as Error).message}`;
+    return {
+      ok: false,
+      issues: [
+        {
+          code: 'parse_error',
+          path: '',
+          message: `invalid YAML: ${message}`,
+          hint: 'YAML anchors and aliases are limited; write the values out',
+        },
+      ],
+    };
   }
 }
 
@@ -98,7 +151,17 @@ export function formatOf(file: string): 'json' | 'yaml' | undefined {
 export async function parseFile(file: string): Promise<ParsedFile> {
   const format = formatOf(file);
   if (!format) {
-    return { ok: false, issues: [{ code: 'parse_error', path: '', message: `unsupported file type "${extname(file) || '(none)'}"`, hint: 'use .json, .yaml or .yml' }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          code: 'parse_error',
+          path: '',
+          message: `unsupported file type "${extname(file) || '(none)'}"`,
+          hint: 'use .json, .yaml or .yml',
+        },
+      ],
+    };
   }
   let text: string;
   try {

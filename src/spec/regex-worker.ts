@@ -54,7 +54,12 @@ function worker() {
   if (current) return current;
   const signal = new SharedArrayBuffer(4);
   const { port1, port2 } = new MessageChannel();
-  const w = new Worker(WORKER, { eval: true, workerData: { port: port2, signal }, transferList: [port2], resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } });
+  const w = new Worker(WORKER, {
+    eval: true,
+    workerData: { port: port2, signal },
+    transferList: [port2],
+    resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
+  });
   w.unref();
   port1.unref();
   const me = { worker: w, port: port1, flag: new Int32Array(signal) };
@@ -72,7 +77,13 @@ function worker() {
  * Every match of `source`/`flags` in `str` from `from` (one for a non-global regex), or an error:
  * `timeout` when matching took longer than `timeoutMs`.
  */
-export function execRegex(source: string, flags: string, str: string, from: number, timeoutMs: number): { matches: RegexMatch[] } | { error: string } {
+export function execRegex(
+  source: string,
+  flags: string,
+  str: string,
+  from: number,
+  timeoutMs: number,
+): { matches: RegexMatch[] } | { error: string } {
   const w = worker();
   Atomics.store(w.flag, 0, 0);
   w.port.postMessage({ source, flags, str, from, max: MAX_MATCHES });

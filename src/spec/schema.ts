@@ -27,9 +27,13 @@ export const RESERVED_IDS: ReadonlySet<string> = new Set(['__proto__', 'construc
 const taskId = z
   .string()
   .regex(TASK_ID_PATTERN, 'must match [A-Za-z0-9_.-]+')
-  .refine((id) => !RESERVED_IDS.has(id), { message: 'is a reserved name (__proto__, constructor and prototype cannot be task ids)' });
+  .refine((id) => !RESERVED_IDS.has(id), {
+    message: 'is a reserved name (__proto__, constructor and prototype cannot be task ids)',
+  });
 const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
-  z.union([item, z.array(item).min(1)], { error: (iss) => (iss.code === 'invalid_union' ? `expected ${what} or a list of them` : undefined) });
+  z.union([item, z.array(item).min(1)], {
+    error: (iss) => (iss.code === 'invalid_union' ? `expected ${what} or a list of them` : undefined),
+  });
 
 export const conditionObjectSchema = z.strictObject({
   depends_on: oneOrMany(taskId, 'a task id'),

@@ -61,13 +61,19 @@ function splitPath(expr: string): string[] | undefined {
 /** Parse one template body; task ids may contain dots, so they are matched against known ids. */
 export function parseRef(raw: string, taskIds: ReadonlySet<string>): TemplateRef {
   const parts = splitPath(raw);
-  if (!parts) return { raw, segments: [], problem: `"{{ ${raw} }}" is not a path like input.topic or tasks.<id>.output.field` };
+  if (!parts)
+    return { raw, segments: [], problem: `"{{ ${raw} }}" is not a path like input.topic or tasks.<id>.output.field` };
   const root = parts[0];
   if (!(TEMPLATE_ROOTS as readonly string[]).includes(root)) {
-    return { raw, segments: parts, problem: `"{{ ${raw} }}" starts with "${root}"; templates start with ${TEMPLATE_ROOTS.join(', ')}` };
+    return {
+      raw,
+      segments: parts,
+      problem: `"{{ ${raw} }}" starts with "${root}"; templates start with ${TEMPLATE_ROOTS.join(', ')}`,
+    };
   }
   if (root !== 'tasks') return { raw, segments: parts };
-  if (parts.length < 2) return { raw, segments: parts, problem: `"{{ ${raw} }}" names no task; write tasks.<id>.output` };
+  if (parts.length < 2)
+    return { raw, segments: parts, problem: `"{{ ${raw} }}" names no task; write tasks.<id>.output` };
   for (let end = 2; end <= parts.length; end++) {
     const id = parts.slice(1, end).join('.');
     if (taskIds.has(id)) return { raw, segments: ['tasks', id, ...parts.slice(end)], taskId: id };
@@ -76,7 +82,11 @@ export function parseRef(raw: string, taskIds: ReadonlySet<string>): TemplateRef
 }
 
 /** Every template reference in a JSON value, with the field path where it occurs. */
-export function findRefs(value: unknown, taskIds: ReadonlySet<string>, path: (string | number)[] = []): { ref: TemplateRef; path: (string | number)[] }[] {
+export function findRefs(
+  value: unknown,
+  taskIds: ReadonlySet<string>,
+  path: (string | number)[] = [],
+): { ref: TemplateRef; path: (string | number)[] }[] {
   const out: { ref: TemplateRef; path: (string | number)[] }[] = [];
   const walk = (v: unknown, p: (string | number)[]) => {
     if (typeof v === 'string') {

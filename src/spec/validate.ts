@@ -6,7 +6,14 @@ import { z } from 'zod';
 import type { Issue } from '../errors.js';
 import { expressionTaskRefs, parseExpression } from './expression.js';
 import { formatPath, type PathSegment } from './path.js';
-import { KNOWN_KEYS, conditionObjectSchema, taskSchema, workflowObjectSchema, type TaskSpec, type WorkflowSpec } from './schema.js';
+import {
+  KNOWN_KEYS,
+  conditionObjectSchema,
+  taskSchema,
+  workflowObjectSchema,
+  type TaskSpec,
+  type WorkflowSpec,
+} from './schema.js';
 import { didYouMean } from './suggest.js';
 import { findRefs } from './template.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from './workflow.js';
@@ -40,7 +47,12 @@ function checkShape(value: unknown, issues: Issue[]): { spec: WorkflowSpec; posi
   const obj = Array.isArray(value) ? { tasks: value } : value;
   const prefix: PathSegment[] = [];
   if (obj === null || typeof obj !== 'object') {
-    issues.push({ code: 'invalid_type', path: '', message: 'a workflow is an array of tasks or an object with "tasks"', hint: 'see workflow-spec.md §1' });
+    issues.push({
+      code: 'invalid_type',
+      path: '',
+      message: 'a workflow is an array of tasks or an object with "tasks"',
+      hint: 'see workflow-spec.md §1',
+    });
     return undefined;
   }
   const top = workflowObjectSchema.safeParse(obj);
@@ -57,18 +69,24 @@ function checkShape(value: unknown, issues: Issue[]): { spec: WorkflowSpec; posi
     if (!parsed.success) {
       issues.push(...fromZodIssues(parsed.error.issues, t, base, (p) => knownKeysAt(p.length === 2 ? ['tasks'] : p)));
       const partial = salvage(t);
-      if (partial) tasks.push(partial), positions.push(i);
+      if (partial) (tasks.push(partial), positions.push(i));
       return;
     }
     const cond = parsed.data.condition;
     let checked: TaskSpec['condition'] = cond as TaskSpec['condition'];
     if (cond !== undefined && cond !== null && typeof cond !== 'string') {
       const c = conditionObjectSchema.safeParse(cond);
-      if (!c.success) issues.push(...fromZodIssues(c.error.issues, cond, [...base, 'condition'], () => KNOWN_KEYS.condition));
+      if (!c.success)
+        issues.push(...fromZodIssues(c.error.issues, cond, [...base, 'condition'], () => KNOWN_KEYS.condition));
       // Later checks read only a well-formed condition (a bad one is already reported).
       checked = c.success ? c.data : undefined;
     } else if (cond === '') {
-      issues.push({ code: 'invalid_value', path: formatPath([...base, 'condition']), message: 'empty expression', hint: 'use null for no condition' });
+      issues.push({
+        code: 'invalid_value',
+        path: formatPath([...base, 'condition']),
+        message: 'empty expression',
+        hint: 'use null for no condition',
+      });
     }
     // Keep zod's object as it is when the condition is fine (a copy with an added key is slower to read).
     if (checked === cond) tasks.push(parsed.data as TaskSpec);
@@ -83,7 +101,8 @@ function salvage(t: unknown): TaskSpec | undefined {
   if (t === null || typeof t !== 'object') return undefined;
   const o = t as Record<string, unknown>;
   if (typeof o.id !== 'string') return undefined;
-  const strings = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined);
+  const strings = (v: unknown) =>
+    Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
   const cond = conditionObjectSchema.safeParse(o.condition);
   return {
     id: o.id,
@@ -170,7 +189,12 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
   tasks.forEach((t, k) => {
     const i = positions[k];
     if (byId.has(t.id)) {
-      issues.push({ code: 'duplicate_id', path: formatPath(['tasks', i, 'id']), message: `duplicate task id "${t.id}"`, hint: `first used at tasks[${indexOf.get(t.id)}]; ids must be unique` });
+      issues.push({
+        code: 'duplicate_id',
+        path: formatPath(['tasks', i, 'id']),
+        message: `duplicate task id "${t.id}"`,
+        hint: `first used at tasks[${indexOf.get(t.id)}]; ids must be unique`,
+      });
       return;
     }
     byId.set(t.id, t);
@@ -180,7 +204,12 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
 
   const checkRef = (t: TaskSpec, ref: string, path: PathSegment[]) => {
     if (byId.has(ref)) return true;
-    issues.push({ code: 'unknown_task', path: at(t, ...path), message: `unknown task "${ref}"`, hint: didYouMean(ref, ids) ?? `known tasks: ${[...ids].join(', ')}` });
+    issues.push({
+      code: 'unknown_task',
+      path: at(t, ...path),
+      message: `unknown task "${ref}"`,
+      hint: didYouMean(ref, ids) ?? `known tasks: ${[...ids].join(', ')}`,
+    });
     return false;
   };
 
@@ -188,34 +217,62 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
   const routedFrom = new Map<string, string[]>();
   for (const t of tasks) {
     if (toolNames && t.tool && !toolNames.has(t.tool)) {
-      issues.push({ code: 'unknown_tool', path: at(t, 'tool'), message: `unknown tool "${t.tool}"`, hint: didYouMean(t.tool, toolNames) ?? 'run `braid tools` to list tools, or load yours with --tools' });
+      issues.push({
+        code: 'unknown_tool',
+        path: at(t, 'tool'),
+        message: `unknown tool "${t.tool}"`,
+        hint: didYouMean(t.tool, toolNames) ?? 'run `braid tools` to list tools, or load yours with --tools',
+      });
     }
     (t.dependencies ?? []).forEach((d, j) => checkRef(t, d, ['dependencies', j]));
     for (const [target, on] of routesOf(t)) {
-      if (checkRef(t, target, [`next_task_id_on_${on}`])) routedFrom.set(target, [...(routedFrom.get(target) ?? []), t.id]);
+      if (checkRef(t, target, [`next_task_id_on_${on}`]))
+        routedFrom.set(target, [...(routedFrom.get(target) ?? []), t.id]);
     }
     const cond = conditionObject(t);
     if (cond) {
       const deps = toList(cond.depends_on);
-      if (Array.isArray(cond.depends_on)) cond.depends_on.forEach((d, j) => checkRef(t, d, ['condition', 'depends_on', j]));
+      if (Array.isArray(cond.depends_on))
+        cond.depends_on.forEach((d, j) => checkRef(t, d, ['condition', 'depends_on', j]));
       else checkRef(t, cond.depends_on, ['condition', 'depends_on']);
       const tests = (['if_result', 'if_status', 'when'] as const).filter((k) => cond[k] !== undefined);
       if (tests.length > 1) {
-        issues.push({ code: 'invalid_value', path: at(t, 'condition'), message: `use only one of ${tests.join(', ')}`, hint: 'combine tests in one `when` expression' });
+        issues.push({
+          code: 'invalid_value',
+          path: at(t, 'condition'),
+          message: `use only one of ${tests.join(', ')}`,
+          hint: 'combine tests in one `when` expression',
+        });
       }
       for (const k of ['if_result', 'if_status'] as const) {
         if (cond[k] !== undefined && deps.length !== 1) {
-          issues.push({ code: 'invalid_value', path: at(t, 'condition', 'depends_on'), message: `${k} tests exactly one task, got ${deps.length}`, hint: 'use a `when` expression to test several tasks' });
+          issues.push({
+            code: 'invalid_value',
+            path: at(t, 'condition', 'depends_on'),
+            message: `${k} tests exactly one task, got ${deps.length}`,
+            hint: 'use a `when` expression to test several tasks',
+          });
         }
       }
-      if (deps.includes(t.id)) issues.push({ code: 'cycle', path: at(t, 'condition', 'depends_on'), message: `task "${t.id}" depends on itself` });
+      if (deps.includes(t.id))
+        issues.push({
+          code: 'cycle',
+          path: at(t, 'condition', 'depends_on'),
+          message: `task "${t.id}" depends on itself`,
+        });
     }
-    if ((t.dependencies ?? []).includes(t.id)) issues.push({ code: 'cycle', path: at(t, 'dependencies'), message: `task "${t.id}" depends on itself` });
+    if ((t.dependencies ?? []).includes(t.id))
+      issues.push({ code: 'cycle', path: at(t, 'dependencies'), message: `task "${t.id}" depends on itself` });
   }
 
   for (const cycle of findCycles(tasks, byId).filter((c) => c.length > 2)) {
     const first = byId.get(cycle[0])!;
-    issues.push({ code: 'cycle', path: at(first, 'dependencies'), message: `dependency cycle: ${cycle.join(' → ')}`, hint: 'break it, or use next_task_id_on_* routing for loops' });
+    issues.push({
+      code: 'cycle',
+      path: at(first, 'dependencies'),
+      message: `dependency cycle: ${cycle.join(' → ')}`,
+      hint: 'break it, or use next_task_id_on_* routing for loops',
+    });
   }
 
   // Expressions and templates: they must parse and read only tasks that finish before this one starts.
@@ -233,7 +290,12 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
     for (const ref of refs) {
       if (!byId.has(ref)) checkRef(t, ref, path);
       else if (ref === t.id || !canRead(t.id, ref)) {
-        issues.push({ code: 'non_upstream_reference', path: at(t, ...path), message: `${what} reads task "${ref}", which is not upstream of "${t.id}"`, hint: `add "${ref}" to dependencies` });
+        issues.push({
+          code: 'non_upstream_reference',
+          path: at(t, ...path),
+          message: `${what} reads task "${ref}", which is not upstream of "${t.id}"`,
+          hint: `add "${ref}" to dependencies`,
+        });
       }
     }
   };
@@ -243,34 +305,72 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
     if (source !== undefined) {
       const path: PathSegment[] = typeof cond === 'string' ? ['condition'] : ['condition', 'when'];
       const parsed = parseExpression(source);
-      if (!parsed.ok) issues.push({ code: 'invalid_expression', path: at(t, ...path), message: parsed.message, hint: 'conditions are JSONata, e.g. tasks.t1.output.score > 0.5' });
+      if (!parsed.ok)
+        issues.push({
+          code: 'invalid_expression',
+          path: at(t, ...path),
+          message: parsed.message,
+          hint: 'conditions are JSONata, e.g. tasks.t1.output.score > 0.5',
+        });
       else checkReads(t, expressionTaskRefs(source), path, 'expression');
     }
     const checkTemplates = (value: unknown, base: PathSegment[], extraRoots: readonly string[] = []) => {
       for (const { ref, path } of findRefs(value, ids, base)) {
         if (ref.problem) issues.push({ code: 'invalid_template', path: at(t, ...path), message: ref.problem });
         else if (ref.taskId) checkReads(t, [ref.taskId], path, `template "{{ ${ref.raw} }}"`);
-        else if ((ref.segments[0] === 'item' || ref.segments[0] === 'index') && t.for_each === undefined && !extraRoots.includes(ref.segments[0])) {
-          issues.push({ code: 'invalid_template', path: at(t, ...path), message: `"{{ ${ref.raw} }}" reads ${ref.segments[0]}, which only for_each tasks have`, hint: 'add for_each: "{{ tasks.<id>.output.list }}"' });
+        else if (
+          (ref.segments[0] === 'item' || ref.segments[0] === 'index') &&
+          t.for_each === undefined &&
+          !extraRoots.includes(ref.segments[0])
+        ) {
+          issues.push({
+            code: 'invalid_template',
+            path: at(t, ...path),
+            message: `"{{ ${ref.raw} }}" reads ${ref.segments[0]}, which only for_each tasks have`,
+            hint: 'add for_each: "{{ tasks.<id>.output.list }}"',
+          });
         } else if (ref.segments[0] === 'error' && !extraRoots.includes('error')) {
-          issues.push({ code: 'invalid_template', path: at(t, ...path), message: `"{{ ${ref.raw} }}": error is only set in on_failure adjust inputs` });
+          issues.push({
+            code: 'invalid_template',
+            path: at(t, ...path),
+            message: `"{{ ${ref.raw} }}": error is only set in on_failure adjust inputs`,
+          });
         }
       }
     };
     checkTemplates(t.input, ['input']);
     if (t.for_each !== undefined) {
-      if (!findRefs(t.for_each, ids).length) issues.push({ code: 'invalid_value', path: at(t, 'for_each'), message: 'for_each needs a template that gives a list', hint: 'e.g. for_each: "{{ tasks.search.output.results }}"' });
+      if (!findRefs(t.for_each, ids).length)
+        issues.push({
+          code: 'invalid_value',
+          path: at(t, 'for_each'),
+          message: 'for_each needs a template that gives a list',
+          hint: 'e.g. for_each: "{{ tasks.search.output.results }}"',
+        });
       checkTemplates(t.for_each, ['for_each']);
     }
     (t.on_failure ?? []).forEach((step, k) => {
       if (typeof step !== 'object') return;
       if ('adjust' in step) {
-        if (!step.adjust.input && !step.adjust.llm) issues.push({ code: 'invalid_value', path: at(t, 'on_failure', k, 'adjust'), message: 'adjust needs `input` (a patch) or `llm: true`' });
+        if (!step.adjust.input && !step.adjust.llm)
+          issues.push({
+            code: 'invalid_value',
+            path: at(t, 'on_failure', k, 'adjust'),
+            message: 'adjust needs `input` (a patch) or `llm: true`',
+          });
         checkTemplates(step.adjust.input, ['on_failure', k, 'adjust', 'input'], ['error']);
       }
       if ('fallback' in step) {
         const known = ids.has(step.fallback) || !toolNames || toolNames.has(step.fallback);
-        if (!known) issues.push({ code: 'unknown_tool', path: at(t, 'on_failure', k, 'fallback'), message: `unknown tool or task "${step.fallback}"`, hint: didYouMean(step.fallback, new Set([...(toolNames ?? []), ...ids])) ?? 'name a registered tool (braid tools) or a task id' });
+        if (!known)
+          issues.push({
+            code: 'unknown_tool',
+            path: at(t, 'on_failure', k, 'fallback'),
+            message: `unknown tool or task "${step.fallback}"`,
+            hint:
+              didYouMean(step.fallback, new Set([...(toolNames ?? []), ...ids])) ??
+              'name a registered tool (braid tools) or a task id',
+          });
         checkTemplates(step.input, ['on_failure', k, 'input']);
       }
     });
@@ -279,15 +379,30 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
   // The run's output reads tasks once all are finished: any known task may be named.
   for (const { ref, path } of findRefs(spec.output, ids, ['output'])) {
     if (ref.problem) issues.push({ code: 'invalid_template', path: formatPath(path), message: ref.problem });
-    else if (ref.taskId && !byId.has(ref.taskId)) issues.push({ code: 'unknown_task', path: formatPath(path), message: `unknown task "${ref.taskId}"`, hint: didYouMean(ref.taskId, ids) ?? `known tasks: ${[...ids].join(', ')}` });
-    else if (!ref.taskId && ref.segments[0] !== 'input' && ref.segments[0] !== 'run') issues.push({ code: 'invalid_template', path: formatPath(path), message: `"{{ ${ref.raw} }}": the output reads tasks.<id>..., input... or run.id` });
+    else if (ref.taskId && !byId.has(ref.taskId))
+      issues.push({
+        code: 'unknown_task',
+        path: formatPath(path),
+        message: `unknown task "${ref.taskId}"`,
+        hint: didYouMean(ref.taskId, ids) ?? `known tasks: ${[...ids].join(', ')}`,
+      });
+    else if (!ref.taskId && ref.segments[0] !== 'input' && ref.segments[0] !== 'run')
+      issues.push({
+        code: 'invalid_template',
+        path: formatPath(path),
+        message: `"{{ ${ref.raw} }}": the output reads tasks.<id>..., input... or run.id`,
+      });
   }
 
   if (spec.inputs !== undefined) {
     try {
       z.fromJSONSchema(spec.inputs as Parameters<typeof z.fromJSONSchema>[0]);
     } catch (err) {
-      issues.push({ code: 'invalid_value', path: 'inputs', message: `not a usable JSON Schema: ${(err as Error).message}` });
+      issues.push({
+        code: 'invalid_value',
+        path: 'inputs',
+        message: `not a usable JSON Schema: ${(err as Error).message}`,
+      });
     }
   }
 
@@ -306,5 +421,15 @@ export function isValidated(value: unknown, toolNames?: Iterable<string>): value
   if (!toolNames) return true;
   const names = new Set(toolNames);
   const w = value as Workflow;
-  return w.tasks.every((t) => names.has(t.tool) && (t.on_failure ?? w.defaults?.on_failure ?? []).every((s) => typeof s !== 'object' || !('fallback' in s) || names.has(s.fallback) || w.tasks.some((x) => x.id === s.fallback)));
+  return w.tasks.every(
+    (t) =>
+      names.has(t.tool) &&
+      (t.on_failure ?? w.defaults?.on_failure ?? []).every(
+        (s) =>
+          typeof s !== 'object' ||
+          !('fallback' in s) ||
+          names.has(s.fallback) ||
+          w.tasks.some((x) => x.id === s.fallback),
+      ),
+  );
 }

@@ -65,7 +65,7 @@ function computeRoots(tasks: readonly TaskSpec[]): boolean[] {
     }
     for (const [to] of routesOf(t)) {
       const j = indexOf.get(to);
-      if (j !== undefined) out[i].push(j), (routedInto[j] = 1);
+      if (j !== undefined) (out[i].push(j), (routedInto[j] = 1));
     }
   });
   const noUpstreams = tasks.map((t) => upstreamsOf(t).length === 0);
@@ -75,7 +75,7 @@ function computeRoots(tasks: readonly TaskSpec[]): boolean[] {
     if (noUpstreams[i] && !routedInto[i]) stack.push(i);
   });
   while (stack.length) {
-    for (const n of out[stack.pop()!]) if (!reached[n]) (reached[n] = 1), stack.push(n);
+    for (const n of out[stack.pop()!]) if (!reached[n]) ((reached[n] = 1), stack.push(n));
   }
   return tasks.map((_, i) => noUpstreams[i] && !reached[i]);
 }

@@ -49,11 +49,20 @@ export function fromZodIssues(
     const value = valueAt(input, rel);
     const field = path.length ? String(path[path.length - 1]) : 'value';
     if (value === undefined && issue.code === 'invalid_type') {
-      out.push({ code: 'missing_field', path: formatPath(path), message: `missing required field "${field}"`, hint: `expected ${issue.expected}` });
+      out.push({
+        code: 'missing_field',
+        path: formatPath(path),
+        message: `missing required field "${field}"`,
+        hint: `expected ${issue.expected}`,
+      });
       continue;
     }
     const base = issue.message.replace(/^Invalid input: /, '').replace(/^Too (small|big): /, '');
-    out.push({ code: issue.code === 'invalid_type' ? 'invalid_type' : 'invalid_value', path: formatPath(path), message: `${base}, got ${describeValue(value)}` });
+    out.push({
+      code: issue.code === 'invalid_type' ? 'invalid_type' : 'invalid_value',
+      path: formatPath(path),
+      message: `${base}, got ${describeValue(value)}`,
+    });
   }
   return out;
 }

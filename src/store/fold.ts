@@ -42,7 +42,12 @@ class PendingLabels {
   readonly #byTask = new Map<string, { label: string; labelSource: LabelSource; labelReason?: string }>();
 
   see(e: RunEvent): void {
-    if (e.type === 'task.labeled') this.#byTask.set(e.taskId, { label: e.label, labelSource: e.source, ...(e.reason ? { labelReason: e.reason } : {}) });
+    if (e.type === 'task.labeled')
+      this.#byTask.set(e.taskId, {
+        label: e.label,
+        labelSource: e.source,
+        ...(e.reason ? { labelReason: e.reason } : {}),
+      });
     else if (e.type === 'task.failed') this.#byTask.delete(e.taskId);
   }
 
@@ -80,7 +85,14 @@ export class RunFolder {
   ) {
     for (const t of header?.workflow.tasks ?? []) this.#tasks[t.id] = { status: 'pending', attempts: 0, visits: 0 };
     this.#pid = header?.pid;
-    this.#run = { runId: header?.runId ?? '', workflow: String(header?.workflow.name ?? ''), status: 'running', startedAt: String(header?.createdAt ?? ''), tasks: this.#tasks, lastSeq: 0 };
+    this.#run = {
+      runId: header?.runId ?? '',
+      workflow: String(header?.workflow.name ?? ''),
+      status: 'running',
+      startedAt: String(header?.createdAt ?? ''),
+      tasks: this.#tasks,
+      lastSeq: 0,
+    };
   }
 
   #segmentStart = 0;
@@ -103,7 +115,11 @@ export class RunFolder {
       this.#segmentStart = at;
       this.#resumed = true;
       this.#resumedAt = e.ts;
-    } else if (e.type === 'task.started' && this.#resumedAt && (this.#tasks[e.taskId]?.startedAt ?? '') < this.#resumedAt) {
+    } else if (
+      e.type === 'task.started' &&
+      this.#resumedAt &&
+      (this.#tasks[e.taskId]?.startedAt ?? '') < this.#resumedAt
+    ) {
       // a task run again after a resume: its time starts now, not before the stop
       delete this.#tasks[e.taskId]!.startedAt;
     }
@@ -130,7 +146,13 @@ export class RunFolder {
   }
 }
 
-function foldEvent(run: RecordedRun, e: RunEvent, task: (id: string) => TaskResult, labels: PendingLabels, pid: number | undefined): number | undefined {
+function foldEvent(
+  run: RecordedRun,
+  e: RunEvent,
+  task: (id: string) => TaskResult,
+  labels: PendingLabels,
+  pid: number | undefined,
+): number | undefined {
   run.lastSeq = Math.max(run.lastSeq, e.seq);
   labels.see(e);
   switch (e.type) {
@@ -203,7 +225,8 @@ export function replayOf(events: readonly RunEvent[]): Replay {
   for (const e of events) {
     labels.see(e);
     if (e.type === 'task.approval') approvals.set(visitKey(e.taskId, e.visit), e.approved);
-    else if (e.type === 'task.succeeded') successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...labels.take(e.taskId) });
+    else if (e.type === 'task.succeeded')
+      successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...labels.take(e.taskId) });
   }
   return { successes, approvals };
 }

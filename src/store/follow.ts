@@ -16,27 +16,37 @@ export interface FollowOptions {
   readonly onProblem?: (problem: string) => void;
 }
 
-export async function* followRun(store: RunStore, runId: string, options: FollowOptions = {}): AsyncGenerator<RunEvent> {
-  if (store.readFrom) return yield* followIncrementally(store as Required<Pick<RunStore, 'readFrom'>> & RunStore, runId, options);
+export async function* followRun(
+  store: RunStore,
+  runId: string,
+  options: FollowOptions = {},
+): AsyncGenerator<RunEvent> {
+  if (store.readFrom)
+    return yield* followIncrementally(store as Required<Pick<RunStore, 'readFrom'>> & RunStore, runId, options);
   let seq = options.afterSeq ?? 0;
   const reported = new Set<string>();
   for (;;) {
     const record = await store.read(runId);
     const last = record.events.at(-1);
-    const over = !options.follow || last?.type === 'run.finished' || foldRun(record, processAlive).status === 'interrupted';
+    const over =
+      !options.follow || last?.type === 'run.finished' || foldRun(record, processAlive).status === 'interrupted';
     for (const p of record.problems) {
       if (reported.has(p) || p.startsWith('no header') || (!over && p.includes('truncated last line'))) continue;
       reported.add(p);
       options.onProblem?.(p);
     }
-    for (const e of record.events) if (e.seq > seq) (seq = e.seq), yield e;
+    for (const e of record.events) if (e.seq > seq) ((seq = e.seq), yield e);
     if (over || options.signal?.aborted) return;
     await delay(options.pollMs ?? 200, undefined, { signal: options.signal }).catch(() => {});
   }
 }
 
 /** Each poll reads only what was appended since the last one (a large record is read once, in slices). */
-async function* followIncrementally(store: Required<Pick<RunStore, 'readFrom'>>, runId: string, options: FollowOptions): AsyncGenerator<RunEvent> {
+async function* followIncrementally(
+  store: Required<Pick<RunStore, 'readFrom'>>,
+  runId: string,
+  options: FollowOptions,
+): AsyncGenerator<RunEvent> {
   let seq = options.afterSeq ?? 0;
   let from = 0;
   let lines = 0;
@@ -49,14 +59,17 @@ async function* followIncrementally(store: Required<Pick<RunStore, 'readFrom'>>,
     for (const e of slice.events) {
       finished = e.type === 'run.finished';
       if (e.type === 'run.resumed' && typeof e.pid === 'number') pid = e.pid;
-      if (e.seq > seq) (seq = e.seq), yield e;
+      if (e.seq > seq) ((seq = e.seq), yield e);
     }
     const progressed = slice.next !== from;
     ({ next: from, lines } = slice);
     if (progressed) continue; // read on to the end before deciding
     const over = !options.follow || finished || !(pid && processAlive(pid));
     if (over) {
-      if (slice.size > from) options.onProblem?.(`line ${lines + 1}: truncated last line (${slice.size - from} bytes, the writer stopped mid-line), ignored`);
+      if (slice.size > from)
+        options.onProblem?.(
+          `line ${lines + 1}: truncated last line (${slice.size - from} bytes, the writer stopped mid-line), ignored`,
+        );
       return;
     }
     if (options.signal?.aborted) return;

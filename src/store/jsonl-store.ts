@@ -6,7 +6,19 @@
  * while one runs ride the next. A task whose success was
  * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
  */
-import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, fstatSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  fdatasyncSync,
+  ftruncateSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BraidError } from '../errors.js';
@@ -28,7 +40,12 @@ const BARRIER = new Set(['run.started', 'run.resumed', 'task.approval', 'run.fin
 /** `E_STORE` naming the file and the operating system's reason. */
 export function storeError(path: string, err: unknown, doing = 'write', what = 'the run record'): BraidError {
   const e = err as NodeJS.ErrnoException;
-  const why = e?.code ? `${e.code}: ${e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '').replace(/, \w+$/, '')}` : (e?.message ?? String(err));
+  const why = e?.code
+    ? `${e.code}: ${e.message
+        .replace(/^[A-Z]+: /, '')
+        .replace(/, \w+ '.*'$/, '')
+        .replace(/, \w+$/, '')}`
+    : (e?.message ?? String(err));
   return new BraidError('E_STORE', `cannot ${doing} ${what} ${path} (${why})`, { retryable: false, cause: err });
 }
 
@@ -54,13 +71,21 @@ export class JsonlRunStore implements RunStore {
     log.onClose = (closing) => {
       this.#open.delete(log);
       this.#closing.add(closing);
-      void closing.then(() => this.#closing.delete(closing), () => this.#closing.delete(closing));
+      void closing.then(
+        () => this.#closing.delete(closing),
+        () => this.#closing.delete(closing),
+      );
     };
     return log;
   }
 
   path(runId: string): string {
-    if (!RUN_ID.test(runId)) throw new BraidError('E_BAD_ARGUMENT', `invalid run id "${runId.length > 60 ? `${runId.slice(0, 60)}...` : runId}" (letters, digits, _ . -, at most 200 characters)`, { retryable: false });
+    if (!RUN_ID.test(runId))
+      throw new BraidError(
+        'E_BAD_ARGUMENT',
+        `invalid run id "${runId.length > 60 ? `${runId.slice(0, 60)}...` : runId}" (letters, digits, _ . -, at most 200 characters)`,
+        { retryable: false },
+      );
     return join(this.dir, `${runId}.jsonl`);
   }
 
@@ -105,7 +130,11 @@ export class JsonlRunStore implements RunStore {
     try {
       line = `${JSON.stringify(header)}\n`;
     } catch (err) {
-      throw new BraidError('E_STORE', `run "${header.runId}" cannot be recorded: its workflow or input is not serializable (${(err as Error).message})`, { retryable: false });
+      throw new BraidError(
+        'E_STORE',
+        `run "${header.runId}" cannot be recorded: its workflow or input is not serializable (${(err as Error).message})`,
+        { retryable: false },
+      );
     }
     const file = this.path(header.runId);
     const lock = this.#lock(header.runId);
@@ -134,7 +163,9 @@ export class JsonlRunStore implements RunStore {
       fd = openSync(file, 'r+');
     } catch (err) {
       own?.release();
-      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'open');
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? noSuchRun(runId, this.dir)
+        : storeError(file, err, 'open');
     }
     try {
       // A line cut short by a crash would glue onto the next one: cut the log back to its last newline.
@@ -166,7 +197,9 @@ export class JsonlRunStore implements RunStore {
     try {
       return await readSlice(file, from, lines, maxBytes);
     } catch (err) {
-      throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? noSuchRun(runId, this.dir) : storeError(file, err, 'read');
+      throw (err as NodeJS.ErrnoException).code === 'ENOENT'
+        ? noSuchRun(runId, this.dir)
+        : storeError(file, err, 'read');
     }
   }
 
@@ -189,9 +222,13 @@ export class JsonlRunStore implements RunStore {
     this.#folds.set(runId, { version, folded });
     if (this.#folds.size > 64) this.#folds.delete(this.#folds.keys().next().value!);
     // Only a finished run's fold stays cached (a live one changes, its status depends on its writer).
-    void folded.then((f) => {
-      if (f.run.status === 'running' || f.run.status === 'interrupted') this.#folds.get(runId)?.folded === folded && this.#folds.delete(runId);
-    }, () => this.#folds.delete(runId));
+    void folded.then(
+      (f) => {
+        if (f.run.status === 'running' || f.run.status === 'interrupted')
+          this.#folds.get(runId)?.folded === folded && this.#folds.delete(runId);
+      },
+      () => this.#folds.delete(runId),
+    );
     return folded;
   }
 
@@ -199,7 +236,7 @@ export class JsonlRunStore implements RunStore {
     let folder: RunFolder | undefined;
     const problems: string[] = [];
     let header: RunHeader | undefined;
-    for (let from = 0, lines = 0; ; ) {
+    for (let from = 0, lines = 0; ;) {
       const slice = await this.readFrom(runId, from, lines);
       if (lines === 0) header = slice.header;
       folder ??= new RunFolder(header, alive);
@@ -217,12 +254,19 @@ export class JsonlRunStore implements RunStore {
 
   async list(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
-    return names.filter((n) => n.endsWith('.jsonl')).map((n) => n.slice(0, -'.jsonl'.length)).filter((id) => RUN_ID.test(id)).sort().reverse();
+    return names
+      .filter((n) => n.endsWith('.jsonl'))
+      .map((n) => n.slice(0, -'.jsonl'.length))
+      .filter((id) => RUN_ID.test(id))
+      .sort()
+      .reverse();
   }
 }
 
 function noSuchRun(runId: string, dir: string): BraidError {
-  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in ${dir} (list them with: braid runs)`, { retryable: false });
+  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in ${dir} (list them with: braid runs)`, {
+    retryable: false,
+  });
 }
 
 /** Fields an event of each type must have, with their JSON types: a record that lacks them is reported, not folded. */
@@ -255,18 +299,27 @@ function eventProblem(v: Record<string, unknown>): string | undefined {
     const ok = kind === 'error' ? isError(value) : kind === 'usage' ? isUsage(value) : typeof value === kind;
     if (!ok) return `${type} without a valid ${field}`;
   }
-  for (const field of OPTIONAL_ERROR) if (v[field] !== undefined && !isError(v[field])) return `${type} with a malformed ${field}`;
+  for (const field of OPTIONAL_ERROR)
+    if (v[field] !== undefined && !isError(v[field])) return `${type} with a malformed ${field}`;
   return undefined;
 }
 
-const isError = (e: unknown) => typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string';
-const isUsage = (u: unknown) => typeof u === 'object' && u !== null && ['promptTokens', 'completionTokens', 'totalTokens'].every((k) => typeof (u as Record<string, unknown>)[k] === 'number');
+const isError = (e: unknown) =>
+  typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string';
+const isUsage = (u: unknown) =>
+  typeof u === 'object' &&
+  u !== null &&
+  ['promptTokens', 'completionTokens', 'totalTokens'].every(
+    (k) => typeof (u as Record<string, unknown>)[k] === 'number',
+  );
 
 /** Why a header line cannot be used; undefined when it can. */
 function headerProblem(v: Record<string, unknown>): string | undefined {
   const w = v.workflow as { tasks?: unknown; name?: unknown } | undefined;
-  if (typeof v.runId !== 'string' || typeof w !== 'object' || w === null || !Array.isArray(w.tasks)) return 'a header without a run id or workflow tasks';
-  if (!w.tasks.every((t) => typeof t === 'object' && t !== null && typeof (t as { id?: unknown }).id === 'string')) return 'a header with a task without an id';
+  if (typeof v.runId !== 'string' || typeof w !== 'object' || w === null || !Array.isArray(w.tasks))
+    return 'a header without a run id or workflow tasks';
+  if (!w.tasks.every((t) => typeof t === 'object' && t !== null && typeof (t as { id?: unknown }).id === 'string'))
+    return 'a header with a task without an id';
   if (typeof v.input !== 'object' || v.input === null) return 'a header without an input object';
   return undefined;
 }
@@ -281,9 +334,14 @@ function parseLine(line: string, n: number, truncated: boolean): Line {
   try {
     value = JSON.parse(line);
   } catch {
-    return { problem: truncated ? `line ${n}: truncated last line (${line.length} bytes, the writer stopped mid-line), ignored` : `line ${n}: not valid JSON, ignored` };
+    return {
+      problem: truncated
+        ? `line ${n}: truncated last line (${line.length} bytes, the writer stopped mid-line), ignored`
+        : `line ${n}: not valid JSON, ignored`,
+    };
   }
-  if (typeof value !== 'object' || value === null || typeof value.type !== 'string') return { problem: `line ${n}: not an event, ignored` };
+  if (typeof value !== 'object' || value === null || typeof value.type !== 'string')
+    return { problem: `line ${n}: not an event, ignored` };
   if (value.type === 'run.record') {
     if (n !== 1) return { problem: `line ${n}: a second header, ignored (the header is the first line)` };
     const bad = headerProblem(value);
@@ -328,7 +386,8 @@ export interface RecordSlice {
 }
 
 /** The problem for an unfinished last line (reported once its writer is gone). */
-export const truncatedTail = (line: number, bytes: number) => `line ${line}: truncated last line (${bytes} bytes, the writer stopped mid-line), ignored`;
+export const truncatedTail = (line: number, bytes: number) =>
+  `line ${line}: truncated last line (${bytes} bytes, the writer stopped mid-line), ignored`;
 
 /** Read whole lines from `from` (at most `maxBytes`; an unfinished last line is left for the next read). */
 async function readSlice(file: string, from: number, firstLine: number, maxBytes: number): Promise<RecordSlice> {
@@ -344,7 +403,7 @@ async function readSlice(file: string, from: number, firstLine: number, maxBytes
     let n = firstLine;
     let t0 = performance.now();
     const text = buffer.toString('utf8', 0, end);
-    for (let at = 0; at < text.length; ) {
+    for (let at = 0; at < text.length;) {
       const nl = text.indexOf('\n', at);
       const parsed = parseLine(text.slice(at, nl), ++n, false);
       at = nl + 1;
@@ -352,10 +411,17 @@ async function readSlice(file: string, from: number, firstLine: number, maxBytes
       else if (parsed && 'event' in parsed) events.push(parsed.event);
       else if (parsed) problems.push(parsed.problem);
       // Never hold the event loop for long: other requests are served between slices of work.
-      if (performance.now() - t0 > 8) await new Promise<void>((r) => setImmediate(r)), (t0 = performance.now());
+      if (performance.now() - t0 > 8) (await new Promise<void>((r) => setImmediate(r)), (t0 = performance.now()));
     }
     // A line longer than maxBytes can never be finished within one read: report it and skip past it.
-    if (end === 0 && bytesRead === maxBytes) return { events, problems: [`line ${n + 1}: longer than ${maxBytes} bytes, ignored`], next: from + skipLine(buffer), lines: n + 1, size };
+    if (end === 0 && bytesRead === maxBytes)
+      return {
+        events,
+        problems: [`line ${n + 1}: longer than ${maxBytes} bytes, ignored`],
+        next: from + skipLine(buffer),
+        lines: n + 1,
+        size,
+      };
     return { header, events, problems, next: from + end, lines: n, size };
   } finally {
     await handle.close();
@@ -410,11 +476,22 @@ class JsonlRunLog implements RunLog {
     try {
       line = JSON.stringify(event);
     } catch (err) {
-      return this.#fail(new BraidError('E_STORE', `event ${event.seq} (${event.type}${'taskId' in event && event.taskId ? ` of ${event.taskId}` : ''}) cannot be written to ${this.path}: ${(err as Error).message}`, { retryable: false }));
+      return this.#fail(
+        new BraidError(
+          'E_STORE',
+          `event ${event.seq} (${event.type}${'taskId' in event && event.taskId ? ` of ${event.taskId}` : ''}) cannot be written to ${this.path}: ${(err as Error).message}`,
+          { retryable: false },
+        ),
+      );
     }
     if (!this.#buffer) this.#bufferedAt = performance.now();
     this.#buffer += `${line}\n`;
-    if (BARRIER.has(event.type) || this.#buffer.length >= WRITE_BYTES || performance.now() - this.#bufferedAt >= WRITE_MS) this.#write();
+    if (
+      BARRIER.has(event.type) ||
+      this.#buffer.length >= WRITE_BYTES ||
+      performance.now() - this.#bufferedAt >= WRITE_MS
+    )
+      this.#write();
     this.#schedule();
   }
 
@@ -480,7 +557,9 @@ class JsonlRunLog implements RunLog {
     this.#write();
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#synced === this.#written) return Promise.resolve();
-    const durable = new Promise<void>((resolve, reject) => this.#waiters.push({ upTo: this.#written, resolve, reject }));
+    const durable = new Promise<void>((resolve, reject) =>
+      this.#waiters.push({ upTo: this.#written, resolve, reject }),
+    );
     this.#sync();
     return durable;
   }
@@ -560,7 +639,7 @@ function unlinkQuiet(path: string): void {
 /** Byte offset just after the last newline (0 when none). */
 function lastNewline(fd: number, size: number): number {
   const chunk = Buffer.alloc(Math.min(size, 64 * 1024));
-  for (let end = size; end > 0; ) {
+  for (let end = size; end > 0;) {
     const start = Math.max(0, end - chunk.length);
     const n = readSync(fd, chunk, 0, end - start, start);
     const at = chunk.subarray(0, n).lastIndexOf(0x0a);

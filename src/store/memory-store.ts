@@ -18,7 +18,10 @@ export class MemoryRunStore implements RunStore {
   readonly #runs = new Map<string, Entry>();
 
   async create(header: RunHeader): Promise<RunLog> {
-    if (this.#runs.has(header.runId)) throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in this memory store`, { retryable: false });
+    if (this.#runs.has(header.runId))
+      throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in this memory store`, {
+        retryable: false,
+      });
     const entry: Entry = { header: structuredClone(header), events: [], locked: true };
     this.#runs.set(header.runId, entry);
     return this.#log(entry);

@@ -20,7 +20,8 @@ export interface RedisRunStoreOptions {
 }
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+const RENEW =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
 export class RedisRunStore implements RunStore {
   readonly redis: Redis;
@@ -45,7 +46,8 @@ export class RedisRunStore implements RunStore {
     const lock = await this.lock(header.runId);
     try {
       const created = await this.redis.set(this.#key(header.runId, 'header'), JSON.stringify(header), 'NX');
-      if (created !== 'OK') throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in Redis`, { retryable: false });
+      if (created !== 'OK')
+        throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in Redis`, { retryable: false });
       await this.redis.zadd(`${this.#prefix}:runs`, Date.parse(header.createdAt) || Date.now(), header.runId);
       return this.#log(header.runId, lock);
     } catch (err) {
@@ -58,14 +60,22 @@ export class RedisRunStore implements RunStore {
     // A run of this process that just ended is still handing its lock back: wait for it, not E_LOCKED.
     await this.#closing.get(runId);
     const key = this.#key(runId, 'lock');
-    const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2)}` };
+    const owner: LockOwner = {
+      pid: process.pid,
+      host: hostname(),
+      since: new Date().toISOString(),
+      token: `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2)}`,
+    };
     const ok = await this.redis.set(key, JSON.stringify(owner), 'PX', this.#leaseMs, 'NX');
     if (ok !== 'OK') {
       const held = await this.redis.get(key);
       throw new RunLockedError(runId, held ? (JSON.parse(held) as LockOwner) : undefined);
     }
     const value = JSON.stringify(owner);
-    const renew = setInterval(() => void this.redis.eval(RENEW, 1, key, value, String(this.#leaseMs)).catch(() => {}), Math.max(100, this.#leaseMs / 3));
+    const renew = setInterval(
+      () => void this.redis.eval(RENEW, 1, key, value, String(this.#leaseMs)).catch(() => {}),
+      Math.max(100, this.#leaseMs / 3),
+    );
     renew.unref();
     let released = false;
     const handle = {
@@ -88,7 +98,10 @@ export class RedisRunStore implements RunStore {
   }
 
   async read(runId: string): Promise<RunRecord> {
-    const [header, entries] = await Promise.all([this.redis.get(this.#key(runId, 'header')), this.redis.xrange(this.#key(runId, 'events'), '-', '+')]);
+    const [header, entries] = await Promise.all([
+      this.redis.get(this.#key(runId, 'header')),
+      this.redis.xrange(this.#key(runId, 'events'), '-', '+'),
+    ]);
     if (header === null) throw noSuchRun(runId);
     const problems: string[] = [];
     const events: RunEvent[] = [];
@@ -126,7 +139,13 @@ export class RedisRunStore implements RunStore {
         try {
           line = JSON.stringify(event);
         } catch (err) {
-          return fail(new BraidError('E_STORE', `event ${event.seq} (${event.type}) cannot be recorded: ${(err as Error).message}`, { retryable: false }));
+          return fail(
+            new BraidError(
+              'E_STORE',
+              `event ${event.seq} (${event.type}) cannot be recorded: ${(err as Error).message}`,
+              { retryable: false },
+            ),
+          );
         }
         buffer.push(line);
         if (!scheduled) {
@@ -179,7 +198,11 @@ export class RedisRunStore implements RunStore {
           const error = results?.find(([err]) => err)?.[0];
           if (error) throw error;
         } catch (err) {
-          fail(new BraidError('E_STORE', `Redis: could not record run "${runId}": ${(err as Error).message}`, { retryable: false }));
+          fail(
+            new BraidError('E_STORE', `Redis: could not record run "${runId}": ${(err as Error).message}`, {
+              retryable: false,
+            }),
+          );
         }
       });
     }
@@ -188,5 +211,7 @@ export class RedisRunStore implements RunStore {
 }
 
 function noSuchRun(runId: string): BraidError {
-  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in Redis (list them with: braid runs)`, { retryable: false });
+  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in Redis (list them with: braid runs)`, {
+    retryable: false,
+  });
 }

@@ -31,9 +31,16 @@ export interface LockOwner {
 
 /** A run's record is being written by another process (or another part of this one). */
 export class RunLockedError extends BraidError {
-  constructor(readonly runId: string, readonly owner: LockOwner | undefined) {
-    const who = owner ? `process ${owner.pid}${owner.host === hostname() ? '' : ` on ${owner.host}`} (since ${owner.since})` : 'another process';
-    super('E_LOCKED', `run "${runId}" is being continued by ${who}; wait for it to finish or stop it first`, { retryable: false });
+  constructor(
+    readonly runId: string,
+    readonly owner: LockOwner | undefined,
+  ) {
+    const who = owner
+      ? `process ${owner.pid}${owner.host === hostname() ? '' : ` on ${owner.host}`} (since ${owner.since})`
+      : 'another process';
+    super('E_LOCKED', `run "${runId}" is being continued by ${who}; wait for it to finish or stop it first`, {
+      retryable: false,
+    });
   }
 }
 
@@ -55,7 +62,11 @@ export class RunLock {
   /** Called once if the lock is found taken from this process (it was judged stale elsewhere). */
   onLost?: (err: BraidError) => void;
 
-  constructor(readonly path: string, readonly runId: string, readonly owner: LockOwner) {
+  constructor(
+    readonly path: string,
+    readonly runId: string,
+    readonly owner: LockOwner,
+  ) {
     this.#beat = Date.now();
     this.#timer = setInterval(() => this.heartbeat(true), HEARTBEAT_MS);
     this.#timer.unref();
@@ -74,7 +85,13 @@ export class RunLock {
     const current = readOwner(this.path);
     if (current?.token !== this.owner.token) {
       this.#stop();
-      this.onLost?.(new BraidError('E_STORE', `run "${this.runId}" lost its lock ${this.path}${current ? ` to process ${current.pid}` : ''}; this process stops writing its record`, { retryable: false }));
+      this.onLost?.(
+        new BraidError(
+          'E_STORE',
+          `run "${this.runId}" lost its lock ${this.path}${current ? ` to process ${current.pid}` : ''}; this process stops writing its record`,
+          { retryable: false },
+        ),
+      );
       return;
     }
     try {
@@ -109,7 +126,8 @@ export class RunLock {
 export function readOwner(path: string): LockOwner | undefined {
   try {
     const value = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-    if (typeof value?.pid === 'number' && typeof value.host === 'string' && typeof value.token === 'string') return value as LockOwner;
+    if (typeof value?.pid === 'number' && typeof value.host === 'string' && typeof value.token === 'string')
+      return value as LockOwner;
   } catch {
     // missing or unreadable
   }
@@ -159,7 +177,12 @@ export function isStale(path: string, owner: LockOwner | undefined): boolean {
  * is gone) is taken over. Other file system errors are thrown as they are (the caller names the store).
  */
 export function acquireRunLock(path: string, runId: string): RunLock {
-  const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+    token: randomBytes(8).toString('hex'),
+  };
   const text = JSON.stringify(owner);
   let seen: LockOwner | undefined;
   for (let tries = 0; tries < 4; tries++) {

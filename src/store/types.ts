@@ -71,7 +71,11 @@ export interface RunStore {
   /** The run rebuilt from its record without holding its events (cached while unchanged); optional: `read` + `foldRun` serve otherwise. */
   fold?(runId: string, alive?: (pid: number) => boolean): Promise<FoldedRecord>;
   /** Whole lines after byte `from` (incremental reading for followers); optional: `read` serves otherwise. */
-  readFrom?(runId: string, from?: number, lines?: number): Promise<{ header?: RunHeader; events: RunEvent[]; problems: string[]; next: number; lines: number; size: number }>;
+  readFrom?(
+    runId: string,
+    from?: number,
+    lines?: number,
+  ): Promise<{ header?: RunHeader; events: RunEvent[]; problems: string[]; next: number; lines: number; size: number }>;
 }
 
 /** A run rebuilt from its record. */

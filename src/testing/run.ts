@@ -17,12 +17,22 @@ export interface TestRun {
 /** `runWorkflow` for tests: collects the events; `store: false` unless you pass one. */
 export async function runForTest(source: unknown, options: RunOptions = {}): Promise<TestRun> {
   const events: RunEvent[] = [];
-  const listeners = options.onEvent === undefined ? [] : typeof options.onEvent === 'function' ? [options.onEvent] : [...options.onEvent];
-  const result = await runWorkflow(source, { store: false, ...options, onEvent: [(e) => void events.push(e), ...listeners] });
+  const listeners =
+    options.onEvent === undefined
+      ? []
+      : typeof options.onEvent === 'function'
+        ? [options.onEvent]
+        : [...options.onEvent];
+  const result = await runWorkflow(source, {
+    store: false,
+    ...options,
+    onEvent: [(e) => void events.push(e), ...listeners],
+  });
   return {
     result,
     events,
-    eventsOf: <T extends RunEvent['type']>(type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type),
+    eventsOf: <T extends RunEvent['type']>(type: T) =>
+      events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type),
     started: events.filter((e) => e.type === 'task.started').map((e) => (e as { taskId: string }).taskId),
   };
 }

@@ -10,7 +10,9 @@ import type { GenerateRequest, GenerateResult, LlmProvider, ToolCall } from '../
 export type ScriptedAnswer =
   | string
   | { readonly text?: string; readonly object?: unknown; readonly toolCalls?: readonly Omit<ToolCall, 'id'>[] }
-  | ((request: GenerateRequest) => string | { text?: string; object?: unknown; toolCalls?: readonly Omit<ToolCall, 'id'>[] });
+  | ((
+      request: GenerateRequest,
+    ) => string | { text?: string; object?: unknown; toolCalls?: readonly Omit<ToolCall, 'id'>[] });
 
 /** Answers queued by purpose; `'*'` answers any purpose whose own queue is empty. */
 export type Script = Readonly<Record<string, readonly ScriptedAnswer[]>>;
@@ -21,7 +23,9 @@ export interface ScriptedModelOptions {
 }
 
 /** A label answer for the classifier: `classify: [label('good', 'specific and feasible')]`. */
-export const label = (value: string, reason = `scripted: ${value}`) => ({ object: { label: value, reason, confidence: 1 } });
+export const label = (value: string, reason = `scripted: ${value}`) => ({
+  object: { label: value, reason, confidence: 1 },
+});
 
 export class ScriptedModel implements LlmProvider {
   readonly specificationVersion = 'v1' as const;
@@ -56,7 +60,11 @@ export class ScriptedModel implements LlmProvider {
     const next = queue?.shift();
     if (next === undefined) {
       const left = [...this.#queues].filter(([, q]) => q.length).map(([p, q]) => `${p} (${q.length})`);
-      throw new BraidError('E_LLM', `ScriptedModel: no answer left for purpose "${purpose}"; answers left: ${left.join(', ') || 'none'}`, { retryable: false });
+      throw new BraidError(
+        'E_LLM',
+        `ScriptedModel: no answer left for purpose "${purpose}"; answers left: ${left.join(', ') || 'none'}`,
+        { retryable: false },
+      );
     }
     const raw = typeof next === 'function' ? next(request) : next;
     const answer = typeof raw === 'string' ? { text: raw } : raw;
@@ -66,13 +74,23 @@ export class ScriptedModel implements LlmProvider {
         try {
           object = JSON.parse(answer.text);
         } catch {
-          throw new BraidError('E_LLM_RESPONSE', `ScriptedModel: the answer for "${purpose}" must be an object or JSON text (structured output was asked for)`, { retryable: false });
+          throw new BraidError(
+            'E_LLM_RESPONSE',
+            `ScriptedModel: the answer for "${purpose}" must be an object or JSON text (structured output was asked for)`,
+            { retryable: false },
+          );
         }
       }
       const parsed = request.schema.schema.safeParse(object);
       if (!parsed.success) {
-        const detail = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(answer)'}: ${i.message}`).join('; ');
-        throw new BraidError('E_LLM_RESPONSE', `ScriptedModel: the answer for "${purpose}" does not match the requested schema "${request.schema.name}": ${detail}`, { retryable: false });
+        const detail = parsed.error.issues
+          .map((i) => `${i.path.map(String).join('.') || '(answer)'}: ${i.message}`)
+          .join('; ');
+        throw new BraidError(
+          'E_LLM_RESPONSE',
+          `ScriptedModel: the answer for "${purpose}" does not match the requested schema "${request.schema.name}": ${detail}`,
+          { retryable: false },
+        );
       }
       object = parsed.data;
     }

@@ -16,20 +16,37 @@ export interface AiSdkToolLike {
 export function isAiSdkTool(value: unknown): value is AiSdkToolLike {
   if (value === null || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
-  return typeof v.execute === 'function' && typeof v.inputSchema === 'object' && v.inputSchema !== null && typeof v.run !== 'function';
+  return (
+    typeof v.execute === 'function' &&
+    typeof v.inputSchema === 'object' &&
+    v.inputSchema !== null &&
+    typeof v.run !== 'function'
+  );
 }
 
 /** A braid tool named `name` that validates like the AI SDK tool and calls its `execute` with the attempt's abort signal. */
 export function fromAiSdkTool(name: string, tool: AiSdkToolLike): Tool {
-  if (!tool.execute) throw new TypeError(`AI SDK tool "${name}" has no execute function (a client-side tool cannot run in braid)`);
+  if (!tool.execute)
+    throw new TypeError(`AI SDK tool "${name}" has no execute function (a client-side tool cannot run in braid)`);
   const schema = tool.inputSchema as { _zod?: unknown; safeParse?: unknown; jsonSchema?: unknown };
-  const input: SchemaLike = typeof schema.safeParse === 'function' ? (schema as SchemaLike) : jsonSchemaInput((schema.jsonSchema ?? schema) as Record<string, unknown>);
-  const execute = tool.execute.bind(tool) as (input: unknown, options: { toolCallId: string; messages: unknown[]; abortSignal?: AbortSignal }) => unknown;
+  const input: SchemaLike =
+    typeof schema.safeParse === 'function'
+      ? (schema as SchemaLike)
+      : jsonSchemaInput((schema.jsonSchema ?? schema) as Record<string, unknown>);
+  const execute = tool.execute.bind(tool) as (
+    input: unknown,
+    options: { toolCallId: string; messages: unknown[]; abortSignal?: AbortSignal },
+  ) => unknown;
   return {
     name,
     ...(tool.description ? { description: tool.description } : {}),
     input,
-    run: (value, ctx) => execute(value, { toolCallId: `${ctx.runId}.${ctx.taskId}.${ctx.visit}.${ctx.attempt}`, messages: [], abortSignal: ctx.signal }),
+    run: (value, ctx) =>
+      execute(value, {
+        toolCallId: `${ctx.runId}.${ctx.taskId}.${ctx.visit}.${ctx.attempt}`,
+        messages: [],
+        abortSignal: ctx.signal,
+      }),
   };
 }
 

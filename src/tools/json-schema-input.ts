@@ -24,11 +24,17 @@ export function jsonSchemaInput(schema: JsonSchema): JsonSchemaInput {
         .filter((e) => e.keyword !== 'properties' && e.keyword !== '$ref' && e.keyword !== 'allOf')
         .map((e) => ({ path: e.instanceLocation.replace(/^#\/?/, '').split('/').filter(Boolean), message: e.error }))
         .filter((i) => !seen.has(i.path.join('/')) && seen.add(i.path.join('/')));
-      return { success: false as const, error: { issues: issues.length ? issues : [{ path: [], message: 'does not match the input schema' }] } };
+      return {
+        success: false as const,
+        error: { issues: issues.length ? issues : [{ path: [], message: 'does not match the input schema' }] },
+      };
     },
   };
 }
 
 export function isJsonSchemaInput(schema: SchemaLike): schema is JsonSchemaInput {
-  return typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object' && (schema as { jsonSchema?: unknown }).jsonSchema !== null;
+  return (
+    typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object' &&
+    (schema as { jsonSchema?: unknown }).jsonSchema !== null
+  );
 }

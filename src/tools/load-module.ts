@@ -22,7 +22,9 @@ export async function importModule(file: string): Promise<Record<string, unknown
     return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (err) {
     const where = err instanceof SyntaxError ? syntaxErrorAt(abs) : undefined;
-    throw new ToolsModuleError(where ? `${file}:${where}` : file, `cannot load module: ${(err as Error).message}`, { cause: err });
+    throw new ToolsModuleError(where ? `${file}:${where}` : file, `cannot load module: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -54,7 +56,10 @@ export function toolsOf(mod: Record<string, unknown>): Tool[] {
 export async function loadToolsModule(file: string): Promise<Tool[]> {
   const tools = toolsOf(await importModule(file));
   if (tools.length === 0) {
-    throw new ToolsModuleError(file, 'exports no tools; export objects with a string `name` and a `run(input, ctx)` function (defineTool helps)');
+    throw new ToolsModuleError(
+      file,
+      'exports no tools; export objects with a string `name` and a `run(input, ctx)` function (defineTool helps)',
+    );
   }
   return tools;
 }

@@ -28,8 +28,14 @@ function fieldsOf(schema: SchemaLike): SchemaFields | undefined {
   const props = json.properties;
   if (json.type !== 'object' || !props || typeof props !== 'object') return undefined;
   const all = Object.keys(props);
-  const defaulted = new Set(all.filter((k) => (props as Record<string, JsonSchema>)[k] && 'default' in (props as Record<string, JsonSchema>)[k]));
-  const required = new Set((Array.isArray(json.required) ? (json.required as string[]) : []).filter((k) => !defaulted.has(k)));
+  const defaulted = new Set(
+    all.filter(
+      (k) => (props as Record<string, JsonSchema>)[k] && 'default' in (props as Record<string, JsonSchema>)[k],
+    ),
+  );
+  const required = new Set(
+    (Array.isArray(json.required) ? (json.required as string[]) : []).filter((k) => !defaulted.has(k)),
+  );
   return { all, required, defaulted };
 }
 

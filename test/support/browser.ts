@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 
 export function chromiumPath(): string | undefined {
-  const candidates = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+  const candidates = [
+    process.env.CHROME_PATH,
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+  ];
   return candidates.find((p): p is string => !!p && existsSync(p));
 }
 
@@ -23,7 +28,17 @@ export async function launchBrowser(executablePath: string): Promise<TestBrowser
     executablePath,
     headless: true,
     // A closed network: no first-run, sync, component updates or QUIC probes to make noise or wait on.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', `--user-data-dir=${profile}`],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+      `--user-data-dir=${profile}`,
+    ],
   });
   return {
     browser,
@@ -42,7 +57,8 @@ export function watchProblems(page: Page, problems: string[] = []): string[] {
   page.on('pageerror', (err) => problems.push(`page error: ${(err as Error).message}`));
   page.on('requestfailed', (r) => {
     // Streams the page closes on purpose (leaving a page) are not problems.
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED')
+      problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
   });
   return problems;
 }

@@ -17,9 +17,21 @@ export interface CliResult {
   stderr: string;
 }
 
-export function braid(args: string[], opts: { env?: Record<string, string>; onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void; onSpawn?: (child: ReturnType<typeof spawn>) => void; input?: string; nodeArgs?: string[] } = {}): Promise<CliResult> {
+export function braid(
+  args: string[],
+  opts: {
+    env?: Record<string, string>;
+    onStderr?: (chunk: string, child: ReturnType<typeof spawn>) => void;
+    onSpawn?: (child: ReturnType<typeof spawn>) => void;
+    input?: string;
+    nodeArgs?: string[];
+  } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', BRAID_HOME, ...opts.env } });
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', BRAID_HOME, ...opts.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -4,13 +4,38 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { CancelledError, defineTool, NonRetriableError, type AttemptExecutor, type AttemptHost, type AttemptRequest, type Tool, type ToolContext } from '../../src/index.js';
+import {
+  CancelledError,
+  defineTool,
+  NonRetriableError,
+  type AttemptExecutor,
+  type AttemptHost,
+  type AttemptRequest,
+  type Tool,
+  type ToolContext,
+} from '../../src/index.js';
 
 const tools: Record<string, Tool> = Object.fromEntries(
   [
-    defineTool({ name: 'double', input: z.object({ n: z.number() }), run: async ({ n }, ctx) => (ctx.emit({ message: 'halfway' }), n * 2) }),
-    defineTool({ name: 'boom', input: z.object({}), run: async () => { throw new Error('boom'); } }),
-    defineTool({ name: 'final', input: z.object({}), run: async () => { throw new NonRetriableError('no point'); } }),
+    defineTool({
+      name: 'double',
+      input: z.object({ n: z.number() }),
+      run: async ({ n }, ctx) => (ctx.emit({ message: 'halfway' }), n * 2),
+    }),
+    defineTool({
+      name: 'boom',
+      input: z.object({}),
+      run: async () => {
+        throw new Error('boom');
+      },
+    }),
+    defineTool({
+      name: 'final',
+      input: z.object({}),
+      run: async () => {
+        throw new NonRetriableError('no point');
+      },
+    }),
     defineTool({ name: 'stuck', input: z.object({}), run: () => new Promise(() => {}) }),
   ].map((t) => [t.name, t]),
 );
@@ -21,13 +46,31 @@ function fakeHost(controller = new AbortController()) {
   const host: AttemptHost = {
     tool: (name) => tools[name],
     started: () => (log.push('started'), !controller.signal.aborted),
-    context: (signal) => ({ signal, runId: 'r1', taskId: 't1', attempt: 1, visit: 1, services: {}, logger: console, emit: (p: { message?: string }) => void log.push(`progress ${p.message}`) }) as unknown as ToolContext,
+    context: (signal) =>
+      ({
+        signal,
+        runId: 'r1',
+        taskId: 't1',
+        attempt: 1,
+        visit: 1,
+        services: {},
+        logger: console,
+        emit: (p: { message?: string }) => void log.push(`progress ${p.message}`),
+      }) as unknown as ToolContext,
     signal: controller.signal,
   };
   return { host, log, controller };
 }
 
-const request = (tool: string, input: unknown, extra: Partial<AttemptRequest> = {}): AttemptRequest => ({ runId: 'r1', taskId: 't1', visit: 1, attempt: 1, tool, input, ...extra });
+const request = (tool: string, input: unknown, extra: Partial<AttemptRequest> = {}): AttemptRequest => ({
+  runId: 'r1',
+  taskId: 't1',
+  visit: 1,
+  attempt: 1,
+  tool,
+  input,
+  ...extra,
+});
 
 export function executorContract(name: string, make: () => AttemptExecutor): void {
   describe(`attempt executor contract: ${name}`, () => {
@@ -44,7 +87,10 @@ export function executorContract(name: string, make: () => AttemptExecutor): voi
       const result = await make().execute(request('boom', {}), host);
       expect(result).toMatchObject({ status: 'failed', error: { message: 'boom', retryable: true } });
       expect(structuredClone(result)).toEqual(result);
-      expect(await make().execute(request('final', {}), fakeHost().host)).toMatchObject({ status: 'failed', error: { code: 'E_TOOL', message: 'no point', retryable: false } });
+      expect(await make().execute(request('final', {}), fakeHost().host)).toMatchObject({
+        status: 'failed',
+        error: { code: 'E_TOOL', message: 'no point', retryable: false },
+      });
     });
 
     it('an input that does not match the schema fails E_TOOL_INPUT, not retryable, without calling the tool', async () => {

@@ -2,7 +2,13 @@
  * A second executor, in one file: every request and result crosses a JSON boundary, as they would on a
  * queue to another machine (here the worker side is a LocalExecutor in the same process).
  */
-import { LocalExecutor, type AttemptExecutor, type AttemptHost, type AttemptRequest, type AttemptResult } from '../../src/index.js';
+import {
+  LocalExecutor,
+  type AttemptExecutor,
+  type AttemptHost,
+  type AttemptRequest,
+  type AttemptResult,
+} from '../../src/index.js';
 
 export class JsonExecutor implements AttemptExecutor {
   readonly #worker = new LocalExecutor();

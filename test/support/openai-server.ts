@@ -29,8 +29,14 @@ export interface RecordedRequest {
   readonly body: {
     model: string;
     messages: { role: string; content: string | null; tool_calls?: unknown[]; tool_call_id?: string }[];
-    tools?: { type: string; function: { name: string; description?: string; parameters: Record<string, unknown>; strict?: boolean } }[];
-    response_format?: { type: string; json_schema?: { name: string; schema: Record<string, unknown>; strict?: boolean } };
+    tools?: {
+      type: string;
+      function: { name: string; description?: string; parameters: Record<string, unknown>; strict?: boolean };
+    }[];
+    response_format?: {
+      type: string;
+      json_schema?: { name: string; schema: Record<string, unknown>; strict?: boolean };
+    };
     temperature?: number;
   };
   readonly authorization?: string;
@@ -76,7 +82,10 @@ type Schema = Record<string, unknown>;
 /** A schema-valid answer to a json_schema request: first enum value, first union branch, "loopback answer", 0.5, []. */
 export function objectFor(schema: Schema, root: Schema = schema, depth = 0): unknown {
   if (typeof schema.$ref === 'string') {
-    const target = schema.$ref === '#' ? root : ((root.$defs ?? root.definitions) as Record<string, Schema>)[schema.$ref.split('/').pop()!];
+    const target =
+      schema.$ref === '#'
+        ? root
+        : ((root.$defs ?? root.definitions) as Record<string, Schema>)[schema.$ref.split('/').pop()!];
     return depth > 4 ? null : objectFor(target, root, depth + 1);
   }
   if (Array.isArray(schema.enum)) return schema.enum[0];
@@ -86,7 +95,8 @@ export function objectFor(schema: Schema, root: Schema = schema, depth = 0): unk
     const props = (schema.properties ?? {}) as Record<string, Schema>;
     return Object.fromEntries(Object.entries(props).map(([k, s]) => [k, objectFor(s, root, depth + 1)]));
   }
-  if (type === 'number' || type === 'integer') return typeof schema.minimum === 'number' && schema.minimum > 0.5 ? schema.minimum : 0.5;
+  if (type === 'number' || type === 'integer')
+    return typeof schema.minimum === 'number' && schema.minimum > 0.5 ? schema.minimum : 0.5;
   if (type === 'boolean') return true;
   if (type === 'array') return [];
   if (type === 'null') return null;
@@ -115,13 +125,24 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(typeof body === 'string' ? body : JSON.stringify(body));
     };
-    if (req.method === 'GET' && req.url === '/v1/models') return send(200, { object: 'list', data: [{ id: 'loopback-model', object: 'model', owned_by: 'braid-tests' }] });
-    if (req.method !== 'POST' || req.url !== '/v1/chat/completions') return send(404, { error: { message: 'not found', type: 'invalid_request_error', param: null, code: 'unknown_url' } });
+    if (req.method === 'GET' && req.url === '/v1/models')
+      return send(200, { object: 'list', data: [{ id: 'loopback-model', object: 'model', owned_by: 'braid-tests' }] });
+    if (req.method !== 'POST' || req.url !== '/v1/chat/completions')
+      return send(404, {
+        error: { message: 'not found', type: 'invalid_request_error', param: null, code: 'unknown_url' },
+      });
     let parsed: unknown;
     try {
       parsed = JSON.parse(await readBody(req));
     } catch {
-      return send(400, { error: { message: 'We could not parse the JSON body of your request.', type: 'invalid_request_error', param: null, code: null } });
+      return send(400, {
+        error: {
+          message: 'We could not parse the JSON body of your request.',
+          type: 'invalid_request_error',
+          param: null,
+          code: null,
+        },
+      });
     }
     const body = parsed as RecordedRequest['body'];
     requests.push({ body, authorization: req.headers.authorization, at: Date.now() });
@@ -132,14 +153,38 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
     }
     const fault = faults.shift();
     if (fault?.kind === '429') {
-      const header: Record<string, string> = fault.header === 'retry-after-ms' ? { 'retry-after-ms': String(fault.retryAfterSeconds * 1000) } : { 'retry-after': String(fault.retryAfterSeconds) };
-      return send(429, { error: { message: 'Rate limit reached for requests', type: 'requests', param: null, code: 'rate_limit_exceeded' } }, header);
+      const header: Record<string, string> =
+        fault.header === 'retry-after-ms'
+          ? { 'retry-after-ms': String(fault.retryAfterSeconds * 1000) }
+          : { 'retry-after': String(fault.retryAfterSeconds) };
+      return send(
+        429,
+        {
+          error: {
+            message: 'Rate limit reached for requests',
+            type: 'requests',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+        header,
+      );
     }
-    if (fault?.kind === '500') return send(500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+    if (fault?.kind === '500')
+      return send(500, {
+        error: {
+          message: 'The server had an error while processing your request.',
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
+      });
     if (fault?.kind === 'hang') return; // the socket stays open until the client or close() ends it
     if (fault?.kind === 'html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return res.end('<!doctype html><html><head><title>Sign in</title></head><body>Please sign in to continue.</body></html>');
+      return res.end(
+        '<!doctype html><html><head><title>Sign in</title></head><body>Please sign in to continue.</body></html>',
+      );
     }
     if (fault?.kind === 'not-completion') return send(200, { object: 'list', data: [] });
     if (fault?.kind === 'drip') {
@@ -165,9 +210,11 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
     const toolCalls = scripted?.toolCalls;
     const schema = body.response_format?.json_schema?.schema;
     if (fault?.kind === 'malformed') content = '{"label": "good", "reason": ';
-    else if (fault?.kind === 'label') content = JSON.stringify({ label: fault.label, reason: 'out of set', confidence: null });
+    else if (fault?.kind === 'label')
+      content = JSON.stringify({ label: fault.label, reason: 'out of set', confidence: null });
     else if (content === null && !toolCalls && schema) content = JSON.stringify(objectFor(schema));
-    else if (content === null && !toolCalls) content = `loopback reply to: ${body.messages.at(-1)?.content ?? ''}`.slice(0, 200);
+    else if (content === null && !toolCalls)
+      content = `loopback reply to: ${body.messages.at(-1)?.content ?? ''}`.slice(0, 200);
     const prompt = body.messages.reduce((n, m) => n + (m.content?.length ?? 0), 0);
     const completion = (content?.length ?? 0) + JSON.stringify(toolCalls ?? []).length;
     send(200, {
@@ -183,11 +230,23 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
             role: 'assistant',
             content: toolCalls ? null : content,
             refusal: null,
-            ...(toolCalls ? { tool_calls: toolCalls.map((c, i) => ({ id: `call_${requests.length}_${i}`, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } })) } : {}),
+            ...(toolCalls
+              ? {
+                  tool_calls: toolCalls.map((c, i) => ({
+                    id: `call_${requests.length}_${i}`,
+                    type: 'function',
+                    function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+                  })),
+                }
+              : {}),
           },
         },
       ],
-      usage: { prompt_tokens: Math.ceil(prompt / 4), completion_tokens: Math.ceil(completion / 4), total_tokens: Math.ceil(prompt / 4) + Math.ceil(completion / 4) },
+      usage: {
+        prompt_tokens: Math.ceil(prompt / 4),
+        completion_tokens: Math.ceil(completion / 4),
+        total_tokens: Math.ceil(prompt / 4) + Math.ceil(completion / 4),
+      },
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const hasRedis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
-export const SKIP_REDIS = 'skipping Redis tests: no redis-server on PATH; install it with `apt-get install -y redis-server` (.ci/run does)';
+export const SKIP_REDIS =
+  'skipping Redis tests: no redis-server on PATH; install it with `apt-get install -y redis-server` (.ci/run does)';
 
 export interface TestRedis {
   readonly url: string;
@@ -29,7 +30,11 @@ async function freePort(): Promise<number> {
 export async function startRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'braid-redis-'));
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('redis-server did not start in 10 s')), 10_000);
     child.stdout!.on('data', (d: Buffer) => {

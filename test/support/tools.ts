@@ -34,11 +34,17 @@ export function recorder() {
         if (input.ms > 0) {
           await new Promise<void>((resolve, reject) => {
             const timer = setTimeout(resolve, input.ms);
-            if (!input.ignoreAbort) ctx.signal.addEventListener('abort', () => (clearTimeout(timer), reject(ctx.signal.reason)), { once: true });
+            if (!input.ignoreAbort)
+              ctx.signal.addEventListener('abort', () => (clearTimeout(timer), reject(ctx.signal.reason)), {
+                once: true,
+              });
           });
         }
         const shouldFail = input.fail === true || (typeof input.fail === 'number' && ctx.attempt <= input.fail);
-        if (shouldFail) throw input.fatal ? new NonRetriableError(`fatal failure in ${ctx.taskId}`) : new Error(`failure in ${ctx.taskId} attempt ${ctx.attempt}`);
+        if (shouldFail)
+          throw input.fatal
+            ? new NonRetriableError(`fatal failure in ${ctx.taskId}`)
+            : new Error(`failure in ${ctx.taskId} attempt ${ctx.attempt}`);
         return input.value ?? { taskId: ctx.taskId };
       } finally {
         running--;

@@ -26,7 +26,9 @@ export class McpPool {
 
   /** Connect to every server (in parallel) and list their tools; once per pool. */
   tools(): Promise<Tool[]> {
-    this.#tools ??= Promise.all(Object.entries(this.#servers).map(([name, config]) => this.#serverTools(name, config))).then((lists) => lists.flat());
+    this.#tools ??= Promise.all(
+      Object.entries(this.#servers).map(([name, config]) => this.#serverTools(name, config)),
+    ).then((lists) => lists.flat());
     return this.#tools;
   }
 
@@ -40,12 +42,21 @@ export class McpPool {
     const client = new Client({ name: 'braid', version: '0.1.0' });
     const transport =
       'command' in config
-        ? new StdioClientTransport({ command: config.command, args: config.args ?? [], env: { ...inheritedEnv(), ...config.env }, ...(config.cwd ? { cwd: config.cwd } : {}), stderr: 'ignore' })
+        ? new StdioClientTransport({
+            command: config.command,
+            args: config.args ?? [],
+            env: { ...inheritedEnv(), ...config.env },
+            ...(config.cwd ? { cwd: config.cwd } : {}),
+            stderr: 'ignore',
+          })
         : new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers ?? {} } });
     try {
       await client.connect(transport);
     } catch (err) {
-      throw new BraidError('E_TOOLS_MODULE', `MCP server "${server}" did not start: ${(err as Error).message}`, { retryable: false, cause: err });
+      throw new BraidError('E_TOOLS_MODULE', `MCP server "${server}" did not start: ${(err as Error).message}`, {
+        retryable: false,
+        cause: err,
+      });
     }
     this.#clients.set(server, client);
     const listed: { name: string; description?: string; inputSchema: Record<string, unknown> }[] = [];
@@ -58,7 +69,11 @@ export class McpPool {
   }
 }
 
-function mcpTool(server: string, client: Client, t: { name: string; description?: string; inputSchema: Record<string, unknown> }): Tool {
+function mcpTool(
+  server: string,
+  client: Client,
+  t: { name: string; description?: string; inputSchema: Record<string, unknown> },
+): Tool {
   const { $schema: _, ...schema } = t.inputSchema;
   return {
     name: `${server}.${t.name}`,
@@ -70,10 +85,18 @@ function mcpTool(server: string, client: Client, t: { name: string; description?
         resetTimeoutOnProgress: true,
         // the task's own timeout_ms bounds the call; the SDK's default 60 s would cut long tools short
         timeout: 24 * 60 * 60 * 1000,
-        onprogress: (p) => ctx.emit({ ...(p.total ? { progress: p.progress / p.total } : {}), message: p.message ?? `${p.progress}${p.total ? ` of ${p.total}` : ''}`, data: p }),
+        onprogress: (p) =>
+          ctx.emit({
+            ...(p.total ? { progress: p.progress / p.total } : {}),
+            message: p.message ?? `${p.progress}${p.total ? ` of ${p.total}` : ''}`,
+            data: p,
+          }),
       });
       const content = (result.content ?? []) as ContentPart[];
-      const text = content.filter((c) => c.type === 'text').map((c) => c.text ?? '').join('\n');
+      const text = content
+        .filter((c) => c.type === 'text')
+        .map((c) => c.text ?? '')
+        .join('\n');
       if (result.isError) throw new Error(`${server}.${t.name}: ${text || 'the MCP tool reported an error'}`);
       if (result.structuredContent !== undefined) return result.structuredContent;
       return content.every((c) => c.type === 'text') ? text : { content };

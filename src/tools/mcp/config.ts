@@ -19,13 +19,18 @@ export async function readMcpConfig(file: string): Promise<McpServers> {
   try {
     value = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new BraidError('E_CONFIG', `${file}: cannot read MCP servers: ${(err as Error).message}`, { retryable: false });
+    throw new BraidError('E_CONFIG', `${file}: cannot read MCP servers: ${(err as Error).message}`, {
+      retryable: false,
+    });
   }
-  const record = value && typeof value === 'object' && 'mcpServers' in value ? (value as { mcpServers: unknown }).mcpServers : value;
+  const record =
+    value && typeof value === 'object' && 'mcpServers' in value ? (value as { mcpServers: unknown }).mcpServers : value;
   const parsed = mcpServersSchema.safeParse(record);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    throw new BraidError('E_CONFIG', `${file}: mcpServers.${i.path.map(String).join('.')}: ${i.message}`, { retryable: false });
+    throw new BraidError('E_CONFIG', `${file}: mcpServers.${i.path.map(String).join('.')}: ${i.message}`, {
+      retryable: false,
+    });
   }
   return parsed.data;
 }

@@ -12,5 +12,10 @@ const remoteServer = z.strictObject({
   headers: z.record(z.string(), z.string()).optional(),
 });
 /** An MCP server whose tools become `<server>.<tool>`: stdio (`command`) or Streamable HTTP (`url`). */
-export const mcpServerSchema = z.union([stdioServer, remoteServer], { error: 'an MCP server is { command, args?, env?, cwd? } (stdio) or { url, headers? } (Streamable HTTP)' });
-export const mcpServersSchema = z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'server names are letters, digits, _ and -'), mcpServerSchema);
+export const mcpServerSchema = z.union([stdioServer, remoteServer], {
+  error: 'an MCP server is { command, args?, env?, cwd? } (stdio) or { url, headers? } (Streamable HTTP)',
+});
+export const mcpServersSchema = z.record(
+  z.string().regex(/^[A-Za-z0-9_-]+$/, 'server names are letters, digits, _ and -'),
+  mcpServerSchema,
+);
