@@ -217,19 +217,12 @@ input, 3 waiting for an approval (braid approve).`,
       },
     );
 
-  program
-    .command('chat')
-    .description('chat with an agent that starts workflows for you (each workflow is a tool the LLM can call)')
-    .option('-w, --workflows <dir>', "folder of workflow files (default: ./workflows, else braid's examples)")
-    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
-    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
-    .addOption(
-      new Option(
-        '--llm-concurrency <n>',
-        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
-      ).argParser(positiveInt),
-    )
-    .option('--no-store', 'do not record runs')
+  serviceOptions(
+    program
+      .command('chat')
+      .description('chat with an agent that starts workflows for you (each workflow is a tool the LLM can call)'),
+    'do not record runs',
+  )
     .addHelpText(
       'after',
       '\nExample:\n  braid chat\n  you> write an email about solar kites to the team\n\nOffline by default (deterministic intent matching); set OPENAI_API_KEY for a real model.',
@@ -238,27 +231,20 @@ input, 3 waiting for an approval (braid approve).`,
       process.exitCode = await (await import('./chat.js')).chatCommand(flags);
     });
 
-  program
-    .command('serve')
-    .description(
-      'the dashboard (open the printed URL in a browser) and the HTTP API: POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/events (SSE), POST /runs/:id/cancel|approve|resume, POST /chat, GET /workflows, /mcp (MCP over Streamable HTTP)',
-    )
-    .option('-w, --workflows <dir>', "folder of workflow files (default: ./workflows, else braid's examples)")
-    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
+  serviceOptions(
+    program
+      .command('serve')
+      .description(
+        'the dashboard (open the printed URL in a browser) and the HTTP API: POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/events (SSE), POST /runs/:id/cancel|approve|resume, POST /chat, GET /workflows, /mcp (MCP over Streamable HTTP)',
+      ),
+    'do not record runs (no approvals, no reading finished runs after a restart)',
+  )
     .addOption(new Option('-p, --port <n>', 'port (0 picks a free one)').argParser(nonNegativeInt).default(8787))
     .option('--host <address>', 'address to listen on; beyond loopback BRAID_TOKEN is required', '127.0.0.1')
     .option(
       '--allowed-hosts <names>',
       'comma-separated Host names served without a token besides localhost, 127.0.0.1 and [::1]',
     )
-    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
-    .addOption(
-      new Option(
-        '--llm-concurrency <n>',
-        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
-      ).argParser(positiveInt),
-    )
-    .option('--no-store', 'do not record runs (no approvals, no reading finished runs after a restart)')
     .addHelpText(
       'after',
       '\nExample:\n  braid serve --port 8787 &   # then open http://127.0.0.1:8787/\n  curl -s localhost:8787/runs -H "content-type: application/json" -d \'{"workflow":"parallel"}\'\n\nSet BRAID_TOKEN to require "Authorization: Bearer <token>" on every request.',
@@ -267,21 +253,14 @@ input, 3 waiting for an approval (braid approve).`,
       process.exitCode = await (await import('./chat.js')).serveCommand(flags);
     });
 
-  program
-    .command('mcp')
-    .description(
-      'serve every workflow of a folder as an MCP tool over stdio (for Claude Desktop, Cursor, any MCP client); runs are recorded and readable as resources braid://runs/<id>',
-    )
-    .option('-w, --workflows <dir>', "folder of workflow files (default: ./workflows, else braid's examples)")
-    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
-    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
-    .addOption(
-      new Option(
-        '--llm-concurrency <n>',
-        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
-      ).argParser(positiveInt),
-    )
-    .option('--no-store', 'do not record runs (only runs of this process can be read as resources)')
+  serviceOptions(
+    program
+      .command('mcp')
+      .description(
+        'serve every workflow of a folder as an MCP tool over stdio (for Claude Desktop, Cursor, any MCP client); runs are recorded and readable as resources braid://runs/<id>',
+      ),
+    'do not record runs (only runs of this process can be read as resources)',
+  )
     .addHelpText(
       'after',
       '\nAn MCP client starts it, e.g. in Claude Desktop\'s claude_desktop_config.json:\n  { "mcpServers": { "braid": { "command": "npx", "args": ["braid", "mcp", "--workflows", "/path/to/workflows"] } } }\n\nstdout carries MCP messages only; notes go to stderr. braid serve offers the same at /mcp (Streamable HTTP).',
@@ -493,6 +472,21 @@ or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.
 /** How a tool takes upstream outputs when a task's input does not name a field (workflow-spec.md §5a). */
 const upstreamText = (t: Tool) =>
   t.upstream?.description ?? 'output fields with the names of its input fields (a later upstream wins)';
+
+/** The options of every command that serves a folder of workflows (chat, serve, mcp). */
+function serviceOptions(cmd: Command, noStore: string): Command {
+  return cmd
+    .option('-w, --workflows <dir>', "folder of workflow files (default: ./workflows, else braid's examples)")
+    .option('-t, --tools <module>', 'ES module with your tools (repeatable)', collect)
+    .addOption(new Option('-c, --concurrency <n>', 'most tasks running at once per run').argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--llm-concurrency <n>',
+        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
+      ).argParser(positiveInt),
+    )
+    .option('--no-store', noStore);
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
