@@ -4,6 +4,7 @@
  * (merged by field name in dependency order, or the tool's own `upstream` mapping), and last the explicit
  * `input`, which always wins, field by field at the top level. Skipped or failed upstreams give nothing.
  */
+import { isRecord } from '../core/is-record.js';
 import type { TaskSpec } from '../spec/schema.js';
 import { inputFieldsOf } from '../tools/schema-fields.js';
 import type { Sourced, Tool, UpstreamMapping, UpstreamOutput } from '../tools/types.js';
@@ -20,8 +21,6 @@ export interface ImplicitInput {
 
 /** Where each field of an effective input came from: `explicit`, `default`, `input.<name>`, `tasks.<id>.output.<field>`. */
 export type InputSources = Record<string, string>;
-
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Undefined when the explicit input decides everything (a whole-input template, or every field given). */
 export function implicitInputOf(spec: TaskSpec, tool: Tool): ImplicitInput | undefined {

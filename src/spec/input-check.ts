@@ -7,6 +7,7 @@
  * The static part is computed once per workflow and tool set; each run only checks run input names.
  * A bad literal in a task whose `on_failure` adjusts its input or falls back is a warning (it may recover).
  */
+import { isRecord } from '../core/is-record.js';
 import type { Issue } from '../errors.js';
 import { inputFieldsOf, outputFieldsOf } from '../tools/schema-fields.js';
 import { schemaToJsonSchema } from '../tools/json-schema.js';
@@ -15,6 +16,7 @@ import type { Tool } from '../tools/types.js';
 import { formatPath } from './path.js';
 import type { TaskSpec } from './schema.js';
 import { didYouMean } from './suggest.js';
+import { hasTemplate } from './template.js';
 import { upstreamsOf, type Workflow } from './workflow.js';
 
 /** A required tool field that only a run input can give. */
@@ -32,10 +34,6 @@ interface StaticCheck {
 }
 
 const cache = new WeakMap<Workflow, { tools: readonly Tool[]; check: StaticCheck }>();
-
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const hasTemplate = (v: unknown): boolean =>
-  typeof v === 'string' ? v.includes('{{') : v !== null && typeof v === 'object' && JSON.stringify(v).includes('{{');
 
 /**
  * Problems with the tasks' inputs. `runInputs`: the names a run will have (the keys of its input, or for
