@@ -1,5 +1,6 @@
 /** Chat-driven triggering: the workflow agent (offline and over the real openai client), `braid chat`, the HTTP API. */
 import { mkdtempSync } from 'node:fs';
+import { serveForTest } from './support/server.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -197,15 +198,7 @@ describe('HTTP API', () => {
   const store = tmpStore();
   beforeAll(async () => {
     const catalog = await WorkflowCatalog.load(FIXTURES);
-    const llm = new OfflineProvider();
-    server = await startServer({
-      catalog,
-      llm,
-      store,
-      runs: new RunManager({ catalog, llm, store }),
-      port: 0,
-      maxBodyBytes: 4096,
-    });
+    server = await serveForTest(catalog, { store, maxBodyBytes: 4096 });
   });
   afterAll(() => server.close());
 

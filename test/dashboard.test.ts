@@ -4,6 +4,7 @@
  * Chromium is installed (`apt-get install -y chromium`, or set CHROME_PATH).
  */
 import { mkdirSync, mkdtempSync } from 'node:fs';
+import { serveForTest } from './support/server.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
@@ -11,8 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { z } from 'zod';
 import { JsonlRunStore, OfflineProvider, runWorkflow } from '../src/index.js';
 import { WorkflowCatalog } from '../src/service/catalog.js';
-import { RunManager } from '../src/service/run-manager.js';
-import { startServer, type RunningServer } from '../src/server/serve.js';
+import type { RunningServer } from '../src/server/serve.js';
 import { chromiumPath, launchBrowser, watchProblems, type TestBrowser } from './support/browser.js';
 import { BRAID_HOME, braid } from './support/cli.js';
 
@@ -107,15 +107,8 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     const catalog = await WorkflowCatalog.load(sources as never, { tools: [parseReport as never] });
     expect(catalog.problems).toEqual([]);
     const llm = new OfflineProvider();
-    server = await startServer({ catalog, llm, store, runs: new RunManager({ catalog, llm, store }), port: 0 });
-    guarded = await startServer({
-      catalog,
-      llm,
-      store,
-      runs: new RunManager({ catalog, llm, store }),
-      port: 0,
-      token: TOKEN,
-    });
+    server = await serveForTest(catalog, { llm, store });
+    guarded = await serveForTest(catalog, { llm, store, token: TOKEN });
     browser = await launchBrowser(CHROME!);
   }, 60_000);
 
@@ -162,7 +155,6 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
       { timeout: 15_000 },
       statuses,
     );
-  const runIdOfPage = () => decodeURIComponent(new URL(page.url()).hash.split('/')[2].split('?')[0]);
   const text = (selector: string) => page.$eval(selector, (n) => (n as HTMLElement).innerText ?? n.textContent);
   const clickText = async (selector: string, label: string) => {
     await page.waitForFunction(

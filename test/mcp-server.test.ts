@@ -3,6 +3,7 @@
  * (spawning `braid mcp`) and over Streamable HTTP (`/mcp` of `braid serve`, behind its bearer token).
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { serveForTest } from './support/server.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -17,7 +18,7 @@ import { loadUserTools } from '../src/cli/run-command.js';
 import { WorkflowCatalog } from '../src/service/catalog.js';
 import { RunManager } from '../src/service/run-manager.js';
 import { mountMcp } from '../src/server/mcp-http.js';
-import { startServer, type RunningServer } from '../src/server/serve.js';
+import type { RunningServer } from '../src/server/serve.js';
 import { foldRun } from '../src/store/fold.js';
 import { BIN, braid, ROOT } from './support/cli.js';
 
@@ -354,7 +355,7 @@ describe('/mcp on braid serve (Streamable HTTP) with the SDK client', () => {
     const catalog = await WorkflowCatalog.load(workflows, { tools: await loadUserTools([toolsFile]) });
     const llm = new OfflineProvider();
     store = new JsonlRunStore(mkdtempSync(join(base, 'http-runs-')));
-    server = await startServer({ catalog, llm, store, runs: new RunManager({ catalog, llm, store }), port: 0, token });
+    server = await serveForTest(catalog, { llm, store, token });
   });
   afterAll(() => server?.close());
 

@@ -1,17 +1,9 @@
 /** Properties on random DAGs (fast-check): termination, ordering, concurrency bound, all-success. */
 import fc from 'fast-check';
+import { TRIGGER_RULES } from '../src/spec/schema.js';
 import { describe, expect, it } from 'vitest';
 import { runWorkflow, type RunEvent } from '../src/index.js';
 import { recorder } from './support/tools.js';
-
-const RULES = [
-  'none_failed_min_one_success',
-  'all_success',
-  'all_done',
-  'one_success',
-  'one_failed',
-  'none_failed',
-] as const;
 
 /** A random DAG: task i may depend only on tasks before it. */
 const dag = fc
@@ -23,7 +15,7 @@ const dag = fc
           deps: fc.uniqueArray(fc.nat({ max: 1000 }), { maxLength: 4 }),
           fail: fc.boolean(),
           ms: fc.integer({ min: 0, max: 3 }),
-          rule: fc.constantFrom(...RULES),
+          rule: fc.constantFrom(...TRIGGER_RULES),
         }),
         { minLength: n, maxLength: n },
       ),

@@ -1,5 +1,6 @@
 /** The API routes the dashboard reads (public and documented): run list and its stream, a run's workflow and graph, explain, resume, one workflow; and the dashboard's files. */
 import { mkdtempSync } from 'node:fs';
+import { serveForTest } from './support/server.js';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +9,7 @@ import { z } from 'zod';
 import { JsonlRunStore, OfflineProvider, runWorkflow } from '../src/index.js';
 import { workflowGraph } from '../src/graph/graph.js';
 import { WorkflowCatalog } from '../src/service/catalog.js';
-import { RunManager } from '../src/service/run-manager.js';
-import { startServer, type RunningServer } from '../src/server/serve.js';
+import type { RunningServer } from '../src/server/serve.js';
 import { loadWorkflow } from '../src/spec/load.js';
 
 /** GET with the path sent exactly as given. */
@@ -56,15 +56,7 @@ describe('run views API', () => {
       ['examples/conditional.yaml', 'examples/routing.yaml', 'test/fixtures/service/gated.yaml', fragile as never],
       { tools: [flaky as never] },
     );
-    const llm = new OfflineProvider();
-    server = await startServer({
-      catalog,
-      llm,
-      store,
-      runs: new RunManager({ catalog, llm, store }),
-      port: 0,
-      token: 'sesame',
-    });
+    server = await serveForTest(catalog, { store, token: 'sesame' });
     const auth = { authorization: 'Bearer sesame' };
     post = (path, body = {}) =>
       fetch(`${server.url}${path}`, {

@@ -3,6 +3,7 @@
  * served without stalling the event loop, run ids that are too long are a 404.
  */
 import { request } from 'node:http';
+import { serveForTest } from './support/server.js';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,15 +39,7 @@ describe('no cross-site requests (15.8)', () => {
   const store = new JsonlRunStore(mkdtempSync(join(tmpdir(), 'braid-csrf-')));
   beforeAll(async () => {
     const catalog = await WorkflowCatalog.load('test/fixtures/service');
-    const llm = new OfflineProvider();
-    server = await startServer({
-      catalog,
-      llm,
-      store,
-      runs: new RunManager({ catalog, llm, store }),
-      port: 0,
-      allowedHosts: ['braid.internal'],
-    });
+    server = await serveForTest(catalog, { store, allowedHosts: ['braid.internal'] });
     host = new URL(server.url).host;
   });
   afterAll(() => server.close());

@@ -1,5 +1,6 @@
 /** The run store: group-committed JSONL, the result rebuilt from events, resume, approvals, logs and traces. */
 import { InMemorySpanExporter, SimpleSpanProcessor, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { TRIGGER_RULES } from '../src/spec/schema.js';
 import fc from 'fast-check';
 import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,21 +40,13 @@ const essence = (r: Pick<RunResult, 'status' | 'tasks'>) => ({
   ),
 });
 
-const RULES = [
-  'none_failed_min_one_success',
-  'all_success',
-  'all_done',
-  'one_success',
-  'one_failed',
-  'none_failed',
-] as const;
 const dag = fc.integer({ min: 1, max: 20 }).chain((n) =>
   fc
     .array(
       fc.record({
         deps: fc.uniqueArray(fc.nat({ max: 1000 }), { maxLength: 3 }),
         fail: fc.boolean(),
-        rule: fc.constantFrom(...RULES),
+        rule: fc.constantFrom(...TRIGGER_RULES),
       }),
       { minLength: n, maxLength: n },
     )

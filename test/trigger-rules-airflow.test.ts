@@ -13,6 +13,7 @@
  * outcome is compared, which is what the table below is about.
  */
 import { describe, expect, it } from 'vitest';
+import { TRIGGER_RULES } from '../src/spec/schema.js';
 import { explainTask, foldRun, JsonlRunStore, runWorkflow, type RunEvent, type TriggerRule } from '../src/index.js';
 import { flow, recorder } from './support/tools.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,14 +23,7 @@ import { join } from 'node:path';
 type UpState = 'success' | 'failed' | 'skipped' | 'upstream_failed';
 type Outcome = 'run' | 'skipped' | 'upstream_failed';
 const STATES: UpState[] = ['success', 'failed', 'skipped', 'upstream_failed'];
-const RULES: TriggerRule[] = [
-  'all_success',
-  'all_done',
-  'one_success',
-  'one_failed',
-  'none_failed',
-  'none_failed_min_one_success',
-];
+const RULES: readonly TriggerRule[] = TRIGGER_RULES;
 
 /** Airflow's rule definitions, once all upstreams are done. */
 function airflow(rule: TriggerRule, states: UpState[]): Outcome {

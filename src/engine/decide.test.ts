@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SkipReason } from '../core/result.js';
-import type { TriggerRule } from '../spec/schema.js';
+import { TRIGGER_RULES, type TriggerRule } from '../spec/schema.js';
 import {
   decideExpression,
   decideTask,
@@ -173,14 +173,7 @@ describe('decideTask: may a pending task start?', () => {
   }
 
   it('agrees with the oracle on random upstream counts, rules, conditions and stops', () => {
-    const rules: TriggerRule[] = [
-      'all_success',
-      'all_done',
-      'one_success',
-      'one_failed',
-      'none_failed',
-      'none_failed_min_one_success',
-    ];
+    const rules = TRIGGER_RULES;
     fc.assert(
       fc.property(
         fc.constantFrom(...rules),
