@@ -10,7 +10,7 @@ import type { Workflow } from '../spec/workflow.js';
 import type { RunResult } from '../core/result.js';
 import type { EventListener } from '../events/bus.js';
 import type { RunEvent } from '../core/events.js';
-import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
+import { loadWorkflow, readWorkflowFile, validateRead } from '../spec/load.js';
 import { JsonlRunStore } from '../store/jsonl-store.js';
 import { builtinTools } from '../../tools/index.js';
 import { loadToolsModule } from '../tools/load-module.js';
@@ -80,7 +80,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
   const mcp = await openMcp(flags.mcp, read.ok ? read.value : undefined);
   try {
     const registry = toRegistry([...(await loadUserTools(flags.tools)), ...mcp.tools], builtinTools());
-    const loaded = await loadWorkflow(file, { toolNames: registry.names() });
+    const loaded = validateRead(file, read, { toolNames: registry.names() });
     const input = await readRunInput(flags, loaded.workflow.inputs);
     preflight(file, loaded.workflow, toRegistry([...registry.list(), ...loaded.tools]), input, flags.quiet);
     const store = flags.store === false ? undefined : defaultStore();

@@ -7,8 +7,6 @@ import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.
 import type { RunHeader, RunLog, RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
 import { mcpServersOf, type McpServers } from '../tools/mcp/config.js';
-import { readWorkflowFile } from '../spec/load.js';
-import { formatOf } from '../spec/parse.js';
 import type { Tool } from '../tools/types.js';
 
 /** An open source of tools (an `McpPool`): the run uses its tools and leaves it open. */
@@ -17,7 +15,7 @@ export interface McpToolSource {
 }
 import { EventBus, type EventListener } from '../events/bus.js';
 import { formatPath } from '../spec/path.js';
-import { loadWorkflow } from '../spec/load.js';
+import { loadWorkflow, readWorkflowFile, validateRead } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { Budget } from '../spec/schema.js';
 import { defaultTools } from '../tools/defaults.js';
@@ -379,13 +377,18 @@ type Prepared = { workflow: Workflow; registry: ToolRegistry; close: () => Promi
 
 async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'builtins' | 'mcp'>): Promise<Prepared> {
   const base = options.builtins === false ? [] : defaultTools();
-  const mcp = await mcpToolsFor(source, options.mcp);
+  // A file is read once: its raw value names the MCP servers, its validation needs their tools.
+  const read = typeof source === 'string' ? await readWorkflowFile(source) : undefined;
+  const mcp = await mcpToolsFor(read ? (read.ok ? read.value : undefined) : source, options.mcp);
   const initial = toRegistry(
     mcp.tools.length ? [...toRegistry(options.tools).list(), ...mcp.tools] : options.tools,
     base,
   );
   try {
-    const loaded = await loadWorkflow(source, { toolNames: initial.names() });
+    const toolNames = initial.names();
+    const loaded = read
+      ? validateRead(source as string, read, { toolNames })
+      : await loadWorkflow(source, { toolNames });
     const registry = loaded.tools.length ? toRegistry([...initial.list(), ...loaded.tools]) : initial;
     return { workflow: loaded.workflow, registry, close: mcp.close };
   } catch (err) {
@@ -402,15 +405,11 @@ const NO_MCP = { tools: [] as Tool[], close: async () => {} };
  * loaded only when some server is configured.
  */
 async function mcpToolsFor(
-  source: unknown,
+  raw: unknown,
   given: RunOptions['mcp'],
 ): Promise<{ tools: Tool[]; close: () => Promise<void> }> {
   if (given && typeof (given as McpToolSource).tools === 'function')
     return { tools: await (given as McpToolSource).tools(), close: async () => {} };
-  const raw =
-    typeof source === 'string' && formatOf(source)
-      ? await readWorkflowFile(source).then((r) => (r.ok ? r.value : undefined))
-      : source;
   const servers = { ...(given as McpServers | undefined), ...mcpServersOf(raw) };
   if (Object.keys(servers).length === 0) return NO_MCP;
   const { McpPool } = await import('../tools/mcp/client-tools.js');

@@ -71,8 +71,15 @@ export async function loadWorkflow(source: string | unknown, options: ValidateOp
     if (!r.success) throw new WorkflowValidationError(undefined, r.issues);
     return { workflow: r.workflow, tools };
   }
-  const file = source;
-  const read = await readWorkflowFile(file);
+  return validateRead(source, await readWorkflowFile(source), options);
+}
+
+/** `loadWorkflow` of a file already read (so a caller that needed its raw value reads it once). */
+export function validateRead(
+  file: string,
+  read: Awaited<ReturnType<typeof readWorkflowFile>>,
+  options: ValidateOptions = {},
+): LoadedWorkflow {
   if (!read.ok) throw new WorkflowValidationError(file, read.issues);
   const toolNames = options.toolNames ? [...options.toolNames, ...read.tools.map((t) => t.name)] : undefined;
   const defaultName = basename(file, extname(file));
