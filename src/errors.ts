@@ -86,6 +86,8 @@ export const ERROR_CODES = {
   E_FOR_EACH: { retryable: false },
   /** A human rejected the task (`braid approve --reject`). */
   E_REJECTED: { retryable: false },
+  /** A `braid worker` could not run the attempt: it died too often mid-attempt, or does not have the tool. */
+  E_WORKER: { retryable: true },
   // ---- the run
   /** A routing loop entered a task more than `max_visits` times. */
   E_MAX_VISITS: { retryable: false },

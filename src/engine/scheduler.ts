@@ -794,6 +794,15 @@ export class Scheduler {
         );
       },
       signal: this.#controller.signal,
+      forward: (e) => {
+        if (e.type === 'llm') return this.#reporter(t)(e.info);
+        if (e.type === 'log') {
+          const { level, message, fields } = e;
+          return void bus.emit({ type: 'task.log', level, message, taskId: t.id, ...(fields ? { fields } : {}) });
+        }
+        const { message, progress, data } = e;
+        bus.emit({ type: 'task.progress', taskId: t.id, message, progress, data });
+      },
     };
     const request = {
       runId,

@@ -8,7 +8,8 @@
  *
  * `test/executor-contract.test.ts` runs the same contract suite against every implementation.
  */
-import type { ToolContext, Tool } from '../tools/types.js';
+import type { LlmCallInfo } from '../llm/types.js';
+import type { ToolContext, Tool, ToolProgress } from '../tools/types.js';
 
 /** One attempt of one task. */
 export interface AttemptRequest {
@@ -58,7 +59,23 @@ export interface AttemptHost {
   context(signal: AbortSignal): ToolContext;
   /** Aborted when the run is cancelled or stopped (the tool's own signal follows it in process). */
   readonly signal: AbortSignal;
+  /**
+   * What a tool running in another process reported through its `ctx` (a log line, progress, a model call):
+   * it becomes the run's event as if the tool ran here (`task.log`, `task.progress`, `llm.call` and usage).
+   */
+  forward(event: AttemptEvent): void;
 }
+
+/** A tool's report through `ctx`, as data (what crosses from a worker to the run's process). */
+export type AttemptEvent =
+  | {
+      readonly type: 'log';
+      readonly level: 'debug' | 'info' | 'warn' | 'error';
+      readonly message: string;
+      readonly fields?: Record<string, unknown>;
+    }
+  | ({ readonly type: 'progress' } & ToolProgress)
+  | { readonly type: 'llm'; readonly info: LlmCallInfo };
 
 export interface AttemptExecutor {
   /** Run one attempt once the run and the tool have a free slot. Never rejects: a failure is a `failed` result. */

@@ -3,7 +3,11 @@
  * JSONL store. One Redis Stream per run (`XADD` per event; appends of one event-loop turn go out as one
  * pipeline: the group commit), the header as a string written once (`SET NX`: never overwritten), an index
  * of runs (a sorted set by creation time) for `braid runs`, and one writer per run as a lease (`SET NX PX`
- * with an owner token, renewed while the writer lives, released by a compare-and-delete script).
+ * with an owner token, renewed while the writer lives, released by a compare-and-delete script). Every
+ * append is fenced by the lease: a script writes the events only while the lock still holds the writer's
+ * token, so a writer that lost its lease (it stalled past it and another process took the run over) stops
+ * with `E_LOCKED` instead of writing into a run someone else continues. Runs not finished are kept in a set
+ * (`<prefix>:open`), so a coordinator can find interrupted runs whose lease expired ({@link openRuns}).
  */
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
@@ -20,6 +24,11 @@ export interface RedisRunStoreOptions {
 }
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+/** KEYS: lock, events, open set; ARGV: token, run id, '1' when the batch ends the run, then the events. */
+const APPEND = `if redis.call('get', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LEASE_LOST') end
+for i = 4, #ARGV do redis.call('xadd', KEYS[2], '*', 'e', ARGV[i]) end
+if ARGV[3] == '1' then redis.call('srem', KEYS[3], ARGV[2]) end
+return #ARGV - 3`;
 const RENEW =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
@@ -42,14 +51,30 @@ export class RedisRunStore implements RunStore {
     return `${this.#prefix}:run:${runId}:${part}`;
   }
 
+  get #open(): string {
+    return `${this.#prefix}:open`;
+  }
+
+  /** Runs that have not finished, with whether a live writer holds them (a coordinator takes over the others). */
+  async openRuns(): Promise<{ runId: string; held: boolean }[]> {
+    const ids = await this.redis.smembers(this.#open);
+    if (!ids.length) return [];
+    const held = await this.redis.mget(...ids.map((id) => this.#key(id, 'lock')));
+    return ids.map((runId, i) => ({ runId, held: held[i] !== null }));
+  }
+
   async create(header: RunHeader): Promise<RunLog> {
     const lock = await this.lock(header.runId);
     try {
       const created = await this.redis.set(this.#key(header.runId, 'header'), JSON.stringify(header), 'NX');
       if (created !== 'OK')
         throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in Redis`, { retryable: false });
-      await this.redis.zadd(`${this.#prefix}:runs`, Date.parse(header.createdAt) || Date.now(), header.runId);
-      return this.#log(header.runId, lock);
+      await this.redis
+        .multi()
+        .zadd(`${this.#prefix}:runs`, Date.parse(header.createdAt) || Date.now(), header.runId)
+        .sadd(this.#open, header.runId)
+        .exec();
+      return this.#log(header.runId, lock as RedisLock);
     } catch (err) {
       lock.release();
       throw err;
@@ -73,15 +98,19 @@ export class RedisRunStore implements RunStore {
     }
     const value = JSON.stringify(owner);
     const renew = setInterval(
-      () => void this.redis.eval(RENEW, 1, key, value, String(this.#leaseMs)).catch(() => {}),
+      () =>
+        void this.redis.eval(RENEW, 1, key, value, String(this.#leaseMs)).then(
+          (renewed) => renewed === 0 && handle.lost?.(),
+          () => {},
+        ),
       Math.max(100, this.#leaseMs / 3),
     );
     renew.unref();
     let released = false;
-    const handle = {
+    const handle: RedisLock = {
       runId,
-      /** Resolves once Redis has the lock back. */
-      released: Promise.resolve() as Promise<unknown>,
+      token: value,
+      released: Promise.resolve(),
       release: () => {
         if (released) return;
         released = true;
@@ -94,7 +123,9 @@ export class RedisRunStore implements RunStore {
 
   async reopen(runId: string, lock?: RunLockHandle): Promise<RunLog> {
     if (!(await this.redis.exists(this.#key(runId, 'header')))) throw noSuchRun(runId);
-    return this.#log(runId, lock ?? (await this.lock(runId)));
+    const held = (lock ?? (await this.lock(runId))) as RedisLock;
+    await this.redis.sadd(this.#open, runId);
+    return this.#log(runId, held);
   }
 
   async read(runId: string): Promise<RunRecord> {
@@ -125,10 +156,11 @@ export class RedisRunStore implements RunStore {
   }
 
   /** Appends buffer; once per event-loop turn they go out as one pipeline of XADDs (the group commit). */
-  #log(runId: string, lock: RunLockHandle): RunLog {
-    const key = this.#key(runId, 'events');
+  #log(runId: string, lock: RedisLock): RunLog {
+    const keys = [this.#key(runId, 'lock'), this.#key(runId, 'events'), this.#open];
     const storeRedis = this.redis;
     let buffer: string[] = [];
+    let finished = false;
     let pending: Promise<void> = Promise.resolve();
     let scheduled = false;
     let failure: BraidError | undefined;
@@ -148,6 +180,7 @@ export class RedisRunStore implements RunStore {
           );
         }
         buffer.push(line);
+        if (event.type === 'run.finished') finished = true;
         if (!scheduled) {
           scheduled = true;
           setImmediate(write);
@@ -167,7 +200,7 @@ export class RedisRunStore implements RunStore {
             await log.flush();
           } finally {
             lock.release();
-            await (lock as { released?: Promise<unknown> }).released;
+            await lock.released;
           }
         })();
         const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(runId));
@@ -185,29 +218,45 @@ export class RedisRunStore implements RunStore {
       failure = err;
       log.onFailure?.(err);
     };
+    lock.lost = () => fail(leaseLost(runId));
     function write(this: void) {
       scheduled = false;
       if (!buffer.length || failure) return;
       const lines = buffer;
       buffer = [];
-      const pipeline = storeRedis.pipeline();
-      for (const line of lines) pipeline.xadd(key, '*', 'e', line);
+      const ends = finished ? '1' : '0';
       pending = pending.then(async () => {
         try {
-          const results = await pipeline.exec();
-          const error = results?.find(([err]) => err)?.[0];
-          if (error) throw error;
+          await storeRedis.eval(APPEND, 3, ...keys, lock.token, runId, ends, ...lines);
         } catch (err) {
           fail(
-            new BraidError('E_STORE', `Redis: could not record run "${runId}": ${(err as Error).message}`, {
-              retryable: false,
-            }),
+            /LEASE_LOST/.test((err as Error).message)
+              ? leaseLost(runId)
+              : new BraidError('E_STORE', `Redis: could not record run "${runId}": ${(err as Error).message}`, {
+                  retryable: false,
+                }),
           );
         }
       });
     }
     return log;
   }
+}
+
+/** A lock handle of this store: the token that fences appends, and who to tell when the lease is lost. */
+interface RedisLock extends RunLockHandle {
+  readonly token: string;
+  /** Resolves once Redis has the lock back. */
+  released: Promise<unknown>;
+  lost?: () => void;
+}
+
+function leaseLost(runId: string): BraidError {
+  return new BraidError(
+    'E_LOCKED',
+    `lost the lease on run "${runId}" (this process stalled past it, or Redis lost it); another process may continue the run`,
+    { retryable: false },
+  );
 }
 
 function noSuchRun(runId: string): BraidError {

@@ -2,7 +2,7 @@
  * The contract every attempt executor meets, as a reusable suite: `executorContract('name', () => executor)`.
  * It drives the executor with plain requests and a fake host, as the scheduler does.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   CancelledError,
@@ -15,7 +15,8 @@ import {
   type ToolContext,
 } from '../../src/index.js';
 
-const tools: Record<string, Tool> = Object.fromEntries(
+/** The tools the contract's requests name (a worker process of a remote executor loads these). */
+export const contractTools: Record<string, Tool> = Object.fromEntries(
   [
     defineTool({
       name: 'double',
@@ -44,7 +45,7 @@ const tools: Record<string, Tool> = Object.fromEntries(
 function fakeHost(controller = new AbortController()) {
   const log: string[] = [];
   const host: AttemptHost = {
-    tool: (name) => tools[name],
+    tool: (name) => contractTools[name],
     started: () => (log.push('started'), !controller.signal.aborted),
     context: (signal) =>
       ({
@@ -58,6 +59,8 @@ function fakeHost(controller = new AbortController()) {
         emit: (p: { message?: string }) => void log.push(`progress ${p.message}`),
       }) as unknown as ToolContext,
     signal: controller.signal,
+    // A remote executor brings the tool's ctx reports back through the host.
+    forward: (e) => void (e.type === 'progress' && log.push(`progress ${e.message}`)),
   };
   return { host, log, controller };
 }
@@ -72,8 +75,10 @@ const request = (tool: string, input: unknown, extra: Partial<AttemptRequest> = 
   ...extra,
 });
 
-export function executorContract(name: string, make: () => AttemptExecutor): void {
+/** `cleanup` runs after the suite (closing connections a remote executor opened). */
+export function executorContract(name: string, make: () => AttemptExecutor, cleanup?: () => Promise<void>): void {
   describe(`attempt executor contract: ${name}`, () => {
+    if (cleanup) afterAll(cleanup);
     it('a successful attempt answers its output as data, after calling started() once; ctx events reach the host', async () => {
       const { host, log } = fakeHost();
       const result = await make().execute(request('double', { n: 21 }), host);
@@ -113,11 +118,11 @@ export function executorContract(name: string, make: () => AttemptExecutor): voi
     });
 
     it('cancel(runId) fails the running attempts of that run E_CANCELLED, and only those', async () => {
-      const { host, controller } = fakeHost();
+      const { host, controller, log } = fakeHost();
       const executor = make();
       const pending = executor.execute(request('stuck', {}), host);
       const other = executor.execute(request('stuck', {}, { runId: 'r2', timeoutMs: 60 }), fakeHost().host);
-      await new Promise((r) => setTimeout(r, 5));
+      while (!log.includes('started')) await new Promise((r) => setTimeout(r, 5));
       const err = new CancelledError();
       controller.abort(err);
       executor.cancel('r1', err);

@@ -1,0 +1,208 @@
+/**
+ * Attempts as BullMQ jobs, run by `braid worker` processes on any machine (the scheduler stays in the run's
+ * process, as Airflow's CeleryExecutor or Temporal's task queues do). Each attempt is one job with a
+ * deterministic id (bullmq-wire.ts); the job's return value is the attempt's result. The run's
+ * `concurrency` holds here (a p-queue around sending); a tool's `concurrency` and `rateLimit` hold across
+ * all workers (its own queue's global limits, set by the workers that load it).
+ *
+ * Delivery is at least once: a worker that dies mid-attempt loses its job lock, BullMQ moves the job back
+ * to waiting and another worker runs it.
+ */
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import PQueue from 'p-queue';
+import { isoNow } from '../core/clock.js';
+import { BraidError } from '../errors.js';
+import {
+  cancelChannel,
+  cancelledKey,
+  CANCELLED_TTL_S,
+  connectionOf,
+  DEFAULT_PREFIX,
+  jobIdOf,
+  queueOf,
+  type RedisQueueOptions,
+} from './bullmq-wire.js';
+import type { AttemptEvent, AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
+
+export interface BullmqExecutorOptions extends RedisQueueOptions {
+  /** Most attempts of one run sent at once (the run's `concurrency`). @default Infinity */
+  readonly concurrency?: number;
+  /** Trace jobs with OpenTelemetry (`bullmq-otel`): a worker's spans join the run's trace. @default false */
+  readonly telemetry?: boolean;
+  /** Called once when no worker listens on a queue an attempt was sent to (`braid run` prints it). */
+  readonly onNoWorker?: (queue: string) => void;
+}
+
+interface Pending {
+  readonly request: AttemptRequest;
+  readonly host: AttemptHost;
+  readonly resolve: (result: AttemptResult) => void;
+  started: boolean;
+}
+
+interface Channel {
+  readonly queue: Queue;
+  readonly events: QueueEvents;
+}
+
+export class BullmqExecutor implements AttemptExecutor {
+  readonly #options: BullmqExecutorOptions;
+  readonly #prefix: string;
+  readonly #redis: Redis;
+  readonly #run: PQueue | null;
+  readonly #channels = new Map<string, Promise<Channel>>();
+  /** Attempts sent and not answered yet, by job id. */
+  readonly #pending = new Map<string, Pending>();
+  readonly #warned = new Set<string>();
+  #telemetry?: Promise<unknown>;
+
+  constructor(options: BullmqExecutorOptions) {
+    this.#options = options;
+    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#redis = new Redis(options.redis, { maxRetriesPerRequest: null });
+    this.#redis.on('error', () => {});
+    const concurrency = options.concurrency ?? Infinity;
+    this.#run = concurrency === Infinity ? null : new PQueue({ concurrency });
+  }
+
+  execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
+    const send = () => this.#send(request, host);
+    return this.#run ? (this.#run.add(send) as Promise<AttemptResult>) : send();
+  }
+
+  cancel(runId: string, reason: Error): void {
+    const error = {
+      message: reason.message,
+      ...(BraidError.is(reason) ? { code: reason.code } : {}),
+      retryable: false,
+    };
+    for (const [id, p] of this.#pending)
+      if (p.request.runId === runId) this.#settle(id, { status: 'failed', error, durationMs: 0, endedAt: isoNow() });
+    void this.#redis
+      .multi()
+      .set(cancelledKey(this.#prefix, runId), reason.message, 'EX', CANCELLED_TTL_S)
+      .publish(cancelChannel(this.#prefix), JSON.stringify({ runId, message: reason.message }))
+      .exec()
+      .catch(() => {});
+  }
+
+  /** Close the connections (after the runs that use it ended). */
+  async close(): Promise<void> {
+    const channels = await Promise.allSettled(this.#channels.values());
+    await Promise.all(
+      channels.flatMap((c) => (c.status === 'fulfilled' ? [c.value.events.close(), c.value.queue.close()] : [])),
+    );
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  async #send(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
+    if (host.signal.aborted) return { status: 'cancelled' };
+    const id = jobIdOf(request);
+    const name = queueOf(host.tool(request.tool));
+    const result = new Promise<AttemptResult>((resolve) =>
+      this.#pending.set(id, { request, host, resolve, started: false }),
+    );
+    try {
+      const { queue } = await this.#channel(name);
+      const job = await queue.add(request.tool, request, {
+        jobId: id,
+        attempts: 1,
+        removeOnComplete: { age: 3600, count: 10_000 },
+        removeOnFail: { age: 24 * 3600 },
+      });
+      await this.#alreadyDone(queue, job);
+      if (!this.#warned.has(name) && (await queue.getWorkersCount()) === 0) {
+        this.#warned.add(name);
+        this.#options.onNoWorker?.(name);
+      }
+    } catch (err) {
+      this.#settle(id, {
+        status: 'failed',
+        error: { message: `could not send the attempt to Redis: ${(err as Error).message}`, retryable: true },
+        durationMs: 0,
+        endedAt: isoNow(),
+      });
+    }
+    return result;
+  }
+
+  /** The job id existed already (the attempt was sent before, e.g. by a coordinator that died) and it ended. */
+  async #alreadyDone(queue: Queue, job: Job): Promise<void> {
+    const state = await queue.getJobState(job.id!);
+    if (state !== 'completed' && state !== 'failed') return;
+    const done = await queue.getJob(job.id!);
+    if (!done) return;
+    this.#markStarted(job.id!);
+    if (state === 'completed') this.#settle(job.id!, done.returnvalue as AttemptResult);
+    else this.#settle(job.id!, workerFailure(done.failedReason));
+  }
+
+  #channel(name: string): Promise<Channel> {
+    let channel = this.#channels.get(name);
+    if (!channel) this.#channels.set(name, (channel = this.#open(name)));
+    return channel;
+  }
+
+  async #open(name: string): Promise<Channel> {
+    const telemetry = await this.#telemetryOption();
+    const connection = connectionOf(this.#options.redis);
+    const queue = new Queue(name, { connection, prefix: this.#prefix, ...telemetry });
+    queue.on('error', () => {});
+    // Read the events stream from its current end, so nothing after this point is missed.
+    const last = await this.#redis.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+    const events = new QueueEvents(name, {
+      connection,
+      prefix: this.#prefix,
+      lastEventId: last[0]?.[0] ?? '0-0',
+    });
+    events.on('error', () => {});
+    events.on('active', ({ jobId }) => this.#markStarted(jobId));
+    events.on('progress', ({ jobId, data }) => {
+      const p = this.#pending.get(jobId);
+      if (p && typeof data === 'object' && data !== null) p.host.forward(data as AttemptEvent);
+    });
+    events.on('completed', ({ jobId, returnvalue }) => {
+      this.#markStarted(jobId);
+      this.#settle(jobId, (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as AttemptResult);
+    });
+    events.on('failed', ({ jobId, failedReason }) => {
+      this.#markStarted(jobId);
+      this.#settle(jobId, workerFailure(failedReason));
+    });
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return { queue, events };
+  }
+
+  /** A worker took the attempt: the scheduler records its start (once, even when it is re-delivered). */
+  #markStarted(jobId: string): void {
+    const p = this.#pending.get(jobId);
+    if (!p || p.started) return;
+    p.started = true;
+    // False: the run stopped meanwhile; cancel() has answered the attempt and told the workers.
+    p.host.started();
+  }
+
+  #settle(jobId: string, result: AttemptResult): void {
+    const p = this.#pending.get(jobId);
+    if (!p) return;
+    this.#pending.delete(jobId);
+    p.resolve(result);
+  }
+
+  #telemetryOption(): Promise<{ telemetry?: never }> {
+    if (!this.#options.telemetry) return Promise.resolve({});
+    this.#telemetry ??= import('bullmq-otel').then((m) => new m.BullMQOtel({ tracerName: 'braid' }));
+    return this.#telemetry.then((telemetry) => ({ telemetry }) as { telemetry?: never });
+  }
+}
+
+/** A job BullMQ failed (it stalled too often, or a worker could not run it at all): retryable. */
+function workerFailure(reason: string | undefined): AttemptResult {
+  return {
+    status: 'failed',
+    error: { message: `worker: ${reason ?? 'the job failed'}`, code: 'E_WORKER', retryable: true },
+    durationMs: 0,
+    endedAt: isoNow(),
+  };
+}

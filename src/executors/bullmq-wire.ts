@@ -1,0 +1,50 @@
+/**
+ * What the run's process (the coordinator) and `braid worker` processes agree on over Redis: queue names,
+ * job ids, the cancellation channel and the messages a job carries. BullMQ moves the jobs.
+ *
+ * - An attempt is a job (data: the {@link AttemptRequest}; return value: the {@link AttemptResult}).
+ * - Tools without limits share the queue `attempts`; a tool that declares `concurrency` or `rateLimit` has a
+ *   queue of its own (`tool.<name>`) whose global concurrency and rate limit hold across all workers.
+ * - A tool's `ctx` reports (log lines, progress, model calls) travel as job progress ({@link AttemptEvent}).
+ * - Cancelling a run sets `<prefix>:cancelled:<runId>` (checked before an attempt starts) and publishes the
+ *   run id on `<prefix>:cancel` (aborts attempts already running).
+ */
+import type { ConnectionOptions } from 'bullmq';
+import type { ToolLimits } from '../tools/types.js';
+import type { AttemptRequest } from './contract.js';
+
+export interface RedisQueueOptions {
+  /** `redis://host:port[/db]`. */
+  readonly redis: string;
+  /** Namespace of the queues' keys. @default 'braid:q' */
+  readonly prefix?: string;
+}
+
+export const DEFAULT_PREFIX = 'braid:q';
+export const SHARED_QUEUE = 'attempts';
+
+/** The queue an attempt of a tool goes to. */
+export function queueOf(tool: ToolLimits & { readonly name: string }): string {
+  return hasLimits(tool) ? `tool.${tool.name}` : SHARED_QUEUE;
+}
+
+export const hasLimits = (tool: ToolLimits): boolean => tool.concurrency !== undefined || tool.rateLimit !== undefined;
+
+/**
+ * One job per attempt, with an id made of the attempt's coordinates: a request sent twice (a coordinator
+ * that took over a run sends its running attempts again) is the same job, not a second execution.
+ */
+export function jobIdOf(r: AttemptRequest): string {
+  // BullMQ refuses ids with ':'; run and task ids never contain '|'.
+  return `${r.runId}|${r.taskId}|${r.visit}|${r.attempt}${r.item === undefined ? '' : `|${r.item}`}`;
+}
+
+export const cancelChannel = (prefix: string) => `${prefix}:cancel`;
+export const cancelledKey = (prefix: string, runId: string) => `${prefix}:cancelled:${runId}`;
+/** How long a cancelled run's mark stays (attempts still queued answer `cancelled` within it). */
+export const CANCELLED_TTL_S = 24 * 3600;
+
+/** BullMQ's connection options for a URL: blocking commands must retry forever (BullMQ requires it for workers). */
+export function connectionOf(url: string): ConnectionOptions {
+  return { url, maxRetriesPerRequest: null, enableOfflineQueue: true };
+}

@@ -1,0 +1,209 @@
+/**
+ * The worker side of the BullMQ executor (`braid worker`): BullMQ workers that take attempts from Redis and
+ * run them with this process's tools, exactly as in process (a {@link LocalExecutor}: input and output
+ * validation, deadlines, errors as data). A tool's `ctx` reports go back as job progress; cancelling a run
+ * reaches its attempts here through a Redis channel. SIGTERM: {@link BraidWorker.close} stops taking jobs
+ * and lets running ones finish within a grace period; after `kill -9` the jobs stall and BullMQ hands them to
+ * another worker.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { isoNow } from '../core/clock.js';
+import { BraidError } from '../errors.js';
+import { track } from '../llm/llm.js';
+import type { LlmProvider } from '../llm/types.js';
+import type { Logger, Tool, ToolContext, ToolProgress } from '../tools/types.js';
+import {
+  cancelChannel,
+  cancelledKey,
+  connectionOf,
+  DEFAULT_PREFIX,
+  hasLimits,
+  queueOf,
+  SHARED_QUEUE,
+  type RedisQueueOptions,
+} from './bullmq-wire.js';
+import type { AttemptEvent, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
+import { LocalExecutor } from './local.js';
+
+export interface BraidWorkerOptions extends RedisQueueOptions {
+  /** The tools this worker runs (the coordinator's workflows name them). */
+  readonly tools: readonly Tool[];
+  /** The model a tool's `ctx.llm` calls. */
+  readonly llm?: LlmProvider;
+  /** Attempts this process runs at once (per queue). @default 4 */
+  readonly concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal: after a worker dies, its attempts go to another worker
+   * within about this long. @default 30000
+   */
+  readonly lockDurationMs?: number;
+  /** Services for `ctx.services`. */
+  readonly services?: Readonly<Record<string, unknown>>;
+  /** Trace jobs with OpenTelemetry (`bullmq-otel`). @default false */
+  readonly telemetry?: boolean;
+  /** Each attempt this worker ended (for a log line). */
+  readonly onAttempt?: (request: AttemptRequest, result: AttemptResult) => void;
+}
+
+export class BraidWorker {
+  readonly #options: BraidWorkerOptions;
+  readonly #prefix: string;
+  readonly #tools = new Map<string, Tool>();
+  readonly #local = new LocalExecutor();
+  readonly #workers: Worker[] = [];
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  /** Per run with attempts here: aborted when the run is cancelled (the tools' signals follow it). */
+  readonly #runs = new Map<string, { readonly controller: AbortController; attempts: number }>();
+
+  constructor(options: BraidWorkerOptions) {
+    this.#options = options;
+    this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    for (const tool of options.tools) this.#tools.set(tool.name, tool);
+    this.#redis = new Redis(options.redis, { maxRetriesPerRequest: null });
+    this.#subscriber = new Redis(options.redis, { maxRetriesPerRequest: null });
+    for (const r of [this.#redis, this.#subscriber]) r.on('error', () => {});
+  }
+
+  /** The queues this worker takes attempts from. */
+  get queues(): string[] {
+    return [SHARED_QUEUE, ...[...this.#tools.values()].filter(hasLimits).map(queueOf)];
+  }
+
+  /** Start taking attempts; resolves once every queue is listened to. */
+  async start(): Promise<void> {
+    this.#subscriber.on('message', (_channel, message) => {
+      try {
+        const { runId, message: reason } = JSON.parse(message) as { runId: string; message: string };
+        const err = new BraidError('E_CANCELLED', reason, { retryable: false });
+        this.#runs.get(runId)?.controller.abort(err);
+        this.#local.cancel(runId, err);
+      } catch {
+        // not ours
+      }
+    });
+    await this.#subscriber.subscribe(cancelChannel(this.#prefix));
+    const telemetry = this.#options.telemetry
+      ? { telemetry: new (await import('bullmq-otel')).BullMQOtel({ tracerName: 'braid' }) }
+      : {};
+    const connection = connectionOf(this.#options.redis);
+    const concurrency = this.#options.concurrency ?? 4;
+    for (const tool of this.#tools.values()) if (hasLimits(tool)) await this.#limit(tool);
+    for (const name of this.queues) {
+      const tool = name === SHARED_QUEUE ? undefined : this.#tools.get(name.slice('tool.'.length));
+      const worker = new Worker(name, (job, _token, signal) => this.#process(job, signal), {
+        connection,
+        prefix: this.#prefix,
+        concurrency: Math.min(concurrency, tool?.concurrency ?? Infinity),
+        lockDuration: this.#options.lockDurationMs ?? 30_000,
+        // A job is re-delivered after its worker died; more than this many deaths fail it (E_WORKER).
+        maxStalledCount: 3,
+        ...telemetry,
+      });
+      worker.on('error', () => {});
+      this.#workers.push(worker);
+    }
+    await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
+  }
+
+  /**
+   * Stop taking attempts and wait for running ones up to `graceMs`; then stop them (their jobs go back to
+   * the queue when their lock expires). Closes the connections.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    const closing = Promise.all(this.#workers.map((w) => w.close()));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
+    if ((await Promise.race([closing, graceOver])) === 'timeout')
+      await Promise.all(this.#workers.map((w) => w.close(true)));
+    clearTimeout(timer);
+    await Promise.all([this.#redis, this.#subscriber].map((r) => r.quit().catch(() => r.disconnect())));
+  }
+
+  /** A limited tool's queue gets its limits as global ones: they hold across every worker. */
+  async #limit(tool: Tool): Promise<void> {
+    const queue = new Queue(queueOf(tool), { connection: connectionOf(this.#options.redis), prefix: this.#prefix });
+    queue.on('error', () => {});
+    try {
+      if (tool.concurrency !== undefined) await queue.setGlobalConcurrency(tool.concurrency);
+      if (tool.rateLimit) await queue.setGlobalRateLimit(tool.rateLimit.intervalCap, tool.rateLimit.interval);
+    } finally {
+      await queue.close();
+    }
+  }
+
+  async #process(job: Job, signal: AbortSignal | undefined): Promise<AttemptResult> {
+    const request = job.data as AttemptRequest;
+    const result = await this.#attempt(job, request, signal ?? new AbortController().signal);
+    this.#options.onAttempt?.(request, result);
+    return result;
+  }
+
+  async #attempt(job: Job, request: AttemptRequest, signal: AbortSignal): Promise<AttemptResult> {
+    if (await this.#redis.exists(cancelledKey(this.#prefix, request.runId))) return { status: 'cancelled' };
+    const tool = this.#tools.get(request.tool);
+    if (!tool) {
+      const message = `this worker has no tool "${request.tool}" (start it with the --tools module that defines it)`;
+      return {
+        status: 'failed',
+        error: { message, code: 'E_WORKER', retryable: false },
+        durationMs: 0,
+        endedAt: isoNow(),
+      };
+    }
+    // Reports go out in order, and all of them before the result.
+    let sent: Promise<unknown> = Promise.resolve();
+    const forward = (e: AttemptEvent) => void (sent = sent.then(() => job.updateProgress(e)).catch(() => {}));
+    const { llm, services = {} } = this.#options;
+    const run = this.#runs.get(request.runId) ?? { controller: new AbortController(), attempts: 0 };
+    this.#runs.set(request.runId, run);
+    const host: AttemptHost = {
+      tool: () => tool,
+      started: () => true,
+      context: (s) => new RemoteContext(s, request, forward, llm, services),
+      // The job's own signal (BullMQ aborts it when the worker is forced to close) or the run's cancellation.
+      signal: AbortSignal.any([signal, run.controller.signal]),
+      forward,
+    };
+    run.attempts++;
+    try {
+      const result = await this.#local.execute(request, host);
+      await sent;
+      return result;
+    } finally {
+      if (--run.attempts === 0) this.#runs.delete(request.runId);
+    }
+  }
+}
+
+/** A tool's `ctx` in a worker: its reports are forwarded to the run's process. Child runs are not offered. */
+class RemoteContext implements ToolContext {
+  readonly runId: string;
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly visit: number;
+  readonly logger: Logger;
+
+  constructor(
+    readonly signal: AbortSignal,
+    request: AttemptRequest,
+    readonly forward: (e: AttemptEvent) => void,
+    readonly model: LlmProvider | undefined,
+    readonly services: Readonly<Record<string, unknown>>,
+  ) {
+    this.runId = request.runId;
+    this.taskId = request.taskId;
+    this.attempt = request.attempt;
+    this.visit = request.visit;
+    const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
+      forward({ type: 'log', level, message, ...(fields ? { fields } : {}) });
+    this.logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  }
+
+  readonly emit = (progress: ToolProgress): void => this.forward({ type: 'progress', ...progress });
+
+  get llm(): LlmProvider | undefined {
+    return this.model && track(this.model, (info) => this.forward({ type: 'llm', info }));
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The BullMQ executor against a real redis-server: the attempt executor contract (with a worker in this
+ * process), a workflow run through it giving the same result as in process, ctx reports crossing back,
+ * deterministic job ids, and cancellation reaching a running tool.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  defineTool,
+  runWorkflow,
+  type AttemptExecutor,
+  type AttemptHost,
+  type AttemptRequest,
+  type RunEvent,
+} from '../src/index.js';
+import type { LlmProvider } from '../src/llm/types.js';
+import { OfflineProvider } from '../src/llm/offline.js';
+import { BullmqExecutor } from '../src/executors/bullmq-executor.js';
+import { BraidWorker } from '../src/executors/bullmq-worker.js';
+import { contractTools, executorContract } from './support/executor-contract.js';
+import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
+import { recorder } from './support/tools.js';
+
+if (!hasRedis) console.log(SKIP_REDIS);
+
+let redis: TestRedis;
+const opened: { close(): Promise<void> }[] = [];
+
+/** An executor and a worker of its own (a fresh key prefix: job ids repeat across the contract's tests). */
+function pair(
+  tools = Object.values(contractTools),
+  llm?: LlmProvider,
+): { executor: BullmqExecutor; worker: BraidWorker } {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  const executor = new BullmqExecutor({ redis: redis.url, prefix });
+  prefixes.set(executor, prefix);
+  const worker = new BraidWorker({ redis: redis.url, prefix, tools, llm });
+  opened.push(executor, { close: () => worker.close(1000) });
+  return { executor, worker };
+}
+
+/** Sends once its worker listens. */
+class Paired implements AttemptExecutor {
+  readonly #pair = pair();
+  readonly #ready = this.#pair.worker.start();
+  async execute(request: AttemptRequest, host: AttemptHost) {
+    await this.#ready;
+    return this.#pair.executor.execute(request, host);
+  }
+  cancel(runId: string, reason: Error) {
+    this.#pair.executor.cancel(runId, reason);
+  }
+}
+
+describe.skipIf(!hasRedis)('BullMQ executor (real redis-server)', () => {
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(opened.map((o) => o.close()));
+    await redis?.stop();
+  });
+
+  executorContract('BullmqExecutor + BraidWorker', () => new Paired());
+
+  it('runs a workflow with the same statuses, outputs, attempts and events as in process', async () => {
+    const flow = {
+      name: 'dist',
+      tasks: [
+        { id: 'a', tool: 'work', input: { ms: 1 } },
+        { id: 'b', tool: 'work', input: { ms: 1, fail: true }, dependencies: ['a'], retries: 1 },
+        { id: 'c', tool: 'work', input: { ms: 5 }, dependencies: ['b'], trigger_rule: 'all_done' },
+        { id: 'd', tool: 'work', input: { ms: 1 }, dependencies: ['a'] },
+      ],
+    };
+    const shape = async (executor?: AttemptExecutor) => {
+      const events: string[] = [];
+      const r = await runWorkflow(flow, {
+        tools: recorder().tools,
+        executor,
+        store: false,
+        retry: { baseDelayMs: 1 },
+        onEvent: (e) => void (e.type.startsWith('task.') && events.push(`${e.type} ${'taskId' in e ? e.taskId : ''}`)),
+      });
+      const tasks = Object.entries(r.tasks).map(([id, t]) => [id, t.status, t.attempts, t.output]);
+      return { status: r.status, tasks, events: events.sort() };
+    };
+    const { executor, worker } = pair(recorder().tools);
+    await worker.start();
+    expect(await shape(executor)).toEqual(await shape());
+  });
+
+  it('brings a tool’s logs, progress and model calls back as the run’s events, in order, with their usage', async () => {
+    const talk = defineTool({
+      name: 'talk',
+      input: z.object({}),
+      run: async (_, ctx) => {
+        ctx.logger.info('one', { k: 1 });
+        ctx.emit({ message: 'half', progress: 0.5 });
+        await ctx.llm!.generate({ messages: [{ role: 'user', content: 'hi' }], purpose: 'test' });
+        ctx.logger.warn('two');
+        return { ok: true };
+      },
+    });
+    const { executor, worker } = pair([talk], new OfflineProvider());
+    await worker.start();
+    const events: RunEvent[] = [];
+    const r = await runWorkflow(
+      { tasks: [{ id: 't', tool: 'talk' }] },
+      { tools: [talk], executor, store: false, onEvent: (e) => void events.push(e) },
+    );
+    expect(r.status).toBe('succeeded');
+    const mine = events.filter((e) => 'taskId' in e && e.taskId === 't');
+    expect(mine.map((e) => e.type)).toEqual([
+      'task.ready',
+      'task.started',
+      'task.log',
+      'task.progress',
+      'llm.call',
+      'task.log',
+      'task.succeeded',
+    ]);
+    expect(mine[2]).toMatchObject({ level: 'info', message: 'one', fields: { k: 1 } });
+    expect(mine[3]).toMatchObject({ message: 'half', progress: 0.5 });
+    expect(r.tasks.t.usage?.totalTokens).toBeGreaterThan(0);
+  });
+
+  it('sends each attempt as one job whose id is its coordinates; a tool running in a worker is cancelled with the run', async () => {
+    let started = 0;
+    let aborted = 0;
+    const hang = defineTool({
+      name: 'hang',
+      input: z.object({}),
+      run: (_, ctx) =>
+        new Promise((resolve) => {
+          started++;
+          ctx.signal.addEventListener('abort', () => (aborted++, resolve('stopped')));
+        }),
+    });
+    const { executor, worker } = pair([hang]);
+    await worker.start();
+    const controller = new AbortController();
+    const run = runWorkflow(
+      { tasks: [{ id: 'h', tool: 'hang' }] },
+      { tools: [hang], executor, store: false, signal: controller.signal },
+    );
+    await until(() => started === 1);
+    controller.abort();
+    const r = await run;
+    expect(r.status).toBe('cancelled');
+    await until(() => aborted === 1);
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('attempts', { connection: { url: redis.url }, prefix: prefixOf(executor) });
+    const job = await queue.getJob(`${r.runId}|h|1|1`);
+    await queue.close();
+    expect(job?.data).toMatchObject({ runId: r.runId, taskId: 'h', visit: 1, attempt: 1, tool: 'hang' });
+  });
+});
+
+const prefixes = new WeakMap<BullmqExecutor, string>();
+const prefixOf = (e: BullmqExecutor) => prefixes.get(e)!;
+
+async function until(ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
