@@ -11,7 +11,9 @@ import { startServer } from '../server/serve.js';
 import { EXIT, ExitError } from './exit.js';
 import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
-import { defaultStore, loadUserTools, modelFor } from './run-command.js';
+import { loadUserTools, modelFor, registryFor } from './run-command.js';
+import { cliExecutor, cliStore, redisUrl, shownUrl } from './store.js';
+import { takeOverRuns, type LeasedRunStore } from '../service/takeover.js';
 
 export interface ServiceFlags {
   workflows?: string;
@@ -42,7 +44,8 @@ export async function setUp(
     catalog,
     llm,
     concurrency: flags.concurrency,
-    ...(flags.store === false ? {} : { store: defaultStore() }),
+    executor: await cliExecutor(flags.concurrency),
+    ...(flags.store === false ? {} : { store: await cliStore() }),
   });
   return { catalog, runs, llm, dir };
 }
@@ -154,7 +157,7 @@ export async function serveCommand(
     catalog,
     runs,
     llm,
-    store: flags.store === false ? undefined : defaultStore(),
+    store: runs.options.store,
     token: process.env.BRAID_TOKEN || undefined,
     port: flags.port,
     host: flags.host,
@@ -172,11 +175,26 @@ export async function serveCommand(
       );
     throw err;
   });
+  // With Redis, this server also continues runs whose coordinator died (any braid serve or worker --coordinate may).
+  const url = redisUrl();
+  const takeover =
+    url && runs.options.store
+      ? takeOverRuns({
+          store: runs.options.store as LeasedRunStore,
+          tools: (await registryFor(flags.tools)).list(),
+          llm,
+          executor: runs.options.executor,
+          onTakeover: (runId) => void process.stderr.write(`braid serve: took over run ${runId}\n`),
+          onError: (runId, err) =>
+            void process.stderr.write(`braid serve: could not continue run ${runId}: ${safeText(err.message)}\n`),
+        })
+      : undefined;
   process.stderr.write(
-    `braid serve: ${server.url} (dashboard and API; ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''})\n`,
+    `braid serve: ${server.url} (dashboard and API; ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''}${url ? `; runs and attempts in Redis at ${shownUrl(url)}` : ''})\n`,
   );
   await new Promise<void>((done) => {
     const stop = () => {
+      takeover?.stop();
       process.stderr.write('\nstopping: cancelling running workflows\n');
       for (const h of runs.list()) if (!h.finished) h.cancel();
       void Promise.allSettled(runs.list().map((h) => h.done))

@@ -29,7 +29,7 @@ export { EXIT } from './exit.js';
 
 /** `latest`, a unique prefix, or the id itself. */
 const runIdArg = async (given: string) =>
-  (await import('./run-id.js')).resolveRunId((await import('../store/default-store.js')).defaultStore(), given);
+  (await import('./run-id.js')).resolveRunId(await (await import('./store.js')).cliStore(), given);
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -108,8 +108,16 @@ export function buildProgram(): Command {
       'Run LLM-agent tool calls as conditional, parallel workflows.\nDocs: README.md; file format: docs/workflow-format.md',
     )
     .version('0.1.0')
+    .option(
+      '--redis <url>',
+      'keep runs in Redis and run attempts on braid workers (default $BRAID_REDIS_URL); see README "Scaling out"',
+    )
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    .hook('preAction', (cmd) => {
+      const { redis } = cmd.opts<{ redis?: string }>();
+      if (redis) process.env.BRAID_REDIS_URL = redis;
+    });
 
   program
     .command('run')
@@ -267,6 +275,39 @@ input, 3 waiting for an approval (braid approve).`,
     )
     .action(async (flags: ServiceFlags) => {
       process.exitCode = await (await import('./mcp-command.js')).mcpCommand(flags);
+    });
+
+  program
+    .command('worker')
+    .description('take attempts of runs from Redis and run them with these tools (start one or more per machine)')
+    .option('-t, --tools <module>', 'ES module with your tools (repeatable; the same modules the runs use)', collect)
+    .addOption(
+      new Option('-c, --concurrency <n>', 'attempts this worker runs at once').argParser(positiveInt).default(4),
+    )
+    .addOption(
+      new Option('--lock-duration <ms>', "how soon a dead worker's attempts go to another worker")
+        .argParser(positiveInt)
+        .default(30_000),
+    )
+    .addOption(
+      new Option('--grace <ms>', 'on SIGTERM, how long running attempts may take to finish')
+        .argParser(nonNegativeMs)
+        .default(30_000),
+    )
+    .option('--coordinate', 'also continue runs whose coordinator died (its lease on the run expired)')
+    .addOption(
+      new Option(
+        '--llm-concurrency <n>',
+        'most model requests in flight (default $BRAID_LLM_CONCURRENCY, else 8)',
+      ).argParser(positiveInt),
+    )
+    .option('-q, --quiet', 'no line per attempt')
+    .addHelpText(
+      'after',
+      '\nExample (README "Scaling out"):\n  redis-server --appendonly yes &\n  braid worker --redis redis://127.0.0.1:6379 --tools ./my-tools.mjs &   # on each machine\n  braid run flow.yaml --redis redis://127.0.0.1:6379\n\nAn attempt runs at least once: when a worker dies mid-attempt, another one runs it again.',
+    )
+    .action(async (flags: import('./worker-command.js').WorkerFlags) => {
+      process.exitCode = await (await import('./worker-command.js')).workerCommand(flags);
     });
 
   program
@@ -500,6 +541,12 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+function nonNegativeMs(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected milliseconds >= 0, got "${value}"`);
+  return n;
+}
+
 function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535)
@@ -515,6 +562,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return Number(process.exitCode ?? 0);
   } catch (err) {
     return reportError(err);
+  } finally {
+    await (await import('./store.js')).closeCli();
   }
 }
 

@@ -8,20 +8,21 @@ import type { RunRecord } from '../store/types.js';
 import { EXIT, ExitError, useColor } from './exit.js';
 import { STATUS_ICON, color, formatDuration, paint, safeLines, safeText, summaryTable, table } from './format.js';
 import { describeEvent } from './progress.js';
-import { defaultStore, problemReporter } from './run-command.js';
+import { problemReporter } from './run-command.js';
+import { cliStore, storeName } from './store.js';
 import { intervals, mermaidTimeline, textTimeline } from './timeline.js';
 
 async function load(runId: string): Promise<{ record: RunRecord; run: RecordedRun }> {
-  const record = await defaultStore().read(runId);
+  const record = await (await cliStore()).read(runId);
   return { record, run: foldRun(record, processAlive) };
 }
 
-function reportProblems(runId: string, record: RunRecord): void {
-  record.problems.forEach(problemReporter(defaultStore(), runId));
+async function reportProblems(runId: string, record: RunRecord): Promise<void> {
+  record.problems.forEach(problemReporter(await cliStore(), runId));
 }
 
 export async function runsCommand(flags: { json?: boolean; limit?: number }): Promise<number> {
-  const store = defaultStore();
+  const store = await cliStore();
   const ids = (await store.list()).slice(0, flags.limit ?? 20);
   const runs: RecordedRun[] = [];
   for (const id of ids) runs.push(foldRun(await store.read(id), processAlive));
@@ -36,7 +37,7 @@ export async function runsCommand(flags: { json?: boolean; limit?: number }): Pr
     return EXIT.ok;
   }
   if (!runs.length) {
-    process.stdout.write(`no runs in ${store.dir} yet (braid run <file> records one)\n`);
+    process.stdout.write(`no runs in ${storeName(store)} yet (braid run <file> records one)\n`);
     return EXIT.ok;
   }
   const c = useColor(process.stdout);
@@ -71,7 +72,7 @@ export async function showCommand(
   flags: { json?: boolean; timeline?: boolean; mermaid?: boolean },
 ): Promise<number> {
   const { record, run } = await load(runId);
-  reportProblems(runId, record);
+  await reportProblems(runId, record);
   const spans = intervals(record.events, run.endedAt ? Date.parse(run.endedAt) : Date.now());
   if (flags.mermaid) {
     process.stdout.write(`${safeLines(mermaidTimeline(`${run.workflow} run ${run.runId}`, spans))}\n`);
@@ -121,7 +122,7 @@ export async function showCommand(
 
 export async function explainCommand(runId: string, taskId: string): Promise<number> {
   const { record, run } = await load(runId);
-  reportProblems(runId, record);
+  await reportProblems(runId, record);
   if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: cannot explain`);
   if (!Object.hasOwn(run.tasks, taskId) || !record.header.workflow.tasks.some((t) => t.id === taskId)) {
     throw new ExitError(
@@ -141,7 +142,7 @@ export async function logsCommand(
   runId: string,
   flags: { json?: boolean; follow?: boolean; all?: boolean },
 ): Promise<number> {
-  const store = defaultStore();
+  const store = await cliStore();
   const hidden = new Map<string, number>();
   for await (const e of followRun(store, runId, { follow: flags.follow, onProblem: problemReporter(store, runId) })) {
     if (flags.json) process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -158,9 +159,9 @@ export async function logsCommand(
 
 /** `braid graph --run <runId>`: the run's workflow coloured by status, with its child runs as subgraphs. */
 export async function graphRunCommand(runId: string): Promise<number> {
-  const store = defaultStore();
+  const store = await cliStore();
   const { record, run } = await load(runId);
-  reportProblems(runId, record);
+  await reportProblems(runId, record);
   if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: its workflow is unknown`);
   const children = [];
   for (const e of record.events) {

@@ -11,7 +11,7 @@ import type { RunResult } from '../core/result.js';
 import type { EventListener } from '../events/bus.js';
 import type { RunEvent } from '../core/events.js';
 import { loadWorkflow, readWorkflowFile, validateRead } from '../spec/load.js';
-import { JsonlRunStore } from '../store/jsonl-store.js';
+import type { RunStore } from '../store/types.js';
 import { builtinTools } from '../../tools/index.js';
 import { loadToolsModule } from '../tools/load-module.js';
 import { toRegistry, type ToolRegistry } from '../tools/registry.js';
@@ -57,13 +57,11 @@ const budgetOf = (f: RunFlags) => ({
   max_tasks: f.budgetTasks,
 });
 
-import { defaultStore } from '../store/default-store.js';
-
-export { defaultStore };
+import { cliExecutor, cliStore, recordName } from './store.js';
 
 /** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
-export const problemReporter = (store: JsonlRunStore, runId: string) => (problem: string) =>
-  void process.stderr.write(`braid: ${store.path(runId)}: ${safeText(problem)}\n`);
+export const problemReporter = (store: RunStore, runId: string) => (problem: string) =>
+  void process.stderr.write(`braid: ${recordName(store, runId)}: ${safeText(problem)}\n`);
 
 export async function loadUserTools(files: readonly string[] = []): Promise<Tool[]> {
   const out: Tool[] = [];
@@ -83,7 +81,8 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
     const loaded = validateRead(file, read, { toolNames: registry.names() });
     const input = await readRunInput(flags, loaded.workflow.inputs);
     preflight(file, loaded.workflow, toRegistry([...registry.list(), ...loaded.tools]), input, flags.quiet);
-    const store = flags.store === false ? undefined : defaultStore();
+    const store = flags.store === false ? undefined : await cliStore();
+    const executor = await cliExecutor(flags.concurrency);
     const source = {
       file: resolve(file),
       ...(flags.tools?.length ? { tools: flags.tools.map((t) => resolve(t)) } : {}),
@@ -102,6 +101,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
           llm: modelFor(flags),
           budget: budgetOf(flags),
           store: store ?? false,
+          executor,
           recordSource: source,
           ...(mcp.source ? { mcp: mcp.source } : {}),
           ...ui,
@@ -117,7 +117,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
  * Its lock is taken first: while another process continues the run this fails at once (`E_LOCKED`, exit 2).
  */
 export async function resumeCommand(runId: string, flags: RunFlags, approve?: Approval): Promise<number> {
-  const store = defaultStore();
+  const store = await cliStore();
   const { header, problems } = await store.read(runId);
   if (!header) throw new ExitError(EXIT.invalid, `run "${runId}" cannot be resumed: ${problems.join('; ')}`);
   problems.forEach(problemReporter(store, runId));
@@ -132,6 +132,7 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
     store,
     tools,
     concurrency: flags.concurrency,
+    executor: await cliExecutor(flags.concurrency),
     llm: modelFor(flags),
     budget: budgetOf(flags),
     approve,
@@ -164,7 +165,7 @@ export async function approveCommand(
     comment: flags.comment,
   };
   if (flags.resume !== false) return resumeCommand(runId, flags, decision);
-  await approveTask(defaultStore(), runId, taskId, decision);
+  await approveTask(await cliStore(), runId, taskId, decision);
   process.stderr.write(
     `${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\ncontinue it with: braid resume ${runId}\n`,
   );
@@ -195,7 +196,7 @@ type Ui = { onEvent: EventListener[]; signal: AbortSignal };
 async function withRunUi(
   taskIds: readonly string[],
   flags: RunFlags,
-  store: JsonlRunStore | undefined,
+  store: (RunStore & { flushSync?(): void; idle?(): Promise<void> }) | undefined,
   start: (ui: Ui) => Promise<RunResult>,
 ): Promise<number> {
   const controller = new AbortController();
@@ -206,7 +207,7 @@ async function withRunUi(
       process.stderr.write('\ncancelling: running tools get the abort signal; press Ctrl-C again to exit now\n');
       controller.abort();
     } else {
-      store?.flushSync(); // nothing recorded is lost
+      store?.flushSync?.(); // nothing recorded is lost
       process.exit(130);
     }
   };
@@ -253,7 +254,7 @@ async function withRunUi(
       else if (providers.size) process.stdout.write(`LLM: ${safeText([...providers].join(', '))}\n`);
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
     }
-    await store?.idle(); // the record's last fsync, before the process exits
+    await store?.idle?.(); // the record's last fsync, before the process exits
     return result.status === 'succeeded' ? EXIT.ok : result.status === 'waiting' ? EXIT.waiting : EXIT.failed;
   } finally {
     progress?.stop();

@@ -97,6 +97,8 @@ export class BraidWorker {
         prefix: this.#prefix,
         concurrency: Math.min(concurrency, tool?.concurrency ?? Infinity),
         lockDuration: this.#options.lockDurationMs ?? 30_000,
+        // Look for attempts of dead workers as often as a lock lasts.
+        stalledInterval: this.#options.lockDurationMs ?? 30_000,
         // A job is re-delivered after its worker died; more than this many deaths fail it (E_WORKER).
         maxStalledCount: 3,
         ...telemetry,
@@ -141,7 +143,6 @@ export class BraidWorker {
   }
 
   async #attempt(job: Job, request: AttemptRequest, signal: AbortSignal): Promise<AttemptResult> {
-    if (await this.#redis.exists(cancelledKey(this.#prefix, request.runId))) return { status: 'cancelled' };
     const tool = this.#tools.get(request.tool);
     if (!tool) {
       const message = `this worker has no tool "${request.tool}" (start it with the --tools module that defines it)`;
@@ -168,6 +169,8 @@ export class BraidWorker {
     };
     run.attempts++;
     try {
+      // A run cancelled while this attempt waited in the queue (a cancel from now on aborts `run.controller`).
+      if (await this.#redis.exists(cancelledKey(this.#prefix, request.runId))) return { status: 'cancelled' };
       const result = await this.#local.execute(request, host);
       await sent;
       return result;

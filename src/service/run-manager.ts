@@ -7,6 +7,7 @@ import { cancelRecordedRun, newRunId, prepareResume, resolveInput, runWorkflow, 
 import type { RunResult } from '../core/result.js';
 import type { RunEvent } from '../core/events.js';
 import type { LlmProvider } from '../llm/types.js';
+import type { AttemptExecutor } from '../executors/contract.js';
 import type { RunStore } from '../store/types.js';
 import type { CatalogEntry, WorkflowCatalog } from './catalog.js';
 
@@ -87,6 +88,8 @@ export interface RunManagerOptions {
   readonly store?: RunStore;
   readonly llm?: LlmProvider;
   readonly concurrency?: number;
+  /** Where attempts run (e.g. BullMQ workers). @default in this process */
+  readonly executor?: AttemptExecutor;
   /** Finished runs kept in memory (older ones are still read from the store). @default 500 */
   readonly keepFinished?: number;
 }
@@ -101,7 +104,7 @@ export class RunManager {
     const entry = this.entry(workflowName);
     const resolved = resolveInput(entry.workflow, input);
     const runId = newRunId();
-    const { store, llm, concurrency, catalog } = this.options;
+    const { store, llm, concurrency, catalog, executor } = this.options;
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) =>
       runWorkflow(entry.workflow, {
         tools: catalog.toolsFor(entry),
@@ -110,6 +113,7 @@ export class RunManager {
         store: store ?? false,
         llm,
         concurrency,
+        executor,
         onEvent,
         signal,
         ...(entry.file ? { recordSource: { file: entry.file } } : {}),
@@ -125,10 +129,11 @@ export class RunManager {
    * cannot continue.
    */
   async resume(runId: string, workflowName: string, approve?: Approval): Promise<RunHandle> {
-    const { store, llm, concurrency, catalog } = this.options;
+    const { store, llm, concurrency, catalog, executor } = this.options;
     if (!store) throw new BraidError('E_CONFIG', 'resuming needs a run store', { retryable: false });
     const entry = this.entry(workflowName);
-    const pending = await prepareResume(runId, { store, tools: catalog.toolsFor(entry), llm, concurrency, approve });
+    const tools = catalog.toolsFor(entry);
+    const pending = await prepareResume(runId, { store, tools, llm, concurrency, executor, approve });
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) => pending.start({ onEvent, signal }));
     this.#track(handle);
     return handle;

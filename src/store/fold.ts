@@ -65,7 +65,8 @@ class PendingLabels {
  * that cannot be folded is reported in `problems` instead of thrown.
  */
 export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () => false): RecordedRun {
-  const folder = new RunFolder(record.header, alive);
+  const { live } = record;
+  const folder = new RunFolder(record.header, live === undefined ? alive : () => live);
   for (const e of record.events) folder.add(e);
   return folder.result();
 }

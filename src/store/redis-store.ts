@@ -40,7 +40,8 @@ export class RedisRunStore implements RunStore {
   readonly #closing = new Map<string, Promise<void>>();
 
   constructor(url: string, options: RedisRunStoreOptions = {}) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false, enableOfflineQueue: true });
+    // Commands wait while Redis restarts (offline queue, retried without limit): a run rides through it.
+    this.redis = new Redis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
     // A broken connection is reported by the command that needs it; no unhandled 'error' events.
     this.redis.on('error', () => {});
     this.#prefix = options.prefix ?? 'braid';
@@ -129,9 +130,10 @@ export class RedisRunStore implements RunStore {
   }
 
   async read(runId: string): Promise<RunRecord> {
-    const [header, entries] = await Promise.all([
+    const [header, entries, held] = await Promise.all([
       this.redis.get(this.#key(runId, 'header')),
       this.redis.xrange(this.#key(runId, 'events'), '-', '+'),
+      this.redis.exists(this.#key(runId, 'lock')),
     ]);
     if (header === null) throw noSuchRun(runId);
     const problems: string[] = [];
@@ -143,16 +145,44 @@ export class RedisRunStore implements RunStore {
         problems.push(`stream entry ${id}: ${(err as Error).message}, ignored`);
       }
     }
-    return { header: JSON.parse(header) as RunHeader, events, problems };
+    return { header: JSON.parse(header) as RunHeader, events, problems, live: held === 1 };
   }
 
   async list(): Promise<string[]> {
     return this.redis.zrevrange(`${this.#prefix}:runs`, 0, -1);
   }
 
-  /** Close the connection (a CLI command ends with it). */
+  /** Fails with `E_CONFIG` when Redis does not answer within `timeoutMs` (commands otherwise wait for it). */
+  async reachable(timeoutMs = 3000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.redis.ping(), late]);
+    } catch (err) {
+      throw new BraidError(
+        'E_CONFIG',
+        `cannot reach Redis at ${this.redis.options.host}:${this.redis.options.port}: ${(err as Error).message}`,
+        {
+          retryable: false,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves when the logs closed by this process have written their last events and released their leases. */
+  async idle(): Promise<void> {
+    await Promise.all(this.#closing.values());
+  }
+
+  /** Close the connection once the logs being closed are written (a CLI command ends with it). */
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await this.idle();
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
+    else this.redis.disconnect();
   }
 
   /** Appends buffer; once per event-loop turn they go out as one pipeline of XADDs (the group commit). */

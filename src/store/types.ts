@@ -52,6 +52,11 @@ export interface RunRecord {
   readonly events: RunEvent[];
   /** Lines that could not be read (e.g. a truncated last line after `kill -9`), reported, never thrown. */
   readonly problems: readonly string[];
+  /**
+   * Whether a writer holds the run now, when the store knows it from a lease (Redis): then a `running`
+   * record is told from an interrupted one by it, not by asking whether the writer's pid lives here.
+   */
+  readonly live?: boolean;
 }
 
 export interface RunStore {

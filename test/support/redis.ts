@@ -27,27 +27,41 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(): Promise<TestRedis & { restart(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'braid-redis-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('redis-server did not start in 10 s')), 10_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      if (String(d).includes('Ready to accept connections')) (clearTimeout(timer), resolve());
+  let child: ChildProcess;
+  const launch = async () => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('redis-server did not start in 10 s')), 10_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        if (String(d).includes('Ready to accept connections')) (clearTimeout(timer), resolve());
+      });
+      child.on('exit', (code) => (clearTimeout(timer), reject(new Error(`redis-server exited with ${code}`))));
     });
-    child.on('exit', (code) => (clearTimeout(timer), reject(new Error(`redis-server exited with ${code}`))));
-  });
+  };
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM'); // with appendonly, what was written survives the restart
+    await exited;
+  };
+  await launch();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    /** Stop and start again on the same port and data folder. */
+    restart: async () => {
+      await stop();
+      await launch();
+    },
     stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

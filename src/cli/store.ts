@@ -1,0 +1,79 @@
+/**
+ * Where a CLI command keeps runs and runs attempts: the JSONL files under `$BRAID_HOME/runs` and this
+ * process, or Redis for both when `--redis` / `BRAID_REDIS_URL` names one (README "Scaling out"): runs
+ * recorded in Redis are seen by every machine, and attempts go to `braid worker` processes. Redis clients
+ * load only then, and `closeCli` closes them when the command ends.
+ */
+import type { AttemptExecutor } from '../executors/contract.js';
+import { defaultStore } from '../store/default-store.js';
+import type { RedisRunStore } from '../store/redis-store.js';
+import type { RunStore } from '../store/types.js';
+
+export const redisUrl = (): string | undefined => process.env.BRAID_REDIS_URL || undefined;
+
+/** A URL as printed: without its password. */
+export const shownUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, '//***@');
+
+let store: Promise<RunStore> | undefined;
+const closers: (() => Promise<void>)[] = [];
+
+/** The command's run store (one per process). */
+export function cliStore(): Promise<RunStore> {
+  return (store ??= openStore());
+}
+
+async function openStore(): Promise<RunStore> {
+  const url = redisUrl();
+  if (!url) return defaultStore();
+  const { RedisRunStore } = await import('../store/redis-store.js');
+  // BRAID_LEASE_MS: how long a dead coordinator's runs wait before another process takes them over.
+  const redis = new RedisRunStore(url, { leaseMs: Number(process.env.BRAID_LEASE_MS) || undefined });
+  closers.push(() => redis.close());
+  await redis.reachable();
+  return redis;
+}
+
+/** The Redis store, or a clear error for a command that needs one. */
+export async function redisStore(command: string): Promise<RedisRunStore> {
+  if (!redisUrl()) {
+    const { ExitError, EXIT } = await import('./exit.js');
+    throw new ExitError(EXIT.invalid, `${command} needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL`);
+  }
+  return (await cliStore()) as RedisRunStore;
+}
+
+/** Attempts as BullMQ jobs for `braid worker` processes when Redis is configured; else undefined (in process). */
+export async function cliExecutor(concurrency?: number): Promise<AttemptExecutor | undefined> {
+  const url = redisUrl();
+  if (!url) return undefined;
+  const { BullmqExecutor } = await import('../executors/bullmq-executor.js');
+  const executor = new BullmqExecutor({
+    redis: url,
+    concurrency,
+    telemetry: Boolean(process.env.BRAID_OTEL),
+    onNoWorker: (queue) =>
+      void process.stderr.write(
+        `braid: no braid worker takes attempts from queue "${queue}" at ${shownUrl(url)} yet; they wait for one (start one with: braid worker --redis ${shownUrl(url)})\n`,
+      ),
+  });
+  closers.push(() => executor.close());
+  return executor;
+}
+
+/** Where a run's record is, for messages. */
+export function recordName(store: RunStore, runId: string): string {
+  const path = (store as { path?: (id: string) => string }).path;
+  return path ? path.call(store, runId) : `run ${runId} in Redis`;
+}
+
+/** The store, for messages. */
+export function storeName(store: RunStore): string {
+  const dir = (store as { dir?: string }).dir;
+  return dir ?? `Redis at ${shownUrl(redisUrl() ?? '')}`;
+}
+
+/** Close what the command opened (Redis connections keep a process alive). */
+export async function closeCli(): Promise<void> {
+  store = undefined;
+  await Promise.all(closers.splice(0).map((close) => close().catch(() => {})));
+}

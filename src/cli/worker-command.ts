@@ -1,0 +1,65 @@
+/**
+ * `braid worker`: take attempts from Redis and run them with this machine's tools (README "Scaling out").
+ * With `--coordinate` it also continues runs whose coordinator died. SIGTERM or Ctrl-C: stop taking
+ * attempts, let running ones finish within the grace period, exit.
+ */
+import { once } from 'node:events';
+import { BraidWorker } from '../executors/bullmq-worker.js';
+import { takeOverRuns } from '../service/takeover.js';
+import { EXIT, ExitError } from './exit.js';
+import { safeText } from './format.js';
+import { modelFor, registryFor, type RunFlags } from './run-command.js';
+import { cliExecutor, redisStore, redisUrl, shownUrl } from './store.js';
+
+export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'llmConcurrency'> {
+  lockDuration?: number;
+  grace?: number;
+  coordinate?: boolean;
+  quiet?: boolean;
+}
+
+export async function workerCommand(flags: WorkerFlags): Promise<number> {
+  const url = redisUrl();
+  if (!url)
+    throw new ExitError(
+      EXIT.invalid,
+      'braid worker needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL',
+    );
+  const registry = await registryFor(flags.tools);
+  const llm = modelFor(flags);
+  const say = (line: string) => void (flags.quiet || process.stderr.write(`${line}\n`));
+  const worker = new BraidWorker({
+    redis: url,
+    tools: registry.list(),
+    llm,
+    concurrency: flags.concurrency,
+    lockDurationMs: flags.lockDuration,
+    telemetry: Boolean(process.env.BRAID_OTEL),
+    onAttempt: (r, result) =>
+      say(
+        `  ${result.status === 'succeeded' ? '✓' : result.status === 'failed' ? '✗' : '·'} ${safeText(r.runId)} ${safeText(r.taskId)} (${safeText(r.tool)}, attempt ${r.attempt}) ${result.status}${'durationMs' in result ? ` in ${Math.round(result.durationMs)} ms` : ''}${result.status === 'failed' ? `: ${safeText(result.error.message)}` : ''}`,
+      ),
+  });
+  await worker.start();
+  const takeover = flags.coordinate
+    ? takeOverRuns({
+        store: await redisStore('braid worker --coordinate'),
+        tools: registry.list(),
+        llm,
+        executor: await cliExecutor(),
+        // Look for orphaned runs a few times per lease (BRAID_LEASE_MS, default 15 s).
+        intervalMs: Math.min(2000, (Number(process.env.BRAID_LEASE_MS) || 15_000) / 3),
+        onTakeover: (runId) => say(`braid worker: took over run ${runId} (its coordinator stopped renewing its lease)`),
+        onFinished: (runId, r) => say(`braid worker: run ${runId} ${r.status}`),
+        onError: (runId, err) => say(`braid worker: could not continue run ${runId}: ${safeText(err.message)}`),
+      })
+    : undefined;
+  say(
+    `braid worker ${process.pid}: ${registry.list().length} tools, queues ${worker.queues.join(', ')}, concurrency ${flags.concurrency ?? 4}, Redis ${shownUrl(url)}${takeover ? ', continuing orphaned runs' : ''}\n(SIGTERM or Ctrl-C stops it: running attempts finish first, up to ${Math.round((flags.grace ?? 30_000) / 1000)} s)`,
+  );
+  const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]).then(() => 'stop');
+  say(`braid worker: ${signal}ping: no new attempts; waiting for running ones`);
+  takeover?.stop();
+  await worker.close(flags.grace ?? 30_000);
+  return EXIT.ok;
+}

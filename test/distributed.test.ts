@@ -1,0 +1,224 @@
+/**
+ * Workers on many machines, for real: `braid worker` processes and `braid run --redis` coordinators
+ * around one redis-server (started here on a loopback port). A DAG spread over three workers, a worker and
+ * a coordinator killed with SIGKILL mid-run, a rate limit across workers, cancellation reaching another
+ * process, and Redis restarted mid-run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, braid, BRAID_HOME, ROOT } from './support/cli.js';
+import { hasRedis, SKIP_REDIS, startRedis } from './support/redis.js';
+
+if (!hasRedis) console.log(SKIP_REDIS);
+
+const TOOLS = join(ROOT, 'test/fixtures/worker-tools.mjs');
+let redis: Awaited<ReturnType<typeof startRedis>>;
+let dir: string;
+const children: ChildProcess[] = [];
+
+type Trace = { what: string; task: string; attempt: number; pid: number; at: number };
+const trace = (): Trace[] =>
+  existsSync(join(dir, 'trace.log'))
+    ? readFileSync(join(dir, 'trace.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Trace)
+    : [];
+
+const env = () => ({ TRACE_DIR: dir, BRAID_REDIS_URL: redis.url, BRAID_HOME });
+
+async function until<T>(get: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A `braid` process in the background (a worker, a coordinator); killed after the test if still alive. */
+function start(args: string[], extraEnv: Record<string, string> = {}): ChildProcess & { err: string } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', ...env(), ...extraEnv },
+  }) as ChildProcess & { err: string };
+  child.err = '';
+  child.stderr!.on('data', (d) => (child.err += d));
+  child.stdout!.resume();
+  children.push(child);
+  return child;
+}
+
+async function workers(n: number, extra: string[] = []): Promise<(ChildProcess & { err: string })[]> {
+  const started = Array.from({ length: n }, () =>
+    start(['worker', '--tools', TOOLS, '--lock-duration', '1000', '--grace', '0', ...extra]),
+  );
+  await Promise.all(started.map((w) => until(() => w.err.includes('braid worker '))));
+  return started;
+}
+
+const exited = (c: ChildProcess) =>
+  c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r));
+
+function flowFile(name: string, tasks: unknown[]): string {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ name, tasks }));
+  return file;
+}
+
+describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-server, separate processes)', () => {
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('a 200-task DAG run over 3 worker processes gives the same result as in process', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    const tasks = [];
+    for (let layer = 0; layer < 10; layer++)
+      for (let i = 0; i < 20; i++)
+        tasks.push({
+          id: `t${layer}_${i}`,
+          tool: 'step',
+          input: { ms: i % 7 === 0 ? 5 : 0 },
+          ...(layer ? { dependencies: [`t${layer - 1}_${i}`, `t${layer - 1}_${(i + 1) % 20}`] } : {}),
+        });
+    const file = flowFile('dag200', tasks);
+    const local = await braid(['run', file, '--tools', TOOLS, '--json', '--no-store'], {
+      env: { TRACE_DIR: dir },
+    });
+    expect(local.code, local.stderr).toBe(0);
+    const ws = await workers(3);
+    const remote = await braid(['run', file, '--tools', TOOLS, '--json'], { env: env() });
+    expect(remote.code, remote.stderr).toBe(0);
+    const shape = (out: string) => {
+      const r = JSON.parse(out) as { status: string; output: unknown; tasks: Record<string, any> };
+      const tasks = Object.entries(r.tasks).map(([id, t]) => [id, t.status, t.attempts, t.output]);
+      return { status: r.status, output: r.output, tasks };
+    };
+    expect(shape(remote.stdout)).toEqual(shape(local.stdout));
+    expect(shape(remote.stdout).tasks).toHaveLength(200);
+    // The attempts were spread over the workers, not run by the coordinator.
+    const pids = new Set(
+      trace()
+        .filter((t) => t.what === 'start')
+        .map((t) => t.pid),
+    );
+    const workerPids = new Set(ws.map((w) => w.pid));
+    const remotePids = [...pids].filter((p) => workerPids.has(p));
+    expect(remotePids.length).toBeGreaterThanOrEqual(2);
+    // And the run is recorded in Redis: any braid command pointed at it sees it.
+    const runs = await braid(['runs', '--json'], { env: env() });
+    expect(JSON.parse(runs.stdout)[0]).toMatchObject({ workflow: 'dag200', status: 'succeeded' });
+  }, 90_000);
+
+  it('kill -9 of a worker mid-attempt: the attempt goes to another worker and the run succeeds', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    const ws = await workers(2);
+    const file = flowFile('slow', [
+      { id: 'slow', tool: 'step', input: { ms: 1500 } },
+      { id: 'after', tool: 'step', dependencies: ['slow'] },
+    ]);
+    const run = braid(['run', file, '--tools', TOOLS, '--json'], { env: env() });
+    const first = await until(() => trace().find((t) => t.task === 'slow' && t.what === 'start'));
+    const victim = ws.find((w) => w.pid === first.pid)!;
+    expect(victim).toBeDefined();
+    victim.kill('SIGKILL');
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    const slow = trace().filter((t) => t.task === 'slow');
+    // Started twice (at least once: the dead worker's start), ended once, by the survivor.
+    expect(slow.filter((t) => t.what === 'start').map((t) => t.pid)).toEqual([victim.pid, expect.any(Number)]);
+    expect(slow.filter((t) => t.what === 'end').map((t) => t.pid)).toEqual([ws.find((w) => w !== victim)!.pid]);
+  }, 60_000);
+
+  it('kill -9 of the coordinator: a worker --coordinate takes the run over when its lease expires; no recorded success runs again', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    const lease = { BRAID_LEASE_MS: '1500' };
+    start(['worker', '--tools', TOOLS, '--lock-duration', '1000', '--coordinate'], lease);
+    await until(() => children[0] && (children[0] as ChildProcess & { err: string }).err.includes('braid worker '));
+    const file = flowFile('chain', [
+      { id: 'a', tool: 'step', input: { ms: 0 } },
+      { id: 'b', tool: 'step', input: { ms: 1000 }, dependencies: ['a'] },
+      { id: 'c', tool: 'step', input: { ms: 0 }, dependencies: ['b'] },
+    ]);
+    const coordinator = start(['run', file, '--tools', TOOLS, '--quiet'], lease);
+    await until(() => trace().find((t) => t.task === 'b' && t.what === 'start'));
+    coordinator.kill('SIGKILL');
+    await exited(coordinator);
+    const show = await until(async () => {
+      const runs = await braid(['runs', '--json'], { env: env() });
+      const latest = (JSON.parse(runs.stdout) as { runId: string; workflow: string; status: string }[]).find(
+        (r) => r.workflow === 'chain',
+      );
+      return latest?.status === 'succeeded' && latest;
+    });
+    expect(show.status).toBe('succeeded');
+    const starts = (task: string) => trace().filter((t) => t.task === task && t.what === 'start').length;
+    expect(starts('a')).toBe(1); // recorded before the coordinator died: reused, not run again
+    expect(starts('c')).toBe(1);
+    expect(children[0] && (children[0] as ChildProcess & { err: string }).err).toContain(`took over run ${show.runId}`);
+  }, 60_000);
+
+  it('cancelling a run reaches the tool running in a worker process', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    await workers(1);
+    const file = flowFile('hang', [{ id: 'h', tool: 'hang' }]);
+    const coordinator = start(['run', file, '--tools', TOOLS, '--quiet']);
+    await until(() => trace().find((t) => t.task === 'h' && t.what === 'start'));
+    coordinator.kill('SIGINT');
+    await exited(coordinator);
+    expect(coordinator.exitCode).toBe(1);
+    const aborted = await until(() => trace().find((t) => t.what === 'aborted'), 5000);
+    expect(aborted.pid).not.toBe(coordinator.pid);
+  }, 30_000);
+
+  it('a tool’s rate limit holds across 3 workers (starts counted per interval)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    await workers(3);
+    const file = flowFile(
+      'limited',
+      Array.from({ length: 10 }, (_, i) => ({ id: `l${i}`, tool: 'limited' })),
+    );
+    const r = await braid(['run', file, '--tools', TOOLS, '--json'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const starts = trace()
+      .filter((t) => t.what === 'start')
+      .map((t) => t.at)
+      .sort((x, y) => x - y);
+    expect(starts).toHaveLength(10);
+    expect(new Set(trace().map((t) => t.pid)).size).toBeGreaterThanOrEqual(2);
+    // 2 per 400 ms: the k-th start is not before the (k/2)-th interval after the first (25 ms of slack).
+    starts.forEach((at, k) => expect(at - starts[0]).toBeGreaterThanOrEqual(Math.floor(k / 2) * 400 - 25));
+  }, 60_000);
+
+  it('Redis restarted mid-run (with persistence on): the run completes', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    await workers(1);
+    const file = flowFile(
+      'chain6',
+      Array.from({ length: 6 }, (_, i) => ({
+        id: `s${i}`,
+        tool: 'step',
+        input: { ms: 300 },
+        ...(i ? { dependencies: [`s${i - 1}`] } : {}),
+      })),
+    );
+    const run = braid(['run', file, '--tools', TOOLS, '--json'], { env: env() });
+    await until(() => trace().filter((t) => t.what === 'end').length >= 2);
+    await redis.restart();
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { tasks: Record<string, { status: string }> };
+    expect(Object.values(result.tasks).map((t) => t.status)).toEqual(Array(6).fill('succeeded'));
+  }, 60_000);
+});
