@@ -24,7 +24,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['testing', 'langchain', 'ai-sdk', 'agents'], // adapters and the chat agent
   ['server'], // the HTTP API
   ['cli'],
-  ['index'], // src/index.ts, the public API
+  ['index'], // src/index.ts, the public API (and src/redis.ts, braid/redis)
 ];
 
 /** The layer name of a repository file. */
@@ -34,8 +34,9 @@ function folderOf(file: string): string {
   if (parts[0] === 'agents') return 'agents';
   if (parts.length === 2)
     return (
-      { 'errors.ts': 'core', 'paths.ts': 'core', 'index.ts': 'index', 'builder.ts': 'builder' }[parts[1]] ??
-      `src/${parts[1]}`
+      { 'errors.ts': 'core', 'paths.ts': 'core', 'index.ts': 'index', 'redis.ts': 'index', 'builder.ts': 'builder' }[
+        parts[1]
+      ] ?? `src/${parts[1]}`
     );
   return parts[1];
 }
