@@ -113,3 +113,49 @@ storeContract(
   },
   !hasRedis,
 );
+
+describe.skipIf(!hasRedis)('Redis store: the lease', () => {
+  const header = (runId: string) => ({
+    type: 'run.record' as const,
+    version: 1 as const,
+    runId,
+    createdAt: new Date().toISOString(),
+    workflow: { name: 'w', tasks: [] } as never,
+    input: {},
+  });
+  const event = (seq: number, type = 'task.log') =>
+    ({ seq, ts: new Date().toISOString(), runId: 'x', type, level: 'info', message: String(seq) }) as never;
+
+  it('fences appends: a writer whose lease another process took stops with E_LOCKED and writes nothing more', async () => {
+    const a = new RedisRunStore(redis!.url, { prefix: `lease${++prefixes}`, leaseMs: 200 });
+    const b = new RedisRunStore(redis!.url, { prefix: `lease${prefixes}`, leaseMs: 5000 });
+    opened.push(a, b);
+    const log = await a.create(header('r1'));
+    log.append(event(1));
+    await log.flush();
+    // The writer stalls past its lease (its renewals stop); another process takes the run over.
+    await a.redis.del(`lease${prefixes}:run:r1:lock`);
+    const lock = await b.lock('r1');
+    let failed: Error | undefined;
+    log.onFailure = (err) => (failed = err);
+    log.append(event(2));
+    await log.flush();
+    expect(failed).toMatchObject({ code: 'E_LOCKED' });
+    expect((await b.read('r1')).events.map((e) => e.seq)).toEqual([1]);
+    lock.release();
+  });
+
+  it('knows which runs are open and whether a live writer holds them (read() says live; fold needs no pid)', async () => {
+    const store = new RedisRunStore(redis!.url, { prefix: `lease${++prefixes}` });
+    opened.push(store);
+    const log = await store.create(header('r2'));
+    log.append(event(1, 'run.started'));
+    await log.flush();
+    expect(await store.openRuns()).toEqual([{ runId: 'r2', held: true }]);
+    expect((await store.read('r2')).live).toBe(true);
+    log.append({ ...(event(2, 'run.finished') as object), status: 'succeeded', durationMs: 1 } as never);
+    await log.close();
+    expect(await store.openRuns()).toEqual([]);
+    expect((await store.read('r2')).live).toBe(false);
+  });
+});
