@@ -201,6 +201,44 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     starts.forEach((at, k) => expect(at - starts[0]).toBeGreaterThanOrEqual(Math.floor(k / 2) * 400 - 25));
   }, 60_000);
 
+  it('every braid command pointed at the same Redis sees the run: logs --follow, show, explain, resume, serve', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    await workers(1);
+    const file = flowFile('seen', [
+      { id: 'a', tool: 'step', input: { ms: 300 } },
+      { id: 'b', tool: 'step', input: { ms: 300 }, dependencies: ['a'] },
+      { id: 'bad', tool: 'hang', timeout_ms: 200, dependencies: ['b'] },
+    ]);
+    const run = braid(['run', file, '--tools', TOOLS, '--json'], { env: env() });
+    const started = await until(() => trace().find((t) => t.task === 'a'));
+    expect(started).toBeDefined();
+    // Followed from another process while it runs (XREAD BLOCK), to its end.
+    const logs = await braid(['logs', 'latest', '--follow', '--json'], { env: env() });
+    const types = logs.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(types[0]).toBe('run.started');
+    expect(types.at(-1)).toBe('run.finished');
+    const r = await run;
+    expect(r.code).toBe(1);
+    const runId = (JSON.parse(r.stdout) as { runId: string }).runId;
+    const show = await braid(['show', runId, '--json'], { env: env() });
+    expect(JSON.parse(show.stdout)).toMatchObject({ status: 'failed', tasks: { a: { status: 'succeeded' } } });
+    const explain = await braid(['explain', runId, 'bad'], { env: env() });
+    expect(explain.stdout).toMatch(/E_TIMEOUT|timed out|200 ?ms/);
+    // Resumed from the record in Redis: a and b are reused (not run again), bad fails again.
+    const resumed = await braid(['resume', runId, '--json'], { env: env() });
+    expect(resumed.code).toBe(1);
+    expect(trace().filter((t) => t.task === 'a' && t.what === 'start')).toHaveLength(1);
+    // The dashboard's API over the same Redis lists it.
+    const serve = start(['serve', '--port', '0', '--tools', TOOLS]);
+    const url = await until(() => /http:\/\/127\.0\.0\.1:\d+/.exec(serve.err)?.[0]);
+    const list = (await (await fetch(`${url}/runs`)).json()) as { runs?: { runId: string }[] } | { runId: string }[];
+    const ids = (Array.isArray(list) ? list : (list.runs ?? [])).map((x) => x.runId);
+    expect(ids).toContain(runId);
+  }, 60_000);
+
   it('Redis restarted mid-run (with persistence on): the run completes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
     await workers(1);

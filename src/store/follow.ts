@@ -21,6 +21,7 @@ export async function* followRun(
   runId: string,
   options: FollowOptions = {},
 ): AsyncGenerator<RunEvent> {
+  if (store.follow) return yield* store.follow(runId, options);
   if (store.readFrom)
     return yield* followIncrementally(store as Required<Pick<RunStore, 'readFrom'>> & RunStore, runId, options);
   let seq = options.afterSeq ?? 0;

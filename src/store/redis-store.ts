@@ -148,6 +148,48 @@ export class RedisRunStore implements RunStore {
     return { header: JSON.parse(header) as RunHeader, events, problems, live: held === 1 };
   }
 
+  /** The events after `afterSeq`; with `follow`, new ones as they are appended (`XREAD BLOCK` on a connection of its own). */
+  async *follow(
+    runId: string,
+    options: { follow?: boolean; afterSeq?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<RunEvent> {
+    if (!(await this.redis.exists(this.#key(runId, 'header')))) throw noSuchRun(runId);
+    const key = this.#key(runId, 'events');
+    const afterSeq = options.afterSeq ?? 0;
+    let last = '0-0';
+    let finished = false;
+    const take = function* (entries: [string, string[]][]) {
+      for (const [id, fields] of entries) {
+        last = id;
+        let event: RunEvent;
+        try {
+          event = JSON.parse(fields[1]) as RunEvent;
+        } catch {
+          continue; // read() reports unreadable entries
+        }
+        if (event.type === 'run.finished') finished = true;
+        if (event.seq > afterSeq) yield event;
+      }
+    };
+    yield* take(await this.redis.xrange(key, '-', '+'));
+    if (!options.follow) return;
+    const reader = this.redis.duplicate();
+    reader.on('error', () => {});
+    const stop = () => reader.disconnect();
+    options.signal?.addEventListener('abort', stop);
+    try {
+      while (!finished && !options.signal?.aborted) {
+        const got = await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', key, last).catch(() => null);
+        if (got) yield* take(got[0][1]);
+        // Nothing new for a second and no writer holds the run: it was interrupted.
+        else if (!(await this.redis.exists(this.#key(runId, 'lock')))) return;
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', stop);
+      reader.disconnect();
+    }
+  }
+
   async list(): Promise<string[]> {
     return this.redis.zrevrange(`${this.#prefix}:runs`, 0, -1);
   }

@@ -75,6 +75,14 @@ export interface RunStore {
   list(): Promise<string[]>;
   /** The run rebuilt from its record without holding its events (cached while unchanged); optional: `read` + `foldRun` serve otherwise. */
   fold?(runId: string, alive?: (pid: number) => boolean): Promise<FoldedRecord>;
+  /**
+   * The run's events from `afterSeq` on and, with `follow`, the ones appended later until the run finishes or
+   * its writer is gone (Redis: `XREAD BLOCK`). Optional: `followRun` polls `readFrom` or `read` otherwise.
+   */
+  follow?(
+    runId: string,
+    options: { follow?: boolean; afterSeq?: number; signal?: AbortSignal },
+  ): AsyncGenerator<RunEvent>;
   /** Whole lines after byte `from` (incremental reading for followers); optional: `read` serves otherwise. */
   readFrom?(
     runId: string,
