@@ -165,6 +165,9 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     expect(show.status).toBe('succeeded');
     const starts = (task: string) => trace().filter((t) => t.task === task && t.what === 'start').length;
     expect(starts('a')).toBe(1); // recorded before the coordinator died: reused, not run again
+    // b was running in the worker when its coordinator died: the new coordinator sends the same attempt (same
+    // job id) and takes its result, instead of running it a second time.
+    expect(starts('b')).toBe(1);
     expect(starts('c')).toBe(1);
     expect(children[0] && (children[0] as ChildProcess & { err: string }).err).toContain(`took over run ${show.runId}`);
   }, 60_000);
