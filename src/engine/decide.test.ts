@@ -5,7 +5,10 @@ import type { SkipReason } from '../core/result.js';
 import { TRIGGER_RULES, type TriggerRule } from '../spec/schema.js';
 import {
   decideExpression,
+  decideForEach,
+  decideRoutes,
   decideTask,
+  decideVisit,
   firstRecovery,
   recover,
   runStatus,
@@ -26,6 +29,9 @@ function task(
     policy?: PlanPolicyStep[];
     routingOnly?: boolean;
     id?: string;
+    maxVisits?: number;
+    approval?: boolean;
+    routes?: { to: number; on: 'success' | 'failure' }[];
   } = {},
 ): PlanTask {
   const upstreams = Array.from({ length: p.upstreams ?? 0 }, (_, i) => i + 10);
@@ -42,6 +48,9 @@ function task(
     retries: p.retries ?? 0,
     policy: p.policy ?? [],
     routingOnly: p.routingOnly ?? false,
+    maxVisits: p.maxVisits ?? 10,
+    approval: p.approval ?? false,
+    routes: p.routes ?? [],
   } as unknown as PlanTask;
 }
 
@@ -239,6 +248,66 @@ describe('recover: after a failed attempt', () => {
     expect(recover(policy, r4.state, true).command).toEqual({ kind: 'skip' });
     // not retryable: the retry step is passed over
     expect(recover(policy, firstRecovery(task()), false).command).toEqual({ kind: 'fallback', step: fallback });
+  });
+});
+
+describe('decideVisit: entering a task', () => {
+  it('fails a visit past max_visits, whatever the approval', () => {
+    expect(decideVisit(task({ maxVisits: 2 }), 2, undefined)).toEqual({ kind: 'execute' });
+    expect(decideVisit(task({ maxVisits: 2 }), 3, undefined)).toEqual({ kind: 'over_max_visits' });
+    expect(decideVisit(task({ maxVisits: 2, approval: true }), 3, true)).toEqual({ kind: 'over_max_visits' });
+  });
+
+  it('an approval task waits for its decision, runs when approved, fails when rejected', () => {
+    const t = task({ approval: true });
+    expect(decideVisit(t, 1, undefined)).toEqual({ kind: 'wait_for_approval' });
+    expect(decideVisit(t, 1, true)).toEqual({ kind: 'execute' });
+    expect(decideVisit(t, 1, false)).toEqual({ kind: 'rejected' });
+  });
+
+  it('a task without approval ignores any recorded decision', () => {
+    expect(decideVisit(task(), 1, false)).toEqual({ kind: 'execute' });
+  });
+});
+
+describe('decideRoutes: where a finished task routes', () => {
+  const from = task({
+    routes: [
+      { to: 1, on: 'success' },
+      { to: 2, on: 'success' },
+      { to: 3, on: 'failure' },
+      { to: 4, on: 'success' },
+    ],
+  });
+  const states: Record<number, TaskState> = { 1: 'pending', 2: 'succeeded', 3: 'pending', 4: 'active' };
+
+  it('enters the targets of the outcome: a pending one as it is, a finished one reset first', () => {
+    expect(decideRoutes(from, 'success', (i) => states[i], false)).toEqual([
+      { to: 1, enter: true, reset: false },
+      { to: 2, enter: true, reset: true },
+      { to: 4, enter: false, reset: false },
+    ]);
+    expect(decideRoutes(from, 'failure', (i) => states[i], false)).toEqual([{ to: 3, enter: true, reset: false }]);
+  });
+
+  it('does not enter a target that is already active (one visit serves both), and routes nowhere once stopped', () => {
+    expect(decideRoutes(from, 'success', () => 'active', false).every((r) => !r.enter && !r.reset)).toBe(true);
+    expect(decideRoutes(from, 'success', (i) => states[i], true)).toEqual([]);
+  });
+
+  it('resets a target that ended in any terminal status, or waits for approval', () => {
+    for (const s of ['succeeded', 'failed', 'skipped', 'waiting'] as TaskState[])
+      expect(decideRoutes(task({ routes: [{ to: 1, on: 'success' }] }), 'success', () => s, false)).toEqual([
+        { to: 1, enter: true, reset: true },
+      ]);
+  });
+});
+
+describe('decideForEach: a for_each task ends as its items did', () => {
+  it('fails with the first failed item in input order, else succeeds (skipped items leave null)', () => {
+    expect(decideForEach(['succeeded', 'failed', 'skipped', 'failed'])).toEqual({ kind: 'failed', item: 1 });
+    expect(decideForEach(['succeeded', 'skipped'])).toEqual({ kind: 'succeeded' });
+    expect(decideForEach([])).toEqual({ kind: 'succeeded' });
   });
 });
 

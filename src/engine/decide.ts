@@ -1,8 +1,9 @@
 /**
  * The decider: braid's scheduling rules as pure functions. Facts in (a task's upstream counts, a dependency's
  * status or label, a failed attempt and the task's failure policy, what is still pending), a command out
- * (wait, skip with a reason, enter, evaluate the condition expression; retry, fall back, adjust, skip, give
- * up; skip unrouted tasks; the run's status). No I/O, no timers, no promises: the scheduler (the driver)
+ * (wait, skip with a reason, enter, evaluate the condition expression; a visit's max_visits and approval;
+ * the tasks a route enters; a for_each task's end; retry, fall back, adjust, skip, give up; skip unrouted
+ * tasks; the run's status). No I/O, no timers, no promises: the scheduler (the driver)
  * keeps the state, applies the commands and feeds the facts back. `decide.test.ts` states the rules.
  */
 import type { SkipReason, RunStatus, TaskStatus } from '../core/result.js';
@@ -78,6 +79,71 @@ export function decideTask(t: PlanTask, f: TaskFacts): TaskCommand {
 /** The `when` expression's value decided: enter when truthy, else skip (`condition_false`). */
 export function decideExpression(truthy: boolean): TaskCommand {
   return truthy ? ENTER : skip('condition_false');
+}
+
+// ---- entering a task, and routing into one ------------------------------------------------------
+
+export type VisitCommand =
+  /** Entered more than `max_visits` times: the task fails with `E_MAX_VISITS` and so does the run. */
+  | { readonly kind: 'over_max_visits' }
+  /** `approval: true` with no decision recorded for this visit: the task waits. */
+  | { readonly kind: 'wait_for_approval' }
+  /** The recorded decision for this visit is a rejection: the task fails with `E_REJECTED`. */
+  | { readonly kind: 'rejected' }
+  | { readonly kind: 'execute' };
+
+const VISIT = {
+  over: { kind: 'over_max_visits' },
+  wait: { kind: 'wait_for_approval' },
+  rejected: { kind: 'rejected' },
+  execute: { kind: 'execute' },
+} as const satisfies Record<string, VisitCommand>;
+
+/**
+ * Entering visit `visit` of a task (the budget's task count is checked between the two questions, by the
+ * driver): first `max_visits`, then the approval recorded for this visit (`undefined`: none yet).
+ */
+export function decideVisit(t: PlanTask, visit: number, approval: boolean | undefined): VisitCommand {
+  if (visit > t.maxVisits) return VISIT.over;
+  if (!t.approval) return VISIT.execute;
+  if (approval === undefined) return VISIT.wait;
+  return approval ? VISIT.execute : VISIT.rejected;
+}
+
+/**
+ * A task finished with `on` (`success` or `failure`): the tasks its routes enter. A target already active
+ * (deciding, queued or running) is not entered again: one visit serves both. A target that finished is
+ * reset first (it and its finished downstream tasks become pending again). A stopped run routes nowhere.
+ */
+export function decideRoutes(
+  from: PlanTask,
+  on: 'success' | 'failure',
+  state: (index: number) => TaskState,
+  stopped: boolean,
+): { readonly to: number; readonly enter: boolean; readonly reset: boolean }[] {
+  if (stopped) return [];
+  const out = [];
+  for (const route of from.routes) {
+    if (route.on !== on) continue;
+    const s = state(route.to);
+    out.push({ to: route.to, enter: s !== 'active', reset: s !== 'active' && s !== 'pending' });
+  }
+  return out;
+}
+
+// ---- for_each: the items' outcomes as the task's ----------------------------------------------------
+
+export type ItemOutcome = 'succeeded' | 'failed' | 'skipped';
+
+/**
+ * A `for_each` task ends as its items did: failed with the first failed item (in input order), else
+ * succeeded with the outputs in input order, `null` where an item's failure policy ended in skip.
+ */
+export function decideForEach(
+  items: readonly ItemOutcome[],
+): { readonly kind: 'failed'; readonly item: number } | { readonly kind: 'succeeded' } {
+  const item = items.indexOf('failed');
+  return item >= 0 ? { kind: 'failed', item } : { kind: 'succeeded' };
 }
 
 // ---- a failed attempt: what next? ---------------------------------------------------------------

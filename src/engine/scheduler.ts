@@ -50,11 +50,15 @@ import type { Budget } from '../spec/schema.js';
 import { ruleStatus } from './trigger-rules.js';
 import {
   decideExpression,
+  decideForEach,
+  decideRoutes,
   decideTask,
+  decideVisit,
   firstRecovery,
   recover,
   runStatus,
   settle,
+  type ItemOutcome,
   type TaskCommand,
   type TaskFacts,
   type TaskState,
@@ -115,6 +119,8 @@ type Outcome =
   | { ok: true; output: unknown; input: unknown; attempt: number; durationMs: number }
   | { ok: false; error: unknown; attempt?: number; durationMs: number }
   | { skipped: SkipReason; error?: unknown };
+
+const itemOutcome = (o: Outcome): ItemOutcome => ('skipped' in o ? 'skipped' : o.ok ? 'succeeded' : 'failed');
 
 export class Scheduler {
   readonly #o: SchedulerOptions;
@@ -384,7 +390,9 @@ export class Scheduler {
       this.#active++;
     }
     r.visits++;
-    if (r.visits > t.maxVisits) {
+    const replayed = t.approval ? this.#o.replay?.approvals.get(visitKey(t.id, r.visits)) : undefined;
+    const visit = decideVisit(t, r.visits, replayed);
+    if (visit.kind === 'over_max_visits') {
       const error = {
         message: `task "${t.id}" was entered ${r.visits} times, more than max_visits (${t.maxVisits}); the routing loop did not converge`,
         code: 'E_MAX_VISITS',
@@ -398,31 +406,25 @@ export class Scheduler {
       return this.#finish(i, 'skipped', { reason: 'budget_exceeded' });
     }
     this.#o.bus.emit({ type: 'task.ready', taskId: t.id, visit: r.visits, ...(routedFrom ? { routedFrom } : {}) });
-    if (t.approval) {
-      const decision = this.#o.replay?.approvals.get(visitKey(t.id, r.visits));
-      if (decision === false) return this.#finish(i, 'failed', { error: REJECTED });
-      if (decision === undefined) {
-        this.#state[i] = 'waiting';
-        r.status = 'waiting';
-        this.#active--;
-        this.#waitingApproval++;
-        this.#o.bus.emit({ type: 'task.waiting', taskId: t.id, visit: r.visits });
-        return;
-      }
+    if (visit.kind === 'rejected') return this.#finish(i, 'failed', { error: REJECTED });
+    if (visit.kind === 'wait_for_approval') {
+      this.#state[i] = 'waiting';
+      r.status = 'waiting';
+      this.#active--;
+      this.#waitingApproval++;
+      this.#o.bus.emit({ type: 'task.waiting', taskId: t.id, visit: r.visits });
+      return;
     }
     void this.#execute(t, r.visits);
   }
 
   #route(from: PlanTask, on: 'success' | 'failure'): void {
-    if (this.#fatal || this.#controller.signal.aborted) return;
-    for (const route of from.routes) {
-      if (route.on !== on) continue;
-      const target = this.#tasks[route.to];
-      this.#o.bus.emit({ type: 'task.routed', taskId: from.id, to: target.id, on });
-      const s = this.#state[route.to];
-      if (s === 'active') continue; // already deciding or running: one visit serves both
-      if (s !== 'pending') this.#reset(route.to);
-      this.#enter(route.to, from.id);
+    if (from.routes.length === 0) return;
+    const stopped = Boolean(this.#fatal) || this.#controller.signal.aborted;
+    for (const { to, enter, reset } of decideRoutes(from, on, (k) => this.#state[k], stopped)) {
+      this.#o.bus.emit({ type: 'task.routed', taskId: from.id, to: this.#tasks[to].id, on });
+      if (reset) this.#reset(to);
+      if (enter) this.#enter(to, from.id);
     }
   }
 
@@ -713,8 +715,7 @@ export class Scheduler {
         const itemCtx = { ...ctx, item: items[i], index: i };
         outcomes[i] = await this.#runWithPolicy(t, this.#inputFor(t, itemCtx), visit, itemCtx, i);
         done++;
-        const status =
-          'skipped' in outcomes[i] ? 'skipped' : (outcomes[i] as { ok: boolean }).ok ? 'succeeded' : 'failed';
+        const status = itemOutcome(outcomes[i]);
         this.#o.bus.emit({
           type: 'task.progress',
           taskId: t.id,
@@ -728,14 +729,14 @@ export class Scheduler {
     await Promise.all(Array.from({ length: Math.min(t.itemConcurrency, items.length) }, worker));
     const durationMs = Math.round(performance.now() - t0);
     if (this.#controller.signal.aborted) return { skipped: this.#skipReasonOnAbort() };
-    const failedAt = outcomes.findIndex((o) => 'ok' in o && !o.ok);
-    if (failedAt >= 0) {
-      const cause = toErrorRecord((outcomes[failedAt] as { error: unknown }).error);
+    const ended = decideForEach(outcomes.map(itemOutcome));
+    if (ended.kind === 'failed') {
+      const cause = toErrorRecord((outcomes[ended.item] as { error: unknown }).error);
       return {
         ok: false,
         error: new BraidError(
           (cause.code as ErrorCode | undefined) ?? 'E_TOOL',
-          `item ${failedAt} failed: ${cause.message}`,
+          `item ${ended.item} failed: ${cause.message}`,
           { taskId: t.id },
         ),
         durationMs,
