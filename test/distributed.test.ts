@@ -263,3 +263,14 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     expect(Object.values(result.tasks).map((t) => t.status)).toEqual(Array(6).fill('succeeded'));
   }, 60_000);
 });
+
+describe('Redis on the command line: clear errors', () => {
+  it('braid worker without Redis, and a Redis that does not answer, exit 2 saying what to do', async () => {
+    const none = await braid(['worker'], { env: { BRAID_REDIS_URL: '' } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('braid worker needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL');
+    const closed = await braid(['runs', '--redis', 'redis://127.0.0.1:1']);
+    expect(closed.code).toBe(2);
+    expect(closed.stderr).toMatch(/cannot reach Redis at 127\.0\.0\.1:1/);
+  }, 30_000);
+});

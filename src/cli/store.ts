@@ -46,6 +46,7 @@ export async function redisStore(command: string): Promise<RedisRunStore> {
 export async function cliExecutor(concurrency?: number): Promise<AttemptExecutor | undefined> {
   const url = redisUrl();
   if (!url) return undefined;
+  await cliStore(); // fails at once, naming the URL, when Redis does not answer
   const { BullmqExecutor } = await import('../executors/bullmq-executor.js');
   const executor = new BullmqExecutor({
     redis: url,

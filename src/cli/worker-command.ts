@@ -25,6 +25,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
       EXIT.invalid,
       'braid worker needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL',
     );
+  await redisStore('braid worker'); // fails at once, naming the URL, when Redis does not answer
   const registry = await registryFor(flags.tools);
   const llm = modelFor(flags);
   const say = (line: string) => void (flags.quiet || process.stderr.write(`${line}\n`));
