@@ -4,6 +4,7 @@
  * deterministic job ids, and cancellation reaching a running tool.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -121,6 +122,8 @@ describe.skipIf(!hasRedis)('BullMQ executor (real redis-server)', () => {
       'task.log',
       'task.succeeded',
     ]);
+    // The start names the worker process that ran the attempt.
+    expect(mine[1]).toMatchObject({ worker: `${hostname()}:${process.pid}` });
     expect(mine[2]).toMatchObject({ level: 'info', message: 'one', fields: { k: 1 } });
     expect(mine[3]).toMatchObject({ message: 'half', progress: 0.5 });
     expect(r.tasks.t.usage?.totalTokens).toBeGreaterThan(0);

@@ -200,8 +200,12 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
       .sort((x, y) => x - y);
     expect(starts).toHaveLength(10);
     expect(new Set(trace().map((t) => t.pid)).size).toBeGreaterThanOrEqual(2);
-    // 2 per 400 ms: the k-th start is not before the (k/2)-th interval after the first (25 ms of slack).
-    starts.forEach((at, k) => expect(at - starts[0]).toBeGreaterThanOrEqual(Math.floor(k / 2) * 400 - 25));
+    // 2 per 400 ms (BullMQ's windows): any stretch of L ms holds at most 2 starts per window it touches. A
+    // start is timed in the tool, up to ~150 ms after BullMQ let the job go on a loaded machine: that is the slack.
+    for (let i = 0; i < starts.length; i++)
+      for (let j = i; j < starts.length; j++)
+        expect(j - i + 1, `starts ${i}..${j}`).toBeLessThanOrEqual(2 * Math.ceil((starts[j] - starts[i] + 150) / 400));
+    expect(starts.at(-1)! - starts[0]).toBeGreaterThanOrEqual(3 * 400); // 5 windows at least
   }, 60_000);
 
   it('every braid command pointed at the same Redis sees the run: logs --follow, show, explain, resume, serve', async () => {

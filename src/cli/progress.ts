@@ -131,7 +131,7 @@ function describe(e: RunEvent): string {
     case 'task.ready':
       return `${e.taskId} ready (visit ${e.visit}${e.routedFrom ? `, routed from ${e.routedFrom}` : ''})`;
     case 'task.started':
-      return `${e.taskId} started (${e.tool}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}${e.visit > 1 ? `, visit ${e.visit}` : ''})`;
+      return `${e.taskId} started (${e.tool}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}${e.visit > 1 ? `, visit ${e.visit}` : ''}${e.worker ? `, on ${safeText(e.worker)}` : ''})`;
     case 'task.retrying':
       return `${e.taskId} retrying in ${e.delayMs}ms: ${e.error.message}`;
     case 'task.labeled':

@@ -33,6 +33,7 @@ export type RunEventBody =
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
   /** `item`: the for_each item this attempt runs. */
   /** `sources`: where each input field came from, when the task took data beyond its explicit input (§5a). */
+  /** `worker`: the `braid worker` process (`host:pid`) running the attempt, when not the run's own process. */
   | {
       type: 'task.started';
       taskId: string;
@@ -41,6 +42,7 @@ export type RunEventBody =
       visit: number;
       item?: number;
       sources?: Record<string, string>;
+      worker?: string;
     }
   | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord; item?: number }
   /**

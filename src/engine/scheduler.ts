@@ -761,7 +761,7 @@ export class Scheduler {
     let startedAt = '';
     const host: AttemptHost = {
       tool: () => tool,
-      started: () => {
+      started: (worker) => {
         if (this.#controller.signal.aborted) return false;
         r.attempts++;
         startedAt = isoNow();
@@ -775,6 +775,7 @@ export class Scheduler {
           visit,
           ...(item === undefined ? {} : { item }),
           ...(sources ? { sources } : {}),
+          ...(worker ? { worker } : {}),
         });
         return true;
       },

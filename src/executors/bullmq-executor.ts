@@ -21,9 +21,10 @@ import {
   DEFAULT_PREFIX,
   jobIdOf,
   queueOf,
+  type JobReport,
   type RedisQueueOptions,
 } from './bullmq-wire.js';
-import type { AttemptEvent, AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
+import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 
 export interface BullmqExecutorOptions extends RedisQueueOptions {
   /** Most attempts of one run sent at once (the run's `concurrency`). @default Infinity */
@@ -133,9 +134,9 @@ export class BullmqExecutor implements AttemptExecutor {
     if (state !== 'completed' && state !== 'failed') return;
     const done = await queue.getJob(job.id!);
     if (!done) return;
-    this.#markStarted(job.id!);
-    if (state === 'completed') this.#settle(job.id!, done.returnvalue as AttemptResult);
-    else this.#settle(job.id!, workerFailure(done.failedReason));
+    const result = state === 'completed' ? (done.returnvalue as AttemptResult) : workerFailure(done.failedReason);
+    if (result.status !== 'cancelled') this.#markStarted(job.id!);
+    this.#settle(job.id!, result);
   }
 
   #channel(name: string): Promise<Channel> {
@@ -157,14 +158,16 @@ export class BullmqExecutor implements AttemptExecutor {
       lastEventId: last[0]?.[0] ?? '0-0',
     });
     events.on('error', () => {});
-    events.on('active', ({ jobId }) => this.#markStarted(jobId));
     events.on('progress', ({ jobId, data }) => {
-      const p = this.#pending.get(jobId);
-      if (p && typeof data === 'object' && data !== null) p.host.forward(data as AttemptEvent);
+      if (typeof data !== 'object' || data === null) return;
+      const report = data as JobReport;
+      if (report.type === 'started') return this.#markStarted(jobId, report.worker);
+      this.#pending.get(jobId)?.host.forward(report);
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      this.#markStarted(jobId);
-      this.#settle(jobId, (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as AttemptResult);
+      const result = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as AttemptResult;
+      if (result.status !== 'cancelled') this.#markStarted(jobId);
+      this.#settle(jobId, result);
     });
     events.on('failed', ({ jobId, failedReason }) => {
       this.#markStarted(jobId);
@@ -174,13 +177,13 @@ export class BullmqExecutor implements AttemptExecutor {
     return { queue, events };
   }
 
-  /** A worker took the attempt: the scheduler records its start (once, even when it is re-delivered). */
-  #markStarted(jobId: string): void {
+  /** A worker starts the attempt: the scheduler records its start (once, even when it is re-delivered). */
+  #markStarted(jobId: string, worker?: string): void {
     const p = this.#pending.get(jobId);
     if (!p || p.started) return;
     p.started = true;
     // False: the run stopped meanwhile; cancel() has answered the attempt and told the workers.
-    p.host.started();
+    p.host.started(worker);
   }
 
   #settle(jobId: string, result: AttemptResult): void {

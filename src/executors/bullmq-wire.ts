@@ -5,13 +5,14 @@
  * - An attempt is a job (data: the {@link AttemptRequest}; return value: the {@link AttemptResult}).
  * - Tools without limits share the queue `attempts`; a tool that declares `concurrency` or `rateLimit` has a
  *   queue of its own (`tool.<name>`) whose global concurrency and rate limit hold across all workers.
- * - A tool's `ctx` reports (log lines, progress, model calls) travel as job progress ({@link AttemptEvent}).
+ * - A worker says it starts an attempt, and a tool's `ctx` reports (log lines, progress, model calls)
+ *   follow, as job progress ({@link JobReport}).
  * - Cancelling a run sets `<prefix>:cancelled:<runId>` (checked before an attempt starts) and publishes the
  *   run id on `<prefix>:cancel` (aborts attempts already running).
  */
 import type { ConnectionOptions } from 'bullmq';
 import type { ToolLimits } from '../tools/types.js';
-import type { AttemptRequest } from './contract.js';
+import type { AttemptEvent, AttemptRequest } from './contract.js';
 
 export interface RedisQueueOptions {
   /** `redis://host:port[/db]`. */
@@ -48,3 +49,6 @@ export const CANCELLED_TTL_S = 24 * 3600;
 export function connectionOf(url: string): ConnectionOptions {
   return { url, maxRetriesPerRequest: null, enableOfflineQueue: true };
 }
+
+/** What a job's progress carries: the worker starting the attempt, then the tool's reports. */
+export type JobReport = AttemptEvent | { readonly type: 'started'; readonly worker: string };

@@ -8,6 +8,7 @@
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
+import { hostname } from 'node:os';
 import { isoNow } from '../core/clock.js';
 import { BraidError } from '../errors.js';
 import { track } from '../llm/llm.js';
@@ -21,6 +22,7 @@ import {
   hasLimits,
   queueOf,
   SHARED_QUEUE,
+  type JobReport,
   type RedisQueueOptions,
 } from './bullmq-wire.js';
 import type { AttemptEvent, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
@@ -45,6 +47,9 @@ export interface BraidWorkerOptions extends RedisQueueOptions {
   /** Each attempt this worker ended (for a log line). */
   readonly onAttempt?: (request: AttemptRequest, result: AttemptResult) => void;
 }
+
+/** This process, as `task.started` names it. */
+const WORKER = `${hostname()}:${process.pid}`;
 
 export class BraidWorker {
   readonly #options: BraidWorkerOptions;
@@ -155,13 +160,15 @@ export class BraidWorker {
     }
     // Reports go out in order, and all of them before the result.
     let sent: Promise<unknown> = Promise.resolve();
-    const forward = (e: AttemptEvent) => void (sent = sent.then(() => job.updateProgress(e)).catch(() => {}));
+    const report = (e: JobReport) => void (sent = sent.then(() => job.updateProgress(e)).catch(() => {}));
+    const forward = (e: AttemptEvent) => report(e);
     const { llm, services = {} } = this.#options;
     const run = this.#runs.get(request.runId) ?? { controller: new AbortController(), attempts: 0 };
     this.#runs.set(request.runId, run);
     const host: AttemptHost = {
       tool: () => tool,
-      started: () => true,
+      // Not awaited: the tool starts now; its reports and the result follow this message in order.
+      started: () => (report({ type: 'started', worker: WORKER }), true),
       context: (s) => new RemoteContext(s, request, forward, llm, services),
       // The job's own signal (BullMQ aborts it when the worker is forced to close) or the run's cancellation.
       signal: AbortSignal.any([signal, run.controller.signal]),

@@ -52,9 +52,10 @@ export interface AttemptHost {
   tool(name: string): Tool;
   /**
    * The attempt got its slot and is about to call the tool: the scheduler records the start and emits
-   * `task.started`. False when the run was stopped meanwhile: do not start, answer `cancelled`.
+   * `task.started` (with `worker`, the process that runs it when not this one: `host:pid`). False when the
+   * run was stopped meanwhile: do not start, answer `cancelled`.
    */
-  started(): boolean;
+  started(worker?: string): boolean;
   /** `ctx` for the tool, bound to the attempt's abort signal; its logs, progress and model calls become the run's events. */
   context(signal: AbortSignal): ToolContext;
   /** Aborted when the run is cancelled or stopped (the tool's own signal follows it in process). */
