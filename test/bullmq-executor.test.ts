@@ -129,6 +129,30 @@ describe.skipIf(!hasRedis)('BullMQ executor (real redis-server)', () => {
     expect(r.tasks.t.usage?.totalTokens).toBeGreaterThan(0);
   });
 
+  it('holds the run’s concurrency in the coordinator, whatever the workers could take', async () => {
+    let running = 0;
+    let most = 0;
+    const busy = defineTool({
+      name: 'busy',
+      input: z.object({}),
+      run: async () => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+        return {};
+      },
+    });
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const executor = new BullmqExecutor({ redis: redis.url, prefix, concurrency: 2 });
+    const worker = new BraidWorker({ redis: redis.url, prefix, tools: [busy], concurrency: 8 });
+    opened.push(executor, { close: () => worker.close(1000) });
+    await worker.start();
+    const tasks = Array.from({ length: 8 }, (_, i) => ({ id: `b${i}`, tool: 'busy' }));
+    const r = await runWorkflow({ tasks }, { tools: [busy], executor, store: false });
+    expect(r.status).toBe('succeeded');
+    expect(most).toBe(2);
+  });
+
   it('sends each attempt as one job whose id is its coordinates; a tool running in a worker is cancelled with the run', async () => {
     let started = 0;
     let aborted = 0;

@@ -141,6 +141,27 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     expect(slow.filter((t) => t.what === 'end').map((t) => t.pid)).toEqual([ws.find((w) => w !== victim)!.pid]);
   }, 60_000);
 
+  it('SIGTERM stops a worker gracefully: its running attempt finishes, then it exits 0', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    const [w] = await workers(1, ['--grace', '10000']);
+    const file = flowFile('graceful', [{ id: 'g', tool: 'step', input: { ms: 800 } }]);
+    const run = braid(['run', file, '--tools', TOOLS, '--json'], { env: env() });
+    await until(() => trace().find((t) => t.task === 'g' && t.what === 'start'));
+    w.kill('SIGTERM');
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    await exited(w);
+    expect(w.exitCode).toBe(0);
+    expect(
+      trace()
+        .filter((t) => t.task === 'g')
+        .map((t) => [t.what, t.pid]),
+    ).toEqual([
+      ['start', w.pid],
+      ['end', w.pid],
+    ]);
+  }, 30_000);
+
   it('kill -9 of the coordinator: a worker --coordinate takes the run over when its lease expires; no recorded success runs again', async () => {
     dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
     const lease = { BRAID_LEASE_MS: '1500' };
