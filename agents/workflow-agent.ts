@@ -114,7 +114,8 @@ export class WorkflowAgent {
     let args = call.arguments && typeof call.arguments === 'object' ? (call.arguments as Record<string, unknown>) : {};
     // Offline rule 5 falls back to the whole sentence for a required string: a guess, so ask instead.
     if (this.offline) args = Object.fromEntries(Object.entries(args).filter(([, v]) => v !== text));
-    // The model calls the workflow that was waiting again (the user added details): what was settled stays, new values win.
+    // The model calls the workflow that was waiting again (the user added details): what was settled stays, new values
+    // win.
     if (pending && pending.entry.name === entry.name)
       args = {
         ...pending.input,
@@ -212,7 +213,10 @@ export function functionName(workflowName: string): string {
   return workflowName.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
 }
 
-/** Offline rule 5's arguments that the user stated (a `key: value`, "about ...", an email address), not guessed from the whole sentence. */
+/**
+ * Offline rule 5's arguments that the user stated (a `key: value`, "about ...", an email address), not guessed from the
+ * whole sentence.
+ */
 function explicitArguments(schema: JsonSchema, text: string): Record<string, unknown> {
   return extractArguments({ ...schema, required: [] }, text); // no required field, so nothing is filled from the whole sentence
 }

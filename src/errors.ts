@@ -53,7 +53,10 @@ export const ERROR_CODES = {
   E_INPUT: { retryable: false, invalid: true, http: { status: 400 } },
   /** An argument that cannot be right: `--input` without `=`, a malformed run id. */
   E_BAD_ARGUMENT: { retryable: false, invalid: true, http: { status: 400 } },
-  /** A setting or file braid needs is missing or wrong: an environment variable, a prompt file, an MCP servers file, a store. */
+  /**
+   * A setting or file braid needs is missing or wrong: an environment variable, a prompt file, an MCP servers file, a
+   * store.
+   */
   E_CONFIG: { retryable: false, invalid: true },
   /** No recorded run with that id. */
   E_RUN_NOT_FOUND: { retryable: false, invalid: true, http: { status: 404, code: 'E_NOT_FOUND' } },
@@ -245,7 +248,10 @@ export function userFrames(err: Error): string | undefined {
     : undefined;
 }
 
-/** An error that is data already (an executor's `AttemptError`, an error record): not an Error, a string `message`, `retryable` set. */
+/**
+ * An error that is data already (an executor's `AttemptError`, an error record): not an Error, a string `message`,
+ * `retryable` set.
+ */
 function isErrorData(err: unknown): err is { message: string; code?: string; stack?: string } {
   return (
     typeof err === 'object' &&

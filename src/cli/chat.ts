@@ -30,7 +30,10 @@ function workflowsDir(flag?: string): string {
   return join(packageRoot(), 'examples');
 }
 
-/** The catalog of the workflows folder, a run manager over it (recording to the default store unless --no-store) and the model: shared by chat, serve and mcp. */
+/**
+ * The catalog of the workflows folder, a run manager over it (recording to the default store unless --no-store) and the
+ * model: shared by chat, serve and mcp.
+ */
 export async function setUp(
   flags: ServiceFlags,
 ): Promise<{ catalog: WorkflowCatalog; runs: RunManager; llm: LlmProvider; dir: string }> {

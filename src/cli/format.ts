@@ -155,7 +155,10 @@ const indent = (text: string) =>
     .map((l) => `    ${l}`)
     .join('\n');
 
-/** A run's output for a terminal: indented JSON (control characters escaped), cut after 30 lines (`--json` has it whole). */
+/**
+ * A run's output for a terminal: indented JSON (control characters escaped), cut after 30 lines (`--json` has it
+ * whole).
+ */
 export function formatOutput(output: unknown, maxLines = 30): string {
   const lines = safeLines(JSON.stringify(output, null, 2) ?? 'undefined').split('\n');
   return lines.length > maxLines

@@ -1,4 +1,7 @@
-/** The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input, 3 waiting for approval. */
+/**
+ * The `braid` command line (workflow-spec.md §8). Exit codes: 0 succeeded, 1 failed/cancelled, 2 invalid input, 3
+ * waiting for approval.
+ */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { basename, extname } from 'node:path';
 import { BraidError, formatIssue, InputValidationError, isInvalidUse, WorkflowValidationError } from '../errors.js';

@@ -4,7 +4,10 @@ import type { ErrorRecord, Usage } from './events.js';
 export type TaskStatus = 'succeeded' | 'failed' | 'skipped';
 /** `waiting`: paused for a human approval (`approval: true`); `braid approve` continues it. */
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'waiting';
-/** In a result: terminal; in a `waiting` run or a record read mid-flight also not decided yet, running or waiting for approval. */
+/**
+ * In a result: terminal; in a `waiting` run or a record read mid-flight also not decided yet, running or waiting for
+ * approval.
+ */
 export type TaskResultStatus = TaskStatus | 'pending' | 'running' | 'waiting';
 export type LabelSource = 'output' | 'field' | 'classifier';
 export type SkipReason =
@@ -65,7 +68,10 @@ export interface RunResult {
   endedAt: string;
   /** Why the run failed when no single task explains it (e.g. max_visits). */
   error?: ErrorRecord;
-  /** The workflow's `output` rendered over the finished tasks; without one, `{ <id>: output }` of the tasks nothing depends on that succeeded. */
+  /**
+   * The workflow's `output` rendered over the finished tasks; without one, `{ <id>: output }` of the tasks nothing
+   * depends on that succeeded.
+   */
   output?: unknown;
   tasks: Record<string, TaskResult>;
   usage?: Usage;

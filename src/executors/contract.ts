@@ -56,7 +56,10 @@ export interface AttemptHost {
    * run was stopped meanwhile: do not start, answer `cancelled`.
    */
   started(worker?: string): boolean;
-  /** `ctx` for the tool, bound to the attempt's abort signal; its logs, progress and model calls become the run's events. */
+  /**
+   * `ctx` for the tool, bound to the attempt's abort signal; its logs, progress and model calls become the run's
+   * events.
+   */
   context(signal: AbortSignal): ToolContext;
   /** Aborted when the run is cancelled or stopped (the tool's own signal follows it in process). */
   readonly signal: AbortSignal;

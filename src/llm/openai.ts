@@ -31,9 +31,15 @@ export interface OpenAIProviderOptions {
   readonly model?: string;
   /** Retries of 429, 408, 409, 5xx, connection errors and timeouts. @default BRAID_LLM_RETRIES ?? 3 */
   readonly maxRetries?: number;
-  /** Deadline of one request, covering the whole response (connecting, waiting, reading the body), ms. @default BRAID_LLM_TIMEOUT_MS ?? 60000 */
+  /**
+   * Deadline of one request, covering the whole response (connecting, waiting, reading the body), ms. @default
+   * BRAID_LLM_TIMEOUT_MS ?? 60000
+   */
   readonly timeoutMs?: number;
-  /** The longest `retry-after` honoured, ms; a server asking for more fails the call with `E_RATE_LIMIT`. @default BRAID_LLM_MAX_RETRY_AFTER_MS ?? 60000 */
+  /**
+   * The longest `retry-after` honoured, ms; a server asking for more fails the call with `E_RATE_LIMIT`. @default
+   * BRAID_LLM_MAX_RETRY_AFTER_MS ?? 60000
+   */
   readonly maxRetryAfterMs?: number;
   /** Most requests in flight (the rest wait in the provider's queue). @default BRAID_LLM_CONCURRENCY ?? 8 */
   readonly concurrency?: number;

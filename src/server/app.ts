@@ -258,7 +258,8 @@ export function createApp(options: AppOptions): Hono {
     if (handle?.result) return c.json(handle.result);
     if (handle?.error) throw handle.error;
     if (handle && !store) {
-      // Running in this process without a record: its events have no header (so no writer pid), the run is not interrupted.
+      // Running in this process without a record: its events have no header (so no writer pid), the run is not
+      // interrupted.
       const { lastSeq: _, ...partial } = foldRun({ events: handle.events, problems: [] });
       return c.json({
         ...partial,
@@ -285,7 +286,8 @@ export function createApp(options: AppOptions): Hono {
       if (handle && store)
         for (const e of (await store.read(id).catch(() => undefined))?.events ?? [])
           if (e.seq > after && e.seq < (handle.events[0]?.seq ?? Infinity)) (await send(e), (after = e.seq));
-      // A run of this server streams from memory; any other recorded run (e.g. one `braid run` is writing) is followed on disk.
+      // A run of this server streams from memory; any other recorded run (e.g. one `braid run` is writing) is followed
+      // on disk.
       const events = handle
         ? handle.stream(abort.signal, after)
         : followRun(store!, id, { follow: true, afterSeq: after, signal: abort.signal });

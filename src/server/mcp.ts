@@ -167,7 +167,10 @@ async function callWorkflow(
   }
 }
 
-/** One `notifications/progress` per finished task: progress = tasks finished so far, total = the workflow's tasks. Resolves to how many were sent. */
+/**
+ * One `notifications/progress` per finished task: progress = tasks finished so far, total = the workflow's tasks.
+ * Resolves to how many were sent.
+ */
 async function reportProgress(
   handle: RunHandle,
   total: number,
@@ -205,7 +208,10 @@ function finishedTask(e: RunEvent): string | undefined {
   }
 }
 
-/** The run's output as the tool result: structuredContent when it is an object, a text rendering always; failures as isError. */
+/**
+ * The run's output as the tool result: structuredContent when it is an object, a text rendering always; failures as
+ * isError.
+ */
 export function toolResult(result: RunResult): CallToolResult {
   const { runId, workflow, status } = result;
   const meta = { _meta: { 'braid/runId': runId, 'braid/status': status } };

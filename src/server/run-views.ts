@@ -134,7 +134,9 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     });
   });
 
-  /** The recorded definition and input (a run of this server without a store: the catalog's, and `run.started`'s input). */
+  /**
+   * The recorded definition and input (a run of this server without a store: the catalog's, and `run.started`'s input).
+   */
   async function definitionOf(
     id: string,
   ): Promise<(Pick<RunHeader, 'workflow' | 'input'> & { run: RecordedRun }) | undefined> {

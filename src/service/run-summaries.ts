@@ -13,7 +13,9 @@ import type { RunManager } from './run-manager.js';
 export interface RunSummary {
   readonly runId: string;
   readonly workflow: string;
-  /** As in a run record: `running`, `waiting`, `succeeded`, `failed`, `cancelled` or `interrupted` (its process died). */
+  /**
+   * As in a run record: `running`, `waiting`, `succeeded`, `failed`, `cancelled` or `interrupted` (its process died).
+   */
   readonly status: RecordedRun['status'];
   readonly startedAt: string;
   readonly endedAt?: string;

@@ -1,4 +1,6 @@
-/** Where runs are recorded when nobody says otherwise: `$BRAID_HOME/runs`, default `.braid/runs` in the current folder. */
+/**
+ * Where runs are recorded when nobody says otherwise: `$BRAID_HOME/runs`, default `.braid/runs` in the current folder.
+ */
 import { resolve } from 'node:path';
 import { JsonlRunStore } from './jsonl-store.js';
 

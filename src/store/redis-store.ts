@@ -148,7 +148,10 @@ export class RedisRunStore implements RunStore {
     return { header: JSON.parse(header) as RunHeader, events, problems, live: held === 1 };
   }
 
-  /** The events after `afterSeq`; with `follow`, new ones as they are appended (`XREAD BLOCK` on a connection of its own). */
+  /**
+   * The events after `afterSeq`; with `follow`, new ones as they are appended (`XREAD BLOCK` on a connection of its
+   * own).
+   */
   async *follow(
     runId: string,
     options: { follow?: boolean; afterSeq?: number; signal?: AbortSignal } = {},

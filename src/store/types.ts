@@ -68,12 +68,17 @@ export interface RunStore {
    * writers itself, e.g. a database transaction per run, may hand out a handle that only marks the run busy.)
    */
   lock(runId: string): Promise<RunLockHandle>;
-  /** Reopen the log of an existing run to append to it (resume, approve), under its lock (taken here when not given). */
+  /**
+   * Reopen the log of an existing run to append to it (resume, approve), under its lock (taken here when not given).
+   */
   reopen(runId: string, lock?: RunLockHandle): Promise<RunLog>;
   read(runId: string): Promise<RunRecord>;
   /** Run ids, newest first. */
   list(): Promise<string[]>;
-  /** The run rebuilt from its record without holding its events (cached while unchanged); optional: `read` + `foldRun` serve otherwise. */
+  /**
+   * The run rebuilt from its record without holding its events (cached while unchanged); optional: `read` + `foldRun`
+   * serve otherwise.
+   */
   fold?(runId: string, alive?: (pid: number) => boolean): Promise<FoldedRecord>;
   /**
    * The run's events from `afterSeq` on and, with `follow`, the ones appended later until the run finishes or

@@ -4,7 +4,8 @@
  *
  * ```ts
  * import { ScriptedModel, label, runForTest } from 'braid/testing';
- * const model = new ScriptedModel({ classify: [label('good')], llm_generate_idea: [{ object: { idea: 'x', pitch: 'y', score: 0.9 } }] });
+ * const model = new ScriptedModel({ classify: [label('good')], llm_generate_idea: [{ object: { idea: 'x', pitch: 'y',
+ * score: 0.9 } }] });
  * const { result, started } = await runForTest('flow.yaml', { llm: model, input: { topic: 'kites' } });
  * ```
  */

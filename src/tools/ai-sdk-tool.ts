@@ -24,7 +24,10 @@ export function isAiSdkTool(value: unknown): value is AiSdkToolLike {
   );
 }
 
-/** A braid tool named `name` that validates like the AI SDK tool and calls its `execute` with the attempt's abort signal. */
+/**
+ * A braid tool named `name` that validates like the AI SDK tool and calls its `execute` with the attempt's abort
+ * signal.
+ */
 export function fromAiSdkTool(name: string, tool: AiSdkToolLike): Tool {
   if (!tool.execute)
     throw new TypeError(`AI SDK tool "${name}" has no execute function (a client-side tool cannot run in braid)`);

@@ -1,6 +1,7 @@
 /**
  * MCP servers as tool sources, configured in the common `mcpServers` shape (Claude Desktop, Cursor, VS Code):
- * `{ "mcpServers": { "files": { "command": "npx", "args": [...], "env": {...} }, "remote": { "url": "...", "headers": {...} } } }`.
+ * `{ "mcpServers": { "files": { "command": "npx", "args": [...], "env": {...} }, "remote": { "url": "...", "headers":
+ * {...} } } }`.
  * A workflow may hold the same record as `mcp_servers:`. Light: no MCP SDK is loaded to read a config.
  */
 import { readFile } from 'node:fs/promises';

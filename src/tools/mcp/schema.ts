@@ -1,4 +1,7 @@
-/** The `mcpServers` record (in a workflow: `mcp_servers:`), as a zod schema; the file format (spec/schema.ts) includes it. */
+/**
+ * The `mcpServers` record (in a workflow: `mcp_servers:`), as a zod schema; the file format (spec/schema.ts) includes
+ * it.
+ */
 import { z } from 'zod';
 
 const stdioServer = z.strictObject({
