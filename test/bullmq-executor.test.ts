@@ -153,6 +153,34 @@ describe.skipIf(!hasRedis)('BullMQ executor (real redis-server)', () => {
     expect(most).toBe(2);
   });
 
+  it('runs a tool marked runsInProcess in the run’s process, the others on the worker', async () => {
+    const here = defineTool({
+      name: 'here',
+      input: z.object({}),
+      runsInProcess: true,
+      run: () => ({ pid: process.pid }),
+    });
+    const there = defineTool({ name: 'there', input: z.object({}), run: () => ({ pid: process.pid }) });
+    const { executor, worker } = pair([there]); // the worker does not even know `here`
+    await worker.start();
+    const events: RunEvent[] = [];
+    const r = await runWorkflow(
+      {
+        tasks: [
+          { id: 'a', tool: 'here' },
+          { id: 'b', tool: 'there', dependencies: ['a'] },
+        ],
+      },
+      { tools: [here, there], executor, store: false, onEvent: (e) => void events.push(e) },
+    );
+    expect(r.status).toBe('succeeded');
+    const started = events.filter((e) => e.type === 'task.started');
+    expect(started.map((e) => [e.taskId, 'worker' in e && Boolean(e.worker)])).toEqual([
+      ['a', false],
+      ['b', true],
+    ]);
+  });
+
   it('sends each attempt as one job whose id is its coordinates; a tool running in a worker is cancelled with the run', async () => {
     let started = 0;
     let aborted = 0;

@@ -20,6 +20,8 @@ export const plan = defineTool({
     run: z.boolean().default(true).describe('false: only plan, do not run'),
     input: z.record(z.string(), z.unknown()).default({}).describe("the child run's input"),
   }),
+  // It runs the workflow it plans as a child run of this run: in the run's process, not on a worker.
+  runsInProcess: true,
   async run({ goal, max_rounds, run, input }, ctx) {
     if (!ctx.children)
       throw new BraidError('E_PLAN', 'the plan tool needs child runs (run it inside runWorkflow)', {

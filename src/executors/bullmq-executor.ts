@@ -24,6 +24,7 @@ import {
   type JobReport,
   type RedisQueueOptions,
 } from './bullmq-wire.js';
+import { LocalExecutor } from './local.js';
 import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 
 export interface BullmqExecutorOptions extends RedisQueueOptions {
@@ -56,6 +57,8 @@ export class BullmqExecutor implements AttemptExecutor {
   /** Attempts sent and not answered yet, by job id. */
   readonly #pending = new Map<string, Pending>();
   readonly #warned = new Set<string>();
+  /** Tools that run in this process (`runsInProcess`); the run's concurrency holds for them too. */
+  readonly #local = new LocalExecutor();
   #telemetry?: Promise<unknown>;
 
   constructor(options: BullmqExecutorOptions) {
@@ -68,11 +71,14 @@ export class BullmqExecutor implements AttemptExecutor {
   }
 
   execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
-    const send = () => this.#send(request, host);
+    const send = host.tool(request.tool).runsInProcess
+      ? () => this.#local.execute(request, host)
+      : () => this.#send(request, host);
     return this.#run ? (this.#run.add(send) as Promise<AttemptResult>) : send();
   }
 
   cancel(runId: string, reason: Error): void {
+    this.#local.cancel(runId, reason);
     const error = {
       message: reason.message,
       ...(BraidError.is(reason) ? { code: reason.code } : {}),

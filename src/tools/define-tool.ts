@@ -9,6 +9,8 @@ export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
   /** How the tool takes upstream outputs when a task's `input` does not name them. @default fields merged by name */
   readonly upstream?: UpstreamMapping;
   run(input: InputOf<S>, ctx: ToolContext): O | Promise<O>;
+  /** Run in the run's own process even when attempts go to workers (it needs `ctx.children`). @default false */
+  readonly runsInProcess?: boolean;
   /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
   warm?(): void;
 }

@@ -94,6 +94,11 @@ export interface Tool<I = any, O = any> extends ToolLimits {
   /** How it takes upstream outputs when the task's `input` does not name them. @default fields merged by name */
   readonly upstream?: UpstreamMapping;
   run(input: I, ctx: ToolContext): O | Promise<O>;
+  /**
+   * Run in the run's own process even when attempts go to `braid worker` processes: the tool needs what only
+   * that process has (`ctx.children`, as the `plan` tool does). @default false
+   */
+  readonly runsInProcess?: boolean;
   /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
   warm?(): void;
 }
