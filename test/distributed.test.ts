@@ -41,8 +41,12 @@ async function until<T>(get: () => T | undefined | false | Promise<T | undefined
 }
 
 /** A `braid` process in the background (a worker, a coordinator); killed after the test if still alive. */
-function start(args: string[], extraEnv: Record<string, string> = {}): ChildProcess & { err: string } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+function start(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): ChildProcess & { err: string } {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', ...env(), ...extraEnv },
   }) as ChildProcess & { err: string };
@@ -266,6 +270,30 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     const ids = (Array.isArray(list) ? list : (list.runs ?? [])).map((x) => x.runId);
     expect(ids).toContain(runId);
   }, 60_000);
+
+  it('with BRAID_OTEL, BullMQ’s spans (bullmq-otel): the worker’s processing continues the trace of the coordinator’s send', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    const otel = ['--import', join(ROOT, 'test/fixtures/otel-setup.mjs')];
+    const spans = (who: string) =>
+      existsSync(join(dir, `${who}.spans`))
+        ? readFileSync(join(dir, `${who}.spans`), 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { name: string; trace: string; id: string; parent: string | null })
+        : [];
+    const w = start(['worker', '--tools', TOOLS], { BRAID_OTEL: '1', OTEL_TEST_OUT: join(dir, 'worker.spans') }, otel);
+    await until(() => w.err.includes('braid worker '));
+    const file = flowFile('traced', [{ id: 'one', tool: 'step', input: { ms: 0 } }]);
+    const r = await braid(['run', file, '--tools', TOOLS, '--quiet'], {
+      env: { ...env(), BRAID_OTEL: '1', OTEL_TEST_OUT: join(dir, 'coordinator.spans') },
+      nodeArgs: otel,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const sent = spans('coordinator');
+    const processed = await until(() => spans('worker').find((s) => s.name.startsWith('process')));
+    expect(sent.some((s) => s.name.startsWith('add'))).toBe(true);
+    expect(sent.map((s) => s.trace)).toContain(processed.trace);
+  }, 30_000);
 
   it('Redis restarted mid-run (with persistence on): the run completes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
