@@ -145,7 +145,7 @@ describe.skipIf(!hasRedis)('Redis store: the lease', () => {
     lock.release();
   });
 
-  it('knows which runs are open and whether a live writer holds them (read() says live; fold needs no pid)', async () => {
+  it('knows which runs are open and whether a live writer holds them (read() says live; fold needs no pid); version changes with the record', async () => {
     const store = new RedisRunStore(redis!.url, { prefix: `lease${++prefixes}` });
     opened.push(store);
     const log = await store.create(header('r2'));
@@ -153,9 +153,14 @@ describe.skipIf(!hasRedis)('Redis store: the lease', () => {
     await log.flush();
     expect(await store.openRuns()).toEqual([{ runId: 'r2', held: true }]);
     expect((await store.read('r2')).live).toBe(true);
+    const v1 = await store.version('r2');
     log.append({ ...(event(2, 'run.finished') as object), status: 'succeeded', durationMs: 1 } as never);
     await log.close();
     expect(await store.openRuns()).toEqual([]);
     expect((await store.read('r2')).live).toBe(false);
+    // The cache key of a record (the dashboard's run list) changes with it, and only with it.
+    const v2 = await store.version('r2');
+    expect(v2).not.toBe(v1);
+    expect(await store.version('r2')).toBe(v2);
   });
 });

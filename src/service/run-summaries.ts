@@ -103,7 +103,7 @@ export class RunSummaries {
     const handle = this.runs.get(id);
     // With a store its record is the whole story (a resumed run's handle has only the events since the resume).
     const key = this.store
-      ? await this.#fileKey(id)
+      ? ((await this.store.version?.(id)) ?? (await this.#fileKey(id)))
       : handle
         ? `live:${handle.events.length}:${handle.finished}`
         : undefined;

@@ -193,6 +193,16 @@ export class RedisRunStore implements RunStore {
     }
   }
 
+  /** Events only grow (appends are never trimmed): their count and whether a writer holds the run. */
+  async version(runId: string): Promise<string | undefined> {
+    const [[, length], [, held]] = (await this.redis
+      .multi()
+      .xlen(this.#key(runId, 'events'))
+      .exists(this.#key(runId, 'lock'))
+      .exec()) as [unknown, number][];
+    return `redis:${length}:${held}`;
+  }
+
   async list(): Promise<string[]> {
     return this.redis.zrevrange(`${this.#prefix}:runs`, 0, -1);
   }

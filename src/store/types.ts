@@ -88,6 +88,8 @@ export interface RunStore {
     runId: string,
     options: { follow?: boolean; afterSeq?: number; signal?: AbortSignal },
   ): AsyncGenerator<RunEvent>;
+  /** A token that changes whenever the run's record (or whether a writer holds it) changes: a cache key. Optional. */
+  version?(runId: string): Promise<string | undefined>;
   /** Whole lines after byte `from` (incremental reading for followers); optional: `read` serves otherwise. */
   readFrom?(
     runId: string,
