@@ -6,6 +6,7 @@ import type { Expression } from '../spec/expression.js';
 import { parseExpression } from '../spec/expression.js';
 import type { IfStatus, PolicyStep, TaskSpec, TriggerRule } from '../spec/schema.js';
 import { compileTemplate, type CompiledTemplate } from '../spec/template.js';
+import { isValidated } from '../spec/validate.js';
 import { conditionObject, rootFlags, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
@@ -72,7 +73,45 @@ export interface Plan {
 
 export const DEFAULT_MAX_VISITS = 3;
 
-export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
+/** What compiling needs of a registry (a recording view of one, for the plan cache). */
+type ToolLookup = Pick<ToolRegistry, 'get' | 'has'>;
+
+/** The last plan compiled for each validated workflow, with the tool lookups it made (name → tool, or `false` for a `has` miss). */
+const plans = new WeakMap<Workflow, { plan: Plan; lookups: Map<string, Tool | false> }>();
+
+/**
+ * `compilePlan`, cached per validated workflow (they are not mutated, see validate.ts `isValidated`): a
+ * workflow run again with the same tools reuses its plan (templates and expressions compiled once). Every
+ * tool lookup the compilation made is checked again, so a different tool under a name compiles afresh.
+ */
+export function planFor(workflow: Workflow, registry: ToolRegistry): Plan {
+  const cached = plans.get(workflow);
+  if (cached && sameLookups(cached.lookups, registry)) return cached.plan;
+  const lookups = new Map<string, Tool | false>();
+  const recording: ToolLookup = {
+    has: (name) => {
+      const found = registry.has(name);
+      if (!lookups.has(name)) lookups.set(name, found ? registry.get(name) : false);
+      return found;
+    },
+    get: (name) => {
+      const tool = registry.get(name);
+      lookups.set(name, tool);
+      return tool;
+    },
+  };
+  const plan = compilePlan(workflow, recording);
+  if (isValidated(workflow)) plans.set(workflow, { plan, lookups });
+  return plan;
+}
+
+function sameLookups(lookups: ReadonlyMap<string, Tool | false>, registry: ToolRegistry): boolean {
+  for (const [name, tool] of lookups)
+    if (tool === false ? registry.has(name) : !registry.has(name) || registry.get(name) !== tool) return false;
+  return true;
+}
+
+export function compilePlan(workflow: Workflow, registry: ToolLookup): Plan {
   const specs = workflow.tasks;
   const defaults = workflow.defaults ?? {};
   const indexOf = new Map(specs.map((t, i) => [t.id, i]));
@@ -147,7 +186,7 @@ function compilePolicyStep(
   step: PolicyStep,
   specs: readonly TaskSpec[],
   indexOf: ReadonlyMap<string, number>,
-  registry: ToolRegistry,
+  registry: ToolLookup,
   ids: ReadonlySet<string>,
 ): PlanPolicyStep {
   if (step === 'skip') return { kind: 'skip' };
