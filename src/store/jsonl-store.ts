@@ -26,6 +26,7 @@ import type { RunEvent } from '../core/events.js';
 import { acquireRunLock, RunLock } from './run-lock.js';
 import type { FoldedRecord, RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 import { RunFolder } from './fold.js';
+import { isValidated } from '../spec/validate.js';
 
 /** Run ids: letters, digits, `_`, `.`, `-`, starting with a letter or digit, at most 200 characters. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
@@ -128,7 +129,7 @@ export class JsonlRunStore implements RunStore {
   async create(header: RunHeader): Promise<RunLog> {
     let line: string;
     try {
-      line = `${JSON.stringify(header)}\n`;
+      line = `${headerJson(header)}\n`;
     } catch (err) {
       throw new BraidError(
         'E_STORE',
@@ -436,6 +437,7 @@ function skipLine(buffer: Buffer): number {
 
 class JsonlRunLog implements RunLog {
   #buffer = '';
+  #appended = 0;
   #bufferedAt = 0;
   #scheduled = false;
   #position: number;
@@ -474,7 +476,7 @@ class JsonlRunLog implements RunLog {
     if (this.#closed || this.#failure) return;
     let line: string;
     try {
-      line = JSON.stringify(event);
+      line = eventJson(event);
     } catch (err) {
       return this.#fail(
         new BraidError(
@@ -486,10 +488,11 @@ class JsonlRunLog implements RunLog {
     }
     if (!this.#buffer) this.#bufferedAt = performance.now();
     this.#buffer += `${line}\n`;
+    // The clock is read every 32nd line: a synchronous stretch still writes within about WRITE_MS.
     if (
       BARRIER.has(event.type) ||
       this.#buffer.length >= WRITE_BYTES ||
-      performance.now() - this.#bufferedAt >= WRITE_MS
+      ((++this.#appended & 31) === 0 && performance.now() - this.#bufferedAt >= WRITE_MS)
     )
       this.#write();
     this.#schedule();
@@ -591,6 +594,77 @@ class JsonlRunLog implements RunLog {
     this.onClose?.(this.#closing);
     return this.#closing;
   }
+}
+
+/** Strings JSON.stringify leaves as they are between quotes (no quote, backslash, control or lone surrogate). */
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+const jsonString = (s: string) => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
+const jsonNumber = (n: number) => (Number.isFinite(n) ? `${n}` : 'null');
+
+/**
+ * An event's JSON line, the same JSON as `JSON.stringify(event)`: the three events every task makes
+ * (ready, started, succeeded) are written field by field from their declared fields (core/events.ts, a
+ * closed union) with only their free values (a task's output, its input sources) through JSON.stringify,
+ * about three times faster; every other event, and one with a field of an unexpected type, by JSON.stringify.
+ */
+export function eventJson(e: RunEvent): string {
+  if (typeof e.seq !== 'number' || typeof e.ts !== 'string' || typeof e.runId !== 'string') return JSON.stringify(e);
+  const head = `{"seq":${jsonNumber(e.seq)},"ts":${jsonString(e.ts)},"runId":${jsonString(e.runId)},"type":"${e.type}","taskId":`;
+  switch (e.type) {
+    case 'task.ready':
+      if (typeof e.taskId !== 'string' || typeof e.visit !== 'number' || ownKeys(e) !== 6 + +('routedFrom' in e)) break;
+      return `${head}${jsonString(e.taskId)},"visit":${jsonNumber(e.visit)}${e.routedFrom === undefined ? '' : `,"routedFrom":${JSON.stringify(e.routedFrom)}`}}`;
+    case 'task.started':
+      if (
+        typeof e.taskId !== 'string' ||
+        typeof e.tool !== 'string' ||
+        typeof e.attempt !== 'number' ||
+        typeof e.visit !== 'number' ||
+        ownKeys(e) !== 8 + +('item' in e) + +('sources' in e)
+      )
+        break;
+      return `${head}${jsonString(e.taskId)},"tool":${jsonString(e.tool)},"attempt":${jsonNumber(e.attempt)},"visit":${jsonNumber(e.visit)}${e.item === undefined ? '' : `,"item":${JSON.stringify(e.item)}`}${e.sources === undefined ? '' : `,"sources":${JSON.stringify(e.sources)}`}}`;
+    case 'task.succeeded': {
+      if (
+        typeof e.taskId !== 'string' ||
+        typeof e.attempt !== 'number' ||
+        typeof e.visit !== 'number' ||
+        typeof e.durationMs !== 'number' ||
+        ownKeys(e) !== 8 + +('output' in e) + +('replayed' in e)
+      )
+        break;
+      const output = JSON.stringify(e.output);
+      return `${head}${jsonString(e.taskId)},"attempt":${jsonNumber(e.attempt)},"visit":${jsonNumber(e.visit)},"durationMs":${jsonNumber(e.durationMs)}${output === undefined ? '' : `,"output":${output}`}${e.replayed === undefined ? '' : `,"replayed":${JSON.stringify(e.replayed)}`}}`;
+    }
+  }
+  return JSON.stringify(e);
+}
+
+/** An event's enumerable keys (-1 when one is inherited): any other key than its type declares sends it to JSON.stringify. */
+function ownKeys(e: object): number {
+  let n = 0;
+  for (const k in e) {
+    if (!Object.hasOwn(e, k)) return -1;
+    n++;
+  }
+  return n;
+}
+
+/** Workflows as JSON, kept per validated workflow object (they are not mutated): a run of one already recorded reuses it. */
+const workflowJson = new WeakMap<object, string>();
+
+/** The header line: `JSON.stringify(header)`, with the workflow's JSON reused when this workflow was recorded before. */
+function headerJson(header: RunHeader): string {
+  if (!isValidated(header.workflow)) return JSON.stringify(header);
+  let workflow = workflowJson.get(header.workflow);
+  if (workflow === undefined) {
+    workflow = JSON.stringify(header.workflow);
+    workflowJson.set(header.workflow, workflow);
+  }
+  // The fields before the workflow (type, version, runId, createdAt) cannot hold this marker.
+  const line = JSON.stringify({ ...header, workflow: 0 });
+  const at = line.indexOf(',"workflow":0');
+  return at < 0 ? JSON.stringify(header) : `${line.slice(0, at)},"workflow":${workflow}${line.slice(at + 13)}`;
 }
 
 /** `mkdir -p`, one level at a time, so the error is the real one (a recursive mkdir reports ENOENT on a read-only file system). */
