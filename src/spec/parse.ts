@@ -11,6 +11,27 @@ export const FILE_LIMITS = { maxBytes: 10 * 1024 * 1024, maxDepth: 64, maxAliase
 
 /** The path of the first value nested deeper than `max`, or undefined. Iterative: any depth is safe to check. */
 export function tooDeep(value: unknown, max: number): string | undefined {
+  return deeperThan(value, max) ? deepPath(value, max) : undefined;
+}
+
+/** Whether some value nests `max` levels or more (no paths built: the common answer, no, is cheap). */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: unknown[] = [value];
+  const depths: number[] = [0];
+  while (stack.length) {
+    const v = stack.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    if (Array.isArray(v)) for (const x of v) (stack.push(x), depths.push(depth + 1));
+    else
+      for (const k in v)
+        if (Object.hasOwn(v, k)) (stack.push((v as Record<string, unknown>)[k]), depths.push(depth + 1));
+  }
+  return false;
+}
+
+function deepPath(value: unknown, max: number): string | undefined {
   const stack: [unknown, number, string][] = [[value, 0, '']];
   while (stack.length) {
     const [v, depth, path] = stack.pop()!;
