@@ -1,8 +1,12 @@
 /** Read a workflow file (JSON or YAML) into a plain value, or issues that name the line. */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
+import { lazy } from '../core/lazy.js';
 import type { Issue } from '../errors.js';
+
+/** The YAML parser, loaded by the first YAML file (a JSON workflow never needs it). */
+const yaml = lazy<typeof Yaml>('yaml');
 
 export type ParsedFile = { ok: true; value: unknown } | { ok: false; issues: Issue[] };
 
@@ -93,7 +97,7 @@ export function parseText(text: string, format: 'json' | 'yaml'): ParsedFile {
     }
     return limited(value);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     // An unclosed quote is found where the text runs out: report the line that opened it, and not the
     // indentation errors that follow from it.
