@@ -831,7 +831,9 @@ export class Scheduler {
     if (!ok) entry.error = toErrorRecord(result.error);
     if (item !== undefined) entry.item = item;
     if (tool !== t.tool) entry.tool = tool.name;
-    (r.history ??= []).push(entry);
+    // A literal of one, not [] then push (which reserves room for 17): most tasks make one attempt.
+    if (r.history) r.history.push(entry);
+    else r.history = [entry];
     return result;
   }
 

@@ -26,7 +26,6 @@ import type { RunEvent } from '../core/events.js';
 import { acquireRunLock, RunLock } from './run-lock.js';
 import type { FoldedRecord, RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 import { RunFolder } from './fold.js';
-import { isValidated } from '../spec/validate.js';
 
 /** Run ids: letters, digits, `_`, `.`, `-`, starting with a letter or digit, at most 200 characters. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
@@ -129,7 +128,7 @@ export class JsonlRunStore implements RunStore {
   async create(header: RunHeader): Promise<RunLog> {
     let line: string;
     try {
-      line = `${headerJson(header)}\n`;
+      line = `${JSON.stringify(header)}\n`;
     } catch (err) {
       throw new BraidError(
         'E_STORE',
@@ -648,23 +647,6 @@ function ownKeys(e: object): number {
     n++;
   }
   return n;
-}
-
-/** Workflows as JSON, kept per validated workflow object (they are not mutated): a run of one already recorded reuses it. */
-const workflowJson = new WeakMap<object, string>();
-
-/** The header line: `JSON.stringify(header)`, with the workflow's JSON reused when this workflow was recorded before. */
-function headerJson(header: RunHeader): string {
-  if (!isValidated(header.workflow)) return JSON.stringify(header);
-  let workflow = workflowJson.get(header.workflow);
-  if (workflow === undefined) {
-    workflow = JSON.stringify(header.workflow);
-    workflowJson.set(header.workflow, workflow);
-  }
-  // The fields before the workflow (type, version, runId, createdAt) cannot hold this marker.
-  const line = JSON.stringify({ ...header, workflow: 0 });
-  const at = line.indexOf(',"workflow":0');
-  return at < 0 ? JSON.stringify(header) : `${line.slice(0, at)},"workflow":${workflow}${line.slice(at + 13)}`;
 }
 
 /** `mkdir -p`, one level at a time, so the error is the real one (a recursive mkdir reports ENOENT on a read-only file system). */
