@@ -290,7 +290,8 @@ const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
 /**
  * Engines side by side: each is checked against the first (same set of tasks run), warmed up (at least WARMUP runs
  * and WARMUP_MS each, so V8 has optimized the hot paths), then timed in interleaved rounds (one run of each engine
- * per round, each after a full GC), so a load spike on this shared machine hits all of them alike. Median per engine.
+ * per round), so a load spike on this shared machine hits all of them alike. Median per engine. (No forced GC before a
+ * timed run: after one V8 shrinks its young generation and a no-op run of 300 tasks measured 2-3x slower.)
  */
 async function sideBySide(name, engines, repeats = REPEATS) {
   const entries = Object.entries(engines);
@@ -306,11 +307,7 @@ async function sideBySide(name, engines, repeats = REPEATS) {
     for (let i = 1; i < WARMUP || performance.now() - start < WARMUP_MS; i++) await run();
   }
   const times = Object.fromEntries(entries.map(([e]) => [e, []]));
-  for (let i = 0; i < repeats; i++)
-    for (const [engine, run] of entries) {
-      global.gc?.(); // each timed run starts on a collected heap: no engine pays for another's garbage
-      times[engine].push((await run()).ms);
-    }
+  for (let i = 0; i < repeats; i++) for (const [engine, run] of entries) times[engine].push((await run()).ms);
   return Object.fromEntries(entries.map(([e]) => [e, median(times[e])]));
 }
 
@@ -466,10 +463,7 @@ if (want('cli')) {
     const lgTimes = [];
     for (let round = 0; round < CLI_ROUNDS; round++) {
       cli.push(...(await cliTimes(file, extra)).times);
-      for (let i = 0; i < REPEATS; i++) {
-        global.gc?.();
-        lgTimes.push((await langGraph()).ms);
-      }
+      for (let i = 0; i < REPEATS; i++) lgTimes.push((await langGraph()).ms);
     }
     const ms = median(cli);
     const lg = median(lgTimes);

@@ -526,8 +526,8 @@ describe('a validated workflow run again', () => {
       },
       { toolNames: ['pick'] },
     );
-    const first = defineTool({ name: 'pick', run: () => 'first' });
-    const second = defineTool({ name: 'pick', run: () => 'second' });
+    const first = { name: 'pick', run: () => 'first' };
+    const second = { name: 'pick', run: () => 'second' };
     const opts = { builtins: false, classifier: null, store: false } as const;
     expect((await runWorkflow(workflow, { ...opts, tools: [first] })).tasks.b.output).toBe('first');
     expect((await runWorkflow(workflow, { ...opts, tools: [first] })).tasks.b.output).toBe('first');
