@@ -1,7 +1,18 @@
 #!/usr/bin/env node
 // The braid CLI. The TypeScript sources are compiled to dist/ by `npm install` (the `prepare` script).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+// Node 22.1+ keeps compiled code between runs (most of a command's start-up is compiling modules); Node 20 lacks it.
+module.enableCompileCache?.();
+
+// `braid --version` answers before anything is loaded (the program's own --version prints the same).
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+  process.exit(0);
+}
 
 const entry = new URL('../dist/src/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
@@ -16,5 +27,5 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 const { main } = await import(entry.href);
-const code = await main(process.argv.slice(2));
+const code = await main(args);
 process.exitCode = code;

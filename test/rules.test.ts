@@ -1,7 +1,7 @@
 /** The contract of workflow-spec.md, rule by rule, through the public API. */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool, runWorkflow, type Classifier, type RunEvent } from '../src/index.js';
+import { defineTool, loadWorkflow, runWorkflow, type Classifier, type RunEvent } from '../src/index.js';
 import { flow, recorder } from './support/tools.js';
 
 const fast = { retry: { baseDelayMs: 1, maxDelayMs: 2 } };
@@ -512,5 +512,26 @@ describe('events (§8)', () => {
       .filter((e) => ['task.succeeded', 'task.failed', 'task.skipped'].includes(e.type))
       .map((e) => (e as { taskId: string }).taskId);
     expect(terminal.sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('a validated workflow run again', () => {
+  it('reuses its compiled plan only with the same tools: a different tool under a name is the one that runs', async () => {
+    const { workflow } = await loadWorkflow(
+      {
+        tasks: [
+          { id: 'a', tool: 'pick' },
+          { id: 'b', tool: 'pick', dependencies: ['a'] },
+        ],
+      },
+      { toolNames: ['pick'] },
+    );
+    const first = { name: 'pick', run: () => 'first' };
+    const second = { name: 'pick', run: () => 'second' };
+    const opts = { builtins: false, classifier: null, store: false } as const;
+    expect((await runWorkflow(workflow, { ...opts, tools: [first] })).tasks.b.output).toBe('first');
+    expect((await runWorkflow(workflow, { ...opts, tools: [first] })).tasks.b.output).toBe('first');
+    expect((await runWorkflow(workflow, { ...opts, tools: [second] })).tasks.b.output).toBe('second');
+    expect((await runWorkflow(workflow, { ...opts, tools: [first] })).tasks.b.output).toBe('first');
   });
 });

@@ -5,7 +5,11 @@
  * title/url/content), with `BRAID_SEARCH_KEY` sent as a bearer token.
  */
 import { readFileSync } from 'node:fs';
-import MiniSearch from 'minisearch';
+import type MiniSearch from 'minisearch';
+import { lazy } from '../src/core/lazy.js';
+
+/** Loaded by the first offline search. */
+const miniSearch = lazy<typeof MiniSearch>('minisearch');
 import { z } from 'zod';
 import { defineTool } from '../src/tools/define-tool.js';
 import { packagePath } from '../src/paths.js';
@@ -38,7 +42,7 @@ export class OfflineSearch implements SearchProvider {
     const { entries } = JSON.parse(readFileSync(packagePath('tools', 'data', 'search-corpus.json'), 'utf8')) as {
       entries: Entry[];
     };
-    const index = new MiniSearch<Entry>({
+    const index = new (miniSearch())<Entry>({
       fields: ['title', 'text', 'topic'],
       storeFields: ['title', 'text', 'topic'],
       searchOptions: { boost: { title: 2 }, fuzzy: 0.2, prefix: true },

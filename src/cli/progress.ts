@@ -20,7 +20,12 @@ export function createProgress(
   const tty = Boolean(stream.isTTY) && process.env.TERM !== 'dumb';
   if (!tty) {
     // Batched once per event-loop turn: writing to a slow pipe never delays a task.
-    const lines = buffered((events) => events.forEach((e) => plainLine(stream, e)));
+    // One write per batch: a write to a pipe is a system call, and a run makes two lines per task.
+    const lines = buffered((events) => {
+      let text = '';
+      for (const e of events) text += plainLine(e);
+      if (text) stream.write(text);
+    });
     return { onEvent: lines, stop: () => lines.drain() };
   }
 
@@ -109,10 +114,10 @@ export function createProgress(
   };
 }
 
-function plainLine(stream: NodeJS.WriteStream, e: RunEvent): void {
-  const text = describeEvent(e);
-  if (text !== undefined && e.type !== 'llm.call' && e.type !== 'task.ready' && e.type !== 'task.log')
-    stream.write(`[${e.ts.slice(11, 23)}] ${text}\n`);
+/** The plain progress line of an event ('' for the events that have none). */
+function plainLine(e: RunEvent): string {
+  if (e.type === 'llm.call' || e.type === 'task.ready' || e.type === 'task.log') return '';
+  return `[${e.ts.slice(11, 23)}] ${describeEvent(e)}\n`;
 }
 
 /** One human sentence per event (the plain progress lines and `braid logs`), safe to print on a terminal. */

@@ -4,7 +4,11 @@
  * so share it, never change it.
  */
 import { z } from 'zod';
-import { zodToJsonSchema } from 'zod-to-json-schema';
+import type * as ZodToJsonSchema from 'zod-to-json-schema';
+import { lazy } from './lazy.js';
+
+/** Only zod 3 schemas need it. */
+const zodV3ToJsonSchema = lazy<typeof ZodToJsonSchema>('zod-to-json-schema');
 
 /** Any zod schema, v4 or v3: what braid needs from it. */
 export interface SchemaLike<T = unknown> {
@@ -30,7 +34,10 @@ export function schemaToJsonSchema(schema: SchemaLike | undefined): JsonSchema {
         ? (z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
         : typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object'
           ? structuredClone((schema as unknown as { jsonSchema: JsonSchema }).jsonSchema)
-          : (zodToJsonSchema(schema as never, { target: 'openApi3', $refStrategy: 'none' }) as JsonSchema);
+          : (zodV3ToJsonSchema().zodToJsonSchema(schema as never, {
+              target: 'openApi3',
+              $refStrategy: 'none',
+            }) as JsonSchema);
     const { $schema: _, ...rest } = built;
     json = deepFreeze(rest);
     cache.set(schema, json);

@@ -6,6 +6,7 @@ import type { Expression } from '../spec/expression.js';
 import { parseExpression } from '../spec/expression.js';
 import type { IfStatus, PolicyStep, TaskSpec, TriggerRule } from '../spec/schema.js';
 import { compileTemplate, type CompiledTemplate } from '../spec/template.js';
+import { isValidated } from '../spec/validate.js';
 import { conditionObject, rootFlags, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
@@ -72,7 +73,51 @@ export interface Plan {
 
 export const DEFAULT_MAX_VISITS = 3;
 
-export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
+// Empty lists and sets are shared by every task that has nothing there (a plan is cached with its workflow).
+const NONE: readonly never[] = Object.freeze([]);
+const NO_LABELS: ReadonlySet<string> = new Set();
+const NO_CONDITION: PlanCondition = Object.freeze({ kind: 'none' });
+const shared = <T>(list: readonly T[]): readonly T[] => (list.length ? list : NONE);
+
+/** What compiling needs of a registry (a recording view of one, for the plan cache). */
+type ToolLookup = Pick<ToolRegistry, 'get' | 'has'>;
+
+/** The last plan compiled for each validated workflow, with the tool lookups it made (name → tool, or `false` for a `has` miss). */
+const plans = new WeakMap<Workflow, { plan: Plan; lookups: Map<string, Tool | false> }>();
+
+/**
+ * `compilePlan`, cached per validated workflow (they are not mutated, see validate.ts `isValidated`): a
+ * workflow run again with the same tools reuses its plan (templates and expressions compiled once). Every
+ * tool lookup the compilation made is checked again, so a different tool under a name compiles afresh.
+ */
+export function planFor(workflow: Workflow, registry: ToolRegistry): Plan {
+  const cached = plans.get(workflow);
+  if (cached && sameLookups(cached.lookups, registry)) return cached.plan;
+  const lookups = new Map<string, Tool | false>();
+  const recording: ToolLookup = {
+    has: (name) => {
+      const found = registry.has(name);
+      if (!lookups.has(name)) lookups.set(name, found ? registry.get(name) : false);
+      return found;
+    },
+    get: (name) => {
+      const tool = registry.get(name);
+      lookups.set(name, tool);
+      return tool;
+    },
+  };
+  const plan = compilePlan(workflow, recording);
+  if (isValidated(workflow)) plans.set(workflow, { plan, lookups });
+  return plan;
+}
+
+function sameLookups(lookups: ReadonlyMap<string, Tool | false>, registry: ToolRegistry): boolean {
+  for (const [name, tool] of lookups)
+    if (tool === false ? registry.has(name) : !registry.has(name) || registry.get(name) !== tool) return false;
+  return true;
+}
+
+export function compilePlan(workflow: Workflow, registry: ToolLookup): Plan {
   const specs = workflow.tasks;
   const defaults = workflow.defaults ?? {};
   const indexOf = new Map(specs.map((t, i) => [t.id, i]));
@@ -80,7 +125,8 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
   const idx = (id: string) => indexOf.get(id)!;
 
   const downstreams: number[][] = specs.map(() => []);
-  const expected: Set<string>[] = specs.map(() => new Set());
+  // Made for the tasks some if_result names: most tasks share NONE (a plan lives as long as its workflow).
+  const expected: Set<string>[] = [];
   const handledBy = specs.map(() => false);
 
   const ups = specs.map((t, i) => {
@@ -88,7 +134,7 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
     for (const u of list) downstreams[u].push(i);
     const cond = conditionObject(t);
     if (cond?.if_result !== undefined)
-      for (const l of toList(cond.if_result)) expected[idx(toList(cond.depends_on)[0])].add(l);
+      for (const l of toList(cond.if_result)) (expected[idx(toList(cond.depends_on)[0])] ??= new Set()).add(l);
     if (cond?.if_status === 'failed' || cond?.if_status === 'finished')
       handledBy[idx(toList(cond.depends_on)[0])] = true;
     const rule = t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success';
@@ -102,17 +148,17 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
     const implicit = implicitInputOf(t, tool);
     const condition = compileCondition(t, idx);
     const statusDep = condition.kind === 'status' ? condition.dep : -1;
-    const candidates = new Set([...expected[i], ...(t.classify?.labels ?? [])]);
-    const needsLabel = t.classify !== undefined || expected[i].size > 0;
+    const expectedLabels: ReadonlySet<string> = expected[i] ?? NO_LABELS;
+    const needsLabel = t.classify !== undefined || expectedLabels.size > 0;
     return {
       index: i,
       id: t.id,
       spec: t,
       tool,
-      upstreams: ups[i],
-      ruleUpstreams: statusDep >= 0 ? ups[i].filter((u) => u !== statusDep) : ups[i],
-      downstreams: downstreams[i],
-      routes: routesOf(t).map(([to, on]) => ({ to: idx(to), on })),
+      upstreams: shared(ups[i]),
+      ruleUpstreams: statusDep >= 0 ? ups[i].filter((u) => u !== statusDep) : shared(ups[i]),
+      downstreams: downstreams[i].length ? downstreams[i].slice() : NONE, // exact size (push leaves room)
+      routes: shared(routesOf(t).map(([to, on]) => ({ to: idx(to), on }))),
       routingOnly: ups[i].length === 0 && !roots[i],
       trigger: t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success',
       condition,
@@ -121,15 +167,17 @@ export function compilePlan(workflow: Workflow, registry: ToolRegistry): Plan {
       maxVisits: t.max_visits ?? defaults.max_visits ?? DEFAULT_MAX_VISITS,
       continueOnError: t.continue_on_error ?? false,
       approval: t.approval ?? false,
-      expectedLabels: expected[i],
-      labelCandidates: needsLabel ? [...candidates] : [],
+      expectedLabels,
+      labelCandidates: needsLabel ? [...new Set([...expectedLabels, ...(t.classify?.labels ?? [])])] : NONE,
       failureHandled: Boolean(t.continue_on_error || t.next_task_id_on_failure || handledBy[i]),
       render: compileTemplate(t.input ?? {}, ids),
       // Every plan task has the same fields (absent ones undefined): one object shape keeps the scheduler's
       // property reads monomorphic (a spread in the middle of the literal made them slow).
       implicit,
-      policy: (t.on_failure ?? defaults.on_failure ?? []).map((step) =>
-        compilePolicyStep(step, specs, indexOf, registry, ids),
+      policy: shared(
+        (t.on_failure ?? defaults.on_failure ?? []).map((step) =>
+          compilePolicyStep(step, specs, indexOf, registry, ids),
+        ),
       ),
       forEach: t.for_each !== undefined ? compileTemplate(t.for_each, ids) : undefined,
       itemConcurrency: t.concurrency ?? Infinity,
@@ -147,7 +195,7 @@ function compilePolicyStep(
   step: PolicyStep,
   specs: readonly TaskSpec[],
   indexOf: ReadonlyMap<string, number>,
-  registry: ToolRegistry,
+  registry: ToolLookup,
   ids: ReadonlySet<string>,
 ): PlanPolicyStep {
   if (step === 'skip') return { kind: 'skip' };
@@ -174,14 +222,14 @@ function compilePolicyStep(
 function compileCondition(t: TaskSpec, idx: (id: string) => number): PlanCondition {
   if (typeof t.condition === 'string') return { kind: 'when', expression: expression(t.condition) };
   const cond = conditionObject(t);
-  if (!cond) return { kind: 'none' };
+  if (!cond) return NO_CONDITION;
   const deps = toList(cond.depends_on);
   if (cond.if_result !== undefined)
     return { kind: 'result', dep: idx(deps[0]), labels: new Set(toList(cond.if_result)) };
   if (cond.if_status !== undefined) return { kind: 'status', dep: idx(deps[0]), status: cond.if_status };
   if (cond.when !== undefined)
     return { kind: 'when', expression: expression(cond.when), dep: deps.length === 1 ? idx(deps[0]) : undefined };
-  return { kind: 'none' };
+  return NO_CONDITION;
 }
 
 function expression(source: string): Expression {

@@ -28,7 +28,7 @@ import type { Classifier } from './labels.js';
 import { createClassifier } from '../llm/classifier.js';
 import { createProvider } from '../llm/llm.js';
 import type { LlmProvider } from '../llm/types.js';
-import { compilePlan } from './plan.js';
+import { planFor } from './plan.js';
 import type { RunResult } from '../core/result.js';
 import { Scheduler } from './scheduler.js';
 
@@ -445,7 +445,7 @@ async function execute(
   const llm = options.llm ?? createProvider();
   const scheduler = new Scheduler({
     runId,
-    plan: compilePlan(workflow, registry),
+    plan: planFor(workflow, registry),
     input,
     bus,
     executor:

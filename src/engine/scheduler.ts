@@ -30,6 +30,7 @@ import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
 import {
   clearOutcome,
+  type AttemptRecord,
   type RunResult,
   type RunStatus,
   type SkipReason,
@@ -66,6 +67,13 @@ import {
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** Whether `decideLabel` could find a label: an expected label as output, a `label` field, or candidates for the classifier. */
+function mayHaveLabel(t: PlanTask, output: unknown): boolean {
+  if (t.labelCandidates.length > 0) return true;
+  if (typeof output === 'string') return t.expectedLabels.size > 0;
+  return output !== null && typeof output === 'object' && typeof (output as { label?: unknown }).label === 'string';
+}
 
 type State = TaskState;
 
@@ -563,6 +571,8 @@ export class Scheduler {
         meta,
       );
     if (!outcome.ok) return this.#finish(t.index, 'failed', { error: toErrorRecord(outcome.error) }, meta);
+    // Most tasks have no label to decide: no classifier call to wait for (and no extra turn).
+    if (!mayHaveLabel(t, outcome.output)) return this.#finish(t.index, 'succeeded', { output: outcome.output }, meta);
     try {
       const r = this.#results[t.index];
       const reported = this.#llmCalls[t.index];
@@ -821,16 +831,20 @@ export class Scheduler {
     const { endedAt } = result;
     r.endedAt = endedAt;
     const ok = result.status === 'succeeded';
-    (r.history ??= []).push({
+    // Built then completed, not spread: one object shape for the common entry.
+    const entry: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = {
       visit,
       attempt,
       status: ok ? 'succeeded' : 'failed',
       startedAt,
       endedAt,
-      ...(ok ? {} : { error: toErrorRecord(result.error) }),
-      ...(item === undefined ? {} : { item }),
-      ...(tool !== t.tool ? { tool: tool.name } : {}),
-    });
+    };
+    if (!ok) entry.error = toErrorRecord(result.error);
+    if (item !== undefined) entry.item = item;
+    if (tool !== t.tool) entry.tool = tool.name;
+    // A literal of one, not [] then push (which reserves room for 17): most tasks make one attempt.
+    if (r.history) r.history.push(entry);
+    else r.history = [entry];
     return result;
   }
 
@@ -902,7 +916,10 @@ export class Scheduler {
     return input;
   }
 
+  /** One per run: `tasks` is the live views object, so the same context serves every task. */
+  #ctx?: TemplateContext;
+
   #templateContext(): TemplateContext {
-    return { input: this.#o.input, tasks: this.#views, run: { id: this.#o.runId } };
+    return (this.#ctx ??= { input: this.#o.input, tasks: this.#views, run: { id: this.#o.runId } });
   }
 }

@@ -34,8 +34,9 @@ export class LocalExecutor implements AttemptExecutor {
 
   execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
     const tool = host.tool(request.tool);
-    const fn = () => this.#attempt(tool, request, host);
     const toolQueue = this.#toolQueue(tool);
+    if (!toolQueue && !this.#run) return this.#attempt(tool, request, host); // no slot to wait for
+    const fn = () => this.#attempt(tool, request, host);
     const inRunSlot = this.#run ? () => this.#run!.add(fn) as Promise<AttemptResult> : fn;
     // Take the tool's slot first: waiting for it never holds a run slot that unrelated tasks could use.
     return toolQueue ? (toolQueue.add(inRunSlot) as Promise<AttemptResult>) : inRunSlot();
@@ -46,14 +47,42 @@ export class LocalExecutor implements AttemptExecutor {
     if (inflight) for (const cancel of [...inflight]) cancel(reason);
   }
 
+  /** One attempt, inside its slots (one async function: a no-op attempt is a handful of promises). */
   async #attempt(tool: Tool, request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
+    if (host.signal.aborted || !host.started()) return { status: 'cancelled' };
     let inflight = this.#inflight.get(request.runId);
     if (!inflight) this.#inflight.set(request.runId, (inflight = new Set()));
+    const t0 = performance.now();
+    let result: AttemptResult;
     try {
-      return await attempt(tool, request, host, inflight);
+      const input = validateToolInput(tool, request.input, request.taskId);
+      const raw = await callWithSignal(
+        (signal) => tool.run(input, host.context(signal)),
+        host.signal,
+        inflight,
+        request.timeoutMs,
+        request.taskId,
+      );
+      result = {
+        status: 'succeeded',
+        output: validateToolOutput(tool, raw, request.taskId),
+        durationMs: 0,
+        endedAt: '',
+      };
+    } catch (err) {
+      result = {
+        status: 'failed',
+        error: { ...toErrorRecord(err), retryable: !BraidError.is(err) || err.retryable },
+        durationMs: 0,
+        endedAt: '',
+      };
     } finally {
       if (inflight.size === 0) this.#inflight.delete(request.runId);
     }
+    const ended = result as { durationMs: number; endedAt: string };
+    ended.endedAt = isoNow();
+    ended.durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+    return result;
   }
 
   #toolQueue(tool: Tool): PQueue | null {
@@ -77,38 +106,4 @@ function pick(tool: ToolLimits): ToolLimits {
   if (tool.concurrency !== undefined) out.concurrency = tool.concurrency;
   if (tool.rateLimit !== undefined) out.rateLimit = tool.rateLimit;
   return out;
-}
-
-/** One attempt, inside its slots. */
-async function attempt(
-  tool: Tool,
-  request: AttemptRequest,
-  host: AttemptHost,
-  inflight: CancelSet,
-): Promise<AttemptResult> {
-  if (host.signal.aborted || !host.started()) return { status: 'cancelled' };
-  const t0 = performance.now();
-  let result: AttemptResult;
-  try {
-    const input = validateToolInput(tool, request.input, request.taskId);
-    const raw = await callWithSignal(
-      (signal) => tool.run(input, host.context(signal)),
-      host.signal,
-      inflight,
-      request.timeoutMs,
-      request.taskId,
-    );
-    result = { status: 'succeeded', output: validateToolOutput(tool, raw, request.taskId), durationMs: 0, endedAt: '' };
-  } catch (err) {
-    result = {
-      status: 'failed',
-      error: { ...toErrorRecord(err), retryable: !BraidError.is(err) || err.retryable },
-      durationMs: 0,
-      endedAt: '',
-    };
-  }
-  const ended = result as { durationMs: number; endedAt: string };
-  ended.endedAt = isoNow();
-  ended.durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-  return result;
 }

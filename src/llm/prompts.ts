@@ -4,10 +4,14 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parse } from 'yaml';
+import type * as Yaml from 'yaml';
+import { lazy } from '../core/lazy.js';
 import { BraidError } from '../errors.js';
 import { packagePath } from '../paths.js';
 import type { ChatMessage } from './types.js';
+
+/** Loaded by the first prompt file read. */
+const yaml = lazy<typeof Yaml>('yaml');
 
 export interface PromptTemplate {
   readonly name: string;
@@ -24,7 +28,7 @@ const VAR_RE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 export function parsePrompt(name: string, text: string): PromptTemplate {
   const m = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(text);
   if (!m) throw new BraidError('E_CONFIG', `prompts/${name}.md: missing front matter (--- ... ---)`);
-  const meta = (parse(m[1]) ?? {}) as { description?: string; variables?: string[]; offline?: string };
+  const meta = (yaml().parse(m[1]) ?? {}) as { description?: string; variables?: string[]; offline?: string };
   const sections = Object.fromEntries(
     m[2]
       .split(/^# /m)

@@ -11,7 +11,8 @@
  *   regular expression in its own thread).
  * A failure is an `E_EXPRESSION` error.
  */
-import jsonata from 'jsonata';
+import type jsonataModule from 'jsonata';
+import { lazy } from '../core/lazy.js';
 import { BraidError } from '../errors.js';
 import { execRegex, type RegexMatch } from './regex-worker.js';
 
@@ -34,12 +35,15 @@ export interface Expression {
 
 export type ParseResult = { ok: true; expression: Expression } | { ok: false; message: string };
 
+/** JSONata (~0.1 s to load), loaded when the first expression is parsed. */
+const jsonata = lazy<typeof jsonataModule>('jsonata');
+
 type Options = { timeout: number; stack: number; sequence: number; RegexEngine: unknown };
 
 export function parseExpression(source: string): ParseResult {
   // Compiled once per time budget: JSONata keeps its guardrail options per compiled expression (parsing
   // costs ~0.2 ms, evaluating a simple condition ~30 µs).
-  const compiled = new Map<number, { expression: jsonata.Expression; options: Options }>();
+  const compiled = new Map<number, { expression: jsonataModule.Expression; options: Options }>();
   const compile = (timeoutMs: number) => {
     let c = compiled.get(timeoutMs);
     if (!c) {
@@ -49,7 +53,7 @@ export function parseExpression(source: string): ParseResult {
         sequence: EXPRESSION_LIMITS.maxSequence,
         RegexEngine: RegExp,
       };
-      c = { expression: jsonata(source, options as unknown as Parameters<typeof jsonata>[1]), options };
+      c = { expression: jsonata()(source, options as unknown as Parameters<typeof jsonataModule>[1]), options };
       compiled.set(timeoutMs, c);
     }
     return c;

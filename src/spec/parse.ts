@@ -1,8 +1,12 @@
 /** Read a workflow file (JSON or YAML) into a plain value, or issues that name the line. */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parseDocument } from 'yaml';
+import type * as Yaml from 'yaml';
+import { lazy } from '../core/lazy.js';
 import type { Issue } from '../errors.js';
+
+/** The YAML parser, loaded by the first YAML file (a JSON workflow never needs it). */
+const yaml = lazy<typeof Yaml>('yaml');
 
 export type ParsedFile = { ok: true; value: unknown } | { ok: false; issues: Issue[] };
 
@@ -11,6 +15,27 @@ export const FILE_LIMITS = { maxBytes: 10 * 1024 * 1024, maxDepth: 64, maxAliase
 
 /** The path of the first value nested deeper than `max`, or undefined. Iterative: any depth is safe to check. */
 export function tooDeep(value: unknown, max: number): string | undefined {
+  return deeperThan(value, max) ? deepPath(value, max) : undefined;
+}
+
+/** Whether some value nests `max` levels or more (no paths built: the common answer, no, is cheap). */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: unknown[] = [value];
+  const depths: number[] = [0];
+  while (stack.length) {
+    const v = stack.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    if (Array.isArray(v)) for (const x of v) (stack.push(x), depths.push(depth + 1));
+    else
+      for (const k in v)
+        if (Object.hasOwn(v, k)) (stack.push((v as Record<string, unknown>)[k]), depths.push(depth + 1));
+  }
+  return false;
+}
+
+function deepPath(value: unknown, max: number): string | undefined {
   const stack: [unknown, number, string][] = [[value, 0, '']];
   while (stack.length) {
     const [v, depth, path] = stack.pop()!;
@@ -72,7 +97,7 @@ export function parseText(text: string, format: 'json' | 'yaml'): ParsedFile {
     }
     return limited(value);
   }
-  const doc = parseDocument(text, { prettyErrors: true });
+  const doc = yaml().parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     // An unclosed quote is found where the text runs out: report the line that opened it, and not the
     // indentation errors that follow from it.

@@ -3,7 +3,8 @@
  * validated with @cfworker/json-schema: the same `safeParse` contract zod schemas give the engine, and the
  * schema itself for function calling and `braid tools`.
  */
-import { Validator } from '@cfworker/json-schema';
+import type * as CfWorker from '@cfworker/json-schema';
+import { lazy } from '../core/lazy.js';
 import type { JsonSchema } from './json-schema.js';
 import type { SchemaLike } from './types.js';
 
@@ -11,8 +12,11 @@ export interface JsonSchemaInput extends SchemaLike {
   readonly jsonSchema: JsonSchema;
 }
 
+/** Loaded by the first JSON Schema input (MCP and AI SDK tools). */
+const cfworker = lazy<typeof CfWorker>('@cfworker/json-schema');
+
 export function jsonSchemaInput(schema: JsonSchema): JsonSchemaInput {
-  const validator = new Validator(structuredClone(schema) as never, '2020-12', false);
+  const validator = new (cfworker().Validator)(structuredClone(schema) as never, '2020-12', false);
   return {
     jsonSchema: schema,
     safeParse(value: unknown) {
