@@ -218,7 +218,8 @@ export function functionName(workflowName: string): string {
  * whole sentence.
  */
 function explicitArguments(schema: JsonSchema, text: string): Record<string, unknown> {
-  return extractArguments({ ...schema, required: [] }, text); // no required field, so nothing is filled from the whole sentence
+  // No required field, so nothing is filled from the whole sentence.
+  return extractArguments({ ...schema, required: [] }, text);
 }
 
 function missingInputs(schema: JsonSchema, input: Record<string, unknown>): string[] {

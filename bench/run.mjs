@@ -37,7 +37,7 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 500);
 const CLI_ROUNDS = Number(process.env.BENCH_CLI_ROUNDS ?? 2);
-const ONLY = process.env.BENCH_ONLY?.split(','); // sections: inproc,cli,scaling,startup,llm
+const ONLY = process.env.BENCH_ONLY?.split(','); // sections: inproc,cli,scaling,startup,llm,distributed
 const want = (section) => !ONLY || ONLY.includes(section);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const loadAtStart = loadavg();
@@ -637,6 +637,12 @@ if (want('llm')) {
   say('|---|---:|---:|');
   say(`| bare \`openai\` client + p-queue (floor) | ${fmt(m.floor)} | 1.000 |`);
   say(`| braid (store on, an \`llm.call\` event per call) | ${fmt(m.braid)} | ${fmt(m.braid / m.floor, 3)} |`);
+}
+
+// The distributed path (README "Scaling out"): BullMQ workers against raw BullMQ on one redis-server.
+if (want('distributed')) {
+  say();
+  say(await (await import('./distributed.mjs')).benchDistributed());
 }
 
 say();

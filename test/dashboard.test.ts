@@ -26,7 +26,8 @@ const CHROME = chromiumPath();
 if (!CHROME)
   console.log('dashboard browser tests skipped: no Chromium binary (apt-get install -y chromium, or set CHROME_PATH)');
 
-// Screenshots go to a temp folder (npm test leaves the tree as it was); BRAID_SCREENSHOTS=docs/images refreshes the README's.
+// Screenshots go to a temp folder (npm test leaves the tree as it was); BRAID_SCREENSHOTS=docs/images refreshes the
+// README's.
 const SHOTS = process.env.BRAID_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'braid-shots-'));
 const TOKEN = 'open-sesame';
 

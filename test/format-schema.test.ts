@@ -1,4 +1,6 @@
-/** The JSON Schema of the workflow format: generated from the loader's zod schemas, shipped, and true to the examples. */
+/**
+ * The JSON Schema of the workflow format: generated from the loader's zod schemas, shipped, and true to the examples.
+ */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Validator } from '@cfworker/json-schema';

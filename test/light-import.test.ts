@@ -19,7 +19,10 @@ const HEAVY = [
   'openai',
 ];
 
-/** The npm packages a fresh Node process loads for `script` (run from the repo root, so `braid` resolves to this package's dist/). */
+/**
+ * The npm packages a fresh Node process loads for `script` (run from the repo root, so `braid` resolves to this
+ * package's dist/).
+ */
 function packagesLoaded(script: string): Set<string> {
   const log = join(mkdtempSync(join(tmpdir(), 'braid-loads-')), 'loads.txt');
   execFileSync(process.execPath, ['--import', './test/support/record-loads.mjs', '--input-type=module', '-e', script], {

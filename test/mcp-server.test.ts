@@ -286,7 +286,8 @@ describe('braid mcp (stdio) with the SDK client', () => {
   it("keeps stdout for protocol messages: a tool's console.log goes to stderr", async () => {
     expect(stderr).toContain('noisy says hi');
     expect(stderr).toMatch(/braid mcp: 4 workflows from .* as MCP tools over stdio/);
-    // Nothing but protocol messages came (a late progress notification is the SDK client's own race, see checkGreeting).
+    // Nothing but protocol messages came (a late progress notification is the SDK client's own race, see
+    // checkGreeting).
     expect(
       clientErrors.filter((e) => !/^Received a progress notification for an unknown token/.test(e.message)),
     ).toEqual([]);

@@ -184,7 +184,10 @@ describe('modelSchema: built once', () => {
   });
 });
 
-/** Random JSON Schemas of the shapes tools use: objects with optional fields, arrays, enums, unions, keywords strict mode lacks. */
+/**
+ * Random JSON Schemas of the shapes tools use: objects with optional fields, arrays, enums, unions, keywords strict
+ * mode lacks.
+ */
 const leaf = fc.oneof(
   fc.record({ type: fc.constantFrom('string', 'number', 'integer', 'boolean') }),
   fc.record(

@@ -1,4 +1,7 @@
-/** The API routes the dashboard reads (public and documented): run list and its stream, a run's workflow and graph, explain, resume, one workflow; and the dashboard's files. */
+/**
+ * The API routes the dashboard reads (public and documented): run list and its stream, a run's workflow and graph,
+ * explain, resume, one workflow; and the dashboard's files.
+ */
 import { mkdtempSync } from 'node:fs';
 import { serveForTest } from './support/server.js';
 import { request } from 'node:http';

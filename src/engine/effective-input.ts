@@ -19,7 +19,9 @@ export interface ImplicitInput {
   readonly mapping?: UpstreamMapping;
 }
 
-/** Where each field of an effective input came from: `explicit`, `default`, `input.<name>`, `tasks.<id>.output.<field>`. */
+/**
+ * Where each field of an effective input came from: `explicit`, `default`, `input.<name>`, `tasks.<id>.output.<field>`.
+ */
 export type InputSources = Record<string, string>;
 
 /** Undefined when the explicit input decides everything (a whole-input template, or every field given). */

@@ -53,7 +53,9 @@ export interface PlanTask {
   /** A failure of this task is handled (§7): the run does not fail because of it. */
   readonly failureHandled: boolean;
   readonly render: CompiledTemplate;
-  /** Fields the explicit input leaves open, taken from run inputs and upstream outputs (§5a); none when it decides all. */
+  /**
+   * Fields the explicit input leaves open, taken from run inputs and upstream outputs (§5a); none when it decides all.
+   */
   readonly implicit?: ImplicitInput;
   /** Tried in order once `retries` are used up. */
   readonly policy: readonly PlanPolicyStep[];
@@ -82,7 +84,10 @@ const shared = <T>(list: readonly T[]): readonly T[] => (list.length ? list : NO
 /** What compiling needs of a registry (a recording view of one, for the plan cache). */
 type ToolLookup = Pick<ToolRegistry, 'get' | 'has'>;
 
-/** The last plan compiled for each validated workflow, with the tool lookups it made (name → tool, or `false` for a `has` miss). */
+/**
+ * The last plan compiled for each validated workflow, with the tool lookups it made (name → tool, or `false` for a
+ * `has` miss).
+ */
 const plans = new WeakMap<Workflow, { plan: Plan; lookups: Map<string, Tool | false> }>();
 
 /**

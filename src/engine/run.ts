@@ -35,7 +35,10 @@ import { Scheduler } from './scheduler.js';
 export interface RunOptions {
   /** Your tools; they shadow built-ins of the same name. */
   readonly tools?: ToolsOption;
-  /** Include the default tools: braid's built-ins (registered by every entry point: `braid`, the CLI, the service, `braid/testing`). @default true */
+  /**
+   * Include the default tools: braid's built-ins (registered by every entry point: `braid`, the CLI, the service,
+   * `braid/testing`). @default true
+   */
   readonly builtins?: boolean;
   /** Run input, checked against the workflow's `inputs` JSON Schema when it has one. */
   readonly input?: Record<string, unknown>;
@@ -47,7 +50,10 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Called for every event, in order. */
   readonly onEvent?: EventListener | readonly EventListener[];
-  /** The model for LLM tools and the classifier. @default createProvider(): OpenAI-compatible when OPENAI_API_KEY is set, else offline */
+  /**
+   * The model for LLM tools and the classifier. @default createProvider(): OpenAI-compatible when OPENAI_API_KEY is
+   * set, else offline
+   */
   readonly llm?: LlmProvider;
   /** Decides labels the output does not carry. `null` for none. @default the LLM classifier on `llm` */
   readonly classifier?: Classifier | null;
@@ -75,8 +81,8 @@ export interface RunOptions {
 }
 
 /**
- * Sortable and unique enough: the second and its milliseconds, then 24 random bits. Math.random, not crypto: an id is not a
- * secret, and `randomBytes` costs ~0.3 ms on a cold start, a third of a run's start-up. (The store opens a
+ * Sortable and unique enough: the second and its milliseconds, then 24 random bits. Math.random, not crypto: an id is
+ * not a secret, and `randomBytes` costs ~0.3 ms on a cold start, a third of a run's start-up. (The store opens a
  * record with `wx`, so a clash could never overwrite another run.)
  */
 export function newRunId(): string {
@@ -175,7 +181,9 @@ export interface Approval {
 
 export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'store' | 'recordSource'> {
   readonly store: RunStore;
-  /** Record this decision first, under the same lock as the continuation (`braid approve`, `POST /runs/:id/approve`). */
+  /**
+   * Record this decision first, under the same lock as the continuation (`braid approve`, `POST /runs/:id/approve`).
+   */
   readonly approve?: Approval;
 }
 
@@ -192,8 +200,8 @@ export interface PendingResume {
 
 /**
  * Take the run's lock and check it can continue, without starting it: `E_LOCKED` at once (naming the
- * process) when another process continues it, `E_RECORD` when the record has no header, `E_RUN_STATE` when the decision does
- * not apply. The lock is held until the continued run ends (or `release`).
+ * process) when another process continues it, `E_RECORD` when the record has no header, `E_RUN_STATE` when the decision
+ * does not apply. The lock is held until the continued run ends (or `release`).
  */
 export async function prepareResume(runId: string, options: ResumeOptions): Promise<PendingResume> {
   const { store, approve } = options;

@@ -68,7 +68,10 @@ import { REJECTED, visitKey, type Replay } from '../store/fold.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
 
-/** Whether `decideLabel` could find a label: an expected label as output, a `label` field, or candidates for the classifier. */
+/**
+ * Whether `decideLabel` could find a label: an expected label as output, a `label` field, or candidates for the
+ * classifier.
+ */
 function mayHaveLabel(t: PlanTask, output: unknown): boolean {
   if (t.labelCandidates.length > 0) return true;
   if (typeof output === 'string') return t.expectedLabels.size > 0;
@@ -190,7 +193,10 @@ export class Scheduler {
     this.#o.executor.cancel(this.#o.runId, err);
   }
 
-  /** Stop the run from outside (e.g. its record cannot be written): running tasks are cancelled, nothing new starts, the run fails with `error`. */
+  /**
+   * Stop the run from outside (e.g. its record cannot be written): running tasks are cancelled, nothing new starts, the
+   * run fails with `error`.
+   */
   fail(error: ErrorRecord): void {
     this.#fatal ??= error;
     this.#abort(new BraidError((error.code ?? 'E_TOOL') as ErrorCode, error.message, { retryable: false }));
@@ -478,7 +484,8 @@ export class Scheduler {
     const r = this.#results[i];
     const wasActive = this.#state[i] === 'active';
     this.#state[i] = status;
-    // Only a task finishing again (after a routing reset) can hold stale fields; `delete` is slow, so skip it otherwise.
+    // Only a task finishing again (after a routing reset) can hold stale fields; `delete` is slow, so skip it
+    // otherwise.
     if (this.#finishedOnce[i]) clearOutcome(r);
     this.#finishedOnce[i] = 1;
     r.status = status;
@@ -591,7 +598,8 @@ export class Scheduler {
           label.reason ? { labelReason: label.reason } : {},
         );
         if (this.#llmCalls[t.index] === reported && label.usage) {
-          // A classifier that reported no calls of its own (a custom one): its usage is one llm.call, so the record adds up too.
+          // A classifier that reported no calls of its own (a custom one): its usage is one llm.call, so the record
+          // adds up too.
           r.usage = addUsage(r.usage, label.usage);
           bus.emit({
             type: 'llm.call',
@@ -696,7 +704,10 @@ export class Scheduler {
     }
   }
 
-  /** for_each: one instance per item (`item`, `index` in templates), at most `concurrency` at once; outputs in input order. */
+  /**
+   * for_each: one instance per item (`item`, `index` in templates), at most `concurrency` at once; outputs in input
+   * order.
+   */
   async #runEach(t: PlanTask, visit: number, ctx: TemplateContext): Promise<Outcome> {
     let list: unknown;
     try {
@@ -848,7 +859,10 @@ export class Scheduler {
     return result;
   }
 
-  /** `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner may add `-r2`...). */
+  /**
+   * `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner
+   * may add `-r2`...).
+   */
   #childRuns(t: PlanTask, signal: AbortSignal, attemptKey: string): ChildRuns | undefined {
     const runner = this.#o.children;
     if (!runner) return undefined;
@@ -860,7 +874,8 @@ export class Scheduler {
         const childRunId = `${runId}.${t.id}.${attemptKey}${count++ ? `-${count}` : ''}`;
         const report = this.#reporter(t);
         const onEvent = (e: RunEvent) => {
-          // The child's model calls are this task's: its usage, the run's, and this run's budget (which stops the child).
+          // The child's model calls are this task's: its usage, the run's, and this run's budget (which stops the
+          // child).
           if (e.type === 'llm.call') {
             const { provider, model, purpose, latencyMs, usage, error } = e;
             report({
@@ -894,7 +909,10 @@ export class Scheduler {
     };
   }
 
-  /** The effective input (§5a): the rendered explicit input over run inputs and upstream outputs; notes where fields came from. */
+  /**
+   * The effective input (§5a): the rendered explicit input over run inputs and upstream outputs; notes where fields
+   * came from.
+   */
   #inputFor(t: PlanTask, ctx: TemplateContext): unknown {
     const explicit = t.render(ctx);
     if (!t.implicit) return explicit;

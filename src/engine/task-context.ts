@@ -23,7 +23,9 @@ export class TaskContext implements ToolContext {
     readonly services: Readonly<Record<string, unknown>>,
     bus: EventBus,
     model: LlmProvider | undefined,
-    /** Builds the reporter that turns this task's model calls into `llm.call` events (only when a tool asks for `llm`). */
+    /**
+     * Builds the reporter that turns this task's model calls into `llm.call` events (only when a tool asks for `llm`).
+     */
     report: () => (info: LlmCallInfo) => void,
     /** Builds `ctx.children` (only when a tool asks for it, like the reporter). */
     children: () => ChildRuns | undefined,

@@ -2,7 +2,10 @@
 import type { TriggerRule } from '../spec/schema.js';
 import type { SkipReason } from '../core/result.js';
 
-/** Counts over a task's finished rule upstreams; `failed` includes upstreams skipped as `upstream_failed` (see `ruleStatus`). */
+/**
+ * Counts over a task's finished rule upstreams; `failed` includes upstreams skipped as `upstream_failed` (see
+ * `ruleStatus`).
+ */
 export interface UpstreamCounts {
   readonly total: number;
   readonly succeeded: number;

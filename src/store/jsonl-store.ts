@@ -3,7 +3,8 @@
  *
  * Group commit: `append` only buffers a line. Once per event-loop turn the buffer is written (a plain write,
  * so readers always see whole lines in order) and an fdatasync is started off the main thread (at most one
- * every 10 ms, unless `flush` or `close` waits for it); writes made while one runs ride the next. A task whose success was
+ * every 10 ms, unless `flush` or `close` waits for it); writes made while one runs ride the next. A task whose success
+ * was
  * not durable when the process died simply runs again on resume (at-least-once, like Temporal activities).
  */
 import {
@@ -32,7 +33,10 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 
 /** Buffered bytes that are written at once, without waiting for the event loop to turn. */
 const WRITE_BYTES = 64 * 1024;
-/** Age of the oldest buffered line after which the next append writes at once (synchronous tools never let the loop turn). */
+/**
+ * Age of the oldest buffered line after which the next append writes at once (synchronous tools never let the loop
+ * turn).
+ */
 const WRITE_MS = 50;
 /** Least time between two fdatasyncs nobody waits for (see JsonlRunLog #sync). */
 const SYNC_GAP_MS = 10;
@@ -63,7 +67,9 @@ export class JsonlRunStore implements RunStore {
     for (const log of this.#open) log.flushSync();
   }
 
-  /** Resolves when every log closed so far is durable (their last fsync done). Never rejects: failures end their runs. */
+  /**
+   * Resolves when every log closed so far is durable (their last fsync done). Never rejects: failures end their runs.
+   */
   async idle(): Promise<void> {
     await Promise.all([...this.#closing].map((p) => p.catch(() => {})));
   }
@@ -355,7 +361,9 @@ function parseLine(line: string, n: number, truncated: boolean): Line {
 
 const NO_HEADER = 'no header line: the workflow definition is missing, the run cannot be resumed';
 
-/** Parse a run log; unreadable lines are reported in `problems`, never thrown. Only the first line can be the header. */
+/**
+ * Parse a run log; unreadable lines are reported in `problems`, never thrown. Only the first line can be the header.
+ */
 export function parseRunLog(text: string): RunRecord {
   const lines = text.split('\n');
   const complete = text.endsWith('\n') || text.length === 0;
@@ -505,7 +513,9 @@ class JsonlRunLog implements RunLog {
     setImmediate(this.#turn);
   }
 
-  /** Once per event-loop turn with appends: the lines are written, and synced unless one was started within SYNC_GAP_MS. */
+  /**
+   * Once per event-loop turn with appends: the lines are written, and synced unless one was started within SYNC_GAP_MS.
+   */
   readonly #turn = () => {
     this.#scheduled = false;
     this.#write();
@@ -671,7 +681,10 @@ export function eventJson(e: RunEvent): string {
   return JSON.stringify(e);
 }
 
-/** An event's enumerable keys (-1 when one is inherited): any other key than its type declares sends it to JSON.stringify. */
+/**
+ * An event's enumerable keys (-1 when one is inherited): any other key than its type declares sends it to
+ * JSON.stringify.
+ */
 function ownKeys(e: object): number {
   let n = 0;
   for (const k in e) {
@@ -681,7 +694,10 @@ function ownKeys(e: object): number {
   return n;
 }
 
-/** `mkdir -p`, one level at a time, so the error is the real one (a recursive mkdir reports ENOENT on a read-only file system). */
+/**
+ * `mkdir -p`, one level at a time, so the error is the real one (a recursive mkdir reports ENOENT on a read-only file
+ * system).
+ */
 function mkdirs(dir: string): void {
   const missing: string[] = [];
   for (let d = dir; !existsSync(d); d = dirname(d)) {
@@ -697,7 +713,10 @@ function mkdirs(dir: string): void {
   }
 }
 
-/** Write all of `bytes` at `position` (a write on a full disk can be partial): the bytes written, and the error that stopped it. */
+/**
+ * Write all of `bytes` at `position` (a write on a full disk can be partial): the bytes written, and the error that
+ * stopped it.
+ */
 function writeAll(fd: number, bytes: Buffer, position: number): { written: number; error?: unknown } {
   let written = 0;
   try {

@@ -1,4 +1,7 @@
-/** Every test's run records, outbox and workspace go to one temporary folder, removed afterwards: `npm test` leaves no files in the working tree. */
+/**
+ * Every test's run records, outbox and workspace go to one temporary folder, removed afterwards: `npm test` leaves no
+ * files in the working tree.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

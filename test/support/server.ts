@@ -1,4 +1,6 @@
-/** `braid serve` in a test: a catalog, the offline model and a run manager over the same store, on a free loopback port. */
+/**
+ * `braid serve` in a test: a catalog, the offline model and a run manager over the same store, on a free loopback port.
+ */
 import { OfflineProvider, type LlmProvider } from '../../src/index.js';
 import type { WorkflowCatalog } from '../../src/service/catalog.js';
 import { RunManager } from '../../src/service/run-manager.js';
