@@ -25,7 +25,7 @@ import { isTruthy } from '../spec/expression.js';
 import type { TemplateContext } from '../spec/template.js';
 import { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
 import { isoNow } from '../core/clock.js';
-import type { AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
+import type { AttemptEvent, AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
 import { decideLabel, type Classifier } from './labels.js';
 import type { Plan, PlanTask } from './plan.js';
 import {
@@ -44,7 +44,7 @@ import { TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard } from './budget.js';
 import { track } from '../llm/llm.js';
-import type { ChildRuns, Tool, UpstreamOutput } from '../tools/types.js';
+import type { ChildRuns, Tool, ToolContext, UpstreamOutput } from '../tools/types.js';
 import { effectiveInput } from './effective-input.js';
 import type { RunEvent } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
@@ -130,6 +130,49 @@ type Outcome =
   | { ok: true; output: unknown; input: unknown; attempt: number; durationMs: number }
   | { ok: false; error: unknown; attempt?: number; durationMs: number }
   | { skipped: SkipReason; error?: unknown };
+
+interface HostHooks {
+  signal(): AbortSignal;
+  started(host: Host, worker: string | undefined): boolean;
+  context(host: Host, signal: AbortSignal): ToolContext;
+  forward(host: Host, e: AttemptEvent): void;
+}
+
+/** The host of one attempt (see executors/contract.ts): its coordinates, and the run's hooks. */
+class Host implements AttemptHost {
+  /** Set when the attempt got its slot and started. */
+  startedAt = '';
+
+  constructor(
+    readonly hooks: HostHooks,
+    readonly t: PlanTask,
+    /** The tool the attempt calls (a fallback step's, after an `on_failure` fallback). */
+    readonly calls: Tool,
+    readonly attempt: number,
+    readonly visit: number,
+    readonly item: number | undefined,
+  ) {}
+
+  tool(): Tool {
+    return this.calls;
+  }
+
+  get signal(): AbortSignal {
+    return this.hooks.signal();
+  }
+
+  started(worker?: string): boolean {
+    return this.hooks.started(this, worker);
+  }
+
+  context(signal: AbortSignal): ToolContext {
+    return this.hooks.context(this, signal);
+  }
+
+  forward(e: AttemptEvent): void {
+    this.hooks.forward(this, e);
+  }
+}
 
 const itemOutcome = (o: Outcome): ItemOutcome => ('skipped' in o ? 'skipped' : o.ok ? 'succeeded' : 'failed');
 
@@ -777,56 +820,9 @@ export class Scheduler {
     visit: number,
     item?: number,
   ): Promise<AttemptResult> {
-    const { bus, runId, services } = this.#o;
+    const { runId } = this.#o;
     const r = this.#results[t.index];
-    let startedAt = '';
-    const host: AttemptHost = {
-      tool: () => tool,
-      started: (worker) => {
-        if (this.#controller.signal.aborted) return false;
-        r.attempts++;
-        startedAt = isoNow();
-        r.startedAt ??= startedAt;
-        const sources = tool === t.tool ? r.inputSources : undefined;
-        bus.emit({
-          type: 'task.started',
-          taskId: t.id,
-          tool: tool.name,
-          attempt,
-          visit,
-          ...(item === undefined ? {} : { item }),
-          ...(sources ? { sources } : {}),
-          ...(worker ? { worker } : {}),
-        });
-        return true;
-      },
-      context: (signal) => {
-        const report = () => this.#reporter(t);
-        const children = () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
-        return new TaskContext(
-          signal,
-          runId,
-          t.id,
-          attempt,
-          visit,
-          services ?? NO_SERVICES,
-          bus,
-          this.#o.llm,
-          report,
-          children,
-        );
-      },
-      signal: this.#controller.signal,
-      forward: (e) => {
-        if (e.type === 'llm') return this.#reporter(t)(e.info);
-        if (e.type === 'log') {
-          const { level, message, fields } = e;
-          return void bus.emit({ type: 'task.log', level, message, taskId: t.id, ...(fields ? { fields } : {}) });
-        }
-        const { message, progress, data } = e;
-        bus.emit({ type: 'task.progress', taskId: t.id, message, progress, data });
-      },
-    };
+    const host = new Host(this.#hostHooks, t, tool, attempt, visit, item);
     const request = {
       runId,
       taskId: t.id,
@@ -847,7 +843,7 @@ export class Scheduler {
       visit,
       attempt,
       status: ok ? 'succeeded' : 'failed',
-      startedAt,
+      startedAt: host.startedAt,
       endedAt,
     };
     if (!ok) entry.error = toErrorRecord(result.error);
@@ -858,6 +854,60 @@ export class Scheduler {
     else r.history = [entry];
     return result;
   }
+
+  /** What every attempt's {@link Host} asks of the run: made once per run, so an attempt allocates one object. */
+  readonly #hostHooks: HostHooks = {
+    signal: () => this.#controller.signal,
+    started: (h, worker) => {
+      if (this.#controller.signal.aborted) return false;
+      const { t, calls: tool, item } = h;
+      const r = this.#results[t.index];
+      r.attempts++;
+      h.startedAt = isoNow();
+      r.startedAt ??= h.startedAt;
+      const sources = tool === t.tool ? r.inputSources : undefined;
+      this.#o.bus.emit({
+        type: 'task.started',
+        taskId: t.id,
+        tool: tool.name,
+        attempt: h.attempt,
+        visit: h.visit,
+        ...(item === undefined ? {} : { item }),
+        ...(sources ? { sources } : {}),
+        ...(worker ? { worker } : {}),
+      });
+      return true;
+    },
+    context: (h, signal) => {
+      const { t, attempt, visit, item } = h;
+      const { bus, runId, services } = this.#o;
+      const report = () => this.#reporter(t);
+      const children = () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
+      return new TaskContext(
+        signal,
+        runId,
+        t.id,
+        attempt,
+        visit,
+        services ?? NO_SERVICES,
+        bus,
+        this.#o.llm,
+        report,
+        children,
+      );
+    },
+    forward: (h, e) => {
+      const { bus } = this.#o;
+      const taskId = h.t.id;
+      if (e.type === 'llm') return this.#reporter(h.t)(e.info);
+      if (e.type === 'log') {
+        const { level, message, fields } = e;
+        return void bus.emit({ type: 'task.log', level, message, taskId, ...(fields ? { fields } : {}) });
+      }
+      const { message, progress, data } = e;
+      bus.emit({ type: 'task.progress', taskId, message, progress, data });
+    },
+  };
 
   /**
    * `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner
