@@ -149,9 +149,10 @@ export async function benchDistributed() {
       `|---|---:|---:|---:|`,
       `| wall ms (median of 2 after a warm-up) | ${one.toFixed(0)} | ${two.toFixed(0)} | ${(one / two).toFixed(2)}× |`,
       '',
-      'Per attempt, braid adds to the raw job round trip: the scheduler, the attempt request and result, the `active`',
-      'event that records the start, and the run-level cancellation check in the worker. Raw BullMQ here is a',
-      "Queue, a QueueEvents and a Worker in one process (the same as braid's coordinator and worker in this row).",
+      'Per attempt, braid adds to the raw job round trip: the scheduler, the attempt request and result, the',
+      "worker's start message (it records task.started with the worker's name) and its check that the run was not",
+      "cancelled. Raw BullMQ here is a Queue, a QueueEvents and a Worker in one process, as braid's coordinator and",
+      'worker are in that row. The CPU-bound rows run `braid worker` processes (concurrency 1 each).',
       '',
     ];
     return rows.join('\n');
