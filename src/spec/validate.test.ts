@@ -79,7 +79,7 @@ describe('validateWorkflow: the shape', () => {
         code: 'missing_field',
         path: 'tasks[2].tool',
         message: 'missing required field "tool"',
-        hint: 'expected array',
+        hint: 'expected string',
       },
       {
         code: 'unknown_task',
