@@ -137,6 +137,28 @@ describe('decideTask: may a pending task start?', () => {
     });
   });
 
+  it('if_result does not enter on a label kept from an upstream that did not succeed (a trigger rule that runs on failure)', () => {
+    const t = task({
+      trigger: 'all_done',
+      upstreams: 1,
+      condition: { kind: 'result', dep: 10, labels: new Set(['good']) },
+    });
+    for (const s of ['failed', 'skipped'] as const)
+      expect(decideTask(t, facts({ counts: all(1, s), states: { 10: s }, labels: { 10: 'good' } }))).toEqual({
+        kind: 'skip',
+        reason: 'condition_false',
+      });
+  });
+
+  it('skip commands are shared, one frozen object per reason (deciding allocates nothing)', () => {
+    const a = decideTask(task(), facts({ stopped: 'cancelled' }));
+    const b = decideTask(task(), facts({ stopped: 'cancelled' }));
+    expect(a).toBe(b);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(decideExpression(false)).toBe(decideExpression(false));
+    expect(decideExpression(true)).toBe(decideTask(task(), facts()));
+  });
+
   it('a when expression is evaluated by the driver; its truth decides enter or condition_false', () => {
     const t = task({ condition: { kind: 'when', expression: {} as never } });
     expect(decideTask(t, facts())).toEqual({ kind: 'evaluate' });
