@@ -53,19 +53,28 @@ merged.files = Object.fromEntries(
 merged.testFiles = testFiles;
 writeFileSync(out, JSON.stringify(merged));
 
-const total = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, CompileError: 0, Ignored: 0, RuntimeError: 0 };
+const statuses = () => ({
+  Killed: 0,
+  Timeout: 0,
+  Survived: 0,
+  NoCoverage: 0,
+  CompileError: 0,
+  Ignored: 0,
+  RuntimeError: 0,
+});
+const total = statuses();
 const score = (c) => {
   const valid = c.Killed + c.Timeout + c.Survived + c.NoCoverage;
   return valid === 0 ? 'n/a' : `${((100 * (c.Killed + c.Timeout)) / valid).toFixed(1)}%`;
 };
+const row = (name, c) =>
+  `| ${name} | ${c.Killed} | ${c.Survived} | ${c.NoCoverage} | ${c.Timeout} | ${c.CompileError} | ${score(c)} |`;
+console.log('| file | killed | survived | no coverage | timeout | compile errors | score |');
+console.log('|---|---|---|---|---|---|---|');
 for (const [file, result] of Object.entries(merged.files)) {
-  const c = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, CompileError: 0, Ignored: 0, RuntimeError: 0 };
+  const c = statuses();
   for (const m of result.mutants)
     ((c[m.status] = (c[m.status] ?? 0) + 1), (total[m.status] = (total[m.status] ?? 0) + 1));
-  console.log(
-    `${file}: ${score(c)} (killed ${c.Killed}, timeout ${c.Timeout}, survived ${c.Survived}, no coverage ${c.NoCoverage}, compile errors ${c.CompileError}, ignored ${c.Ignored})`,
-  );
+  console.log(row(`\`${file}\``, c));
 }
-console.log(
-  `all ${Object.keys(merged.files).length} files: ${score(total)} (killed ${total.Killed}, timeout ${total.Timeout}, survived ${total.Survived}, no coverage ${total.NoCoverage})`,
-);
+console.log(row(`**all ${Object.keys(merged.files).length} files**`, total));
