@@ -1,5 +1,5 @@
 /** The fold (a run rebuilt from its events) and the replay a resume reuses, as unit tests over hand-made records. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RunEvent, RunEventBody, Usage } from '../core/events.js';
 import { foldRun, processAlive, REJECTED, replayOf, RunFolder, visitKey } from './fold.js';
 import type { RunHeader, RunRecord } from './types.js';
@@ -296,6 +296,96 @@ describe('foldRun', () => {
   });
 });
 
+describe('foldRun: edges the first pass missed (mutation testing)', () => {
+  const later = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+  const ev = (seq: number, s: number, body: RunEventBody) => ({ ...body, seq, ts: later(s), runId: 'r1' }) as RunEvent;
+
+  it('without an alive test, a run with a pid is interrupted (no process is assumed alive)', () => {
+    const rec = record(events(started('a')), header({ pid: process.pid }));
+    expect(foldRun(rec).status).toBe('interrupted');
+    const folder = new RunFolder(rec.header);
+    for (const e of rec.events) folder.add(e);
+    expect(folder.result().status).toBe('interrupted');
+  });
+
+  it('a resume whose pid is not a number (a forged record) leaves no live writer', () => {
+    const rec = record([...events(started('a')), ev(2, 2, { type: 'run.resumed', reused: 0, pid: '7' as never })]);
+    expect(foldRun(rec, () => true).status).toBe('interrupted');
+  });
+
+  it('bug fix: a task.started after a resume for a task the header does not list folds (it threw)', () => {
+    const evts = [
+      ev(1, 0, { type: 'run.started', workflow: 'w', tasks: 1, input: {} }),
+      ev(2, 1, { type: 'run.resumed', reused: 0, pid: 1 }),
+      ev(3, 2, started('x')),
+    ];
+    const headerless = foldRun({ events: evts, problems: [] });
+    expect(headerless.tasks.x).toMatchObject({ status: 'running', startedAt: later(2) });
+    expect(headerless.problems).toBeUndefined();
+    expect(foldRun(record(evts)).tasks.x).toMatchObject({ status: 'running', startedAt: later(2) });
+  });
+
+  it('after a resume a task keeps the start of its first attempt after the resume, also one at the resume instant', () => {
+    const run = foldRun(
+      record([
+        ev(1, 0, started('a')),
+        ev(2, 10, { type: 'run.resumed', reused: 0, pid: 1 }),
+        ev(3, 11, started('a', 1)),
+        ev(4, 12, { type: 'task.failed', taskId: 'a', attempt: 1, visit: 1, durationMs: 1, error: { message: 'x' } }),
+        ev(5, 13, started('a', 2)),
+        ev(6, 10, started('b', 1)),
+        ev(7, 14, started('b', 2)),
+      ]),
+    );
+    expect(run.tasks.a.startedAt).toBe(later(11));
+    expect(run.tasks.b.startedAt).toBe(later(10));
+  });
+
+  it('an event with an unreadable time does not spoil activeMs', () => {
+    const run = foldRun(
+      record([
+        ev(1, 0, started('a')),
+        ev(2, 10, { type: 'run.resumed', reused: 0, pid: 1 }),
+        ev(3, 12, succeeded('a')),
+        { ...ev(4, 0, { type: 'task.waiting', taskId: 'b', visit: 1 }), ts: 'not a time' },
+      ]),
+    );
+    expect(run.activeMs).toBe(2000);
+  });
+
+  it('absent facts stay absent: no usage, error, output or inputSources keys set to undefined', () => {
+    const run = foldRun(
+      record(
+        events(
+          started('a'),
+          { type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 1 },
+          { type: 'task.skipped', taskId: 'b', reason: 'condition_false' },
+          finished('succeeded'),
+        ),
+      ),
+    );
+    for (const key of ['usage', 'error', 'output', 'problems', 'activeMs']) expect(key in run).toBe(false);
+    for (const key of ['output', 'inputSources', 'error', 'label']) expect(key in run.tasks.a).toBe(false);
+    expect('error' in run.tasks.b).toBe(false);
+  });
+
+  it('a failed attempt ends the task at its time', () => {
+    const run = foldRun(
+      record(
+        events(started('a'), {
+          type: 'task.failed',
+          taskId: 'a',
+          attempt: 1,
+          visit: 1,
+          durationMs: 1,
+          error: { message: 'x' },
+        }),
+      ),
+    );
+    expect(run.tasks.a).toMatchObject({ status: 'failed', startedAt: at(0), endedAt: at(1) });
+  });
+});
+
 describe('replayOf', () => {
   it('every recorded success per visit, with its label, and every human decision', () => {
     const replay = replayOf(
@@ -326,6 +416,23 @@ describe('helpers', () => {
     expect(visitKey('t', 3)).toBe('t#3');
     expect(REJECTED).toEqual({ message: 'rejected by a human (braid approve --reject)', code: 'E_REJECTED' });
     expect(processAlive(process.pid)).toBe(true);
+    expect(processAlive(1)).toBe(true);
     expect(processAlive(2 ** 22 + 12345)).toBe(false);
+  });
+
+  it("processAlive: a process signalling refuses (EPERM, another user's) is alive; ESRCH is not", () => {
+    const fail = (code: string) =>
+      vi.spyOn(process, 'kill').mockImplementation(() => {
+        throw Object.assign(new Error(code), { code });
+      });
+    try {
+      fail('EPERM');
+      expect(processAlive(4242)).toBe(true);
+      vi.restoreAllMocks();
+      fail('ESRCH');
+      expect(processAlive(4242)).toBe(false);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 });
