@@ -71,6 +71,10 @@ describe('effectiveInput', () => {
     const inherited = Object.create({ a: 'inherited' }) as Record<string, unknown>;
     expect(effectiveInput(implicit, { b: 1 }, inherited, [])).toEqual({ input: { b: 1 } });
     expect(effectiveInput(implicit, { b: 1 }, 'not an object', [])).toEqual({ input: { b: 1 } });
+    const explicit = { b: 1 };
+    const r = effectiveInput(implicit, explicit, { a: undefined, c: undefined }, []);
+    expect(r.input).toBe(explicit);
+    expect('sources' in r).toBe(false);
   });
 
   it('nothing taken: the explicit input is returned as it is, without sources', () => {

@@ -231,6 +231,15 @@ describe('compilePlan', () => {
     expect(noLlm.policy[0]).toMatchObject({ kind: 'adjust', llm: false });
   });
 
+  it('a fallback that names neither a registered tool nor a task is refused, not replaced by some task', () => {
+    const r = validateWorkflow([
+      { id: 'a', tool: 'echo', on_failure: [{ fallback: 'nowhere' }] },
+      { id: 'b', tool: 'other' },
+    ]);
+    if (!r.success) throw new Error('expected a valid workflow (no tool names given)');
+    expect(() => compilePlan(r.workflow, registry)).toThrow(/nowhere/);
+  });
+
   it('inputs, for_each and the output are compiled templates', () => {
     const p = plan({
       tasks: [

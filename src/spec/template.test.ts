@@ -19,6 +19,8 @@ describe('splitTemplates: literal text and trimmed bodies, alternating', () => {
     expect(splitTemplates('{{ open')).toEqual(['{{ open']);
     expect(splitTemplates('}} {{')).toEqual(['}} {{']);
     expect(splitTemplates('{{}}}')).toEqual(['', '', '}']);
+    // the closing braces are looked for after the opening ones
+    expect(splitTemplates('}}{{a}}')).toEqual(['}}', 'a', '']);
   });
 });
 
@@ -30,6 +32,10 @@ describe('parseRef: what a template body reads', () => {
       segments: ['input', 'list', '0', 'name'],
     });
     expect(parseRef('item', ids)).toEqual({ raw: 'item', segments: ['item'] });
+    expect(parseRef('input.rows[12][3]', ids)).toEqual({
+      raw: 'input.rows[12][3]',
+      segments: ['input', 'rows', '12', '3'],
+    });
   });
 
   it('a task reference keeps a dotted task id whole, and names an unknown id by its first segment', () => {
@@ -103,6 +109,11 @@ describe('compileTemplate: rendering', () => {
     expect(render('m={{ input.missing }}|{{ input.nothing }}|')).toBe('m=||');
     expect(render('{{ item }}-{{ index }}')).toBe('it-2');
     expect(render('{{ input.list[0].name }}')).toBe('first');
+    // two templates, or one with text after it, are text, not one value
+    expect(render('{{ input.n }}{{ input.topic }}')).toBe('3kites');
+    expect(render('{{ input.n }} and {{ input.topic }}')).toBe('3 and kites');
+    expect(render('{{ input.n }}!')).toBe('3!');
+    expect(render('#{{ input.n }}')).toBe('#3');
   });
 
   it('reads own members only: inherited properties and members of strings are missing', () => {
