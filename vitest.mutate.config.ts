@@ -20,6 +20,7 @@ export default defineConfig({
       'test/store.test.ts',
       'test/mutants.test.ts',
       'test/store-durability.test.ts',
+      'test/scheduler-events.test.ts',
     ],
     pool: 'threads',
   },

@@ -1,6 +1,6 @@
 /** Properties on random DAGs (fast-check): termination, ordering, concurrency bound, all-success. */
 import fc from 'fast-check';
-import { TRIGGER_RULES } from '../src/spec/schema.js';
+import { TRIGGER_RULES, type TriggerRule } from '../src/spec/schema.js';
 import { describe, expect, it } from 'vitest';
 import { runWorkflow, type RunEvent } from '../src/index.js';
 import { recorder } from './support/tools.js';
@@ -33,6 +33,43 @@ const dag = fc
     })),
   }));
 
+/**
+ * A small reference interpreter of the contract for DAGs without conditions or routing (README "Semantics in
+ * short"), written the plain way: tasks in file order (upstreams come first), each decided once all its
+ * upstreams are terminal; a task skipped because its upstream failed counts as failed below it.
+ */
+function interpret(
+  tasks: { id: string; dependencies: string[]; trigger_rule: TriggerRule; input: { fail: boolean } }[],
+) {
+  const out = new Map<string, { status: 'succeeded' | 'failed' | 'skipped'; reason?: string }>();
+  for (const t of tasks) {
+    const ups = t.dependencies.map((d) => out.get(d)!);
+    const n = ups.length;
+    const s = ups.filter((u) => u.status === 'succeeded').length;
+    const f = ups.filter((u) => u.status === 'failed' || u.reason === 'upstream_failed').length;
+    const k = n - s - f;
+    const blocked = f > 0 ? 'upstream_failed' : 'upstream_skipped';
+    const rule = t.trigger_rule;
+    let skip: string | undefined;
+    if (n === 0) skip = undefined;
+    else if (rule === 'all_success') skip = s === n ? undefined : blocked;
+    else if (rule === 'all_done') skip = undefined;
+    else if (rule === 'one_success') skip = s > 0 ? undefined : blocked;
+    else if (rule === 'one_failed') skip = f > 0 ? undefined : k === n ? 'upstream_skipped' : 'condition_false';
+    else if (rule === 'none_failed') skip = f === 0 ? undefined : 'upstream_failed';
+    else skip = f === 0 && s > 0 ? undefined : blocked;
+    out.set(t.id, skip ? { status: 'skipped', reason: skip } : { status: t.input.fail ? 'failed' : 'succeeded' });
+  }
+  // A failure is handled when a task below it runs on failure (all_done, one_failed, one_success).
+  const handled = new Set(
+    tasks
+      .filter((t) => ['all_done', 'one_failed', 'one_success'].includes(t.trigger_rule))
+      .flatMap((t) => t.dependencies),
+  );
+  const failed = [...out].some(([id, r]) => r.status === 'failed' && !handled.has(id));
+  return { tasks: out, status: failed ? 'failed' : 'succeeded' };
+}
+
 describe('random DAGs', () => {
   it('every task reaches one terminal status once; none starts before its upstreams are terminal; concurrency holds', async () => {
     await fc.assert(
@@ -64,6 +101,28 @@ describe('random DAGs', () => {
         expect(result.error?.code).not.toBe('E_INTERNAL');
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('random rules and outcomes: each task ends as the reference interpreter says, and so does the run', async () => {
+    await fc.assert(
+      fc.asyncProperty(dag, async ({ tasks, concurrency }) => {
+        const rec = recorder();
+        const result = await runWorkflow({ tasks }, { tools: rec.tools, concurrency });
+        const want = interpret(tasks);
+        for (const t of tasks) {
+          const got = result.tasks[t.id];
+          expect({ id: t.id, status: got.status, reason: got.reason }).toEqual({ id: t.id, ...want.tasks.get(t.id) });
+        }
+        expect(result.status).toBe(want.status);
+        expect(rec.ran().sort()).toEqual(
+          tasks
+            .filter((t) => want.tasks.get(t.id)!.status !== 'skipped')
+            .map((t) => t.id)
+            .sort(),
+        );
+      }),
+      { numRuns: 80 },
     );
   });
 

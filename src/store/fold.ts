@@ -116,13 +116,11 @@ export class RunFolder {
       this.#segmentStart = at;
       this.#resumed = true;
       this.#resumedAt = e.ts;
-    } else if (
-      e.type === 'task.started' &&
-      this.#resumedAt &&
-      (this.#tasks[e.taskId]?.startedAt ?? '') < this.#resumedAt
-    ) {
-      // a task run again after a resume: its time starts now, not before the stop
-      delete this.#tasks[e.taskId]!.startedAt;
+    } else if (e.type === 'task.started' && this.#resumedAt) {
+      // a task run again after a resume: its time starts now, not before the stop (a task the header does not
+      // list, in a damaged or forged record, has no time yet)
+      const t = this.#tasks[e.taskId];
+      if (t?.startedAt !== undefined && t.startedAt < this.#resumedAt) delete t.startedAt;
     }
     if (Number.isFinite(at)) this.#lastAt = at;
     const tasks = this.#tasks;

@@ -1,0 +1,179 @@
+/** Task inputs checked before anything runs (input-check.ts): literal values, and a source for every required field. */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineTool } from '../tools/define-tool.js';
+import { ToolRegistry } from '../tools/registry.js';
+import { checkInputs } from './input-check.js';
+import { validateWorkflow } from './validate.js';
+
+const email = defineTool({
+  name: 'email',
+  input: z.object({ subject: z.string(), to: z.string(), body: z.string().default('') }),
+  output: z.object({ sent: z.boolean() }),
+  run: () => ({ sent: true }),
+});
+const search = defineTool({
+  name: 'search',
+  input: z.object({ query: z.string(), limit: z.number().optional() }),
+  output: z.object({ subject: z.string() }),
+  run: () => ({ subject: 's' }),
+});
+const open = defineTool({ name: 'open', input: z.object({ a: z.string() }).passthrough(), run: () => 1 });
+const registry = new ToolRegistry([email, search, open]);
+
+function wf(value: unknown) {
+  const r = validateWorkflow(value, { toolNames: registry.names() });
+  if (!r.success) throw new Error(JSON.stringify(r.issues));
+  return r.workflow;
+}
+
+const missingTo = (index: number, byName = false) => ({
+  code: 'missing_input',
+  path: `tasks[${index}].input.to`,
+  message: 'task "e" (email) needs "to" and nothing gives it',
+  hint: `give it with --input to=..., with input: { to: ... } on the task, or as a default in inputs.properties.to.default${byName ? ', or from an upstream whose output has "to"' : ''}`,
+});
+
+describe('checkInputs: literal input values', () => {
+  it('an unknown field gets a did-you-mean, a wrong literal the schema message', () => {
+    expect(
+      checkInputs(wf([{ id: 'e', tool: 'email', input: { subjet: 'x', to: 42, subject: 'ok' } }]), registry, []),
+    ).toEqual([
+      {
+        code: 'unknown_field',
+        path: 'tasks[0].input.subjet',
+        message: 'email has no input field "subjet"',
+        hint: 'did you mean "subject"?',
+      },
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].input.to',
+        message: 'email: Invalid input: expected string, received number',
+        hint: "see braid tools for email's input",
+      },
+    ]);
+    expect(checkInputs(wf([{ id: 's', tool: 'search', input: { query: 'q', limit: 'many' } }]), registry, [])).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].input.limit',
+        message: 'search: Invalid input: expected number, received string',
+        hint: "see braid tools for search's input",
+      },
+    ]);
+  });
+
+  it('an unknown field of a tool without a close name lists the fields', () => {
+    const [issue] = checkInputs(
+      wf([{ id: 'e', tool: 'email', input: { qqqqqqqq: 1, subject: 's', to: 't' } }]),
+      registry,
+      [],
+    );
+    expect(issue.hint).toBe('its fields: subject, to, body');
+  });
+
+  it('a task whose on_failure can repair its input gets warnings, not errors', () => {
+    const w = wf([
+      { id: 'e', tool: 'email', input: { subjet: 'x', to: 42, subject: 's' }, on_failure: [{ adjust: { llm: true } }] },
+    ]);
+    expect(checkInputs(w, registry, [])).toEqual([
+      {
+        code: 'unknown_field',
+        path: 'tasks[0].input.subjet',
+        message: 'email has no input field "subjet"',
+        hint: 'did you mean "subject"?; on_failure may repair it at run time',
+        severity: 'warning',
+      },
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].input.to',
+        message: 'email: Invalid input: expected string, received number',
+        hint: "see braid tools for email's input; on_failure may repair it at run time",
+        severity: 'warning',
+      },
+    ]);
+    const fallback = wf({
+      tasks: [{ id: 'e', tool: 'email', input: { to: 42, subject: 's' } }],
+      defaults: { on_failure: [{ fallback: 'search' }] },
+    });
+    expect(checkInputs(fallback, registry, []).map((i) => i.severity)).toEqual(['warning']);
+    const retry = wf([{ id: 'e', tool: 'email', input: { to: 42, subject: 's' }, on_failure: ['skip', { retry: 2 }] }]);
+    expect(checkInputs(retry, registry, []).map((i) => i.severity)).toEqual([undefined]);
+  });
+
+  it('templates, whole-input templates and open schemas are left to run time', () => {
+    expect(
+      checkInputs(
+        wf([{ id: 'e', tool: 'email', input: { subject: '{{ input.s }}', to: '{{ input.t }}' } }]),
+        registry,
+        [],
+      ),
+    ).toEqual([]);
+    expect(checkInputs(wf([{ id: 'e', tool: 'email', input: '{{ input }}' }]), registry, [])).toEqual([]);
+    expect(checkInputs(wf([{ id: 'o', tool: 'open', input: { a: 'x', extra: 1 } }]), registry, [])).toEqual([]);
+  });
+});
+
+describe('checkInputs: every required field has a source', () => {
+  it('a required field nothing gives is missing_input; a run input of that name gives it', () => {
+    const w = wf([{ id: 'e', tool: 'email', input: { subject: 's' } }]);
+    expect(checkInputs(w, registry, [])).toEqual([missingTo(0)]);
+    expect(checkInputs(w, registry, ['to'])).toEqual([]);
+    expect(checkInputs(w, registry, ['subject'])).toEqual([missingTo(0)]);
+  });
+
+  it('names declared in inputs count only when declaredCount (braid validate)', () => {
+    const w = wf({
+      tasks: [{ id: 'e', tool: 'email', input: { subject: 's' } }],
+      inputs: { type: 'object', properties: { to: { type: 'string' } } },
+    });
+    expect(checkInputs(w, registry, [], { declaredCount: true })).toEqual([]);
+    expect(checkInputs(w, registry, [])).toEqual([missingTo(0)]);
+  });
+
+  it('an upstream whose output has the field gives it; a for_each upstream gives no field by name', () => {
+    expect(
+      checkInputs(
+        wf([
+          { id: 's', tool: 'search', input: { query: 'q' } },
+          { id: 'e', tool: 'email', dependencies: ['s'], input: { to: 'x' } },
+        ]),
+        registry,
+        [],
+      ),
+    ).toEqual([]);
+    expect(
+      checkInputs(
+        wf([
+          { id: 's', tool: 'search', input: { query: 'q' } },
+          { id: 'e', tool: 'email', dependencies: ['s'] },
+        ]),
+        registry,
+        [],
+      ),
+    ).toEqual([missingTo(1, true)]);
+    const viaForEach = checkInputs(
+      wf([
+        { id: 's', tool: 'search', input: { query: 'q' } },
+        {
+          id: 'f',
+          tool: 'search',
+          dependencies: ['s'],
+          for_each: '{{ tasks.s.output.list }}',
+          input: { query: '{{ item }}' },
+        },
+        { id: 'e', tool: 'email', dependencies: ['f'], input: { to: 'x' } },
+      ]),
+      registry,
+      [],
+    );
+    expect(viaForEach.map((i) => i.path)).toEqual(['tasks[2].input.subject']);
+  });
+
+  it('the static part is cached per workflow and tool set: a different tool of the same name is checked anew', () => {
+    const w = wf([{ id: 'e', tool: 'email', input: { subject: 's' } }]);
+    expect(checkInputs(w, registry, [])).toHaveLength(1);
+    const relaxed = defineTool({ name: 'email', input: z.object({ subject: z.string() }), run: () => 1 });
+    expect(checkInputs(w, new ToolRegistry([relaxed]), [])).toEqual([]);
+    expect(checkInputs(w, registry, [])).toHaveLength(1);
+  });
+});

@@ -1,0 +1,412 @@
+/**
+ * validateWorkflow's issues, each stated whole (code, path, message, hint): what `braid validate` prints is
+ * the user interface of validation, so a changed word, a lost hint or a wrong path is a regression. Fast
+ * unit tests (no CLI): the mutation pass (issue 21) reads them.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Issue } from '../errors.js';
+import { isValidated, validateWorkflow } from './validate.js';
+
+const toolNames = ['echo', 'sleep', 'draft_email', 'send_email'];
+
+function issues(value: unknown, opts: { toolNames?: string[] } = { toolNames }): Issue[] {
+  const r = validateWorkflow(value, opts);
+  if (r.success) throw new Error('expected validation to fail');
+  return r.issues;
+}
+
+describe('validateWorkflow: the shape', () => {
+  it('a value that is neither an array nor an object is one invalid_type issue at the root', () => {
+    const expected = [
+      {
+        code: 'invalid_type',
+        path: '',
+        message: 'a workflow is an array of tasks or an object with "tasks"',
+        hint: 'see workflow-spec.md §1',
+      },
+    ];
+    expect(issues(42)).toEqual(expected);
+    expect(issues(null)).toEqual(expected);
+    expect(issues('tasks')).toEqual(expected);
+  });
+
+  it('an object without tasks, or with tasks that is not a list, says so and stops there', () => {
+    expect(issues({ name: 'x' })).toEqual([
+      { code: 'missing_field', path: 'tasks', message: 'missing required field "tasks"', hint: 'expected array' },
+    ]);
+    expect(issues({ tasks: 5 })).toEqual([
+      { code: 'invalid_type', path: 'tasks', message: 'expected array, received number, got `5` (number)' },
+    ]);
+  });
+
+  it('unknown keys get a did-you-mean from the keys known at their level (workflow, defaults, budget, classify, condition)', () => {
+    const out = issues({
+      name: 'x',
+      tsks: [],
+      tasks: [
+        { id: 'a', tool: 'echo', classify: { labls: ['x'] } },
+        { id: 'b', tool: 'echo', condition: { depends_on: 'a', if_reslt: 'x' } },
+      ],
+      defaults: { retrie: 1 },
+      budget: { max_token: 3 },
+    });
+    const hints = Object.fromEntries(out.filter((i) => i.code === 'unknown_field').map((i) => [i.path, i.hint]));
+    expect(hints).toEqual({
+      tsks: 'did you mean "tasks"?',
+      'defaults.retrie': 'did you mean "retries"?',
+      'budget.max_token': 'did you mean "max_tokens"?',
+      'tasks[0].classify.labls': 'did you mean "labels"?',
+      'tasks[1].condition.if_reslt': 'did you mean "if_result"?',
+    });
+  });
+
+  it('a task that fails its shape still has its references checked (salvaged), and the workflow name defaults', () => {
+    expect(
+      issues([
+        { id: 'a', tool: 'echo', retries: 'x', dependencies: ['zz'], next_task_id_on_success: 'yy' },
+        7,
+        { id: 5 },
+      ]),
+    ).toEqual([
+      {
+        code: 'invalid_type',
+        path: 'tasks[0].retries',
+        message: 'expected number, received string, got `"x"` (string)',
+      },
+      { code: 'invalid_type', path: 'tasks[1]', message: 'expected object, received number, got `7` (number)' },
+      { code: 'invalid_type', path: 'tasks[2].id', message: 'expected string, received number, got `5` (number)' },
+      {
+        code: 'missing_field',
+        path: 'tasks[2].tool',
+        message: 'missing required field "tool"',
+        hint: 'expected string',
+      },
+      {
+        code: 'unknown_task',
+        path: 'tasks[0].dependencies[0]',
+        message: 'unknown task "zz"',
+        hint: 'did you mean "a"?',
+      },
+      {
+        code: 'unknown_task',
+        path: 'tasks[0].next_task_id_on_success',
+        message: 'unknown task "yy"',
+        hint: 'did you mean "a"?',
+      },
+    ]);
+    const named = validateWorkflow([{ id: 'a', tool: 'echo' }], { toolNames, defaultName: 'from-file' });
+    expect(named.success && named.workflow.name).toBe('from-file');
+    const unnamed = validateWorkflow([{ id: 'a', tool: 'echo' }], { toolNames });
+    expect(unnamed.success && unnamed.workflow.name).toBe('workflow');
+  });
+
+  it('an empty condition string is an empty expression (use null for none)', () => {
+    expect(issues([{ id: 'a', tool: 'echo', condition: '' }])[0]).toEqual({
+      code: 'invalid_value',
+      path: 'tasks[0].condition',
+      message: 'empty expression',
+      hint: 'use null for no condition',
+    });
+  });
+});
+
+describe('validateWorkflow: references and cycles', () => {
+  it('a duplicate id names where the id was first used; an unknown dependency gets a did-you-mean', () => {
+    expect(
+      issues([
+        { id: 'a', tool: 'echo' },
+        { id: 'a', tool: 'echo' },
+        { id: 'c', tool: 'echo', dependencies: ['a', 'q'] },
+      ]),
+    ).toEqual([
+      {
+        code: 'duplicate_id',
+        path: 'tasks[1].id',
+        message: 'duplicate task id "a"',
+        hint: 'first used at tasks[0]; ids must be unique',
+      },
+      {
+        code: 'unknown_task',
+        path: 'tasks[2].dependencies[1]',
+        message: 'unknown task "q"',
+        hint: 'did you mean "a"?',
+      },
+    ]);
+  });
+
+  it('an unknown routing target is reported at its field; routing to itself is allowed', () => {
+    expect(issues([{ id: 'a', tool: 'echo', next_task_id_on_success: 'zz', next_task_id_on_failure: 'a' }])).toEqual([
+      {
+        code: 'unknown_task',
+        path: 'tasks[0].next_task_id_on_success',
+        message: 'unknown task "zz"',
+        hint: 'did you mean "a"?',
+      },
+    ]);
+  });
+
+  it('a task depending on itself, by dependencies or by its condition, is a cycle', () => {
+    expect(issues([{ id: 'a', tool: 'echo', dependencies: ['a'] }])).toEqual([
+      { code: 'cycle', path: 'tasks[0].dependencies', message: 'task "a" depends on itself' },
+    ]);
+    expect(issues([{ id: 'a', tool: 'echo', condition: { depends_on: 'a', if_status: 'failed' } }])).toEqual([
+      { code: 'cycle', path: 'tasks[0].condition.depends_on', message: 'task "a" depends on itself' },
+    ]);
+  });
+
+  it('a dependency cycle is reported once, as a path that returns to its start', () => {
+    const hint = 'break it, or use next_task_id_on_* routing for loops';
+    expect(
+      issues([
+        { id: 'a', tool: 'echo', dependencies: ['b'] },
+        { id: 'b', tool: 'echo', dependencies: ['a'] },
+      ]),
+    ).toEqual([{ code: 'cycle', path: 'tasks[1].dependencies', message: 'dependency cycle: b → a → b', hint }]);
+    expect(
+      issues([
+        { id: 'a', tool: 'echo', dependencies: ['c'] },
+        { id: 'b', tool: 'echo', dependencies: ['a'] },
+        { id: 'c', tool: 'echo', dependencies: ['b'] },
+        { id: 'd', tool: 'echo', dependencies: ['c', 'a'] },
+      ]),
+    ).toEqual([{ code: 'cycle', path: 'tasks[1].dependencies', message: 'dependency cycle: b → c → a → b', hint }]);
+  });
+
+  it('if_status (like if_result) tests exactly one task; a `when` may test several, each of them known', () => {
+    expect(
+      issues([
+        { id: 'a', tool: 'echo' },
+        { id: 'b', tool: 'echo' },
+        { id: 'c', tool: 'echo', dependencies: ['a', 'b'], condition: { depends_on: ['a', 'b'], if_status: 'failed' } },
+      ]),
+    ).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[2].condition.depends_on',
+        message: 'if_status tests exactly one task, got 2',
+        hint: 'use a `when` expression to test several tasks',
+      },
+    ]);
+    expect(
+      issues([
+        { id: 'a', tool: 'echo' },
+        { id: 'b', tool: 'echo' },
+        {
+          id: 'c',
+          tool: 'echo',
+          dependencies: ['a', 'b'],
+          condition: { depends_on: ['a', 'zz'], when: 'tasks.a.output = 1' },
+        },
+      ]),
+    ).toEqual([
+      {
+        code: 'unknown_task',
+        path: 'tasks[2].condition.depends_on[1]',
+        message: 'unknown task "zz"',
+        hint: 'did you mean "a"?',
+      },
+    ]);
+  });
+});
+
+describe('validateWorkflow: expressions and templates', () => {
+  it('an expression that does not parse, or reads a task that is not upstream, is reported with a hint', () => {
+    expect(issues([{ id: 'a', tool: 'echo', condition: 'tasks.(' }])).toEqual([
+      {
+        code: 'invalid_expression',
+        path: 'tasks[0].condition',
+        message: 'expression does not parse at character 7: Expected ")" before end of expression',
+        hint: 'conditions are JSONata, e.g. tasks.t1.output.score > 0.5',
+      },
+    ]);
+    expect(
+      issues([
+        { id: 'a', tool: 'echo' },
+        { id: 'b', tool: 'echo', condition: 'tasks.a.output = 1' },
+      ]),
+    ).toEqual([
+      {
+        code: 'non_upstream_reference',
+        path: 'tasks[1].condition',
+        message: 'expression reads task "a", which is not upstream of "b"',
+        hint: 'add "a" to dependencies',
+      },
+    ]);
+  });
+
+  it('templates that are not paths, start with an unknown root, or name no task are invalid_template', () => {
+    expect(
+      issues([{ id: 'a', tool: 'echo', input: { v: '{{ tasks }}', w: '{{ foo.bar }}', x: '{{ a b }}' } }]),
+    ).toEqual([
+      {
+        code: 'invalid_template',
+        path: 'tasks[0].input.v',
+        message: '"{{ tasks }}" names no task; write tasks.<id>.output',
+      },
+      {
+        code: 'invalid_template',
+        path: 'tasks[0].input.w',
+        message: '"{{ foo.bar }}" starts with "foo"; templates start with input, tasks, item, index, run, error',
+      },
+      {
+        code: 'invalid_template',
+        path: 'tasks[0].input.x',
+        message: '"{{ a b }}" is not a path like input.topic or tasks.<id>.output.field',
+      },
+    ]);
+  });
+
+  it('item and index exist only in for_each tasks, error only in on_failure adjust inputs', () => {
+    const hint = 'add for_each: "{{ tasks.<id>.output.list }}"';
+    expect(issues([{ id: 'a', tool: 'echo', input: { value: '{{ item }}', i: '{{ index }}' } }])).toEqual([
+      {
+        code: 'invalid_template',
+        path: 'tasks[0].input.value',
+        message: '"{{ item }}" reads item, which only for_each tasks have',
+        hint,
+      },
+      {
+        code: 'invalid_template',
+        path: 'tasks[0].input.i',
+        message: '"{{ index }}" reads index, which only for_each tasks have',
+        hint,
+      },
+    ]);
+    expect(issues([{ id: 'a', tool: 'echo', input: { value: '{{ error.message }}' } }])).toEqual([
+      {
+        code: 'invalid_template',
+        path: 'tasks[0].input.value',
+        message: '"{{ error.message }}": error is only set in on_failure adjust inputs',
+      },
+    ]);
+    const ok = [
+      { id: 'a', tool: 'echo' },
+      {
+        id: 'b',
+        tool: 'echo',
+        dependencies: ['a'],
+        for_each: '{{ tasks.a.output.list }}',
+        input: { value: '{{ item }}', i: '{{ index }}' },
+        on_failure: [{ adjust: { input: { value: '{{ error.message }}' } } }],
+      },
+    ];
+    expect(validateWorkflow(ok, { toolNames }).success).toBe(true);
+  });
+
+  it('for_each needs a template', () => {
+    expect(issues([{ id: 'a', tool: 'echo', for_each: 'abc' }])).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].for_each',
+        message: 'for_each needs a template that gives a list',
+        hint: 'e.g. for_each: "{{ tasks.search.output.results }}"',
+      },
+    ]);
+  });
+
+  it('the output may read any task, input and run, nothing else', () => {
+    expect(
+      issues({
+        tasks: [{ id: 'a', tool: 'echo' }],
+        output: {
+          x: '{{ tasks.zz.output }}',
+          y: '{{ item }}',
+          z: '{{ 1 + }}',
+          w: '{{ run.id }}',
+          v: '{{ input.q }}',
+          u: '{{ tasks.a.output }}',
+        },
+      }),
+    ).toEqual([
+      { code: 'unknown_task', path: 'output.x', message: 'unknown task "zz"', hint: 'did you mean "a"?' },
+      {
+        code: 'invalid_template',
+        path: 'output.y',
+        message: '"{{ item }}": the output reads tasks.<id>..., input... or run.id',
+      },
+      {
+        code: 'invalid_template',
+        path: 'output.z',
+        message: '"{{ 1 + }}" is not a path like input.topic or tasks.<id>.output.field',
+      },
+    ]);
+  });
+
+  it('inputs must be a usable JSON Schema', () => {
+    expect(issues({ tasks: [{ id: 'a', tool: 'echo' }], inputs: { type: 'nope' } })).toEqual([
+      { code: 'invalid_value', path: 'inputs', message: 'not a usable JSON Schema: Unsupported type: nope' },
+    ]);
+  });
+});
+
+describe('validateWorkflow: on_failure steps', () => {
+  it('adjust needs a patch or llm: true', () => {
+    expect(issues([{ id: 'a', tool: 'echo', on_failure: [{ adjust: {} }] }])).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].on_failure[0].adjust',
+        message: 'adjust needs `input` (a patch) or `llm: true`',
+      },
+    ]);
+  });
+
+  it('a fallback names a known tool or a task; its input may read only upstream tasks', () => {
+    expect(issues([{ id: 'a', tool: 'echo', on_failure: [{ fallback: 'ecco' }] }])).toEqual([
+      {
+        code: 'unknown_tool',
+        path: 'tasks[0].on_failure[0].fallback',
+        message: 'unknown tool or task "ecco"',
+        hint: 'did you mean "echo"?',
+      },
+    ]);
+    expect(issues([{ id: 'a', tool: 'echo', on_failure: [{ fallback: 'qqqqqqqqqq' }] }])[0].hint).toBe(
+      'name a registered tool (braid tools) or a task id',
+    );
+    const byTask = [
+      { id: 'a', tool: 'echo', on_failure: [{ fallback: 'b' }] },
+      { id: 'b', tool: 'echo' },
+    ];
+    expect(validateWorkflow(byTask, { toolNames }).success).toBe(true);
+    // without tool names, any fallback name is accepted (the registry decides at run time)
+    expect(validateWorkflow([{ id: 'a', tool: 'x', on_failure: ['skip', { fallback: 'y' }] }]).success).toBe(true);
+    expect(
+      issues([
+        { id: 'a', tool: 'echo', on_failure: [{ fallback: 'echo', input: { value: '{{ tasks.b.output }}' } }] },
+        { id: 'b', tool: 'echo' },
+      ]),
+    ).toEqual([
+      {
+        code: 'non_upstream_reference',
+        path: 'tasks[0].on_failure[0].input.value',
+        message: 'template "{{ tasks.b.output }}" reads task "b", which is not upstream of "a"',
+        hint: 'add "b" to dependencies',
+      },
+    ]);
+  });
+});
+
+describe('isValidated: a workflow validateWorkflow returned, runnable with these tools', () => {
+  it('knows its own results only, and checks every tool and fallback against the names given', () => {
+    const r = validateWorkflow(
+      [
+        { id: 'a', tool: 'echo', on_failure: [{ fallback: 'b' }] },
+        { id: 'b', tool: 'sleep' },
+      ],
+      { toolNames },
+    );
+    if (!r.success) throw new Error('expected a valid workflow');
+    expect(isValidated(r.workflow)).toBe(true);
+    expect(isValidated(r.workflow, ['echo', 'sleep'])).toBe(true);
+    expect(isValidated(r.workflow, ['echo'])).toBe(false);
+    expect(isValidated({ ...r.workflow })).toBe(false);
+    expect(isValidated(null)).toBe(false);
+    expect(isValidated('workflow')).toBe(false);
+    const d = validateWorkflow(
+      { tasks: [{ id: 'a', tool: 'echo' }], defaults: { on_failure: ['skip', { fallback: 'send_email' }] } },
+      { toolNames },
+    );
+    if (!d.success) throw new Error('expected a valid workflow');
+    expect(isValidated(d.workflow, ['echo'])).toBe(false);
+    expect(isValidated(d.workflow, ['echo', 'send_email'])).toBe(true);
+  });
+});
