@@ -314,7 +314,7 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as { tasks: Record<string, { status: string }> };
     expect(Object.values(result.tasks).map((t) => t.status)).toEqual(Array(6).fill('succeeded'));
-  }, 60_000);
+  }, 90_000); // BullMQ workers retry their loop 15 s after losing Redis
 });
 
 describe('Redis on the command line: clear errors', () => {
