@@ -181,6 +181,24 @@ describe.skipIf(!hasRedis)('BullMQ executor (real redis-server)', () => {
     ]);
   });
 
+  it('says once per queue when no worker listens; the attempts wait for one', async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const told: string[] = [];
+    const executor = new BullmqExecutor({ redis: redis.url, prefix, onNoWorker: (q) => void told.push(q) });
+    opened.push(executor);
+    const controller = new AbortController();
+    const tool = Object.values(contractTools)[0];
+    const run = runWorkflow(
+      { tasks: [0, 1, 2].map((i) => ({ id: `t${i}`, tool: tool.name, input: { n: i } })) },
+      { tools: [tool], executor, store: false, signal: controller.signal },
+    );
+    await until(() => told.length > 0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(told).toEqual(['attempts']);
+    controller.abort();
+    expect((await run).status).toBe('cancelled');
+  });
+
   it('sends each attempt as one job whose id is its coordinates; a tool running in a worker is cancelled with the run', async () => {
     let started = 0;
     let aborted = 0;

@@ -56,7 +56,8 @@ export class BullmqExecutor implements AttemptExecutor {
   readonly #channels = new Map<string, Promise<Channel>>();
   /** Attempts sent and not answered yet, by job id. */
   readonly #pending = new Map<string, Pending>();
-  readonly #warned = new Set<string>();
+  /** Queues already checked for a listening worker. */
+  readonly #checked = new Set<string>();
   /** Tools that run in this process (`runsInProcess`); the run's concurrency holds for them too. */
   readonly #local = new LocalExecutor();
   #telemetry?: Promise<unknown>;
@@ -119,9 +120,10 @@ export class BullmqExecutor implements AttemptExecutor {
         removeOnFail: { age: 24 * 3600 },
       });
       await this.#alreadyDone(queue, job);
-      if (!this.#warned.has(name) && (await queue.getWorkersCount()) === 0) {
-        this.#warned.add(name);
-        this.#options.onNoWorker?.(name);
+      // Once per queue (CLIENT LIST is not free): is anyone listening?
+      if (!this.#checked.has(name)) {
+        this.#checked.add(name);
+        if ((await queue.getWorkersCount()) === 0) this.#options.onNoWorker?.(name);
       }
     } catch (err) {
       this.#settle(id, {
