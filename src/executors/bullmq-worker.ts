@@ -161,7 +161,6 @@ export class BraidWorker {
     // Reports go out in order, and all of them before the result.
     let sent: Promise<unknown> = Promise.resolve();
     const report = (e: JobReport) => void (sent = sent.then(() => job.updateProgress(e)).catch(() => {}));
-    const forward = (e: AttemptEvent) => report(e);
     const { llm, services = {} } = this.#options;
     const run = this.#runs.get(request.runId) ?? { controller: new AbortController(), attempts: 0 };
     this.#runs.set(request.runId, run);
@@ -169,10 +168,10 @@ export class BraidWorker {
       tool: () => tool,
       // Not awaited: the tool starts now; its reports and the result follow this message in order.
       started: () => (report({ type: 'started', worker: WORKER }), true),
-      context: (s) => new RemoteContext(s, request, forward, llm, services),
+      context: (s) => new RemoteContext(s, request, report, llm, services),
       // The job's own signal (BullMQ aborts it when the worker is forced to close) or the run's cancellation.
       signal: AbortSignal.any([signal, run.controller.signal]),
-      forward,
+      forward: report,
     };
     run.attempts++;
     try {
