@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { validateWorkflow } from '../spec/validate.js';
 import { defineTool } from '../tools/define-tool.js';
 import { ToolRegistry } from '../tools/registry.js';
-import { compilePlan, DEFAULT_MAX_VISITS, type PlanTask } from './plan.js';
+import { compilePlan, DEFAULT_MAX_VISITS, planFor, type PlanTask } from './plan.js';
 
 const echo = defineTool({ name: 'echo', input: z.object({ value: z.unknown().optional() }), run: (i) => i });
 const other = defineTool({ name: 'other', input: z.object({}), run: () => 1 });
@@ -255,5 +255,42 @@ describe('compilePlan', () => {
     expect(p.task('c').render(ctx)).toEqual({});
     expect(p.output?.(ctx)).toEqual({ answer: { list: [1, 2] } });
     expect('output' in plan([{ id: 'a', tool: 'echo' }])).toBe(false);
+  });
+});
+
+describe('planFor: a validated workflow keeps its compiled plan while its tools stay the same', () => {
+  const validated = (value: unknown, names = registry.names()) => {
+    const r = validateWorkflow(value, { toolNames: names });
+    if (!r.success) throw new Error(JSON.stringify(r.issues));
+    return r.workflow;
+  };
+  // `b` is a task and not a tool: the fallback's `has('b')` lookup is recorded as a miss.
+  const spec = [
+    { id: 'a', tool: 'echo', on_failure: [{ fallback: 'b' }] },
+    { id: 'b', tool: 'other', dependencies: ['a'], trigger_rule: 'all_done' },
+  ];
+
+  it('the same validated workflow and tools give the same plan object', () => {
+    const w = validated(spec);
+    expect(planFor(w, registry)).toBe(planFor(w, registry));
+  });
+
+  it('a workflow that was not validated is compiled every time', () => {
+    const w = { ...validated(spec) };
+    expect(planFor(w, registry)).not.toBe(planFor(w, registry));
+  });
+
+  it('another tool under a name it used, or a tool under a name it missed, compiles afresh', () => {
+    const w = validated(spec);
+    const first = planFor(w, registry);
+    const echo2 = defineTool({ name: 'echo', input: z.object({}), run: () => 2 });
+    const replaced = planFor(w, new ToolRegistry([echo2, other]));
+    expect(replaced).not.toBe(first);
+    expect(replaced.tasks[0].tool).toBe(echo2);
+    const b = defineTool({ name: 'b', input: z.object({}), run: () => 3 });
+    const withB = planFor(w, new ToolRegistry([echo, other, b]));
+    expect(withB).not.toBe(planFor(w, registry));
+    // the fallback now names the tool `b`, not the task
+    expect(withB.tasks[0].policy[0]).toMatchObject({ kind: 'fallback', name: 'b', tool: b });
   });
 });
