@@ -1,9 +1,9 @@
 /**
  * One line per run for a list (`GET /runs`, the dashboard): the runs of the store, whichever process wrote
  * them, and the runs of this server, newest first. A summary is folded once per change of its record: the
- * JSONL store's file size and mtime tell whether it changed; a run of this server, its event count.
+ * store's `version` tells whether it changed (a JSONL file's size and mtime, a Redis stream's length); a run
+ * of this server without a store, its event count.
  */
-import { stat } from 'node:fs/promises';
 import type { Usage } from '../core/events.js';
 import type { TaskResultStatus } from '../core/result.js';
 import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
@@ -103,7 +103,7 @@ export class RunSummaries {
     const handle = this.runs.get(id);
     // With a store its record is the whole story (a resumed run's handle has only the events since the resume).
     const key = this.store
-      ? ((await this.store.version?.(id)) ?? (await this.#fileKey(id)))
+      ? await this.store.version?.(id)
       : handle
         ? `live:${handle.events.length}:${handle.finished}`
         : undefined;
@@ -133,13 +133,5 @@ export class RunSummaries {
     } catch {
       return undefined; // removed meanwhile, or not a run
     }
-  }
-
-  /** Size and mtime of a JSONL store's file: a record changes only by growing (or a resume cutting a torn line). */
-  async #fileKey(id: string): Promise<string | undefined> {
-    const path = (this.store as { path?: (id: string) => string } | undefined)?.path?.(id);
-    if (!path) return undefined;
-    const s = await stat(path).catch(() => undefined);
-    return s ? `file:${s.size}:${s.mtimeMs}` : undefined;
   }
 }

@@ -213,6 +213,12 @@ export class JsonlRunStore implements RunStore {
 
   readonly #folds = new Map<string, { version: string; folded: Promise<FoldedRecord> }>();
 
+  /** A record changes only by growing (or a resume cutting a torn line): its size and modification time. */
+  async version(runId: string): Promise<string | undefined> {
+    const info = await stat(this.path(runId)).catch(() => undefined);
+    return info && `${info.size}:${info.mtimeMs}`;
+  }
+
   /**
    * The run rebuilt from its record, read in slices (the event loop is never held for long, the events
    * are not kept). A finished run's fold is cached until its file changes; concurrent callers share one fold.
