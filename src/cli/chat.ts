@@ -12,8 +12,7 @@ import { EXIT, ExitError } from './exit.js';
 import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
 import { loadUserTools, modelFor, registryFor } from './run-command.js';
-import { cliExecutor, cliStore, redisUrl, shownUrl } from './store.js';
-import { takeOverRuns, type LeasedRunStore } from '../service/takeover.js';
+import { cliExecutor, cliStore, cliTakeover, redisUrl, shownUrl } from './store.js';
 
 export interface ServiceFlags {
   workflows?: string;
@@ -182,15 +181,11 @@ export async function serveCommand(
   const url = redisUrl();
   const takeover =
     url && runs.options.store
-      ? takeOverRuns({
-          store: runs.options.store as LeasedRunStore,
-          tools: (await registryFor(flags.tools)).list(),
-          llm,
-          executor: runs.options.executor,
-          onTakeover: (runId) => void process.stderr.write(`braid serve: took over run ${runId}\n`),
-          onError: (runId, err) =>
-            void process.stderr.write(`braid serve: could not continue run ${runId}: ${safeText(err.message)}\n`),
-        })
+      ? await cliTakeover(
+          'braid serve',
+          { tools: (await registryFor(flags.tools)).list(), llm, executor: runs.options.executor },
+          (line) => void process.stderr.write(`${line}\n`),
+        )
       : undefined;
   process.stderr.write(
     `braid serve: ${server.url} (dashboard and API; ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''}${url ? `; runs and attempts in Redis at ${shownUrl(url)}` : ''})\n`,

@@ -8,8 +8,14 @@ import type { AttemptExecutor } from '../executors/contract.js';
 import { defaultStore } from '../store/default-store.js';
 import type { RedisRunStore } from '../store/redis-store.js';
 import type { RunStore } from '../store/types.js';
+import type { Takeover, TakeoverOptions } from '../service/takeover.js';
+import { EXIT, ExitError } from './exit.js';
+import { safeText } from './format.js';
 
 export const redisUrl = (): string | undefined => process.env.BRAID_REDIS_URL || undefined;
+
+/** BRAID_LEASE_MS: how long a dead coordinator's runs wait before another process takes them over. */
+const leaseMs = (): number | undefined => Number(process.env.BRAID_LEASE_MS) || undefined;
 
 /** A URL as printed: without its password. */
 export const shownUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, '//***@');
@@ -26,8 +32,7 @@ async function openStore(): Promise<RunStore> {
   const url = redisUrl();
   if (!url) return defaultStore();
   const { RedisRunStore } = await import('../store/redis-store.js');
-  // BRAID_LEASE_MS: how long a dead coordinator's runs wait before another process takes them over.
-  const redis = new RedisRunStore(url, { leaseMs: Number(process.env.BRAID_LEASE_MS) || undefined });
+  const redis = new RedisRunStore(url, { leaseMs: leaseMs() });
   closers.push(() => redis.close());
   await redis.reachable();
   return redis;
@@ -35,10 +40,8 @@ async function openStore(): Promise<RunStore> {
 
 /** The Redis store, or a clear error for a command that needs one. */
 export async function redisStore(command: string): Promise<RedisRunStore> {
-  if (!redisUrl()) {
-    const { ExitError, EXIT } = await import('./exit.js');
+  if (!redisUrl())
     throw new ExitError(EXIT.invalid, `${command} needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL`);
-  }
   return (await cliStore()) as RedisRunStore;
 }
 
@@ -77,4 +80,24 @@ export function storeName(store: RunStore): string {
 export async function closeCli(): Promise<void> {
   store = undefined;
   await Promise.all(closers.splice(0).map((close) => close().catch(() => {})));
+}
+
+/**
+ * Continue runs whose coordinator died (`braid worker --coordinate`, `braid serve --redis`), saying so on
+ * `say`. It looks a few times per lease.
+ */
+export async function cliTakeover(
+  who: string,
+  options: Pick<TakeoverOptions, 'tools' | 'llm' | 'executor'>,
+  say: (line: string) => void,
+): Promise<Takeover> {
+  const { takeOverRuns } = await import('../service/takeover.js');
+  return takeOverRuns({
+    ...options,
+    store: await redisStore(who),
+    intervalMs: Math.min(2000, (leaseMs() ?? 15_000) / 3),
+    onTakeover: (runId) => say(`${who}: took over run ${runId} (its coordinator stopped renewing its lease)`),
+    onFinished: (runId, r) => say(`${who}: run ${runId} ${r.status}`),
+    onError: (runId, err) => say(`${who}: could not continue run ${runId}: ${safeText(err.message)}`),
+  });
 }

@@ -5,11 +5,10 @@
  */
 import { once } from 'node:events';
 import { BraidWorker } from '../executors/bullmq-worker.js';
-import { takeOverRuns } from '../service/takeover.js';
 import { EXIT, ExitError } from './exit.js';
 import { safeText } from './format.js';
 import { modelFor, registryFor, type RunFlags } from './run-command.js';
-import { cliExecutor, redisStore, redisUrl, shownUrl } from './store.js';
+import { cliExecutor, cliTakeover, redisStore, redisUrl, shownUrl } from './store.js';
 
 export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'llmConcurrency'> {
   lockDuration?: number;
@@ -43,17 +42,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   });
   await worker.start();
   const takeover = flags.coordinate
-    ? takeOverRuns({
-        store: await redisStore('braid worker --coordinate'),
-        tools: registry.list(),
-        llm,
-        executor: await cliExecutor(),
-        // Look for orphaned runs a few times per lease (BRAID_LEASE_MS, default 15 s).
-        intervalMs: Math.min(2000, (Number(process.env.BRAID_LEASE_MS) || 15_000) / 3),
-        onTakeover: (runId) => say(`braid worker: took over run ${runId} (its coordinator stopped renewing its lease)`),
-        onFinished: (runId, r) => say(`braid worker: run ${runId} ${r.status}`),
-        onError: (runId, err) => say(`braid worker: could not continue run ${runId}: ${safeText(err.message)}`),
-      })
+    ? await cliTakeover('braid worker', { tools: registry.list(), llm, executor: await cliExecutor() }, say)
     : undefined;
   say(
     `braid worker ${process.pid}: ${registry.list().length} tools, queues ${worker.queues.join(', ')}, concurrency ${flags.concurrency ?? 4}, Redis ${shownUrl(url)}${takeover ? ', continuing orphaned runs' : ''}\n(SIGTERM or Ctrl-C stops it: running attempts finish first, up to ${Math.round((flags.grace ?? 30_000) / 1000)} s)`,
