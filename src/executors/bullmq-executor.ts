@@ -21,6 +21,7 @@ import {
   DEFAULT_PREFIX,
   jobIdOf,
   queueOf,
+  telemetryOption,
   type JobReport,
   type RedisQueueOptions,
 } from './bullmq-wire.js';
@@ -30,7 +31,7 @@ import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from
 export interface BullmqExecutorOptions extends RedisQueueOptions {
   /** Most attempts of one run sent at once (the run's `concurrency`). @default Infinity */
   readonly concurrency?: number;
-  /** Trace jobs with OpenTelemetry (`bullmq-otel`): a worker's spans join the run's trace. @default false */
+  /** Trace jobs with OpenTelemetry (`bullmq-otel`): sending and processing an attempt share a trace. @default false */
   readonly telemetry?: boolean;
   /** Called once when no worker listens on a queue an attempt was sent to (`braid run` prints it). */
   readonly onNoWorker?: (queue: string) => void;
@@ -60,7 +61,7 @@ export class BullmqExecutor implements AttemptExecutor {
   readonly #checked = new Set<string>();
   /** Tools that run in this process (`runsInProcess`); the run's concurrency holds for them too. */
   readonly #local = new LocalExecutor();
-  #telemetry?: Promise<unknown>;
+  #telemetry?: ReturnType<typeof telemetryOption>;
 
   constructor(options: BullmqExecutorOptions) {
     this.#options = options;
@@ -154,7 +155,7 @@ export class BullmqExecutor implements AttemptExecutor {
   }
 
   async #open(name: string): Promise<Channel> {
-    const telemetry = await this.#telemetryOption();
+    const telemetry = await (this.#telemetry ??= telemetryOption(this.#options.telemetry));
     const connection = connectionOf(this.#options.redis);
     const queue = new Queue(name, { connection, prefix: this.#prefix, ...telemetry });
     queue.on('error', () => {});
@@ -199,12 +200,6 @@ export class BullmqExecutor implements AttemptExecutor {
     if (!p) return;
     this.#pending.delete(jobId);
     p.resolve(result);
-  }
-
-  #telemetryOption(): Promise<{ telemetry?: never }> {
-    if (!this.#options.telemetry) return Promise.resolve({});
-    this.#telemetry ??= import('bullmq-otel').then((m) => new m.BullMQOtel({ tracerName: 'braid' }));
-    return this.#telemetry.then((telemetry) => ({ telemetry }) as { telemetry?: never });
   }
 }
 

@@ -10,7 +10,7 @@
  * - Cancelling a run sets `<prefix>:cancelled:<runId>` (checked before an attempt starts) and publishes the
  *   run id on `<prefix>:cancel` (aborts attempts already running).
  */
-import type { ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Telemetry } from 'bullmq';
 import type { ToolLimits } from '../tools/types.js';
 import type { AttemptEvent, AttemptRequest } from './contract.js';
 
@@ -52,3 +52,10 @@ export function connectionOf(url: string): ConnectionOptions {
 
 /** What a job's progress carries: the worker starting the attempt, then the tool's reports. */
 export type JobReport = AttemptEvent | { readonly type: 'started'; readonly worker: string };
+
+/** BullMQ's `telemetry` option when tracing is on (bullmq-otel loads only then). */
+export async function telemetryOption(enabled: boolean | undefined): Promise<{ telemetry?: Telemetry }> {
+  if (!enabled) return {};
+  const { BullMQOtel } = await import('bullmq-otel');
+  return { telemetry: new BullMQOtel({ tracerName: 'braid' }) as Telemetry };
+}

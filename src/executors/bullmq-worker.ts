@@ -22,6 +22,7 @@ import {
   hasLimits,
   queueOf,
   SHARED_QUEUE,
+  telemetryOption,
   type JobReport,
   type RedisQueueOptions,
 } from './bullmq-wire.js';
@@ -89,9 +90,7 @@ export class BraidWorker {
       }
     });
     await this.#subscriber.subscribe(cancelChannel(this.#prefix));
-    const telemetry = this.#options.telemetry
-      ? { telemetry: new (await import('bullmq-otel')).BullMQOtel({ tracerName: 'braid' }) }
-      : {};
+    const telemetry = await telemetryOption(this.#options.telemetry);
     const connection = connectionOf(this.#options.redis);
     const concurrency = this.#options.concurrency ?? 4;
     for (const tool of this.#tools.values()) if (hasLimits(tool)) await this.#limit(tool);
