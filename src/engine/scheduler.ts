@@ -40,7 +40,7 @@ import {
 import { withCost } from '../llm/cost.js';
 import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { addUsage } from '../core/usage.js';
-import { TaskContext } from './task-context.js';
+import { emitTaskLog, emitTaskProgress, TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard } from './budget.js';
 import { track } from '../llm/llm.js';
@@ -897,15 +897,10 @@ export class Scheduler {
       );
     },
     forward: (h, e) => {
-      const { bus } = this.#o;
-      const taskId = h.t.id;
       if (e.type === 'llm') return this.#reporter(h.t)(e.info);
-      if (e.type === 'log') {
-        const { level, message, fields } = e;
-        return void bus.emit({ type: 'task.log', level, message, taskId, ...(fields ? { fields } : {}) });
-      }
-      const { message, progress, data } = e;
-      bus.emit({ type: 'task.progress', taskId, message, progress, data });
+      if (e.type === 'log') return emitTaskLog(this.#o.bus, h.t.id, e.level, e.message, e.fields);
+      const { type: _, ...progress } = e;
+      emitTaskProgress(this.#o.bus, h.t.id, progress);
     },
   };
 

@@ -41,8 +41,7 @@ export class TaskContext implements ToolContext {
   }
 
   /** An arrow property, so `const { emit } = ctx` works. */
-  readonly emit = (progress: ToolProgress): void =>
-    void this.#bus.emit({ type: 'task.progress', taskId: this.taskId, ...progress });
+  readonly emit = (progress: ToolProgress): void => emitTaskProgress(this.#bus, this.taskId, progress);
 
   get llm(): LlmProvider | undefined {
     return this.#model && track(this.#model, this.#report());
@@ -56,8 +55,25 @@ export class TaskContext implements ToolContext {
 
 /** The logger a tool gets in `ctx.logger`: lines become `task.log` events, which log sinks subscribe to. */
 export function createTaskLogger(bus: EventBus, taskId?: string): Logger {
-  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
-    bus.emit({ type: 'task.log', level, message, ...(taskId ? { taskId } : {}), ...(fields ? { fields } : {}) });
-  };
+  const log = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) =>
+    emitTaskLog(bus, taskId, level, message, fields);
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** A tool's log line as the run's `task.log` event (from `ctx.logger`, here or in a worker). */
+export function emitTaskLog(
+  bus: EventBus,
+  taskId: string | undefined,
+  level: LogLevel,
+  message: string,
+  fields?: Record<string, unknown>,
+): void {
+  bus.emit({ type: 'task.log', level, message, ...(taskId ? { taskId } : {}), ...(fields ? { fields } : {}) });
+}
+
+/** A tool's progress as the run's `task.progress` event (from `ctx.emit`, here or in a worker). */
+export function emitTaskProgress(bus: EventBus, taskId: string, progress: ToolProgress): void {
+  bus.emit({ type: 'task.progress', taskId, ...progress });
 }
