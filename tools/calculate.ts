@@ -12,12 +12,15 @@
  * - Stateless: every function that changes the instance (`config`, `import`, `createUnit`) or evaluates
  *   code (`evaluate`, `parse`, `compile`, `simplify`, ...) is disabled, and each call has a fresh scope, so
  *   nothing carries over from one calculation (or run) to the next.
- * - Not slow to start: the child loads mathjs's single-file bundle (~0.3 s with Node's own start-up), and is
- *   started when a run that uses `calculate` starts (`warm`); the main process never loads mathjs.
+ * - Not slow to start: the child starts from a V8 start-up snapshot of a process that has loaded mathjs and
+ *   built its unit tables (`src/core/child-snapshot.ts`: built once per machine in the background, in the
+ *   user's cache folder), so it is ready as soon as Node is; without one yet it loads mathjs's single-file bundle
+ *   (~0.4 s). It is started when a run that uses `calculate` starts (`warm`); the main process never loads mathjs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { childArgs, discardSnapshot, snapshotFor, type ChildScript } from '../src/core/child-snapshot.js';
 import { NonRetriableError } from '../src/errors.js';
 import { defineTool } from '../src/tools/define-tool.js';
 
@@ -29,11 +32,11 @@ export const CALCULATE_LIMITS = {
   maxResultChars: 100_000,
 } as const;
 
-/** The child: loads mathjs, disables what changes state, answers `{ id, expression }` messages. */
-const CHILD = String.raw`
-const [mathjsPath, limitsJson] = process.argv.slice(1);
-const limits = JSON.parse(limitsJson);
-const { create, all } = require(mathjsPath);
+/** The child's setup: loads mathjs, disables what changes state, warms up (this is what a snapshot keeps). */
+const SETUP = String.raw`
+const mathjs = { exports: {} };
+new Function('module', 'exports', require('node:fs').readFileSync(mathjsPath, 'utf8'))(mathjs, mathjs.exports);
+const { create, all } = mathjs.exports;
 const math = create(all);
 const evaluate = math.evaluate.bind(math);
 const format = math.format.bind(math);
@@ -92,6 +95,10 @@ math.import(
   { override: true },
 );
 evaluate('1 km / 2 h to m/s'); // compile the common paths now, not on the first call
+`;
+
+/** The child's main: answers `{ id, expression }` messages. */
+const MAIN = String.raw`(from) => {
 process.on('disconnect', () => process.exit(0));
 process.on('message', ({ id, expression }) => {
   let reply;
@@ -108,15 +115,31 @@ process.on('message', ({ id, expression }) => {
   }
   process.send(reply);
 });
-process.send({ ready: true });
-`;
+process.send({ ready: true, from });
+}`;
+
+/** mathjs's single-file bundle (~0.1 s to load, against ~1 s for its tree of CommonJS modules) and the limits. */
+function childScript(): ChildScript {
+  const mathjsPath = createRequire(import.meta.url).resolve('mathjs/lib/browser/math.js');
+  const head = `const mathjsPath = ${JSON.stringify(mathjsPath)};\nconst limits = ${JSON.stringify(CALCULATE_LIMITS)};\n`;
+  return {
+    name: 'calculate',
+    flags: [`--max-old-space-size=${CALCULATE_LIMITS.heapMb}`],
+    setup: head + SETUP,
+    main: MAIN,
+  };
+}
 
 type Reply = { id: number; result: number | string | boolean; text: string } | { id: number; error: string };
 
 /** One calculation process, started on demand and replaced when it is killed. */
 class Calculator {
   #child?: ChildProcess;
-  #ready?: Promise<void>;
+  #ready?: Promise<ChildProcess>;
+  /** How the current process started: from a snapshot of a warmed-up mathjs, or loading it. */
+  startedFrom?: 'snapshot' | 'script';
+  /** A call is waiting: the process keeps braid alive until it answers. */
+  #inCall = false;
   #next = 1;
   #pending = new Map<number, { resolve: (r: Reply) => void; reject: (err: Error) => void }>();
   /** Calls run one at a time: a deadline is about one calculation. */
@@ -127,25 +150,29 @@ class Calculator {
     void this.#start().catch(() => {});
   }
 
-  #start(): Promise<void> {
+  #start(): Promise<ChildProcess> {
     if (this.#ready) return this.#ready;
-    // mathjs's single-file bundle: ~0.1 s to load, against ~1 s for its tree of CommonJS modules.
-    const mathjs = createRequire(import.meta.url).resolve('mathjs/lib/browser/math.js');
-    const child = spawn(
-      process.execPath,
-      [`--max-old-space-size=${CALCULATE_LIMITS.heapMb}`, '-e', CHILD, mathjs, JSON.stringify(CALCULATE_LIMITS)],
-      {
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-        env: { PATH: process.env.PATH ?? '' },
-      },
-    );
+    const script = childScript();
+    const blob = snapshotFor(script);
+    let ready = this.#spawn(script, blob);
+    // a snapshot whose process does not get ready (a damaged file) is dropped; this process starts the slow way
+    if (blob) ready = ready.catch(() => (discardSnapshot(blob), (this.#ready = this.#spawn(script, undefined))));
+    return (this.#ready = ready);
+  }
+
+  #spawn(script: ChildScript, blob: string | undefined): Promise<ChildProcess> {
+    const child = spawn(process.execPath, childArgs(script, blob), {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { PATH: process.env.PATH ?? '' },
+    });
     this.#child = child;
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-    this.#idle(child);
-    this.#ready = new Promise<void>((resolve, reject) => {
-      child.on('message', (m: { ready: true } | Reply) => {
-        if ('ready' in m) return resolve();
+    if (this.#inCall) this.#busy(child);
+    else this.#idle(child);
+    return new Promise<ChildProcess>((resolve, reject) => {
+      child.on('message', (m: { ready: true; from: 'snapshot' | 'script' } | Reply) => {
+        if ('ready' in m) return ((this.startedFrom = m.from), resolve(child));
         const p = this.#pending.get(m.id);
         this.#pending.delete(m.id);
         p?.resolve(m);
@@ -162,7 +189,6 @@ class Calculator {
       });
       child.on('error', reject);
     });
-    return this.#ready;
   }
 
   /** The process never keeps braid alive while idle. */
@@ -188,11 +214,10 @@ class Calculator {
     signal: AbortSignal,
   ): Promise<{ result: number | string | boolean; text: string }> {
     if (signal.aborted) throw signal.reason;
-    const ready = this.#start();
-    const child = this.#child!;
-    this.#busy(child); // waited for: it keeps the process alive now
+    this.#inCall = true; // waited for: the process (and any that replaces it) keeps braid alive now
+    if (this.#child) this.#busy(this.#child);
     try {
-      await ready;
+      const child = await this.#start();
       const id = this.#next++;
       const reply = await new Promise<Reply>((resolve, reject) => {
         const kill = (err: Error) => {
@@ -221,10 +246,14 @@ class Calculator {
       if ('error' in reply) throw new NonRetriableError(`cannot evaluate "${expression}": ${reply.error}`);
       return reply;
     } finally {
-      if (this.#child === child) this.#idle(child);
+      this.#inCall = false;
+      if (this.#child) this.#idle(this.#child);
     }
   }
 }
+
+/** @internal for tests: a calculator of its own (the tool shares one per process). */
+export { Calculator };
 
 const calculator = new Calculator();
 
