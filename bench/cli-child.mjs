@@ -5,7 +5,7 @@
 // { times, cpu } (ms per run) over IPC.
 
 // BENCH_CLI_MAIN: another build's main.js, to compare two builds side by side.
-const { main } = await import(process.env.BENCH_CLI_MAIN ?? '../dist/src/cli/main.js');
+const { main } = await import(process.env.BENCH_CLI_MAIN ?? '../dist/bundle/cli.js');
 const [file, warmup, repeats, warmupMs, ...extra] = process.argv.slice(2);
 const tool = new URL('./work-tool.mjs', import.meta.url).pathname;
 const argv = ['run', file, '--json', '--tools', tool, ...extra];

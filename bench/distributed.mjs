@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents, Worker } from 'bullmq';
-import { runWorkflow } from '../dist/src/index.js';
-import { BullmqExecutor } from '../dist/src/executors/bullmq-executor.js';
-import { BraidWorker } from '../dist/src/executors/bullmq-worker.js';
+import { runWorkflow } from '../dist/bundle/index.js';
+import { BraidWorker, BullmqExecutor } from '../dist/bundle/redis.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHAIN = Number(process.env.BENCH_CHAIN ?? 200);

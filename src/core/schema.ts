@@ -31,7 +31,7 @@ export function schemaToJsonSchema(schema: SchemaLike | undefined): JsonSchema {
     // zod 4 natively; a plain JSON Schema input (MCP, AI SDK jsonSchema()) as it is; else zod 3
     const built =
       '_zod' in schema
-        ? (z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
+        ? zod4ToJsonSchema(schema as unknown as z.ZodType)
         : typeof (schema as { jsonSchema?: unknown }).jsonSchema === 'object'
           ? structuredClone((schema as unknown as { jsonSchema: JsonSchema }).jsonSchema)
           : (zodV3ToJsonSchema().zodToJsonSchema(schema as never, {
@@ -43,6 +43,17 @@ export function schemaToJsonSchema(schema: SchemaLike | undefined): JsonSchema {
     cache.set(schema, json);
   }
   return json;
+}
+
+/**
+ * A zod 4 schema's JSON Schema, made by the schema's own copy of zod when it has the method (zod ≥ 4.1): braid's
+ * bundle carries its own zod, and a user's schema is best read by the zod that made it.
+ */
+function zod4ToJsonSchema(schema: z.ZodType): JsonSchema {
+  const options = { io: 'input', unrepresentable: 'any' } as const;
+  return (
+    typeof schema.toJSONSchema === 'function' ? schema.toJSONSchema(options) : z.toJSONSchema(schema, options)
+  ) as JsonSchema;
 }
 
 export function deepFreeze<T>(value: T): T {
