@@ -25,7 +25,7 @@ async function evaluateAll(calc: Calculator, expressions: string[]) {
 }
 
 async function waitFor(check: () => boolean, ms: number) {
-  for (const end = Date.now() + ms; !check(); ) {
+  for (const end = Date.now() + ms; !check();) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 50));
   }
