@@ -6,21 +6,23 @@
  *
  * - One bundle for every entry point (`braid`, `braid/server`, ..., the CLI) with shared chunks (esbuild's code
  *   splitting), so a `--tools` module that imports `braid` gets the same module instances as the CLI running it.
- * - Inlined: only the small dependencies every command loads (INLINE). Everything else stays an import of the
+ * - Inlined: only the dependencies every command loads (INLINE). Everything else stays an import of the
  *   installed package, loaded when first used, as before.
  * - zod is inlined too: zod 4 keeps its schema registry on globalThis and checks `instanceof` by traits, and braid
  *   asks a user's schema for its JSON Schema through the schema's own `toJSONSchema`, so schemas made with the
  *   user's copy of zod work the same.
+ *
+ * `BUNDLE_META=<file> node scripts/bundle.mjs` writes esbuild's metafile: which module went into which chunk.
  */
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 
-/** Loaded by every command and small: worth a file less each. */
+/** Loaded by every command: each is one file instead of its tree of modules. */
 const INLINE = new Set(['zod', 'commander', 'p-queue', 'p-timeout', 'eventemitter3', 'dotenv']);
 
 /** The package's entry points (package.json `exports` and the CLI) and the module each bundles. */
@@ -64,7 +66,7 @@ const zodEnglishOnly = {
 
 const out = `${root}dist/bundle`;
 rmSync(out, { recursive: true, force: true });
-await build({
+const result = await build({
   absWorkingDir: root,
   entryPoints: ENTRIES,
   outdir: out,
@@ -82,4 +84,6 @@ await build({
   plugins: [zodEnglishOnly],
   sourcemap: 'linked',
   logLevel: 'warning',
+  metafile: !!process.env.BUNDLE_META,
 });
+if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile));

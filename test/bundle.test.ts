@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ROOT } from './support/cli.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -30,6 +31,26 @@ describe('the bundle', () => {
       expect(Object.keys(bundled).sort(), subpath).toEqual(Object.keys(own).sort());
     }
   }, 60_000);
+
+  it("a schema made with the user's zod: the bundle's copy of zod validates and describes it as the user's does", async () => {
+    const braid = await import(pathToFileURL(join(ROOT, pkg.exports['.'].default)).href);
+    const input = z.object({
+      city: z.string().describe('where'),
+      days: z.number().int().min(1).optional(),
+      unit: z.enum(['c', 'f']).default('c'),
+    });
+    const tool = braid.defineTool({ name: 'weather', input, run: () => ({}) });
+    const { $schema: _, ...expected } = z.toJSONSchema(input, { io: 'input', unrepresentable: 'any' });
+    expect(braid.toJSONSchema(tool)).toEqual(expected);
+    // descriptions live in zod's registry, one per process (on globalThis) whichever copy of zod asks
+    expect(braid.toJSONSchema(tool)).toMatchObject({ properties: { city: { description: 'where' } } });
+    await expect(
+      braid.runWorkflow([{ id: 'w', tool: 'weather', input: { city: 'Oslo', days: 0 } }], {
+        tools: [tool],
+        store: false,
+      }),
+    ).rejects.toThrow(/tasks\[0\]\.input\.days: weather: Too small: expected number to be >=1/);
+  });
 
   it("a --tools module importing 'braid' gets the CLI's own modules: nothing of braid loads twice", () => {
     const dir = mkdtempSync(join(tmpdir(), 'braid-bundle-'));
