@@ -505,6 +505,16 @@ if (want('scaling')) {
       `| ${n} | ${fmt(ms)} | ${fmt((ms * 1000) / n)} | ${fmt(live / n / 1024, 2)} | ${fmt((peak - before) / n / 1024, 2)} |`,
     );
   }
+  // the 1 KB target, measured where nothing else ran before: a fresh process, one run (bench/memory.mjs)
+  const fresh = spawnSync(process.execPath, ['--expose-gc', join(root, 'bench', 'memory.mjs'), '100000'], {
+    encoding: 'utf8',
+  });
+  if (fresh.status !== 0) throw new Error(`bench/memory.mjs: ${fresh.stderr}`);
+  const { liveBytesPerTask, withValidatedWorkflow } = JSON.parse(fresh.stdout);
+  say();
+  say(
+    `A fresh process, one 100k-task run (bench/memory.mjs): **${liveBytesPerTask} B live per task** (the compiled plan and the result; ${withValidatedWorkflow} B counting the validated copy of the workflow, the caller's input).`,
+  );
 }
 
 // ---- 4. start-up ------------------------------------------------------------------------------------
