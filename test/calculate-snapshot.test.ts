@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blobPath, discardSnapshot, snapshotFor } from '../src/core/child-snapshot.js';
 import { Calculator } from '../tools/calculate.js';
 
 const EXPRESSIONS = ['350 km / 2 h to km/h', '5 cm to inch', '0.1 + 0.2', '2^64', 'sqrt(-4)', 'det([1, 2; 3, 4])'];
@@ -94,4 +95,15 @@ describe('calculate from a start-up snapshot', () => {
       process.env.BRAID_CACHE_DIR = dir;
     }
   }, 30_000);
+
+  it('a script whose snapshot cannot be built: the failure is remembered, no build is tried again for a day', async () => {
+    const script = { name: 'broken', flags: [], setup: "throw new Error('no snapshot for me');", main: '() => {}' };
+    const blob = blobPath(script);
+    expect(snapshotFor(script)).toBeUndefined();
+    await waitFor(() => existsSync(`${blob}.failed`) && !existsSync(`${blob}.lock`), 30_000);
+    expect(existsSync(blob)).toBe(false);
+    discardSnapshot(blob); // as a new process would: nothing remembered in memory
+    expect(snapshotFor(script)).toBeUndefined();
+    expect(existsSync(`${blob}.lock`)).toBe(false); // no build started
+  }, 60_000);
 });

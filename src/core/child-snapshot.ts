@@ -8,7 +8,8 @@
  * (`$BRAID_CACHE_DIR`, else `$XDG_CACHE_HOME/braid`, else `~/.cache/braid`), named by a hash of the Node binary
  * and the script. Building never delays anything and never fails a caller: without a snapshot (an unwritable
  * folder, a build that failed) the process starts the slow way, and a snapshot that does not start is deleted
- * by {@link discardSnapshot} and built again.
+ * by {@link discardSnapshot} and built again. A failed build leaves `<name>-<hash>.blob.failed`, so it is not tried
+ * again for a day.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -33,6 +34,8 @@ export interface ChildScript {
 
 /** A lock older than this belongs to a build that died: a build takes a few seconds. */
 const STALE_LOCK_MS = 120_000;
+/** After a build failed (a Node without snapshot support), processes start the slow way this long before a retry. */
+const RETRY_FAILED_MS = 24 * 3600_000;
 
 export function cacheDir(): string {
   return process.env.BRAID_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'braid');
@@ -49,7 +52,8 @@ function snapshotScript(script: ChildScript): string {
   return `${script.setup}\n;require('node:v8').startupSnapshot.setDeserializeMainFunction(${script.main}, 'snapshot');\n`;
 }
 
-function blobPath(script: ChildScript): string {
+/** Where `script`'s snapshot is (or will be). */
+export function blobPath(script: ChildScript): string {
   const hash = createHash('sha256')
     .update([process.version, process.arch, process.execPath, ...script.flags, snapshotScript(script)].join('\0'))
     .digest('hex')
@@ -60,12 +64,17 @@ function blobPath(script: ChildScript): string {
 /** Builds the snapshot, then renames it into place (a reader never sees half a file), then drops the lock. */
 const BUILDER = String.raw`
 const { spawnSync } = require('node:child_process');
-const { renameSync, rmSync } = require('node:fs');
+const { renameSync, rmSync, writeFileSync } = require('node:fs');
 const [entry, blob, lock, ...flags] = process.argv.slice(1);
 const tmp = blob + '.' + process.pid + '.tmp';
 try {
   const r = spawnSync(process.execPath, [...flags, '--snapshot-blob', tmp, '--build-snapshot', entry], { stdio: 'ignore', timeout: 60000 });
-  if (r.status === 0) renameSync(tmp, blob);
+  if (r.status === 0) {
+    renameSync(tmp, blob);
+    rmSync(blob + '.failed', { force: true });
+  } else {
+    writeFileSync(blob + '.failed', 'exit ' + r.status + (r.error ? ': ' + r.error.message : ''));
+  }
 } finally {
   rmSync(tmp, { force: true });
   rmSync(entry, { force: true });
@@ -94,6 +103,11 @@ export function snapshotFor(script: ChildScript): string | undefined {
 }
 
 function build(script: ChildScript, blob: string): void {
+  try {
+    if (Date.now() - statSync(`${blob}.failed`).mtimeMs < RETRY_FAILED_MS) return;
+  } catch {
+    // never failed
+  }
   mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
   const lock = `${blob}.lock`;
   try {
