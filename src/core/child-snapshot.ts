@@ -1,7 +1,7 @@
 /**
  * V8 start-up snapshots for helper processes that are slow to get ready. `calculate`'s process spends ~0.4 s
  * loading mathjs and building its unit tables before it answers; started from a snapshot of its heap taken
- * after that work, it is ready as soon as Node itself is (`node --snapshot-blob`, Node ≥ 18.20).
+ * after that work, it is ready as soon as Node itself is (`node --snapshot-blob`, `--build-snapshot`).
  *
  * A snapshot belongs to one Node binary and one script: it is built once, in the background, the first time a
  * script is used without one (that first process starts the slow way), into the user's cache folder
