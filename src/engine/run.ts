@@ -125,8 +125,9 @@ export function checkInputLimits(input: unknown): void {
   } catch (err) {
     fail(`not serializable as JSON (${(err as Error).message})`);
   }
-  if (text !== undefined && text.length > INPUT_LIMITS.maxBytes)
-    fail(`${text.length} bytes of JSON, more than ${INPUT_LIMITS.maxBytes}`);
+  // bytes, not UTF-16 units: '€' is one unit and three bytes of the record's UTF-8
+  const bytes = text === undefined ? 0 : Buffer.byteLength(text);
+  if (bytes > INPUT_LIMITS.maxBytes) fail(`${bytes} bytes of JSON, more than ${INPUT_LIMITS.maxBytes}`);
 }
 
 /** Check run input against `inputs` (JSON Schema) and apply its defaults. */
