@@ -473,6 +473,21 @@ describe('validateWorkflow: edges the first mutation pass missed', () => {
     ]);
   });
 
+  it('two cycles are both reported, also when their ids joined without a separator would read the same', () => {
+    const hint = 'break it, or use next_task_id_on_* routing for loops';
+    expect(
+      issues([
+        { id: 'ab', tool: 'echo', dependencies: ['c'] },
+        { id: 'c', tool: 'echo', dependencies: ['ab'] },
+        { id: 'a', tool: 'echo', dependencies: ['bc'] },
+        { id: 'bc', tool: 'echo', dependencies: ['a'] },
+      ]),
+    ).toEqual([
+      { code: 'cycle', path: 'tasks[1].dependencies', message: 'dependency cycle: c → ab → c', hint },
+      { code: 'cycle', path: 'tasks[3].dependencies', message: 'dependency cycle: bc → a → bc', hint },
+    ]);
+  });
+
   it('each task is walked once in the cycle search: a ladder of 200 tasks (each on the two before) is quick', () => {
     const tasks = Array.from({ length: 200 }, (_, i) => ({
       id: `t${i}`,
