@@ -6,7 +6,7 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { RunEvent } from '../core/events.js';
 import type { Workflow } from '../spec/workflow.js';
 import { JsonlRunStore, parseRunLog, storeError } from './jsonl-store.js';
@@ -268,6 +268,22 @@ describe('JsonlRunStore: reading a record', () => {
     expect(await store.fold('r')).not.toBe(await done);
   });
 
+  it('the fold cache keeps the 64 runs folded last', async () => {
+    const store = freshStore();
+    const ids = Array.from({ length: 65 }, (_, i) => `r${i}`);
+    for (const id of ids) {
+      const log = await store.create(header(id));
+      log.append(ev(1, 'run.finished', { status: 'succeeded' }));
+      await log.close();
+    }
+    const first = new Map<string, unknown>();
+    for (const id of ids) first.set(id, await store.fold(id));
+    await new Promise((r) => setImmediate(r));
+    expect(await store.fold('r64')).toBe(first.get('r64'));
+    expect(await store.fold('r1')).toBe(first.get('r1'));
+    expect(await store.fold('r0')).not.toBe(first.get('r0'));
+  });
+
   it('reopen cuts a torn last line back to the last newline, and appends go after it', async () => {
     const store = freshStore();
     const log = await store.create(header('r'));
@@ -317,5 +333,87 @@ describe('JsonlRunStore: a log that cannot write', () => {
     log.append(ev(2, 'task.ready', { taskId: 't', visit: 2 }));
     store.flushSync();
     expect((await store.read('r')).events).toHaveLength(1);
+  });
+});
+
+describe('JsonlRunStore: when lines reach the file', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const file = (store: JsonlRunStore) => readFileSync(store.path('r'), 'utf8');
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('run.started, run.resumed, task.approval and run.finished are written at once; other events a turn later', async () => {
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    let expected = line(header('r'));
+    const barriers = [
+      ev(1, 'run.started', { workflow: 'w' }),
+      ev(2, 'run.resumed'),
+      ev(3, 'task.approval', { taskId: 't', approved: true }),
+      ev(4, 'run.finished', { status: 'succeeded' }),
+    ];
+    for (const e of barriers) {
+      log.append(e);
+      expected += line(e);
+      expect(file(store)).toBe(expected);
+    }
+    log.append(ev(5, 'task.ready', { taskId: 't', visit: 1 }));
+    expect(file(store)).toBe(expected);
+    await turn();
+    expect(file(store)).toBe(expected + line(ev(5, 'task.ready', { taskId: 't', visit: 1 })));
+    await log.close();
+  });
+
+  it('64 KiB of buffered lines are written at once', async () => {
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    const small = ev(1, 'task.ready', { taskId: 't', visit: 1, pad: 'x'.repeat(60 * 1024) });
+    log.append(small);
+    expect(file(store)).toBe(line(header('r')));
+    const more = ev(2, 'task.ready', { taskId: 't', visit: 1, pad: 'y'.repeat(4 * 1024) });
+    log.append(more);
+    expect(file(store)).toBe(line(header('r')) + line(small) + line(more));
+    await log.close();
+  });
+
+  it('a synchronous stretch writes within about 50 ms: the clock is read every 32nd line', async () => {
+    let now = 1000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    const e = (seq: number) => ev(seq, 'task.ready', { taskId: 't', visit: seq });
+    for (let seq = 1; seq <= 31; seq++) log.append(e(seq));
+    now += 49;
+    log.append(e(32)); // the 32nd line, 49 ms after the first: not yet
+    expect(file(store)).toBe(line(header('r')));
+    for (let seq = 33; seq <= 63; seq++) log.append(e(seq));
+    now += 1; // 50 ms: the 64th line writes, the 63 before it too
+    expect(file(store)).toBe(line(header('r')));
+    log.append(e(64));
+    const written = file(store).split('\n').length - 2;
+    expect(written).toBe(64);
+    await log.close();
+  });
+
+  it('a store folder that cannot be made is E_STORE naming it', async () => {
+    const blocker = join(root, `file${++dirs}`);
+    writeFileSync(blocker, 'x');
+    const store = new JsonlRunStore(join(blocker, 'runs'));
+    await expect(store.create(header('r'))).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: `cannot create the run store folder ${store.dir} (ENOTDIR: not a directory)`,
+    });
+    await expect(store.lock('r')).rejects.toMatchObject({ code: 'E_STORE' });
+  });
+
+  it('idle resolves once every closed log is durable; flush after close resolves', async () => {
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    log.append(ev(1, 'task.ready', { taskId: 't', visit: 1 }));
+    const closing = log.close();
+    expect(log.close()).toBe(closing);
+    expect(file(store)).toBe(line(header('r')) + line(ev(1, 'task.ready', { taskId: 't', visit: 1 })));
+    await store.idle();
+    await closing;
+    await expect(log.flush()).resolves.toBeUndefined();
   });
 });
