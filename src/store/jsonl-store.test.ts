@@ -297,6 +297,20 @@ describe('JsonlRunStore: reading a record', () => {
     expect(readFileSync(store.path('r'), 'utf8')).toBe(whole + line(ev(2, 'run.resumed')));
     expect((await store.read('r')).problems).toEqual([]);
   });
+
+  it('reopen finds the last newline also more than 64 KiB back (a long torn line)', async () => {
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    log.append(ev(1, 'run.started', { workflow: 'w' }));
+    await log.close();
+    const whole = readFileSync(store.path('r'), 'utf8');
+    appendFileSync(store.path('r'), `{"seq":2,"pad":"${'z'.repeat(150 * 1024)}`);
+    await (await store.reopen('r')).close();
+    expect(readFileSync(store.path('r'), 'utf8')).toBe(whole);
+    writeFileSync(store.path('r'), 'no newline at all'.repeat(5000));
+    await (await store.reopen('r')).close();
+    expect(readFileSync(store.path('r'), 'utf8')).toBe('');
+  });
 });
 
 describe('JsonlRunStore: a log that cannot write', () => {
