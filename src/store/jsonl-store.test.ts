@@ -3,7 +3,7 @@
  * which run ids are accepted, the errors it throws, reading a record in slices, and a log that cannot write.
  * The behaviour suites (store*, run-lock, run-views) cover whole runs; these pin down what they do not.
  */
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -54,6 +54,8 @@ describe('parseRunLog: every damaged line is reported by its number, never throw
       [{ seq: 1, ts, type: 'task.child', taskId: 't' }, 'task.child without a valid childRunId'],
       [{ seq: 1, ts, type: 'task.routed', taskId: 't' }, 'task.routed without a valid to'],
       [{ seq: 1, ts, type: 'llm.call', usage: null }, 'llm.call without a valid usage'],
+      [{ seq: 1, ts, type: 'llm.call' }, 'llm.call without a valid usage'],
+      [{ seq: 1, ts, type: 'llm.call', usage: 5 }, 'llm.call without a valid usage'],
       [
         { seq: 1, ts, type: 'llm.call', usage: { promptTokens: 1, completionTokens: 2 } },
         'llm.call without a valid usage',
@@ -77,13 +79,20 @@ describe('parseRunLog: every damaged line is reported by its number, never throw
       ev(5, 'llm.call', { usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 } }),
       ev(6, 'task.ready', { taskId: 't', failed: { message: 'before' } }),
       ev(7, 'something.new'),
-      ev(8, 'run.finished', { status: 'failed', error: { message: 'x' } }),
+      ev(8, 'task.retrying', { taskId: 't', error: { message: 'e' } }),
+      ev(9, 'task.recovery', { taskId: 't', error: { message: 'e' } }),
+      ev(10, 'task.skipped', { taskId: 't', reason: 'condition_false' }),
+      ev(11, 'task.labeled', { taskId: 't', label: 'good', source: 'llm' }),
+      ev(12, 'task.approval', { taskId: 't', approved: false }),
+      ev(13, 'task.child', { taskId: 't', childRunId: 'c' }),
+      ev(14, 'task.routed', { taskId: 't', to: 'u' }),
+      ev(15, 'run.finished', { status: 'failed', error: { message: 'x' } }),
     ];
     expect(parseRunLog(HEADER + good.map(line).join(''))).toEqual({ header: header('r'), events: good, problems: [] });
   });
 
   it('lines that are not events or not JSON, a second header and a cut last line are named; blank lines skipped', () => {
-    const text = `${HEADER}\n{oops\n42\nnull\n{"type":7}\n${HEADER}${line(ev(1, 'run.resumed'))}{"seq":2,"ts`;
+    const text = `${HEADER}  \n{oops\n42\nnull\n{"type":7}\n${HEADER}${line(ev(1, 'run.resumed'))}{"seq":2,"ts`;
     expect(parseRunLog(text)).toEqual({
       header: header('r'),
       events: [ev(1, 'run.resumed')],
@@ -149,6 +158,8 @@ describe('JsonlRunStore: names, errors, listing', () => {
     );
     expect(storeError('/f', new Error('boom'), 'read').message).toBe('cannot read the run record /f (boom)');
     expect(storeError('/f', 'plain').message).toBe('cannot write the run record /f (plain)');
+    expect(storeError('/f', undefined).message).toBe('cannot write the run record /f (undefined)');
+    expect(storeError('/f', null).message).toBe('cannot write the run record /f (null)');
   });
 
   it('list: only valid run ids of .jsonl files, newest (greatest) first; a missing folder lists nothing', async () => {
@@ -170,6 +181,26 @@ describe('JsonlRunStore: names, errors, listing', () => {
     // the failed reopen released its lock
     (await store.lock('nope')).release();
     expect(await store.version('nope')).toBeUndefined();
+  });
+
+  it('a record that cannot be read is E_STORE naming the file and what was done', async () => {
+    const store = freshStore();
+    await (await store.create(header('x'))).close();
+    mkdirSync(store.path('d'));
+    const why = '(EISDIR: illegal operation on a directory)';
+    await expect(store.read('d')).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: `cannot read the run record ${store.path('d')} ${why}`,
+    });
+    await expect(store.readFrom('d')).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: `cannot read the run record ${store.path('d')} ${why}`,
+    });
+    await expect(store.reopen('d')).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: `cannot open the run record ${store.path('d')} ${why}`,
+    });
+    (await store.lock('d')).release();
   });
 
   it('create: an unserializable header is refused; an existing record is not overwritten and its lock is freed', async () => {
@@ -223,6 +254,12 @@ describe('JsonlRunStore: reading a record', () => {
       problems: ['line 4: not valid JSON, ignored'],
       lines: 4,
     });
+    // a line that runs on for several 64 KiB pieces after the read, and a read past the end
+    writeFileSync(store.path('r'), `${'w'.repeat(200 * 1024)}\n${line(ev(1, 'run.resumed'))}`);
+    const longer = await store.readFrom('r', 0, 0, 50);
+    expect(longer).toMatchObject({ problems: ['line 1: longer than 50 bytes, ignored'], next: 200 * 1024 + 1 });
+    const size = readFileSync(store.path('r')).length;
+    expect(await store.readFrom('r', size + 10, 2)).toMatchObject({ events: [], next: size + 10, lines: 2, size });
     // a long line without its newline yet is an unfinished last line: nothing read, nothing reported
     writeFileSync(store.path('r'), 'y'.repeat(80));
     expect(await store.readFrom('r', 0, 0, 50)).toMatchObject({
