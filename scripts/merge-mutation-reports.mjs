@@ -20,6 +20,7 @@ if (!out || inputs.length === 0) {
 
 let merged;
 const files = {};
+const from = {};
 const testFiles = {};
 for (const path of inputs) {
   const report = JSON.parse(readFileSync(path, 'utf8'));
@@ -34,6 +35,8 @@ for (const path of inputs) {
   }
   const map = (list) => list?.map((id) => ids.get(id) ?? id);
   for (const [file, result] of Object.entries(report.files)) {
+    if (files[file]) console.error(`note: ${file} is in ${from[file]} and ${path}; ${path} wins`);
+    from[file] = path;
     files[file] = {
       ...result,
       mutants: result.mutants.map((m) => ({

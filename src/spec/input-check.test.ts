@@ -177,3 +177,85 @@ describe('checkInputs: every required field has a source', () => {
     expect(checkInputs(w, registry, [])).toHaveLength(1);
   });
 });
+
+// Survivors of the first mutation pass over input-check.ts (issue 21), each a behaviour no test pinned down.
+describe('checkInputs: edges the first mutation pass missed', () => {
+  it('a task whose tool the registry lacks is skipped; a registry with more tools is checked anew', () => {
+    const w = wf([
+      { id: 'e', tool: 'email', input: { subject: 's', to: 't' } },
+      { id: 's', tool: 'search', input: { query: 42 } },
+    ]);
+    expect(checkInputs(w, new ToolRegistry([email]), [])).toEqual([]);
+    expect(checkInputs(w, registry, []).map((i) => i.path)).toEqual(['tasks[1].input.query']);
+  });
+
+  it('the cache compares every tool: another tool in the second place is checked anew', () => {
+    const w = wf([
+      { id: 'e', tool: 'email', input: { subject: 's', to: 't' } },
+      { id: 's', tool: 'search', input: { query: 42 } },
+    ]);
+    expect(checkInputs(w, registry, [])).toHaveLength(1);
+    const loose = defineTool({ name: 'search', input: z.object({ query: z.unknown() }), run: () => 1 });
+    expect(checkInputs(w, new ToolRegistry([email, loose]), [])).toEqual([]);
+  });
+
+  it('the static part is computed once per workflow and tool set (a second check does not look at the tools)', () => {
+    let looks = 0;
+    const counted = defineTool({
+      name: 'email',
+      input: z.object({ subject: z.string() }),
+      run: () => 1,
+      get upstream() {
+        looks++;
+        return undefined;
+      },
+    });
+    const w = wf([{ id: 'e', tool: 'email', input: { subject: 's' } }]);
+    const tools = new ToolRegistry([counted]);
+    expect(checkInputs(w, tools, [])).toEqual([]);
+    const first = looks;
+    expect(first).toBeGreaterThan(0);
+    expect(checkInputs(w, tools, ['x'])).toEqual([]);
+    expect(looks).toBe(first);
+  });
+
+  it('a tool without input fields (z.unknown()) takes any input; a strict schema reports unknown fields', () => {
+    const free = defineTool({ name: 'free', input: z.unknown(), run: () => 1 });
+    const strict = defineTool({ name: 'strict', input: z.strictObject({ a: z.string() }), run: () => 1 });
+    const tools = new ToolRegistry([free, strict]);
+    const w = validateWorkflow(
+      [
+        { id: 'f', tool: 'free', input: { anything: 1 } },
+        { id: 's', tool: 'strict', input: { a: 'x', zzzz: 1 } },
+      ],
+      { toolNames: tools.names() },
+    );
+    if (!w.success) throw new Error(JSON.stringify(w.issues));
+    expect(checkInputs(w.workflow, tools, [])).toEqual([
+      {
+        code: 'unknown_field',
+        path: 'tasks[1].input.zzzz',
+        message: 'strict has no input field "zzzz"',
+        hint: 'its fields: a',
+      },
+    ]);
+  });
+
+  it('a template in a field of another type is left to run time; a bad list item is reported at its index', () => {
+    expect(
+      checkInputs(wf([{ id: 's', tool: 'search', input: { query: 'q', limit: '{{ input.n }}' } }]), registry, []),
+    ).toEqual([]);
+    const tagged = defineTool({ name: 'tagged', input: z.object({ tags: z.array(z.string()) }), run: () => 1 });
+    const tools = new ToolRegistry([tagged]);
+    const w = validateWorkflow([{ id: 't', tool: 'tagged', input: { tags: ['a', 3] } }], { toolNames: ['tagged'] });
+    if (!w.success) throw new Error(JSON.stringify(w.issues));
+    expect(checkInputs(w.workflow, tools, [])).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].input.tags[1]',
+        message: 'tagged: Invalid input: expected string, received number',
+        hint: "see braid tools for tagged's input",
+      },
+    ]);
+  });
+});

@@ -410,3 +410,179 @@ describe('isValidated: a workflow validateWorkflow returned, runnable with these
     expect(isValidated(d.workflow, ['echo', 'send_email'])).toBe(true);
   });
 });
+
+// Survivors of the first mutation pass over validate.ts (issue 21), each a behaviour no test pinned down.
+describe('validateWorkflow: edges the first mutation pass missed', () => {
+  it('an unknown key in a task gets a hint from the task keys; where no keys are known, "remove it"', () => {
+    expect(issues([{ id: 'a', tool: 'echo', dependancies: [], on_failure: [{ retry: 1, x: 2 }] }])).toEqual([
+      { code: 'unknown_field', path: 'tasks[0].on_failure[0].x', message: 'unknown field "x"', hint: 'remove it' },
+      {
+        code: 'unknown_field',
+        path: 'tasks[0].dependancies',
+        message: 'unknown field "dependancies"',
+        hint: 'did you mean "dependencies"?',
+      },
+    ]);
+  });
+
+  it('a malformed condition object is reported and not read further (its depends_on is not checked)', () => {
+    expect(issues([{ id: 'a', tool: 'echo', condition: { depends_on: 'zz', if_sttus: 'failed' } }])).toEqual([
+      {
+        code: 'unknown_field',
+        path: 'tasks[0].condition.if_sttus',
+        message: 'unknown field "if_sttus"',
+        hint: 'did you mean "if_status"?',
+      },
+    ]);
+  });
+
+  it('salvage: a null task, a task without a tool and a dependency list with a non-string give their shape issues only', () => {
+    expect(issues([null])).toEqual([
+      { code: 'invalid_type', path: 'tasks[0]', message: 'expected object, received null, got `null`' },
+    ]);
+    // no unknown_tool for the missing tool, no unknown_task for the dropped dependency list
+    expect(issues([{ id: 'a' }, { id: 'b', tool: 'echo', dependencies: ['zz', 5] }])).toEqual([
+      {
+        code: 'missing_field',
+        path: 'tasks[0].tool',
+        message: 'missing required field "tool"',
+        hint: 'expected string',
+      },
+      {
+        code: 'invalid_type',
+        path: 'tasks[1].dependencies[1]',
+        message: 'expected string, received number, got `5` (number)',
+      },
+    ]);
+  });
+
+  it('a cycle reached from a task outside it names only the tasks on the cycle', () => {
+    expect(
+      issues([
+        { id: 'x', tool: 'echo', dependencies: ['a'] },
+        { id: 'a', tool: 'echo', dependencies: ['b'] },
+        { id: 'b', tool: 'echo', dependencies: ['a'] },
+      ]),
+    ).toEqual([
+      {
+        code: 'cycle',
+        path: 'tasks[2].dependencies',
+        message: 'dependency cycle: b → a → b',
+        hint: 'break it, or use next_task_id_on_* routing for loops',
+      },
+    ]);
+  });
+
+  it('two cycles are both reported, also when their ids joined without a separator would read the same', () => {
+    const hint = 'break it, or use next_task_id_on_* routing for loops';
+    expect(
+      issues([
+        { id: 'ab', tool: 'echo', dependencies: ['c'] },
+        { id: 'c', tool: 'echo', dependencies: ['ab'] },
+        { id: 'a', tool: 'echo', dependencies: ['bc'] },
+        { id: 'bc', tool: 'echo', dependencies: ['a'] },
+      ]),
+    ).toEqual([
+      { code: 'cycle', path: 'tasks[1].dependencies', message: 'dependency cycle: c → ab → c', hint },
+      { code: 'cycle', path: 'tasks[3].dependencies', message: 'dependency cycle: bc → a → bc', hint },
+    ]);
+  });
+
+  it('each task is walked once in the cycle search: a ladder of 200 tasks (each on the two before) is quick', () => {
+    const tasks = Array.from({ length: 200 }, (_, i) => ({
+      id: `t${i}`,
+      tool: 'echo',
+      dependencies: i === 0 ? [] : i === 1 ? ['t0'] : [`t${i - 1}`, `t${i - 2}`],
+    }));
+    // walking a finished task again would take about 1.6^200 steps
+    expect(validateWorkflow(tasks.reverse(), { toolNames }).success).toBe(true);
+  });
+
+  it('an unknown task or tool without a close name lists the known tasks, or says how to list tools', () => {
+    expect(
+      issues({
+        tasks: [
+          { id: 'a', tool: 'echo', dependencies: ['qqqqqqqq'] },
+          { id: 'b', tool: 'qqqqqqqq' },
+        ],
+        output: '{{ tasks.qqqqqqqq.output }}',
+      }),
+    ).toEqual([
+      {
+        code: 'unknown_task',
+        path: 'tasks[0].dependencies[0]',
+        message: 'unknown task "qqqqqqqq"',
+        hint: 'known tasks: a, b',
+      },
+      {
+        code: 'unknown_tool',
+        path: 'tasks[1].tool',
+        message: 'unknown tool "qqqqqqqq"',
+        hint: 'run `braid tools` to list tools, or load yours with --tools',
+      },
+      { code: 'unknown_task', path: 'output', message: 'unknown task "qqqqqqqq"', hint: 'known tasks: a, b' },
+    ]);
+  });
+
+  it('a condition with two tests says to use one, and how', () => {
+    expect(
+      issues([
+        { id: 'a', tool: 'echo' },
+        {
+          id: 'b',
+          tool: 'echo',
+          dependencies: ['a'],
+          condition: { depends_on: 'a', if_status: 'failed', when: 'true' },
+        },
+      ]),
+    ).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[1].condition',
+        message: 'use only one of if_status, when',
+        hint: 'combine tests in one `when` expression',
+      },
+    ]);
+  });
+
+  it('a task may not read its own output, even when it routes back to itself', () => {
+    expect(
+      issues([{ id: 'a', tool: 'echo', next_task_id_on_failure: 'a', input: { v: '{{ tasks.a.output }}' } }]),
+    ).toEqual([
+      {
+        code: 'non_upstream_reference',
+        path: 'tasks[0].input.v',
+        message: 'template "{{ tasks.a.output }}" reads task "a", which is not upstream of "a"',
+        hint: 'add "a" to dependencies',
+      },
+    ]);
+  });
+
+  it('templates in for_each and in adjust inputs are reported at their own paths', () => {
+    const hint = 'add "a" to dependencies';
+    expect(
+      issues([
+        { id: 'a', tool: 'echo' },
+        {
+          id: 'b',
+          tool: 'echo',
+          for_each: '{{ tasks.a.output.list }}',
+          on_failure: [{ adjust: { input: { v: '{{ tasks.a.output }}' } } }],
+        },
+      ]),
+    ).toEqual([
+      {
+        code: 'non_upstream_reference',
+        path: 'tasks[1].for_each',
+        message: 'template "{{ tasks.a.output.list }}" reads task "a", which is not upstream of "b"',
+        hint,
+      },
+      {
+        code: 'non_upstream_reference',
+        path: 'tasks[1].on_failure[0].adjust.input.v',
+        message: 'template "{{ tasks.a.output }}" reads task "a", which is not upstream of "b"',
+        hint,
+      },
+    ]);
+  });
+});

@@ -20,7 +20,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BraidError } from '../errors.js';
 import type { RunEvent } from '../core/events.js';
@@ -429,25 +429,37 @@ async function readSlice(file: string, from: number, firstLine: number, maxBytes
       // Never hold the event loop for long: other requests are served between slices of work.
       if (performance.now() - t0 > 8) (await new Promise<void>((r) => setImmediate(r)), (t0 = performance.now()));
     }
-    // A line longer than maxBytes can never be finished within one read: report it and skip past it.
-    if (end === 0 && bytesRead === maxBytes)
+    // A line longer than maxBytes can never be finished within one read: report it once and skip past its
+    // newline (the lines after it keep their numbers). Without a newline yet it is an unfinished last line,
+    // left for a later read like any other.
+    if (end === 0 && bytesRead === maxBytes) {
+      const past = await lineEnd(handle, from + bytesRead, size);
+      if (past < 0) return { events, problems, next: from, lines: n, size };
       return {
         events,
         problems: [`line ${n + 1}: longer than ${maxBytes} bytes, ignored`],
-        next: from + skipLine(buffer),
+        next: past,
         lines: n + 1,
         size,
       };
+    }
     return { header, events, problems, next: from + end, lines: n, size };
   } finally {
     await handle.close();
   }
 }
 
-/** Bytes up to (and past) the next newline of an over-long line (the whole buffer if none). */
-function skipLine(buffer: Buffer): number {
-  const nl = buffer.indexOf(0x0a);
-  return nl < 0 ? buffer.length : nl + 1;
+/** The offset just past the first newline at or after `at` (read in 64 KiB pieces), or -1 when none yet. */
+async function lineEnd(handle: FileHandle, at: number, size: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let pos = at; pos < size;) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - pos), pos);
+    if (bytesRead === 0) break;
+    const nl = chunk.subarray(0, bytesRead).indexOf(0x0a);
+    if (nl >= 0) return pos + nl + 1;
+    pos += bytesRead;
+  }
+  return -1;
 }
 
 class JsonlRunLog implements RunLog {
