@@ -103,18 +103,10 @@ export function snapshotFor(script: ChildScript): string | undefined {
 }
 
 function build(script: ChildScript, blob: string): void {
-  try {
-    if (Date.now() - statSync(`${blob}.failed`).mtimeMs < RETRY_FAILED_MS) return;
-  } catch {
-    // never failed
-  }
+  if (ageMs(`${blob}.failed`) < RETRY_FAILED_MS) return;
   mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
   const lock = `${blob}.lock`;
-  try {
-    if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmSync(lock, { force: true });
-  } catch {
-    // no lock
-  }
+  if (ageMs(lock) > STALE_LOCK_MS) rmSync(lock, { force: true }); // none is infinitely old: nothing to remove
   let fd: number;
   try {
     fd = openSync(lock, 'wx');
@@ -130,6 +122,15 @@ function build(script: ChildScript, blob: string): void {
   });
   child.on('error', () => rmSync(lock, { force: true }));
   child.unref();
+}
+
+/** How long ago `path` was last written; Infinity when there is no such file. */
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return Infinity;
+  }
 }
 
 /** A snapshot whose process did not start (a damaged file): deleted, so the next use builds it again. */
