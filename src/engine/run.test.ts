@@ -3,10 +3,17 @@
  * never reaches): run ids, input limits and input checks, built-ins, the record's header, approvals,
  * cancelling a recorded run, resuming a finished one.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import type { RunEvent, RunEventBody } from '../core/events.js';
 import { BraidError, InputValidationError, WorkflowValidationError } from '../errors.js';
+import { foldRun } from '../store/fold.js';
+import { JsonlRunStore } from '../store/jsonl-store.js';
 import { MemoryRunStore } from '../store/memory-store.js';
+import type { RunHeader, RunLockHandle, RunLog } from '../store/types.js';
 import { defineTool } from '../tools/define-tool.js';
 import { defaultTools, registerDefaultTools } from '../tools/defaults.js';
 import {
@@ -17,6 +24,7 @@ import {
   newRunId,
   prepareResume,
   resolveInput,
+  resumeRun,
   runWorkflow,
 } from './run.js';
 
@@ -269,4 +277,435 @@ describe('approvals, cancelling and resuming recorded runs', () => {
     await expect(cancelRecordedRun(store, ok.runId)).rejects.toThrow(/already finished \(succeeded\)/);
     await expect(cancelRecordedRun(store, 'missing')).rejects.toBeInstanceOf(BraidError);
   });
+});
+
+/** A record's header for a run of one `echo` task, written by this process unless `pid` says otherwise. */
+const headerOf = (runId: string, more: Partial<RunHeader> = {}): RunHeader => ({
+  type: 'run.record',
+  version: 1,
+  runId,
+  createdAt: new Date().toISOString(),
+  workflow: { name: 'forged', tasks: [{ id: 'a', tool: 'echo', input: { value: 1 } }] } as RunHeader['workflow'],
+  input: {},
+  pid: process.pid,
+  ...more,
+});
+
+/** A record of the given events, numbered and stamped as a writer would, `ageMs` ago. */
+async function forged(
+  store: MemoryRunStore,
+  runId: string,
+  events: RunEventBody[],
+  more: Partial<RunHeader> = {},
+  ageMs = 5000,
+) {
+  const log = await store.create(headerOf(runId, more));
+  const ts = new Date(Date.now() - ageMs).toISOString();
+  events.forEach((e, i) => log.append({ ts, ...e, runId, seq: i + 1 } as RunEvent));
+  await log.close();
+}
+
+/** A pid no process has (the highest there can be, plus one). */
+const deadPid = 4_194_305;
+
+describe('records that are not whole', () => {
+  const headerless = async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'braid-run-'));
+    const store = new JsonlRunStore(dir);
+    const r = await runWorkflow([{ id: 'e', tool: 'echo', input: { value: 1 } }], { ...quiet, tools: [echo], store });
+    const file = join(dir, `${r.runId}.jsonl`);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^[^\n]*/, '{"not": "a header"}'));
+    return { store, runId: r.runId, done: () => rmSync(dir, { recursive: true, force: true }) };
+  };
+
+  it('a record without its header line cannot be resumed or cancelled (E_RECORD, with what is wrong)', async () => {
+    const { store, runId, done } = await headerless();
+    try {
+      const message = new RegExp(`^run "${runId}" has no header line: line 1: `);
+      for (const attempt of [() => prepareResume(runId, { store, ...quiet }), () => cancelRecordedRun(store, runId)])
+        await expect(attempt()).rejects.toMatchObject({ code: 'E_RECORD', retryable: false, message });
+      // the lock was given back each time
+      (await store.lock(runId)).release();
+    } finally {
+      done();
+    }
+  });
+
+  it('a succeeded record whose events do not name the workflow resumes under the name in its header', async () => {
+    const store = new MemoryRunStore();
+    await forged(store, 'x', [{ type: 'run.finished', status: 'succeeded', durationMs: 1 }] as RunEventBody[]);
+    const pending = await prepareResume('x', { store, ...quiet });
+    expect(pending.workflow).toBe('forged');
+    pending.release();
+  });
+
+  it('an interrupted or still-running record is cancelled: its running tasks are skipped, the duration counts from its start', async () => {
+    const started = [
+      { type: 'run.started', workflow: 'forged', input: {} },
+      { type: 'task.started', taskId: 'a', attempt: 1, visit: 1, input: { value: 1 } },
+    ] as RunEventBody[];
+    /** Reads a record as live, as the Redis store does while its lock is held (here, by the cancel itself). */
+    class LiveStore extends MemoryRunStore {
+      override async read(runId: string) {
+        return { ...(await super.read(runId)), live: true };
+      }
+    }
+    for (const store of [new MemoryRunStore(), new LiveStore()]) {
+      await forged(store, 'x', started, { pid: deadPid });
+      expect(foldRun(await store.read('x')).status).toBe(store instanceof LiveStore ? 'running' : 'interrupted');
+      const r = await cancelRecordedRun(store, 'x');
+      expect(r.status).toBe('cancelled');
+      expect(r.tasks.a).toMatchObject({ status: 'skipped', reason: 'cancelled' });
+      const finished = (await store.read('x')).events.at(-1) as Extract<RunEvent, { type: 'run.finished' }>;
+      expect(finished.durationMs).toBeGreaterThanOrEqual(5000);
+      expect(finished.durationMs).toBeLessThan(60_000);
+    }
+    // a start in the future (another machine's clock) counts as no time, not less
+    const store = new MemoryRunStore();
+    await forged(store, 'future', started.slice(0, 1), { pid: deadPid }, -60_000);
+    await cancelRecordedRun(store, 'future');
+    expect((await store.read('future')).events.at(-1)).toMatchObject({ type: 'run.finished', durationMs: 0 });
+  });
+
+  it('refusing to cancel a finished run gives its lock back', async () => {
+    const store = new MemoryRunStore();
+    const r = await runWorkflow([{ id: 'e', tool: 'echo', input: { value: 1 } }], { ...quiet, tools: [echo], store });
+    for (let i = 0; i < 2; i++)
+      await expect(cancelRecordedRun(store, r.runId)).rejects.toMatchObject({ code: 'E_RUN_STATE' });
+  });
+});
+
+describe('approvals: which decision is whose', () => {
+  const twoGates = {
+    name: 'two-gates',
+    tasks: [
+      { id: 'left', tool: 'echo', input: { value: 'l' }, approval: true },
+      { id: 'right', tool: 'echo', input: { value: 'r' }, approval: true },
+      { id: 'plain', tool: 'echo', input: { value: 'p' } },
+    ],
+  };
+
+  it('a refusal lists every task that waits; a decision on one task is not taken for the other', async () => {
+    const store = new MemoryRunStore();
+    const { runId } = await runWorkflow(twoGates, { ...quiet, tools: [echo], store });
+    await expect(approveTask(store, runId, 'plain', { approved: true })).rejects.toThrow(
+      `task "plain" of run "${runId}" is succeeded, not waiting for approval (waiting: left, right)`,
+    );
+    await approveTask(store, runId, 'left', { approved: true });
+    await approveTask(store, runId, 'right', { approved: false });
+    const r = await resumeRun(runId, { store, ...quiet, tools: [echo] });
+    expect(r.tasks.left.status).toBe('succeeded');
+    expect(r.tasks.right.status).not.toBe('succeeded');
+  });
+
+  it('when nothing waits, the refusal says only what the task is', async () => {
+    const store = new MemoryRunStore();
+    const { runId } = await runWorkflow([{ id: 'e', tool: 'echo', input: { value: 1 } }], {
+      ...quiet,
+      tools: [echo],
+      store,
+    });
+    await expect(approveTask(store, runId, 'e', { approved: true })).rejects.toThrow(
+      new RegExp(`^task "e" of run "${runId}" is succeeded, not waiting for approval$`),
+    );
+  });
+
+  it('a task routed back to its approval waits again, and the new visit takes a new decision', async () => {
+    let checks = 0;
+    const check = defineTool({
+      name: 'check',
+      input: z.object({}),
+      run: () => {
+        if (++checks === 1) throw new BraidError('E_TOOL', 'not good yet', { retryable: false });
+        return 'good';
+      },
+    });
+    const store = new MemoryRunStore();
+    const options = { ...quiet, tools: [echo, check], store } as const;
+    const loop = [
+      { id: 'start', tool: 'echo', input: { value: 'idea' }, next_task_id_on_success: 'gate' },
+      { id: 'gate', tool: 'echo', input: { value: 'go' }, approval: true, next_task_id_on_success: 'check' },
+      { id: 'check', tool: 'check', input: {}, next_task_id_on_failure: 'gate' },
+    ];
+    const { runId } = await runWorkflow(loop, options);
+    const second = await resumeRun(runId, { ...options, approve: { taskId: 'gate', approved: true } });
+    expect(second.status).toBe('waiting');
+    expect(second.tasks.gate.visits).toBe(2);
+    await approveTask(store, runId, 'gate', { approved: true, by: 'bob' });
+    const done = await resumeRun(runId, options);
+    expect(done.status).toBe('succeeded');
+    expect(done.tasks.check.output).toBe('good');
+  });
+
+  it('a pending resume given up frees the run: a succeeded one and one that would continue', async () => {
+    const store = new MemoryRunStore();
+    const waiting = await runWorkflow(twoGates, { ...quiet, tools: [echo], store });
+    const ok = await runWorkflow([{ id: 'e', tool: 'echo', input: { value: 1 } }], { ...quiet, tools: [echo], store });
+    for (const runId of [waiting.runId, ok.runId]) {
+      (await prepareResume(runId, { store, ...quiet, tools: [echo] })).release();
+      (await store.lock(runId)).release();
+    }
+  });
+
+  it('the signal given to start cancels the continued run', async () => {
+    const store = new MemoryRunStore();
+    const { runId } = await runWorkflow(twoGates, { ...quiet, tools: [echo], store });
+    const pending = await prepareResume(runId, {
+      store,
+      ...quiet,
+      tools: [echo],
+      approve: { taskId: 'left', approved: true },
+    });
+    const r = await pending.start({ signal: AbortSignal.abort() });
+    expect(r.status).toBe('cancelled');
+  });
+});
+
+/** A memory store whose logs fail: after `after` events (as a full disk would), and/or when closed. */
+class FailingStore extends MemoryRunStore {
+  constructor(private readonly fault: { after?: number; closeWith?: 'failure' | Error }) {
+    super();
+  }
+  override async create(header: RunHeader) {
+    return this.#wrap(await super.create(header));
+  }
+  override async reopen(runId: string, lock?: RunLockHandle) {
+    return this.#wrap(await super.reopen(runId, lock));
+  }
+  #wrap(inner: RunLog): RunLog {
+    const { after = Infinity, closeWith } = this.fault;
+    let count = 0;
+    const log: RunLog & { failure?: BraidError } = {
+      append: (e) => {
+        if (log.failure) return;
+        if (++count > after) {
+          log.failure = new BraidError('E_STORE', 'disk full (test)');
+          queueMicrotask(() => log.onFailure?.(log.failure!));
+        } else inner.append(e);
+      },
+      flush: () => inner.flush(),
+      flushSync: () => inner.flushSync(),
+      close: async () => {
+        await inner.close();
+        if (closeWith === 'failure') log.failure ??= new BraidError('E_STORE', 'disk full (test)');
+        const err = closeWith === 'failure' ? log.failure : (closeWith ?? log.failure);
+        if (err) throw err;
+      },
+    };
+    return log;
+  }
+}
+
+describe('a record that cannot take more events', () => {
+  const slow = defineTool({
+    name: 'slow',
+    input: z.object({}),
+    run: (_, ctx) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve('late'), 5000);
+        ctx.signal.addEventListener('abort', () => (clearTimeout(timer), reject(ctx.signal.reason)));
+      }),
+  });
+
+  it('fails the run with the store error; running tasks are cancelled', async () => {
+    const r = await runWorkflow([{ id: 's', tool: 'slow', input: {} }], {
+      ...quiet,
+      tools: [slow],
+      store: new FailingStore({ after: 2 }),
+    });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatchObject({ code: 'E_STORE', message: 'disk full (test)' });
+  });
+
+  it('a close that fails with an error of its own is a warning naming the run; the failure already reported is not', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const flow = [{ id: 'e', tool: 'echo', input: { value: 1 } }];
+      const r = await runWorkflow(flow, {
+        ...quiet,
+        tools: [echo],
+        store: new FailingStore({ closeWith: new Error('lost the disk') }),
+      });
+      expect(r.status).toBe('succeeded');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(`braid: run record ${r.runId}: lost the disk`);
+      warn.mockClear();
+      await runWorkflow(flow, { ...quiet, tools: [echo], store: new FailingStore({ closeWith: 'failure' }) });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('cancelling a recorded run whose record fails on close reports that failure', async () => {
+    const store = new FailingStore({ closeWith: 'failure' });
+    await forged(store, 'x', [{ type: 'run.started', workflow: 'forged', input: {} }] as RunEventBody[], {
+      pid: deadPid,
+    }).catch(() => {});
+    await expect(cancelRecordedRun(store, 'x')).rejects.toMatchObject({ code: 'E_STORE' });
+  });
+});
+
+describe('child runs (ctx.children)', () => {
+  let failNext = true;
+  const spawn = defineTool({
+    name: 'spawn',
+    input: z.object({ value: z.unknown() }),
+    run: async ({ value }, ctx) => {
+      const child = await ctx.children!.run([{ id: 'c', tool: 'echo', input: { value: '{{ input.value }}' } }], {
+        value,
+      });
+      if (failNext) throw new BraidError('E_TOOL', 'after the child', { retryable: false });
+      return child.tasks.c.output;
+    },
+  });
+  const childIds = (events: readonly RunEvent[]) =>
+    events.flatMap((e) => (e.type === 'task.child' ? [e.childRunId] : []));
+
+  it('are recorded in the run store; a resumed run gives its new child a new id (-r2, -r3)', async () => {
+    const store = new MemoryRunStore();
+    const options = { ...quiet, tools: [echo, spawn], store } as const;
+    failNext = true;
+    const first = await runWorkflow([{ id: 's', tool: 'spawn', input: { value: 7 } }], options);
+    expect(first.status).toBe('failed');
+    const base = `${first.runId}.s.1.1`;
+    expect((await store.read(base)).header?.input).toEqual({ value: 7 });
+    await resumeRun(first.runId, options);
+    failNext = false;
+    const done = await resumeRun(first.runId, options);
+    expect(done.tasks.s.output).toBe(7);
+    const ids = childIds((await store.read(first.runId)).events);
+    expect(ids).toEqual([base, `${base}-r2`, `${base}-r3`]);
+    for (const id of ids) expect(foldRun(await store.read(id)).tasks.c.output).toBe(7);
+  });
+
+  it("get exactly the run's tools: no built-ins when the run has none", async () => {
+    const before = defaultTools();
+    const marker = defineTool({ name: 'marker', input: z.object({}), run: () => 'built-in' });
+    registerDefaultTools(() => [marker]);
+    failNext = false;
+    try {
+      const uses = defineTool({
+        name: 'uses',
+        input: z.object({}),
+        run: async (_, ctx) => (await ctx.children!.run([{ id: 'm', tool: 'marker', input: {} }])).tasks.m.output,
+      });
+      const r = await runWorkflow([{ id: 'u', tool: 'uses', input: {} }], { ...quiet, tools: [uses], store: false });
+      expect(r.tasks.u.status).toBe('failed');
+      expect(r.tasks.u.error?.message).toMatch(/unknown tool "marker"/);
+    } finally {
+      registerDefaultTools(() => before);
+    }
+  });
+});
+
+describe('where tools come from', () => {
+  it('a tool with slow set-up is warmed once before the run, whatever the number of its tasks', async () => {
+    let warmed = 0;
+    const warm = { ...echo, warm: () => void warmed++ };
+    await runWorkflow(
+      [
+        { id: 'a', tool: 'echo', input: { value: 1 } },
+        { id: 'b', tool: 'echo', input: { value: 2 } },
+      ],
+      { ...quiet, tools: [warm], store: false },
+    );
+    expect(warmed).toBe(1);
+  });
+
+  it('a bad literal that on_failure may repair does not stop the run from starting', async () => {
+    const r = await runWorkflow(
+      [{ id: 't', tool: 'need', input: { topic: 5 }, on_failure: [{ adjust: { input: { topic: 'fixed' } } }] }],
+      { ...quiet, tools: [need], store: false },
+    );
+    expect(r.tasks.t.output).toBe('fixed');
+  });
+
+  it("a workflow module's own tools are used; an unknown tool is named by its task", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'braid-run-'));
+    try {
+      const file = join(dir, 'flow.mjs');
+      writeFileSync(
+        file,
+        "export const stamp = { name: 'stamp', run: () => 'stamped' };\n" +
+          "export default { name: 'w', tasks: [{ id: 's', tool: 'stamp' }] };\n",
+      );
+      expect((await runWorkflow(file, { ...quiet, store: false })).tasks.s.output).toBe('stamped');
+      const builder = { build: () => ({ name: 'w', tasks: [{ id: 's', tool: 'stamp' }] }), tools: [] };
+      for (const source of [builder, join(dir, 'missing-tool.json')]) {
+        writeFileSync(join(dir, 'missing-tool.json'), JSON.stringify(builder.build()));
+        const err = await runWorkflow(source, { ...quiet, store: false }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowValidationError);
+        expect((err as WorkflowValidationError).issues).toEqual([
+          expect.objectContaining({ code: 'unknown_tool', path: 'tasks[0].tool' }),
+        ]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('MCP tool sources', () => {
+  const shout = defineTool({
+    name: 'remote.shout',
+    input: z.object({ text: z.string() }),
+    run: ({ text }) => text.toUpperCase(),
+  });
+  const flow = [
+    { id: 'a', tool: 'remote.shout', input: { text: 'hi' } },
+    { id: 'b', tool: 'echo', input: { value: '{{ tasks.a.output }}' }, dependencies: ['a'] },
+  ];
+
+  it("an open source's tools join the run's own; an empty config starts nothing", async () => {
+    const r = await runWorkflow(flow, { ...quiet, tools: [echo], store: false, mcp: { tools: async () => [shout] } });
+    expect(r.tasks.b.output).toBe('HI');
+    const plain = await runWorkflow(
+      [flow[1]].map((t) => ({ ...t, dependencies: [], input: { value: 1 } })),
+      {
+        ...quiet,
+        tools: [echo],
+        store: false,
+        mcp: {},
+      },
+    );
+    expect(plain.status).toBe('succeeded');
+  });
+
+  /** Processes whose command line mentions `text` (Linux). */
+  const processesWith = (text: string) =>
+    readdirSync('/proc').filter((pid) => {
+      try {
+        return /^\d+$/.test(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text);
+      } catch {
+        return false;
+      }
+    });
+
+  it.runIf(process.platform === 'linux')(
+    'a configured server (a real one, over stdio) serves the run and is stopped when it ends',
+    { timeout: 20_000 },
+    async () => {
+      const dir = realpathSync(mkdtempSync(join(tmpdir(), 'braid-run-mcp-')));
+      try {
+        writeFileSync(join(dir, 'note.txt'), 'from a file');
+        const server = join(process.cwd(), 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
+        const r = await runWorkflow(
+          [
+            { id: 'read', tool: 'files.read_text_file', input: { path: join(dir, 'note.txt') } },
+            { id: 'b', tool: 'echo', input: { value: 'read' }, dependencies: ['read'] },
+          ],
+          { ...quiet, tools: [echo], store: false, mcp: { files: { command: process.execPath, args: [server, dir] } } },
+        );
+        expect(r.tasks.read.status).toBe('succeeded');
+        expect(JSON.stringify(r.tasks.read.output)).toContain('from a file');
+        for (let i = 0; i < 50 && processesWith(dir).length; i++) await new Promise((ok) => setTimeout(ok, 50));
+        expect(processesWith(dir)).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
