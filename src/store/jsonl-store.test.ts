@@ -3,7 +3,16 @@
  * which run ids are accepted, the errors it throws, reading a record in slices, and a log that cannot write.
  * The behaviour suites (store*, run-lock, run-views) cover whole runs; these pin down what they do not.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -11,6 +20,61 @@ import type { RunEvent } from '../core/events.js';
 import type { Workflow } from '../spec/workflow.js';
 import { JsonlRunStore, parseRunLog, storeError } from './jsonl-store.js';
 import type { RunHeader } from './types.js';
+
+/**
+ * node:fs and node:fs/promises pass through, watched: a test can make a write or a truncate of one file fail,
+ * count the fdatasyncs of a file, see which FileHandles are still open, and make a handle's stat report a file
+ * larger than it is (a file cut back after it was measured).
+ */
+const fsWatch = vi.hoisted(() => ({
+  paths: new Map<number, string>(),
+  synced: [] as string[],
+  failWrite: undefined as string | undefined,
+  failTruncate: undefined as string | undefined,
+  handles: new Set<object>(),
+  statExtra: 0,
+}));
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  const errno = (code: string, why: string, syscall: string) =>
+    Object.assign(new Error(`${code}: ${why}, ${syscall}`), { code, syscall });
+  const openSync = ((path: string, ...rest: unknown[]) => {
+    const fd = (fs.openSync as (...a: unknown[]) => number)(path, ...rest);
+    fsWatch.paths.set(fd, String(path));
+    return fd;
+  }) as typeof fs.openSync;
+  const writeSync = ((fd: number, ...rest: unknown[]) => {
+    if (fsWatch.failWrite !== undefined && fsWatch.paths.get(fd) === fsWatch.failWrite)
+      throw errno('ENOSPC', 'no space left on device', 'write');
+    return (fs.writeSync as (...a: unknown[]) => number)(fd, ...rest);
+  }) as typeof fs.writeSync;
+  const ftruncateSync = (fd: number, len?: number) => {
+    if (fsWatch.failTruncate !== undefined && fsWatch.paths.get(fd) === fsWatch.failTruncate)
+      throw errno('EIO', 'i/o error', 'ftruncate');
+    fs.ftruncateSync(fd, len);
+  };
+  const fdatasync = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) =>
+    fs.fdatasync(fd, (err) => (err || fsWatch.synced.push(fsWatch.paths.get(fd) ?? ''), cb(err)));
+  const mocked = { openSync, writeSync, ftruncateSync, fdatasync };
+  return { ...fs, ...mocked, default: { ...fs, ...mocked } };
+});
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fsp = await importOriginal<typeof import('node:fs/promises')>();
+  const open = (async (...args: Parameters<typeof fsp.open>) => {
+    const handle = await fsp.open(...args);
+    const { stat, close } = handle;
+    fsWatch.handles.add(handle);
+    return Object.assign(handle, {
+      stat: async (opts?: { bigint?: false }) => {
+        const info = (await stat.call(handle, opts)) as import('node:fs').Stats;
+        info.size += fsWatch.statExtra;
+        return info;
+      },
+      close: () => (fsWatch.handles.delete(handle), close.call(handle)),
+    });
+  }) as typeof fsp.open;
+  return { ...fsp, open, default: { ...fsp, open } };
+});
 
 const root = mkdtempSync(join(tmpdir(), 'braid-jsonl-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -467,4 +531,214 @@ describe('JsonlRunStore: when lines reach the file', () => {
     await closing;
     await expect(log.flush()).resolves.toBeUndefined();
   });
+});
+
+describe('edges the second mutation pass missed', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    fsWatch.failWrite = fsWatch.failTruncate = undefined;
+    fsWatch.statExtra = 0;
+  });
+  const syncs = (path: string) => fsWatch.synced.filter((p) => p === path).length;
+
+  it('storeError strips only a leading code and a trailing path or syscall; other text of the reason stays', () => {
+    const errno = (message: string, code: string) => Object.assign(new Error(message), { code });
+    expect(storeError('/f', errno('lock failed on NFS: stale handle', 'ESTALE')).message).toBe(
+      'cannot write the run record /f (ESTALE: lock failed on NFS: stale handle)',
+    );
+    expect(storeError('/f', errno("EIO: i/o error, read '/f' at 12", 'EIO')).message).toBe(
+      "cannot write the run record /f (EIO: i/o error, read '/f' at 12)",
+    );
+    expect(storeError('/f', errno("ENOENT: no such file or directory, rename '/a' -> '/b'", 'ENOENT')).message).toBe(
+      'cannot write the run record /f (ENOENT: no such file or directory)',
+    );
+  });
+
+  it('a bad run id and an unserializable header are errors that are not retried', async () => {
+    const store = freshStore();
+    expect(() => store.path('a/b')).toThrow(expect.objectContaining({ code: 'E_BAD_ARGUMENT', retryable: false }));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(store.create({ ...header('c'), input: cyclic })).rejects.toMatchObject({
+      code: 'E_STORE',
+      retryable: false,
+    });
+  });
+
+  it('a lock file that cannot be made is E_STORE naming it (the folders are made once, on first use)', async () => {
+    const store = freshStore();
+    await (await store.create(header('a'))).close();
+    rmSync(join(store.dir, '.locks'), { recursive: true });
+    await expect(store.lock('b')).rejects.toMatchObject({
+      code: 'E_STORE',
+      retryable: false,
+      message: `cannot create the run lock ${store.lockPath('b')} (ENOENT: no such file or directory)`,
+    });
+  });
+
+  it('create: a header that cannot be written leaves no record behind and frees the lock', async () => {
+    const store = freshStore();
+    fsWatch.failWrite = store.path('r');
+    await expect(store.create(header('r'))).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: `cannot write the run record ${store.path('r')} (ENOSPC: no space left on device)`,
+    });
+    expect(existsSync(store.path('r'))).toBe(false);
+    fsWatch.failWrite = undefined;
+    await (await store.create(header('r'))).close();
+    expect(readFileSync(store.path('r'), 'utf8')).toBe(line(header('r')));
+  });
+
+  it('a new record is synced without an append; a reopened one closed without appends is not', async () => {
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    await log.flush();
+    expect(syncs(store.path('r'))).toBe(1);
+    await log.close();
+    await (await store.reopen('r')).close();
+    expect(syncs(store.path('r'))).toBe(1);
+  });
+
+  it('reopen: a record that cannot be cut back is E_STORE naming it, and the lock is freed', async () => {
+    const store = freshStore();
+    await (await store.create(header('r'))).close();
+    appendFileSync(store.path('r'), '{"seq":1');
+    fsWatch.failTruncate = store.path('r');
+    await expect(store.reopen('r')).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: `cannot open the run record ${store.path('r')} (EIO: i/o error)`,
+    });
+    (await store.lock('r')).release();
+  });
+
+  it('reopen leaves a record that ends with a whole line untouched (its version stays)', async () => {
+    const store = freshStore();
+    await (await store.create(header('r'))).close();
+    utimesSync(store.path('r'), new Date(1e12), new Date(1e12));
+    const before = await store.version('r');
+    await (await store.reopen('r')).close();
+    expect(await store.version('r')).toBe(before);
+  });
+
+  it('fold without an alive check counts the writer as gone; a running fold is not cached either', async () => {
+    const store = freshStore();
+    const log = await store.create({ ...header('r'), pid: process.pid });
+    log.append(ev(1, 'run.started', { workflow: 'w' }));
+    await log.flush();
+    const interrupted = await store.fold('r');
+    expect(interrupted.run.status).toBe('interrupted');
+    expect(await store.fold('r')).not.toBe(interrupted);
+    const running = await store.fold('r', () => true);
+    expect(running.run.status).toBe('running');
+    expect(await store.fold('r', () => true)).not.toBe(running);
+    await log.close();
+  });
+
+  it('an unfinished fold that ends late does not drop the newer, finished fold from the cache', async () => {
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    log.append(ev(1, 'run.started', { workflow: 'w' }));
+    await log.flush();
+    const readFrom = store.readFrom.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const reading = new Promise<void>((r) => (entered = r));
+    let calls = 0;
+    // The first fold is held after its last read (the one that finds nothing more), before it ends.
+    vi.spyOn(store, 'readFrom').mockImplementation(async (...args) => {
+      const slice = await readFrom(...args);
+      if (++calls === 2) (entered(), await gate);
+      return slice;
+    });
+    const stale = store.fold('r');
+    await reading;
+    log.append(ev(2, 'run.finished', { status: 'succeeded' }));
+    await log.close();
+    const done = await store.fold('r');
+    expect(done.run.status).toBe('succeeded');
+    release();
+    expect((await stale).run.status).toBe('interrupted');
+    expect(await store.fold('r')).toBe(done);
+  });
+
+  it('a fold that failed is not kept: the next fold reads the record again', async () => {
+    const store = freshStore();
+    const log = await store.create(header('r'));
+    log.append(ev(1, 'run.finished', { status: 'succeeded' }));
+    await log.close();
+    vi.spyOn(store, 'readFrom').mockRejectedValueOnce(new Error('disk hiccup'));
+    await expect(store.fold('r')).rejects.toThrow('disk hiccup');
+    expect((await store.fold('r')).run.status).toBe('succeeded');
+  });
+
+  it('fold: a record that cannot be looked at is E_STORE naming it', async () => {
+    const blocker = join(root, `file${++dirs}`);
+    writeFileSync(blocker, 'x');
+    const store = new JsonlRunStore(join(blocker, 'runs'));
+    await expect(store.fold('r')).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: `cannot read the run record ${store.path('r')} (ENOTDIR: not a directory)`,
+    });
+  });
+
+  it('readFrom stops after the last whole line that fits in maxBytes (the cut line is read next time)', async () => {
+    const store = freshStore();
+    await (await store.create(header('r'))).close();
+    const one = line(ev(1, 'run.resumed'));
+    writeFileSync(store.path('r'), one + line(ev(2, 'run.resumed')));
+    expect(await store.readFrom('r', 0, 0, one.length + 5)).toEqual({
+      header: undefined,
+      events: [ev(1, 'run.resumed')],
+      problems: [],
+      next: one.length,
+      lines: 1,
+      size: 2 * one.length,
+    });
+  });
+
+  it('a too-long line whose newline is the first byte after the read is skipped up to that newline only', async () => {
+    const store = freshStore();
+    await (await store.create(header('r'))).close();
+    writeFileSync(store.path('r'), `${'x'.repeat(50)}\n${line(ev(1, 'run.resumed'))}`);
+    expect(await store.readFrom('r', 0, 0, 50)).toMatchObject({
+      events: [],
+      problems: ['line 1: longer than 50 bytes, ignored'],
+      next: 51,
+      lines: 1,
+    });
+  });
+
+  it('readFrom lets the event loop turn when parsing has run for more than 8 ms, and only then', async () => {
+    const store = freshStore();
+    await (await store.create(header('r'))).close();
+    const events = [1, 2, 3].map((seq) => ev(seq, 'run.resumed'));
+    appendFileSync(store.path('r'), events.map(line).join(''));
+    // Each reading of the clock is 8 ms later: every second line finds more than 8 ms passed since the last turn.
+    let now = 1000;
+    let reads = 0;
+    vi.spyOn(performance, 'now').mockImplementation(() => (reads++, (now += 8)));
+    const slice = await store.readFrom('r');
+    vi.restoreAllMocks();
+    expect(slice).toMatchObject({ header: header('r'), events, problems: [], lines: 4 });
+    // one start, one reading per line, one restart after each of the two turns
+    expect(reads).toBe(1 + 4 + 2);
+  }, 5000);
+
+  it('readFrom closes the file it opened, also when the read fails', async () => {
+    const store = freshStore();
+    await (await store.create(header('r'))).close();
+    await store.readFrom('r');
+    mkdirSync(store.path('d'));
+    await expect(store.readFrom('d')).rejects.toMatchObject({ code: 'E_STORE' });
+    expect(fsWatch.handles.size).toBe(0);
+  });
+
+  it('a too-long line in a record cut back while it is read ends the read: nothing skipped or reported', async () => {
+    const store = freshStore();
+    await (await store.create(header('r'))).close();
+    writeFileSync(store.path('r'), 'y'.repeat(80));
+    fsWatch.statExtra = 100; // measured 180 bytes, 80 left when read
+    expect(await store.readFrom('r', 0, 0, 50)).toMatchObject({ events: [], problems: [], next: 0, lines: 0 });
+  }, 3000);
 });
