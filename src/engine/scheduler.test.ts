@@ -111,7 +111,7 @@ class ForwardingExecutor implements AttemptExecutor {
         model: 'm',
         purpose: 'tool',
         latencyMs: 3,
-        usage: { promptTokens: 10, completionTokens: 5 },
+        usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15 },
       },
     });
     return { status: 'succeeded', output: 'done remotely', durationMs: 1, endedAt };
