@@ -4,7 +4,8 @@
  *
  *   node scripts/merge-mutation-reports.mjs reports/mutation/mutation.json reports/mutation/files/*.json
  *
- * The first argument is the output; the others are inputs, later ones winning for a file measured twice.
+ * The first argument is the output; the others are inputs, later ones winning for a file measured twice. Reports
+ * of other line ranges of one file (no mutant in common: `--mutate file:1-330`, `file:331-660`) add up instead.
  * Stryker numbers tests per run ("0", "1", ...), so test ids are rewritten to "<test file> > <test name>",
  * which is the same in every run; `coveredBy` and `killedBy` follow. Prints the per-file and combined scores
  * (killed + timeout over killed + timeout + survived + no coverage; compile errors and ignored mutants are
@@ -17,6 +18,11 @@ if (!out || inputs.length === 0) {
   console.error('usage: merge-mutation-reports.mjs <output.json> <report.json>...');
   process.exit(2);
 }
+
+/** A mutant's place and change: the same in every run that measured it. */
+const where = (m) =>
+  `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ` +
+  `${m.mutatorName} ${m.replacement}`;
 
 let merged;
 const files = {};
@@ -35,16 +41,23 @@ for (const path of inputs) {
   }
   const map = (list) => list?.map((id) => ids.get(id) ?? id);
   for (const [file, result] of Object.entries(report.files)) {
+    const mutants = result.mutants.map((m) => ({
+      ...m,
+      ...(m.coveredBy ? { coveredBy: map(m.coveredBy) } : {}),
+      ...(m.killedBy ? { killedBy: map(m.killedBy) } : {}),
+    }));
+    const known = files[file] && new Set(files[file].mutants.map(where));
+    if (known && !mutants.some((m) => known.has(where(m)))) {
+      // Another line range of the same file (`--mutate file:1-330`, then `file:331-660`): the batches add up.
+      console.error(`note: ${file}: the mutants of ${path} join those of ${from[file]} (other lines)`);
+      from[file] += ` + ${path}`;
+      const taken = new Set(files[file].mutants.map((m) => m.id));
+      for (const m of mutants) files[file].mutants.push(taken.has(m.id) ? { ...m, id: `${path}#${m.id}` } : m);
+      continue;
+    }
     if (files[file]) console.error(`note: ${file} is in ${from[file]} and ${path}; ${path} wins`);
     from[file] = path;
-    files[file] = {
-      ...result,
-      mutants: result.mutants.map((m) => ({
-        ...m,
-        ...(m.coveredBy ? { coveredBy: map(m.coveredBy) } : {}),
-        ...(m.killedBy ? { killedBy: map(m.killedBy) } : {}),
-      })),
-    };
+    files[file] = { ...result, mutants };
   }
   merged = { ...report };
 }
