@@ -8,13 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EventBus } from '../events/bus.js';
 import type { RunEvent } from '../core/events.js';
+import { BraidError } from '../errors.js';
+import { MemoryRunStore } from '../store/memory-store.js';
 import { defineTool } from '../tools/define-tool.js';
+import type { Tool } from '../tools/types.js';
 import { toRegistry } from '../tools/registry.js';
 import { validateWorkflow } from '../spec/validate.js';
 import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from '../executors/contract.js';
 import { LocalExecutor } from '../executors/local.js';
 import { compilePlan, type Plan } from './plan.js';
-import { runWorkflow } from './run.js';
+import { resumeRun, runWorkflow } from './run.js';
 import { Scheduler } from './scheduler.js';
 
 const echo = defineTool({ name: 'echo', input: z.object({}).passthrough(), run: async () => 'ok' });
@@ -166,5 +169,233 @@ describe("the caller's abort signal", () => {
         signal: controller.signal,
       });
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+/** Fails the first `failures` calls of each task, then answers `value`; each call takes `delayMs`. */
+const flakyTool = (failures: number, delayMs = 0) => {
+  const calls = new Map<string, number>();
+  return defineTool({
+    name: 'flaky',
+    input: z.object({ value: z.unknown() }),
+    run: async ({ value }, ctx) => {
+      const n = (calls.get(ctx.taskId) ?? 0) + 1;
+      calls.set(ctx.taskId, n);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (n <= failures) throw new BraidError('E_TOOL', `not yet (${n})`, { retryable: false });
+      return value;
+    },
+  });
+};
+const boom = defineTool({
+  name: 'boom',
+  input: z.object({}),
+  run: () => {
+    throw new BraidError('E_TOOL', 'boom', { retryable: false });
+  },
+});
+const wait = defineTool({
+  name: 'wait',
+  input: z.object({ ms: z.number() }),
+  run: ({ ms }) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)),
+});
+const kit = (...more: Tool[]) => [echoValue, boom, wait, ...more] as Tool[];
+const eventsOf = async (workflow: unknown, options: Parameters<typeof runWorkflow>[1] = {}) => {
+  const events: RunEvent[] = [];
+  const result = await runWorkflow(workflow, { ...quiet, tools: kit(), ...options, onEvent: (e) => events.push(e) });
+  return { result, events };
+};
+
+describe('deciding and finishing', () => {
+  it('a failure at the head of a 20 000-task chain skips the rest without deep recursion', async () => {
+    const tasks = [{ id: 't0', tool: 'boom', input: {} }];
+    for (let i = 1; i < 20_000; i++)
+      tasks.push({ id: `t${i}`, tool: 'boom', input: {}, dependencies: [`t${i - 1}`] } as never);
+    const r = await runWorkflow(tasks, { ...quiet, tools: kit() });
+    expect(r.tasks.t19999).toMatchObject({ status: 'skipped', reason: 'upstream_failed' });
+  });
+
+  it('a condition expression that throws fails its task, saying so', async () => {
+    const { result } = await eventsOf([
+      { id: 'a', tool: 'echo', input: { value: 1 } },
+      { id: 'b', tool: 'echo', input: { value: 2 }, condition: { depends_on: 'a', when: '$error("no such thing")' } },
+    ]);
+    expect(result.tasks.b.error).toEqual({
+      message: 'condition expression failed: no such thing',
+      code: 'E_EXPRESSION',
+    });
+  });
+
+  it('a task the task budget leaves out is skipped without being entered', async () => {
+    const { result, events } = await eventsOf({
+      name: 'w',
+      budget: { max_tasks: 1 },
+      tasks: [
+        { id: 'a', tool: 'echo', input: { value: 1 } },
+        { id: 'b', tool: 'echo', input: { value: 2 }, dependencies: ['a'] },
+      ],
+    });
+    expect(result.tasks.b).toMatchObject({ status: 'skipped', reason: 'budget_exceeded', visits: 0 });
+    expect(events.filter((e) => e.type === 'task.ready').map((e) => e.taskId)).toEqual(['a']);
+  });
+
+  it('a skipped task takes no routing edge; a failed one does', async () => {
+    const { result } = await eventsOf([
+      { id: 'a', tool: 'echo', input: { value: 1 } },
+      { id: 'off', tool: 'echo', input: { value: 2 }, condition: '$false', next_task_id_on_failure: 'h1' },
+      { id: 'bad', tool: 'boom', input: {}, next_task_id_on_failure: 'h2' },
+      { id: 'h1', tool: 'echo', input: { value: 'h1' } },
+      { id: 'h2', tool: 'echo', input: { value: 'h2' } },
+    ]);
+    expect(result.tasks.off.status).toBe('skipped');
+    expect(result.tasks.h1).toMatchObject({ status: 'skipped', reason: 'not_routed' });
+    expect(result.tasks.h2.output).toBe('h2');
+  });
+
+  it('a stopped run takes no routing edge: over max_visits, the failure route is not followed', async () => {
+    const { result } = await eventsOf(
+      [
+        { id: 'start', tool: 'echo', input: { value: 0 }, next_task_id_on_success: 'a' },
+        { id: 'a', tool: 'echo', input: { value: 1 }, max_visits: 1, next_task_id_on_success: 'b' },
+        { id: 'b', tool: 'flaky', input: { value: 2 }, next_task_id_on_failure: 'a' },
+        { id: 'after', tool: 'echo', input: { value: 3 } },
+      ].map((t) => (t.id === 'a' ? { ...t, next_task_id_on_failure: 'after' } : t)),
+      { tools: kit(flakyTool(5)) },
+    );
+    expect(result.status).toBe('failed');
+    expect(result.error?.code).toBe('E_MAX_VISITS');
+    expect(result.tasks.after.status).not.toBe('succeeded');
+  });
+
+  it('one_failed fires as soon as one upstream failed, before the others end', async () => {
+    const { events } = await eventsOf([
+      { id: 'fast', tool: 'boom', input: {} },
+      { id: 'slow', tool: 'wait', input: { ms: 300 } },
+      { id: 'alarm', tool: 'echo', input: { value: '!' }, dependencies: ['fast', 'slow'], trigger_rule: 'one_failed' },
+    ]);
+    const at = (type: string, taskId: string) =>
+      events.findIndex((e) => e.type === type && 'taskId' in e && e.taskId === taskId);
+    expect(at('task.succeeded', 'alarm')).toBeGreaterThan(-1);
+    expect(at('task.succeeded', 'alarm')).toBeLessThan(at('task.succeeded', 'slow'));
+  });
+
+  it("a failed task's output reads as null in expressions", async () => {
+    const { result } = await eventsOf([
+      { id: 'x', tool: 'boom', input: {}, continue_on_error: true },
+      {
+        id: 'y',
+        tool: 'echo',
+        input: { value: 'ran' },
+        condition: { depends_on: 'x', when: 'output = null' },
+        trigger_rule: 'all_done',
+      },
+    ]);
+    expect(result.tasks.y.output).toBe('ran');
+  });
+});
+
+describe('routing back into a finished task', () => {
+  /**
+   * `a` runs twice: `check` fails its first visit and routes back to `a`. It takes 50 ms, so a's downstream tasks
+   * have finished when `a` is reset.
+   */
+  const loop = (downstream: object[]) => [
+    { id: 'ok', tool: 'echo', input: { value: 'ok' } },
+    { id: 'bad', tool: 'boom', input: {}, continue_on_error: true },
+    { id: 'off', tool: 'echo', input: { value: 0 }, condition: '$false' },
+    { id: 'start', tool: 'echo', input: { value: 's' }, next_task_id_on_success: 'a' },
+    { id: 'a', tool: 'echo', input: { value: 'a' }, next_task_id_on_success: 'check' },
+    { id: 'check', tool: 'flaky', input: { value: 'good' }, next_task_id_on_failure: 'a' },
+    ...downstream,
+  ];
+
+  it('its downstream tasks decide again over all their upstreams, the finished ones included', async () => {
+    const { result } = await eventsOf(
+      loop([
+        { id: 'all', tool: 'echo', input: { value: 1 }, dependencies: ['a', 'ok'] },
+        { id: 'alarm', tool: 'echo', input: { value: 2 }, dependencies: ['a', 'bad'], trigger_rule: 'one_failed' },
+        { id: 'clean', tool: 'echo', input: { value: 3 }, dependencies: ['a', 'off'], trigger_rule: 'none_failed' },
+        {
+          id: 'strict',
+          tool: 'echo',
+          input: { value: 4 },
+          dependencies: ['a', 'off'],
+          trigger_rule: 'none_failed_min_one_success',
+        },
+      ]),
+      { tools: kit(flakyTool(1, 50)) },
+    );
+    expect(result.tasks.a.visits).toBe(2);
+    for (const id of ['all', 'alarm', 'clean', 'strict']) expect(result.tasks[id]).toMatchObject({ visits: 2 });
+    expect(result.tasks.check).toMatchObject({ status: 'succeeded', output: 'good', visits: 2 });
+    expect(result.tasks.check).not.toHaveProperty('error');
+  });
+
+  it('a task that already finished through one_success is not run again when its routed upstream first runs', async () => {
+    const { result } = await eventsOf(
+      [
+        { id: 'x', tool: 'echo', input: { value: 'x' } },
+        { id: 'gate', tool: 'wait', input: { ms: 20 }, next_task_id_on_success: 'target' },
+        { id: 'target', tool: 'echo', input: { value: 't' } },
+        { id: 'd', tool: 'echo', input: { value: 'd' }, dependencies: ['x', 'target'], trigger_rule: 'one_success' },
+      ],
+      {},
+    );
+    expect(result.tasks.target.status).toBe('succeeded');
+    expect(result.tasks.d).toMatchObject({ status: 'succeeded', visits: 1, attempts: 1 });
+  });
+});
+
+describe('labels from a classifier, and a resumed run', () => {
+  const classifier = {
+    classify: async () => ({
+      label: 'good',
+      reason: 'it reads well',
+      usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10, costUsd: null },
+    }),
+  };
+  const flow = {
+    name: 'judged',
+    tasks: [
+      { id: 'idea', tool: 'echo', input: { value: 'kites' }, classify: { labels: ['good', 'bad'] } },
+      { id: 'send', tool: 'echo', input: { value: 'sent' }, dependencies: ['idea'], approval: true },
+    ],
+  };
+
+  it("a classifier's usage is one llm.call of the task; a resumed run keeps the label, its source and reason", async () => {
+    const store = new MemoryRunStore();
+    const first = await eventsOf(flow, { classifier, store });
+    expect(first.result.tasks.idea).toMatchObject({
+      label: 'good',
+      labelSource: 'classifier',
+      labelReason: 'it reads well',
+    });
+    expect(first.result.tasks.idea.usage).toMatchObject({ promptTokens: 7, completionTokens: 3 });
+    expect(first.events.filter((e) => e.type === 'llm.call')).toEqual([
+      expect.objectContaining({ taskId: 'idea', provider: 'classifier', model: 'classifier', purpose: 'classify' }),
+    ]);
+    const events: RunEvent[] = [];
+    const done = await resumeRun(first.result.runId, {
+      ...quiet,
+      tools: kit(),
+      classifier,
+      store,
+      approve: { taskId: 'send', approved: true },
+      onEvent: (e) => events.push(e),
+    });
+    expect(done.tasks.idea).toMatchObject({ label: 'good', labelSource: 'classifier', labelReason: 'it reads well' });
+    expect(events.filter((e) => e.type === 'llm.call')).toEqual([]);
+    expect(events.find((e) => e.type === 'task.labeled')).toMatchObject({
+      taskId: 'idea',
+      label: 'good',
+      source: 'classifier',
+      reason: 'it reads well',
+    });
+    expect(events.find((e) => e.type === 'task.succeeded' && e.taskId === 'idea')).toMatchObject({
+      attempt: 1,
+      visit: 1,
+      durationMs: 0,
+      replayed: true,
+    });
   });
 });
