@@ -172,17 +172,18 @@ describe("the caller's abort signal", () => {
   });
 });
 
-/** Fails the first `failures` calls of each task, then answers `value`; each call takes `delayMs`. */
+/** Fails the first `failures` calls of each task and value, then answers `value`; each call takes `delayMs`. */
 const flakyTool = (failures: number, delayMs = 0) => {
   const calls = new Map<string, number>();
   return defineTool({
     name: 'flaky',
     input: z.object({ value: z.unknown() }),
     run: async ({ value }, ctx) => {
-      const n = (calls.get(ctx.taskId) ?? 0) + 1;
-      calls.set(ctx.taskId, n);
+      const key = `${ctx.taskId} ${JSON.stringify(value)}`;
+      const n = (calls.get(key) ?? 0) + 1;
+      calls.set(key, n);
       await new Promise((resolve) => setTimeout(resolve, delayMs));
-      if (n <= failures) throw new BraidError('E_TOOL', `not yet (${n})`, { retryable: false });
+      if (n <= failures) throw new Error(`not yet (${n})`);
       return value;
     },
   });
@@ -397,5 +398,152 @@ describe('labels from a classifier, and a resumed run', () => {
       durationMs: 0,
       replayed: true,
     });
+  });
+});
+
+/** The LocalExecutor, with the requests it was given kept. */
+const recording = () => {
+  const local = new LocalExecutor();
+  const requests: AttemptRequest[] = [];
+  const executor: AttemptExecutor = {
+    execute: (request, host) => (requests.push(request), local.execute(request, host)),
+    cancel: (runId, reason) => local.cancel(runId, reason),
+  };
+  return { executor, requests };
+};
+
+describe('for_each items', () => {
+  it('every event, request and attempt of an item names it; progress counts the items; the output keeps their order', async () => {
+    const { executor, requests } = recording();
+    const { result, events } = await eventsOf(
+      [
+        {
+          id: 'each',
+          tool: 'flaky',
+          input: { value: '{{ item }}' },
+          for_each: '{{ input.list }}',
+          concurrency: 1,
+          retries: 1,
+        },
+      ],
+      { tools: kit(flakyTool(1)), executor, input: { list: ['a', 'b'] }, retry: { baseDelayMs: 1 } },
+    );
+    expect(result.tasks.each.output).toEqual(['a', 'b']);
+    expect(result.tasks.each.history?.map((h) => [h.item, h.attempt, h.status])).toEqual([
+      [0, 1, 'failed'],
+      [0, 2, 'succeeded'],
+      [1, 1, 'failed'],
+      [1, 2, 'succeeded'],
+    ]);
+    for (const h of result.tasks.each.history ?? []) expect(h).not.toHaveProperty('tool');
+    expect(requests.map((r) => r.item)).toEqual([0, 0, 1, 1]);
+    for (const r of requests) expect(r).not.toHaveProperty('timeoutMs');
+    const items = (type: string) => events.flatMap((e) => (e.type === type ? [(e as { item?: number }).item] : []));
+    expect(items('task.started')).toEqual([0, 0, 1, 1]);
+    expect(items('task.retrying')).toEqual([0, 1]);
+    const progress = events.filter((e) => e.type === 'task.progress');
+    expect(progress).toEqual([
+      expect.objectContaining({
+        progress: 0.5,
+        message: 'item 1 of 2: succeeded',
+        data: { item: 0, status: 'succeeded' },
+      }),
+      expect.objectContaining({
+        progress: 1,
+        message: 'item 2 of 2: succeeded',
+        data: { item: 1, status: 'succeeded' },
+      }),
+    ]);
+    const done = events.find((e) => e.type === 'task.succeeded') as { durationMs: number };
+    expect(done.durationMs).toBeLessThan(60_000);
+  });
+
+  it('an item whose failure policy skips it leaves null, with the item in its recovery event', async () => {
+    const { result, events } = await eventsOf(
+      [{ id: 'each', tool: 'boom', input: {}, for_each: '{{ input.list }}', on_failure: ['skip'] }],
+      { input: { list: [1] } },
+    );
+    expect(result.tasks.each.output).toEqual([null]);
+    expect(events.find((e) => e.type === 'task.recovery')).toMatchObject({ action: 'skip', item: 0 });
+  });
+
+  it('a for_each that is not a list fails its task, naming what it got', async () => {
+    const { result } = await eventsOf([{ id: 'each', tool: 'echo', input: { value: 1 }, for_each: '{{ input.n }}' }], {
+      input: { n: 5 },
+    });
+    expect(result.tasks.each.error).toEqual({ message: 'for_each must give a list, got number', code: 'E_FOR_EACH' });
+  });
+});
+
+describe('after a cancel', () => {
+  const hold = defineTool({
+    name: 'hold',
+    input: z.object({}),
+    run: (_, ctx) =>
+      new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+  });
+
+  it('no failure policy runs and no queued attempt starts', async () => {
+    const controller = new AbortController();
+    const events: RunEvent[] = [];
+    const run = runWorkflow(
+      [
+        { id: 'held', tool: 'hold', input: {}, on_failure: ['skip'] },
+        { id: 'queued', tool: 'echo', input: { value: 1 } },
+      ],
+      {
+        ...quiet,
+        tools: kit(hold),
+        concurrency: 1,
+        signal: controller.signal,
+        onEvent: (e) => (events.push(e), e.type === 'task.started' && controller.abort()),
+      },
+    );
+    const result = await run;
+    expect(result.status).toBe('cancelled');
+    expect(events.filter((e) => e.type === 'task.recovery')).toEqual([]);
+    expect(events.filter((e) => e.type === 'task.started').map((e) => e.taskId)).toEqual(['held']);
+  });
+});
+
+describe('child runs of an attempt', () => {
+  const twice = defineTool({
+    name: 'twice',
+    input: z.object({}),
+    run: async (_, ctx) => {
+      const child = [
+        { id: 'c1', tool: 'echo', input: { value: 1 } },
+        { id: 'c2', tool: 'echo', input: { value: 2 } },
+      ];
+      const a = await ctx.children!.run(child);
+      const b = await ctx.children!.run(child);
+      return [a.runId, b.runId];
+    },
+  });
+
+  it("get numbered ids; their tasks show as the parent's progress; their tasks count against its budget", async () => {
+    const { result, events } = await eventsOf([{ id: 'p', tool: 'twice', input: {} }], { tools: kit(twice) });
+    const base = `${result.runId}.p.1.1`;
+    expect(result.tasks.p.output).toEqual([base, `${base}-2`]);
+    const progress = events.filter((e) => e.type === 'task.progress');
+    expect(progress).toContainEqual(
+      expect.objectContaining({ taskId: 'p', message: `child ${base}: c1 started`, data: { childRunId: base } }),
+    );
+    expect(progress).toContainEqual(expect.objectContaining({ message: `child ${base}-2: c2 succeeded` }));
+    const limited = await eventsOf(
+      { name: 'w', budget: { max_tasks: 2 }, tasks: [{ id: 'p', tool: 'twice', input: {} }] },
+      {
+        tools: kit(twice),
+      },
+    );
+    expect(limited.result.status).toBe('failed');
+    expect(limited.result.error?.code).toBe('E_BUDGET');
+  });
+});
+
+describe('templates', () => {
+  it('{{ run.id }} is the run id', async () => {
+    const { result } = await eventsOf([{ id: 'e', tool: 'echo', input: { value: '{{ run.id }}' } }]);
+    expect(result.tasks.e.output).toBe(result.runId);
   });
 });
