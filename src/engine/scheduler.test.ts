@@ -547,3 +547,21 @@ describe('templates', () => {
     expect(result.tasks.e.output).toBe(result.runId);
   });
 });
+
+describe('the run as a whole', () => {
+  it('run.finished gives the run its duration; a run waiting for approval has no output yet', async () => {
+    const before = performance.now();
+    const { result, events } = await eventsOf([
+      { id: 'a', tool: 'echo', input: { value: 1 } },
+      { id: 'b', tool: 'echo', input: { value: 2 }, dependencies: ['a'], approval: true },
+      { id: 'c', tool: 'echo', input: { value: 3 } },
+    ]);
+    const took = performance.now() - before;
+    expect(result.status).toBe('waiting');
+    expect(result.tasks.c.output).toBe(3);
+    expect(result).not.toHaveProperty('output');
+    const finished = events.find((e) => e.type === 'run.finished') as { durationMs: number };
+    expect(finished.durationMs).toBeGreaterThanOrEqual(0);
+    expect(finished.durationMs).toBeLessThanOrEqual(Math.ceil(took));
+  });
+});
