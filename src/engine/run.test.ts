@@ -469,12 +469,13 @@ class FailingStore extends MemoryRunStore {
   }
   #wrap(inner: RunLog): RunLog {
     const { after = Infinity, closeWith } = this.fault;
+    const diskFull = () => new BraidError('E_STORE', 'disk full (test)');
     let count = 0;
     const log: RunLog & { failure?: BraidError } = {
       append: (e) => {
         if (log.failure) return;
         if (++count > after) {
-          log.failure = new BraidError('E_STORE', 'disk full (test)');
+          log.failure = diskFull();
           queueMicrotask(() => log.onFailure?.(log.failure!));
         } else inner.append(e);
       },
@@ -482,8 +483,8 @@ class FailingStore extends MemoryRunStore {
       flushSync: () => inner.flushSync(),
       close: async () => {
         await inner.close();
-        if (closeWith === 'failure') log.failure ??= new BraidError('E_STORE', 'disk full (test)');
-        const err = closeWith === 'failure' ? log.failure : (closeWith ?? log.failure);
+        if (closeWith === 'failure') log.failure ??= diskFull();
+        const err = closeWith instanceof Error ? closeWith : log.failure;
         if (err) throw err;
       },
     };
@@ -536,6 +537,7 @@ describe('a record that cannot take more events', () => {
 
   it('cancelling a recorded run whose record fails on close reports that failure', async () => {
     const store = new FailingStore({ closeWith: 'failure' });
+    // writing the forged record fails on close too, after its events are in
     await forged(store, 'x', [{ type: 'run.started', workflow: 'forged', input: {} }] as RunEventBody[], {
       pid: deadPid,
     }).catch(() => {});
