@@ -12,6 +12,7 @@ import { BraidError } from '../errors.js';
 import { MemoryRunStore } from '../store/memory-store.js';
 import { defineTool } from '../tools/define-tool.js';
 import type { Tool } from '../tools/types.js';
+import type { LlmProvider } from '../llm/types.js';
 import { toRegistry } from '../tools/registry.js';
 import { validateWorkflow } from '../spec/validate.js';
 import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from '../executors/contract.js';
@@ -182,6 +183,35 @@ describe('an executor elsewhere', () => {
       expect.objectContaining({ attempt: 1, status: 'failed', startedAt: '', error: { message: 'no tool here' } }),
     ]);
   });
+
+  it('an attempt a worker starts after the run was cancelled is refused: no task.started, no attempt', async () => {
+    const controller = new AbortController();
+    const late: AttemptExecutor = {
+      execute: (_request, host) =>
+        new Promise<AttemptResult>((resolve) => {
+          const start = () =>
+            resolve(
+              host.started('worker-1:42')
+                ? { status: 'succeeded', output: 'late', durationMs: 0, endedAt: new Date().toISOString() }
+                : { status: 'cancelled' },
+            );
+          host.signal.addEventListener('abort', start, { once: true });
+          controller.abort();
+        }),
+      cancel: () => {},
+    };
+    const events: RunEvent[] = [];
+    const result = await runWorkflow([{ id: 'far', tool: 'echo', input: { value: 1 } }], {
+      ...quiet,
+      tools: kit(),
+      executor: late,
+      signal: controller.signal,
+      onEvent: (e) => events.push(e),
+    });
+    expect(result.status).toBe('cancelled');
+    expect(result.tasks.far).toMatchObject({ status: 'skipped', reason: 'cancelled', attempts: 0 });
+    expect(events.filter((e) => e.type === 'task.started')).toEqual([]);
+  });
 });
 
 describe("the caller's abort signal", () => {
@@ -211,6 +241,21 @@ describe('deciding and finishing', () => {
       message: 'condition expression failed: no such thing',
       code: 'E_EXPRESSION',
     });
+  });
+
+  it("a condition expression runs under its task's timeout_ms", async () => {
+    const { result } = await eventsOf([
+      { id: 'a', tool: 'echo', input: { value: 1 } },
+      {
+        id: 'b',
+        tool: 'echo',
+        input: { value: 2 },
+        timeout_ms: 20,
+        condition: { depends_on: 'a', when: '($f := function($n){ $f($n + 1) }; $f(0))' },
+      },
+    ]);
+    expect(result.tasks.b.status).toBe('failed');
+    expect(result.tasks.b.error!.message).toMatch(/ran past its time budget of 20 ms/);
   });
 
   it('a task the task budget leaves out is skipped without being entered', async () => {
@@ -325,6 +370,39 @@ describe('routing back into a finished task', () => {
     expect(result.tasks.check).not.toHaveProperty('error');
   });
 
+  it('an all_success join below it counts the upstreams that finished before the reset as successes', async () => {
+    const { result } = await eventsOf(
+      loop([{ id: 'all', tool: 'echo', input: { value: 1 }, dependencies: ['a', 'ok'], trigger_rule: 'all_success' }]),
+      { tools: kit(flakyTool(1, 50)) },
+    );
+    expect(result.tasks.all).toMatchObject({ status: 'succeeded', visits: 2 });
+  });
+
+  it('a task below it still waits for an upstream that is running at the reset', async () => {
+    const { result } = await eventsOf(
+      loop([
+        { id: 'slow', tool: 'wait', input: { ms: 150 } },
+        { id: 'late', tool: 'echo', input: { value: '{{ tasks.slow.output }}' }, dependencies: ['a', 'slow'] },
+      ]),
+      { tools: kit(flakyTool(1, 50)) },
+    );
+    expect(result.status).toBe('succeeded');
+    expect(result.tasks.late).toMatchObject({ status: 'succeeded', output: 150 });
+  });
+
+  it('a task still running when its upstream is re-entered is never started again alongside itself', async () => {
+    const { result, events } = await eventsOf(
+      loop([{ id: 'busy', tool: 'wait', input: { ms: 150 }, dependencies: ['a'] }]),
+      { tools: kit(flakyTool(1, 50)) },
+    );
+    expect(result.tasks.a.visits).toBe(2);
+    const seen = events.flatMap((e) =>
+      (e.type === 'task.started' || e.type === 'task.succeeded') && e.taskId === 'busy' ? [e.type] : [],
+    );
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen).toEqual(seen.map((_, k) => (k % 2 === 0 ? 'task.started' : 'task.succeeded')));
+  });
+
   it('a task that already finished through one_success is not run again when its routed upstream first runs', async () => {
     const { result } = await eventsOf(
       [
@@ -391,6 +469,27 @@ describe('labels from a classifier, and a resumed run', () => {
       durationMs: 0,
       replayed: true,
     });
+  });
+
+  it("a resumed run's templates read a reused success's output, label and reason", async () => {
+    const store = new MemoryRunStore();
+    const value =
+      '{{ tasks.idea.output }}/{{ tasks.idea.label }}/{{ tasks.idea.labelReason }}/{{ tasks.plain.output }}';
+    const tasks = [
+      { id: 'idea', tool: 'echo', input: { value: 'kites' }, classify: { labels: ['good', 'bad'] } },
+      { id: 'plain', tool: 'echo', input: { value: 'string' } },
+      { id: 'send', tool: 'echo', input: { value }, dependencies: ['idea', 'plain'], approval: true },
+    ];
+    const first = await eventsOf({ name: 'judged', tasks }, { classifier, store });
+    expect(first.result.status).toBe('waiting');
+    const done = await resumeRun(first.result.runId, {
+      ...quiet,
+      tools: kit(),
+      classifier,
+      store,
+      approve: { taskId: 'send', approved: true },
+    });
+    expect(done.tasks.send.output).toBe('kites/good/it reads well/string');
   });
 });
 
@@ -466,6 +565,57 @@ describe('for_each items', () => {
     });
     expect(result.tasks.each.error).toEqual({ message: 'for_each must give a list, got number', code: 'E_FOR_EACH' });
   });
+
+  it('a for_each list that cannot be read fails its task with the reason', async () => {
+    const input = {
+      get list(): unknown {
+        throw new Error('the list is unreadable');
+      },
+    };
+    const result = await new Scheduler({
+      runId: 'r1',
+      plan: planOf([{ id: 'each', tool: 'echo', input: {}, for_each: '{{ input.list }}' }]),
+      input,
+      bus: new EventBus('r1', []),
+      executor: new LocalExecutor(),
+    }).run();
+    expect(result.tasks.each).toMatchObject({ status: 'failed', error: { message: 'the list is unreadable' } });
+  });
+
+  it("a for_each task's duration is the time its items took", async () => {
+    const before = performance.now();
+    const { events } = await eventsOf(
+      [{ id: 'each', tool: 'wait', input: { ms: '{{ item }}' }, for_each: '{{ input.list }}' }],
+      { input: { list: [10, 10] } },
+    );
+    const took = performance.now() - before;
+    const done = events.find((e) => e.type === 'task.succeeded') as { durationMs: number };
+    expect(done.durationMs).toBeGreaterThanOrEqual(5);
+    expect(done.durationMs).toBeLessThanOrEqual(Math.ceil(took));
+  });
+
+  it('a task that is not a for_each names no item in its events, requests or attempts', async () => {
+    const { executor, requests } = recording();
+    const { result, events } = await eventsOf(
+      [
+        { id: 'once', tool: 'flaky', input: { value: 1 }, retries: 1 },
+        { id: 'given_up', tool: 'boom', input: {}, on_failure: ['skip'] },
+      ],
+      { tools: kit(flakyTool(1)), executor, retry: { baseDelayMs: 1 } },
+    );
+    const named = events.filter((e) => ['task.started', 'task.retrying', 'task.recovery'].includes(e.type));
+    expect(named.map((e) => e.type).sort()).toEqual([
+      'task.recovery',
+      'task.retrying',
+      'task.started',
+      'task.started',
+      'task.started',
+    ]);
+    const attempts = [...(result.tasks.once.history ?? []), ...(result.tasks.given_up.history ?? [])];
+    expect(attempts).toHaveLength(3);
+    expect(requests).toHaveLength(3);
+    for (const x of [...named, ...requests, ...attempts]) expect(Object.keys(x)).not.toContain('item');
+  });
 });
 
 describe('after a cancel', () => {
@@ -496,6 +646,23 @@ describe('after a cancel', () => {
     expect(result.status).toBe('cancelled');
     expect(events.filter((e) => e.type === 'task.recovery')).toEqual([]);
     expect(events.filter((e) => e.type === 'task.started').map((e) => e.taskId)).toEqual(['held']);
+  });
+
+  it('a for_each cancelled among its items is skipped as cancelled, not finished with the items it has', async () => {
+    const controller = new AbortController();
+    const result = await runWorkflow(
+      [{ id: 'each', tool: 'hold', input: {}, for_each: '{{ input.list }}', concurrency: 1 }],
+      {
+        ...quiet,
+        tools: kit(hold),
+        input: { list: [1, 2] },
+        signal: controller.signal,
+        onEvent: (e) => e.type === 'task.started' && controller.abort(),
+      },
+    );
+    expect(result.status).toBe('cancelled');
+    expect(result.tasks.each).toMatchObject({ status: 'skipped', reason: 'cancelled' });
+    expect(result.tasks.each).not.toHaveProperty('output');
   });
 });
 
@@ -532,6 +699,72 @@ describe('child runs of an attempt', () => {
     expect(limited.result.status).toBe('failed');
     expect(limited.result.error?.code).toBe('E_BUDGET');
   });
+
+  it('each task of a child run counts once against the budget: a budget that fits them all is enough', async () => {
+    const { result } = await eventsOf(
+      { name: 'w', budget: { max_tasks: 5 }, tasks: [{ id: 'p', tool: 'twice', input: {} }] },
+      { tools: kit(twice) },
+    );
+    expect(result.status).toBe('succeeded');
+  });
+
+  it("a for_each item's child runs are numbered by its item too", async () => {
+    const { result } = await eventsOf([{ id: 'p', tool: 'twice', input: {}, for_each: '{{ input.list }}' }], {
+      tools: kit(twice),
+      input: { list: ['x'] },
+    });
+    const base = `${result.runId}.p.1.1.0`;
+    expect(result.tasks.p.output).toEqual([[base, `${base}-2`]]);
+  });
+
+  it("a child's model calls are the task's, naming the child; its failed and skipped tasks are progress", async () => {
+    const model: LlmProvider = {
+      specificationVersion: 'v1',
+      provider: 'fake',
+      model: 'm1',
+      generate: async (request) => {
+        if (request.purpose === 'refused') throw new Error('the model said no');
+        const usage = { promptTokens: 2, completionTokens: 1, totalTokens: 3 };
+        return { text: 'hi', toolCalls: [], usage, provider: 'fake', model: 'm1' };
+      },
+    };
+    const talk = defineTool({
+      name: 'talk',
+      input: z.object({}),
+      run: async (_, ctx) => {
+        await ctx.llm!.generate({ messages: [{ role: 'user', content: 'hi' }], purpose: 'greet' });
+        return ctx.llm!.generate({ messages: [{ role: 'user', content: 'and?' }], purpose: 'refused' });
+      },
+    });
+    const spawn = defineTool({
+      name: 'spawn',
+      input: z.object({}),
+      run: async (_, ctx) => {
+        const child = await ctx.children!.run([
+          { id: 'talk', tool: 'talk', input: {}, retries: 0 },
+          { id: 'after', tool: 'echo', input: { value: 1 }, dependencies: ['talk'] },
+        ]);
+        return child.status;
+      },
+    });
+    const { result, events } = await eventsOf([{ id: 'p', tool: 'spawn', input: {} }], {
+      tools: kit(talk, spawn),
+      llm: model,
+    });
+    const child = `${result.runId}.p.1.1`;
+    expect(result.tasks.p.output).toBe('failed');
+    expect(events.filter((e) => e.type === 'llm.call')).toEqual([
+      expect.objectContaining({ taskId: 'p', purpose: 'greet', childRunId: child }),
+      expect.objectContaining({
+        taskId: 'p',
+        purpose: 'refused',
+        childRunId: child,
+        error: { message: 'the model said no' },
+      }),
+    ]);
+    const progress = events.flatMap((e) => (e.type === 'task.progress' ? [e.message] : []));
+    expect(progress).toEqual(expect.arrayContaining([`child ${child}: talk failed`, `child ${child}: after skipped`]));
+  });
 });
 
 describe('templates', () => {
@@ -556,5 +789,91 @@ describe('the run as a whole', () => {
     const finished = events.find((e) => e.type === 'run.finished') as { durationMs: number };
     expect(finished.durationMs).toBeGreaterThanOrEqual(0);
     expect(finished.durationMs).toBeLessThanOrEqual(Math.ceil(took));
+  });
+});
+
+describe('effective input from upstreams', () => {
+  it('an upstream mapping sees the upstreams that succeeded, a label and reason only where they have one', async () => {
+    const seen: unknown[] = [];
+    const collect = defineTool({
+      name: 'collect',
+      input: z.object({ from: z.unknown() }),
+      upstream: {
+        description: 'the ids of all upstreams',
+        provides: () => ['from'],
+        take: (upstreams) => (
+          seen.push(...upstreams),
+          { from: { value: upstreams.map((u) => u.taskId), from: 'tasks' } }
+        ),
+      },
+      run: ({ from }) => from,
+    });
+    const classifier = {
+      classify: async () => ({
+        label: 'good',
+        reason: 'it reads well',
+        usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10, costUsd: null },
+      }),
+    };
+    const { result } = await eventsOf(
+      [
+        { id: 'tagged', tool: 'echo', input: { value: { label: 'draft' } } },
+        { id: 'plain', tool: 'echo', input: { value: 'p' } },
+        { id: 'judged', tool: 'echo', input: { value: 'kites' }, classify: { labels: ['good', 'bad'] } },
+        { id: 'bad', tool: 'boom', input: {}, continue_on_error: true },
+        { id: 'all', tool: 'collect', dependencies: ['tagged', 'plain', 'judged', 'bad'], trigger_rule: 'all_done' },
+      ],
+      { tools: kit(collect), classifier },
+    );
+    expect(result.tasks.all.output).toEqual(['tagged', 'plain', 'judged']);
+    expect(seen).toStrictEqual([
+      { taskId: 'tagged', output: { label: 'draft' }, label: 'draft' },
+      { taskId: 'plain', output: 'p' },
+      { taskId: 'judged', output: 'kites', label: 'good', labelReason: 'it reads well' },
+    ]);
+  });
+
+  it('a fallback attempt names no input sources: only the tool that took them does', async () => {
+    const { events } = await eventsOf(
+      [
+        { id: 'src', tool: 'echo', input: { value: { value: 'v' } } },
+        { id: 'd', tool: 'flaky', dependencies: ['src'], retries: 0, on_failure: [{ fallback: 'echo' }] },
+      ],
+      { tools: kit(flakyTool(1)) },
+    );
+    const started = events.filter((e) => e.type === 'task.started' && e.taskId === 'd');
+    expect(started).toEqual([
+      expect.objectContaining({ tool: 'flaky', sources: { value: 'tasks.src.output.value' } }),
+      expect.objectContaining({ tool: 'echo' }),
+    ]);
+    expect(Object.keys(started[1])).not.toContain('sources');
+  });
+
+  it('input sources are recorded only for a visit that took something beyond its explicit input', async () => {
+    const outputs: unknown[] = [{ value: 'v' }, 'plain'];
+    const turns = defineTool({ name: 'turns', input: z.object({}), run: () => outputs.shift() });
+    const note = defineTool({
+      name: 'note',
+      input: z.object({ text: z.string().optional() }),
+      run: ({ text }) => text,
+    });
+    const { result, events } = await eventsOf(
+      [
+        { id: 'bare', tool: 'note' },
+        { id: 'start', tool: 'echo', input: { value: 's' }, next_task_id_on_success: 'a' },
+        { id: 'a', tool: 'turns', input: {}, next_task_id_on_success: 'check' },
+        { id: 'check', tool: 'flaky', input: { value: 'good' }, next_task_id_on_failure: 'a' },
+        { id: 'd', tool: 'echo', dependencies: ['a'] },
+      ],
+      { tools: kit(turns, note, flakyTool(1, 50)) },
+    );
+    expect(Object.keys(result.tasks.bare)).not.toContain('inputSources');
+    const started = events.filter((e) => e.type === 'task.started' && e.taskId === 'd');
+    expect(started).toEqual([
+      expect.objectContaining({ visit: 1, sources: { value: 'tasks.a.output.value' } }),
+      expect.objectContaining({ visit: 2 }),
+    ]);
+    expect(Object.keys(started[1])).not.toContain('sources');
+    expect(Object.keys(result.tasks.d)).not.toContain('inputSources');
   });
 });
