@@ -1,6 +1,6 @@
 /** The run record's hand-written JSON for the hot events is exactly JSON.stringify's. */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { eventJson } from '../src/store/jsonl-store.js';
 import type { RunEvent } from '../src/core/events.js';
 
@@ -62,6 +62,68 @@ describe('eventJson', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('writes a damaged event as JSON.stringify does: a field of any type, missing or inherited, a key more', () => {
+    const anything = fc.oneof(fc.jsonValue(), fc.constant(undefined));
+    const damaged = fc
+      .tuple(events.map(busOrder), fc.constantFrom('set', 'delete', 'add', 'inherit'), fc.nat(), anything)
+      .chain(([e, how, i, value]) => {
+        const keys = Object.keys(e).filter((k) => k !== 'type');
+        const k = keys[i % keys.length];
+        const copy: Record<string, unknown> = { ...e };
+        if (how === 'set') copy[k] = value;
+        else if (how === 'delete') delete copy[k];
+        else if (how === 'inherit') {
+          const inherited = copy[k];
+          delete copy[k];
+          return fc.constant(Object.assign(Object.create({ [k]: inherited }), copy) as Record<string, unknown>);
+        }
+        // Only a key no event of this type declares: a declared one added last would be out of the bus's order.
+        else return fc.constantFrom('', 'extra').map((extra) => ({ ...copy, [extra]: value }));
+        return fc.constant(copy);
+      });
+    fc.assert(
+      fc.property(damaged, (e) => {
+        expect(eventJson(e as unknown as RunEvent)).toBe(JSON.stringify(e));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('writes the three events of every task field by field, never through JSON.stringify of the whole event', () => {
+    const head = { seq: 1, ts: 't', runId: 'r' };
+    const hot = [
+      { ...head, type: 'task.ready', taskId: 'a', visit: 1 },
+      { ...head, type: 'task.ready', taskId: 'a', visit: 2, routedFrom: 'b' },
+      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1 },
+      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1, item: 0 },
+      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1, sources: { v: 'input.v' } },
+      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1, item: 2, sources: {} },
+      { ...head, type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 3 },
+      { ...head, type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 3, output: [1] },
+      { ...head, type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 3, replayed: true },
+      {
+        ...head,
+        type: 'task.succeeded',
+        taskId: 'a',
+        attempt: 1,
+        visit: 1,
+        durationMs: 3,
+        output: 'o',
+        replayed: true,
+      },
+    ];
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      for (const e of hot) {
+        const text = eventJson(e as unknown as RunEvent);
+        expect(stringify.mock.calls.filter(([value]) => value === e)).toEqual([]);
+        expect(text).toBe(JSON.stringify(e));
+      }
+    } finally {
+      stringify.mockRestore();
+    }
   });
 
   it('leaves an event with a field its type does not declare, or of another type, to JSON.stringify', () => {

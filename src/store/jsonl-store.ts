@@ -509,7 +509,6 @@ class JsonlRunLog implements RunLog {
         new BraidError(
           'E_STORE',
           `event ${event.seq} (${event.type}${'taskId' in event && event.taskId ? ` of ${event.taskId}` : ''}) cannot be written to ${this.path}: ${(err as Error).message}`,
-          { retryable: false },
         ),
       );
     }
