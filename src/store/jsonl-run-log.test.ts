@@ -32,6 +32,8 @@ const fsw = vi.hoisted(() => ({
   writeCap: undefined as { path: string; bytes: number } | undefined,
   /** mkdir of this folder finds it made meanwhile (EEXIST). */
   mkdirRace: undefined as string | undefined,
+  /** Every folder mkdirSync was asked for. */
+  made: [] as string[],
   closed: new Set<number>(),
 }));
 vi.mock('node:fs', async (importOriginal) => {
@@ -71,6 +73,7 @@ vi.mock('node:fs', async (importOriginal) => {
     if (fsw.failSync === path) throw errno('EIO', 'i/o error', 'fdatasync');
   };
   const mkdirSync = ((path: string, ...rest: unknown[]) => {
+    fsw.made.push(String(path));
     const made = (fs.mkdirSync as (...a: unknown[]) => string | undefined)(path, ...rest);
     if (fsw.mkdirRace === String(path)) throw errno('EEXIST', 'file already exists', 'mkdir');
     return made;
@@ -127,6 +130,15 @@ describe('when lines reach the file', () => {
     const log = await store.create(header);
     expect(syncsOf(store.path('r'))).toHaveLength(0);
     await turn();
+    expect(syncsOf(store.path('r'))).toHaveLength(1);
+    await log.close();
+  });
+
+  it('a flush right after the record is made syncs its header and what was appended', async () => {
+    const store = freshStore();
+    const log = await store.create(header);
+    log.append({ seq: 1, ts, runId: 'r', type: 'run.started', workflow: 'w' } as RunEvent);
+    await log.flush();
     expect(syncsOf(store.path('r'))).toHaveLength(1);
     await log.close();
   });
@@ -388,6 +400,14 @@ describe('opening', () => {
     fsw.mkdirRace = store.dir;
     await (await store.create(header)).close();
     expect(contents(store)).toBe(HEADER);
+  });
+
+  it('the first run of a store makes its missing folders, parent first, and nothing else', async () => {
+    const store = freshStore();
+    const made = fsw.made.length;
+    await (await store.create(header)).close();
+    const home = join(store.dir, '..');
+    expect(fsw.made.slice(made)).toEqual([home, store.dir, join(store.dir, '.locks')]);
   });
 
   it('reopen cuts a torn last line back to the newline that starts a 64 KiB read, keeping the line before', async () => {
