@@ -434,6 +434,17 @@ describe('labels from a classifier, and a resumed run', () => {
     ],
   };
 
+  /** Resume a run waiting at `send`, approving it. */
+  const approveSend = (runId: string, store: MemoryRunStore, onEvent?: (e: RunEvent) => void) =>
+    resumeRun(runId, {
+      ...quiet,
+      tools: kit(),
+      classifier,
+      store,
+      approve: { taskId: 'send', approved: true },
+      onEvent,
+    });
+
   it("a classifier's usage is one llm.call of the task; a resumed run keeps the label, its source and reason", async () => {
     const store = new MemoryRunStore();
     const first = await eventsOf(flow, { classifier, store });
@@ -447,14 +458,7 @@ describe('labels from a classifier, and a resumed run', () => {
       expect.objectContaining({ taskId: 'idea', provider: 'classifier', model: 'classifier', purpose: 'classify' }),
     ]);
     const events: RunEvent[] = [];
-    const done = await resumeRun(first.result.runId, {
-      ...quiet,
-      tools: kit(),
-      classifier,
-      store,
-      approve: { taskId: 'send', approved: true },
-      onEvent: (e) => events.push(e),
-    });
+    const done = await approveSend(first.result.runId, store, (e) => events.push(e));
     expect(done.tasks.idea).toMatchObject({ label: 'good', labelSource: 'classifier', labelReason: 'it reads well' });
     expect(events.filter((e) => e.type === 'llm.call')).toEqual([]);
     expect(events.find((e) => e.type === 'task.labeled')).toMatchObject({
@@ -482,13 +486,7 @@ describe('labels from a classifier, and a resumed run', () => {
     ];
     const first = await eventsOf({ name: 'judged', tasks }, { classifier, store });
     expect(first.result.status).toBe('waiting');
-    const done = await resumeRun(first.result.runId, {
-      ...quiet,
-      tools: kit(),
-      classifier,
-      store,
-      approve: { taskId: 'send', approved: true },
-    });
+    const done = await approveSend(first.result.runId, store);
     expect(done.tasks.send.output).toBe('kites/good/it reads well/string');
   });
 });
