@@ -93,26 +93,21 @@ describe('eventJson', () => {
 
   it('writes the three events of every task field by field, never through JSON.stringify of the whole event', () => {
     const head = { seq: 1, ts: 't', runId: 'r' };
+    const ready = { ...head, type: 'task.ready', taskId: 'a', visit: 1 };
+    const started = { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1 };
+    const succeeded = { ...head, type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 3 };
+    // Optional fields last, in the order the scheduler writes them.
     const hot = [
-      { ...head, type: 'task.ready', taskId: 'a', visit: 1 },
-      { ...head, type: 'task.ready', taskId: 'a', visit: 2, routedFrom: 'b' },
-      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1 },
-      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1, item: 0 },
-      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1, sources: { v: 'input.v' } },
-      { ...head, type: 'task.started', taskId: 'a', tool: 'x', attempt: 1, visit: 1, item: 2, sources: {} },
-      { ...head, type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 3 },
-      { ...head, type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 3, output: [1] },
-      { ...head, type: 'task.succeeded', taskId: 'a', attempt: 1, visit: 1, durationMs: 3, replayed: true },
-      {
-        ...head,
-        type: 'task.succeeded',
-        taskId: 'a',
-        attempt: 1,
-        visit: 1,
-        durationMs: 3,
-        output: 'o',
-        replayed: true,
-      },
+      ready,
+      { ...ready, visit: 2, routedFrom: 'b' },
+      started,
+      { ...started, item: 0 },
+      { ...started, sources: { v: 'input.v' } },
+      { ...started, item: 2, sources: {} },
+      succeeded,
+      { ...succeeded, output: [1] },
+      { ...succeeded, replayed: true },
+      { ...succeeded, output: 'o', replayed: true },
     ];
     const stringify = vi.spyOn(JSON, 'stringify');
     try {

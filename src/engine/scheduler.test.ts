@@ -30,12 +30,12 @@ function planOf(tasks: unknown[]): Plan {
   return compilePlan(v.workflow, registry);
 }
 
-async function run(plan: Plan) {
+async function run(plan: Plan, input: Record<string, unknown> = {}) {
   const events: RunEvent[] = [];
   const result = await new Scheduler({
     runId: 'r1',
     plan,
-    input: {},
+    input,
     bus: new EventBus('r1', [(e) => events.push(e)]),
     executor: new LocalExecutor(),
   }).run();
@@ -102,6 +102,14 @@ const wait = defineTool({
   input: z.object({ ms: z.number() }),
   run: ({ ms }) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)),
 });
+/** A classifier that finds every output good, and says why. */
+const classifier = {
+  classify: async () => ({
+    label: 'good',
+    reason: 'it reads well',
+    usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10, costUsd: null },
+  }),
+};
 const kit = (...more: Tool[]) => [echoValue, boom, wait, ...more] as Tool[];
 const eventsOf = async (workflow: unknown, options: Parameters<typeof runWorkflow>[1] = {}) => {
   const events: RunEvent[] = [];
@@ -419,13 +427,6 @@ describe('routing back into a finished task', () => {
 });
 
 describe('labels from a classifier, and a resumed run', () => {
-  const classifier = {
-    classify: async () => ({
-      label: 'good',
-      reason: 'it reads well',
-      usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10, costUsd: null },
-    }),
-  };
   const flow = {
     name: 'judged',
     tasks: [
@@ -570,13 +571,10 @@ describe('for_each items', () => {
         throw new Error('the list is unreadable');
       },
     };
-    const result = await new Scheduler({
-      runId: 'r1',
-      plan: planOf([{ id: 'each', tool: 'echo', input: {}, for_each: '{{ input.list }}' }]),
+    const { result } = await run(
+      planOf([{ id: 'each', tool: 'echo', input: {}, for_each: '{{ input.list }}' }]),
       input,
-      bus: new EventBus('r1', []),
-      executor: new LocalExecutor(),
-    }).run();
+    );
     expect(result.tasks.each).toMatchObject({ status: 'failed', error: { message: 'the list is unreadable' } });
   });
 
@@ -806,13 +804,6 @@ describe('effective input from upstreams', () => {
       },
       run: ({ from }) => from,
     });
-    const classifier = {
-      classify: async () => ({
-        label: 'good',
-        reason: 'it reads well',
-        usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10, costUsd: null },
-      }),
-    };
     const { result } = await eventsOf(
       [
         { id: 'tagged', tool: 'echo', input: { value: { label: 'draft' } } },

@@ -116,6 +116,12 @@ const syncsOf = (path: string) => fsw.started.filter((p) => p === path);
 const fdOf = (path: string) => [...fsw.paths].findLast(([, p]) => p === path)![0];
 const contents = (store: JsonlRunStore) => readFileSync(store.path('r'), 'utf8');
 
+/** Another process takes the run's lock (its file is gone), and the log's next heartbeat finds out. */
+function loseLock(store: JsonlRunStore, log: RunLog): void {
+  rmSync(store.lockPath('r'));
+  (log as unknown as { lock: RunLock }).lock.heartbeat(true);
+}
+
 /** A new record whose header is written and synced more than 10 ms ago (the next sync may start at once). */
 async function openLog(store = freshStore()): Promise<{ store: JsonlRunStore; log: RunLog; path: string }> {
   const log = await store.create(header);
@@ -343,8 +349,7 @@ describe('failures', () => {
       `event 2 (task.succeeded of a) cannot be written to ${path}: Do not know how to serialize a BigInt`,
     );
     // A second failure (here the lock, taken away) changes nothing: the first one stands, reported once.
-    rmSync(store.lockPath('r'));
-    (log as unknown as { lock: RunLock }).lock.heartbeat(true);
+    loseLock(store, log);
     expect(failures).toEqual([log.failure]);
     expect(log.failure?.message).toContain('cannot be written');
     log.append(ready(3));
@@ -363,8 +368,7 @@ describe('failures', () => {
 
   it('a lock taken away fails the log: later events are not written', async () => {
     const { store, log } = await openLog();
-    rmSync(store.lockPath('r'));
-    (log as unknown as { lock: RunLock }).lock.heartbeat(true);
+    loseLock(store, log);
     expect(log.failure?.message).toBe(
       `run "r" lost its lock ${store.lockPath('r')}; this process stops writing its record`,
     );
