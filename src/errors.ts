@@ -66,6 +66,11 @@ export const ERROR_CODES = {
   E_RUN_STATE: { retryable: false, invalid: true, http: { status: 409, code: 'E_CONFLICT' } },
   /** A run record that cannot be continued (no header line). */
   E_RECORD: { retryable: false, invalid: true, http: { status: 409, code: 'E_CONFLICT' } },
+  /**
+   * A job, result or run record in Redis whose MAC does not check out under this process's secret: written by
+   * something without the secret (or a process configured with another `BRAID_SECRET`). Never run or continued.
+   */
+  E_UNTRUSTED: { retryable: false, invalid: true, http: { status: 409, code: 'E_CONFLICT' } },
   /** Another process is continuing the run (its record's lock is held). */
   E_LOCKED: { retryable: false, invalid: true, http: { status: 409 } },
   /** The run store cannot be written (disk full, read-only, an event that cannot be serialized). */

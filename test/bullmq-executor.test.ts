@@ -227,7 +227,15 @@ describe.skipIf(!hasRedis)('BullMQ executor (real redis-server)', () => {
     const queue = new Queue('attempts', { connection: { url: redis.url }, prefix: prefixOf(executor) });
     const job = await queue.getJob(`${r.runId}|h|1|1`);
     await queue.close();
-    expect(job?.data).toMatchObject({ runId: r.runId, taskId: 'h', visit: 1, attempt: 1, tool: 'hang' });
+    // The job carries the request as sealed JSON text (its MAC binds it to this queue and job id).
+    expect(JSON.parse((job?.data as { body: string }).body)).toMatchObject({
+      runId: r.runId,
+      taskId: 'h',
+      visit: 1,
+      attempt: 1,
+      tool: 'hang',
+    });
+    expect((job?.data as { mac: string }).mac).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 

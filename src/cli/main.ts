@@ -115,11 +115,16 @@ export function buildProgram(): Command {
       '--redis <url>',
       'keep runs in Redis and run attempts on braid workers (default $BRAID_REDIS_URL); see README "Scaling out"',
     )
+    .option(
+      '--insecure-redis',
+      'allow a Redis beyond loopback without a password in its URL (README "Securing Redis" says what that exposes)',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .hook('preAction', (cmd) => {
-      const { redis } = cmd.opts<{ redis?: string }>();
+      const { redis, insecureRedis } = cmd.opts<{ redis?: string; insecureRedis?: boolean }>();
       if (redis) process.env.BRAID_REDIS_URL = redis;
+      if (insecureRedis) process.env.BRAID_INSECURE_REDIS = '1';
     });
 
   program
@@ -298,6 +303,10 @@ input, 3 waiting for an approval (braid approve).`,
         .default(30_000),
     )
     .option('--coordinate', 'also continue runs whose coordinator died (its lease on the run expired)')
+    .option(
+      '--mcp <servers.json>',
+      'MCP servers (mcpServers shape) that runs continued here may use: the allow-list for their mcp_servers',
+    )
     .addOption(
       new Option(
         '--llm-concurrency <n>',

@@ -20,7 +20,7 @@ import { EXIT, ExitError } from './exit.js';
 import { safeText, summaryTable } from './format.js';
 import { readRunInput } from './input.js';
 import { openMcp } from './mcp-option.js';
-import { readMcpConfig } from '../tools/mcp/config.js';
+import { mcpServersOf, readMcpConfig } from '../tools/mcp/config.js';
 import { createProgress } from './progress.js';
 
 export interface RunFlags {
@@ -57,7 +57,7 @@ const budgetOf = (f: RunFlags) => ({
   max_tasks: f.budgetTasks,
 });
 
-import { cliExecutor, cliStore, recordName } from './store.js';
+import { cliExecutor, cliStore, recordName, redisUrl } from './store.js';
 
 /** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
 export const problemReporter = (store: RunStore, runId: string) => (problem: string) =>
@@ -129,6 +129,8 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
   const mcpFile = flags.mcp ?? header.source?.mcp;
   const mcp = mcpFile ? await readMcpConfig(mcpFile) : undefined;
   const pending = await prepareResume(runId, {
+    // A record on this machine's disk is as trusted as the disk; one in Redis starts only the servers configured here.
+    allowMcp: redisUrl() ? mcp : { ...mcpServersOf(header.workflow), ...mcp },
     store,
     tools,
     concurrency: flags.concurrency,

@@ -31,6 +31,7 @@ export function cliStore(): Promise<RunStore> {
 async function openStore(): Promise<RunStore> {
   const url = redisUrl();
   if (!url) return defaultStore();
+  assertRedisSecured(url);
   const { RedisRunStore } = await import('../store/redis-store.js');
   const redis = new RedisRunStore(url, { leaseMs: leaseMs() });
   closers.push(() => redis.close());
@@ -64,6 +65,30 @@ export async function cliExecutor(concurrency?: number): Promise<AttemptExecutor
   return executor;
 }
 
+/**
+ * Anyone who can write to Redis can deny service (delete runs, fail attempts), though not run anything (jobs and
+ * records are signed). Reaching it must still take a password: a Redis beyond loopback whose URL has none is
+ * refused unless `--insecure-redis` (`BRAID_INSECURE_REDIS=1`) says the network is trusted.
+ */
+export function assertRedisSecured(url: string): void {
+  if (process.env.BRAID_INSECURE_REDIS === '1') return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ExitError(EXIT.invalid, `--redis ${shownUrl(url)}: not a URL (redis://[user:password@]host:port)`);
+  }
+  if (!/^rediss?:$/.test(parsed.protocol))
+    throw new ExitError(EXIT.invalid, `--redis ${shownUrl(url)}: give a redis:// or rediss:// (TLS) URL`);
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (loopback || parsed.password) return;
+  throw new ExitError(
+    EXIT.invalid,
+    `--redis ${shownUrl(url)}: Redis beyond loopback without a password: anyone on the network could read every run and disrupt them. Give redis://user:password@${parsed.host} (an ACL user; rediss:// for TLS), or --insecure-redis if this network is trusted (README "Securing Redis")`,
+  );
+}
+
 /** Where a run's record is, for messages. */
 export function recordName(store: RunStore, runId: string): string {
   const path = (store as { path?: (id: string) => string }).path;
@@ -88,7 +113,7 @@ export async function closeCli(): Promise<void> {
  */
 export async function cliTakeover(
   who: string,
-  options: Pick<TakeoverOptions, 'tools' | 'llm' | 'executor'>,
+  options: Pick<TakeoverOptions, 'tools' | 'llm' | 'executor' | 'mcp'>,
   say: (line: string) => void,
 ): Promise<Takeover> {
   const { takeOverRuns } = await import('../service/takeover.js');

@@ -9,8 +9,10 @@ import { EXIT, ExitError } from './exit.js';
 import { safeText } from './format.js';
 import { modelFor, registryFor, type RunFlags } from './run-command.js';
 import { cliExecutor, cliTakeover, redisStore, redisUrl, shownUrl } from './store.js';
+import { admitFromRecords } from '../service/job-admission.js';
+import { readMcpConfig } from '../tools/mcp/config.js';
 
-export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'llmConcurrency'> {
+export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'llmConcurrency' | 'mcp'> {
   lockDuration?: number;
   grace?: number;
   coordinate?: boolean;
@@ -24,7 +26,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
       EXIT.invalid,
       'braid worker needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL',
     );
-  await redisStore('braid worker'); // fails at once, naming the URL, when Redis does not answer
+  const store = await redisStore('braid worker'); // fails at once, naming the URL, when Redis does not answer
   const registry = await registryFor(flags.tools);
   const llm = modelFor(flags);
   const say = (line: string) => void (flags.quiet || process.stderr.write(`${line}\n`));
@@ -35,6 +37,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
     concurrency: flags.concurrency,
     lockDurationMs: flags.lockDuration,
     telemetry: Boolean(process.env.BRAID_OTEL),
+    admit: admitFromRecords(store),
+    onRefused: (jobId, queue, reason) =>
+      process.stderr.write(`braid worker: refused job ${safeText(jobId)} of queue ${queue}: ${safeText(reason)}\n`),
     onAttempt: (r, result) =>
       say(
         `  ${result.status === 'succeeded' ? '✓' : result.status === 'failed' ? '✗' : '·'} ${safeText(r.runId)} ${safeText(r.taskId)} (${safeText(r.tool)}, attempt ${r.attempt}) ${result.status}${'durationMs' in result ? ` in ${Math.round(result.durationMs)} ms` : ''}${result.status === 'failed' ? `: ${safeText(result.error.message)}` : ''}`,
@@ -42,7 +47,16 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
   });
   await worker.start();
   const takeover = flags.coordinate
-    ? await cliTakeover('braid worker', { tools: registry.list(), llm, executor: await cliExecutor() }, say)
+    ? await cliTakeover(
+        'braid worker',
+        {
+          tools: registry.list(),
+          llm,
+          executor: await cliExecutor(),
+          ...(flags.mcp ? { mcp: await readMcpConfig(flags.mcp) } : {}),
+        },
+        say,
+      )
     : undefined;
   say(
     `braid worker ${process.pid}: ${registry.list().length} tools, queues ${worker.queues.join(', ')}, concurrency ${flags.concurrency ?? 4}, Redis ${shownUrl(url)}${takeover ? ', continuing orphaned runs' : ''}\n(SIGTERM or Ctrl-C stops it: running attempts finish first, up to ${Math.round((flags.grace ?? 30_000) / 1000)} s)`,

@@ -4,9 +4,9 @@ import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationErro
 import { checkInputs } from '../spec/input-check.js';
 import type { RunEvent, RunEventBody } from '../core/events.js';
 import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
-import type { RunHeader, RunLog, RunStore } from '../store/types.js';
+import type { RunHeader, RunLog, RunRecord, RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
-import { mcpServersOf, type McpServers } from '../tools/mcp/config.js';
+import { assertMcpAllowed, mcpServersOf, type McpServers } from '../tools/mcp/config.js';
 import type { Tool } from '../tools/types.js';
 
 /** An open source of tools (an `McpPool`): the run uses its tools and leaves it open. */
@@ -186,6 +186,12 @@ export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'sto
    * Record this decision first, under the same lock as the continuation (`braid approve`, `POST /runs/:id/approve`).
    */
   readonly approve?: Approval;
+  /**
+   * The MCP servers a recorded workflow may start (workflow-spec.md §9): each of its `mcp_servers` must be one of
+   * these with the same settings, else the run is not continued (`E_CONFIG` naming the server). A record is data:
+   * it never decides which programs this process starts. @default the servers of `mcp` when it is a config
+   */
+  readonly allowMcp?: McpServers;
 }
 
 /** A run whose lock is held, checked and ready to continue. */
@@ -209,11 +215,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
-    const { header } = record;
-    if (!header)
-      throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, {
-        retryable: false,
-      });
+    const header = headerOf(runId, record);
     // The lock is ours: whoever wrote the record last has stopped (a run without run.finished was interrupted).
     const before = foldRun(record);
     const decision = approve && approvalEvent(runId, record.events, before, approve);
@@ -226,6 +228,8 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
         release: () => lock.release(),
       };
     }
+    const allowed = options.allowMcp ?? (isToolSource(options.mcp) ? undefined : options.mcp);
+    assertMcpAllowed(mcpServersOf(header.workflow), allowed, `run "${runId}"`);
     const { workflow, registry, close } = await prepare(header.workflow, options);
     return {
       runId,
@@ -273,6 +277,19 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
  */
 export async function resumeRun(runId: string, options: ResumeOptions): Promise<RunResult> {
   return (await prepareResume(runId, options)).start();
+}
+
+/**
+ * The header of a record that may be continued: `E_UNTRUSTED` when the store could not authenticate it (nothing a
+ * forged record names is loaded, started or run), `E_RECORD` when it has none.
+ */
+function headerOf(runId: string, record: RunRecord): RunHeader {
+  if (record.untrusted) throw new BraidError('E_UNTRUSTED', record.untrusted);
+  if (!record.header)
+    throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, {
+      retryable: false,
+    });
+  return record.header;
 }
 
 /** The `task.approval` event for a decision, after checking the task waits for one not yet given. */
@@ -327,6 +344,7 @@ export async function approveTask(
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
+    headerOf(runId, record);
     const run = foldRun(record);
     const event = approvalEvent(runId, record.events, run, { taskId, ...decision });
     const log = await store.reopen(runId, lock);
@@ -346,10 +364,7 @@ export async function cancelRecordedRun(store: RunStore, runId: string): Promise
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
-    if (!record.header)
-      throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, {
-        retryable: false,
-      });
+    headerOf(runId, record);
     const run = foldRun(record);
     if (run.status !== 'waiting' && run.status !== 'interrupted' && run.status !== 'running') {
       throw new BraidError('E_RUN_STATE', `run "${runId}" already finished (${run.status})`, { retryable: false });
@@ -406,6 +421,9 @@ async function prepare(source: unknown, options: Pick<RunOptions, 'tools' | 'bui
   }
 }
 
+const isToolSource = (mcp: RunOptions['mcp']): mcp is McpToolSource =>
+  typeof (mcp as McpToolSource | undefined)?.tools === 'function';
+
 const NO_MCP = { tools: [] as Tool[], close: async () => {} };
 
 /**
@@ -417,8 +435,7 @@ async function mcpToolsFor(
   raw: unknown,
   given: RunOptions['mcp'],
 ): Promise<{ tools: Tool[]; close: () => Promise<void> }> {
-  if (given && typeof (given as McpToolSource).tools === 'function')
-    return { tools: await (given as McpToolSource).tools(), close: async () => {} };
+  if (isToolSource(given)) return { tools: await (given as McpToolSource).tools(), close: async () => {} };
   const servers = { ...(given as McpServers | undefined), ...mcpServersOf(raw) };
   if (Object.keys(servers).length === 0) return NO_MCP;
   const { McpPool } = await import('../tools/mcp/client-tools.js');

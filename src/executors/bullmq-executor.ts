@@ -21,6 +21,7 @@ import {
   DEFAULT_PREFIX,
   jobIdOf,
   queueOf,
+  Seal,
   telemetryOption,
   type JobReport,
   type RedisQueueOptions,
@@ -61,11 +62,13 @@ export class BullmqExecutor implements AttemptExecutor {
   readonly #checked = new Set<string>();
   /** Tools that run in this process (`runsInProcess`); the run's concurrency holds for them too. */
   readonly #local = new LocalExecutor();
+  readonly #seal: Seal;
   #telemetry?: ReturnType<typeof telemetryOption>;
 
   constructor(options: BullmqExecutorOptions) {
     this.#options = options;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#seal = new Seal(options.secret);
     this.#redis = new Redis(options.redis, { maxRetriesPerRequest: null });
     this.#redis.on('error', () => {});
     const concurrency = options.concurrency ?? Infinity;
@@ -88,10 +91,11 @@ export class BullmqExecutor implements AttemptExecutor {
     };
     for (const [id, p] of this.#pending)
       if (p.request.runId === runId) this.#settle(id, { status: 'failed', error, durationMs: 0, endedAt: isoNow() });
+    const sealed = this.#seal.seal('cancel', runId, reason.message);
     void this.#redis
       .multi()
-      .set(cancelledKey(this.#prefix, runId), reason.message, 'EX', CANCELLED_TTL_S)
-      .publish(cancelChannel(this.#prefix), JSON.stringify({ runId, message: reason.message }))
+      .set(cancelledKey(this.#prefix, runId), JSON.stringify(sealed), 'EX', CANCELLED_TTL_S)
+      .publish(cancelChannel(this.#prefix), JSON.stringify({ runId, ...sealed }))
       .exec()
       .catch(() => {});
   }
@@ -114,7 +118,7 @@ export class BullmqExecutor implements AttemptExecutor {
     );
     try {
       const { queue } = await this.#channel(name);
-      const job = await queue.add(request.tool, request, {
+      const job = await queue.add(request.tool, this.#seal.seal('job', `${name}|${id}`, request), {
         jobId: id,
         attempts: 1,
         removeOnComplete: { age: 3600, count: 10_000 },
@@ -143,7 +147,7 @@ export class BullmqExecutor implements AttemptExecutor {
     if (state !== 'completed' && state !== 'failed') return;
     const done = await queue.getJob(job.id!);
     if (!done) return;
-    const result = state === 'completed' ? (done.returnvalue as AttemptResult) : workerFailure(done.failedReason);
+    const result = state === 'completed' ? this.#result(job.id!, done.returnvalue) : workerFailure(done.failedReason);
     if (result.status !== 'cancelled') this.#markStarted(job.id!);
     this.#settle(job.id!, result);
   }
@@ -168,13 +172,17 @@ export class BullmqExecutor implements AttemptExecutor {
     });
     events.on('error', () => {});
     events.on('progress', ({ jobId, data }) => {
-      if (typeof data !== 'object' || data === null) return;
-      const report = data as JobReport;
+      let report: JobReport;
+      try {
+        report = this.#seal.open<JobReport>('report', jobId, data);
+      } catch {
+        return; // not from a worker with the secret: believed in nothing
+      }
       if (report.type === 'started') return this.#markStarted(jobId, report.worker);
       this.#pending.get(jobId)?.host.forward(report);
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      const result = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as AttemptResult;
+      const result = this.#result(jobId, returnvalue);
       if (result.status !== 'cancelled') this.#markStarted(jobId);
       this.#settle(jobId, result);
     });
@@ -184,6 +192,25 @@ export class BullmqExecutor implements AttemptExecutor {
     });
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     return { queue, events };
+  }
+
+  /**
+   * A job's return value as the attempt's result, once its MAC shows a worker with the secret made it; else a
+   * failure that is not retried (something wrote results into Redis that no worker produced).
+   */
+  #result(jobId: string, returnvalue: unknown): AttemptResult {
+    try {
+      const sealed: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
+      return this.#seal.open<AttemptResult>('result', jobId, sealed);
+    } catch (err) {
+      const message = BraidError.is(err) ? err.message : `the result of job ${jobId} cannot be read`;
+      return {
+        status: 'failed',
+        error: { message, code: 'E_UNTRUSTED', retryable: false },
+        durationMs: 0,
+        endedAt: isoNow(),
+      };
+    }
   }
 
   /** A worker starts the attempt: the scheduler records its start (once, even when it is re-delivered). */

@@ -9,8 +9,14 @@
  *   follow, as job progress ({@link JobReport}).
  * - Cancelling a run sets `<prefix>:cancelled:<runId>` (checked before an attempt starts) and publishes the
  *   run id on `<prefix>:cancel` (aborts attempts already running).
+ * - Every message is sealed ({@link Seal}): JSON text and a MAC under the shared secret's `jobs` key, bound to
+ *   what it is (a job, a result, a report, a cancel) and where it belongs (the queue and job id, the run). A
+ *   worker runs nothing a process without the secret wrote into Redis, and a coordinator believes no result
+ *   or report it did not get from a worker with the secret (workflow-spec.md §9).
  */
 import type { ConnectionOptions, Telemetry } from 'bullmq';
+import { braidSecret, Mac } from '../core/secret.js';
+import { BraidError } from '../errors.js';
 import type { ToolLimits } from '../tools/types.js';
 import type { AttemptEvent, AttemptRequest } from './contract.js';
 
@@ -19,6 +25,8 @@ export interface RedisQueueOptions {
   readonly redis: string;
   /** Namespace of the queues' keys. @default 'braid:q' */
   readonly prefix?: string;
+  /** The secret shared by coordinators and workers (workflow-spec.md §9). @default braidSecret() */
+  readonly secret?: Buffer | string;
 }
 
 export const DEFAULT_PREFIX = 'braid:q';
@@ -58,4 +66,38 @@ export async function telemetryOption(enabled: boolean | undefined): Promise<{ t
   if (!enabled) return {};
   const { BullMQOtel } = await import('bullmq-otel');
   return { telemetry: new BullMQOtel({ tracerName: 'braid' }) as Telemetry };
+}
+
+/** What a sealed message is; a MAC made for one kind is never valid for another. */
+export type SealKind = 'job' | 'result' | 'report' | 'cancel';
+
+/** A message as it travels through Redis: its JSON text and the MAC over kind, binding and text. */
+export interface Sealed {
+  readonly body: string;
+  readonly mac: string;
+}
+
+/** Seals and opens the messages of the wire under the `jobs` key of the shared secret. */
+export class Seal {
+  readonly #mac: Mac;
+
+  constructor(secret: Buffer | string = braidSecret()) {
+    this.#mac = new Mac(secret, 'jobs');
+  }
+
+  seal(kind: SealKind, binding: string, value: unknown): Sealed {
+    const body = JSON.stringify(value);
+    return { body, mac: this.#mac.sign(kind, binding, body) };
+  }
+
+  /** The value, or `E_UNTRUSTED` when the message is not one a process with the secret sealed for this place. */
+  open<T>(kind: SealKind, binding: string, sealed: unknown): T {
+    const { body, mac } = (typeof sealed === 'object' && sealed !== null ? sealed : {}) as Partial<Sealed>;
+    if (typeof body !== 'string' || !this.#mac.verify(mac, kind, binding, body))
+      throw new BraidError(
+        'E_UNTRUSTED',
+        `a ${kind} in Redis failed its MAC check (${binding.slice(0, 200)}): it was not written by a braid process with this secret (every coordinator and worker must share BRAID_SECRET); refused`,
+      );
+    return JSON.parse(body) as T;
+  }
 }

@@ -5,8 +5,13 @@
  * reaches its attempts here through a Redis channel. SIGTERM: {@link BraidWorker.close} stops taking jobs
  * and lets running ones finish within a grace period; after `kill -9` the jobs stall and BullMQ hands them to
  * another worker.
+ *
+ * Redis is not trusted: a job runs only when its MAC shows a coordinator with the shared secret sealed it for
+ * this queue and job id (so it cannot be replayed for another task), and, with {@link BraidWorkerOptions.admit},
+ * when the run's authenticated record has that task with that tool. A refused job fails at once (not retried)
+ * and is reported through `onRefused`.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { isoNow } from '../core/clock.js';
@@ -20,11 +25,14 @@ import {
   connectionOf,
   DEFAULT_PREFIX,
   hasLimits,
+  jobIdOf,
   queueOf,
+  Seal,
   SHARED_QUEUE,
   telemetryOption,
   type JobReport,
   type RedisQueueOptions,
+  type Sealed,
 } from './bullmq-wire.js';
 import type { AttemptEvent, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 import { LocalExecutor } from './local.js';
@@ -47,6 +55,13 @@ export interface BraidWorkerOptions extends RedisQueueOptions {
   readonly telemetry?: boolean;
   /** Each attempt this worker ended (for a log line). */
   readonly onAttempt?: (request: AttemptRequest, result: AttemptResult) => void;
+  /**
+   * Checks an authentic request against the run's record before it runs (the CLI checks that the run is open
+   * and its recorded workflow has the task with that tool): the reason to refuse it, or undefined.
+   */
+  readonly admit?: (request: AttemptRequest) => Promise<string | undefined>;
+  /** A job this worker refused to run (a bad MAC, a job id that is not the request's, `admit`'s reason). */
+  readonly onRefused?: (jobId: string, queue: string, reason: string) => void;
 }
 
 /** This process, as `task.started` names it. */
@@ -60,12 +75,14 @@ export class BraidWorker {
   readonly #workers: Worker[] = [];
   readonly #redis: Redis;
   readonly #subscriber: Redis;
+  readonly #seal: Seal;
   /** Per run with attempts here: aborted when the run is cancelled (the tools' signals follow it). */
   readonly #runs = new Map<string, { readonly controller: AbortController; attempts: number }>();
 
   constructor(options: BraidWorkerOptions) {
     this.#options = options;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.#seal = new Seal(options.secret);
     for (const tool of options.tools) this.#tools.set(tool.name, tool);
     this.#redis = new Redis(options.redis, { maxRetriesPerRequest: null });
     this.#subscriber = new Redis(options.redis, { maxRetriesPerRequest: null });
@@ -81,12 +98,13 @@ export class BraidWorker {
   async start(): Promise<void> {
     this.#subscriber.on('message', (_channel, message) => {
       try {
-        const { runId, message: reason } = JSON.parse(message) as { runId: string; message: string };
+        const { runId, ...sealed } = JSON.parse(message) as { runId: string };
+        const reason = this.#seal.open<string>('cancel', runId, sealed);
         const err = new BraidError('E_CANCELLED', reason, { retryable: false });
         this.#runs.get(runId)?.controller.abort(err);
         this.#local.cancel(runId, err);
       } catch {
-        // not ours
+        // not ours, or not from a process with the secret
       }
     });
     await this.#subscriber.subscribe(cancelChannel(this.#prefix));
@@ -139,11 +157,39 @@ export class BraidWorker {
     }
   }
 
-  async #process(job: Job, signal: AbortSignal | undefined): Promise<AttemptResult> {
-    const request = job.data as AttemptRequest;
+  async #process(job: Job, signal: AbortSignal | undefined): Promise<Sealed> {
+    const request = await this.#admitted(job);
     const result = await this.#attempt(job, request, signal ?? new AbortController().signal);
     this.#options.onAttempt?.(request, result);
-    return result;
+    return this.#seal.seal('result', job.id!, result);
+  }
+
+  /** The job's request, once it proves authentic and admitted; else the job fails for good (UnrecoverableError). */
+  async #admitted(job: Job): Promise<AttemptRequest> {
+    let reason: string | undefined;
+    let request: AttemptRequest | undefined;
+    try {
+      request = this.#seal.open<AttemptRequest>('job', `${job.queueName}|${job.id}`, job.data);
+      if (jobIdOf(request) !== job.id) reason = `job id ${job.id} is not the id of the attempt it carries`;
+      else reason = await this.#options.admit?.(request);
+    } catch (err) {
+      reason = BraidError.is(err) ? err.message : `unreadable job: ${String((err as Error)?.message)}`;
+    }
+    if (reason === undefined && request) return request;
+    const why = reason ?? 'refused';
+    this.#options.onRefused?.(String(job.id), job.queueName, why);
+    throw new UnrecoverableError(`refused by worker ${WORKER}: ${why}`);
+  }
+
+  /** Whether a cancel mark is there and was set by a process with the secret. */
+  #cancelled(runId: string, mark: string | null): boolean {
+    if (mark === null) return false;
+    try {
+      this.#seal.open('cancel', runId, JSON.parse(mark));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #attempt(job: Job, request: AttemptRequest, signal: AbortSignal): Promise<AttemptResult> {
@@ -159,7 +205,10 @@ export class BraidWorker {
     }
     // Reports go out in order, and all of them before the result.
     let sent: Promise<unknown> = Promise.resolve();
-    const report = (e: JobReport) => void (sent = sent.then(() => job.updateProgress(e)).catch(() => {}));
+    const report = (e: JobReport) =>
+      void (sent = sent
+        .then(() => job.updateProgress(this.#seal.seal('report', job.id!, e) as unknown as object))
+        .catch(() => {}));
     const { llm, services = {} } = this.#options;
     const run = this.#runs.get(request.runId) ?? { controller: new AbortController(), attempts: 0 };
     this.#runs.set(request.runId, run);
@@ -175,7 +224,8 @@ export class BraidWorker {
     run.attempts++;
     try {
       // A run cancelled while this attempt waited in the queue (a cancel from now on aborts `run.controller`).
-      if (await this.#redis.exists(cancelledKey(this.#prefix, request.runId))) return { status: 'cancelled' };
+      if (this.#cancelled(request.runId, await this.#redis.get(cancelledKey(this.#prefix, request.runId))))
+        return { status: 'cancelled' };
       const result = await this.#local.execute(request, host);
       await sent;
       return result;

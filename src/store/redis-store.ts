@@ -8,9 +8,14 @@
  * token, so a writer that lost its lease (it stalled past it and another process took the run over) stops
  * with `E_LOCKED` instead of writing into a run someone else continues. Runs not finished are kept in a set
  * (`<prefix>:open`), so a coordinator can find interrupted runs whose lease expired ({@link openRuns}).
+ *
+ * Redis is not trusted: the header and every event carry a MAC under the `records` key of the shared secret
+ * (workflow-spec.md §9), bound to the run. An event whose MAC fails is reported and left out; a header whose MAC
+ * fails (or that has none) makes the record `untrusted`: shown with that problem, never resumed or taken over.
  */
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
+import { braidSecret, Mac } from '../core/secret.js';
 import { BraidError } from '../errors.js';
 import type { RunEvent } from '../core/events.js';
 import { RunLockedError, type LockOwner } from './run-lock.js';
@@ -21,14 +26,16 @@ export interface RedisRunStoreOptions {
   readonly prefix?: string;
   /** How long a writer's lease lasts without renewal (it is renewed every third of it). @default 15000 */
   readonly leaseMs?: number;
+  /** The secret shared by every process of this Redis (workflow-spec.md §9). @default braidSecret() */
+  readonly secret?: Buffer | string;
 }
 
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-/** KEYS: lock, events, open set; ARGV: token, run id, '1' when the batch ends the run, then the events. */
+/** KEYS: lock, events, open set; ARGV: token, run id, '1' when the batch ends the run, then each event and its MAC. */
 const APPEND = `if redis.call('get', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LEASE_LOST') end
-for i = 4, #ARGV do redis.call('xadd', KEYS[2], '*', 'e', ARGV[i]) end
+for i = 4, #ARGV, 2 do redis.call('xadd', KEYS[2], '*', 'e', ARGV[i], 'm', ARGV[i + 1]) end
 if ARGV[3] == '1' then redis.call('srem', KEYS[3], ARGV[2]) end
-return #ARGV - 3`;
+return (#ARGV - 3) / 2`;
 const RENEW =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
@@ -36,6 +43,9 @@ export class RedisRunStore implements RunStore {
   readonly redis: Redis;
   readonly #prefix: string;
   readonly #leaseMs: number;
+  readonly #mac: Mac;
+  /** Headers read and found authentic, by run (a header is written once, never changed). */
+  readonly #headers = new Map<string, RunHeader>();
   /** Logs of this process being closed (their last appends and lock release still on the way), by run. */
   readonly #closing = new Map<string, Promise<void>>();
 
@@ -46,6 +56,67 @@ export class RedisRunStore implements RunStore {
     this.redis.on('error', () => {});
     this.#prefix = options.prefix ?? 'braid';
     this.#leaseMs = options.leaseMs ?? 15_000;
+    this.#mac = new Mac(options.secret ?? braidSecret(), 'records');
+  }
+
+  /** The stored form of a header: its JSON and the MAC that binds it to the run. */
+  #sealHeader(header: RunHeader): string {
+    const json = JSON.stringify(header);
+    return JSON.stringify({ mac: this.#mac.sign('header', header.runId, json), header: json });
+  }
+
+  /** A stored header, or why it is not to be trusted. */
+  #openHeader(runId: string, stored: string): { header?: RunHeader; untrusted?: string } {
+    try {
+      const { mac, header } = JSON.parse(stored) as { mac?: unknown; header?: unknown };
+      if (typeof header === 'string' && this.#mac.verify(mac, 'header', runId, header)) {
+        const parsed = JSON.parse(header) as RunHeader;
+        if (parsed.runId === runId) return { header: parsed };
+      }
+    } catch {
+      // not a sealed header at all
+    }
+    return {
+      untrusted: `the header of run "${runId}" in Redis failed its MAC check: it was not written by a braid process with this secret (a forged record, one from before records were signed, or another BRAID_SECRET); it is never resumed or taken over`,
+    };
+  }
+
+  /** An event as stored: the MAC over its JSON text, bound to the run. */
+  #eventMac(runId: string, line: string): string {
+    return this.#mac.sign('event', runId, line);
+  }
+
+  /** A stream entry's event when its MAC checks out; else a problem to report. */
+  #openEvent(runId: string, id: string, fields: string[]): RunEvent | string {
+    const line = fields[1];
+    if (fields[0] !== 'e' || fields[2] !== 'm' || !this.#mac.verify(fields[3], 'event', runId, line))
+      return `stream entry ${id} failed its MAC check (not written by a braid process with this secret), ignored`;
+    try {
+      return JSON.parse(line) as RunEvent;
+    } catch (err) {
+      return `stream entry ${id}: ${(err as Error).message}, ignored`;
+    }
+  }
+
+  /**
+   * The run's header when it is authentic (cached: a header never changes); undefined when there is none or
+   * it fails its MAC check. Workers check the jobs they get against it.
+   */
+  async trustedHeader(runId: string): Promise<RunHeader | undefined> {
+    const known = this.#headers.get(runId);
+    if (known) return known;
+    const stored = await this.redis.get(this.#key(runId, 'header'));
+    const header = stored === null ? undefined : this.#openHeader(runId, stored).header;
+    if (header) {
+      if (this.#headers.size >= 1000) this.#headers.delete(this.#headers.keys().next().value!);
+      this.#headers.set(runId, header);
+    }
+    return header;
+  }
+
+  /** Whether the run has not finished (it is in the set of open runs). */
+  async isOpen(runId: string): Promise<boolean> {
+    return (await this.redis.sismember(this.#open, runId)) === 1;
   }
 
   #key(runId: string, part: 'header' | 'events' | 'lock'): string {
@@ -67,7 +138,7 @@ export class RedisRunStore implements RunStore {
   async create(header: RunHeader): Promise<RunLog> {
     const lock = await this.lock(header.runId);
     try {
-      const created = await this.redis.set(this.#key(header.runId, 'header'), JSON.stringify(header), 'NX');
+      const created = await this.redis.set(this.#key(header.runId, 'header'), this.#sealHeader(header), 'NX');
       if (created !== 'OK')
         throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in Redis`, { retryable: false });
       await this.redis
@@ -136,16 +207,21 @@ export class RedisRunStore implements RunStore {
       this.redis.exists(this.#key(runId, 'lock')),
     ]);
     if (header === null) throw noSuchRun(runId);
-    const problems: string[] = [];
+    const opened = this.#openHeader(runId, header);
+    const problems: string[] = opened.untrusted ? [opened.untrusted] : [];
     const events: RunEvent[] = [];
     for (const [id, fields] of entries) {
-      try {
-        events.push(JSON.parse(fields[1]) as RunEvent);
-      } catch (err) {
-        problems.push(`stream entry ${id}: ${(err as Error).message}, ignored`);
-      }
+      const event = this.#openEvent(runId, id, fields);
+      if (typeof event === 'string') problems.push(event);
+      else events.push(event);
     }
-    return { header: JSON.parse(header) as RunHeader, events, problems, live: held === 1 };
+    return {
+      header: opened.header,
+      events,
+      problems,
+      live: held === 1,
+      ...(opened.untrusted ? { untrusted: opened.untrusted } : {}),
+    };
   }
 
   /**
@@ -158,18 +234,15 @@ export class RedisRunStore implements RunStore {
   ): AsyncGenerator<RunEvent> {
     if (!(await this.redis.exists(this.#key(runId, 'header')))) throw noSuchRun(runId);
     const key = this.#key(runId, 'events');
+    const open = (id: string, fields: string[]) => this.#openEvent(runId, id, fields);
     const afterSeq = options.afterSeq ?? 0;
     let last = '0-0';
     let finished = false;
-    const take = function* (entries: [string, string[]][]) {
+    const take = function* (this: void, entries: [string, string[]][]) {
       for (const [id, fields] of entries) {
         last = id;
-        let event: RunEvent;
-        try {
-          event = JSON.parse(fields[1]) as RunEvent;
-        } catch {
-          continue; // read() reports unreadable entries
-        }
+        const event = open(id, fields);
+        if (typeof event === 'string') continue; // read() reports unreadable and unauthentic entries
         if (event.type === 'run.finished') finished = true;
         if (event.seq > afterSeq) yield event;
       }
@@ -244,6 +317,7 @@ export class RedisRunStore implements RunStore {
   #log(runId: string, lock: RedisLock): RunLog {
     const keys = [this.#key(runId, 'lock'), this.#key(runId, 'events'), this.#open];
     const storeRedis = this.redis;
+    const mac = (line: string) => this.#eventMac(runId, line);
     let buffer: string[] = [];
     let finished = false;
     let pending: Promise<void> = Promise.resolve();
@@ -264,7 +338,7 @@ export class RedisRunStore implements RunStore {
             ),
           );
         }
-        buffer.push(line);
+        buffer.push(line, mac(line));
         if (event.type === 'run.finished') finished = true;
         if (!scheduled) {
           scheduled = true;

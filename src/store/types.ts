@@ -57,6 +57,11 @@ export interface RunRecord {
    * record is told from an interrupted one by it, not by asking whether the writer's pid lives here.
    */
   readonly live?: boolean;
+  /**
+   * Why the record is not to be believed (a store that authenticates records, e.g. Redis, found its header's MAC
+   * wrong): such a record is shown with this problem and never resumed, approved, cancelled or taken over.
+   */
+  readonly untrusted?: string;
 }
 
 export interface RunStore {

@@ -44,3 +44,35 @@ export function mcpServersOf(workflow: unknown): McpServers | undefined {
   const parsed = mcpServersSchema.safeParse(raw);
   return parsed.success ? parsed.data : undefined; // a bad section is reported by validation
 }
+
+/**
+ * Refuse `servers` (a recorded workflow's `mcp_servers`) unless each is in `allowed` with the same settings
+ * (command, arguments, environment, URL, headers): a stored record never makes this process start a program or
+ * reach an address its operator did not configure (workflow-spec.md §9). `E_CONFIG` names the first that is not.
+ */
+export function assertMcpAllowed(
+  servers: McpServers | undefined,
+  allowed: McpServers | undefined,
+  where: string,
+): void {
+  for (const [name, server] of Object.entries(servers ?? {})) {
+    const mine = allowed && Object.hasOwn(allowed, name) ? allowed[name] : undefined;
+    if (mine && stable(mine) === stable(server)) continue;
+    throw new BraidError(
+      'E_CONFIG',
+      `${where}: MCP server "${name}" is not in this process's allow-list${mine ? ' (a server of that name is, with other settings)' : ''}: a recorded workflow may only use servers configured here; give them with --mcp servers.json (the same settings as in the workflow)`,
+      { retryable: false },
+    );
+  }
+}
+
+/** JSON with keys sorted: equal for equal settings whatever order their keys were written in. */
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value) ?? 'null';
+}
