@@ -29,3 +29,6 @@ for (const stream of [process.stdout, process.stderr]) {
 const { main } = await import(entry.href);
 const code = await main(args);
 process.exitCode = code;
+// The command is done and its record written: a connection that still hangs (a Redis that went away with
+// commands queued) must not keep the process alive. Unref'd: a process with nothing left exits at once.
+setTimeout(() => process.exit(code), 5000).unref();

@@ -295,6 +295,86 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     expect(sent.map((s) => s.trace)).toContain(processed.trace);
   }, 30_000);
 
+  /**
+   * Takeovers end with the truth: a coordinator that loses its lease (Redis down past it, or the coordinator
+   * stalled past it) stops and exits without cancelling the attempts workers run; a worker --coordinate takes
+   * the run over, keeps what happened as facts, and the run ends succeeded with every task run, never
+   * "succeeded" with tasks skipped because of a cancel.
+   */
+  async function truthTrial(name: string, disrupt: (coordinator: ChildProcess) => Promise<void>) {
+    dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
+    const lease = { BRAID_LEASE_MS: '1000' };
+    for (let i = 0; i < 2; i++)
+      start(['worker', '--tools', TOOLS, '--lock-duration', '1000', '--coordinate', '--grace', '0'], lease);
+    await until(() => children.every((c) => (c as ChildProcess & { err: string }).err.includes('braid worker ')));
+    const fan = Array.from({ length: 6 }, (_, i) => `p${i}`);
+    const chain = Array.from({ length: 4 }, (_, i) => `c${i}`);
+    const file = flowFile(name, [
+      { id: 's', tool: 'step', input: { ms: 200 } },
+      ...fan.map((id) => ({ id, tool: 'step', input: { ms: 600 }, dependencies: ['s'] })),
+      { id: 'j', tool: 'step', input: { ms: 100 }, dependencies: fan },
+      ...chain.map((id, i) => ({ id, tool: 'step', input: { ms: 300 }, dependencies: [i ? chain[i - 1] : 'j'] })),
+      { id: 'send', tool: 'step', input: { ms: 0 }, dependencies: [chain.at(-1)] },
+    ]);
+    const coordinator = start(['run', file, '--tools', TOOLS, '--quiet'], lease);
+    await until(() => trace().find((t) => t.task === 'p0' && t.what === 'start'));
+    await disrupt(coordinator);
+    // The coordinator that lost its lease stops and exits.
+    await Promise.race([exited(coordinator), until(() => false, 30_000)]);
+    const runs = async () =>
+      (
+        JSON.parse((await braid(['runs', '--json'], { env: env() })).stdout) as {
+          runId: string;
+          workflow: string;
+          status: string;
+        }[]
+      ).find((r) => r.workflow === name);
+    const ended = await until(async () => {
+      const r = await runs();
+      return r && r.status !== 'running' && r.status !== 'interrupted' && r;
+    }, 60_000);
+    const show = JSON.parse((await braid(['show', ended.runId, '--json'], { env: env() })).stdout) as {
+      status: string;
+      tasks: Record<string, { status: string; reason?: string }>;
+    };
+    expect(show.status).toBe('succeeded');
+    for (const [id, t] of Object.entries(show.tasks)) {
+      expect(t, id).toMatchObject({ status: 'succeeded' });
+      expect(
+        trace().some((x) => x.task === id && x.what === 'end'),
+        `${id} ran to its end`,
+      ).toBe(true);
+    }
+    return { coordinator, runId: ended.runId };
+  }
+
+  it('Redis down longer than the lease: the old coordinator exits, a worker --coordinate finishes the run, every task succeeded', async () => {
+    const { coordinator } = await truthTrial('outage', () => redis.restart(2500));
+    expect(coordinator.exitCode ?? coordinator.signalCode).not.toBeNull();
+  }, 120_000);
+
+  it('a coordinator stalled past its lease (SIGSTOP): it exits when it wakes, and the run that was taken over succeeds', async () => {
+    const { coordinator, runId } = await truthTrial('stalled', async (c) => {
+      c.kill('SIGSTOP');
+      await new Promise((r) => setTimeout(r, 2500));
+      await until(() => children.some((w) => (w as ChildProcess & { err: string }).err.includes('took over run')));
+      c.kill('SIGCONT');
+    });
+    expect((coordinator as ChildProcess & { err: string }).err).toMatch(/lost the lease/);
+    expect(children.some((w) => (w as ChildProcess & { err: string }).err.includes(`took over run ${runId}`))).toBe(
+      true,
+    );
+  }, 120_000);
+
+  it('ten short Redis restarts during a run: it ends succeeded with every task run', async () => {
+    await truthTrial('restarts', async () => {
+      for (let i = 0; i < 10; i++) {
+        await redis.restart(150);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    });
+  }, 180_000);
+
   it('Redis restarted mid-run (with persistence on): the run completes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'braid-dist-'));
     await workers(1);

@@ -241,6 +241,10 @@ async function withRunUi(
   ];
   try {
     const result = await start({ onEvent, signal: controller.signal });
+    // This process lost the run (its lease ran out, e.g. it stalled or Redis was gone): it stops here, and the
+    // process that took the run over finishes it. Its outcome is in the record, not in this summary.
+    if (result.error?.code === 'E_LOCKED')
+      process.stderr.write(`braid: ${safeText(result.error.message)}; see it with: braid show ${result.runId}\n`);
     logger?.drain();
     tracer?.drain();
     progress?.stop();

@@ -50,10 +50,13 @@ export async function redisStore(command: string): Promise<RedisRunStore> {
 export async function cliExecutor(concurrency?: number): Promise<AttemptExecutor | undefined> {
   const url = redisUrl();
   if (!url) return undefined;
-  await cliStore(); // fails at once, naming the URL, when Redis does not answer
+  // fails at once, naming the URL, when Redis does not answer
+  const store = (await cliStore()) as RedisRunStore;
   const { BullmqExecutor } = await import('../executors/bullmq-executor.js');
   const executor = new BullmqExecutor({
     redis: url,
+    // The lease's generation fences this coordinator's attempts and cancels (README "Scaling out").
+    generationOf: (runId) => store.generationOf(runId),
     concurrency,
     telemetry: Boolean(process.env.BRAID_OTEL),
     onNoWorker: (queue) =>

@@ -25,6 +25,8 @@ import {
   telemetryOption,
   type JobReport,
   type RedisQueueOptions,
+  type CancelMark,
+  type SealedResult,
 } from './bullmq-wire.js';
 import { LocalExecutor } from './local.js';
 import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
@@ -36,6 +38,11 @@ export interface BullmqExecutorOptions extends RedisQueueOptions {
   readonly telemetry?: boolean;
   /** Called once when no worker listens on a queue an attempt was sent to (`braid run` prints it). */
   readonly onNoWorker?: (queue: string) => void;
+  /**
+   * The generation of this process's lease on a run (`RedisRunStore.generationOf`): stamped on the run's attempts
+   * and cancels as their fencing token. @default none (generation 0)
+   */
+  readonly generationOf?: (runId: string) => number | undefined;
 }
 
 interface Pending {
@@ -91,7 +98,12 @@ export class BullmqExecutor implements AttemptExecutor {
     };
     for (const [id, p] of this.#pending)
       if (p.request.runId === runId) this.#settle(id, { status: 'failed', error, durationMs: 0, endedAt: isoNow() });
-    const sealed = this.#seal.seal('cancel', runId, reason.message);
+    // This process lost the run (its lease, or its record), but the run is not stopped: the coordinator that takes
+    // it over awaits these same jobs, and their successes are facts. The workers are not told.
+    if (BraidError.is(reason) && (reason.code === 'E_LOCKED' || reason.code === 'E_STORE')) return;
+    const generation = this.#options.generationOf?.(runId) ?? 0;
+    const mark: CancelMark = { message: reason.message, generation };
+    const sealed = this.#seal.seal('cancel', runId, mark);
     void this.#redis
       .multi()
       .set(cancelledKey(this.#prefix, runId), JSON.stringify(sealed), 'EX', CANCELLED_TTL_S)
@@ -109,8 +121,10 @@ export class BullmqExecutor implements AttemptExecutor {
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
-  async #send(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
+  async #send(given: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
     if (host.signal.aborted) return { status: 'cancelled' };
+    const generation = this.#options.generationOf?.(given.runId);
+    const request = generation === undefined ? given : { ...given, generation };
     const id = jobIdOf(request);
     const name = queueOf(host.tool(request.tool));
     const result = new Promise<AttemptResult>((resolve) =>
@@ -118,12 +132,7 @@ export class BullmqExecutor implements AttemptExecutor {
     );
     try {
       const { queue } = await this.#channel(name);
-      const job = await queue.add(request.tool, this.#seal.seal('job', `${name}|${id}`, request), {
-        jobId: id,
-        attempts: 1,
-        removeOnComplete: { age: 3600, count: 10_000 },
-        removeOnFail: { age: 24 * 3600 },
-      });
+      const job = await this.#add(queue, request);
       await this.#alreadyDone(queue, job);
       // Once per queue (CLIENT LIST is not free): is anyone listening?
       if (!this.#checked.has(name)) {
@@ -141,15 +150,57 @@ export class BullmqExecutor implements AttemptExecutor {
     return result;
   }
 
+  /** One job per attempt, its id the attempt's coordinates; a job of that id already there is returned as it is. */
+  #add(queue: Queue, request: AttemptRequest): Promise<Job> {
+    const id = jobIdOf(request);
+    return queue.add(request.tool, this.#seal.seal('job', `${queue.name}|${id}`, request), {
+      jobId: id,
+      attempts: 1,
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 24 * 3600 },
+    });
+  }
+
   /** The job id existed already (the attempt was sent before, e.g. by a coordinator that died) and it ended. */
   async #alreadyDone(queue: Queue, job: Job): Promise<void> {
     const state = await queue.getJobState(job.id!);
     if (state !== 'completed' && state !== 'failed') return;
     const done = await queue.getJob(job.id!);
     if (!done) return;
-    const result = state === 'completed' ? this.#result(job.id!, done.returnvalue) : workerFailure(done.failedReason);
-    if (result.status !== 'cancelled') this.#markStarted(job.id!);
-    this.#settle(job.id!, result);
+    if (state === 'completed') await this.#answer(job.id!, done.returnvalue);
+    else this.#ended(job.id!, workerFailure(done.failedReason));
+  }
+
+  /**
+   * A job's sealed return value: the attempt's result, unless an older generation's cancel (a coordinator that
+   * lost the run stopped it) is all it says; then the attempt is sent again under this generation, with the same
+   * job id. An older generation's success or genuine failure is a fact and settles the attempt.
+   */
+  async #answer(jobId: string, returnvalue: unknown): Promise<void> {
+    const p = this.#pending.get(jobId);
+    if (!p) return;
+    const { result, generation } = this.#result(jobId, returnvalue);
+    if (generation < (p.request.generation ?? 0) && stoppedByCancel(result)) {
+      try {
+        const { queue } = await this.#channel(queueOf(p.host.tool(p.request.tool)));
+        await queue.remove(jobId); // it ended: its id is free for this generation's job
+        await this.#add(queue, p.request);
+      } catch (err) {
+        this.#ended(jobId, {
+          status: 'failed',
+          error: { message: `could not send the attempt to Redis again: ${(err as Error).message}`, retryable: true },
+          durationMs: 0,
+          endedAt: isoNow(),
+        });
+      }
+      return;
+    }
+    this.#ended(jobId, result);
+  }
+
+  #ended(jobId: string, result: AttemptResult): void {
+    if (result.status !== 'cancelled') this.#markStarted(jobId);
+    this.#settle(jobId, result);
   }
 
   #channel(name: string): Promise<Channel> {
@@ -182,14 +233,9 @@ export class BullmqExecutor implements AttemptExecutor {
       this.#pending.get(jobId)?.host.forward(report);
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      const result = this.#result(jobId, returnvalue);
-      if (result.status !== 'cancelled') this.#markStarted(jobId);
-      this.#settle(jobId, result);
+      void this.#answer(jobId, returnvalue);
     });
-    events.on('failed', ({ jobId, failedReason }) => {
-      this.#markStarted(jobId);
-      this.#settle(jobId, workerFailure(failedReason));
-    });
+    events.on('failed', ({ jobId, failedReason }) => this.#ended(jobId, workerFailure(failedReason)));
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     return { queue, events };
   }
@@ -198,17 +244,20 @@ export class BullmqExecutor implements AttemptExecutor {
    * A job's return value as the attempt's result, once its MAC shows a worker with the secret made it; else a
    * failure that is not retried (something wrote results into Redis that no worker produced).
    */
-  #result(jobId: string, returnvalue: unknown): AttemptResult {
+  #result(jobId: string, returnvalue: unknown): { result: AttemptResult; generation: number } {
     try {
       const sealed: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      return this.#seal.open<AttemptResult>('result', jobId, sealed);
+      return this.#seal.open<SealedResult>('result', jobId, sealed);
     } catch (err) {
       const message = BraidError.is(err) ? err.message : `the result of job ${jobId} cannot be read`;
       return {
-        status: 'failed',
-        error: { message, code: 'E_UNTRUSTED', retryable: false },
-        durationMs: 0,
-        endedAt: isoNow(),
+        result: {
+          status: 'failed',
+          error: { message, code: 'E_UNTRUSTED', retryable: false },
+          durationMs: 0,
+          endedAt: isoNow(),
+        },
+        generation: Infinity,
       };
     }
   }
@@ -229,6 +278,11 @@ export class BullmqExecutor implements AttemptExecutor {
     p.resolve(result);
   }
 }
+
+/** The attempt did not run to its end because a cancel stopped it (not because the tool failed). */
+const stoppedByCancel = (r: AttemptResult): boolean =>
+  r.status === 'cancelled' ||
+  (r.status === 'failed' && (r.error.code === 'E_CANCELLED' || r.error.code === 'E_LOCKED'));
 
 /** A job BullMQ failed (it stalled too often, or a worker could not run it at all): retryable. */
 function workerFailure(reason: string | undefined): AttemptResult {

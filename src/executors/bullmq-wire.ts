@@ -18,7 +18,7 @@ import type { ConnectionOptions, Telemetry } from 'bullmq';
 import { braidSecret, Mac } from '../core/secret.js';
 import { BraidError } from '../errors.js';
 import type { ToolLimits } from '../tools/types.js';
-import type { AttemptEvent, AttemptRequest } from './contract.js';
+import type { AttemptEvent, AttemptRequest, AttemptResult } from './contract.js';
 
 export interface RedisQueueOptions {
   /** `redis://host:port[/db]`. */
@@ -66,6 +66,18 @@ export async function telemetryOption(enabled: boolean | undefined): Promise<{ t
   if (!enabled) return {};
   const { BullMQOtel } = await import('bullmq-otel');
   return { telemetry: new BullMQOtel({ tracerName: 'braid' }) as Telemetry };
+}
+
+/** What a worker returns for a job (sealed): the result and the lease generation of the request it ran. */
+export interface SealedResult {
+  readonly result: AttemptResult;
+  readonly generation: number;
+}
+
+/** A cancel (sealed, on the channel and as the run's mark): its message and the sender's lease generation. */
+export interface CancelMark {
+  readonly message: string;
+  readonly generation: number;
 }
 
 /** What a sealed message is; a MAC made for one kind is never valid for another. */

@@ -32,7 +32,9 @@ import {
   telemetryOption,
   type JobReport,
   type RedisQueueOptions,
+  type CancelMark,
   type Sealed,
+  type SealedResult,
 } from './bullmq-wire.js';
 import type { AttemptEvent, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 import { LocalExecutor } from './local.js';
@@ -76,8 +78,14 @@ export class BraidWorker {
   readonly #redis: Redis;
   readonly #subscriber: Redis;
   readonly #seal: Seal;
-  /** Per run with attempts here: aborted when the run is cancelled (the tools' signals follow it). */
-  readonly #runs = new Map<string, { readonly controller: AbortController; attempts: number }>();
+  /**
+   * Attempts here by run and lease generation (`<runId>|<generation>`): a cancel aborts those of its generation
+   * and older (the tools' signals follow), never those a newer coordinator of the run sent.
+   */
+  readonly #runs = new Map<
+    string,
+    { readonly controller: AbortController; readonly runId: string; readonly generation: number; attempts: number }
+  >();
 
   constructor(options: BraidWorkerOptions) {
     this.#options = options;
@@ -99,10 +107,13 @@ export class BraidWorker {
     this.#subscriber.on('message', (_channel, message) => {
       try {
         const { runId, ...sealed } = JSON.parse(message) as { runId: string };
-        const reason = this.#seal.open<string>('cancel', runId, sealed);
-        const err = new BraidError('E_CANCELLED', reason, { retryable: false });
-        this.#runs.get(runId)?.controller.abort(err);
-        this.#local.cancel(runId, err);
+        const cancel = this.#seal.open<CancelMark>('cancel', runId, sealed);
+        const err = new BraidError('E_CANCELLED', cancel.message, { retryable: false });
+        for (const [key, run] of this.#runs)
+          if (run.runId === runId && run.generation <= cancel.generation) {
+            run.controller.abort(err);
+            this.#local.cancel(key, err);
+          }
       } catch {
         // not ours, or not from a process with the secret
       }
@@ -161,7 +172,8 @@ export class BraidWorker {
     const request = await this.#admitted(job);
     const result = await this.#attempt(job, request, signal ?? new AbortController().signal);
     this.#options.onAttempt?.(request, result);
-    return this.#seal.seal('result', job.id!, result);
+    const sealed: SealedResult = { result, generation: request.generation ?? 0 };
+    return this.#seal.seal('result', job.id!, sealed);
   }
 
   /** The job's request, once it proves authentic and admitted; else the job fails for good (UnrecoverableError). */
@@ -181,12 +193,13 @@ export class BraidWorker {
     throw new UnrecoverableError(`refused by worker ${WORKER}: ${why}`);
   }
 
-  /** Whether a cancel mark is there and was set by a process with the secret. */
-  #cancelled(runId: string, mark: string | null): boolean {
+  /** Whether a cancel mark is there, set by a process with the secret, for this generation of the run or a newer one. */
+  #cancelled(request: AttemptRequest, mark: string | null): boolean {
     if (mark === null) return false;
     try {
-      this.#seal.open('cancel', runId, JSON.parse(mark));
-      return true;
+      return (
+        this.#seal.open<CancelMark>('cancel', request.runId, JSON.parse(mark)).generation >= (request.generation ?? 0)
+      );
     } catch {
       return false;
     }
@@ -210,8 +223,15 @@ export class BraidWorker {
         .then(() => job.updateProgress(this.#seal.seal('report', job.id!, e) as unknown as object))
         .catch(() => {}));
     const { llm, services = {} } = this.#options;
-    const run = this.#runs.get(request.runId) ?? { controller: new AbortController(), attempts: 0 };
-    this.#runs.set(request.runId, run);
+    const generation = request.generation ?? 0;
+    const key = `${request.runId}|${generation}`;
+    const run = this.#runs.get(key) ?? {
+      controller: new AbortController(),
+      runId: request.runId,
+      generation,
+      attempts: 0,
+    };
+    this.#runs.set(key, run);
     const host: AttemptHost = {
       tool: () => tool,
       // Not awaited: the tool starts now; its reports and the result follow this message in order.
@@ -224,13 +244,14 @@ export class BraidWorker {
     run.attempts++;
     try {
       // A run cancelled while this attempt waited in the queue (a cancel from now on aborts `run.controller`).
-      if (this.#cancelled(request.runId, await this.#redis.get(cancelledKey(this.#prefix, request.runId))))
+      if (this.#cancelled(request, await this.#redis.get(cancelledKey(this.#prefix, request.runId))))
         return { status: 'cancelled' };
-      const result = await this.#local.execute(request, host);
+      // Keyed by run and generation in the local executor too, so a cancel reaches exactly the attempts it may stop.
+      const result = await this.#local.execute({ ...request, runId: key }, host);
       await sent;
       return result;
     } finally {
-      if (--run.attempts === 0) this.#runs.delete(request.runId);
+      if (--run.attempts === 0) this.#runs.delete(key);
     }
   }
 }

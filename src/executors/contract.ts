@@ -27,6 +27,12 @@ export interface AttemptRequest {
   readonly timeoutMs?: number;
   /** The `for_each` item's index. */
   readonly item?: number;
+  /**
+   * The generation of the coordinator's lease on the run (a fencing token; distributed executors only): a cancel
+   * sent by a coordinator of an older generation never stops this attempt, and what an older one's cancel did to
+   * an attempt is not taken as its result.
+   */
+  readonly generation?: number;
 }
 
 /** A failed attempt's error, as data. */

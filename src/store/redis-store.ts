@@ -44,6 +44,8 @@ export class RedisRunStore implements RunStore {
   readonly #prefix: string;
   readonly #leaseMs: number;
   readonly #mac: Mac;
+  /** The lease generation (fencing token) of each run whose lock this process holds. */
+  readonly #generations = new Map<string, number>();
   /** Headers read and found authentic, by run (a header is written once, never changed). */
   readonly #headers = new Map<string, RunHeader>();
   /** Logs of this process being closed (their last appends and lock release still on the way), by run. */
@@ -114,12 +116,20 @@ export class RedisRunStore implements RunStore {
     return header;
   }
 
+  /**
+   * The generation of this process's lease on the run (1 for its first holder, then one more for each takeover),
+   * while it holds it: the fencing token its attempts carry (BullmqExecutor's `generationOf`).
+   */
+  generationOf(runId: string): number | undefined {
+    return this.#generations.get(runId);
+  }
+
   /** Whether the run has not finished (it is in the set of open runs). */
   async isOpen(runId: string): Promise<boolean> {
     return (await this.redis.sismember(this.#open, runId)) === 1;
   }
 
-  #key(runId: string, part: 'header' | 'events' | 'lock'): string {
+  #key(runId: string, part: 'header' | 'events' | 'lock' | 'generation'): string {
     return `${this.#prefix}:run:${runId}:${part}`;
   }
 
@@ -169,6 +179,9 @@ export class RedisRunStore implements RunStore {
       throw new RunLockedError(runId, held ? (JSON.parse(held) as LockOwner) : undefined);
     }
     const value = JSON.stringify(owner);
+    // Each holder of the lease gets the next generation: what an older holder sent is told apart by it.
+    const generation = await this.redis.incr(this.#key(runId, 'generation'));
+    this.#generations.set(runId, generation);
     const renew = setInterval(
       () =>
         void this.redis.eval(RENEW, 1, key, value, String(this.#leaseMs)).then(
@@ -187,6 +200,7 @@ export class RedisRunStore implements RunStore {
         if (released) return;
         released = true;
         clearInterval(renew);
+        if (this.#generations.get(runId) === generation) this.#generations.delete(runId);
         handle.released = this.redis.eval(RELEASE, 1, key, value).catch(() => {});
       },
     };
@@ -356,10 +370,11 @@ export class RedisRunStore implements RunStore {
       close: () => {
         const closing = (async () => {
           try {
-            await log.flush();
+            // After a lost lease nothing more can be written: do not wait on appends queued for a Redis that is gone.
+            if (!failure) await log.flush();
           } finally {
             lock.release();
-            await lock.released;
+            if (!failure) await lock.released;
           }
         })();
         const tracked = closing.catch(() => {}).finally(() => this.#closing.delete(runId));

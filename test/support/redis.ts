@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis & { restart(): Promise<void> }> {
+export async function startRedis(): Promise<TestRedis & { restart(downMs?: number): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'braid-redis-'));
   const port = await freePort();
   let child: ChildProcess;
@@ -55,9 +55,10 @@ export async function startRedis(): Promise<TestRedis & { restart(): Promise<voi
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    /** Stop and start again on the same port and data folder. */
-    restart: async () => {
+    /** Stop and start again on the same port and data folder, after `downMs` without Redis. */
+    restart: async (downMs = 0) => {
       await stop();
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
       await launch();
     },
     stop: async () => {
