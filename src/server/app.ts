@@ -18,7 +18,7 @@ import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
 import { formatPath } from '../spec/path.js';
 import { mountDashboard } from './dashboard.js';
-import { mountMcp } from './mcp-http.js';
+import { mountMcp, type McpSessionLimits } from './mcp-http.js';
 import { registerRunViews } from './run-views.js';
 
 export interface AppOptions {
@@ -38,6 +38,8 @@ export interface AppOptions {
    * 127.0.0.1 (DNS rebinding) gets nothing.
    */
   readonly allowedHosts?: readonly string[];
+  /** Limits on the MCP sessions of `/mcp` (how many, how many per client, when an idle one is closed). */
+  readonly mcp?: McpSessionLimits;
 }
 
 type Status = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500;
@@ -223,7 +225,7 @@ export function createApp(options: AppOptions): Hono {
     }),
   );
 
-  mountMcp(app, { catalog, runs, store }); // /mcp: the workflows as MCP tools, behind the checks above
+  mountMcp(app, { ...options.mcp, catalog, runs, store }); // /mcp: the workflows as MCP tools, behind the checks above
 
   app.get('/workflows', (c) =>
     c.json({
