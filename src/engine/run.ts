@@ -31,6 +31,7 @@ import type { LlmProvider } from '../llm/types.js';
 import { planFor } from './plan.js';
 import type { RunResult } from '../core/result.js';
 import { Scheduler } from './scheduler.js';
+import { describeThrown } from '../core/thrown.js';
 
 export interface RunOptions {
   /** Your tools; they shadow built-ins of the same name. */
@@ -123,7 +124,7 @@ export function checkInputLimits(input: unknown): void {
   try {
     text = JSON.stringify(input);
   } catch (err) {
-    fail(`not serializable as JSON (${(err as Error).message})`);
+    fail(`not serializable as JSON (${describeThrown(err).message})`);
   }
   // bytes, not UTF-16 units: '€' is one unit and three bytes of the record's UTF-8
   const bytes = text === undefined ? 0 : Buffer.byteLength(text);

@@ -17,6 +17,7 @@ import { foldRun, processAlive } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
 import { formatPath } from '../spec/path.js';
+import { describeThrown } from '../core/thrown.js';
 import { mountDashboard } from './dashboard.js';
 import { mountMcp, type McpSessionLimits } from './mcp-http.js';
 import { registerRunViews } from './run-views.js';
@@ -156,8 +157,9 @@ export function createApp(options: AppOptions): Hono {
       );
     }
     // Anything else is a bug: the details go to the server's log, not to the client.
+    const thrown = describeThrown(err);
     process.stderr.write(
-      `braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`,
+      `braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${thrown.stack ?? thrown.message}\n`,
     );
     return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
   });
