@@ -3,6 +3,7 @@
  * Validation problems are plain data (`Issue`), formatted separately.
  */
 import { fileURLToPath } from 'node:url';
+import { describeThrown } from './core/thrown.js';
 
 export type IssueCode =
   | 'parse_error'
@@ -165,7 +166,12 @@ export class BraidError extends Error {
   }
 
   static is(value: unknown): value is BraidError {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARK] === true;
+    if (typeof value !== 'object' || value === null) return false;
+    try {
+      return (value as Record<symbol, unknown>)[MARK] === true;
+    } catch {
+      return false; // a Proxy whose get trap throws: a thrown value, not braid's
+    }
   }
 }
 
@@ -239,9 +245,11 @@ const own = (frame: string) => frame.includes(OWN_DIR) || frame.includes(OWN_URL
  * The frames of an error's stack that are in tool code (not braid's, not Node's, not a dependency's), at
  * most 10; undefined for an error braid itself created (its first frame after the constructors is braid's).
  */
-export function userFrames(err: Error): string | undefined {
+export function userFrames(err: Error | string): string | undefined {
   // frames with a file location only (not `at async Promise.all (index 0)`)
-  const frames = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l) && /:\d+:\d+\)?$/.test(l));
+  const frames = ((typeof err === 'string' ? err : err.stack) ?? '')
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l) && /:\d+:\d+\)?$/.test(l));
   const origin = frames.find((l) => !/^\s+at new /.test(l) || !own(l));
   if (!origin || own(origin)) return undefined;
   const user = frames.filter((l) => !own(l) && !l.includes('node:') && !l.includes('/node_modules/'));
@@ -258,29 +266,38 @@ export function userFrames(err: Error): string | undefined {
  * `retryable` set.
  */
 function isErrorData(err: unknown): err is { message: string; code?: string; stack?: string } {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    !(err instanceof Error) &&
-    typeof (err as { message?: unknown }).message === 'string' &&
-    typeof (err as { retryable?: unknown }).retryable === 'boolean'
-  );
+  try {
+    return (
+      typeof err === 'object' &&
+      err !== null &&
+      !(err instanceof Error) &&
+      typeof (err as { message?: unknown }).message === 'string' &&
+      typeof (err as { retryable?: unknown }).retryable === 'boolean'
+    );
+  } catch {
+    return false; // a getter or a Proxy trap that throws
+  }
 }
 
-/** A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. */
+/**
+ * A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. Never
+ * throws, whatever was thrown (see core/thrown.ts).
+ */
 export function toErrorRecord(err: unknown): { message: string; code?: string; stack?: string } {
-  if (isErrorData(err))
-    return {
-      message: err.message,
-      ...(err.code !== undefined ? { code: err.code } : {}),
-      ...(err.stack !== undefined ? { stack: err.stack } : {}),
-    };
-  if (!(err instanceof Error) && !BraidError.is(err)) return { message: String(err) };
-  const e = err as Error;
-  const own = (e as { code?: unknown }).code;
-  const code = BraidError.is(err) ? err.code : typeof own === 'string' ? own : undefined;
-  const stack = userFrames(e);
-  return { message: e.message, ...(code !== undefined ? { code } : {}), ...(stack ? { stack } : {}) };
+  if (isErrorData(err)) {
+    const { message, code } = describeThrown(err);
+    let stack: unknown;
+    try {
+      stack = err.stack;
+    } catch {
+      // a getter that throws: no stack
+    }
+    return { message, ...(code !== undefined ? { code } : {}), ...(typeof stack === 'string' ? { stack } : {}) };
+  }
+  const { message, code: own, stack } = describeThrown(err);
+  const code = BraidError.is(err) ? err.code : own;
+  const frames = stack === undefined ? undefined : userFrames(stack);
+  return { message, ...(code !== undefined ? { code } : {}), ...(frames ? { stack: frames } : {}) };
 }
 
 export class NoSuchToolError extends BraidError {

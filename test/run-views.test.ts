@@ -181,6 +181,14 @@ describe('run views API', () => {
         path: 'taskId',
       },
     });
+    // Names of Object.prototype's members are no tasks: a 404 like any other unknown task, not a 500.
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      const res = await get(`/runs/${runId}/tasks/${name}/explain`);
+      expect(res.status, name).toBe(404);
+      expect(await json(res), name).toEqual({
+        error: { code: 'E_NOT_FOUND', message: expect.stringContaining(`has no task "${name}"`), path: 'taskId' },
+      });
+    }
     expect((await get('/runs/20200101T000000-aaaaaa/workflow')).status).toBe(404);
   });
 

@@ -13,6 +13,7 @@ import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
 import { loadUserTools, modelFor, registryFor } from './run-command.js';
 import { cliExecutor, cliStore, cliTakeover, redisUrl, shownUrl } from './store.js';
+import { describeThrown } from '../core/thrown.js';
 
 export interface ServiceFlags {
   workflows?: string;
@@ -111,7 +112,7 @@ export async function chatCommand(flags: ServiceFlags): Promise<number> {
       try {
         for await (const chunk of agent.send(line, turn.signal)) out.write(render(chunk));
       } catch (err) {
-        out.write(`braid> error: ${(err as Error).message}\n`);
+        out.write(`braid> error: ${safeLines(describeThrown(err).message)}\n`);
       } finally {
         turn = undefined;
       }

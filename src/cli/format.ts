@@ -2,6 +2,7 @@
 import { formatIssue, type Issue } from '../errors.js';
 import type { RunResult, TaskResult } from '../core/result.js';
 import type { RecordedRun } from '../store/fold.js';
+import { describeThrown } from '../core/thrown.js';
 
 export const color = (on: boolean) => {
   const wrap = (code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -15,7 +16,7 @@ export const color = (on: boolean) => {
  */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 export function safeText(value: unknown): string {
-  return String(value ?? '').replace(CONTROL, (ch) => {
+  return textOf(value).replace(CONTROL, (ch) => {
     const code = ch.charCodeAt(0);
     if (code === 10) return '\\n';
     if (code === 13) return '\\r';
@@ -24,12 +25,18 @@ export function safeText(value: unknown): string {
   });
 }
 
+/** `String(value)`, '' for null and undefined, the description of a value that cannot be one (never throws). */
+function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return String(value ?? '');
+  } catch {
+    return describeThrown(value).message; // Object.create(null), a throwing toString
+  }
+}
+
 /** `safeText` line by line: the line breaks of a multi-line message stay. */
-export const safeLines = (value: unknown): string =>
-  String(value ?? '')
-    .split('\n')
-    .map(safeText)
-    .join('\n');
+export const safeLines = (value: unknown): string => textOf(value).split('\n').map(safeText).join('\n');
 
 export function formatIssuesPretty(issues: readonly Issue[], file: string | undefined, useColor: boolean): string {
   const c = color(useColor);

@@ -23,6 +23,8 @@ import { loadUserTools, registryFor, type RunFlags } from './run-command.js';
 import { openMcp } from './mcp-option.js';
 import { builtinTools } from '../../tools/index.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import { describeThrown } from '../core/thrown.js';
+import { containLateErrors } from './late-errors.js';
 
 // Commands load their modules when they run: `braid --help` or `braid validate` need no HTTP server, logger or tracer.
 const records = () => import('./record-commands.js');
@@ -569,6 +571,7 @@ function nonNegativeInt(value: string): number {
 /** Run the CLI; resolves to the exit code instead of exiting, so tests can call it. */
 export async function main(argv: readonly string[]): Promise<number> {
   process.exitCode = undefined;
+  containLateErrors(`braid${argv[0] && !argv[0].startsWith('-') ? ` ${argv[0]}` : ''}`);
   try {
     await buildProgram().parseAsync(argv as string[], { from: 'user' });
     return Number(process.exitCode ?? 0);
@@ -598,6 +601,7 @@ function reportError(err: unknown): number {
     process.stderr.write(`braid: ${safeLines(err.message)}\n`);
     return EXIT.invalid;
   }
-  process.stderr.write(`braid: ${safeLines((err as Error)?.stack ?? String(err))}\n`);
+  const { message, stack } = describeThrown(err);
+  process.stderr.write(`braid: ${safeLines(stack ?? message)}\n`);
   return EXIT.failed;
 }

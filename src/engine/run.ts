@@ -31,6 +31,7 @@ import type { LlmProvider } from '../llm/types.js';
 import { planFor } from './plan.js';
 import type { RunResult } from '../core/result.js';
 import { Scheduler } from './scheduler.js';
+import { describeThrown } from '../core/thrown.js';
 
 export interface RunOptions {
   /** Your tools; they shadow built-ins of the same name. */
@@ -123,7 +124,7 @@ export function checkInputLimits(input: unknown): void {
   try {
     text = JSON.stringify(input);
   } catch (err) {
-    fail(`not serializable as JSON (${(err as Error).message})`);
+    fail(`not serializable as JSON (${describeThrown(err).message})`);
   }
   // bytes, not UTF-16 units: '€' is one unit and three bytes of the record's UTF-8
   const bytes = text === undefined ? 0 : Buffer.byteLength(text);
@@ -134,8 +135,20 @@ export function checkInputLimits(input: unknown): void {
 export function resolveInput(workflow: Workflow, input: Record<string, unknown> = {}): Record<string, unknown> {
   checkInputLimits(input);
   if (!workflow.inputs) return input;
-  const schema = z.fromJSONSchema(workflow.inputs as Parameters<typeof z.fromJSONSchema>[0]);
-  const parsed = schema.safeParse(input);
+  let parsed;
+  try {
+    parsed = z.fromJSONSchema(workflow.inputs as Parameters<typeof z.fromJSONSchema>[0]).safeParse(input);
+  } catch (err) {
+    // A schema `validate` would have refused (e.g. a $ref loop): the caller's answer, not a crash.
+    throw new InputValidationError([
+      {
+        code: 'invalid_value',
+        path: 'inputs',
+        message: `the workflow's inputs schema cannot check an input (${describeThrown(err).message})`,
+        hint: 'run braid validate on the workflow',
+      },
+    ]);
+  }
   if (parsed.success) return parsed.data as Record<string, unknown>;
   throw new InputValidationError(
     parsed.error.issues.map((i) => ({

@@ -65,6 +65,7 @@ import {
   type TaskState,
 } from './decide.js';
 import { REJECTED, visitKey, type Replay } from '../store/fold.js';
+import { describeThrown } from '../core/thrown.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
 
@@ -427,7 +428,7 @@ export class Scheduler {
       },
       (err) =>
         this.#finish(i, 'failed', {
-          error: { message: `condition expression failed: ${(err as Error).message}`, code: 'E_EXPRESSION' },
+          error: { message: `condition expression failed: ${describeThrown(err).message}`, code: 'E_EXPRESSION' },
         }),
     );
   }

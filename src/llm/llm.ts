@@ -10,6 +10,7 @@ import { OpenAIProvider, type OpenAIProviderOptions } from './openai.js';
 import { loadPrompt, renderPrompt } from './prompts.js';
 import { AnswerError } from './structured.js';
 import type { GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
+import { describeThrown } from '../core/thrown.js';
 
 let envLoaded = false;
 /** One provider (one queue, one limit) per configuration, shared by every run in the process. */
@@ -80,7 +81,7 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
           purpose,
           latencyMs: Math.round(performance.now() - t0),
           usage,
-          error: { message: (err as Error).message },
+          error: { message: describeThrown(err).message },
         });
         throw err;
       }

@@ -21,6 +21,7 @@ import { backoffDelay, sleep } from '../core/backoff.js';
 import { modelSchema } from './model-schema.js';
 import { AnswerError, parseStructured } from './structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';
+import { describeThrown } from '../core/thrown.js';
 
 export interface OpenAIProviderOptions {
   /** @default process.env.OPENAI_API_KEY */
@@ -342,7 +343,7 @@ export class OpenAIProvider implements LlmProvider {
     }
     return {
       retry: false,
-      error: new BraidError('E_LLM', `${this.#who}: ${(err as Error).message ?? String(err)}`, { cause: err }),
+      error: new BraidError('E_LLM', `${this.#who}: ${describeThrown(err).message}`, { cause: err }),
     };
   }
 }

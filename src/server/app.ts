@@ -17,8 +17,9 @@ import { foldRun, processAlive } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
 import { formatPath } from '../spec/path.js';
+import { describeThrown } from '../core/thrown.js';
 import { mountDashboard } from './dashboard.js';
-import { mountMcp } from './mcp-http.js';
+import { mountMcp, type McpSessionLimits } from './mcp-http.js';
 import { registerRunViews } from './run-views.js';
 
 export interface AppOptions {
@@ -38,6 +39,8 @@ export interface AppOptions {
    * 127.0.0.1 (DNS rebinding) gets nothing.
    */
   readonly allowedHosts?: readonly string[];
+  /** Limits on the MCP sessions of `/mcp` (how many, how many per client, when an idle one is closed). */
+  readonly mcp?: McpSessionLimits;
 }
 
 type Status = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500;
@@ -154,8 +157,9 @@ export function createApp(options: AppOptions): Hono {
       );
     }
     // Anything else is a bug: the details go to the server's log, not to the client.
+    const thrown = describeThrown(err);
     process.stderr.write(
-      `braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${(err as Error)?.stack ?? String(err)}\n`,
+      `braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${thrown.stack ?? thrown.message}\n`,
     );
     return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
   });
@@ -223,7 +227,7 @@ export function createApp(options: AppOptions): Hono {
     }),
   );
 
-  mountMcp(app, { catalog, runs, store }); // /mcp: the workflows as MCP tools, behind the checks above
+  mountMcp(app, { ...options.mcp, catalog, runs, store }); // /mcp: the workflows as MCP tools, behind the checks above
 
   app.get('/workflows', (c) =>
     c.json({

@@ -31,6 +31,7 @@ import type { RunHandle, RunManager } from '../service/run-manager.js';
 import { RunSummaries } from '../service/run-summaries.js';
 import { foldRun, processAlive } from '../store/fold.js';
 import type { RunStore } from '../store/types.js';
+import { describeThrown } from '../core/thrown.js';
 
 export interface McpServiceOptions {
   readonly catalog: WorkflowCatalog;
@@ -156,7 +157,7 @@ async function callWorkflow(
   } catch (err) {
     // E.g. the record could not be written (E_STORE): said without the store's folder.
     const dir = (options.store as { dir?: string } | undefined)?.dir;
-    const message = (err as Error).message;
+    const { message } = describeThrown(err);
     return errorResult(
       `run ${handle.runId} of ${name} stopped: ${dir ? message.split(dir).join('<store>') : message}`,
       handle.runId,

@@ -95,7 +95,8 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     const taskId = c.req.param('taskId');
     const found = await definitionOf(id);
     if (!found) return fail(c, 404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
-    if (!found.run.tasks[taskId])
+    // Own keys only: `__proto__`, `constructor` or `toString` is no task of a run that has none of that name.
+    if (!Object.hasOwn(found.run.tasks, taskId) || !found.workflow.tasks.some((t) => t.id === taskId))
       return fail(
         c,
         404,

@@ -14,6 +14,7 @@ import { builtinTools } from '../../tools/index.js';
 import type { JsonSchema } from '../tools/json-schema.js';
 import { toRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
+import { describeThrown } from '../core/thrown.js';
 
 export interface CatalogEntry {
   readonly name: string;
@@ -80,7 +81,7 @@ export class WorkflowCatalog {
           const more =
             err.issues.length > 1 ? ` (+${err.issues.length - 1} more: braid validate ${err.file ?? where})` : '';
           problems.push(`${formatIssue(err.issues[0], err.file ?? where)}${more}`);
-        } else problems.push(`${where}: ${(err as Error).message}`);
+        } else problems.push(`${where}: ${describeThrown(err).message}`);
       }
     }
     return catalog;

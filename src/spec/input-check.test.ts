@@ -111,6 +111,30 @@ describe('checkInputs: literal input values', () => {
     expect(checkInputs(wf([{ id: 'e', tool: 'email', input: '{{ input }}' }]), registry, [])).toEqual([]);
     expect(checkInputs(wf([{ id: 'o', tool: 'open', input: { a: 'x', extra: 1 } }]), registry, [])).toEqual([]);
   });
+
+  it('a literal input that is not an object, for a tool that takes one, is an error at tasks[i].input', () => {
+    const hint = 'give its fields: input: { query: ..., limit: ... } (see braid tools for search)';
+    for (const [input, got] of [
+      [5, 'a number'],
+      ['x', 'a string'],
+      [['q'], 'a list'],
+      [null, 'null'],
+      [true, 'a boolean'],
+    ] as const)
+      expect(checkInputs(wf([{ id: 's', tool: 'search', input }]), registry, []), got).toEqual([
+        {
+          code: 'invalid_type',
+          path: 'tasks[0].input',
+          message: `search takes an object; this literal input is ${got}`,
+          hint,
+        },
+      ]);
+    // A tool whose input is a string takes one.
+    const shout = defineTool({ name: 'shout', input: z.string(), run: (s) => s.toUpperCase() });
+    const withShout = new ToolRegistry([shout]);
+    const ok = validateWorkflow([{ id: 'x', tool: 'shout', input: 'hi' }], { toolNames: withShout.names() });
+    expect(ok.success && checkInputs(ok.workflow, withShout, [])).toEqual([]);
+  });
 });
 
 describe('checkInputs: every required field has a source', () => {

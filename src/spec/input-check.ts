@@ -87,9 +87,14 @@ function computeStatic(workflow: Workflow, registry: ToolRegistry): StaticCheck 
   workflow.tasks.forEach((task, index) => {
     if (!registry.has(task.tool)) return;
     const tool = registry.get(task.tool);
+    if (task.input !== undefined && !isRecord(task.input)) {
+      // A whole-input template is known at run time only; any other literal must match the tool's schema as a whole.
+      const issue = hasTemplate(task.input) ? undefined : wholeLiteralIssue(task, index, tool);
+      if (issue) issues.push(issue);
+      return;
+    }
     const fields = inputFieldsOf(tool);
     if (!fields.all.length) return;
-    if (task.input !== undefined && !isRecord(task.input)) return; // a whole-input template: known at run time
     const explicit = task.input ?? {};
     // A task whose on_failure adjusts its input or falls back can recover from a bad literal at run time.
     const recovers = (task.on_failure ?? workflow.defaults?.on_failure ?? []).some(
@@ -113,6 +118,21 @@ function computeStatic(workflow: Workflow, registry: ToolRegistry): StaticCheck 
     }
   });
   return { issues, needs };
+}
+
+/** A literal input that is not an object (`input: 5`, `input: "x"`, a list) the tool's input schema refuses. */
+function wholeLiteralIssue(task: TaskSpec, index: number, tool: Tool): Issue | undefined {
+  if (!tool.input || tool.input.safeParse(task.input).success) return undefined;
+  const fields = inputFieldsOf(tool).all;
+  const got = Array.isArray(task.input) ? 'a list' : task.input === null ? 'null' : `a ${typeof task.input}`;
+  return {
+    code: 'invalid_type',
+    path: formatPath(['tasks', index, 'input']),
+    message: `${task.tool} takes ${fields.length ? 'an object' : 'another input'}; this literal input is ${got}`,
+    hint: fields.length
+      ? `give its fields: input: { ${fields.map((f) => `${f}: ...`).join(', ')} } (see braid tools for ${task.tool})`
+      : `see braid tools for ${task.tool}'s input`,
+  };
 }
 
 /** Unknown fields and wrong literal values in an explicit input (templates skipped). */

@@ -337,6 +337,35 @@ describe('validateWorkflow: expressions and templates', () => {
       { code: 'invalid_value', path: 'inputs', message: 'not a usable JSON Schema: Unsupported type: nope' },
     ]);
   });
+
+  it('a $ref that leads back to itself without properties or items between is named where it is', () => {
+    const loop = (path: string) => ({
+      code: 'invalid_value',
+      path,
+      message: 'this $ref leads back to itself without any properties or items in between, so no input can match it',
+      hint: 'point $ref at a definition (e.g. "#/$defs/node") whose recursion goes through properties or items',
+    });
+    const tasks = [{ id: 'a', tool: 'echo' }];
+    expect(issues({ tasks, inputs: { $ref: '#' } })).toEqual([loop('inputs.$ref')]);
+    expect(issues({ tasks, inputs: { allOf: [{ $ref: '#' }] } })).toEqual([loop('inputs.allOf[0].$ref')]);
+    expect(issues({ tasks, inputs: { type: 'object', properties: { a: { $ref: '#/properties/a' } } } })).toEqual([
+      loop('inputs.properties.a.$ref'),
+    ]);
+    expect(
+      issues({ tasks, inputs: { $defs: { x: { $ref: '#/$defs/y' }, y: { anyOf: [{ $ref: '#/$defs/x' }] } } } }),
+    ).toHaveLength(1);
+    // Recursion through properties or items is a tree: fine.
+    const tree = {
+      type: 'object',
+      properties: { node: { $ref: '#/$defs/node' } },
+      $defs: { node: { type: 'object', properties: { kids: { type: 'array', items: { $ref: '#/$defs/node' } } } } },
+    };
+    expect(validateWorkflow({ tasks, inputs: tree }, { toolNames }).success).toBe(true);
+    expect(
+      validateWorkflow({ tasks, inputs: { type: 'object', properties: { self: { $ref: '#' } } } }, { toolNames })
+        .success,
+    ).toBe(true);
+  });
 });
 
 describe('validateWorkflow: on_failure steps', () => {

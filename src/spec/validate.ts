@@ -18,6 +18,8 @@ import { didYouMean } from './suggest.js';
 import { findRefs } from './template.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from './workflow.js';
 import { fromZodIssues } from './zod-issues.js';
+import { describeThrown } from '../core/thrown.js';
+import { refLoop } from './ref-cycle.js';
 
 export interface ValidateOptions {
   /** Registered tool names; when given, unknown tools are reported. */
@@ -395,15 +397,24 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
   }
 
   if (spec.inputs !== undefined) {
-    try {
-      z.fromJSONSchema(spec.inputs as Parameters<typeof z.fromJSONSchema>[0]);
-    } catch (err) {
+    const loop = refLoop(spec.inputs);
+    if (loop)
       issues.push({
         code: 'invalid_value',
-        path: 'inputs',
-        message: `not a usable JSON Schema: ${(err as Error).message}`,
+        path: formatPath(['inputs', ...loop]),
+        message: 'this $ref leads back to itself without any properties or items in between, so no input can match it',
+        hint: 'point $ref at a definition (e.g. "#/$defs/node") whose recursion goes through properties or items',
       });
-    }
+    else
+      try {
+        z.fromJSONSchema(spec.inputs as Parameters<typeof z.fromJSONSchema>[0]).safeParse({});
+      } catch (err) {
+        issues.push({
+          code: 'invalid_value',
+          path: 'inputs',
+          message: `not a usable JSON Schema: ${describeThrown(err).message}`,
+        });
+      }
   }
 
   if (issues.length) return { success: false, issues };

@@ -6,6 +6,7 @@ import { isTruthy, parseExpression } from '../spec/expression.js';
 import type { TaskSpec } from '../spec/schema.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
 import type { TaskResult } from '../core/result.js';
+import { BraidError } from '../errors.js';
 import type { RecordedRun } from './fold.js';
 import type { RunHeader } from './types.js';
 
@@ -27,9 +28,10 @@ export async function explainTask(
 ): Promise<string[]> {
   const { workflow } = header;
   const spec = workflow.tasks.find((t) => t.id === taskId);
-  const result = run.tasks[taskId];
+  const result = Object.hasOwn(run.tasks, taskId) ? run.tasks[taskId] : undefined;
   if (!spec || !result)
-    throw new Error(
+    throw new BraidError(
+      'E_NOT_FOUND',
       `no task "${taskId}" in workflow "${workflow.name}" (tasks: ${workflow.tasks.map((t) => t.id).join(', ')})`,
     );
   const rule = spec.trigger_rule ?? workflow.defaults?.trigger_rule ?? DEFAULT_RULE;

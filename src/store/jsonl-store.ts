@@ -27,6 +27,7 @@ import type { RunEvent } from '../core/events.js';
 import { acquireRunLock, RunLock } from './run-lock.js';
 import type { FoldedRecord, RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 import { RunFolder } from './fold.js';
+import { describeThrown } from '../core/thrown.js';
 
 /** Run ids: letters, digits, `_`, `.`, `-`, starting with a letter or digit, at most 200 characters. */
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
@@ -140,7 +141,7 @@ export class JsonlRunStore implements RunStore {
     } catch (err) {
       throw new BraidError(
         'E_STORE',
-        `run "${header.runId}" cannot be recorded: its workflow or input is not serializable (${(err as Error).message})`,
+        `run "${header.runId}" cannot be recorded: its workflow or input is not serializable (${describeThrown(err).message})`,
         { retryable: false },
       );
     }
@@ -508,7 +509,7 @@ class JsonlRunLog implements RunLog {
       return this.#fail(
         new BraidError(
           'E_STORE',
-          `event ${event.seq} (${event.type}${'taskId' in event && event.taskId ? ` of ${event.taskId}` : ''}) cannot be written to ${this.path}: ${(err as Error).message}`,
+          `event ${event.seq} (${event.type}${'taskId' in event && event.taskId ? ` of ${event.taskId}` : ''}) cannot be written to ${this.path}: ${describeThrown(err).message}`,
         ),
       );
     }

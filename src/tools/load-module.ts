@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { ToolsModuleError } from '../errors.js';
 import { fromAiSdkTool, isAiSdkTool } from './ai-sdk-tool.js';
 import { isTool, type Tool } from './types.js';
+import { describeThrown } from '../core/thrown.js';
 
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   const abs = resolve(file);
@@ -22,9 +23,13 @@ export async function importModule(file: string): Promise<Record<string, unknown
     return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (err) {
     const where = err instanceof SyntaxError ? syntaxErrorAt(abs) : undefined;
-    throw new ToolsModuleError(where ? `${file}:${where}` : file, `cannot load module: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ToolsModuleError(
+      where ? `${file}:${where}` : file,
+      `cannot load module: ${describeThrown(err).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
