@@ -143,6 +143,27 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     // Started twice (at least once: the dead worker's start), ended once, by the survivor.
     expect(slow.filter((t) => t.what === 'start').map((t) => t.pid)).toEqual([victim.pid, expect.any(Number)]);
     expect(slow.filter((t) => t.what === 'end').map((t) => t.pid)).toEqual([ws.find((w) => w !== victim)!.pid]);
+    // The record says which worker was lost and which took over, what the attempt waited for meanwhile, and the
+    // task keeps its first start: summary and record agree on its time.
+    const runId = (JSON.parse(r.stdout) as { runId: string }).runId;
+    const logs = (await braid(['logs', runId, '--json'], { env: env() })).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; taskId?: string; message?: string; ts: string; worker?: string });
+    const survivor = ws.find((w) => w !== victim)!.pid;
+    const redelivered = logs.find((e) => e.type === 'task.log' && /was lost mid-attempt/.test(e.message ?? ''));
+    expect(redelivered?.message).toMatch(
+      new RegExp(`worker \\S+:${victim.pid} was lost.*worker \\S+:${survivor} runs`),
+    );
+    const waited = logs.filter((e) => e.type === 'task.progress' && /^waiting: worker/.test(e.message ?? ''));
+    expect(waited.map((e) => e.message)).toEqual([expect.stringContaining(`:${victim.pid} `)]);
+    const started = logs.filter((e) => e.type === 'task.started' && e.taskId === 'slow');
+    expect(started).toHaveLength(1);
+    const show = JSON.parse((await braid(['show', runId, '--json'], { env: env() })).stdout) as {
+      tasks: Record<string, { startedAt: string }>;
+    };
+    expect(Date.parse(show.tasks.slow.startedAt)).toBeLessThanOrEqual(Date.parse(started[0].ts));
+    expect(Date.parse(show.tasks.slow.startedAt)).toBeLessThan(Date.parse(redelivered!.ts));
   }, 60_000);
 
   it('SIGTERM stops a worker gracefully: its running attempt finishes, then it exits 0', async () => {
@@ -195,6 +216,14 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     expect(starts('b')).toBe(1);
     expect(starts('c')).toBe(1);
     expect(children[0] && (children[0] as ChildProcess & { err: string }).err).toContain(`took over run ${show.runId}`);
+    // b keeps its real start (the worker's, before the takeover), not the moment the run was taken over.
+    const tasks = (
+      JSON.parse((await braid(['show', show.runId, '--json'], { env: env() })).stdout) as {
+        tasks: Record<string, { startedAt: string }>;
+      }
+    ).tasks;
+    const bStart = trace().find((t) => t.task === 'b' && t.what === 'start')!.at;
+    expect(Math.abs(Date.parse(tasks.b.startedAt) - bStart)).toBeLessThan(500);
   }, 60_000);
 
   it('cancelling a run reaches the tool running in a worker process', async () => {

@@ -243,6 +243,26 @@ describe.skipIf(!hasRedis)('Redis is not a trust root (real redis-server)', () =
     await open.close();
   });
 
+  it('a job whose stored data is not JSON is refused and failed at once, not left to stall for ever', async () => {
+    const { store, queues } = world();
+    const queue = new Queue('attempts', { connection: { url: redis.url }, prefix: queues.prefix });
+    await queue.add('touch', { body: '{}', mac: 'x' }, { jobId: 'garbled' });
+    await store.redis.hset(`${queues.prefix}:attempts:garbled`, 'data', 'not json {');
+    const refused: string[] = [];
+    const worker = new BraidWorker({
+      ...queues,
+      tools: [touch],
+      admit: admitFromRecords(store),
+      onRefused: (jobId, _queue, reason) => refused.push(`${jobId}: ${reason}`),
+    });
+    opened.push({ close: () => worker.close(1000) });
+    await worker.start();
+    await until(() => refused.length === 1);
+    expect(refused[0]).toMatch(/^garbled: .*failed its MAC check/);
+    await until(async () => (await queue.getJobState('garbled')) === 'failed');
+    await queue.close();
+  });
+
   it('a rogue worker without the secret cannot make an attempt succeed: its result is refused and the run fails saying so', async () => {
     const { queues } = world();
     const executor = new BullmqExecutor(queues);

@@ -295,9 +295,12 @@ input, 3 waiting for an approval (braid approve).`,
       new Option('-c, --concurrency <n>', 'attempts this worker runs at once').argParser(positiveInt).default(4),
     )
     .addOption(
-      new Option('--lock-duration <ms>', "how soon a dead worker's attempts go to another worker")
+      new Option(
+        '--lock-duration <ms>',
+        "how soon a dead worker's attempts go to another worker (keep it above a tool's longest blocking stretch)",
+      )
         .argParser(positiveInt)
-        .default(30_000),
+        .default(10_000),
     )
     .addOption(
       new Option('--grace <ms>', 'on SIGTERM, how long running attempts may take to finish')

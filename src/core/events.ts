@@ -43,6 +43,11 @@ export type RunEventBody =
       item?: number;
       sources?: Record<string, string>;
       worker?: string;
+      /**
+       * When the attempt really started, when that was before this event: a worker's start seen by a coordinator
+       * that took the run over while the attempt ran (the task's time is counted from it).
+       */
+      startedAt?: string;
     }
   | { type: 'task.retrying'; taskId: string; attempt: number; delayMs: number; error: ErrorRecord; item?: number }
   /**

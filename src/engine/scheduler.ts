@@ -134,7 +134,7 @@ type Outcome =
 
 interface HostHooks {
   signal(): AbortSignal;
-  started(host: Host, worker: string | undefined): boolean;
+  started(host: Host, worker: string | undefined, startedAt: string | undefined): boolean;
   context(host: Host, signal: AbortSignal): ToolContext;
   forward(host: Host, e: AttemptEvent): void;
 }
@@ -162,8 +162,8 @@ class Host implements AttemptHost {
     return this.hooks.signal();
   }
 
-  started(worker?: string): boolean {
-    return this.hooks.started(this, worker);
+  started(worker?: string, startedAt?: string): boolean {
+    return this.hooks.started(this, worker, startedAt);
   }
 
   context(signal: AbortSignal): ToolContext {
@@ -859,12 +859,12 @@ export class Scheduler {
   /** What every attempt's {@link Host} asks of the run: made once per run, so an attempt allocates one object. */
   readonly #hostHooks: HostHooks = {
     signal: () => this.#controller.signal,
-    started: (h, worker) => {
+    started: (h, worker, startedAt) => {
       if (this.#controller.signal.aborted) return false;
       const { t, calls: tool, item } = h;
       const r = this.#results[t.index];
       r.attempts++;
-      h.startedAt = isoNow();
+      h.startedAt = startedAt ?? isoNow();
       r.startedAt ??= h.startedAt;
       const sources = tool === t.tool ? r.inputSources : undefined;
       this.#o.bus.emit({
@@ -876,6 +876,7 @@ export class Scheduler {
         ...(item === undefined ? {} : { item }),
         ...(sources ? { sources } : {}),
         ...(worker ? { worker } : {}),
+        ...(startedAt ? { startedAt } : {}),
       });
       return true;
     },

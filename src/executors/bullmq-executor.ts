@@ -20,6 +20,7 @@ import {
   connectionOf,
   DEFAULT_PREFIX,
   jobIdOf,
+  jobLockKey,
   queueOf,
   Seal,
   telemetryOption,
@@ -43,6 +44,12 @@ export interface BullmqExecutorOptions extends RedisQueueOptions {
    * and cancels as their fencing token. @default none (generation 0)
    */
   readonly generationOf?: (runId: string) => number | undefined;
+  /**
+   * How often to check that the workers running this process's attempts still hold their job locks: an attempt
+   * whose worker died says so in its progress (the run's events) until BullMQ hands it to another worker.
+   * @default 2000
+   */
+  readonly watchMs?: number;
 }
 
 interface Pending {
@@ -50,6 +57,12 @@ interface Pending {
   readonly host: AttemptHost;
   readonly resolve: (result: AttemptResult) => void;
   started: boolean;
+  /** The queue it was sent to. */
+  queue?: string;
+  /** The worker running it, as its last `started` report named it. */
+  worker?: string;
+  /** The worker whose loss was already reported (once per worker). */
+  lost?: string;
 }
 
 interface Channel {
@@ -71,6 +84,7 @@ export class BullmqExecutor implements AttemptExecutor {
   readonly #local = new LocalExecutor();
   readonly #seal: Seal;
   #telemetry?: ReturnType<typeof telemetryOption>;
+  #watch?: NodeJS.Timeout;
 
   constructor(options: BullmqExecutorOptions) {
     this.#options = options;
@@ -114,6 +128,7 @@ export class BullmqExecutor implements AttemptExecutor {
 
   /** Close the connections (after the runs that use it ended). */
   async close(): Promise<void> {
+    clearInterval(this.#watch);
     const channels = await Promise.allSettled(this.#channels.values());
     await Promise.all(
       channels.flatMap((c) => (c.status === 'fulfilled' ? [c.value.events.close(), c.value.queue.close()] : [])),
@@ -128,8 +143,9 @@ export class BullmqExecutor implements AttemptExecutor {
     const id = jobIdOf(request);
     const name = queueOf(host.tool(request.tool));
     const result = new Promise<AttemptResult>((resolve) =>
-      this.#pending.set(id, { request, host, resolve, started: false }),
+      this.#pending.set(id, { request, host, resolve, started: false, queue: name }),
     );
+    this.#watchWorkers();
     try {
       const { queue } = await this.#channel(name);
       const job = await this.#add(queue, request);
@@ -164,11 +180,19 @@ export class BullmqExecutor implements AttemptExecutor {
   /** The job id existed already (the attempt was sent before, e.g. by a coordinator that died) and it ended. */
   async #alreadyDone(queue: Queue, job: Job): Promise<void> {
     const state = await queue.getJobState(job.id!);
+    if (state === 'active') {
+      // A worker runs it already (sent by a coordinator this one took over from): the task's time starts then.
+      const running = await queue.getJob(job.id!);
+      if (running?.processedOn) this.#markStarted(job.id!, undefined, new Date(running.processedOn).toISOString());
+      return;
+    }
     if (state !== 'completed' && state !== 'failed') return;
     const done = await queue.getJob(job.id!);
     if (!done) return;
-    if (state === 'completed') await this.#answer(job.id!, done.returnvalue);
-    else this.#ended(job.id!, workerFailure(done.failedReason));
+    // It ran before this process sent it: its time is counted from when a worker took it.
+    const startedAt = done.processedOn ? new Date(done.processedOn).toISOString() : undefined;
+    if (state === 'completed') await this.#answer(job.id!, done.returnvalue, startedAt);
+    else this.#ended(job.id!, workerFailure(done.failedReason), startedAt);
   }
 
   /**
@@ -176,7 +200,7 @@ export class BullmqExecutor implements AttemptExecutor {
    * lost the run stopped it) is all it says; then the attempt is sent again under this generation, with the same
    * job id. An older generation's success or genuine failure is a fact and settles the attempt.
    */
-  async #answer(jobId: string, returnvalue: unknown): Promise<void> {
+  async #answer(jobId: string, returnvalue: unknown, startedAt?: string): Promise<void> {
     const p = this.#pending.get(jobId);
     if (!p) return;
     const { result, generation } = this.#result(jobId, returnvalue);
@@ -195,11 +219,11 @@ export class BullmqExecutor implements AttemptExecutor {
       }
       return;
     }
-    this.#ended(jobId, result);
+    this.#ended(jobId, result, startedAt);
   }
 
-  #ended(jobId: string, result: AttemptResult): void {
-    if (result.status !== 'cancelled') this.#markStarted(jobId);
+  #ended(jobId: string, result: AttemptResult, startedAt?: string): void {
+    if (result.status !== 'cancelled') this.#markStarted(jobId, undefined, startedAt);
     this.#settle(jobId, result);
   }
 
@@ -236,6 +260,11 @@ export class BullmqExecutor implements AttemptExecutor {
       void this.#answer(jobId, returnvalue);
     });
     events.on('failed', ({ jobId, failedReason }) => this.#ended(jobId, workerFailure(failedReason)));
+    // BullMQ's stalled check found the job's lock expired and put it back in the queue.
+    events.on('stalled', ({ jobId }) => {
+      const p = this.#pending.get(jobId);
+      if (p) this.#lost(p, 'was lost (its lock on the attempt expired)');
+    });
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     return { queue, events };
   }
@@ -263,12 +292,63 @@ export class BullmqExecutor implements AttemptExecutor {
   }
 
   /** A worker starts the attempt: the scheduler records its start (once, even when it is re-delivered). */
-  #markStarted(jobId: string, worker?: string): void {
+  #markStarted(jobId: string, worker?: string, startedAt?: string): void {
     const p = this.#pending.get(jobId);
-    if (!p || p.started) return;
+    if (!p) return;
+    if (p.started) {
+      // BullMQ handed the attempt to another worker (the first died or stalled past its lock): the record says
+      // which was lost and which took over; the task keeps its first start.
+      if (worker && p.worker && worker !== p.worker)
+        p.host.forward({
+          type: 'log',
+          level: 'warn',
+          message: `worker ${p.worker} was lost mid-attempt; worker ${worker} runs the attempt again (BullMQ redelivery)`,
+          fields: { lostWorker: p.worker, worker },
+        });
+      if (worker) p.worker = worker;
+      return;
+    }
     p.started = true;
+    p.worker = worker;
     // False: the run stopped meanwhile; cancel() has answered the attempt and told the workers.
-    p.host.started(worker);
+    p.host.started(worker, startedAt);
+  }
+
+  /** Say once per worker what an attempt whose worker is gone waits for (its progress, in the run's events). */
+  #lost(p: Pending, why: string): void {
+    if (!p.worker || p.lost === p.worker) return;
+    p.lost = p.worker;
+    p.host.forward({
+      type: 'progress',
+      message: `waiting: worker ${p.worker} ${why}; BullMQ hands the attempt to another worker`,
+    });
+  }
+
+  /**
+   * While attempts run on workers, check every `watchMs` that their workers still hold the job locks. A lock gone
+   * while the job is not finished means its worker died (or blocks its event loop): the attempt's progress says
+   * what it waits for, once per worker, until BullMQ's stalled check hands it to another worker.
+   */
+  #watchWorkers(): void {
+    if (this.#watch) return;
+    this.#watch = setInterval(() => {
+      const watched = [...this.#pending].filter(([, p]) => p.started && p.worker && p.lost !== p.worker && p.queue);
+      if (!watched.length) {
+        if (!this.#pending.size) (clearInterval(this.#watch), (this.#watch = undefined));
+        return;
+      }
+      const check = this.#redis.multi();
+      for (const [id, p] of watched) check.exists(jobLockKey(this.#prefix, p.queue!, id));
+      void check.exec().then(
+        (answers) =>
+          watched.forEach(([id, p], i) => {
+            if (answers?.[i]?.[1] !== 0 || this.#pending.get(id) !== p) return;
+            this.#lost(p, 'stopped renewing its lock on this attempt (it died or blocks its event loop)');
+          }),
+        () => {},
+      );
+    }, this.#options.watchMs ?? 2000);
+    this.#watch.unref();
   }
 
   #settle(jobId: string, result: AttemptResult): void {

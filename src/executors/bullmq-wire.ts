@@ -61,6 +61,9 @@ export function connectionOf(url: string): ConnectionOptions {
 /** What a job's progress carries: the worker starting the attempt, then the tool's reports. */
 export type JobReport = AttemptEvent | { readonly type: 'started'; readonly worker: string };
 
+/** The lock BullMQ keeps on an active job while its worker lives (renewed every half `lockDuration`). */
+export const jobLockKey = (prefix: string, queue: string, jobId: string) => `${prefix}:${queue}:${jobId}:lock`;
+
 /** BullMQ's `telemetry` option when tracing is on (bullmq-otel loads only then). */
 export async function telemetryOption(enabled: boolean | undefined): Promise<{ telemetry?: Telemetry }> {
   if (!enabled) return {};

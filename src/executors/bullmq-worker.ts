@@ -47,8 +47,10 @@ export interface BraidWorkerOptions extends RedisQueueOptions {
   /** Attempts this process runs at once (per queue). @default 4 */
   readonly concurrency?: number;
   /**
-   * How long a job's lock lasts without renewal: after a worker dies, its attempts go to another worker
-   * within about this long. @default 30000
+   * How long a job's lock lasts without renewal (BullMQ renews it every half of this): after a worker dies, its
+   * attempts go to another worker within about 1.5 times this. A tool that blocks the event loop longer than
+   * this looks dead and its attempt runs again elsewhere, so keep it above the longest synchronous stretch of a
+   * tool. @default 10000
    */
   readonly lockDurationMs?: number;
   /** Services for `ctx.services`. */
@@ -64,6 +66,24 @@ export interface BraidWorkerOptions extends RedisQueueOptions {
   readonly admit?: (request: AttemptRequest) => Promise<string | undefined>;
   /** A job this worker refused to run (a bad MAC, a job id that is not the request's, `admit`'s reason). */
   readonly onRefused?: (jobId: string, queue: string, reason: string) => void;
+}
+
+/** How long a job's lock lasts without renewal, by default (README "Scaling out": the trade-off). */
+export const DEFAULT_LOCK_MS = 10_000;
+
+/**
+ * A BullMQ Worker that takes a job whose stored data is not JSON (written into Redis by something
+ * else) as a job with unreadable data, which the processor then refuses (failed for good), instead of failing in
+ * BullMQ's own parsing, where the job stalls and comes back for ever.
+ */
+class GuardedWorker extends Worker {
+  protected override createJob(data: Parameters<Worker['createJob']>[0], jobId: string): Job {
+    try {
+      return super.createJob(data, jobId);
+    } catch {
+      return super.createJob({ ...data, data: JSON.stringify({ unreadable: true }) }, jobId);
+    }
+  }
 }
 
 /** This process, as `task.started` names it. */
@@ -125,13 +145,13 @@ export class BraidWorker {
     for (const tool of this.#tools.values()) if (hasLimits(tool)) await this.#limit(tool);
     for (const name of this.queues) {
       const tool = name === SHARED_QUEUE ? undefined : this.#tools.get(name.slice('tool.'.length));
-      const worker = new Worker(name, (job, _token, signal) => this.#process(job, signal), {
+      const worker = new GuardedWorker(name, (job, _token, signal) => this.#process(job, signal), {
         connection,
         prefix: this.#prefix,
         concurrency: Math.min(concurrency, tool?.concurrency ?? Infinity),
-        lockDuration: this.#options.lockDurationMs ?? 30_000,
-        // Look for attempts of dead workers as often as a lock lasts.
-        stalledInterval: this.#options.lockDurationMs ?? 30_000,
+        lockDuration: this.#options.lockDurationMs ?? DEFAULT_LOCK_MS,
+        // Look for attempts of dead workers twice per lock duration.
+        stalledInterval: Math.max(500, (this.#options.lockDurationMs ?? DEFAULT_LOCK_MS) / 2),
         // A job is re-delivered after its worker died; more than this many deaths fail it (E_WORKER).
         maxStalledCount: 3,
         ...telemetry,

@@ -58,10 +58,11 @@ export interface AttemptHost {
   tool(name: string): Tool;
   /**
    * The attempt got its slot and is about to call the tool: the scheduler records the start and emits
-   * `task.started` (with `worker`, the process that runs it when not this one: `host:pid`). False when the
-   * run was stopped meanwhile: do not start, answer `cancelled`.
+   * `task.started` (with `worker`, the process that runs it when not this one: `host:pid`; `startedAt` when it
+   * started before now, e.g. under a coordinator this one took the run over from). False when the run was
+   * stopped meanwhile: do not start, answer `cancelled`.
    */
-  started(worker?: string): boolean;
+  started(worker?: string, startedAt?: string): boolean;
   /**
    * `ctx` for the tool, bound to the attempt's abort signal; its logs, progress and model calls become the run's
    * events.

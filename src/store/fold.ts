@@ -179,7 +179,7 @@ function foldEvent(
     case 'task.started': {
       const t = task(e.taskId);
       t.attempts++;
-      t.startedAt ??= e.ts;
+      t.startedAt ??= e.startedAt ?? e.ts;
       t.status = 'running';
       if (e.sources) t.inputSources = e.sources;
       break;
