@@ -1,5 +1,4 @@
 /** `runWorkflow`: load, validate, compile, schedule; returns the run result of workflow-spec.md §8. */
-import { z } from 'zod';
 import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationError } from '../errors.js';
 import { checkInputs } from '../spec/input-check.js';
 import type { RunEvent, RunEventBody } from '../core/events.js';
@@ -15,6 +14,7 @@ export interface McpToolSource {
 }
 import { EventBus, type EventListener } from '../events/bus.js';
 import { formatPath } from '../spec/path.js';
+import { inputSchema } from '../spec/pattern.js';
 import { loadWorkflow, readWorkflowFile, validateRead } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { Budget } from '../spec/schema.js';
@@ -134,7 +134,7 @@ export function checkInputLimits(input: unknown): void {
 export function resolveInput(workflow: Workflow, input: Record<string, unknown> = {}): Record<string, unknown> {
   checkInputLimits(input);
   if (!workflow.inputs) return input;
-  const schema = z.fromJSONSchema(workflow.inputs as Parameters<typeof z.fromJSONSchema>[0]);
+  const schema = inputSchema(workflow.inputs); // patterns in linear time (spec/pattern.ts)
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data as Record<string, unknown>;
   throw new InputValidationError(
