@@ -13,6 +13,7 @@ import { validateWorkflow } from '../src/index.js';
 import { resolveInput } from '../src/engine/run.js';
 import { parseExpression } from '../src/spec/expression.js';
 import { inputSchema, re2Problem, toRe2Syntax } from '../src/spec/pattern.js';
+import { jsonSchemaInput } from '../src/tools/json-schema-input.js';
 import { CalculatorPool } from '../tools/calculate.js';
 import { braid } from './support/cli.js';
 
@@ -124,6 +125,36 @@ describe('input-schema patterns run in linear time', () => {
       inputs: { type: 'object', properties: { p: { type: 'object', default: { pattern: '(a)\\1' } } } },
     });
     expect(data.success).toBe(true);
+  });
+});
+
+describe("a tool's JSON Schema input (MCP, AI SDK) matches patterns in linear time too", () => {
+  it('the catastrophic pattern answers at once, naming the field; lookaround runs in the bounded worker', () => {
+    const input = jsonSchemaInput({
+      type: 'object',
+      properties: {
+        code: { type: 'string', pattern: HOSTILE_PATTERN },
+        pin: { type: 'string', pattern: '^(?=.*\\d)\\w+$', format: 'email' },
+        nested: { type: 'array', items: { anyOf: [{ type: 'string', pattern: '^(a|aa)+$' }, { type: 'number' }] } },
+      },
+    });
+    const t0 = Date.now();
+    const bad = input.safeParse({ code: HOSTILE_INPUT, nested: [`${'a'.repeat(40)}!`] });
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(bad.success).toBe(false);
+    if (bad.success) return;
+    expect(bad.error.issues).toEqual(
+      expect.arrayContaining([{ path: ['code'], message: `String does not match pattern "${HOSTILE_PATTERN}".` }]),
+    );
+    expect(input.safeParse({ code: 'abc', nested: ['aaa', 1] }).success).toBe(true);
+    // lookaround: not RE2, run by the regex worker under its deadline; the format next to it still applies
+    expect(input.safeParse({ pin: 'ab1' }).success).toBe(false); // not an email
+    const pinOnly = jsonSchemaInput({
+      type: 'object',
+      properties: { pin: { type: 'string', pattern: '^(?=.*\\d)\\w+$' } },
+    });
+    expect(pinOnly.safeParse({ pin: 'ab1' }).success).toBe(true);
+    expect(pinOnly.safeParse({ pin: 'abc' }).success).toBe(false);
   });
 });
 

@@ -85,7 +85,11 @@ class LinearPattern {
   lastIndex = 0;
   readonly #test: (s: string) => boolean;
 
-  constructor(readonly source: string) {
+  /** `flags`: '' (zod) or 'u' (@cfworker/json-schema); only the fallback needs them. */
+  constructor(
+    readonly source: string,
+    flags = '',
+  ) {
     const syntax = toRe2Syntax(source);
     let compiled: Re2.RE2JS | undefined;
     try {
@@ -96,7 +100,7 @@ class LinearPattern {
     this.#test = compiled
       ? (s) => compiled.matcher(s).find()
       : (s) => {
-          const r = execRegex(source, '', s, 0, PATTERN_LIMITS.timeoutMs);
+          const r = execRegex(source, flags, s, 0, PATTERN_LIMITS.timeoutMs);
           return 'matches' in r && r.matches.length > 0;
         };
   }
@@ -152,6 +156,34 @@ export function inputSchema(inputs: object): z.ZodType {
 
 /** Keywords whose values are data, not schemas: a `pattern` key there is not a pattern. */
 const DATA = new Set(['const', 'enum', 'default', 'examples']);
+
+/** The prefix of the format names that stand for patterns (see {@link patternsAsFormats}). */
+export const PATTERN_FORMAT = 'braid-pattern:';
+
+/**
+ * For a tool's JSON Schema input (@cfworker/json-schema, which runs `new RegExp(pattern, 'u')`): every
+ * `pattern` (mutated in place: pass a copy) becomes `allOf: [{ format: "braid-pattern:<pattern>" }]`, a
+ * format registered in `formats` (cfworker's table) that matches in linear time. A tool's schema comes
+ * from elsewhere (an MCP server), so a pattern RE2 cannot run is not refused: it runs in the regex worker
+ * with the {@link PATTERN_LIMITS} deadline. (`patternProperties` keys are still cfworker's own regexes.)
+ */
+export function patternsAsFormats<T>(schema: T, formats: Record<string, (s: string) => boolean>): T {
+  const visit = (node: unknown) => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!isRecord(node)) return;
+    for (const [key, v] of Object.entries(node)) if (!DATA.has(key)) visit(v);
+    if (typeof node.pattern !== 'string') return;
+    const name = PATTERN_FORMAT + node.pattern;
+    if (!formats[name]) {
+      const matcher = new LinearPattern(node.pattern, 'u');
+      formats[name] = (s) => matcher.test(s);
+    }
+    node.allOf = [...(Array.isArray(node.allOf) ? node.allOf : []), { format: name }];
+    delete node.pattern;
+  };
+  visit(schema);
+  return schema;
+}
 
 /** Patterns in `inputs` that cannot run in linear time, each naming its place. */
 export function inputPatternIssues(inputs: unknown, base: (string | number)[] = ['inputs']): Issue[] {
