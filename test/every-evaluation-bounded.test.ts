@@ -244,14 +244,22 @@ describe('calculate: one run never waits for another run', () => {
   }, 30_000);
 
   it('a call that waited past its deadline fails saying so, without running', async () => {
-    const pool = new CalculatorPool({ timeoutMs: 800 });
+    const pool = new CalculatorPool({ timeoutMs: 1500 });
     const signal = new AbortController().signal;
     try {
-      await pool.evaluate('1', signal, 'a');
+      // the process is up (its start counts toward a call's deadline: a loaded machine may need a second try)
+      for (let i = 0; i < 3; i++)
+        if (
+          await pool.evaluate('1', signal, 'a').then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
       const first = pool.evaluate(SLOW, signal, 'a').catch((e: Error) => e.message);
       const second = pool.evaluate('1+1', signal, 'a').catch((e: Error) => e.message);
-      expect(await first).toMatch(/ran past 800 ms and was stopped/);
-      expect(await second).toMatch(/"1\+1" waited \d+ ms for the calculations before it and ran past 800 ms/);
+      expect(await first).toMatch(/ran past 1500 ms and was stopped/);
+      expect(await second).toMatch(/"1\+1" waited \d+ ms for the calculations before it and ran past 1500 ms/);
     } finally {
       pool.close();
     }
