@@ -1,14 +1,19 @@
 /**
  * `calculate`: mathjs with units, in a separate process that braid can bound and kill.
  *
- * - Bounded: evaluation runs in one child process (Node with a 256 MB heap). A calculation past its
- *   deadline (the task's `timeout_ms`, else {@link CALCULATE_LIMITS}.timeoutMs) is killed, and so is one that
- *   runs out of memory: either way the task fails and the next call gets a fresh process. A worker thread
+ * - Bounded: evaluation runs in a child process (Node with a 256 MB heap). A calculation past its deadline
+ *   (the task's `timeout_ms`, else {@link CALCULATE_LIMITS}.timeoutMs, counted from when the call was made:
+ *   time waiting for the process counts) is killed, and so is one that runs out of memory: either way the
+ *   task fails and the next call gets a fresh process. A worker thread
  *   with `resourceLimits` is not enough here: a single large allocation past the limit (`range(1, 1e9)`)
  *   aborts the whole process, not just the worker.
  * - Sized: functions that build matrices from a requested size (`ones`, `zeros`, `range`, `identity`, ...)
  *   refuse more than `maxElements` elements before allocating; results over `maxResultElements` elements or
  *   `maxResultChars` characters fail with a clear error.
+ * - Fair: each run (caller) has its own process, up to {@link CALCULATE_LIMITS}.processes at once, so one run's
+ *   slow expressions (calls of one process run one at a time) never hold up another run's `2+1`. Past that
+ *   many runs calculating at once, a new one shares the process with the fewest calls waiting. When a run's
+ *   calls are done its process is kept for the next run (one spare; others are stopped).
  * - Stateless: every function that changes the instance (`config`, `import`, `createUnit`) or evaluates
  *   code (`evaluate`, `parse`, `compile`, `simplify`, ...) is disabled, and each call has a fresh scope, so
  *   nothing carries over from one calculation (or run) to the next.
@@ -30,6 +35,7 @@ export const CALCULATE_LIMITS = {
   maxElements: 1_000_000,
   maxResultElements: 100_000,
   maxResultChars: 100_000,
+  processes: 4,
 } as const;
 
 /** The child's setup: loads mathjs, disables what changes state, warms up (this is what a snapshot keeps). */
@@ -134,6 +140,8 @@ type Reply = { id: number; result: number | string | boolean; text: string } | {
 
 /** One calculation process, started on demand and replaced when it is killed. */
 class Calculator {
+  readonly #timeoutMs: number;
+  #closed = false;
   #child?: ChildProcess;
   #ready?: Promise<ChildProcess>;
   /** How the current process started: from a snapshot of a warmed-up mathjs, or loading it. */
@@ -145,9 +153,21 @@ class Calculator {
   /** Calls run one at a time: a deadline is about one calculation. */
   #tail: Promise<unknown> = Promise.resolve();
 
+  constructor(options: { timeoutMs?: number } = {}) {
+    this.#timeoutMs = options.timeoutMs ?? CALCULATE_LIMITS.timeoutMs;
+  }
+
   /** Start the process now (mathjs takes a while to load) without waiting for it. */
   warm(): void {
-    void this.#start().catch(() => {});
+    if (!this.#closed) void this.#start().catch(() => {});
+  }
+
+  /** Stop the process (calls waiting fail); the calculator is not used again. */
+  close(): void {
+    this.#closed = true;
+    this.#child?.kill('SIGKILL');
+    this.#child = undefined;
+    this.#ready = undefined;
   }
 
   #start(): Promise<ChildProcess> {
@@ -203,8 +223,13 @@ class Calculator {
     child.channel?.ref();
   }
 
-  evaluate(expression: string, signal: AbortSignal): Promise<{ result: number | string | boolean; text: string }> {
-    const run = this.#tail.then(() => this.#evaluate(expression, signal));
+  /** `calledAt`: when the call was made (its deadline counts from then, waiting included). */
+  evaluate(
+    expression: string,
+    signal: AbortSignal,
+    calledAt = Date.now(),
+  ): Promise<{ result: number | string | boolean; text: string }> {
+    const run = this.#tail.then(() => this.#evaluate(expression, signal, calledAt));
     this.#tail = run.catch(() => {});
     return run;
   }
@@ -212,8 +237,16 @@ class Calculator {
   async #evaluate(
     expression: string,
     signal: AbortSignal,
+    calledAt: number,
   ): Promise<{ result: number | string | boolean; text: string }> {
     if (signal.aborted) throw signal.reason;
+    const timeoutMs = this.#timeoutMs;
+    const pastDeadline = () =>
+      new NonRetriableError(`calculate: "${expression}" ran past ${timeoutMs} ms and was stopped`);
+    if (Date.now() - calledAt >= timeoutMs)
+      throw new NonRetriableError(
+        `calculate: "${expression}" waited ${Date.now() - calledAt} ms for the calculations before it and ran past ${timeoutMs} ms`,
+      );
     this.#inCall = true; // waited for: the process (and any that replaces it) keeps braid alive now
     if (this.#child) this.#busy(this.#child);
     try {
@@ -227,15 +260,7 @@ class Calculator {
           this.warm(); // a fresh process for the next call, loading now
           reject(err);
         };
-        const timer = setTimeout(
-          () =>
-            kill(
-              new NonRetriableError(
-                `calculate: "${expression}" ran past ${CALCULATE_LIMITS.timeoutMs} ms and was stopped`,
-              ),
-            ),
-          CALCULATE_LIMITS.timeoutMs,
-        );
+        const timer = setTimeout(() => kill(pastDeadline()), Math.max(0, calledAt + timeoutMs - Date.now()));
         const onAbort = () =>
           kill(signal.reason instanceof Error ? signal.reason : new NonRetriableError('calculate: stopped'));
         signal.addEventListener('abort', onAbort, { once: true });
@@ -255,7 +280,71 @@ class Calculator {
 /** @internal for tests: a calculator of its own (the tool shares one per process). */
 export { Calculator };
 
-const calculator = new Calculator();
+/** Calculators by caller (run): one run's slow calls wait for each other, not other runs' (see the header). */
+class CalculatorPool {
+  readonly #lanes = new Map<string, Lane>();
+  readonly #spare: Calculator[] = [];
+
+  constructor(private readonly options: { timeoutMs?: number; processes?: number } = {}) {}
+
+  /** Start a process for the next caller now. */
+  warm(): void {
+    if (!this.#spare.length && this.#busy().size < this.#max()) this.#spare.push(new Calculator(this.options));
+    this.#spare[0]?.warm();
+  }
+
+  async evaluate(expression: string, signal: AbortSignal, caller: string) {
+    const calledAt = Date.now();
+    const lane = this.#lane(caller);
+    lane.calls++;
+    try {
+      return await lane.calc.evaluate(expression, signal, calledAt);
+    } finally {
+      if (--lane.calls === 0) this.#release(lane);
+    }
+  }
+
+  /** Processes running now (for tests). */
+  get processes(): number {
+    return this.#busy().size + this.#spare.length;
+  }
+
+  close(): void {
+    for (const c of [...this.#busy(), ...this.#spare.splice(0)]) c.close();
+    this.#lanes.clear();
+  }
+
+  #max = () => this.options.processes ?? CALCULATE_LIMITS.processes;
+  #busy = () => new Set([...this.#lanes.values()].map((l) => l.calc));
+
+  #lane(caller: string): Lane {
+    let lane = this.#lanes.get(caller);
+    if (lane) return lane;
+    const calc = this.#spare.pop() ?? (this.#busy().size < this.#max() ? new Calculator(this.options) : undefined);
+    if (calc) lane = { calc, calls: 0, callers: new Set() };
+    else lane = [...this.#lanes.values()].reduce((a, b) => (b.calls < a.calls ? b : a));
+    lane.callers.add(caller);
+    this.#lanes.set(caller, lane);
+    return lane;
+  }
+
+  #release(lane: Lane): void {
+    for (const caller of lane.callers) this.#lanes.delete(caller);
+    if (this.#spare.length < 1) this.#spare.push(lane.calc);
+    else lane.calc.close();
+  }
+}
+
+interface Lane {
+  readonly calc: Calculator;
+  calls: number;
+  readonly callers: Set<string>;
+}
+
+/** @internal for tests: a pool of its own. */
+export { CalculatorPool };
+
+const calculators = new CalculatorPool();
 
 /** Evaluate a math expression with units (mathjs), e.g. "350 km / 2 h to km/h". No JS eval. */
 export const calculate = defineTool({
@@ -267,11 +356,12 @@ export const calculate = defineTool({
     result: z.union([z.number(), z.string(), z.boolean()]),
     text: z.string(),
   }),
-  warm: () => calculator.warm(),
+  warm: () => calculators.warm(),
   async run({ expression }, ctx) {
-    const { result, text } = await calculator.evaluate(
+    const { result, text } = await calculators.evaluate(
       expression.replace(/(\d+(?:\.\d+)?)\s*%\s*of\s+/gi, '$1 / 100 * '),
       ctx.signal,
+      ctx.runId,
     );
     return { expression, result, text };
   },

@@ -1,5 +1,4 @@
 /** `runWorkflow`: load, validate, compile, schedule; returns the run result of workflow-spec.md §8. */
-import { z } from 'zod';
 import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationError } from '../errors.js';
 import { checkInputs } from '../spec/input-check.js';
 import type { RunEvent, RunEventBody } from '../core/events.js';
@@ -15,6 +14,7 @@ export interface McpToolSource {
 }
 import { EventBus, type EventListener } from '../events/bus.js';
 import { formatPath } from '../spec/path.js';
+import { inputSchema } from '../spec/pattern.js';
 import { loadWorkflow, readWorkflowFile, validateRead } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { Budget } from '../spec/schema.js';
@@ -137,7 +137,7 @@ export function resolveInput(workflow: Workflow, input: Record<string, unknown> 
   if (!workflow.inputs) return input;
   let parsed;
   try {
-    parsed = z.fromJSONSchema(workflow.inputs as Parameters<typeof z.fromJSONSchema>[0]).safeParse(input);
+    parsed = inputSchema(workflow.inputs).safeParse(input); // patterns in linear time (spec/pattern.ts)
   } catch (err) {
     // A schema `validate` would have refused (e.g. a $ref loop): the caller's answer, not a crash.
     throw new InputValidationError([

@@ -6,6 +6,14 @@
  * - time (the task's `timeout_ms`, else {@link EXPRESSION_LIMITS}.timeoutMs) and depth, checked by JSONata on
  *   every evaluation step (its `timeout`/`stack` guardrails): a tail-recursive loop or a deep recursion fails;
  * - sequences of at most `maxSequence` items, `$pad` to at most `maxString` characters;
+ * - the built-ins that are not evaluation steps themselves stay within the budget too: `$distinct` (JSONata's
+ *   compares every pair: 100,000 numbers took 12 s past any budget) keys values by a canonical form in one
+ *   pass, and `$sort` (JSONata's merge copies the rest of a list at every step: quadratic) is an O(n log n)
+ *   merge sort; both check the deadline as they go (`bounded-builtins.ts`); the appends JSONata makes by
+ *   copying (`*` over many arrays, grouping, `$spread`: quadratic) check it at each append;
+ * - the evaluation gives the event loop a turn every {@link EXPRESSION_LIMITS}.yieldEveryMs (JSONata awaits
+ *   a hook at every step, but only microtasks run in between): a long condition does not stop a server
+ *   from answering others (`/health` included) while it runs;
  * - regular expressions run in a worker thread the caller waits for synchronously, up to the remaining
  *   budget; a catastrophic one is stopped by terminating that worker (V8 cannot interrupt a running
  *   regular expression in its own thread).
@@ -14,6 +22,7 @@
 import type jsonataModule from 'jsonata';
 import { lazy } from '../core/lazy.js';
 import { BraidError } from '../errors.js';
+import { BUDGET, boundedDistinct, boundedSort, type Budget, budgetError } from './bounded-builtins.js';
 import { execRegex, type RegexMatch } from './regex-worker.js';
 
 export const EXPRESSION_LIMITS = {
@@ -21,6 +30,7 @@ export const EXPRESSION_LIMITS = {
   maxDepth: 500,
   maxSequence: 1_000_000,
   maxString: 1_000_000,
+  yieldEveryMs: 20,
 } as const;
 
 export interface EvaluateOptions {
@@ -53,7 +63,11 @@ export function parseExpression(source: string): ParseResult {
         sequence: EXPRESSION_LIMITS.maxSequence,
         RegexEngine: RegExp,
       };
-      c = { expression: jsonata()(source, options as unknown as Parameters<typeof jsonataModule>[1]), options };
+      const expression = jsonata()(source, options as unknown as Parameters<typeof jsonataModule>[1]);
+      expression.registerFunction('distinct', boundedDistinct as never, '<x:x>');
+      expression.registerFunction('sort', boundedSort as never, '<af?:a>');
+      expression.assign(Symbol.for('jsonata.__evaluate_entry') as unknown as string, onStep);
+      c = { expression, options };
       compiled.set(timeoutMs, c);
     }
     return c;
@@ -78,14 +92,51 @@ export function parseExpression(source: string): ParseResult {
         c.options.RegexEngine = function RegexEngine(regex: RegExp) {
           return new BoundedRegExp(regex, deadline, timeoutMs);
         };
+        const budget: Budget = { deadline, timeoutMs, lastTurn: Date.now() };
         try {
-          return await c.expression.evaluate(ctx, { pad: boundedPad });
+          return await c.expression.evaluate(ctx, { pad: boundedPad, [BUDGET]: budget });
         } catch (err) {
           throw expressionError(err, timeoutMs);
         }
       },
     },
   };
+}
+
+interface Environment {
+  lookup(name: string): unknown;
+  readonly base?: { options: object };
+}
+
+/**
+ * JSONata appends sequences (`*`, grouping, array constructors, `$spread`) by copying, which is quadratic in
+ * native code between two evaluation steps; every append reads `options.sequence` first: reading it checks
+ * the deadline.
+ */
+function deadlineOptions(shared: object, budget: Budget): object {
+  const { sequence } = shared as { sequence: number };
+  return Object.create(shared, {
+    sequence: {
+      get() {
+        if (Date.now() > budget.deadline) throw budgetError(budget);
+        return sequence;
+      },
+    },
+  });
+}
+
+/** JSONata's hook at every evaluation step: a turn for the event loop every `yieldEveryMs`. */
+function onStep(_expr: unknown, _input: unknown, environment: Environment) {
+  const budget = environment.lookup(BUDGET) as Budget | undefined;
+  if (!budget) return undefined;
+  // This evaluation's own options (the first step comes before any other), whose `sequence` checks the deadline.
+  const base = environment.base;
+  if (base && base.options !== budget.options) base.options = budget.options ??= deadlineOptions(base.options, budget);
+  const now = Date.now();
+  if (now - budget.lastTurn < EXPRESSION_LIMITS.yieldEveryMs) return undefined;
+  if (now > budget.deadline) throw budgetError(budget);
+  budget.lastTurn = now;
+  return new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 function expressionError(err: unknown, timeoutMs: number): BraidError {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Issue } from '../errors.js';
 import { expressionTaskRefs, parseExpression } from './expression.js';
 import { formatPath, type PathSegment } from './path.js';
+import { inputPatternIssues } from './pattern.js';
 import {
   KNOWN_KEYS,
   conditionObjectSchema,
@@ -415,6 +416,7 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
           message: `not a usable JSON Schema: ${describeThrown(err).message}`,
         });
       }
+    if (!loop) issues.push(...inputPatternIssues(spec.inputs));
   }
 
   if (issues.length) return { success: false, issues };

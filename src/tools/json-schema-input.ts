@@ -1,10 +1,12 @@
 /**
  * A tool input described by a plain JSON Schema (an MCP tool's `inputSchema`, an AI SDK `jsonSchema()`),
  * validated with @cfworker/json-schema: the same `safeParse` contract zod schemas give the engine, and the
- * schema itself for function calling and `braid tools`.
+ * schema itself for function calling and `braid tools`. Its `pattern`s match in linear time (RE2: see
+ * `patternsAsFormats` in spec/pattern.ts), as the values are the caller's.
  */
 import type * as CfWorker from '@cfworker/json-schema';
 import { lazy } from '../core/lazy.js';
+import { PATTERN_FORMAT, patternsAsFormats } from '../spec/pattern.js';
 import type { JsonSchema } from './json-schema.js';
 import type { SchemaLike } from './types.js';
 
@@ -12,11 +14,16 @@ export interface JsonSchemaInput extends SchemaLike {
   readonly jsonSchema: JsonSchema;
 }
 
+/** cfworker's message for a pattern that became a format. */
+const PATTERN_MESSAGE = new RegExp(`^String does not match format "${PATTERN_FORMAT}(.*)"\\.$`, 's');
+
 /** Loaded by the first JSON Schema input (MCP and AI SDK tools). */
 const cfworker = lazy<typeof CfWorker>('@cfworker/json-schema');
 
 export function jsonSchemaInput(schema: JsonSchema): JsonSchemaInput {
-  const validator = new (cfworker().Validator)(structuredClone(schema) as never, '2020-12', false);
+  const { Validator, format } = cfworker();
+  const linear = patternsAsFormats(structuredClone(schema), format as Record<string, (s: string) => boolean>);
+  const validator = new Validator(linear as never, '2020-12', false);
   return {
     jsonSchema: schema,
     safeParse(value: unknown) {
@@ -26,7 +33,10 @@ export function jsonSchemaInput(schema: JsonSchema): JsonSchemaInput {
       const seen = new Set<string>();
       const issues = r.errors
         .filter((e) => e.keyword !== 'properties' && e.keyword !== '$ref' && e.keyword !== 'allOf')
-        .map((e) => ({ path: e.instanceLocation.replace(/^#\/?/, '').split('/').filter(Boolean), message: e.error }))
+        .map((e) => ({
+          path: e.instanceLocation.replace(/^#\/?/, '').split('/').filter(Boolean),
+          message: e.error.replace(PATTERN_MESSAGE, 'String does not match pattern "$1".'),
+        }))
         .filter((i) => !seen.has(i.path.join('/')) && seen.add(i.path.join('/')));
       return {
         success: false as const,
