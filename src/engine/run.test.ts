@@ -695,10 +695,11 @@ describe('MCP tool sources', () => {
         const server = join(process.cwd(), 'node_modules/@modelcontextprotocol/server-filesystem/dist/index.js');
         const store = new MemoryRunStore();
         const options = { ...quiet, tools: [echo], store };
+        const servers = { files: { command: process.execPath, args: [server, dir] } };
         const r = await runWorkflow(
           {
             name: 'mcp-gate',
-            mcp_servers: { files: { command: process.execPath, args: [server, dir] } },
+            mcp_servers: servers,
             tasks: [
               { id: 'read', tool: 'files.read_text_file', input: { path: join(dir, 'note.txt') } },
               { id: 'gate', tool: 'echo', input: { value: 'sent' }, dependencies: ['read'], approval: true },
@@ -709,9 +710,15 @@ describe('MCP tool sources', () => {
         expect(r.status).toBe('waiting');
         expect(JSON.stringify(r.tasks.read.output)).toContain('from a file');
         expect(await stopped()).toEqual([]);
-        (await prepareResume(r.runId, options)).release();
+        // A recorded workflow starts only the servers this process allows (workflow-spec.md §9).
+        await expect(prepareResume(r.runId, options)).rejects.toMatchObject({
+          code: 'E_CONFIG',
+          message: expect.stringContaining('MCP server "files" is not in this process\'s allow-list'),
+        });
+        const allowed = { ...options, allowMcp: servers };
+        (await prepareResume(r.runId, allowed)).release();
         expect(await stopped()).toEqual([]);
-        const done = await resumeRun(r.runId, { ...options, approve: { taskId: 'gate', approved: true } });
+        const done = await resumeRun(r.runId, { ...allowed, approve: { taskId: 'gate', approved: true } });
         expect(done.tasks.gate.output).toBe('sent');
         expect(await stopped()).toEqual([]);
       } finally {

@@ -213,7 +213,7 @@ export class BraidWorker {
     throw new UnrecoverableError(`refused by worker ${WORKER}: ${why}`);
   }
 
-  /** Whether a cancel mark is there, set by a process with the secret, for this generation of the run or a newer one. */
+  /** Whether a cancel mark is there, set by a process with the secret, for this generation of the run or newer. */
   #cancelled(request: AttemptRequest, mark: string | null): boolean {
     if (mark === null) return false;
     try {

@@ -7,8 +7,9 @@ import type { AttemptRequest } from '../executors/contract.js';
 import type { RedisRunStore } from '../store/redis-store.js';
 
 /**
- * A signed job is run only for a run that is recorded in Redis (its header authentic), not finished, and whose
- * workflow has the task with that tool (its own, or a fallback of its or the defaults' `on_failure`): the reason to refuse it.
+ * The reason to refuse a signed job, if any: it runs only for a run recorded in Redis (its header authentic), not
+ * finished, whose workflow has the task with that tool (its own, or a fallback of its or the defaults'
+ * `on_failure`).
  */
 export const admitFromRecords =
   (store: RedisRunStore) =>

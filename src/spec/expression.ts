@@ -23,7 +23,7 @@ import type jsonataModule from 'jsonata';
 import { lazy } from '../core/lazy.js';
 import { BraidError } from '../errors.js';
 import { BUDGET, boundedDistinct, boundedSort, type Budget, budgetError } from './bounded-builtins.js';
-import { execRegex, type RegexMatch } from './regex-worker.js';
+import { execRegex, type RegexMatch } from '../core/regex-worker.js';
 
 export const EXPRESSION_LIMITS = {
   timeoutMs: 1000,

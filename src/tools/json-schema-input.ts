@@ -2,11 +2,11 @@
  * A tool input described by a plain JSON Schema (an MCP tool's `inputSchema`, an AI SDK `jsonSchema()`),
  * validated with @cfworker/json-schema: the same `safeParse` contract zod schemas give the engine, and the
  * schema itself for function calling and `braid tools`. Its `pattern`s match in linear time (RE2: see
- * `patternsAsFormats` in spec/pattern.ts), as the values are the caller's.
+ * `patternsAsFormats` in core/linear-pattern.ts), as the values are the caller's.
  */
 import type * as CfWorker from '@cfworker/json-schema';
 import { lazy } from '../core/lazy.js';
-import { PATTERN_FORMAT, patternsAsFormats } from '../spec/pattern.js';
+import { PATTERN_FORMAT, patternsAsFormats } from '../core/linear-pattern.js';
 import type { JsonSchema } from './json-schema.js';
 import type { SchemaLike } from './types.js';
 
