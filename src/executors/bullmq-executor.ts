@@ -183,7 +183,8 @@ export class BullmqExecutor implements AttemptExecutor {
     if (state === 'active') {
       // A worker runs it already (sent by a coordinator this one took over from): the task's time starts then.
       const running = await queue.getJob(job.id!);
-      if (running?.processedOn) this.#markStarted(job.id!, undefined, new Date(running.processedOn).toISOString());
+      if (running?.processedOn)
+        this.#markStarted(job.id!, running.processedBy, new Date(running.processedOn).toISOString());
       return;
     }
     if (state !== 'completed' && state !== 'failed') return;
@@ -191,8 +192,8 @@ export class BullmqExecutor implements AttemptExecutor {
     if (!done) return;
     // It ran before this process sent it: its time is counted from when a worker took it.
     const startedAt = done.processedOn ? new Date(done.processedOn).toISOString() : undefined;
-    if (state === 'completed') await this.#answer(job.id!, done.returnvalue, startedAt);
-    else this.#ended(job.id!, workerFailure(done.failedReason), startedAt);
+    if (state === 'completed') await this.#answer(job.id!, done.returnvalue, startedAt, done.processedBy);
+    else this.#ended(job.id!, workerFailure(done.failedReason), startedAt, done.processedBy);
   }
 
   /**
@@ -200,7 +201,7 @@ export class BullmqExecutor implements AttemptExecutor {
    * lost the run stopped it) is all it says; then the attempt is sent again under this generation, with the same
    * job id. An older generation's success or genuine failure is a fact and settles the attempt.
    */
-  async #answer(jobId: string, returnvalue: unknown, startedAt?: string): Promise<void> {
+  async #answer(jobId: string, returnvalue: unknown, startedAt?: string, worker?: string): Promise<void> {
     const p = this.#pending.get(jobId);
     if (!p) return;
     const { result, generation } = this.#result(jobId, returnvalue);
@@ -219,11 +220,11 @@ export class BullmqExecutor implements AttemptExecutor {
       }
       return;
     }
-    this.#ended(jobId, result, startedAt);
+    this.#ended(jobId, result, startedAt, worker);
   }
 
-  #ended(jobId: string, result: AttemptResult, startedAt?: string): void {
-    if (result.status !== 'cancelled') this.#markStarted(jobId, undefined, startedAt);
+  #ended(jobId: string, result: AttemptResult, startedAt?: string, worker?: string): void {
+    if (result.status !== 'cancelled') this.#markStarted(jobId, worker, startedAt);
     this.#settle(jobId, result);
   }
 

@@ -148,6 +148,8 @@ export class BraidWorker {
       const worker = new GuardedWorker(name, (job, _token, signal) => this.#process(job, signal), {
         connection,
         prefix: this.#prefix,
+        // Recorded on each job it takes (`processedBy`): a coordinator that finds the job already done names it.
+        name: WORKER,
         concurrency: Math.min(concurrency, tool?.concurrency ?? Infinity),
         lockDuration: this.#options.lockDurationMs ?? DEFAULT_LOCK_MS,
         // Look for attempts of dead workers twice per lock duration.
