@@ -71,7 +71,10 @@ async function validateWith(
   let result: ValidationResult = read.ok
     ? validateWorkflow(read.value, { toolNames: registry.names(), defaultName: basename(file, extname(file)) })
     : { success: false, issues: [...read.issues] };
-  const warnings = result.success ? analyzeWorkflow(result.workflow, registry) : [];
+  const analysis = result.success ? analyzeWorkflow(result.workflow, registry) : [];
+  const warnings = analysis.filter((i) => i.severity === 'warning');
+  if (result.success && analysis.length > warnings.length)
+    result = { success: false, issues: analysis.filter((i) => i.severity !== 'warning') };
   if (result.success) {
     // What `braid run` would refuse before starting: bad literal inputs, required fields nothing gives (§5a).
     const input = await readRunInput(flags, result.workflow.inputs);
@@ -154,6 +157,7 @@ export function buildProgram(): Command {
     )
     .option('--json', 'print the run result as one JSON object on stdout (progress stays on stderr)')
     .option('--events <out.jsonl>', 'write every event as a JSON line to this file')
+    .option('--fail-on-empty', 'exit 1 when the run succeeds but every final task was skipped (no result)')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', "print where failed tasks' errors were thrown (the stack frames in tool code)")
     .option('--no-store', 'do not record the run under .braid/runs (no show/resume later)')
@@ -181,8 +185,8 @@ Every run is recorded in .braid/runs/<runId>.jsonl ($BRAID_HOME/runs): see it wi
 braid show <runId>, continue it after a crash or Ctrl-C with braid resume <runId>.
 Logs: BRAID_LOG_LEVEL=debug prints JSON log lines on stderr (pretty on a terminal).
 
-Exit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C), 2 invalid workflow, tools module or
-input, 3 waiting for an approval (braid approve).`,
+Exit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C) or, with --fail-on-empty, succeeded with
+every final task skipped, 2 invalid workflow, tools module or input, 3 waiting for an approval.`,
     )
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await (await runs()).runCommand(file, flags);

@@ -44,6 +44,8 @@ export interface RunFlags {
   budgetCost?: number;
   budgetMs?: number;
   budgetTasks?: number;
+  /** A run that succeeds with every sink skipped exits 1. */
+  failOnEmpty?: boolean;
 }
 
 /** The run's model; `--llm-concurrency` sets its limit on requests in flight. */
@@ -185,10 +187,13 @@ function preflight(
   input: Record<string, unknown>,
   quiet?: boolean,
 ): void {
-  const issues = checkInputs(workflow, registry, Object.keys(resolveInput(workflow, input)));
+  const issues = [
+    ...checkInputs(workflow, registry, Object.keys(resolveInput(workflow, input))),
+    ...analyzeWorkflow(workflow, registry),
+  ];
   const errors = issues.filter((i) => i.severity !== 'warning');
   if (errors.length) throw new WorkflowValidationError(file, errors);
-  const warnings = [...analyzeWorkflow(workflow, registry), ...issues.filter((i) => i.severity === 'warning')];
+  const warnings = issues.filter((i) => i.severity === 'warning');
   if (!quiet) for (const w of warnings) process.stderr.write(`⚠ ${formatIssue(w, file)}\n`);
 }
 
@@ -261,7 +266,8 @@ async function withRunUi(
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
     }
     await store?.idle?.(); // the record's last fsync, before the process exits
-    return result.status === 'succeeded' ? EXIT.ok : result.status === 'waiting' ? EXIT.waiting : EXIT.failed;
+    if (result.status === 'succeeded') return result.empty && flags.failOnEmpty ? EXIT.failed : EXIT.ok;
+    return result.status === 'waiting' ? EXIT.waiting : EXIT.failed;
   } finally {
     progress?.stop();
     process.off('SIGINT', onSigint);

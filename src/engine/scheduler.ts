@@ -274,12 +274,17 @@ export class Scheduler {
     const status = this.#runStatus();
     const durationMs = Math.round(performance.now() - t0);
     const output = status === 'waiting' ? undefined : this.#runOutput();
+    // Succeeded with nothing to show: every task nothing depends on was skipped (§3, labels).
+    const empty =
+      status === 'succeeded' &&
+      this.#tasks.every((t) => t.downstreams.length > 0 || this.#state[t.index] === 'skipped');
     bus.emit({
       type: 'run.finished',
       status,
       durationMs,
       ...(this.#fatal ? { error: this.#fatal } : {}),
       ...(output !== undefined ? { output } : {}),
+      ...(empty ? { empty: true as const } : {}),
     });
     const tasks: Record<string, TaskResult> = {};
     let usage: Usage | undefined;
@@ -295,6 +300,7 @@ export class Scheduler {
       endedAt: new Date().toISOString(),
       ...(this.#fatal ? { error: this.#fatal } : {}),
       ...(output !== undefined ? { output } : {}),
+      ...(empty ? { empty: true as const } : {}),
       tasks,
       ...(usage ? { usage } : {}),
     };
