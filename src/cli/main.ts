@@ -11,6 +11,7 @@ import { toMermaid } from '../graph/mermaid.js';
 import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
 import { validateWorkflow, type ValidationResult } from '../spec/validate.js';
 import { checkInputs } from '../spec/input-check.js';
+import { unusedInputs } from '../spec/unused-inputs.js';
 import { readRunInput } from './input.js';
 import { rootFlags, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
@@ -78,7 +79,10 @@ async function validateWith(
   if (result.success) {
     // What `braid run` would refuse before starting: bad literal inputs, required fields nothing gives (§5a).
     const input = await readRunInput(flags, result.workflow.inputs);
-    const inputIssues = checkInputs(result.workflow, registry, Object.keys(input), { declaredCount: true });
+    const inputIssues = [
+      ...unusedInputs(result.workflow, registry, Object.keys(input)),
+      ...checkInputs(result.workflow, registry, Object.keys(input), { declaredCount: true }),
+    ];
     warnings.push(...inputIssues.filter((i) => i.severity === 'warning'));
     const errors = inputIssues.filter((i) => i.severity !== 'warning');
     if (errors.length) result = { success: false, issues: errors };

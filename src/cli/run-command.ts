@@ -6,6 +6,7 @@ import { formatIssue, WorkflowValidationError } from '../errors.js';
 import { createProvider } from '../llm/llm.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
 import { checkInputs } from '../spec/input-check.js';
+import { unusedInputs } from '../spec/unused-inputs.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { RunResult } from '../core/result.js';
 import type { EventListener } from '../events/bus.js';
@@ -187,7 +188,15 @@ function preflight(
   input: Record<string, unknown>,
   quiet?: boolean,
 ): void {
+  // Before the inputs schema reads the input: a typo gets a did-you-mean, not "unrecognized key".
+  const unused = unusedInputs(workflow, registry, Object.keys(input));
+  if (unused.some((i) => i.severity !== 'warning'))
+    throw new WorkflowValidationError(
+      file,
+      unused.filter((i) => i.severity !== 'warning'),
+    );
   const issues = [
+    ...unused,
     ...checkInputs(workflow, registry, Object.keys(resolveInput(workflow, input))),
     ...analyzeWorkflow(workflow, registry),
   ];

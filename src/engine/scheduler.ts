@@ -698,7 +698,9 @@ export class Scheduler {
         return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
       const err = outcome.error;
       const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
-      if (this.#controller.signal.aborted) return failed;
+      // Cancelled (Ctrl-C, a signal): the attempt was aborted, not failed (workflow-spec.md §7).
+      if (this.#controller.signal.aborted)
+        return this.#fatal === undefined && !this.#budget?.exceeded ? { skipped: 'cancelled', error: err } : failed;
       let again = false;
       /** A plain retry (same tool, same input) waits with backoff; a changed input or tool runs at once. */
       let backoff = false;
