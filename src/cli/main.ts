@@ -130,10 +130,12 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .hook('preAction', (cmd) => {
+    .hook('preAction', async (cmd, action) => {
       const { redis, insecureRedis } = cmd.opts<{ redis?: string; insecureRedis?: boolean }>();
       if (redis) process.env.BRAID_REDIS_URL = redis;
       if (insecureRedis) process.env.BRAID_INSECURE_REDIS = '1';
+      // The project config (braid.config.*, package.json "braid"): flags and the environment win over it.
+      await (await import('./project-config.js')).applyProjectConfig(action);
     });
 
   program
@@ -447,6 +449,25 @@ Exit codes: 0 valid, 2 invalid.`,
     )
     .action(async (goal: string, flags: PlanFlags) => {
       process.exitCode = await (await import('./plan-command.js')).planCommand(goal, flags);
+    });
+
+  program
+    .command('config')
+    .description('print the resolved settings (project config, environment, defaults) and where each came from')
+    .option('--json', 'print { file, settings: { <name>: { value, source } } } as JSON')
+    .addHelpText(
+      'after',
+      `
+The project config is braid.config.json (or .yaml, .yml, .mjs, .js, .ts) or a "braid" key in package.json,
+found by walking up from the current folder. Paths in it resolve relative to its file. Example:
+  { "tools": ["./tools.mjs"], "workflows": "workflows",
+    "mcp_servers": { "files": { "command": "npx", "args": ["@modelcontextprotocol/server-filesystem", "."] } },
+    "defaults": { "provider": "offline", "concurrency": 4, "store": ".braid", "outbox": "outbox" } }
+A flag wins over an environment variable, which wins over the config. mcp_servers is also the allow-list
+of servers a recorded workflow may start when it is resumed or taken over. See docs/environment.md.`,
+    )
+    .action(async (flags: { json?: boolean }) => {
+      process.exitCode = (await import('./config-command.js')).configCommand(flags);
     });
 
   program
