@@ -67,7 +67,9 @@ export function RunPage({ runId, task }) {
 
   const n = counts(run);
   const total = run.tasks.size;
-  const done = (n.succeeded ?? 0) + (n.failed ?? 0) + (n.skipped ?? 0);
+  // A cancel stops tasks without finishing them (skipped, reason cancelled): they are not done.
+  const cancelled = [...run.tasks.values()].filter((t) => t.status === 'skipped' && t.reason === 'cancelled').length;
+  const done = (n.succeeded ?? 0) + (n.failed ?? 0) + (n.skipped ?? 0) - cancelled;
   const started = run.startedAt;
   const took = started ? (run.endedAt ? Date.parse(run.endedAt) : Date.now()) - Date.parse(started) : undefined;
   const waiting = [...run.tasks.values()].filter((t) => t.status === 'waiting');
@@ -78,7 +80,7 @@ export function RunPage({ runId, task }) {
     <header class="run-head">
       <div>
         <h2 id="run-title">${def.name} <${StatusBadge} status=${status} /></h2>
-        <p class="muted">run <code>${runId}</code> · started ${fmtTime(started)} · ${status === 'running' ? 'running for' : 'took'} ${fmtDuration(took)} · tasks <span class="tasks-done">${done}/${total}</span> done
+        <p class="muted">run <code>${runId}</code> · started ${fmtTime(started)} · ${status === 'running' ? 'running for' : 'took'} ${fmtDuration(took)} · tasks <span class="tasks-done">${done}/${total}</span> done${cancelled ? `, ${cancelled} cancelled` : ''}
           ${run.usage.calls ? ` · ${fmtTokens(run.usage.totalTokens)} tokens · ${fmtCost(run.usage.costUsd, run.usage.unpriced)}` : ''}</p>
       </div>
       <div class="actions">

@@ -84,7 +84,7 @@ export function RunsPage({ query }) {
                   .map(([s, k]) => `${k} ${s}`)
                   .join(
                     ', ',
-                  )}><span class="tasks-done">${r.tasks.done}/${r.tasks.total}</span>${by.failed ? html` <span class="st-text-failed">${by.failed} failed</span>` : null}${by.waiting ? html` <span class="st-text-waiting">${by.waiting} waiting</span>` : null}</td>
+                  )}><span class="tasks-done">${r.tasks.done}/${r.tasks.total}</span>${by.failed ? html` <span class="st-text-failed">${by.failed} failed</span>` : null}${by.waiting ? html` <span class="st-text-waiting">${by.waiting} waiting</span>` : null}${r.tasks.cancelled ? html` <span class="muted">${r.tasks.cancelled} cancelled</span>` : null}</td>
                 <td>${fmtTokens(r.usage?.totalTokens)}</td>
                 <td>${fmtCost(r.usage?.costUsd, r.usage && r.usage.costUsd === null)}</td>
               </tr>`;

@@ -22,6 +22,8 @@ export type IssueCode =
   | 'missing_input'
   // warnings (static analysis: the workflow is valid but part of it can never run as written)
   | 'unreachable_label'
+  /** A run input that nothing can take (a warning; an error when `inputs` forbids other keys). */
+  | 'unknown_input'
   | 'exclusive_join'
   | 'unbounded_loop'
   | 'unknown_output_field'

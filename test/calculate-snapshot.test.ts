@@ -3,7 +3,7 @@
  * into the cache folder, the next process starts from it and answers exactly as a process that loads mathjs;
  * a damaged snapshot is dropped and the process starts the slow way; limits hold either way.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,4 +106,35 @@ describe('calculate from a start-up snapshot', () => {
     expect(snapshotFor(script)).toBeUndefined();
     expect(existsSync(`${blob}.lock`)).toBe(false); // no build started
   }, 60_000);
+});
+
+describe('the snapshot cache is bounded', () => {
+  it('building a new snapshot removes the script’s older ones beyond the 3 most recently used and dead leftovers', async () => {
+    const script = { name: 'tiny', flags: [], setup: 'globalThis.ready = 1;', main: '() => {}' };
+    const blob = blobPath(script);
+    const old = (hash: string, hoursAgo: number, suffix = '') => {
+      const f = join(dir, `tiny-${hash}.blob${suffix}`);
+      writeFileSync(f, 'x'.repeat(1000)); // a snapshot from an earlier braid build (~8 MB in life)
+      const t = new Date(Date.now() - hoursAgo * 3600_000);
+      utimesSync(f, t, t);
+      return f;
+    };
+    const recent = old('1'.repeat(16), 1);
+    const older = old('2'.repeat(16), 2);
+    const oldest = old('3'.repeat(16), 3);
+    const ancient = old('4'.repeat(16), 400);
+    const ancientFailed = old('4'.repeat(16), 400, '.failed');
+    const deadBuild = old('5'.repeat(16), 1, '.lock');
+    const other = join(dir, `calculate-${'6'.repeat(16)}.blob.keep`);
+    writeFileSync(other, ''); // another script's file is not touched
+    expect(snapshotFor(script)).toBeUndefined(); // starts the build, pruning first
+    for (const gone of [oldest, ancient, ancientFailed, deadBuild]) expect(existsSync(gone)).toBe(false);
+    for (const kept of [recent, older, other]) expect(existsSync(kept)).toBe(true);
+    await waitFor(() => existsSync(blob) && !existsSync(`${blob}.lock`), 60_000);
+    // a snapshot in use is touched, so it counts as recently used
+    const t = new Date(Date.now() - 10 * 3600_000);
+    utimesSync(blob, t, t);
+    expect(snapshotFor(script)).toBe(blob);
+    expect(Date.now() - statSync(blob).mtimeMs).toBeLessThan(60_000);
+  }, 90_000);
 });

@@ -109,7 +109,7 @@ describe('braid run against a misbehaving model endpoint', () => {
     expect(done.code).toBe(1);
     expect(JSON.parse(done.stdout)).toMatchObject({
       status: 'cancelled',
-      tasks: { idea: { status: 'failed', error: { code: 'E_CANCELLED' } } },
+      tasks: { idea: { status: 'skipped', reason: 'cancelled', error: { code: 'E_CANCELLED' } } },
     });
     expect(sentAt).toBeGreaterThan(0);
     expect(Date.now() - sentAt).toBeLessThan(3000);

@@ -39,6 +39,21 @@ describe('offline provider rules', () => {
     expect(pickLabel(['sports', 'politics', 'tech'], 'the tech team shipped tech')).toBe('tech');
   });
 
+  it("the offline judge's reason quotes the score that decided, for the negative label too", async () => {
+    const judge = createClassifier(new OfflineProvider());
+    const bad = await judge.classify(ask(['good', 'bad'], { idea: 'kites', score: 0.34 }));
+    expect(bad).toMatchObject({
+      label: 'bad',
+      reason: 'offline provider rule: score 0.34 (given in the output) is below 0.5, so "bad", not "good"',
+    });
+    const good = await judge.classify(ask(['good', 'bad'], { idea: 'kites', score: 0.8 }));
+    expect(good.reason).toBe(
+      'offline provider rule: score 0.8 (given in the output) is at least 0.5, so "good", not "bad"',
+    );
+    const topic = await judge.classify(ask(['sports', 'tech'], 'the tech team shipped tech'));
+    expect(topic.reason).toBe('offline provider rule: "tech" is the candidate the output names most often (2 times)');
+  });
+
   it('structured output is schema-valid and labelled offline', async () => {
     const schema = z.object({
       subject: z.string(),

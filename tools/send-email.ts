@@ -1,17 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { outboxDir } from '../src/core/home.js';
 import { defineTool } from '../src/tools/define-tool.js';
 import { draftOrIdea } from './upstream.js';
 
 /**
  * Send an email with nodemailer. By default nothing leaves the machine: the message is written as an
- * `.eml` file to the outbox folder (`BRAID_OUTBOX`, default `.braid/outbox/`). With `SMTP_URL` set
+ * `.eml` file to the outbox folder (`BRAID_OUTBOX`, default `$BRAID_HOME/outbox/`). With `SMTP_URL` set
  * (e.g. `smtp://user:pass@smtp.example.com:587`) it is sent over SMTP.
  */
 export const sendEmail = defineTool({
   name: 'send_email',
-  description: 'Send an email (subject, body, to). Writes an .eml file to .braid/outbox/ unless SMTP_URL is set.',
+  description:
+    'Send an email (subject, body, to). Writes an .eml file to the outbox ($BRAID_HOME/outbox/) unless SMTP_URL is set.',
   input: z.object({
     to: z.string().min(3).describe('recipient address(es), comma-separated'),
     subject: z.string().min(1),
@@ -40,7 +42,7 @@ export const sendEmail = defineTool({
     }
     const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
     const info = await transport.sendMail({ from, to, subject, text: body });
-    const dir = resolve(process.env.BRAID_OUTBOX ?? join('.braid', 'outbox'));
+    const dir = outboxDir();
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${ctx.runId}-${ctx.taskId}.eml`);
     await writeFile(path, info.message as Buffer);

@@ -13,6 +13,7 @@ import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
 import { loadUserTools, modelFor, registryFor } from './run-command.js';
 import { cliExecutor, cliStore, cliTakeover, redisUrl, shownUrl } from './store.js';
+import { configuredMcpServers } from './project-config.js';
 import { describeThrown } from '../core/thrown.js';
 
 export interface ServiceFlags {
@@ -184,7 +185,12 @@ export async function serveCommand(
     url && runs.options.store
       ? await cliTakeover(
           'braid serve',
-          { tools: (await registryFor(flags.tools)).list(), llm, executor: runs.options.executor },
+          {
+            tools: (await registryFor(flags.tools)).list(),
+            llm,
+            executor: runs.options.executor,
+            ...(configuredMcpServers() ? { mcp: configuredMcpServers() } : {}), // the allow-list (§9)
+          },
           (line) => void process.stderr.write(`${line}\n`),
         )
       : undefined;

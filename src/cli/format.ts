@@ -95,6 +95,14 @@ export function paint(status: string, text: string, useColor: boolean): string {
 }
 
 /** @param opts.stacks also print where each failed task's error was thrown (the frames in tool code) */
+/** Why a succeeded run has no result: its final tasks and their skip reasons. */
+function emptyNote(result: RecordedRun | RunResult): string {
+  const sinks = Object.entries(result.tasks)
+    .filter(([, t]) => t.status === 'skipped')
+    .map(([id, t]) => `${safeText(id)} (${t.reason ?? 'skipped'})`);
+  return `no result: every final task (one nothing depends on) was skipped; skipped: ${sinks.join(', ')}`;
+}
+
 export function summaryTable(
   result: RecordedRun | RunResult,
   useColor: boolean,
@@ -153,7 +161,7 @@ export function summaryTable(
         `\n${c.red('✖')} ${safeText(id)}: ${safeText(t.error!.message)}${opts.stacks && t.error?.stack ? `\n${indent(safeLines(t.error.stack))}` : ''}`,
     )
     .join('');
-  return `${head}\n${table(rows)}${errors}${result.error ? `\n${c.red(safeText(result.error.message))}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}`;
+  return `${head}\n${table(rows)}${errors}${result.error ? `\n${c.red(safeText(result.error.message))}` : ''}${result.output !== undefined ? `\n${c.bold('output')} ${formatOutput(result.output)}` : ''}${result.empty ? `\n${c.yellow(emptyNote(result))}` : ''}`;
 }
 
 const indent = (text: string) =>

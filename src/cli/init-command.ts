@@ -1,16 +1,18 @@
 /**
- * `braid init [dir]`: a project that works on the first `npm install && npm test`: a tools module with one
- * zod tool, a workflow that uses it with a conditional branch, `.env.example`, and a test that runs the
- * workflow offline with `braid/testing` (Node's own test runner, no other dependency).
+ * `braid init [dir]`: a project that works on the first `npm install && npm test && npm start`: a tools module
+ * with one zod tool, a workflow that uses it with a conditional branch, a project config (`braid.config.json`),
+ * `.env.example`, and a test that runs the workflow offline with `braid/testing` (Node's own test runner, no other
+ * dependency). The braid dependency is one that installs anywhere (see braid-dependency.ts).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { packageRoot } from '../paths.js';
+import { braidDependency } from './braid-dependency.js';
 import { EXIT, ExitError } from './exit.js';
 
 export interface InitFlags {
-  /** The dependency spec for braid in package.json (a version, a path, a tarball). @default this braid's folder */
+  /** The dependency spec for braid in package.json (a version, a tarball, a git URL). @default see braidDependency */
   braid?: string;
   force?: boolean;
 }
@@ -22,8 +24,8 @@ const files = (name: string, braidSpec: string): Record<string, string> => ({
       private: true,
       type: 'module',
       scripts: {
-        start: 'braid run workflows/word-count.yaml --tools tools.mjs --input text="braid runs tools as workflows"',
-        validate: 'braid validate workflows/word-count.yaml --tools tools.mjs',
+        start: 'braid run workflows/word-count.yaml --input text="braid runs tools as workflows"',
+        validate: 'braid validate workflows/word-count.yaml',
         test: 'node --test',
       },
       dependencies: { braid: braidSpec, zod: '^4.0.0' },
@@ -31,6 +33,7 @@ const files = (name: string, braidSpec: string): Record<string, string> => ({
     null,
     2,
   )}\n`,
+  'braid.config.json': `${JSON.stringify({ tools: ['./tools.mjs'], workflows: 'workflows' }, null, 2)}\n`,
   'tools.mjs': `// Your tools: objects with a name, a zod input schema and run(input, ctx). braid validates every input
 // before the call, and the same schema is what a model sees for function calling.
 import { z } from 'zod';
@@ -48,7 +51,7 @@ export const wordCount = defineTool({
 `,
   'workflows/word-count.yaml': `# yaml-language-server: $schema=../node_modules/braid/schema/workflow.schema.json
 # Count the words; a long text is summarized, a short one is kept as it is. Run it with:
-#   npx braid run workflows/word-count.yaml --tools tools.mjs --input text="..."
+#   npx braid run workflows/word-count.yaml --input text="..."   (braid.config.json loads tools.mjs)
 name: word-count
 description: Count the words of a text, then summarize it if it is long.
 inputs:
@@ -93,12 +96,13 @@ test('a long text is summarized, a short one is kept', async () => {
 `,
   'README.md': `# ${name}
 
-A [braid](https://www.npmjs.com/package/braid) project: tools in \`tools.mjs\`, workflows in \`workflows/\`.
+A braid project: tools in \`tools.mjs\`, workflows in \`workflows/\`, both named in \`braid.config.json\`
+(\`npx braid config\` shows every setting). braid itself comes from \`vendor/\` when \`braid init\` packed it there.
 
 \`\`\`sh
 npm install
 npm test          # runs the workflow offline (test/word-count.test.mjs)
-npm start         # braid run workflows/word-count.yaml --tools tools.mjs --input text=...
+npm start         # braid run workflows/word-count.yaml --input text=...
 npx braid show latest
 \`\`\`
 
@@ -114,7 +118,11 @@ export async function initCommand(dir: string | undefined, flags: InitFlags): Pr
       `${target} is not empty; pick a new folder (braid init my-project) or pass --force`,
     );
   }
-  const spec = flags.braid ?? `file:${packageRoot()}`;
+  await mkdir(target, { recursive: true });
+  const dependency = flags.braid
+    ? { spec: flags.braid, note: `braid: "${flags.braid}" (--braid)` }
+    : braidDependency(packageRoot(), target);
+  const spec = dependency.spec;
   const name =
     basename(target)
       .toLowerCase()
@@ -124,6 +132,8 @@ export async function initCommand(dir: string | undefined, flags: InitFlags): Pr
     await mkdir(join(path, '..'), { recursive: true });
     await writeFile(path, text);
   }
-  process.stdout.write(`created ${target}\n\nnext:\n  cd ${dir ?? '.'}\n  npm install\n  npm test\n  npm start\n`);
+  process.stdout.write(
+    `created ${target}\n${dependency.note}\n\nnext:\n  cd ${dir ?? '.'}\n  npm install\n  npm test\n  npm start\n`,
+  );
   return EXIT.ok;
 }

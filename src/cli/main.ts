@@ -11,6 +11,7 @@ import { toMermaid } from '../graph/mermaid.js';
 import { loadWorkflow, readWorkflowFile } from '../spec/load.js';
 import { validateWorkflow, type ValidationResult } from '../spec/validate.js';
 import { checkInputs } from '../spec/input-check.js';
+import { unusedInputs } from '../spec/unused-inputs.js';
 import { readRunInput } from './input.js';
 import { rootFlags, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
@@ -71,11 +72,17 @@ async function validateWith(
   let result: ValidationResult = read.ok
     ? validateWorkflow(read.value, { toolNames: registry.names(), defaultName: basename(file, extname(file)) })
     : { success: false, issues: [...read.issues] };
-  const warnings = result.success ? analyzeWorkflow(result.workflow, registry) : [];
+  const analysis = result.success ? analyzeWorkflow(result.workflow, registry) : [];
+  const warnings = analysis.filter((i) => i.severity === 'warning');
+  if (result.success && analysis.length > warnings.length)
+    result = { success: false, issues: analysis.filter((i) => i.severity !== 'warning') };
   if (result.success) {
     // What `braid run` would refuse before starting: bad literal inputs, required fields nothing gives (§5a).
     const input = await readRunInput(flags, result.workflow.inputs);
-    const inputIssues = checkInputs(result.workflow, registry, Object.keys(input), { declaredCount: true });
+    const inputIssues = [
+      ...unusedInputs(result.workflow, registry, Object.keys(input)),
+      ...checkInputs(result.workflow, registry, Object.keys(input), { declaredCount: true }),
+    ];
     warnings.push(...inputIssues.filter((i) => i.severity === 'warning'));
     const errors = inputIssues.filter((i) => i.severity !== 'warning');
     if (errors.length) result = { success: false, issues: errors };
@@ -123,10 +130,12 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .hook('preAction', (cmd) => {
+    .hook('preAction', async (cmd, action) => {
       const { redis, insecureRedis } = cmd.opts<{ redis?: string; insecureRedis?: boolean }>();
       if (redis) process.env.BRAID_REDIS_URL = redis;
       if (insecureRedis) process.env.BRAID_INSECURE_REDIS = '1';
+      // The project config (braid.config.*, package.json "braid"): flags and the environment win over it.
+      await (await import('./project-config.js')).applyProjectConfig(action);
     });
 
   program
@@ -154,6 +163,7 @@ export function buildProgram(): Command {
     )
     .option('--json', 'print the run result as one JSON object on stdout (progress stays on stderr)')
     .option('--events <out.jsonl>', 'write every event as a JSON line to this file')
+    .option('--fail-on-empty', 'exit 1 when the run succeeds but every final task was skipped (no result)')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', "print where failed tasks' errors were thrown (the stack frames in tool code)")
     .option('--no-store', 'do not record the run under .braid/runs (no show/resume later)')
@@ -181,8 +191,8 @@ Every run is recorded in .braid/runs/<runId>.jsonl ($BRAID_HOME/runs): see it wi
 braid show <runId>, continue it after a crash or Ctrl-C with braid resume <runId>.
 Logs: BRAID_LOG_LEVEL=debug prints JSON log lines on stderr (pretty on a terminal).
 
-Exit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C), 2 invalid workflow, tools module or
-input, 3 waiting for an approval (braid approve).`,
+Exit codes: 0 succeeded, 1 failed or cancelled (Ctrl-C) or, with --fail-on-empty, succeeded with
+every final task skipped, 2 invalid workflow, tools module or input, 3 waiting for an approval.`,
     )
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await (await runs()).runCommand(file, flags);
@@ -445,17 +455,43 @@ Exit codes: 0 valid, 2 invalid.`,
     });
 
   program
+    .command('config')
+    .description('print the resolved settings (project config, environment, defaults) and where each came from')
+    .option('--json', 'print { file, settings: { <name>: { value, source } } } as JSON')
+    .addHelpText(
+      'after',
+      `
+The project config is braid.config.json (or .yaml, .yml, .mjs, .js, .ts) or a "braid" key in package.json,
+found by walking up from the current folder. Paths in it resolve relative to its file. Example:
+  { "tools": ["./tools.mjs"], "workflows": "workflows",
+    "mcp_servers": { "files": { "command": "npx", "args": ["@modelcontextprotocol/server-filesystem", "."] } },
+    "defaults": { "provider": "offline", "concurrency": 4, "store": ".braid", "outbox": "outbox" } }
+A flag wins over an environment variable, which wins over the config. mcp_servers is also the allow-list
+of servers a recorded workflow may start when it is resumed or taken over. See docs/environment.md.`,
+    )
+    .action(async (flags: { json?: boolean }) => {
+      process.exitCode = (await import('./config-command.js')).configCommand(flags);
+    });
+
+  program
     .command('init')
     .description(
       'create a project: a tools module, a workflow with a conditional branch, .env.example and an offline test',
     )
     .argument('[dir]', 'folder to create (default: the current folder, which must be empty)')
-    .option(
-      '--braid <spec>',
-      'the braid dependency in package.json: a version, a path or a tarball (default: this braid)',
-    )
+    .option('--braid <spec>', 'the braid dependency in package.json: a version, a tarball or a git URL')
     .option('--force', 'write into a folder that is not empty')
-    .addHelpText('after', '\nExample:\n  braid init my-agents && cd my-agents && npm install && npm test')
+    .addHelpText(
+      'after',
+      `
+The braid dependency (without --braid) installs anywhere: braid run from a checkout is packed with
+npm pack into the project's vendor/ ("braid": "file:vendor/braid-<version>.tgz"); braid installed in a
+project's node_modules writes the spec that project used (a tarball it names is copied to vendor/),
+else "^<version>" (braid is not on the npm registry: then pass --braid).
+
+Example:
+  braid init my-agents && cd my-agents && npm install && npm test && npm start`,
+    )
     .action(async (dir: string | undefined, flags: { braid?: string; force?: boolean }) => {
       process.exitCode = await (await import('./init-command.js')).initCommand(dir, flags);
     });

@@ -4,6 +4,7 @@
  */
 import { mcpServersOf, readMcpConfig, type McpServers } from '../tools/mcp/config.js';
 import type { Tool } from '../tools/types.js';
+import { configuredMcpServers } from './project-config.js';
 
 export interface McpForCommand {
   readonly tools: readonly Tool[];
@@ -14,8 +15,10 @@ export interface McpForCommand {
 
 const NONE: McpForCommand = { tools: [], close: async () => {} };
 
+/** `file` (`--mcp`), else the project config's `mcp_servers`, plus the workflow's own. */
 export async function openMcp(file: string | undefined, workflow?: unknown): Promise<McpForCommand> {
-  const servers: McpServers = { ...(file ? await readMcpConfig(file) : {}), ...mcpServersOf(workflow) };
+  const configured = file ? await readMcpConfig(file) : configuredMcpServers();
+  const servers: McpServers = { ...configured, ...mcpServersOf(workflow) };
   if (Object.keys(servers).length === 0) return NONE;
   const { McpPool } = await import('../tools/mcp/client-tools.js');
   const pool = new McpPool(servers);

@@ -6,6 +6,7 @@ import { formatIssue, WorkflowValidationError } from '../errors.js';
 import { createProvider } from '../llm/llm.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
 import { checkInputs } from '../spec/input-check.js';
+import { unusedInputs } from '../spec/unused-inputs.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { RunResult } from '../core/result.js';
 import type { EventListener } from '../events/bus.js';
@@ -20,6 +21,7 @@ import { EXIT, ExitError } from './exit.js';
 import { safeText, summaryTable } from './format.js';
 import { readRunInput } from './input.js';
 import { openMcp } from './mcp-option.js';
+import { configuredMcpServers } from './project-config.js';
 import { mcpServersOf, readMcpConfig } from '../tools/mcp/config.js';
 import { createProgress } from './progress.js';
 
@@ -44,6 +46,8 @@ export interface RunFlags {
   budgetCost?: number;
   budgetMs?: number;
   budgetTasks?: number;
+  /** A run that succeeds with every sink skipped exits 1. */
+  failOnEmpty?: boolean;
 }
 
 /** The run's model; `--llm-concurrency` sets its limit on requests in flight. */
@@ -127,7 +131,8 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
   if (file && /\.(m?[jt]s|[cm]ts)$/.test(file))
     tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
   const mcpFile = flags.mcp ?? header.source?.mcp;
-  const mcp = mcpFile ? await readMcpConfig(mcpFile) : undefined;
+  // The servers configured here (--mcp, the run's own file, else the project config) are the allow-list (§9).
+  const mcp = mcpFile ? await readMcpConfig(mcpFile) : configuredMcpServers();
   const pending = await prepareResume(runId, {
     // A record on this machine's disk is as trusted as the disk; one in Redis starts only the servers configured here.
     allowMcp: redisUrl() ? mcp : { ...mcpServersOf(header.workflow), ...mcp },
@@ -185,10 +190,21 @@ function preflight(
   input: Record<string, unknown>,
   quiet?: boolean,
 ): void {
-  const issues = checkInputs(workflow, registry, Object.keys(resolveInput(workflow, input)));
+  // Before the inputs schema reads the input: a typo gets a did-you-mean, not "unrecognized key".
+  const unused = unusedInputs(workflow, registry, Object.keys(input));
+  if (unused.some((i) => i.severity !== 'warning'))
+    throw new WorkflowValidationError(
+      file,
+      unused.filter((i) => i.severity !== 'warning'),
+    );
+  const issues = [
+    ...unused,
+    ...checkInputs(workflow, registry, Object.keys(resolveInput(workflow, input))),
+    ...analyzeWorkflow(workflow, registry),
+  ];
   const errors = issues.filter((i) => i.severity !== 'warning');
   if (errors.length) throw new WorkflowValidationError(file, errors);
-  const warnings = [...analyzeWorkflow(workflow, registry), ...issues.filter((i) => i.severity === 'warning')];
+  const warnings = issues.filter((i) => i.severity === 'warning');
   if (!quiet) for (const w of warnings) process.stderr.write(`⚠ ${formatIssue(w, file)}\n`);
 }
 
@@ -261,7 +277,8 @@ async function withRunUi(
       for (const line of nextSteps(result, Boolean(store))) process.stdout.write(`${line}\n`);
     }
     await store?.idle?.(); // the record's last fsync, before the process exits
-    return result.status === 'succeeded' ? EXIT.ok : result.status === 'waiting' ? EXIT.waiting : EXIT.failed;
+    if (result.status === 'succeeded') return result.empty && flags.failOnEmpty ? EXIT.failed : EXIT.ok;
+    return result.status === 'waiting' ? EXIT.waiting : EXIT.failed;
   } finally {
     progress?.stop();
     process.off('SIGINT', onSigint);

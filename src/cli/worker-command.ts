@@ -11,6 +11,7 @@ import { modelFor, registryFor, type RunFlags } from './run-command.js';
 import { cliExecutor, cliTakeover, redisStore, redisUrl, shownUrl } from './store.js';
 import { admitFromRecords } from '../service/job-admission.js';
 import { readMcpConfig } from '../tools/mcp/config.js';
+import { configuredMcpServers } from './project-config.js';
 
 export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'llmConcurrency' | 'mcp'> {
   lockDuration?: number;
@@ -53,7 +54,12 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
           tools: registry.list(),
           llm,
           executor: await cliExecutor(),
-          ...(flags.mcp ? { mcp: await readMcpConfig(flags.mcp) } : {}),
+          // the allow-list of servers an orphaned run may start: --mcp, else the project config's mcp_servers (§9)
+          ...(flags.mcp
+            ? { mcp: await readMcpConfig(flags.mcp) }
+            : configuredMcpServers()
+              ? { mcp: configuredMcpServers() }
+              : {}),
         },
         say,
       )

@@ -10,10 +10,25 @@
  * folder, a build that failed) the process starts the slow way, and a snapshot that does not start is deleted
  * by {@link discardSnapshot} and built again. A failed build leaves `<name>-<hash>.blob.failed`, so it is not tried
  * again for a day.
+ *
+ * The cache is bounded: every braid build (and every Node binary) makes a new ~8 MB snapshot, so a snapshot in use
+ * is touched when a process starts from it, and when a new one is built the older snapshots of the same script
+ * beyond the {@link KEEP_SNAPSHOTS} most recently used are removed, with their leftovers (`.failed`, a dead
+ * build's `.tmp`/`.cjs`/`.lock`).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,6 +47,8 @@ export interface ChildScript {
   main: string;
 }
 
+/** Snapshots of one script kept in the cache (the most recently used): the current one and a few for other Nodes. */
+export const KEEP_SNAPSHOTS = 3;
 /** A lock older than this belongs to a build that died: a build takes a few seconds. */
 const STALE_LOCK_MS = 120_000;
 /** After a build failed (a Node without snapshot support), processes start the slow way this long before a retry. */
@@ -90,7 +107,10 @@ const building = new Set<string>();
  */
 export function snapshotFor(script: ChildScript): string | undefined {
   const blob = blobPath(script);
-  if (existsSync(blob)) return blob;
+  if (existsSync(blob)) {
+    touch(blob);
+    return blob;
+  }
   if (!building.has(blob)) {
     building.add(blob);
     try {
@@ -105,6 +125,7 @@ export function snapshotFor(script: ChildScript): string | undefined {
 function build(script: ChildScript, blob: string): void {
   if (ageMs(`${blob}.failed`) < RETRY_FAILED_MS) return;
   mkdirSync(cacheDir(), { recursive: true, mode: 0o700 });
+  pruneSnapshots(script.name, blob);
   const lock = `${blob}.lock`;
   if (ageMs(lock) > STALE_LOCK_MS) rmSync(lock, { force: true }); // none is infinitely old: nothing to remove
   let fd: number;
@@ -137,4 +158,54 @@ function ageMs(path: string): number {
 export function discardSnapshot(blob: string): void {
   rmSync(blob, { force: true });
   building.delete(blob);
+}
+
+/** Marks a snapshot as used now (its mtime), so pruning keeps the ones in use. */
+function touch(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // a read-only cache: pruning may then remove it sooner, and it is built again
+  }
+}
+
+/**
+ * Removes `name`'s snapshots beyond the {@link KEEP_SNAPSHOTS} most recently used (counting `current`, which is
+ * about to be built) and every leftover of a build that is no longer running. Never throws.
+ */
+export function pruneSnapshots(name: string, current: string): void {
+  const dir = cacheDir();
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const escaped = name.replace(/[^A-Za-z0-9_-]/g, (c) => `\\${c}`);
+  const own = new RegExp(`^${escaped}-[0-9a-f]{16}\\.blob`);
+  const blobs = files
+    .filter((f) => own.test(f) && f.endsWith('.blob') && join(dir, f) !== current)
+    .map((f) => ({ f, at: mtimeMs(join(dir, f)) }))
+    .sort((a, b) => b.at - a.at);
+  const removed = new Set(blobs.slice(KEEP_SNAPSHOTS - 1).map((b) => b.f));
+  for (const f of files) {
+    if (!own.test(f)) continue;
+    const base = f.slice(0, f.indexOf('.blob') + 5);
+    const age = ageMs(join(dir, f));
+    const leftover = f !== base && age > (f.endsWith('.failed') ? RETRY_FAILED_MS : STALE_LOCK_MS);
+    try {
+      if (removed.has(base) || leftover) rmSync(join(dir, f), { force: true });
+    } catch {
+      // not ours to remove (another user's cache folder): leave it
+    }
+  }
+}
+
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
 }

@@ -29,7 +29,15 @@ export type RunEventBody =
   /** A run continued from its record (`braid resume`/`approve`): recorded successes are reused. */
   | { type: 'run.resumed'; reused: number; pid: number }
   /** `output`: the run's overall result (the workflow's `output`, else the outputs of the tasks nothing depends on). */
-  | { type: 'run.finished'; status: RunStatus; durationMs: number; error?: ErrorRecord; output?: unknown }
+  /** `empty`: the run succeeded but every sink (task nothing depends on) was skipped (workflow-spec.md §3). */
+  | {
+      type: 'run.finished';
+      status: RunStatus;
+      durationMs: number;
+      error?: ErrorRecord;
+      output?: unknown;
+      empty?: true;
+    }
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
   /** `item`: the for_each item this attempt runs. */
   /** `sources`: where each input field came from, when the task took data beyond its explicit input (§5a). */

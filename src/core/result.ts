@@ -73,6 +73,8 @@ export interface RunResult {
    * depends on that succeeded.
    */
   output?: unknown;
+  /** The run succeeded but every task nothing depends on was skipped: it produced nothing (`--fail-on-empty`). */
+  empty?: true;
   tasks: Record<string, TaskResult>;
   usage?: Usage;
 }

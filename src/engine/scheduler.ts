@@ -274,12 +274,17 @@ export class Scheduler {
     const status = this.#runStatus();
     const durationMs = Math.round(performance.now() - t0);
     const output = status === 'waiting' ? undefined : this.#runOutput();
+    // Succeeded with nothing to show: every task nothing depends on was skipped (§3, labels).
+    const empty =
+      status === 'succeeded' &&
+      this.#tasks.every((t) => t.downstreams.length > 0 || this.#state[t.index] === 'skipped');
     bus.emit({
       type: 'run.finished',
       status,
       durationMs,
       ...(this.#fatal ? { error: this.#fatal } : {}),
       ...(output !== undefined ? { output } : {}),
+      ...(empty ? { empty: true as const } : {}),
     });
     const tasks: Record<string, TaskResult> = {};
     let usage: Usage | undefined;
@@ -295,6 +300,7 @@ export class Scheduler {
       endedAt: new Date().toISOString(),
       ...(this.#fatal ? { error: this.#fatal } : {}),
       ...(output !== undefined ? { output } : {}),
+      ...(empty ? { empty: true as const } : {}),
       tasks,
       ...(usage ? { usage } : {}),
     };
@@ -692,7 +698,9 @@ export class Scheduler {
         return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
       const err = outcome.error;
       const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
-      if (this.#controller.signal.aborted) return failed;
+      // Cancelled (Ctrl-C, a signal): the attempt was aborted, not failed (workflow-spec.md §7).
+      if (this.#controller.signal.aborted)
+        return this.#fatal === undefined && !this.#budget?.exceeded ? { skipped: 'cancelled', error: err } : failed;
       let again = false;
       /** A plain retry (same tool, same input) waits with backoff; a changed input or tool runs at once. */
       let backoff = false;

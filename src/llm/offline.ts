@@ -102,7 +102,7 @@ const words = (text: string) => text.toLowerCase().match(/[a-z0-9_]+/g) ?? [];
 
 export function textScore(raw: string): number {
   const text = raw.replace(/\\"/g, '"'); // JSON embedded in JSON strings
-  const explicit = /"?score"?\s*[:=]?\s*(-?\d+(?:\.\d+)?)/i.exec(text) ?? /\b(\d+(?:\.\d+)?)\s*\/\s*10\b/.exec(text);
+  const explicit = explicitScore(text);
   if (explicit) {
     const v = Number(explicit[1]);
     return Math.max(0, Math.min(1, /\/\s*10/.test(explicit[0]) || v > 1 ? v / 10 : v));
@@ -112,6 +112,26 @@ export function textScore(raw: string): number {
   const base = 0.3 + (hashText(text) % 40) / 100;
   return Math.round(Math.max(0, Math.min(1, base + 0.1 * delta)) * 100) / 100;
 }
+
+/** Why rule 4 picks the label it picks, quoting what decided (the score, or how often each label is named). */
+export function explainLabel(labels: readonly string[], text: string): string {
+  const label = pickLabel(labels, text);
+  const pos = labels.find((l) => POSITIVE_LABELS.includes(l.toLowerCase()));
+  const neg = labels.find((l) => NEGATIVE_LABELS.includes(l.toLowerCase()));
+  if (pos && neg) {
+    const score = textScore(text);
+    const from = explicitScore(text.replace(/\\"/g, '"')) ? 'given in the output' : 'from the wording of the output';
+    return `offline provider rule: score ${score} (${from}) is ${score >= 0.5 ? 'at least' : 'below'} 0.5, so "${label}", not "${label === pos ? neg : pos}"`;
+  }
+  const ws = words(text);
+  const named = ws.filter((w) => w === label.toLowerCase()).length;
+  return named
+    ? `offline provider rule: "${label}" is the candidate the output names most often (${named} time${named === 1 ? '' : 's'})`
+    : `offline provider rule: the output names none of ${labels.map((l) => `"${l}"`).join(', ')}; "${label}" by a stable hash of the text`;
+}
+
+const explicitScore = (text: string) =>
+  /"?score"?\s*[:=]?\s*(-?\d+(?:\.\d+)?)/i.exec(text) ?? /\b(\d+(?:\.\d+)?)\s*\/\s*10\b/.exec(text);
 
 export function pickLabel(labels: readonly string[], text: string): string {
   const pos = labels.find((l) => POSITIVE_LABELS.includes(l.toLowerCase()));
@@ -142,8 +162,17 @@ function fillFromSchema(schema: JsonSchema, value: unknown, text: string, key = 
       const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
       const required = (schema.required as string[] | undefined) ?? [];
       const obj = { ...((value as Record<string, unknown>) ?? {}) };
+      // A label picked by rule 4 with no reason given: the reason says what decided it.
+      const picked = Object.entries(props).find(
+        ([k, p]) => Array.isArray(p.enum) && !(p.enum as unknown[]).includes(obj[k]) && (p.enum as unknown[]).length,
+      );
+      const reason = obj.reason === undefined || obj.reason === null;
       for (const [k, s] of Object.entries(props))
         if (required.includes(k) || obj[k] !== undefined) obj[k] = fillFromSchema(s, obj[k], text, k);
+      if (picked && reason && props.reason?.type === 'string') {
+        const options = (picked[1].enum as unknown[]).filter((e): e is string => typeof e === 'string');
+        obj.reason = explainLabel(options, text);
+      }
       return obj;
     }
     case 'number':

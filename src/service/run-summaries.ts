@@ -20,10 +20,14 @@ export interface RunSummary {
   readonly startedAt: string;
   readonly endedAt?: string;
   readonly durationMs?: number;
-  /** Task counts: all, finished (succeeded, failed or skipped), and per status. */
+  /**
+   * Task counts: all, finished (succeeded, failed or skipped, but not the ones a cancel stopped), the ones a cancel
+   * stopped (skipped with reason `cancelled`, workflow-spec.md §7), and per status.
+   */
   readonly tasks: {
     readonly total: number;
     readonly done: number;
+    readonly cancelled: number;
     readonly byStatus: Partial<Record<TaskResultStatus, number>>;
   };
   readonly usage?: Usage;
@@ -44,8 +48,13 @@ export const SCAN_LIMIT = 1000;
 export function summarize(run: RecordedRun): RunSummary {
   const byStatus: Partial<Record<TaskResultStatus, number>> = {};
   let total = 0;
-  for (const t of Object.values(run.tasks)) ((byStatus[t.status] = (byStatus[t.status] ?? 0) + 1), total++);
-  const done = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.skipped ?? 0);
+  let cancelled = 0;
+  for (const t of Object.values(run.tasks)) {
+    byStatus[t.status] = (byStatus[t.status] ?? 0) + 1;
+    total++;
+    if (t.status === 'skipped' && t.reason === 'cancelled') cancelled++;
+  }
+  const done = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.skipped ?? 0) - cancelled;
   const dot = run.runId.indexOf('.');
   return {
     runId: run.runId,
@@ -53,7 +62,7 @@ export function summarize(run: RecordedRun): RunSummary {
     status: run.status,
     startedAt: run.startedAt,
     ...(run.endedAt ? { endedAt: run.endedAt, durationMs: Date.parse(run.endedAt) - Date.parse(run.startedAt) } : {}),
-    tasks: { total, done, byStatus },
+    tasks: { total, done, cancelled, byStatus },
     ...(run.usage ? { usage: run.usage } : {}),
     ...(dot > 0 ? { parentRunId: run.runId.slice(0, dot) } : {}),
   };

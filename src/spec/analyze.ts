@@ -1,6 +1,7 @@
 /**
- * Static analysis of a valid workflow: warnings for parts that can never run as written. `braid validate`
- * prints them (exit 0); `--strict` makes them errors.
+ * Static analysis of a valid workflow with its tools: parts that can never run as written. Most are warnings
+ * (`braid validate` prints them and exits 0; `--strict` makes them errors); a condition on a label no producer can
+ * give is an error (severity `error`), as `braid run` refuses it too.
  */
 import type { Issue } from '../errors.js';
 import { toJSONSchema, type JsonSchema } from '../tools/json-schema.js';
@@ -8,32 +9,48 @@ import type { ToolRegistry } from '../tools/registry.js';
 import { inputFieldsOf, outputFieldsOf } from '../tools/schema-fields.js';
 import { formatPath, type PathSegment } from './path.js';
 import type { TaskSpec } from './schema.js';
+import { labelProducers } from './label-producers.js';
 import { didYouMean } from './suggest.js';
 import { findRefs } from './template.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from './workflow.js';
 
 export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Issue[] {
   const warnings: Issue[] = [];
+  const errors: Issue[] = [];
   const tasks = workflow.tasks;
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const ids = new Set(byId.keys());
   const at = (t: TaskSpec, ...rest: PathSegment[]) => formatPath(['tasks', tasks.indexOf(t), ...rest]);
   const warn = (issue: Omit<Issue, 'severity'>) => warnings.push({ ...issue, severity: 'warning' });
 
-  // 1. if_result labels the producer never yields.
+  // 1. if_result labels no producer of the task can give (§3, closed label sets): an error when every producer is
+  // closed, a warning when one is open (free text) and none of the closed ones lists it.
   for (const t of tasks) {
     const cond = conditionObject(t);
     if (cond?.if_result === undefined) continue;
     const producer = byId.get(toList(cond.depends_on)[0]);
-    const declared = producer?.classify?.labels;
-    if (!producer || !declared) continue;
+    if (!producer) continue;
+    const { closed, known, open } = labelProducers(producer, registry);
+    if (open && known.size === 0) continue; // nothing says what its labels look like
+    const listed = [...(closed.size ? closed : known)].map((l) => `"${l}"`).join(', ');
     for (const label of toList(cond.if_result)) {
-      if (!declared.includes(label)) {
-        warn({
-          code: 'unreachable_label',
-          path: at(t, 'condition', 'if_result'),
-          message: `"${producer.id}" labels its output ${declared.map((l) => `"${l}"`).join(' or ')}, never "${label}"`,
-          hint: didYouMean(label, new Set(declared)) ?? `add "${label}" to ${producer.id}.classify.labels`,
+      if (known.has(label)) continue;
+      const issue = {
+        code: 'unreachable_label',
+        path: at(t, 'condition', 'if_result'),
+        hint:
+          didYouMean(label, known) ??
+          (producer.classify
+            ? `add "${label}" to ${producer.id}.classify.labels`
+            : `use one of ${listed}, or add "${label}" to ${producer.tool}'s output schema`),
+      } as const;
+      if (open)
+        warn({ ...issue, message: `"${producer.id}" is not known to give "${label}" (its known labels: ${listed})` });
+      else {
+        errors.push({
+          ...issue,
+          severity: 'error',
+          message: `"${producer.id}" can only give ${listed}, never "${label}"`,
         });
       }
     }
@@ -135,7 +152,7 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
       });
     }
   }
-  return warnings;
+  return [...errors, ...warnings];
 }
 
 /** Two branches that never both run: conditions on the same task with disjoint labels or opposite statuses. */

@@ -171,6 +171,8 @@ function foldEvent(
       if (e.error) run.error = e.error;
       if ('output' in e) run.output = e.output;
       else delete run.output; // an earlier finish (before a resume) said otherwise
+      if (e.empty === true) run.empty = true;
+      else delete run.empty;
       break;
     case 'task.ready':
       task(e.taskId).visits = e.visit;

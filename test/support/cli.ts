@@ -25,11 +25,13 @@ export function braid(
     onSpawn?: (child: ReturnType<typeof spawn>) => void;
     input?: string;
     nodeArgs?: string[];
+    /** @default the repository root */
+    cwd?: string;
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
-      cwd: ROOT,
+      cwd: opts.cwd ?? ROOT,
       env: { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', BRAID_HOME, ...opts.env },
     });
     let stdout = '';
