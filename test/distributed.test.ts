@@ -160,10 +160,17 @@ describe.skipIf(!hasRedis)('braid worker and braid run --redis (real redis-serve
     const started = logs.filter((e) => e.type === 'task.started' && e.taskId === 'slow');
     expect(started).toHaveLength(1);
     const show = JSON.parse((await braid(['show', runId, '--json'], { env: env() })).stdout) as {
-      tasks: Record<string, { startedAt: string }>;
+      tasks: Record<string, { startedAt: string; endedAt: string }>;
     };
     expect(Date.parse(show.tasks.slow.startedAt)).toBeLessThanOrEqual(Date.parse(started[0].ts));
     expect(Date.parse(show.tasks.slow.startedAt)).toBeLessThan(Date.parse(redelivered!.ts));
+    // The logs' duration is the summary's: from the first start to the end, the dead worker's time included.
+    const succeeded = logs.find((e) => e.type === 'task.succeeded' && e.taskId === 'slow') as unknown as {
+      durationMs: number;
+    };
+    const wall = Date.parse(show.tasks.slow.endedAt) - Date.parse(show.tasks.slow.startedAt);
+    expect(succeeded.durationMs).toBeGreaterThan(1500 + 500); // the tool's 1.5 s and the wait for the lock
+    expect(Math.abs(succeeded.durationMs - wall)).toBeLessThan(250);
   }, 60_000);
 
   it('SIGTERM stops a worker gracefully: its running attempt finishes, then it exits 0', async () => {

@@ -63,6 +63,8 @@ interface Pending {
   worker?: string;
   /** The worker whose loss was already reported (once per worker). */
   lost?: string;
+  /** When the attempt first started (ms), on whichever worker and under whichever coordinator. */
+  startedMs?: number;
 }
 
 interface Channel {
@@ -225,6 +227,13 @@ export class BullmqExecutor implements AttemptExecutor {
 
   #ended(jobId: string, result: AttemptResult, startedAt?: string, worker?: string): void {
     if (result.status !== 'cancelled') this.#markStarted(jobId, worker, startedAt);
+    const from = this.#pending.get(jobId)?.startedMs;
+    // An attempt lasts from its first start to its end, time on a worker that died included: the duration in the
+    // logs is the one the summary and the dashboard show (endedAt - startedAt), not only the last delivery's.
+    if (from !== undefined && result.status !== 'cancelled') {
+      const wall = Date.parse(result.endedAt) - from;
+      if (wall > result.durationMs) result = { ...result, durationMs: wall };
+    }
     this.#settle(jobId, result);
   }
 
@@ -311,6 +320,7 @@ export class BullmqExecutor implements AttemptExecutor {
     }
     p.started = true;
     p.worker = worker;
+    p.startedMs = startedAt ? Date.parse(startedAt) : Date.now();
     // False: the run stopped meanwhile; cancel() has answered the attempt and told the workers.
     p.host.started(worker, startedAt);
   }
