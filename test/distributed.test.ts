@@ -25,7 +25,14 @@ const trace = (): Trace[] =>
     ? readFileSync(join(dir, 'trace.log'), 'utf8')
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l) as Trace)
+        // The last line may be half written by a process appending to it right now.
+        .flatMap((l) => {
+          try {
+            return [JSON.parse(l) as Trace];
+          } catch {
+            return [];
+          }
+        })
     : [];
 
 const env = () => ({ TRACE_DIR: dir, BRAID_REDIS_URL: redis.url, BRAID_HOME });
