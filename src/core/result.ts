@@ -18,8 +18,13 @@ export type SkipReason =
   | 'cancelled'
   /** The task failed and its `on_failure` policy ends in `skip`. */
   | 'failure_skipped'
-  /** A run budget was exceeded before the task could run. */
-  | 'budget_exceeded';
+  /** A run budget was exceeded before the task could run (or finish: its attempt was aborted). */
+  | 'budget_exceeded'
+  /**
+   * Another run-fatal error (`E_MAX_VISITS`, an internal error, a record that cannot be written) stopped the run
+   * before the task could run or finish (workflow-spec.md §7: run-fatal errors behave alike).
+   */
+  | 'run_failed';
 
 export interface AttemptRecord {
   readonly visit: number;

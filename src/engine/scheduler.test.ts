@@ -64,7 +64,7 @@ describe('a task the scheduler can never decide', () => {
     expect(result.error).toMatchObject({ code: 'E_INTERNAL' });
     expect(result.error!.message).toContain('b, c');
     expect(result.tasks.a.status).toBe('succeeded');
-    expect(result.tasks.b).toMatchObject({ status: 'skipped', reason: 'cancelled' });
+    expect(result.tasks.b).toMatchObject({ status: 'skipped', reason: 'run_failed' });
     expect(events.filter((e) => e.type === 'task.skipped').map((e) => (e as { reason: string }).reason)).not.toContain(
       'upstream_skipped',
     );

@@ -248,7 +248,7 @@ export class Scheduler {
 
   /** Why a task that did not get to run was skipped once the run was stopped. */
   #skipReasonOnAbort(): SkipReason {
-    return this.#budget?.exceeded ? 'budget_exceeded' : 'cancelled';
+    return this.#budget?.exceeded ? 'budget_exceeded' : this.#fatal ? 'run_failed' : 'cancelled';
   }
 
   async run(): Promise<RunResult> {
@@ -463,6 +463,8 @@ export class Scheduler {
       };
       this.#fatal ??= error;
       r.visits--;
+      // Run-fatal, like a budget: nothing new starts and running attempts are aborted (workflow-spec.md §7).
+      this.#abort(new BraidError('E_MAX_VISITS', error.message, { retryable: false }));
       return this.#finish(i, 'failed', { error });
     }
     if (this.#budget && !this.#budget.enter()) {
@@ -698,9 +700,9 @@ export class Scheduler {
         return { ok: true, output: outcome.output, input, attempt, durationMs: outcome.durationMs };
       const err = outcome.error;
       const failed = { ok: false as const, error: err, attempt, durationMs: outcome.durationMs };
-      // Cancelled (Ctrl-C, a signal): the attempt was aborted, not failed (workflow-spec.md §7).
-      if (this.#controller.signal.aborted)
-        return this.#fatal === undefined && !this.#budget?.exceeded ? { skipped: 'cancelled', error: err } : failed;
+      // Stopped (Ctrl-C, a signal, a budget, a run-fatal error): the attempt was aborted, not failed; the task is
+      // skipped with the reason that names why (workflow-spec.md §7).
+      if (this.#controller.signal.aborted) return { skipped: this.#skipReasonOnAbort(), error: err };
       let again = false;
       /** A plain retry (same tool, same input) waits with backoff; a changed input or tool runs at once. */
       let backoff = false;

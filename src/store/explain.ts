@@ -104,6 +104,8 @@ export async function explainTask(
         );
       else if (result.reason === 'budget_exceeded')
         say(`The run stopped before it could run: ${run.error?.message ?? 'a budget was exceeded'}.`);
+      else if (result.reason === 'run_failed')
+        say(`The run failed before it could run or finish: ${run.error?.message ?? 'a run-fatal error'}.`);
       break;
     case 'waiting':
       say(`${taskId} is waiting for a human approval: braid approve ${run.runId} ${taskId} (or --reject).`);
