@@ -1,4 +1,4 @@
-// The distributed path (README "Scaling out"), side by side with raw BullMQ on the same redis-server:
+// The distributed path (docs/scaling-out.md), side by side with raw BullMQ on the same redis-server:
 // 1. per-attempt overhead: a chain of no-op tasks through BullmqExecutor + BraidWorker against a chain of
 //    no-op BullMQ jobs (add, then wait for its completion through QueueEvents), both in this process;
 // 2. throughput of a CPU-bound tool with 1 and 2 `braid worker` processes (concurrency 1 each).

@@ -668,7 +668,7 @@ if (want('llm')) {
   say(`| braid (store on, an \`llm.call\` event per call) | ${fmt(m.braid)} | ${fmt(m.braid / m.floor, 3)} |`);
 }
 
-// The distributed path (README "Scaling out"): BullMQ workers against raw BullMQ on one redis-server.
+// The distributed path (docs/scaling-out.md): BullMQ workers against raw BullMQ on one redis-server.
 if (want('distributed')) {
   say();
   say(await (await import('./distributed.mjs')).benchDistributed());

@@ -1,5 +1,5 @@
 /**
- * `braid/redis`: runs spread over machines (README "Scaling out"). The Redis run store (every machine sees
+ * `braid/redis`: runs spread over machines (docs/scaling-out.md). The Redis run store (every machine sees
  * every run), the BullMQ executor (attempts as jobs) and worker (`braid worker` is a CLI around it), and the
  * takeover loop that continues runs whose coordinator died. Loads ioredis and BullMQ; `braid` itself does not.
  */

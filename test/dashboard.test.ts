@@ -27,7 +27,7 @@ if (!CHROME)
   console.log('dashboard browser tests skipped: no Chromium binary (apt-get install -y chromium, or set CHROME_PATH)');
 
 // Screenshots go to a temp folder (npm test leaves the tree as it was); BRAID_SCREENSHOTS=docs/images refreshes the
-// README's.
+// docs' (docs/dashboard.md).
 const SHOTS = process.env.BRAID_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'braid-shots-'));
 const TOKEN = 'open-sesame';
 

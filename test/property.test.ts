@@ -34,8 +34,8 @@ const dag = fc
   }));
 
 /**
- * A small reference interpreter of the contract for DAGs without conditions or routing (README "Semantics in
- * short"), written the plain way: tasks in file order (upstreams come first), each decided once all its
+ * A small reference interpreter of the contract for DAGs without conditions or routing (docs/workflow-format.md,
+ * "Semantics in short"), written the plain way: tasks in file order (upstreams come first), each decided once all its
  * upstreams are terminal; a task skipped because its upstream failed counts as failed below it.
  */
 function interpret(

@@ -117,16 +117,16 @@ async function validateWith(
 export function buildProgram(): Command {
   const program = new Command('braid')
     .description(
-      'Run LLM-agent tool calls as conditional, parallel workflows.\nDocs: README.md; file format: docs/workflow-format.md',
+      'Run LLM-agent tool calls as conditional, parallel workflows.\nDocs: README.md and docs/ (file format: docs/workflow-format.md)',
     )
     .version('0.1.0')
     .option(
       '--redis <url>',
-      'keep runs in Redis and run attempts on braid workers (default $BRAID_REDIS_URL); see README "Scaling out"',
+      'keep runs in Redis and run attempts on braid workers (default $BRAID_REDIS_URL); see docs/scaling-out.md',
     )
     .option(
       '--insecure-redis',
-      'allow a Redis beyond loopback without a password in its URL (README "Securing Redis" says what that exposes)',
+      'allow a Redis beyond loopback without a password in its URL (docs/scaling-out.md, "Securing Redis" says what that exposes)',
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -331,7 +331,7 @@ every final task skipped, 2 invalid workflow, tools module or input, 3 waiting f
     .option('-q, --quiet', 'no line per attempt')
     .addHelpText(
       'after',
-      '\nExample (README "Scaling out"):\n  redis-server --appendonly yes &\n  braid worker --redis redis://127.0.0.1:6379 --tools ./my-tools.mjs &   # on each machine\n  braid run flow.yaml --redis redis://127.0.0.1:6379\n\nAn attempt runs at least once: when a worker dies mid-attempt, another one runs it again.',
+      '\nExample (docs/scaling-out.md):\n  redis-server --appendonly yes &\n  braid worker --redis redis://127.0.0.1:6379 --tools ./my-tools.mjs &   # on each machine\n  braid run flow.yaml --redis redis://127.0.0.1:6379\n\nAn attempt runs at least once: when a worker dies mid-attempt, another one runs it again.',
     )
     .action(async (flags: import('./worker-command.js').WorkerFlags) => {
       process.exitCode = await (await import('./worker-command.js')).workerCommand(flags);

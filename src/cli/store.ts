@@ -1,6 +1,6 @@
 /**
  * Where a CLI command keeps runs and runs attempts: the JSONL files under `$BRAID_HOME/runs` and this
- * process, or Redis for both when `--redis` / `BRAID_REDIS_URL` names one (README "Scaling out"): runs
+ * process, or Redis for both when `--redis` / `BRAID_REDIS_URL` names one (docs/scaling-out.md): runs
  * recorded in Redis are seen by every machine, and attempts go to `braid worker` processes. Redis clients
  * load only then, and `closeCli` closes them when the command ends.
  */
@@ -55,7 +55,7 @@ export async function cliExecutor(concurrency?: number): Promise<AttemptExecutor
   const { BullmqExecutor } = await import('../executors/bullmq-executor.js');
   const executor = new BullmqExecutor({
     redis: url,
-    // The lease's generation fences this coordinator's attempts and cancels (README "Scaling out").
+    // The lease's generation fences this coordinator's attempts and cancels (docs/scaling-out.md).
     generationOf: (runId) => store.generationOf(runId),
     concurrency,
     telemetry: Boolean(process.env.BRAID_OTEL),
@@ -88,7 +88,7 @@ export function assertRedisSecured(url: string): void {
   if (loopback || parsed.password) return;
   throw new ExitError(
     EXIT.invalid,
-    `--redis ${shownUrl(url)}: Redis beyond loopback without a password: anyone on the network could read every run and disrupt them. Give redis://user:password@${parsed.host} (an ACL user; rediss:// for TLS), or --insecure-redis if this network is trusted (README "Securing Redis")`,
+    `--redis ${shownUrl(url)}: Redis beyond loopback without a password: anyone on the network could read every run and disrupt them. Give redis://user:password@${parsed.host} (an ACL user; rediss:// for TLS), or --insecure-redis if this network is trusted (docs/scaling-out.md, "Securing Redis")`,
   );
 }
 

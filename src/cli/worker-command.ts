@@ -1,5 +1,5 @@
 /**
- * `braid worker`: take attempts from Redis and run them with this machine's tools (README "Scaling out").
+ * `braid worker`: take attempts from Redis and run them with this machine's tools (docs/scaling-out.md).
  * With `--coordinate` it also continues runs whose coordinator died. SIGTERM or Ctrl-C: stop taking
  * attempts, let running ones finish within the grace period, exit.
  */

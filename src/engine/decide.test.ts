@@ -175,7 +175,7 @@ describe('decideTask: may a pending task start?', () => {
     expect(decideExpression(false)).toEqual({ kind: 'skip', reason: 'condition_false' });
   });
 
-  /** The oracle: the rules of README "Semantics in short", written the plain way. */
+  /** The oracle: the rules of docs/workflow-format.md "Semantics in short", written the plain way. */
   function oracle(
     rule: TriggerRule,
     n: number,

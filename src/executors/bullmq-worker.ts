@@ -68,7 +68,7 @@ export interface BraidWorkerOptions extends RedisQueueOptions {
   readonly onRefused?: (jobId: string, queue: string, reason: string) => void;
 }
 
-/** How long a job's lock lasts without renewal, by default (README "Scaling out": the trade-off). */
+/** How long a job's lock lasts without renewal, by default (docs/scaling-out.md, "What runs where": the trade-off). */
 export const DEFAULT_LOCK_MS = 10_000;
 
 /**

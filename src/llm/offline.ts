@@ -2,7 +2,7 @@
  * The offline provider: deterministic answers derived from the prompt by documented rules, so braid runs
  * and tests without a network. Every result says `provider: "offline"`.
  *
- * Rules (README "Offline provider"):
+ * Rules (docs/models.md, "Offline provider rules"):
  * 1. Text: the prompt's `offline` template rendered with the call's variables, else `[offline] ` + the
  *    first 200 characters of the last user message.
  * 2. Structured output: the `offline` template parsed as JSON, then every required schema field that is
