@@ -5,18 +5,35 @@
 import type { Usage } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
 
+/** What a resumed run had already spent when it stopped (its record's `Spent`). */
+export interface PriorSpending {
+  readonly tokens: number;
+  readonly costUsd: number;
+  /** Task visits already counted. */
+  readonly tasks: number;
+  readonly runningMs: number;
+}
+
 export class BudgetGuard {
   #tokens = 0;
   #cost = 0;
   #tasks = 0;
   #timer?: NodeJS.Timeout;
   #exceeded = false;
+  readonly #priorMs: number;
 
   constructor(
     private readonly budget: Budget,
     /** Called once, with a sentence naming the budget and the amount used. */
     private readonly onExceeded: (message: string) => void,
-  ) {}
+    /** A resumed run goes on from what it spent: a budget is the run's, not the process's. */
+    prior?: PriorSpending,
+  ) {
+    this.#tokens = prior?.tokens ?? 0;
+    this.#cost = prior?.costUsd ?? 0;
+    this.#tasks = prior?.tasks ?? 0;
+    this.#priorMs = prior?.runningMs ?? 0;
+  }
 
   get exceeded(): boolean {
     return this.#exceeded;
@@ -24,7 +41,11 @@ export class BudgetGuard {
 
   start(): void {
     const ms = this.budget.max_duration_ms;
-    if (ms !== undefined) (this.#timer = setTimeout(() => this.#exceed(`max_duration_ms ${ms} reached`), ms)).unref();
+    if (ms !== undefined)
+      (this.#timer = setTimeout(
+        () => this.#exceed(`max_duration_ms ${ms} reached`),
+        Math.max(0, ms - this.#priorMs),
+      )).unref();
   }
 
   stop(): void {
@@ -43,8 +64,9 @@ export class BudgetGuard {
       this.#exceed(`max_cost_usd ${max_cost_usd} exceeded (spent $${this.#cost.toFixed(4)})`);
   }
 
-  /** Count a task entry; false when it would go over `max_tasks`. */
-  enter(): boolean {
+  /** Count a task entry (not one the run's record already counted); false when it would go over `max_tasks`. */
+  enter(counted = false): boolean {
+    if (counted) return !this.#exceeded;
     this.#tasks++;
     const max = this.budget.max_tasks;
     if (max !== undefined && this.#tasks > max) {

@@ -222,10 +222,15 @@ export class Scheduler {
     for (const t of this.#tasks) this.#waiting[t.index] = t.upstreams.length;
     const budget = options.budget;
     if (budget && Object.values(budget).some((v) => v !== undefined)) {
-      this.#budget = new BudgetGuard(budget, (message) => {
-        this.#fatal ??= { message, code: 'E_BUDGET' };
-        this.#abort(new BraidError('E_BUDGET', message, { retryable: false }));
-      });
+      const spent = options.replay?.spent;
+      this.#budget = new BudgetGuard(
+        budget,
+        (message) => {
+          this.#fatal ??= { message, code: 'E_BUDGET' };
+          this.#abort(new BraidError('E_BUDGET', message, { retryable: false }));
+        },
+        spent && { tokens: spent.tokens, costUsd: spent.costUsd, tasks: spent.visits.size, runningMs: spent.runningMs },
+      );
     }
   }
 
@@ -467,7 +472,7 @@ export class Scheduler {
       this.#abort(new BraidError('E_MAX_VISITS', error.message, { retryable: false }));
       return this.#finish(i, 'failed', { error });
     }
-    if (this.#budget && !this.#budget.enter()) {
+    if (this.#budget && !this.#budget.enter(this.#o.replay?.spent.visits.has(visitKey(t.id, r.visits)))) {
       r.visits--;
       return this.#finish(i, 'skipped', { reason: 'budget_exceeded' });
     }

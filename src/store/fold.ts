@@ -33,6 +33,18 @@ export interface Replay {
   readonly successes: ReadonlyMap<string, ReplayedSuccess>;
   /** `${taskId}#${visit}` → the human decision on that visit. */
   readonly approvals: ReadonlyMap<string, boolean>;
+  /** What the run already spent, so its budget goes on from there (workflow-spec.md §7). */
+  readonly spent: Spent;
+}
+
+/** A run's recorded spending: a budget is the run's, not the process's. */
+export interface Spent {
+  readonly tokens: number;
+  readonly costUsd: number;
+  /** `${taskId}#${visit}` of every task visit entered (each counts once toward `max_tasks`, across resumes). */
+  readonly visits: ReadonlySet<string>;
+  /** Running time: from each start or resume to the last event before the run stopped (waits for a human excluded). */
+  readonly runningMs: number;
 }
 
 export const visitKey = (taskId: string, visit: number) => `${taskId}#${visit}`;
@@ -223,13 +235,30 @@ export function replayOf(events: readonly RunEvent[]): Replay {
   const successes = new Map<string, ReplayedSuccess>();
   const approvals = new Map<string, boolean>();
   const labels = new PendingLabels();
+  const visits = new Set<string>();
+  let tokens = 0;
+  let costUsd = 0;
+  let runningMs = 0;
+  let segment: { from: number; last: number } | undefined;
+  const close = () => segment && (runningMs += Math.max(0, segment.last - segment.from));
   for (const e of events) {
     labels.see(e);
+    const at = Date.parse(e.ts);
+    if (e.type === 'run.started' || e.type === 'run.resumed') {
+      close();
+      segment = Number.isFinite(at) ? { from: at, last: at } : undefined;
+    } else if (segment && Number.isFinite(at) && e.type !== 'task.approval') segment.last = at;
     if (e.type === 'task.approval') approvals.set(visitKey(e.taskId, e.visit), e.approved);
     else if (e.type === 'task.succeeded')
       successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...labels.take(e.taskId) });
+    else if (e.type === 'task.ready') visits.add(visitKey(e.taskId, e.visit));
+    else if (e.type === 'llm.call' && e.usage) {
+      tokens += e.usage.totalTokens;
+      costUsd += e.usage.costUsd ?? 0;
+    }
   }
-  return { successes, approvals };
+  close();
+  return { successes, approvals, spent: { tokens, costUsd, visits, runningMs } };
 }
 
 /** The error a rejected approval fails its task with. */

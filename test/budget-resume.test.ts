@@ -1,0 +1,74 @@
+/**
+ * A budget is the run's, not the process's (workflow-spec.md §7), through the CLI: the same workflow ends with the
+ * same status and error run straight through and paused at an approval then continued with `braid approve`.
+ * Tokens spent before the pause count after it; task visits replayed from the record are not counted twice.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { braid } from './support/cli.js';
+
+type Result = {
+  runId: string;
+  status: string;
+  error?: { code?: string };
+  tasks: Record<string, { status: string; usage?: { totalTokens: number } }>;
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'braid-budget-resume-'));
+const env = { BRAID_HOME: join(dir, 'home') };
+
+/** t1 → (gate) → t2, two model calls; the gate waits for a human when `gate` is true. */
+function flow(name: string, budget: Record<string, number> | undefined, gate: boolean): string {
+  const file = join(dir, `${name}.json`);
+  const tasks = [
+    { id: 't1', tool: 'llm_generate_idea', input: { topic: 'solar kites' } },
+    { id: 'gate', tool: 'echo', input: { value: 'go' }, dependencies: ['t1'], ...(gate ? { approval: true } : {}) },
+    { id: 't2', tool: 'llm_generate_idea', input: { topic: 'bike sharing' }, dependencies: ['gate'] },
+  ];
+  writeFileSync(file, JSON.stringify({ name, ...(budget ? { budget } : {}), tasks }));
+  return file;
+}
+
+const run = async (file: string) => {
+  const r = await braid(['run', file, '--json'], { env });
+  return { code: r.code, out: JSON.parse(r.stdout) as Result };
+};
+
+/** Pause at the gate, approve it: the continued run's code and result. */
+async function pausedThenApproved(file: string) {
+  const first = await run(file);
+  expect(first.code).toBe(3);
+  const r = await braid(['approve', first.out.runId, 'gate', '--json'], { env });
+  return { code: r.code, out: JSON.parse(r.stdout) as Result };
+}
+
+describe('budgets survive a resume', () => {
+  it('max_tokens: crossed by the second call straight through, and after an approval too (not reset)', async () => {
+    const free = await run(flow('free', undefined, false));
+    const t1 = free.out.tasks.t1.usage!.totalTokens;
+    const t2 = free.out.tasks.t2.usage!.totalTokens;
+    const budget = { max_tokens: t1 + Math.ceil(t2 / 2) };
+    const straight = await run(flow('tokens', budget, false));
+    expect(straight.code).toBe(1);
+    expect(straight.out.error?.code).toBe('E_BUDGET');
+    const approved = await pausedThenApproved(flow('tokens-gate', budget, true));
+    expect(approved.code).toBe(straight.code);
+    expect(approved.out.error?.code).toBe('E_BUDGET');
+    expect(approved.out.status).toBe(straight.out.status);
+  }, 60_000);
+
+  it('max_tasks: each task visit counts once, replayed ones included', async () => {
+    const budget = { max_tasks: 3 };
+    const straight = await run(flow('tasks', budget, false));
+    expect(straight.code).toBe(0);
+    const approved = await pausedThenApproved(flow('tasks-gate', budget, true));
+    expect(approved.code).toBe(0);
+    expect(approved.out.status).toBe('succeeded');
+    const tight = { max_tasks: 2 };
+    const straightTight = await run(flow('tight', tight, false));
+    const approvedTight = await pausedThenApproved(flow('tight-gate', tight, true));
+    expect([approvedTight.code, approvedTight.out.error?.code]).toEqual([straightTight.code, 'E_BUDGET']);
+  }, 60_000);
+});
