@@ -52,6 +52,19 @@ function world() {
   return { id, store, queues };
 }
 
+/** A worker as `braid worker` runs one: jobs checked against the records; what it refuses is collected. */
+function guardedWorker(store: RedisRunStore, queues: ReturnType<typeof world>['queues']) {
+  const refused: string[] = [];
+  const worker = new BraidWorker({
+    ...queues,
+    tools: [touch],
+    admit: admitFromRecords(store),
+    onRefused: (jobId, _queue, reason) => refused.push(`${jobId}: ${reason}`),
+  });
+  opened.push({ close: () => worker.close(1000) });
+  return { worker, refused };
+}
+
 const header = (runId: string, workflow: RunHeader['workflow']): RunHeader => ({
   type: 'run.record',
   version: 1,
@@ -179,15 +192,9 @@ describe.skipIf(!hasRedis)('Redis is not a trust root (real redis-server)', () =
 
   it('forged jobs (unsigned, under another secret, replayed for another task, replayed after the run ended, naming another tool) are refused; the tool runs only for the genuine one', async () => {
     const { store, queues } = world();
-    const refused: string[] = [];
-    const worker = new BraidWorker({
-      ...queues,
-      tools: [touch],
-      admit: admitFromRecords(store),
-      onRefused: (jobId, _queue, reason) => refused.push(`${jobId}: ${reason}`),
-    });
+    const { worker, refused } = guardedWorker(store, queues);
     const executor = new BullmqExecutor(queues);
-    opened.push(executor, { close: () => worker.close(1000) });
+    opened.push(executor);
     await worker.start();
     touched.length = 0;
     const genuine = join(dir, 'genuine');
@@ -248,14 +255,7 @@ describe.skipIf(!hasRedis)('Redis is not a trust root (real redis-server)', () =
     const queue = new Queue('attempts', { connection: { url: redis.url }, prefix: queues.prefix });
     await queue.add('touch', { body: '{}', mac: 'x' }, { jobId: 'garbled' });
     await store.redis.hset(`${queues.prefix}:attempts:garbled`, 'data', 'not json {');
-    const refused: string[] = [];
-    const worker = new BraidWorker({
-      ...queues,
-      tools: [touch],
-      admit: admitFromRecords(store),
-      onRefused: (jobId, _queue, reason) => refused.push(`${jobId}: ${reason}`),
-    });
-    opened.push({ close: () => worker.close(1000) });
+    const { worker, refused } = guardedWorker(store, queues);
     await worker.start();
     await until(() => refused.length === 1);
     expect(refused[0]).toMatch(/^garbled: .*failed its MAC check/);
