@@ -80,7 +80,8 @@ describe('write failures end the run cleanly (15.2)', () => {
       expect(r.stdout).toMatch(
         new RegExp(`cannot write the run record ${join(runsDir, name).replace(/[.]/g, '\\.')} \\(ENOSPC`),
       );
-      expect(r.stdout).toMatch(/nap\s+✖ failed/);
+      // The running task was aborted by the run-fatal error: skipped (run_failed), never failed (workflow-spec.md §7).
+      expect(r.stdout).toMatch(/nap\s+↷ skipped.*run_failed/);
       const record = parseRunLog(readFileSync(join(runsDir, name), 'utf8'));
       expect(record.problems).toEqual([]); // whatever was written is whole lines
       expect(record.header?.workflow.name).toBe('filler');
