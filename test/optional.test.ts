@@ -27,6 +27,13 @@ describe('optional packages', () => {
       expect(pkg.devDependencies[name], name).toBe(pkg.peerDependencies[name]);
       expect(pkg.dependencies[name], name).toBeUndefined();
     }
+    // README "Use braid from your own project" has the table of what to install for what
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const table = readme.slice(
+      readme.indexOf('| Feature | Install |'),
+      readme.indexOf('zod is a peer dependency, not'),
+    );
+    for (const name of optionalPeers) expect(table, name).toMatch(new RegExp(`[\` ]${name.replace('/', '\\/')}[\` ]`));
     expect(pkg.peerDependencies.zod).toBeDefined();
     expect(pkg.peerDependenciesMeta.zod).toBeUndefined(); // zod is a required peer
   });
