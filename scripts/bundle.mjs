@@ -6,24 +6,23 @@
  *
  * - One bundle for every entry point (`braid`, `braid/server`, ..., the CLI) with shared chunks (esbuild's code
  *   splitting), so a `--tools` module that imports `braid` gets the same module instances as the CLI running it.
- * - Inlined: only the dependencies every command loads (INLINE). Everything else stays an import of the
- *   installed package, loaded when first used, as before.
- * - zod is inlined too: zod 4 keeps its schema registry on globalThis and checks `instanceof` by traits, and braid
- *   asks a user's schema for its JSON Schema through the schema's own `toJSONSchema`, so schemas made with the
- *   user's copy of zod work the same.
+ * - Inlined: only the few small packages every command loads (INLINE: devDependencies, so an install does not
+ *   get them twice). Every package a user installs (`dependencies`, `peerDependencies`: zod and the optional
+ *   integrations) stays an import of the installed package, loaded when first used: the user's zod is the one
+ *   braid uses, and an optional package that is not installed is only missed by the feature that needs it.
+ *   The build fails if anything else from node_modules ends up inlined.
  *
  * `BUNDLE_META=<file> node scripts/bundle.mjs` writes esbuild's metafile: which module went into which chunk.
  */
 import { build } from 'esbuild';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 
 /** Loaded by every command: each is one file instead of its tree of modules. */
-const INLINE = new Set(['zod', 'commander', 'p-queue', 'p-timeout', 'eventemitter3', 'dotenv']);
+const INLINE = new Set(['commander', 'p-queue', 'p-timeout', 'eventemitter3', 'dotenv']);
 
 /** The package's entry points (package.json `exports` and the CLI) and the module each bundles. */
 export const ENTRIES = {
@@ -44,26 +43,6 @@ const external = [
   ...Object.keys(pkg.optionalDependencies ?? {}),
 ].filter((name) => !INLINE.has(name));
 
-/**
- * zod's 60-odd message locales (half its code) reduced to English, the one braid's messages are in: braid's copy
- * of zod is its own (users' schemas are made by theirs), so nothing else can ask it for another language.
- */
-const zodEnglishOnly = {
-  name: 'zod-english-only',
-  setup(b) {
-    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)
-        ? { path: args.importer, namespace: 'zod-locales' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
-      contents: `export { default as en } from '../locales/en.js';`,
-      resolveDir: dirname(args.path),
-      loader: 'js',
-    }));
-  },
-};
-
 const out = `${root}dist/bundle`;
 rmSync(out, { recursive: true, force: true });
 const result = await build({
@@ -81,9 +60,22 @@ const result = await build({
   banner: {
     js: "import { createRequire as __braidCreateRequire } from 'node:module'; const require = __braidCreateRequire(import.meta.url);",
   },
-  plugins: [zodEnglishOnly],
   sourcemap: 'linked',
   logLevel: 'warning',
-  metafile: !!process.env.BUNDLE_META,
+  metafile: true,
 });
 if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringify(result.metafile));
+
+const inlined = new Set(
+  Object.keys(result.metafile.inputs).flatMap((file) => {
+    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file);
+    return m ? [m[1]] : [];
+  }),
+);
+const unexpected = [...inlined].filter((name) => !INLINE.has(name));
+if (unexpected.length) {
+  console.error(
+    `bundle: ${unexpected.join(', ')} would be inlined: add to INLINE (a devDependency) or to dependencies/peerDependencies`,
+  );
+  process.exit(1);
+}

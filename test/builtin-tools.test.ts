@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow, type TaskResult } from '../src/index.js';
+import { composeEml, encodeHeader } from '../tools/send-email.js';
 
 async function one(tool: string, input: unknown): Promise<TaskResult> {
   const r = await runWorkflow([{ id: 't', tool, input }]);
@@ -82,6 +83,37 @@ describe('send_email', () => {
     const t = await one('send_email', { to: 'a@example.com', subject: 'Hi', body: 'Body' });
     const eml = await readFile((t.output as { path: string }).path, 'utf8');
     expect(eml).toContain('To: a@example.com');
+  });
+
+  it('the .eml needs no mail library: non-ASCII subjects are encoded words, bodies base64, no header injection', () => {
+    const { messageId, text } = composeEml(
+      {
+        from: 'Braid <braid@example.org>',
+        to: 'a@example.com\r\nBcc: evil@example.com',
+        subject: 'Grüße aus Köln: '.repeat(5),
+        body: 'Hallo\nzweite Zeile – ✓',
+      },
+      new Date(Date.UTC(2025, 0, 2, 3, 4, 5)),
+    );
+    const [head, body] = text.split('\n\n');
+    const headers = head.split(/\n(?! )/);
+    expect(headers).toEqual([
+      'From: Braid <braid@example.org>',
+      'To: a@example.com Bcc: evil@example.com', // one header: the line break is gone
+      expect.stringMatching(/^Subject: =\?UTF-8\?B\?/),
+      `Message-ID: ${messageId}`,
+      'Date: Thu, 02 Jan 2025 03:04:05 +0000',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: base64',
+    ]);
+    expect(messageId).toMatch(/^<[\w-]+@example\.org>$/);
+    const words = headers[2].slice('Subject: '.length).split('\n ');
+    expect(words.every((w) => w.length <= 75)).toBe(true);
+    const decoded = Buffer.concat(words.map((w) => Buffer.from(/^=\?UTF-8\?B\?(.*)\?=$/.exec(w)![1], 'base64')));
+    expect(decoded.toString()).toBe('Grüße aus Köln: '.repeat(5).trim());
+    expect(Buffer.from(body, 'base64').toString()).toBe('Hallo\nzweite Zeile – ✓');
+    expect(encodeHeader('Plain subject')).toBe('Plain subject');
   });
 });
 

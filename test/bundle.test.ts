@@ -4,7 +4,7 @@
  * that imports `braid` shares the CLI's module instances (one braid in the process, not two).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,7 +32,14 @@ describe('the bundle', () => {
     }
   }, 60_000);
 
-  it("a schema made with the user's zod: the bundle's copy of zod validates and describes it as the user's does", async () => {
+  it("zod is not inlined: the bundle imports the installed zod, the one the user's schemas are made with", () => {
+    const files = readdirSync(join(ROOT, 'dist', 'bundle')).filter((f) => f.endsWith('.js'));
+    const code = files.map((f) => readFileSync(join(ROOT, 'dist', 'bundle', f), 'utf8'));
+    expect(code.some((c) => /from "zod"/.test(c))).toBe(true);
+    expect(code.filter((c) => c.includes('$constructor("$ZodType"'))).toEqual([]);
+  });
+
+  it("a schema made with the user's zod: braid validates and describes it as the user's zod does", async () => {
     const braid = await import(pathToFileURL(join(ROOT, pkg.exports['.'].default)).href);
     const input = z.object({
       city: z.string().describe('where'),

@@ -1,6 +1,7 @@
 /**
- * `import 'braid'` stays light: the HTTP server, logging, tracing, e-mail, mathjs and the OpenAI SDK are
- * loaded only by the subpaths (`braid/server`, `braid/monitor`, `braid/tools`) or on first use.
+ * `import 'braid'` stays light: the HTTP server, logging, tracing, e-mail, mathjs and the OpenAI SDK (optional
+ * packages, test/light-install.test.ts) are loaded only by the subpaths (`braid/server`, `braid/monitor`,
+ * `braid/tools`) or on first use.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -17,6 +18,10 @@ const HEAVY = [
   'nodemailer',
   'mathjs',
   'openai',
+  'bullmq',
+  'ioredis',
+  '@modelcontextprotocol/sdk',
+  'tsx',
 ];
 
 /**

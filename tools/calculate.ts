@@ -23,11 +23,11 @@
  *   (~0.4 s). It is started when a run that uses `calculate` starts (`warm`); the main process never loads mathjs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { childArgs, discardSnapshot, snapshotFor, type ChildScript } from '../src/core/child-snapshot.js';
 import { NonRetriableError } from '../src/errors.js';
 import { defineTool } from '../src/tools/define-tool.js';
+import { resolveOptional } from '../src/core/optional.js';
 
 export const CALCULATE_LIMITS = {
   timeoutMs: 5000,
@@ -126,7 +126,7 @@ process.send({ ready: true, from });
 
 /** mathjs's single-file bundle (~0.1 s to load, against ~1 s for its tree of CommonJS modules) and the limits. */
 function childScript(): ChildScript {
-  const mathjsPath = createRequire(import.meta.url).resolve('mathjs/lib/browser/math.js');
+  const mathjsPath = resolveOptional('calculate', 'mathjs/lib/browser/math.js');
   const head = `const mathjsPath = ${JSON.stringify(mathjsPath)};\nconst limits = ${JSON.stringify(CALCULATE_LIMITS)};\n`;
   return {
     name: 'calculate',
@@ -159,7 +159,11 @@ class Calculator {
 
   /** Start the process now (mathjs takes a while to load) without waiting for it. */
   warm(): void {
-    if (!this.#closed) void this.#start().catch(() => {});
+    try {
+      if (!this.#closed) void this.#start().catch(() => {});
+    } catch {
+      // mathjs is not installed: the call says so
+    }
   }
 
   /** Stop the process (calls waiting fail); the calculator is not used again. */

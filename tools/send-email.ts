@@ -1,14 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { outboxDir } from '../src/core/home.js';
+import { optional } from '../src/core/optional.js';
 import { defineTool } from '../src/tools/define-tool.js';
 import { draftOrIdea } from './upstream.js';
 
 /**
- * Send an email with nodemailer. By default nothing leaves the machine: the message is written as an
- * `.eml` file to the outbox folder (`BRAID_OUTBOX`, default `$BRAID_HOME/outbox/`). With `SMTP_URL` set
- * (e.g. `smtp://user:pass@smtp.example.com:587`) it is sent over SMTP.
+ * Send an email. By default nothing leaves the machine: the message is written as an `.eml` file to the outbox
+ * folder (`BRAID_OUTBOX`, default `$BRAID_HOME/outbox/`). With `SMTP_URL` set
+ * (e.g. `smtp://user:pass@smtp.example.com:587`) it is sent over SMTP with nodemailer (an optional package).
  */
 export const sendEmail = defineTool({
   name: 'send_email',
@@ -28,10 +30,10 @@ export const sendEmail = defineTool({
   }),
   upstream: draftOrIdea,
   async run({ to, subject, body, from }, ctx) {
-    // Loaded on first use: registering the built-in tools must not load nodemailer.
-    const { default: nodemailer } = await import('nodemailer');
     const smtp = process.env.SMTP_URL;
     if (smtp) {
+      // Loaded on first use, and only for SMTP: nodemailer is optional (the outbox needs no mail library).
+      const { default: nodemailer } = await optional('smtp', () => import('nodemailer'));
       const transport = nodemailer.createTransport(smtp);
       try {
         const info = await transport.sendMail({ from, to, subject, text: body });
@@ -40,18 +42,71 @@ export const sendEmail = defineTool({
         transport.close();
       }
     }
-    const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
-    const info = await transport.sendMail({ from, to, subject, text: body });
+    const { messageId, text } = composeEml({ from, to, subject, body });
     const dir = outboxDir();
     await mkdir(dir, { recursive: true });
     const path = join(dir, `${ctx.runId}-${ctx.taskId}.eml`);
-    await writeFile(path, info.message as Buffer);
+    await writeFile(path, text);
     ctx.logger.info('email written to outbox', { path });
     return {
-      messageId: info.messageId,
+      messageId,
       transport: 'outbox' as const,
       path,
       accepted: to.split(',').map((s) => s.trim()),
     };
   },
 });
+
+/** A header value on one line: line breaks in it would start another header (header injection). */
+const oneLine = (value: string) => value.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+
+/** Longest line a header keeps before its value is folded into encoded words. */
+const MAX_HEADER = 900;
+
+/**
+ * `value` as RFC 2047 encoded words (UTF-8, base64), each at most 75 characters, folded onto lines of their own;
+ * ASCII text that fits on a line stays as it is.
+ */
+export function encodeHeader(value: string): string {
+  const text = oneLine(value);
+  if (/^[\x20-\x7e]*$/.test(text) && text.length <= MAX_HEADER) return text;
+  const words: string[] = [];
+  let chunk = '';
+  for (const ch of text) {
+    // 45 bytes of UTF-8 are 60 of base64: "=?UTF-8?B?" + 60 + "?=" is 72 characters
+    if (Buffer.byteLength(chunk + ch) > 45) (words.push(chunk), (chunk = ''));
+    chunk += ch;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString('base64')}?=`).join('\n ');
+}
+
+/**
+ * A plain-text message as an `.eml` file (RFC 5322 with MIME), what the outbox holds: readable as it is when the
+ * body is short-lined ASCII, else its body is base64. Addresses are kept as given (UTF-8 allowed, RFC 6532).
+ */
+export function composeEml(
+  mail: { from: string; to: string; subject: string; body: string },
+  now = new Date(),
+): { messageId: string; text: string } {
+  const domain = /@([\w.-]+)>?\s*$/.exec(oneLine(mail.from))?.[1] ?? 'localhost';
+  const messageId = `<${randomUUID()}@${domain}>`;
+  const plain = /^[\x20-\x7e\t\n]*$/.test(mail.body) && mail.body.split('\n').every((l) => l.length <= 998);
+  const body = plain
+    ? mail.body
+    : (Buffer.from(mail.body)
+        .toString('base64')
+        .match(/.{1,76}/g)
+        ?.join('\n') ?? '');
+  const headers = [
+    `From: ${oneLine(mail.from)}`,
+    `To: ${oneLine(mail.to)}`,
+    `Subject: ${encodeHeader(mail.subject)}`,
+    `Message-ID: ${messageId}`,
+    `Date: ${now.toUTCString().replace(/GMT$/, '+0000')}`,
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    `Content-Transfer-Encoding: ${plain ? '7bit' : 'base64'}`,
+  ];
+  return { messageId, text: `${headers.join('\n')}\n\n${body}\n` };
+}

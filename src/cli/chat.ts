@@ -7,7 +7,6 @@ import type { LlmProvider } from '../llm/types.js';
 import { packageRoot } from '../paths.js';
 import { WorkflowCatalog } from '../service/catalog.js';
 import { RunManager } from '../service/run-manager.js';
-import { startServer } from '../server/serve.js';
 import { EXIT, ExitError } from './exit.js';
 import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
@@ -15,6 +14,7 @@ import { loadUserTools, modelFor, registryFor } from './run-command.js';
 import { cliExecutor, cliStore, cliTakeover, redisUrl, shownUrl } from './store.js';
 import { configuredMcpServers } from './project-config.js';
 import { describeThrown } from '../core/thrown.js';
+import { optional } from '../core/optional.js';
 
 export interface ServiceFlags {
   workflows?: string;
@@ -157,6 +157,7 @@ export async function serveCommand(
     ?.split(',')
     .map((h) => h.trim())
     .filter(Boolean);
+  const { startServer } = await optional('serve', () => import('../server/serve.js'));
   const server = await startServer({
     catalog,
     runs,

@@ -26,6 +26,7 @@ import { builtinTools } from '../../tools/index.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { describeThrown } from '../core/thrown.js';
 import { containLateErrors } from './late-errors.js';
+import { optional } from '../core/optional.js';
 
 // Commands load their modules when they run: `braid --help` or `braid validate` need no HTTP server, logger or tracer.
 const records = () => import('./record-commands.js');
@@ -294,7 +295,7 @@ every final task skipped, 2 invalid workflow, tools module or input, 3 waiting f
       '\nAn MCP client starts it, e.g. in Claude Desktop\'s claude_desktop_config.json:\n  { "mcpServers": { "braid": { "command": "npx", "args": ["braid", "mcp", "--workflows", "/path/to/workflows"] } } }\n\nstdout carries MCP messages only; notes go to stderr. braid serve offers the same at /mcp (Streamable HTTP).',
     )
     .action(async (flags: ServiceFlags) => {
-      process.exitCode = await (await import('./mcp-command.js')).mcpCommand(flags);
+      process.exitCode = await (await optional('mcpServer', () => import('./mcp-command.js'))).mcpCommand(flags);
     });
 
   program
@@ -334,7 +335,7 @@ every final task skipped, 2 invalid workflow, tools module or input, 3 waiting f
       '\nExample (docs/scaling-out.md):\n  redis-server --appendonly yes &\n  braid worker --redis redis://127.0.0.1:6379 --tools ./my-tools.mjs &   # on each machine\n  braid run flow.yaml --redis redis://127.0.0.1:6379\n\nAn attempt runs at least once: when a worker dies mid-attempt, another one runs it again.',
     )
     .action(async (flags: import('./worker-command.js').WorkerFlags) => {
-      process.exitCode = await (await import('./worker-command.js')).workerCommand(flags);
+      process.exitCode = await (await optional('worker', () => import('./worker-command.js'))).workerCommand(flags);
     });
 
   program

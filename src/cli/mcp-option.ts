@@ -5,6 +5,7 @@
 import { mcpServersOf, readMcpConfig, type McpServers } from '../tools/mcp/config.js';
 import type { Tool } from '../tools/types.js';
 import { configuredMcpServers } from './project-config.js';
+import { optional } from '../core/optional.js';
 
 export interface McpForCommand {
   readonly tools: readonly Tool[];
@@ -20,7 +21,7 @@ export async function openMcp(file: string | undefined, workflow?: unknown): Pro
   const configured = file ? await readMcpConfig(file) : configuredMcpServers();
   const servers: McpServers = { ...configured, ...mcpServersOf(workflow) };
   if (Object.keys(servers).length === 0) return NONE;
-  const { McpPool } = await import('../tools/mcp/client-tools.js');
+  const { McpPool } = await optional('mcpClient', () => import('../tools/mcp/client-tools.js'));
   const pool = new McpPool(servers);
   try {
     return { tools: await pool.tools(), source: pool, close: () => pool.close() };

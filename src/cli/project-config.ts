@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { BraidError, WorkflowValidationError } from '../errors.js';
 import { fromZodIssues } from '../spec/zod-issues.js';
 import { mcpServersSchema, type McpServers } from '../tools/mcp/config.js';
+import { optional } from '../core/optional.js';
 
 export const CONFIG_FILES = [
   'package.json',
@@ -75,7 +76,9 @@ export interface ProjectConfig {
 
 const importLoader: Loader = async (file) => {
   const mod = file.endsWith('.ts')
-    ? await (await import('tsx/esm/api')).tsImport(pathToFileURL(file).href, import.meta.url)
+    ? await (
+        await optional('typescript', () => import('tsx/esm/api'))
+      ).tsImport(pathToFileURL(file).href, import.meta.url)
     : await import(pathToFileURL(file).href);
   return (mod as { default?: unknown }).default ?? mod;
 };

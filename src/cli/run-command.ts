@@ -62,6 +62,7 @@ const budgetOf = (f: RunFlags) => ({
 });
 
 import { cliExecutor, cliStore, recordName, redisUrl } from './store.js';
+import { optional } from '../core/optional.js';
 
 /** Print a record's unreadable lines as `braid: <file>: <problem>` on stderr. */
 export const problemReporter = (store: RunStore, runId: string) => (problem: string) =>
@@ -236,12 +237,14 @@ async function withRunUi(
   // pino and OpenTelemetry load only when asked for.
   const logger =
     logFile || logToStderr
-      ? await import('../monitor/logger.js').then((m) => m.eventLogger(m.createLogger({ file: logFile })))
+      ? await optional('logs', () => import('../monitor/logger.js')).then((m) =>
+          m.eventLogger(m.createLogger({ file: logFile })),
+        )
       : undefined;
   const tracer = process.env.BRAID_OTEL
-    ? await Promise.all([import('@opentelemetry/api'), import('../monitor/tracing.js')]).then(([api, m]) =>
-        m.otelListener(api.trace.getTracer('braid')),
-      )
+    ? await optional('tracing', () =>
+        Promise.all([import('@opentelemetry/api'), import('../monitor/tracing.js')]),
+      ).then(([api, m]) => m.otelListener(api.trace.getTracer('braid')))
     : undefined;
   // Log lines on stderr are the progress: no live view over them.
   const progress = flags.quiet || logToStderr ? undefined : createProgress(process.stderr, taskIds);

@@ -11,6 +11,7 @@ import type { RunStore } from '../store/types.js';
 import type { Takeover, TakeoverOptions } from '../service/takeover.js';
 import { EXIT, ExitError } from './exit.js';
 import { safeText } from './format.js';
+import { optional } from '../core/optional.js';
 
 export const redisUrl = (): string | undefined => process.env.BRAID_REDIS_URL || undefined;
 
@@ -32,7 +33,7 @@ async function openStore(): Promise<RunStore> {
   const url = redisUrl();
   if (!url) return defaultStore();
   assertRedisSecured(url);
-  const { RedisRunStore } = await import('../store/redis-store.js');
+  const { RedisRunStore } = await optional('redis', () => import('../store/redis-store.js'));
   const redis = new RedisRunStore(url, { leaseMs: leaseMs() });
   closers.push(() => redis.close());
   await redis.reachable();
@@ -52,7 +53,7 @@ export async function cliExecutor(concurrency?: number): Promise<AttemptExecutor
   if (!url) return undefined;
   // fails at once, naming the URL, when Redis does not answer
   const store = (await cliStore()) as RedisRunStore;
-  const { BullmqExecutor } = await import('../executors/bullmq-executor.js');
+  const { BullmqExecutor } = await optional('redis', () => import('../executors/bullmq-executor.js'));
   const executor = new BullmqExecutor({
     redis: url,
     // The lease's generation fences this coordinator's attempts and cancels (docs/scaling-out.md).

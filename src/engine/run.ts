@@ -32,6 +32,7 @@ import { planFor } from './plan.js';
 import type { RunResult } from '../core/result.js';
 import { Scheduler } from './scheduler.js';
 import { describeThrown } from '../core/thrown.js';
+import { optional } from '../core/optional.js';
 
 export interface RunOptions {
   /** Your tools; they shadow built-ins of the same name. */
@@ -451,7 +452,7 @@ async function mcpToolsFor(
   if (isToolSource(given)) return { tools: await (given as McpToolSource).tools(), close: async () => {} };
   const servers = { ...(given as McpServers | undefined), ...mcpServersOf(raw) };
   if (Object.keys(servers).length === 0) return NO_MCP;
-  const { McpPool } = await import('../tools/mcp/client-tools.js');
+  const { McpPool } = await optional('mcpClient', () => import('../tools/mcp/client-tools.js'));
   const pool = new McpPool(servers);
   try {
     return { tools: await pool.tools(), close: () => pool.close() };

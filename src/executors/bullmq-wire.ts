@@ -19,6 +19,7 @@ import { braidSecret, Mac } from '../core/secret.js';
 import { BraidError } from '../errors.js';
 import type { ToolLimits } from '../tools/types.js';
 import type { AttemptEvent, AttemptRequest, AttemptResult } from './contract.js';
+import { optional } from '../core/optional.js';
 
 export interface RedisQueueOptions {
   /** `redis://host:port[/db]`. */
@@ -67,7 +68,7 @@ export const jobLockKey = (prefix: string, queue: string, jobId: string) => `${p
 /** BullMQ's `telemetry` option when tracing is on (bullmq-otel loads only then). */
 export async function telemetryOption(enabled: boolean | undefined): Promise<{ telemetry?: Telemetry }> {
   if (!enabled) return {};
-  const { BullMQOtel } = await import('bullmq-otel');
+  const { BullMQOtel } = await optional('queueTracing', () => import('bullmq-otel'));
   return { telemetry: new BullMQOtel({ tracerName: 'braid' }) as Telemetry };
 }
 

@@ -22,6 +22,7 @@ import { modelSchema } from './model-schema.js';
 import { AnswerError, parseStructured } from './structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from './types.js';
 import { describeThrown } from '../core/thrown.js';
+import { optional } from '../core/optional.js';
 
 export interface OpenAIProviderOptions {
   /** @default process.env.OPENAI_API_KEY */
@@ -90,7 +91,7 @@ type Failure = { error: BraidError; retry: boolean; retryAfterMs?: number };
 let openaiModule: Promise<typeof OpenAI> | undefined;
 /** Set once loaded; errors from the client (classified below) only exist after that. */
 let SDK: typeof OpenAI | undefined;
-const loadOpenAI = () => (openaiModule ??= import('openai').then((m) => (SDK = m.default)));
+const loadOpenAI = () => (openaiModule ??= optional('openai', () => import('openai')).then((m) => (SDK = m.default)));
 
 const RETRY = { baseDelayMs: 500, maxDelayMs: 8000 };
 

@@ -8,10 +8,10 @@
  */
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import type { Hono } from 'hono';
 import { packagePath } from '../paths.js';
+import { resolveOptional } from '../core/optional.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -37,12 +37,11 @@ export function dashboardFiles(): Map<string, string> {
     }
   };
   walk(root);
-  const require = createRequire(import.meta.url);
-  const htm = dirname(dirname(require.resolve('htm'))); // its exports map hides the standalone build
+  const htm = dirname(dirname(resolveOptional('serve', 'htm'))); // its exports map hides the standalone build
   files.set('/ui/vendor/preact-htm.js', join(htm, 'preact', 'standalone.module.js'));
   files.set(
     '/ui/vendor/dagre.js',
-    join(dirname(require.resolve('@dagrejs/dagre/package.json')), 'dist', 'dagre.esm.js'),
+    join(dirname(resolveOptional('serve', '@dagrejs/dagre/package.json')), 'dist', 'dagre.esm.js'),
   );
   return files;
 }

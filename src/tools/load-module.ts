@@ -7,6 +7,7 @@ import { ToolsModuleError } from '../errors.js';
 import { fromAiSdkTool, isAiSdkTool } from './ai-sdk-tool.js';
 import { isTool, type Tool } from './types.js';
 import { describeThrown } from '../core/thrown.js';
+import { optional } from '../core/optional.js';
 
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   const abs = resolve(file);
@@ -15,11 +16,12 @@ export async function importModule(file: string): Promise<Record<string, unknown
   } catch {
     throw new ToolsModuleError(file, 'file not found (check the path)');
   }
+  // outside the try: a missing tsx is the setup's error (install it), not the module's
+  const tsx = ['.ts', '.mts', '.cts'].includes(extname(abs))
+    ? await optional('typescript', () => import('tsx/esm/api'))
+    : undefined;
   try {
-    if (['.ts', '.mts', '.cts'].includes(extname(abs))) {
-      const { tsImport } = await import('tsx/esm/api');
-      return (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
-    }
+    if (tsx) return (await tsx.tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
     return (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (err) {
     const where = err instanceof SyntaxError ? syntaxErrorAt(abs) : undefined;
