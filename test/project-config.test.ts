@@ -24,7 +24,7 @@ write(
 write('other.mjs', "export const shout = { name: 'shout', run: ({ text }) => ({ text: `other ${text}` }) };\n");
 write('flows/shout.yaml', 'name: shout\ntasks:\n  - id: a\n    tool: shout\n    input: { text: hi }\n');
 // The tests' setup sets BRAID_HOME and BRAID_OUTBOX: cleared, so the config's store and outbox apply.
-const env = { BRAID_HOME: '', BRAID_OUTBOX: '' };
+const env = { BRAID_HOME: '', BRAID_OUTBOX: '', BRAID_WORKSPACE: '' };
 const config = (text: string, file = 'braid.config.json') => {
   for (const f of ['braid.config.json', 'braid.config.yaml', 'package.json']) rmSync(join(project, f), { force: true });
   write(file, text);
@@ -33,7 +33,11 @@ const config = (text: string, file = 'braid.config.json') => {
 describe('the project config', () => {
   it('is found from a subfolder; its tools, store and outbox apply, relative to its file; braid config says so', async () => {
     config(
-      JSON.stringify({ tools: ['./tools.mjs'], workflows: 'flows', defaults: { store: 'state', outbox: 'mail' } }),
+      JSON.stringify({
+        tools: ['./tools.mjs'],
+        workflows: 'flows',
+        defaults: { store: 'state', outbox: 'mail', workspace: 'files' },
+      }),
     );
     const run = await braid(['run', '../../flows/shout.yaml', '--json'], { cwd: deep, env });
     expect(run.code).toBe(0);
@@ -48,6 +52,7 @@ describe('the project config', () => {
     expect(shown.stdout).toMatch(new RegExp(`^tools +${join(project, 'tools.mjs')}  ${escape(from)}$`, 'm'));
     expect(shown.stdout).toMatch(new RegExp(`^workflows +${join(project, 'flows')}  ${escape(from)}$`, 'm'));
     expect(shown.stdout).toMatch(new RegExp(`^outbox +${join(project, 'mail')}  ${escape(from)}$`, 'm'));
+    expect(shown.stdout).toMatch(new RegExp(`^workspace +${join(project, 'files')}  ${escape(from)}$`, 'm'));
     expect(shown.stdout).toMatch(/^model +gpt-4o-mini {2}\[default\]$/m);
     const json = JSON.parse(
       (await braid(['config', '--json'], { cwd: deep, env: { ...env, BRAID_MODEL: 'm1' } })).stdout,

@@ -45,6 +45,7 @@ export function resolvedSettings(): { file?: string; settings: Record<string, Se
       : { ...env('BRAID_HOME', braidHome()), value: braidHome() },
     outbox: { ...env('BRAID_OUTBOX', outboxDir(), 'default ($BRAID_HOME/outbox)'), value: outboxDir() },
     cache: env('BRAID_CACHE_DIR', cacheDefault),
+    workspace: env('BRAID_WORKSPACE', resolve('.'), 'default (the current folder)'),
   };
   return { ...(config ? { file: config.file } : {}), settings };
 }

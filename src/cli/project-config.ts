@@ -2,7 +2,8 @@
  * The project config (workflow-spec.md §8): `braid.config.{json,yaml,yml,mjs,js,ts}` or a `"braid"` key in
  * `package.json`, found by walking up from the current folder as ESLint, vitest and Prettier do (lilconfig, zero
  * dependencies). It gives what flags give: tools modules, the workflows folder, MCP servers (also the allow-list of
- * servers a recorded workflow may start, §9) and defaults (provider, model, concurrency, store, outbox, cache).
+ * servers a recorded workflow may start, §9) and defaults (provider, model, concurrency, store, outbox, cache,
+ * workspace).
  * Paths resolve relative to the config file. Precedence, highest first: a flag, an environment variable, the
  * config, the default. `braid config` prints the resolved settings with where each came from.
  */
@@ -51,6 +52,8 @@ export const projectConfigSchema = z
         outbox: z.string().min(1).optional(),
         /** The start-up snapshot cache folder (BRAID_CACHE_DIR). */
         cache: z.string().min(1).optional(),
+        /** The only folder the file tools may touch (BRAID_WORKSPACE). */
+        workspace: z.string().min(1).optional(),
       })
       .strict()
       .optional(),
@@ -71,6 +74,7 @@ export interface ProjectConfig {
     readonly store?: string;
     readonly outbox?: string;
     readonly cache?: string;
+    readonly workspace?: string;
   };
 }
 
@@ -144,6 +148,7 @@ export function parseProjectConfig(value: unknown, file: string): ProjectConfig 
       ...(d.store !== undefined ? { store: /^rediss?:\/\//.test(d.store) ? d.store : path(d.store) } : {}),
       ...(d.outbox !== undefined ? { outbox: path(d.outbox) } : {}),
       ...(d.cache !== undefined ? { cache: path(d.cache) } : {}),
+      ...(d.workspace !== undefined ? { workspace: path(d.workspace) } : {}),
     },
   };
 }
@@ -155,6 +160,7 @@ export const ENV_OF = {
   llm_concurrency: 'BRAID_LLM_CONCURRENCY',
   outbox: 'BRAID_OUTBOX',
   cache: 'BRAID_CACHE_DIR',
+  workspace: 'BRAID_WORKSPACE',
 } as const;
 
 /** `store`: a Redis URL sets BRAID_REDIS_URL, a folder BRAID_HOME. */

@@ -1,4 +1,7 @@
-/** Where time went: task attempt intervals from a run record, as a text Gantt chart or a Mermaid gantt. */
+/**
+ * Where time went: task attempt intervals from a run record, and the time a task waited for a human's approval
+ * (part of the run's duration, so it is shown), as a text Gantt chart or a Mermaid gantt.
+ */
 import type { RunEvent } from '../core/events.js';
 import { color, formatDuration, safeText } from './format.js';
 
@@ -6,16 +9,21 @@ export interface Interval {
   readonly taskId: string;
   readonly start: number;
   readonly end: number;
-  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running';
+  /** `waiting`: the task waited for an approval (from `task.waiting` to the decision), not an attempt. */
+  readonly status: 'succeeded' | 'failed' | 'retrying' | 'running' | 'waiting';
   readonly attempt: number;
   /** The for_each item. */
   readonly item?: number;
 }
 
-/** One interval per attempt: `task.started` to the event that ended it (open ones end at `until`). */
+/**
+ * One interval per attempt: `task.started` to the event that ended it (open ones end at `until`); and one per wait
+ * for approval, `task.waiting` to the decision (`attempt` 0; one still waiting ends at `until`).
+ */
 export function intervals(events: readonly RunEvent[], until = Date.now()): Interval[] {
   // Keyed by task and for_each item: the items of one task run side by side.
   const open = new Map<string, { taskId: string; start: number; attempt: number; item?: number }>();
+  const waits = new Map<string, number>();
   const out: Interval[] = [];
   const key = (taskId: string, item?: number) => (item === undefined ? taskId : `${taskId}#${item}`);
   const close = (k: string, ts: string, status: Interval['status']) => {
@@ -35,7 +43,11 @@ export function intervals(events: readonly RunEvent[], until = Date.now()): Inte
     for (const [k, o] of [...open]) if (o.taskId === taskId) close(k, ts, status);
   };
   for (const e of events) {
-    if (e.type === 'task.started')
+    if (e.type === 'task.waiting') waits.set(e.taskId, Date.parse(e.ts));
+    else if (e.type === 'task.approval' && waits.has(e.taskId)) {
+      out.push({ taskId: e.taskId, start: waits.get(e.taskId)!, end: Date.parse(e.ts), status: 'waiting', attempt: 0 });
+      waits.delete(e.taskId);
+    } else if (e.type === 'task.started')
       open.set(key(e.taskId, e.item), {
         taskId: e.taskId,
         start: Date.parse(e.ts),
@@ -53,6 +65,7 @@ export function intervals(events: readonly RunEvent[], until = Date.now()): Inte
       for (const k of [...open.keys()]) close(k, e.ts, 'failed');
   }
   const end = Math.max(until, ...out.map((i) => i.end));
+  for (const [taskId, start] of waits) out.push({ taskId, start, end, status: 'waiting', attempt: 0 });
   for (const o of open.values())
     out.push({
       taskId: o.taskId,
@@ -87,12 +100,16 @@ export function textTimeline(
     for (const s of mine) {
       const paint =
         s.status === 'failed' ? c.red : s.status === 'retrying' ? c.yellow : s.status === 'running' ? c.cyan : c.green;
-      for (let k = col(s.start); k <= col(s.end); k++) cells[k] = paint('█');
+      for (let k = col(s.start); k <= col(s.end); k++) cells[k] = s.status === 'waiting' ? c.gray('░') : paint('█');
     }
-    const busy = mine.reduce((ms, s) => ms + s.end - s.start, 0);
-    const items = new Set(mine.filter((s) => s.item !== undefined).map((s) => s.item)).size;
-    const runs = items ? ` over ${items} items` : mine.length > 1 ? ` in ${mine.length} attempts` : '';
-    const note = mine.length ? `${formatDuration(busy)}${runs}` : c.gray('did not run');
+    const attempts = mine.filter((s) => s.status !== 'waiting');
+    const busy = attempts.reduce((ms, s) => ms + s.end - s.start, 0);
+    const waited = mine.reduce((ms, s) => (s.status === 'waiting' ? ms + s.end - s.start : ms), 0);
+    const items = new Set(attempts.filter((s) => s.item !== undefined).map((s) => s.item)).size;
+    const runs = items ? ` over ${items} items` : attempts.length > 1 ? ` in ${attempts.length} attempts` : '';
+    const ran = attempts.length ? `${formatDuration(busy)}${runs}` : c.gray('did not run');
+    const note =
+      waited || mine.length > attempts.length ? `${ran}, waited ${formatDuration(waited)} for approval` : ran;
     rows.push(`${safeText(id).padEnd(name)}  ${cells.join('')}  ${note}`);
   }
   return rows.join('\n');
@@ -106,6 +123,10 @@ export function mermaidTimeline(title: string, spans: readonly Interval[]): stri
   for (const [taskId, list] of byTask) {
     lines.push(`  section ${taskId}`);
     for (const s of list) {
+      if (s.status === 'waiting') {
+        lines.push(`    waiting for approval :${s.start}, ${Math.max(s.end, s.start + 1)}`);
+        continue;
+      }
       const tag =
         s.status === 'failed' || s.status === 'retrying' ? 'crit, ' : s.status === 'running' ? 'active, ' : 'done, ';
       lines.push(
