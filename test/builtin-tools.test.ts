@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow, type TaskResult } from '../src/index.js';
-import { composeEml, encodeHeader } from '../tools/send-email.js';
+import { composeEml, encodeHeader, sendEmail } from '../tools/send-email.js';
+import type { ToolContext } from '../src/tools/types.js';
 
 async function one(tool: string, input: unknown): Promise<TaskResult> {
   const r = await runWorkflow([{ id: 't', tool, input }]);
@@ -43,28 +44,72 @@ describe('calculate', () => {
   });
 });
 
-describe('send_email', () => {
-  it('sends over SMTP to a real server when SMTP_URL is set', async () => {
-    const received: { from?: string; to: string[]; data: string }[] = [];
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      onData(stream, session, callback) {
-        let data = '';
-        stream.on('data', (c) => (data += c));
-        stream.on('end', () => {
-          received.push({
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
-            to: session.envelope.rcptTo.map((r) => r.address),
-            data,
-          });
-          callback();
+/** A real SMTP server on a loopback port (SMTP_URL points at it); what it received. */
+async function smtpServer() {
+  const received: { from?: string; to: string[]; data: string }[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, session, callback) {
+      let data = '';
+      stream.on('data', (c) => (data += c));
+      stream.on('end', () => {
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
+          to: session.envelope.rcptTo.map((r) => r.address),
+          data,
         });
-      },
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const { port } = server.server.address() as AddressInfo;
-    process.env.SMTP_URL = `smtp://127.0.0.1:${port}`;
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.server.address() as AddressInfo;
+  process.env.SMTP_URL = `smtp://127.0.0.1:${port}`;
+  return { received, server };
+}
+
+/** A tool's `ctx` with the given idempotency key, as an attempt would have it. */
+const keyed = (idempotencyKey: string) =>
+  ({
+    signal: new AbortController().signal,
+    runId: 'r',
+    taskId: 'send',
+    attempt: 1,
+    visit: 1,
+    idempotencyKey,
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+    emit() {},
+    services: {},
+  }) as ToolContext;
+
+describe('send_email', () => {
+  it('sends once per idempotency key: a second send with the same key sends nothing (outbox and SMTP)', async () => {
+    process.env.BRAID_OUTBOX = await mkdtemp(join(tmpdir(), 'outbox-'));
+    delete process.env.SMTP_URL;
+    const mail = { to: 'a@example.com', subject: 'Hi', body: 'Body', from: 'braid@localhost' };
+    const first = await sendEmail.run(mail, keyed('k1'));
+    const again = await sendEmail.run(mail, keyed('k1'));
+    const other = await sendEmail.run(mail, keyed('k2'));
+    expect(first).toMatchObject({ messageId: '<k1@localhost>', transport: 'outbox' });
+    expect(first).not.toHaveProperty('duplicate');
+    expect(again).toMatchObject({ messageId: '<k1@localhost>', path: first.path, duplicate: true });
+    expect(other.path).not.toBe(first.path);
+    expect((await readdir(process.env.BRAID_OUTBOX)).filter((f) => f.endsWith('.eml'))).toHaveLength(2);
+
+    const { received, server } = await smtpServer();
+    try {
+      await sendEmail.run(mail, keyed('k3'));
+      expect(await sendEmail.run(mail, keyed('k3'))).toMatchObject({ transport: 'smtp', duplicate: true });
+      expect(received).toHaveLength(1);
+      expect(received[0].data).toContain('Message-ID: <k3@localhost>');
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('sends over SMTP to a real server when SMTP_URL is set', async () => {
+    const { received, server } = await smtpServer();
     try {
       const t = await one('send_email', { to: 'team@example.com', subject: 'Solar kites', body: 'A pilot programme.' });
       expect(t.output).toMatchObject({ transport: 'smtp', accepted: ['team@example.com'] });

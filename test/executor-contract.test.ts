@@ -47,6 +47,11 @@ describe('the engine through an executor', () => {
       attempt: 1,
       tool: 'work',
       input: { ms: 1 },
+      idempotencyKey: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+    // The same for each attempt of one visit with one input (a retry), different for another task.
+    const key = (i: number) => json.sent[i].idempotencyKey;
+    expect(key(1)).toBe(key(2));
+    expect(key(0)).not.toBe(key(1));
   });
 });

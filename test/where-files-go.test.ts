@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { braid, BRAID_HOME, ROOT } from './support/cli.js';
 
@@ -20,15 +20,16 @@ describe('the outbox', () => {
   it('is $BRAID_HOME/outbox, not the current folder; BRAID_OUTBOX overrides it', async () => {
     const run = await braid(['run', flow, '--json'], { env: { BRAID_OUTBOX: '' } }); // the tests' setup sets one
     expect(run.code).toBe(0);
-    const { runId, tasks } = JSON.parse(run.stdout);
-    expect(tasks.send.output.path).toBe(join(BRAID_HOME, 'outbox', `${runId}-send.eml`));
+    const { tasks } = JSON.parse(run.stdout);
+    // Named by the task and its idempotency key (one file per key: workflow-spec.md §7a).
+    expect(tasks.send.output.path).toMatch(new RegExp(`^${join(BRAID_HOME, 'outbox')}/send-[0-9a-f]{16}\\.eml$`));
     expect(readFileSync(tasks.send.output.path, 'utf8')).toContain('Subject: hi');
-    expect(existsSync(join(ROOT, '.braid', 'outbox', `${runId}-send.eml`))).toBe(false);
+    expect(existsSync(join(ROOT, '.braid', 'outbox', basename(tasks.send.output.path)))).toBe(false);
 
     const outbox = join(base, 'mailbox');
     const other = await braid(['run', flow, '--json', '--no-store'], { env: { BRAID_OUTBOX: outbox } });
     expect(other.code).toBe(0);
-    expect(readdirSync(outbox)).toEqual([`${JSON.parse(other.stdout).runId}-send.eml`]);
+    expect(readdirSync(outbox)).toEqual([expect.stringMatching(/^send-[0-9a-f]{16}\.eml$/)]);
   });
 });
 

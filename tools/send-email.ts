@@ -11,6 +11,11 @@ import { draftOrIdea } from './upstream.js';
  * Send an email. By default nothing leaves the machine: the message is written as an `.eml` file to the outbox
  * folder (`BRAID_OUTBOX`, default `$BRAID_HOME/outbox/`). With `SMTP_URL` set
  * (e.g. `smtp://user:pass@smtp.example.com:587`) it is sent over SMTP with nodemailer (an optional package).
+ *
+ * Once per `ctx.idempotencyKey` (workflow-spec.md §7a): the key names the outbox file and the `Message-ID`, and
+ * a second send with a key already used (a retry, a resume or takeover after the message went out, a fork with
+ * the same input) is a success that sends nothing (`duplicate: true`). Over SMTP a marker for the key is made
+ * before the message is handed over: a crash in between sends nothing rather than twice (at most once).
  */
 export const sendEmail = defineTool({
   name: 'send_email',
@@ -27,35 +32,61 @@ export const sendEmail = defineTool({
     transport: z.enum(['outbox', 'smtp']),
     path: z.string().optional(),
     accepted: z.array(z.string()),
+    /** The key had sent already: nothing was sent this time. */
+    duplicate: z.boolean().optional(),
   }),
   upstream: draftOrIdea,
   async run({ to, subject, body, from }, ctx) {
+    const key = ctx.idempotencyKey || randomUUID();
+    const messageId = `<${key}@${domainOf(from)}>`;
+    const accepted = to.split(',').map((s) => s.trim());
+    const dir = outboxDir();
     const smtp = process.env.SMTP_URL;
     if (smtp) {
       // Loaded on first use, and only for SMTP: nodemailer is optional (the outbox needs no mail library).
       const { default: nodemailer } = await optional('smtp', () => import('nodemailer'));
+      if (!(await claim(join(dir, 'sent'), key))) {
+        ctx.logger.info('email already sent for this key: not sent again', { messageId });
+        return { messageId, transport: 'smtp' as const, accepted, duplicate: true };
+      }
       const transport = nodemailer.createTransport(smtp);
       try {
-        const info = await transport.sendMail({ from, to, subject, text: body });
+        const info = await transport.sendMail({ from, to, subject, text: body, messageId });
         return { messageId: info.messageId, transport: 'smtp' as const, accepted: info.accepted.map(String) };
       } finally {
         transport.close();
       }
     }
-    const { messageId, text } = composeEml({ from, to, subject, body });
-    const dir = outboxDir();
+    const { text } = composeEml({ from, to, subject, body }, new Date(), messageId);
     await mkdir(dir, { recursive: true });
-    const path = join(dir, `${ctx.runId}-${ctx.taskId}.eml`);
-    await writeFile(path, text);
+    // Named by the task and its key, not the run: a fork or a takeover with the same input finds it.
+    const path = join(dir, `${ctx.taskId}-${key.slice(0, 16)}.eml`);
+    try {
+      await writeFile(path, text, { flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      ctx.logger.info('email already in the outbox for this key: not written again', { path });
+      return { messageId, transport: 'outbox' as const, path, accepted, duplicate: true };
+    }
     ctx.logger.info('email written to outbox', { path });
-    return {
-      messageId,
-      transport: 'outbox' as const,
-      path,
-      accepted: to.split(',').map((s) => s.trim()),
-    };
+    return { messageId, transport: 'outbox' as const, path, accepted };
   },
 });
+
+/** Make the marker of a key once: false when it was made before (the key has sent already). */
+async function claim(dir: string, key: string): Promise<boolean> {
+  await mkdir(dir, { recursive: true });
+  try {
+    await writeFile(join(dir, key), new Date().toISOString(), { flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/** The sender's domain, for a `Message-ID`. */
+const domainOf = (from: string) => /@([\w.-]+)>?\s*$/.exec(oneLine(from))?.[1] ?? 'localhost';
 
 /** A header value on one line: line breaks in it would start another header (header injection). */
 const oneLine = (value: string) => value.replace(/\s*[\r\n]+\s*/g, ' ').trim();
@@ -88,9 +119,8 @@ export function encodeHeader(value: string): string {
 export function composeEml(
   mail: { from: string; to: string; subject: string; body: string },
   now = new Date(),
+  messageId = `<${randomUUID()}@${domainOf(mail.from)}>`,
 ): { messageId: string; text: string } {
-  const domain = /@([\w.-]+)>?\s*$/.exec(oneLine(mail.from))?.[1] ?? 'localhost';
-  const messageId = `<${randomUUID()}@${domain}>`;
   const plain = /^[\x20-\x7e\t\n]*$/.test(mail.body) && mail.body.split('\n').every((l) => l.length <= 998);
   const body = plain
     ? mail.body

@@ -50,6 +50,12 @@ export type RunEventBody =
       visit: number;
       item?: number;
       sources?: Record<string, string>;
+      /** workflow-spec.md §7a: the hash of the effective input (core/input-hash.ts). */
+      inputHash?: string;
+      /** The effective input the attempt received; past 64 KiB the start of its canonical JSON (`inputBytes` set). */
+      input?: unknown;
+      /** The input's size in bytes of canonical JSON, present only when `input` was cut. */
+      inputBytes?: number;
       worker?: string;
       /**
        * When the attempt really started, when that was before this event: a worker's start seen by a coordinator

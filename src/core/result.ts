@@ -55,6 +55,13 @@ export interface TaskResult {
   endedAt?: string;
   /** Where each input field came from when the task took data beyond its explicit input (workflow-spec.md §5a). */
   inputSources?: Record<string, string>;
+  /**
+   * The effective input its latest attempt received (from the record: `braid show`, the dashboard), cut to the start
+   * of its JSON past 64 KiB (`inputBytes` then set), and its hash (workflow-spec.md §7a).
+   */
+  input?: unknown;
+  inputHash?: string;
+  inputBytes?: number;
   /** LLM tokens and cost spent by this task (tool calls and classifier). */
   usage?: Usage;
   history?: AttemptRecord[];

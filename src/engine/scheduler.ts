@@ -43,6 +43,7 @@ import { addUsage } from '../core/usage.js';
 import { emitTaskLog, emitTaskProgress, TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard } from './budget.js';
+import { idempotencyKey, recordedInput } from '../core/input-hash.js';
 import { track } from '../llm/llm.js';
 import type { ChildRuns, Tool, ToolContext, UpstreamOutput } from '../tools/types.js';
 import { effectiveInput } from './effective-input.js';
@@ -152,6 +153,9 @@ class Host implements AttemptHost {
     readonly attempt: number,
     readonly visit: number,
     readonly item: number | undefined,
+    /** The effective input as the record keeps it, with its hash (core/input-hash.ts). */
+    readonly recorded: ReturnType<typeof recordedInput>,
+    readonly idempotencyKey: string,
   ) {}
 
   tool(): Tool {
@@ -838,7 +842,10 @@ export class Scheduler {
   ): Promise<AttemptResult> {
     const { runId } = this.#o;
     const r = this.#results[t.index];
-    const host = new Host(this.#hostHooks, t, tool, attempt, visit, item);
+    const recorded = recordedInput(input);
+    // The run is its own lineage root until forks exist (workflow-spec.md §7a).
+    const key = idempotencyKey(runId, t.id, visit, item, recorded.inputHash);
+    const host = new Host(this.#hostHooks, t, tool, attempt, visit, item, recorded, key);
     const request = {
       runId,
       taskId: t.id,
@@ -846,6 +853,7 @@ export class Scheduler {
       attempt,
       tool: tool.name,
       input,
+      idempotencyKey: key,
       ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
       ...(item === undefined ? {} : { item }),
     };
@@ -890,6 +898,7 @@ export class Scheduler {
         visit: h.visit,
         ...(item === undefined ? {} : { item }),
         ...(sources ? { sources } : {}),
+        ...h.recorded,
         ...(worker ? { worker } : {}),
         ...(startedAt ? { startedAt } : {}),
       });
@@ -906,6 +915,7 @@ export class Scheduler {
         t.id,
         attempt,
         visit,
+        h.idempotencyKey,
         services ?? NO_SERVICES,
         bus,
         this.#o.llm,

@@ -20,6 +20,7 @@ export class TaskContext implements ToolContext {
     readonly taskId: string,
     readonly attempt: number,
     readonly visit: number,
+    readonly idempotencyKey: string,
     readonly services: Readonly<Record<string, unknown>>,
     bus: EventBus,
     model: LlmProvider | undefined,

@@ -284,6 +284,7 @@ class RemoteContext implements ToolContext {
   readonly taskId: string;
   readonly attempt: number;
   readonly visit: number;
+  readonly idempotencyKey: string;
   readonly logger: Logger;
 
   constructor(
@@ -297,6 +298,7 @@ class RemoteContext implements ToolContext {
     this.taskId = request.taskId;
     this.attempt = request.attempt;
     this.visit = request.visit;
+    this.idempotencyKey = request.idempotencyKey ?? '';
     const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
       forward({ type: 'log', level, message, ...(fields ? { fields } : {}) });
     this.logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };

@@ -23,6 +23,8 @@ export interface AttemptRequest {
   readonly tool: string;
   /** The rendered (effective) input, not yet validated against the tool's schema. */
   readonly input: unknown;
+  /** `ctx.idempotencyKey` of the attempt (workflow-spec.md §7a), made by the run's process. */
+  readonly idempotencyKey?: string;
   /** The attempt fails with `E_TIMEOUT` this long after it starts; none when undefined. */
   readonly timeoutMs?: number;
   /** The `for_each` item's index. */

@@ -2,6 +2,7 @@
  * LangChain interop (`braid/langchain`): LangChain tools as braid tools, braid tools and whole
  * workflows as LangChain tools, and any LangChain chat model as a braid provider.
  */
+import { randomUUID } from 'node:crypto';
 import { AIMessage, HumanMessage, SystemMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { tool as lcTool, type StructuredToolInterface } from '@langchain/core/tools';
@@ -38,6 +39,8 @@ export function toLangChainTool(t: Tool): StructuredToolInterface {
         taskId: t.name,
         attempt: 1,
         visit: 1,
+        // Outside a braid run there is nothing to be idempotent within: each call is its own.
+        idempotencyKey: randomUUID(),
         logger: silent,
         emit: () => {},
         services: {},

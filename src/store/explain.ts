@@ -75,6 +75,7 @@ export async function explainTask(
             .map(([field, from]) => `${field} ← ${from}`)
             .join(', ')}.`,
         );
+      if (result.inputHash !== undefined) say(receivedInput(result));
       break;
     }
     case 'skipped':
@@ -221,4 +222,12 @@ async function evaluate(source: string, spec: TaskSpec, run: RecordedRun, input:
   } catch {
     return undefined;
   }
+}
+
+/** The input a task received, as the record holds it (at most a few hundred characters here; all in `show --json`). */
+function receivedInput(result: { input?: unknown; inputBytes?: number; inputHash?: string }): string {
+  const json = result.inputBytes === undefined ? (JSON.stringify(result.input) ?? 'null') : String(result.input);
+  const shown = json.length > 400 ? `${json.slice(0, 400)}…` : json;
+  const size = result.inputBytes === undefined ? '' : ` (${result.inputBytes} bytes, cut in the record)`;
+  return `It received: ${shown}${size} (inputHash ${result.inputHash?.slice(0, 12)}).`;
 }

@@ -196,6 +196,12 @@ function foldEvent(
       t.startedAt ??= e.startedAt ?? e.ts;
       t.status = 'running';
       if (e.sources) t.inputSources = e.sources;
+      if (e.inputHash !== undefined) {
+        t.inputHash = e.inputHash;
+        t.input = e.input;
+        if (e.inputBytes !== undefined) t.inputBytes = e.inputBytes;
+        else delete t.inputBytes;
+      }
       break;
     }
     case 'task.succeeded': {

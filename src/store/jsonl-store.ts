@@ -679,10 +679,16 @@ export function eventJson(e: RunEvent): string {
         typeof e.tool !== 'string' ||
         typeof e.attempt !== 'number' ||
         typeof e.visit !== 'number' ||
-        ownKeys(e) !== 8 + +('item' in e) + +('sources' in e)
+        (e.inputHash !== undefined && typeof e.inputHash !== 'string') ||
+        (e.inputBytes !== undefined && typeof e.inputBytes !== 'number') ||
+        ownKeys(e) !==
+          8 + +('item' in e) + +('sources' in e) + +('inputHash' in e) + +('input' in e) + +('inputBytes' in e)
       )
         break;
-      return `${head}${jsonString(e.taskId)},"tool":${jsonString(e.tool)},"attempt":${jsonNumber(e.attempt)},"visit":${jsonNumber(e.visit)}${e.item === undefined ? '' : `,"item":${JSON.stringify(e.item)}`}${e.sources === undefined ? '' : `,"sources":${JSON.stringify(e.sources)}`}}`;
+      {
+        const input = 'input' in e ? JSON.stringify(e.input) : undefined;
+        return `${head}${jsonString(e.taskId)},"tool":${jsonString(e.tool)},"attempt":${jsonNumber(e.attempt)},"visit":${jsonNumber(e.visit)}${e.item === undefined ? '' : `,"item":${JSON.stringify(e.item)}`}${e.sources === undefined ? '' : `,"sources":${JSON.stringify(e.sources)}`}${e.inputHash === undefined ? '' : `,"inputHash":${jsonString(e.inputHash)}`}${input === undefined ? '' : `,"input":${input}`}${e.inputBytes === undefined ? '' : `,"inputBytes":${jsonNumber(e.inputBytes)}`}}`;
+      }
     case 'task.succeeded': {
       if (
         typeof e.taskId !== 'string' ||

@@ -29,6 +29,11 @@ export interface ToolContext {
   readonly attempt: number;
   /** 1 for the first entry into the task; routing loops increase it. */
   readonly visit: number;
+  /**
+   * The same for every attempt that gives this task visit (and `for_each` item) the same input: across retries,
+   * resumes, takeovers and forks (workflow-spec.md §7a). A tool with external effects does a thing once per key.
+   */
+  readonly idempotencyKey: string;
   readonly logger: Logger;
   /** Report progress; becomes a `task.progress` event. */
   emit(progress: ToolProgress): void;
