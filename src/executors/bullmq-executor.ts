@@ -6,7 +6,12 @@
  * all workers (its own queue's global limits, set by the workers that load it).
  *
  * Delivery is at least once: a worker that dies mid-attempt loses its job lock, BullMQ moves the job back
- * to waiting and another worker runs it.
+ * to waiting and another worker runs it (the run's events say so, and what the attempt waits for meanwhile).
+ *
+ * Takeovers: attempts and cancels carry the generation of this coordinator's lease on the run (a fencing
+ * token). A coordinator that takes a run over sends the same job ids again, so it awaits what still runs and
+ * keeps what ended as fact; only an attempt an older generation's cancel stopped is sent again. A coordinator
+ * that lost the run (`E_LOCKED`, `E_STORE`) tells the workers nothing.
  */
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
