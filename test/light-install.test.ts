@@ -61,6 +61,7 @@ describe('npm install braid zod', () => {
       expect(names.length, names.join(' ')).toBeLessThanOrEqual(MAX_PACKAGES);
       const mb =
         Number(execFileSync('du', ['-sk', join(project, 'node_modules')], { encoding: 'utf8' }).split('\t')[0]) / 1024;
+      console.info(`light install: ${names.length} packages, ${mb.toFixed(1)} MB (${names.join(' ')})`);
       expect(mb).toBeLessThanOrEqual(MAX_MB);
       // one zod: braid's bundle imports the project's (no copy of its own)
       expect(readdirSync(join(project, 'node_modules', 'braid'))).not.toContain('node_modules');
