@@ -17,6 +17,7 @@ export { validateWorkflow, type ValidationResult } from './spec/validate.js';
 export { analyzeWorkflow } from './spec/analyze.js';
 export { workflow, WorkflowBuilder } from './builder.js';
 export { defineTool } from './tools/define-tool.js';
+export { effectsOf } from './tools/effects.js';
 export { ToolRegistry } from './tools/registry.js';
 export { toJSONSchema, toFunctionDefinition } from './tools/json-schema.js';
 export { loadToolsModule } from './tools/load-module.js';
@@ -31,7 +32,7 @@ export type {
   AttemptHost,
 } from './executors/contract.js';
 export * from './errors.js';
-export type { Tool, ToolContext, Logger, SchemaLike } from './tools/types.js';
+export type { Tool, ToolContext, Logger, SchemaLike, Effects } from './tools/types.js';
 export type { Classifier, ClassifyRequest, ClassifyResult } from './engine/labels.js';
 export type { RunResult, TaskResult, RunStatus, TaskStatus, TaskResultStatus, SkipReason } from './core/result.js';
 export type { RunEvent, RunEventType, Usage } from './core/events.js';

@@ -353,6 +353,7 @@ const calculators = new CalculatorPool();
 /** Evaluate a math expression with units (mathjs), e.g. "350 km / 2 h to km/h". No JS eval. */
 export const calculate = defineTool({
   name: 'calculate',
+  effects: 'none',
   description: 'Evaluate a math expression with mathjs, units included (e.g. "12% of 250", "350 km / 2 h to km/h").',
   input: z.object({ expression: z.string().min(1).max(1000).describe('a mathjs expression') }),
   output: z.object({

@@ -8,6 +8,7 @@ const emailSchema = z.object({ subject: z.string(), body: z.string() });
 /** Draft a short email presenting an idea (prompts/draft-email.md). */
 export const draftEmail = defineTool({
   name: 'draft_email',
+  effects: 'none',
   description: 'Draft a short email (subject and body) that presents an idea to a recipient.',
   input: z.object({
     idea: z.string().min(1).describe('what the email proposes'),

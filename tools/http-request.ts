@@ -5,6 +5,8 @@ import { defineTool } from '../src/tools/define-tool.js';
 /** GET or POST JSON with a timeout and a response size limit. */
 export const httpRequest = defineTool({
   name: 'http_request',
+  // A GET reads; a POST may change something elsewhere (the input before defaults: no method is GET).
+  effects: (input) => ((input?.method ?? 'GET') === 'GET' ? 'none' : 'external'),
   description: 'HTTP GET or POST (JSON body) with a timeout and a size limit; returns status, headers and body.',
   input: z.object({
     url: z.url(),

@@ -18,6 +18,7 @@ export const ideaOutput = ideaSchema.extend({ provider: z.string(), model: z.str
  */
 export const llmGenerateIdea = defineTool({
   name: 'llm_generate_idea',
+  effects: 'none',
   description:
     'Generate one idea for a topic and audience with an LLM; with previous_idea and feedback, revise that idea. Returns idea, pitch and a 0..1 score.',
   input: z.object({

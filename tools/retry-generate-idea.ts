@@ -8,6 +8,7 @@ import { modelOf } from './llm.js';
 /** Rewrite a weak idea using the classifier's reason as feedback (prompts/improve-idea.md). */
 export const retryGenerateIdea = defineTool({
   name: 'retry_generate_idea',
+  effects: 'none',
   description: "Regenerate an idea that was judged weak, using the reviewer's reason as feedback.",
   input: z.object({
     idea: z.string().describe('the earlier idea'),

@@ -19,6 +19,7 @@ import { draftOrIdea } from './upstream.js';
  */
 export const sendEmail = defineTool({
   name: 'send_email',
+  effects: 'external',
   description:
     'Send an email (subject, body, to). Writes an .eml file to the outbox ($BRAID_HOME/outbox/) unless SMTP_URL is set.',
   input: z.object({

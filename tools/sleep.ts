@@ -5,6 +5,7 @@ import { CancelledError } from '../src/errors.js';
 /** Wait `ms` milliseconds, then return `value` (or `{ slept }`). Honours cancellation and timeouts. */
 export const sleep = defineTool({
   name: 'sleep',
+  effects: 'none',
   description: 'Wait for `ms` milliseconds, then return `value` (default `{ slept: ms }`).',
   input: z.object({ ms: z.number().int().min(0).max(3_600_000), value: z.unknown().optional() }),
   run: ({ ms, value }, { signal }) =>

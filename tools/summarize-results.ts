@@ -7,6 +7,7 @@ import { modelOf } from './llm.js';
 /** Merge upstream outputs into one short summary (prompts/summarize.md). */
 export const summarizeResults = defineTool({
   name: 'summarize_results',
+  effects: 'none',
   description: 'Merge the outputs of earlier tasks into one short summary.',
   input: z.object({
     goal: z.string().default('summarize the results'),

@@ -99,6 +99,7 @@ const offlineSearch = new OfflineSearch();
 
 export const webSearch = defineTool({
   name: 'web_search',
+  effects: 'none',
   description: 'Search the web (offline: a bundled corpus of short facts) and return titles, urls and snippets.',
   input: z.object({
     query: z.string().min(1).max(500).describe('what to search for'),

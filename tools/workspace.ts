@@ -115,6 +115,7 @@ const openFile = (path: string, write: boolean) =>
 
 export const readFileTool = defineTool({
   name: 'read_file',
+  effects: 'none',
   description: 'Read a UTF-8 text file inside the workspace (at most 1 MB).',
   input: z.object({ path: z.string().min(1) }),
   async run({ path }) {
@@ -132,6 +133,7 @@ export const readFileTool = defineTool({
 
 export const writeFileTool = defineTool({
   name: 'write_file',
+  effects: 'external',
   description: 'Write a UTF-8 text file inside the workspace (folders are created).',
   input: z.object({ path: z.string().min(1), content: z.string().max(MAX_BYTES) }),
   async run({ path, content }) {

@@ -539,6 +539,7 @@ or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.
               description: t.description ?? '',
               input: toJSONSchema(t),
               upstream: upstreamText(t),
+              effects: effectsText(t),
             })),
             null,
             2,
@@ -556,7 +557,7 @@ or write your own with your tools:  braid schema --tools ./tools.mjs > workflow.
             `${k}${schema.required?.includes(k) ? '' : '?'}: ${Array.isArray(v.type) ? v.type.join('|') : (v.type ?? 'any')}`,
         );
         process.stdout.write(
-          `${t.name}(${fields.join(', ')})\n  ${t.description ?? ''}\n  from upstream: ${upstreamText(t)}\n`,
+          `${t.name}(${fields.join(', ')})\n  ${t.description ?? ''}\n  from upstream: ${upstreamText(t)}\n  effects: ${effectsText(t)}\n`,
         );
       }
     });
@@ -599,6 +600,12 @@ function nonNegativeMs(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected milliseconds >= 0, got "${value}"`);
   return n;
+}
+
+/** A tool's declared effects (workflow-spec.md §7a), as `braid tools` shows them. */
+function effectsText(t: Tool): string {
+  if (typeof t.effects === 'function') return 'depends on the input';
+  return t.effects ?? 'undeclared (treated as external)';
 }
 
 function nonNegativeInt(value: string): number {

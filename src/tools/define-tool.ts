@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { SchemaLike, Tool, ToolContext, ToolLimits, UpstreamMapping } from './types.js';
+import type { Effects, SchemaLike, Tool, ToolContext, ToolLimits, UpstreamMapping } from './types.js';
 
 export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
   readonly name: string;
@@ -13,6 +13,10 @@ export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
   readonly runsInProcess?: boolean;
   /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
   warm?(): void;
+  /** What calling it does to the world, or a function of its input (see `Tool.effects`). @default external */
+  readonly effects?: Effects | ((input: InputOf<S>) => Effects);
+  /** Its version, for the record and cache keys. */
+  readonly version?: string;
 }
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : S extends SchemaLike<infer T> ? T : unknown;

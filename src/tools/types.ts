@@ -106,7 +106,17 @@ export interface Tool<I = any, O = any> extends ToolLimits {
   readonly runsInProcess?: boolean;
   /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
   warm?(): void;
+  /**
+   * What calling it does to the world (workflow-spec.md §7a; tools/effects.ts), or a function of its input.
+   * @default treated as `external`
+   */
+  readonly effects?: Effects | ((input: I) => Effects);
+  /** Its version, for the record and cache keys; without one, a hash of its module stands in. */
+  readonly version?: string;
 }
+
+/** What calling a tool does to the world: `none`, `idempotent` (twice is once), `external`. */
+export type Effects = 'none' | 'idempotent' | 'external';
 
 export function isTool(value: unknown): value is Tool {
   return (

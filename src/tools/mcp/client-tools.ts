@@ -9,6 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { BraidError } from '../../errors.js';
+import { effectsFromHints } from '../effects.js';
 import { jsonSchemaInput } from '../json-schema-input.js';
 import type { Tool } from '../types.js';
 import type { McpServerConfig, McpServers } from './config.js';
@@ -59,7 +60,7 @@ export class McpPool {
       });
     }
     this.#clients.set(server, client);
-    const listed: { name: string; description?: string; inputSchema: Record<string, unknown> }[] = [];
+    const listed: McpListedTool[] = [];
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
       const page = await client.listTools(cursor ? { cursor } : undefined);
       listed.push(...(page.tools as typeof listed));
@@ -69,16 +70,22 @@ export class McpPool {
   }
 }
 
-function mcpTool(
-  server: string,
-  client: Client,
-  t: { name: string; description?: string; inputSchema: Record<string, unknown> },
-): Tool {
+/** A tool as an MCP server lists it. */
+interface McpListedTool {
+  name: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+  annotations?: { readOnlyHint?: boolean; idempotentHint?: boolean };
+}
+
+function mcpTool(server: string, client: Client, t: McpListedTool): Tool {
   const { $schema: _, ...schema } = t.inputSchema;
   return {
     name: `${server}.${t.name}`,
     description: t.description ?? `${t.name} (MCP server ${server})`,
     input: jsonSchemaInput(schema),
+    // The server's hints (spec §7a); a tool without them is external.
+    effects: effectsFromHints(t.annotations),
     async run(input, ctx) {
       const result = await client.callTool({ name: t.name, arguments: input as Record<string, unknown> }, undefined, {
         signal: ctx.signal,
