@@ -125,6 +125,9 @@ export function apply(run, e) {
       t.status = 'running';
       t.tool = e.tool;
       if (e.sources) t.sources = e.sources;
+      // The input the attempt actually received (templates rendered), as the record keeps it (spec §7a).
+      if (e.inputHash !== undefined)
+        Object.assign(t, { received: e.input, receivedBytes: e.inputBytes, inputHash: e.inputHash });
       t.attempts.push({
         attempt: e.attempt,
         visit: e.visit,

@@ -79,6 +79,7 @@ export function TaskPanel({ runId, run, version, spec, taskId, onApprove, busy, 
         : null
     }
     <section><h4>Input</h4>
+      ${t.inputHash !== undefined ? html`<p class="muted">as received (its latest attempt${t.receivedBytes ? `; ${t.receivedBytes} bytes, cut in the record` : ''}; hash ${t.inputHash.slice(0, 12)})</p><${Json} value=${t.received} label="received input" />` : null}
       ${spec && 'input' in spec ? html`<p class="muted">as written (templates are filled when the task starts)</p><${Json} value=${spec.input} label="input" />` : html`<p class="muted">none written</p>`}
       ${t.sources ? html`<p>Fields taken from elsewhere: ${Object.entries(t.sources).map(([k, v]) => html`<code>${k}</code> ← ${v} `)}</p>` : null}
       ${t.recoveries.map((r) => html`<p>After attempt ${r.attempt}: <strong>${r.action}</strong>${r.tool ? ` to ${r.tool}` : ''} (${r.error?.message})${r.input ? html`, new input:<${Json} value=${r.input} />` : ''}</p>`)}

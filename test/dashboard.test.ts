@@ -222,6 +222,8 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     const llm = await page.$$eval('.task-panel h4', (h) => h.map((x: any) => x.textContent));
     expect(llm).toContain('LLM calls');
     expect(await text('.task-panel')).toMatch(/offline\/\S+\s+classify/);
+    // The input it actually received (the seed's task_1 has none written: it took the run input's topic).
+    expect(await text('.task-panel[data-task="task_1"]')).toMatch(/as received[\s\S]*solar kites/);
   });
 
   it("shows the server's input errors beside the fields they name, and marks required fields", async () => {
