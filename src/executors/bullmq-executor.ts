@@ -35,7 +35,7 @@ import {
   type SealedResult,
 } from './bullmq-wire.js';
 import { LocalExecutor } from './local.js';
-import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
+import type { AttemptError, AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 
 export interface BullmqExecutorOptions extends RedisQueueOptions {
   /** Most attempts of one run sent at once (the run's `concurrency`). @default Infinity */
@@ -117,8 +117,7 @@ export class BullmqExecutor implements AttemptExecutor {
       ...(BraidError.is(reason) ? { code: reason.code } : {}),
       retryable: false,
     };
-    for (const [id, p] of this.#pending)
-      if (p.request.runId === runId) this.#settle(id, { status: 'failed', error, durationMs: 0, endedAt: isoNow() });
+    for (const [id, p] of this.#pending) if (p.request.runId === runId) this.#settle(id, failedNow(error));
     // This process lost the run (its lease, or its record), but the run is not stopped: the coordinator that takes
     // it over awaits these same jobs, and their successes are facts. The workers are not told.
     if (BraidError.is(reason) && (reason.code === 'E_LOCKED' || reason.code === 'E_STORE')) return;
@@ -163,12 +162,10 @@ export class BullmqExecutor implements AttemptExecutor {
         if ((await queue.getWorkersCount()) === 0) this.#options.onNoWorker?.(name);
       }
     } catch (err) {
-      this.#settle(id, {
-        status: 'failed',
-        error: { message: `could not send the attempt to Redis: ${(err as Error).message}`, retryable: true },
-        durationMs: 0,
-        endedAt: isoNow(),
-      });
+      this.#settle(
+        id,
+        failedNow({ message: `could not send the attempt to Redis: ${(err as Error).message}`, retryable: true }),
+      );
     }
     return result;
   }
@@ -218,12 +215,13 @@ export class BullmqExecutor implements AttemptExecutor {
         await queue.remove(jobId); // it ended: its id is free for this generation's job
         await this.#add(queue, p.request);
       } catch (err) {
-        this.#ended(jobId, {
-          status: 'failed',
-          error: { message: `could not send the attempt to Redis again: ${(err as Error).message}`, retryable: true },
-          durationMs: 0,
-          endedAt: isoNow(),
-        });
+        this.#ended(
+          jobId,
+          failedNow({
+            message: `could not send the attempt to Redis again: ${(err as Error).message}`,
+            retryable: true,
+          }),
+        );
       }
       return;
     }
@@ -295,12 +293,7 @@ export class BullmqExecutor implements AttemptExecutor {
     } catch (err) {
       const message = BraidError.is(err) ? err.message : `the result of job ${jobId} cannot be read`;
       return {
-        result: {
-          status: 'failed',
-          error: { message, code: 'E_UNTRUSTED', retryable: false },
-          durationMs: 0,
-          endedAt: isoNow(),
-        },
+        result: failedNow({ message, code: 'E_UNTRUSTED', retryable: false }),
         generation: Infinity,
       };
     }
@@ -380,12 +373,15 @@ const stoppedByCancel = (r: AttemptResult): boolean =>
   r.status === 'cancelled' ||
   (r.status === 'failed' && (r.error.code === 'E_CANCELLED' || r.error.code === 'E_LOCKED'));
 
+/** An attempt that failed without running (nothing to time): its error, ended now. */
+const failedNow = (error: AttemptError): AttemptResult => ({
+  status: 'failed',
+  error,
+  durationMs: 0,
+  endedAt: isoNow(),
+});
+
 /** A job BullMQ failed (it stalled too often, or a worker could not run it at all): retryable. */
 function workerFailure(reason: string | undefined): AttemptResult {
-  return {
-    status: 'failed',
-    error: { message: `worker: ${reason ?? 'the job failed'}`, code: 'E_WORKER', retryable: true },
-    durationMs: 0,
-    endedAt: isoNow(),
-  };
+  return failedNow({ message: `worker: ${reason ?? 'the job failed'}`, code: 'E_WORKER', retryable: true });
 }
