@@ -12,7 +12,7 @@ import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
 import { loadUserTools, modelFor, registryFor } from './run-command.js';
 import { cliExecutor, cliStore, cliTakeover, redisUrl, shownUrl } from './store.js';
-import { configuredMcpServers } from './project-config.js';
+import { configuredServers } from './mcp-option.js';
 import { describeThrown } from '../core/thrown.js';
 import { optional } from '../core/optional.js';
 
@@ -190,7 +190,7 @@ export async function serveCommand(
             tools: (await registryFor(flags.tools)).list(),
             llm,
             executor: runs.options.executor,
-            ...(configuredMcpServers() ? { mcp: configuredMcpServers() } : {}), // the allow-list (§9)
+            mcp: await configuredServers(undefined), // the allow-list (§9)
           },
           (line) => void process.stderr.write(`${line}\n`),
         )

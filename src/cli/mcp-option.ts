@@ -16,10 +16,17 @@ export interface McpForCommand {
 
 const NONE: McpForCommand = { tools: [], close: async () => {} };
 
-/** `file` (`--mcp`), else the project config's `mcp_servers`, plus the workflow's own. */
+/**
+ * The MCP servers this process is configured with: `file` (`--mcp`), else the project config's `mcp_servers`. They
+ * are also the allow-list of servers a recorded workflow may start (workflow-spec.md §9).
+ */
+export async function configuredServers(file: string | undefined): Promise<McpServers | undefined> {
+  return file ? readMcpConfig(file) : configuredMcpServers();
+}
+
+/** The configured servers (see {@link configuredServers}) plus the workflow's own. */
 export async function openMcp(file: string | undefined, workflow?: unknown): Promise<McpForCommand> {
-  const configured = file ? await readMcpConfig(file) : configuredMcpServers();
-  const servers: McpServers = { ...configured, ...mcpServersOf(workflow) };
+  const servers: McpServers = { ...(await configuredServers(file)), ...mcpServersOf(workflow) };
   if (Object.keys(servers).length === 0) return NONE;
   const { McpPool } = await optional('mcpClient', () => import('../tools/mcp/client-tools.js'));
   const pool = new McpPool(servers);

@@ -20,9 +20,8 @@ import type { Tool } from '../tools/types.js';
 import { EXIT, ExitError } from './exit.js';
 import { safeText, summaryTable } from './format.js';
 import { readRunInput } from './input.js';
-import { openMcp } from './mcp-option.js';
-import { configuredMcpServers } from './project-config.js';
-import { mcpServersOf, readMcpConfig } from '../tools/mcp/config.js';
+import { configuredServers, openMcp } from './mcp-option.js';
+import { mcpServersOf } from '../tools/mcp/config.js';
 import { createProgress } from './progress.js';
 
 export interface RunFlags {
@@ -133,7 +132,7 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
     tools.push(...(await loadWorkflow(file, { toolNames: [...toRegistry(tools, builtinTools()).names()] })).tools);
   const mcpFile = flags.mcp ?? header.source?.mcp;
   // The servers configured here (--mcp, the run's own file, else the project config) are the allow-list (§9).
-  const mcp = mcpFile ? await readMcpConfig(mcpFile) : configuredMcpServers();
+  const mcp = await configuredServers(mcpFile);
   const pending = await prepareResume(runId, {
     // A record on this machine's disk is as trusted as the disk; one in Redis starts only the servers configured here.
     allowMcp: redisUrl() ? mcp : { ...mcpServersOf(header.workflow), ...mcp },

@@ -10,8 +10,7 @@ import { safeText } from './format.js';
 import { modelFor, registryFor, type RunFlags } from './run-command.js';
 import { cliExecutor, cliTakeover, redisStore, redisUrl, shownUrl } from './store.js';
 import { admitFromRecords } from '../service/job-admission.js';
-import { readMcpConfig } from '../tools/mcp/config.js';
-import { configuredMcpServers } from './project-config.js';
+import { configuredServers } from './mcp-option.js';
 
 export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'llmConcurrency' | 'mcp'> {
   lockDuration?: number;
@@ -54,12 +53,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
           tools: registry.list(),
           llm,
           executor: await cliExecutor(),
-          // the allow-list of servers an orphaned run may start: --mcp, else the project config's mcp_servers (§9)
-          ...(flags.mcp
-            ? { mcp: await readMcpConfig(flags.mcp) }
-            : configuredMcpServers()
-              ? { mcp: configuredMcpServers() }
-              : {}),
+          // the allow-list of servers an orphaned run may start (§9)
+          mcp: await configuredServers(flags.mcp),
         },
         say,
       )
