@@ -24,10 +24,16 @@ export interface Usage {
   readonly costUsd: number | null;
 }
 
+/** The version of each tool the workflow can call, by name (tools/version.ts; workflow-spec.md §7a). */
+export type ToolVersions = Record<string, string>;
+
 export type RunEventBody =
-  | { type: 'run.started'; workflow: string; tasks: number; input: unknown }
-  /** A run continued from its record (`braid resume`/`approve`): recorded successes are reused. */
-  | { type: 'run.resumed'; reused: number; pid: number }
+  | { type: 'run.started'; workflow: string; tasks: number; input: unknown; tools?: ToolVersions }
+  /**
+   * A run continued from its record (`braid resume`/`approve`): recorded successes are reused. `tools`: the versions
+   * the attempts from here on call.
+   */
+  | { type: 'run.resumed'; reused: number; pid: number; tools?: ToolVersions }
   /** `output`: the run's overall result (the workflow's `output`, else the outputs of the tasks nothing depends on). */
   /** `empty`: the run succeeded but every sink (task nothing depends on) was skipped (workflow-spec.md §3). */
   | {
@@ -92,7 +98,15 @@ export type RunEventBody =
   | { type: 'task.failed'; taskId: string; attempt: number; visit: number; durationMs: number; error: ErrorRecord }
   /** `error`: with `failure_skipped`, the failure the policy skipped over. */
   | { type: 'task.skipped'; taskId: string; reason: SkipReason; error?: ErrorRecord }
-  | { type: 'task.labeled'; taskId: string; label: string; source: LabelSource; reason?: string }
+  /** `candidates`: the labels a classifier chose from (its calls are the task's `llm.call`s that name no attempt). */
+  | {
+      type: 'task.labeled';
+      taskId: string;
+      label: string;
+      source: LabelSource;
+      reason?: string;
+      candidates?: readonly string[];
+    }
   /** The task needs a human decision (`approval: true`); the run pauses in state `waiting`. */
   | { type: 'task.waiting'; taskId: string; visit: number }
   /** A human decision, appended to the record by `braid approve`. */
@@ -119,6 +133,19 @@ export type RunEventBody =
       error?: ErrorRecord;
       /** Made in this child run of the task (its usage counts toward the task, the run and the budget). */
       childRunId?: string;
+      /** The sampling temperature the call asked for. */
+      temperature?: number;
+      /** The prompt file the messages were rendered from, and the SHA-256 of its text. */
+      prompt?: { name: string; hash: string };
+      /** The SHA-256 of the request as the model saw it: model, messages, functions, schema, temperature. */
+      requestHash?: string;
+      /**
+       * Made by this attempt's tool (through `ctx.llm` or a child run); absent for the classifier's and an `adjust`
+       * step's calls, which are the task's but no attempt's. An attempt's usage is the sum of its calls.
+       */
+      visit?: number;
+      attempt?: number;
+      item?: number;
     };
 
 export type RunEvent = EventBase & RunEventBody;

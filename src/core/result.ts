@@ -37,6 +37,8 @@ export interface AttemptRecord {
   readonly item?: number;
   /** The fallback tool, when not the task's own. */
   readonly tool?: string;
+  /** What the attempt's tool spent on model calls (through `ctx.llm` and child runs). */
+  readonly usage?: Usage;
 }
 
 export interface TaskResult {

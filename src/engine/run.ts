@@ -3,7 +3,7 @@ import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationErro
 import { checkInputs } from '../spec/input-check.js';
 import type { RunEvent, RunEventBody } from '../core/events.js';
 import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
-import type { RunHeader, RunLog, RunRecord, RunStore } from '../store/types.js';
+import { RECORD_VERSION, type RunHeader, type RunLog, type RunRecord, type RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
 import { assertMcpAllowed, mcpServersOf, type McpServers } from '../tools/mcp/config.js';
 import type { Tool } from '../tools/types.js';
@@ -169,7 +169,7 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
     const runId = options.runId ?? newRunId();
     const header: RunHeader = {
       type: 'run.record',
-      version: 1,
+      version: RECORD_VERSION,
       runId,
       createdAt: new Date().toISOString(),
       workflow,
@@ -303,6 +303,13 @@ function headerOf(runId: string, record: RunRecord): RunHeader {
     throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, {
       retryable: false,
     });
+  const { version } = record.header;
+  if (typeof version === 'number' && version > RECORD_VERSION)
+    throw new BraidError(
+      'E_RECORD',
+      `run "${runId}" was recorded by a newer braid (record version ${version}; this one reads up to ${RECORD_VERSION}): continue it with that version`,
+      { retryable: false },
+    );
   return record.header;
 }
 

@@ -20,7 +20,7 @@
 import { setMaxListeners } from 'node:events';
 import { BraidError, CancelledError, toErrorRecord, type ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { ErrorRecord, Usage } from '../core/events.js';
+import type { ErrorRecord, ToolVersions, Usage } from '../core/events.js';
 import { isTruthy } from '../spec/expression.js';
 import type { TemplateContext } from '../spec/template.js';
 import { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
@@ -46,6 +46,7 @@ import { BudgetGuard } from './budget.js';
 import { idempotencyKey, recordedInput } from '../core/input-hash.js';
 import { track } from '../llm/llm.js';
 import type { ChildRuns, Tool, ToolContext, UpstreamOutput } from '../tools/types.js';
+import { toolVersions } from '../tools/version.js';
 import { effectiveInput } from './effective-input.js';
 import type { RunEvent } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
@@ -65,7 +66,7 @@ import {
   type TaskFacts,
   type TaskState,
 } from './decide.js';
-import { REJECTED, visitKey, type Replay } from '../store/fold.js';
+import { attemptKey, REJECTED, visitKey, type Replay } from '../store/fold.js';
 import { describeThrown } from '../core/thrown.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -144,6 +145,10 @@ interface HostHooks {
 class Host implements AttemptHost {
   /** Set when the attempt got its slot and started. */
   startedAt = '';
+  /** The tool's model calls recorded for this attempt (by this process, or before it took the run over). */
+  llmCalls = 0;
+  /** What those calls spent. */
+  usage: Usage | undefined = undefined;
 
   constructor(
     readonly hooks: HostHooks,
@@ -270,9 +275,16 @@ export class Scheduler {
     else signal?.addEventListener('abort', onAbort, { once: true });
 
     const { replay } = this.#o;
-    if (replay) bus.emit({ type: 'run.resumed', reused: replay.successes.size, pid: process.pid });
+    const tools = this.#toolVersions();
+    if (replay) bus.emit({ type: 'run.resumed', reused: replay.successes.size, pid: process.pid, tools });
     else
-      bus.emit({ type: 'run.started', workflow: plan.workflow.name, tasks: this.#tasks.length, input: this.#o.input });
+      bus.emit({
+        type: 'run.started',
+        workflow: plan.workflow.name,
+        tasks: this.#tasks.length,
+        input: this.#o.input,
+        tools,
+      });
     for (const t of this.#tasks) if (t.upstreams.length === 0 && !t.routingOnly) this.#worklist.push(t.index);
     this.#budget?.start();
     this.#drain();
@@ -329,15 +341,33 @@ export class Scheduler {
     return out;
   }
 
-  /** Reports a task's LLM calls: an `llm.call` event each, tokens and cost added to the task. */
-  #reporter(t: PlanTask): (info: LlmCallInfo) => void {
+  /**
+   * Reports a task's LLM calls: an `llm.call` event each, tokens and cost added to the task and the budget; with `h`,
+   * calls of that attempt's tool (the event names the attempt, whose usage adds up too).
+   */
+  #reporter(t: PlanTask, h?: Host): (info: LlmCallInfo) => void {
     return (info) => {
       const usage = withCost(info.model, info.usage, info.provider);
       this.#llmCalls[t.index]++;
       this.#results[t.index].usage = addUsage(this.#results[t.index].usage, usage);
-      this.#o.bus.emit({ type: 'llm.call', taskId: t.id, ...info, usage });
+      if (h) {
+        h.llmCalls++;
+        h.usage = addUsage(h.usage, usage);
+        const at = { visit: h.visit, attempt: h.attempt, ...(h.item === undefined ? {} : { item: h.item }) };
+        this.#o.bus.emit({ type: 'llm.call', taskId: t.id, ...info, usage, ...at });
+      } else this.#o.bus.emit({ type: 'llm.call', taskId: t.id, ...info, usage });
       this.#budget?.spend(usage);
     };
+  }
+
+  /** The version of every tool the run can call: its tasks' and their fallbacks' (workflow-spec.md §7a). */
+  #toolVersions(): ToolVersions {
+    const tools: Tool[] = [];
+    for (const t of this.#tasks) {
+      tools.push(t.tool);
+      for (const step of t.policy) if (step.kind === 'fallback') tools.push(step.tool);
+    }
+    return toolVersions(tools);
   }
 
   #runStatus(): RunStatus {
@@ -679,6 +709,7 @@ export class Scheduler {
           label: label.label,
           source: label.source,
           ...(label.reason ? { reason: label.reason } : {}),
+          ...(label.source === 'classifier' ? { candidates: t.labelCandidates } : {}),
         });
       }
       return this.#finish(t.index, 'succeeded', patch, meta);
@@ -846,6 +877,8 @@ export class Scheduler {
     // The run is its own lineage root until forks exist (workflow-spec.md §7a).
     const key = idempotencyKey(runId, t.id, visit, item, recorded.inputHash);
     const host = new Host(this.#hostHooks, t, tool, attempt, visit, item, recorded, key);
+    const calls = this.#o.replay?.calls;
+    if (calls?.size) host.llmCalls = calls.get(attemptKey(t.id, visit, attempt, item)) ?? 0;
     const request = {
       runId,
       taskId: t.id,
@@ -859,6 +892,11 @@ export class Scheduler {
     };
     const result = await this.#o.executor.execute(request, host);
     if (result.status === 'cancelled') return result;
+    // Calls made in another process that this one has not recorded (a takeover, a lost report) count all the same.
+    if (result.calls && result.calls.length > host.llmCalls) {
+      const report = this.#reporter(t, host);
+      for (const info of result.calls.slice(host.llmCalls)) report(info);
+    }
     const { endedAt } = result;
     r.endedAt = endedAt;
     const ok = result.status === 'succeeded';
@@ -871,6 +909,7 @@ export class Scheduler {
       endedAt,
     };
     if (!ok) entry.error = toErrorRecord(result.error);
+    if (host.usage) entry.usage = host.usage;
     if (item !== undefined) entry.item = item;
     if (tool !== t.tool) entry.tool = tool.name;
     // A literal of one, not [] then push (which reserves room for 17): most tasks make one attempt.
@@ -907,8 +946,9 @@ export class Scheduler {
     context: (h, signal) => {
       const { t, attempt, visit, item } = h;
       const { bus, runId, services } = this.#o;
-      const report = () => this.#reporter(t);
-      const children = () => this.#childRuns(t, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
+      const report = () => this.#reporter(t, h);
+      const children = () =>
+        this.#childRuns(t, h, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
       return new TaskContext(
         signal,
         runId,
@@ -924,7 +964,7 @@ export class Scheduler {
       );
     },
     forward: (h, e) => {
-      if (e.type === 'llm') return this.#reporter(h.t)(e.info);
+      if (e.type === 'llm') return this.#reporter(h.t, h)(e.info);
       if (e.type === 'log') return emitTaskLog(this.#o.bus, h.t.id, e.level, e.message, e.fields);
       const { type: _, ...progress } = e;
       emitTaskProgress(this.#o.bus, h.t.id, progress);
@@ -935,7 +975,7 @@ export class Scheduler {
    * `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner
    * may add `-r2`...).
    */
-  #childRuns(t: PlanTask, signal: AbortSignal, attemptKey: string): ChildRuns | undefined {
+  #childRuns(t: PlanTask, h: Host, signal: AbortSignal, coordinates: string): ChildRuns | undefined {
     const runner = this.#o.children;
     if (!runner) return undefined;
     const { bus, runId } = this.#o;
@@ -943,13 +983,13 @@ export class Scheduler {
     return {
       tools: runner.tools,
       run: (workflow, input = {}) => {
-        const childRunId = `${runId}.${t.id}.${attemptKey}${count++ ? `-${count}` : ''}`;
-        const report = this.#reporter(t);
+        const childRunId = `${runId}.${t.id}.${coordinates}${count++ ? `-${count}` : ''}`;
+        const report = this.#reporter(t, h);
         const onEvent = (e: RunEvent) => {
           // The child's model calls are this task's: its usage, the run's, and this run's budget (which stops the
           // child).
           if (e.type === 'llm.call') {
-            const { provider, model, purpose, latencyMs, usage, error } = e;
+            const { provider, model, purpose, latencyMs, usage, error, temperature, prompt, requestHash } = e;
             report({
               provider,
               model,
@@ -958,6 +998,9 @@ export class Scheduler {
               usage,
               ...(error ? { error } : {}),
               childRunId: e.childRunId ?? e.runId,
+              ...(temperature === undefined ? {} : { temperature }),
+              ...(prompt ? { prompt } : {}),
+              ...(requestHash ? { requestHash } : {}),
             });
           } else if (e.type === 'task.ready') this.#budget?.enter();
           if (

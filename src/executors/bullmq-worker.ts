@@ -17,7 +17,7 @@ import { hostname } from 'node:os';
 import { isoNow } from '../core/clock.js';
 import { BraidError } from '../errors.js';
 import { track } from '../llm/llm.js';
-import type { LlmProvider } from '../llm/types.js';
+import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
 import type { Logger, Tool, ToolContext, ToolProgress } from '../tools/types.js';
 import {
   cancelChannel,
@@ -244,6 +244,9 @@ export class BraidWorker {
       void (sent = sent
         .then(() => job.updateProgress(this.#seal.seal('report', job.id!, e) as unknown as object))
         .catch(() => {}));
+    // The tool's model calls also travel in the result: a report can be lost, or sent while no coordinator listened.
+    const calls: LlmCallInfo[] = [];
+    const forward = (e: AttemptEvent) => (e.type === 'llm' && calls.push(e.info), report(e));
     const { llm, services = {} } = this.#options;
     const generation = request.generation ?? 0;
     const key = `${request.runId}|${generation}`;
@@ -258,10 +261,10 @@ export class BraidWorker {
       tool: () => tool,
       // Not awaited: the tool starts now; its reports and the result follow this message in order.
       started: () => (report({ type: 'started', worker: WORKER }), true),
-      context: (s) => new RemoteContext(s, request, report, llm, services),
+      context: (s) => new RemoteContext(s, request, forward, llm, services),
       // The job's own signal (BullMQ aborts it when the worker is forced to close) or the run's cancellation.
       signal: AbortSignal.any([signal, run.controller.signal]),
-      forward: report,
+      forward,
     };
     run.attempts++;
     try {
@@ -271,7 +274,7 @@ export class BraidWorker {
       // Keyed by run and generation in the local executor too, so a cancel reaches exactly the attempts it may stop.
       const result = await this.#local.execute({ ...request, runId: key }, host);
       await sent;
-      return result;
+      return calls.length > 0 && result.status !== 'cancelled' ? { ...result, calls } : result;
     } finally {
       if (--run.attempts === 0) this.#runs.delete(key);
     }

@@ -47,10 +47,26 @@ export interface AttemptError {
   readonly retryable: boolean;
 }
 
-/** `endedAt` (ISO time) is stamped when the tool ended, before the slot is given to the next attempt. */
+/**
+ * `endedAt` (ISO time) is stamped when the tool ended, before the slot is given to the next attempt. `calls`: the
+ * model calls the tool made through `ctx.llm`, in order, when it ran in another process (the run's process records
+ * those whose reports it did not see: a coordinator that took the run over, or a report lost on the way).
+ */
 export type AttemptResult =
-  | { readonly status: 'succeeded'; readonly output: unknown; readonly durationMs: number; readonly endedAt: string }
-  | { readonly status: 'failed'; readonly error: AttemptError; readonly durationMs: number; readonly endedAt: string }
+  | {
+      readonly status: 'succeeded';
+      readonly output: unknown;
+      readonly durationMs: number;
+      readonly endedAt: string;
+      readonly calls?: readonly LlmCallInfo[];
+    }
+  | {
+      readonly status: 'failed';
+      readonly error: AttemptError;
+      readonly durationMs: number;
+      readonly endedAt: string;
+      readonly calls?: readonly LlmCallInfo[];
+    }
   /** The run was stopped before the attempt got to start. */
   | { readonly status: 'cancelled' };
 

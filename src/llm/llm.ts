@@ -11,6 +11,7 @@ import { loadPrompt, renderPrompt } from './prompts.js';
 import { AnswerError } from './structured.js';
 import type { GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
 import { describeThrown } from '../core/thrown.js';
+import { inputHash } from '../core/input-hash.js';
 
 let envLoaded = false;
 /** One provider (one queue, one limit) per configuration, shared by every run in the process. */
@@ -58,6 +59,7 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
     async generate(request: GenerateRequest): Promise<GenerateResult> {
       const t0 = performance.now();
       const purpose = request.purpose ?? 'generate';
+      const facts = requestFacts(provider.model, request);
       try {
         const result = await provider.generate(request);
         report({
@@ -66,6 +68,7 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
           purpose,
           latencyMs: Math.round(performance.now() - t0),
           usage: result.usage,
+          ...facts,
         });
         return result;
       } catch (err) {
@@ -82,10 +85,35 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
           latencyMs: Math.round(performance.now() - t0),
           usage,
           error: { message: describeThrown(err).message },
+          ...facts,
         });
         throw err;
       }
     },
+  };
+}
+
+/**
+ * What the record keeps of a model request (workflow-spec.md §7a): its temperature, the prompt file it came from, and
+ * one hash of what the model is asked (the model, messages, functions, the schema's name and temperature), by the
+ * hash everyone uses (core/input-hash.ts).
+ */
+function requestFacts(
+  model: string,
+  request: GenerateRequest,
+): Pick<LlmCallInfo, 'temperature' | 'prompt' | 'requestHash'> {
+  const { messages, tools, schema, temperature, prompt } = request;
+  const asked = {
+    model,
+    messages,
+    tools: tools ?? null,
+    schema: schema ? [schema.name, schema.jsonSchema ?? null] : null,
+    temperature: temperature ?? null,
+  };
+  return {
+    ...(temperature === undefined ? {} : { temperature }),
+    ...(prompt ? { prompt } : {}),
+    requestHash: inputHash(asked),
   };
 }
 
@@ -102,10 +130,12 @@ export async function generateFromPrompt<T = unknown>(
     temperature?: number;
   } = {},
 ): Promise<{ text: string; object: T; result: GenerateResult }> {
-  const { messages, offlineAnswer } = renderPrompt(loadPrompt(name), vars);
+  const template = loadPrompt(name);
+  const { messages, offlineAnswer } = renderPrompt(template, vars);
   const result = await llm.generate({
     messages,
     offlineAnswer,
+    prompt: { name, hash: template.hash },
     signal: options.signal,
     purpose: options.purpose ?? name,
     temperature: options.temperature,

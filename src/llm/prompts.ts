@@ -2,6 +2,7 @@
  * Prompt templates as files in `prompts/`: YAML front matter (`description`, `variables`, optional
  * `offline` answer template) and `# system` / `# user` sections with `{{variable}}` placeholders.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type * as Yaml from 'yaml';
@@ -21,6 +22,8 @@ export interface PromptTemplate {
   readonly user: string;
   /** The offline provider's deterministic answer (text or JSON), with the same variables. */
   readonly offline?: string;
+  /** The SHA-256 (hex) of the file's text: the record names the template a model call was rendered from. */
+  readonly hash: string;
 }
 
 const VAR_RE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
@@ -45,6 +48,7 @@ export function parsePrompt(name: string, text: string): PromptTemplate {
     system: sections.system ?? '',
     user: sections.user ?? '',
     offline: meta.offline,
+    hash: createHash('sha256').update(text).digest('hex'),
   };
   if (!prompt.user) throw new BraidError('E_CONFIG', `prompts/${name}.md: no "# user" section`);
   const used = new Set(

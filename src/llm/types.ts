@@ -44,6 +44,8 @@ export interface GenerateRequest {
   readonly purpose?: string;
   /** Offline provider only: rendered deterministic answer (text or JSON) from the prompt template. */
   readonly offlineAnswer?: string;
+  /** The prompt file the messages were rendered from, and the SHA-256 of its text (for the record). */
+  readonly prompt?: { readonly name: string; readonly hash: string };
 }
 
 export interface GenerateResult {
@@ -74,6 +76,12 @@ export interface LlmCallInfo {
   readonly error?: { message: string; code?: string };
   /** The call was made in this child run of the task (e.g. the workflow a `plan` task runs). */
   readonly childRunId?: string;
+  /** The sampling temperature asked for. */
+  readonly temperature?: number;
+  /** The prompt file the messages were rendered from, and the SHA-256 of its text. */
+  readonly prompt?: { readonly name: string; readonly hash: string };
+  /** The SHA-256 of the request as the model saw it (core/input-hash.ts over model, messages, functions, schema). */
+  readonly requestHash?: string;
 }
 
 export interface ClassifyRequest {

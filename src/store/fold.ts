@@ -35,7 +35,16 @@ export interface Replay {
   readonly approvals: ReadonlyMap<string, boolean>;
   /** What the run already spent, so its budget goes on from there (workflow-spec.md §7). */
   readonly spent: Spent;
+  /**
+   * {@link attemptKey} → the model calls recorded for that attempt: a coordinator that takes an attempt over records
+   * only the calls its result lists beyond these.
+   */
+  readonly calls: ReadonlyMap<string, number>;
 }
+
+/** An attempt's coordinates as one key: `${taskId}#${visit}.${attempt}[.${item}]`. */
+export const attemptKey = (taskId: string, visit: number, attempt: number, item?: number): string =>
+  `${taskId}#${visit}.${attempt}${item === undefined ? '' : `.${item}`}`;
 
 /** A run's recorded spending: a budget is the run's, not the process's. */
 export interface Spent {
@@ -242,6 +251,7 @@ export function replayOf(events: readonly RunEvent[]): Replay {
   const approvals = new Map<string, boolean>();
   const labels = new PendingLabels();
   const visits = new Set<string>();
+  const calls = new Map<string, number>();
   let tokens = 0;
   let costUsd = 0;
   let runningMs = 0;
@@ -258,13 +268,19 @@ export function replayOf(events: readonly RunEvent[]): Replay {
     else if (e.type === 'task.succeeded')
       successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...labels.take(e.taskId) });
     else if (e.type === 'task.ready') visits.add(visitKey(e.taskId, e.visit));
-    else if (e.type === 'llm.call' && e.usage) {
-      tokens += e.usage.totalTokens;
-      costUsd += e.usage.costUsd ?? 0;
+    else if (e.type === 'llm.call') {
+      if (e.usage) {
+        tokens += e.usage.totalTokens;
+        costUsd += e.usage.costUsd ?? 0;
+      }
+      if (e.taskId && e.visit !== undefined && e.attempt !== undefined) {
+        const key = attemptKey(e.taskId, e.visit, e.attempt, e.item);
+        calls.set(key, (calls.get(key) ?? 0) + 1);
+      }
     }
   }
   close();
-  return { successes, approvals, spent: { tokens, costUsd, visits, runningMs } };
+  return { successes, approvals, spent: { tokens, costUsd, visits, runningMs }, calls };
 }
 
 /** The error a rejected approval fails its task with. */

@@ -7,10 +7,18 @@ import type { RunEvent } from '../core/events.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { RecordedRun } from './fold.js';
 
+/**
+ * The version of the records this braid writes. 2 (2026-12): attempts record their input and `inputHash`, model calls
+ * the attempt that made them, their prompt and request hashes, runs the versions of their tools. 1: none of that;
+ * such records still show, explain and resume.
+ */
+export const RECORD_VERSION = 2;
+
 /** The first record of a run log: what is needed to continue the run in another process. */
 export interface RunHeader {
   readonly type: 'run.record';
-  readonly version: 1;
+  /** {@link RECORD_VERSION} when written; older records carry an older one. */
+  readonly version: number;
   readonly runId: string;
   readonly createdAt: string;
   /** The validated workflow definition the run executes (the file may change later). */

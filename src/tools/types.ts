@@ -111,7 +111,7 @@ export interface Tool<I = any, O = any> extends ToolLimits {
    * @default treated as `external`
    */
   readonly effects?: Effects | ((input: I) => Effects);
-  /** Its version, for the record and cache keys; without one, a hash of its module stands in. */
+  /** Its version, for the record and cache keys; without one, a hash of its `run` source (tools/version.ts). */
   readonly version?: string;
 }
 
