@@ -1,11 +1,12 @@
 /**
  * A budget is the run's, not the process's (workflow-spec.md §7), through the CLI: the same workflow ends with the
- * same status and error run straight through and paused at an approval then continued with `braid approve`.
+ * same status and error run straight through, paused at an approval then continued with `braid approve`, and killed
+ * with `kill -9` mid-run then continued with `braid resume`.
  * Tokens spent before the pause count after it; task visits replayed from the record are not counted twice.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { braid } from './support/cli.js';
 
@@ -19,12 +20,16 @@ type Result = {
 const dir = mkdtempSync(join(tmpdir(), 'braid-budget-resume-'));
 const env = { BRAID_HOME: join(dir, 'home') };
 
-/** t1 → (gate) → t2, two model calls; the gate waits for a human when `gate` is true. */
-function flow(name: string, budget: Record<string, number> | undefined, gate: boolean): string {
+/**
+ * t1 → (gate) → t2, two model calls; the gate waits for a human when `gate` is true, and takes 1.5 s when it is
+ * `'slow'` (time to kill the run there).
+ */
+function flow(name: string, budget: Record<string, number> | undefined, gate: boolean | 'slow'): string {
   const file = join(dir, `${name}.json`);
+  const middle = gate === 'slow' ? { tool: 'sleep', input: { ms: 1500 } } : { tool: 'echo', input: { value: 'go' } };
   const tasks = [
     { id: 't1', tool: 'llm_generate_idea', input: { topic: 'solar kites' } },
-    { id: 'gate', tool: 'echo', input: { value: 'go' }, dependencies: ['t1'], ...(gate ? { approval: true } : {}) },
+    { id: 'gate', ...middle, dependencies: ['t1'], ...(gate === true ? { approval: true } : {}) },
     { id: 't2', tool: 'llm_generate_idea', input: { topic: 'bike sharing' }, dependencies: ['gate'] },
   ];
   writeFileSync(file, JSON.stringify({ name, ...(budget ? { budget } : {}), tasks }));
@@ -44,6 +49,35 @@ async function pausedThenApproved(file: string) {
   return { code: r.code, out: JSON.parse(r.stdout) as Result };
 }
 
+/** Killed with SIGKILL once the gate started (t1's tokens are recorded), then `braid resume`d. */
+async function killedThenResumed(file: string) {
+  let runId = '';
+  await braid(['run', file, '--quiet'], {
+    env,
+    onSpawn: (child) => {
+      const runs = join(env.BRAID_HOME, 'runs');
+      const watch = setInterval(() => {
+        const record = existsSync(runs) ? readdirSync(runs).filter((f) => f.endsWith('.jsonl')) : [];
+        for (const f of record) {
+          const text = readFileSync(join(runs, f), 'utf8');
+          if (
+            text.includes(`"name":"${basename(file, '.json')}"`) &&
+            /"type":"task.started","taskId":"gate"/.test(text)
+          ) {
+            runId = f.slice(0, -'.jsonl'.length);
+            clearInterval(watch);
+            child.kill('SIGKILL');
+          }
+        }
+      }, 20);
+      child.on('exit', () => clearInterval(watch));
+    },
+  });
+  expect(runId).not.toBe('');
+  const r = await braid(['resume', runId, '--json'], { env });
+  return { code: r.code, out: JSON.parse(r.stdout) as Result };
+}
+
 describe('budgets survive a resume', () => {
   it('max_tokens: crossed by the second call straight through, and after an approval too (not reset)', async () => {
     const free = await run(flow('free', undefined, false));
@@ -57,6 +91,8 @@ describe('budgets survive a resume', () => {
     expect(approved.code).toBe(straight.code);
     expect(approved.out.error?.code).toBe('E_BUDGET');
     expect(approved.out.status).toBe(straight.out.status);
+    const resumed = await killedThenResumed(flow('tokens-killed', budget, 'slow'));
+    expect([resumed.code, resumed.out.status, resumed.out.error?.code]).toEqual([1, 'failed', 'E_BUDGET']);
   }, 60_000);
 
   it('max_tasks: each task visit counts once, replayed ones included', async () => {
