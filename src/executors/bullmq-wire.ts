@@ -2,17 +2,21 @@
  * What the run's process (the coordinator) and `braid worker` processes agree on over Redis: queue names,
  * job ids, the cancellation channel and the messages a job carries. BullMQ moves the jobs.
  *
- * - An attempt is a job (data: the {@link AttemptRequest}; return value: the {@link AttemptResult}).
+ * - An attempt is a job (data: the {@link AttemptRequest}; return value: a {@link SealedResult}, the
+ *   {@link AttemptResult} with the request's lease generation).
  * - Tools without limits share the queue `attempts`; a tool that declares `concurrency` or `rateLimit` has a
  *   queue of its own (`tool.<name>`) whose global concurrency and rate limit hold across all workers.
  * - A worker says it starts an attempt, and a tool's `ctx` reports (log lines, progress, model calls)
  *   follow, as job progress ({@link JobReport}).
- * - Cancelling a run sets `<prefix>:cancelled:<runId>` (checked before an attempt starts) and publishes the
- *   run id on `<prefix>:cancel` (aborts attempts already running).
+ * - Cancelling a run sets `<prefix>:cancelled:<runId>` to a {@link CancelMark} (checked before an attempt starts)
+ *   and publishes it with the run id on `<prefix>:cancel` (aborts attempts already running).
  * - Every message is sealed ({@link Seal}): JSON text and a MAC under the shared secret's `jobs` key, bound to
  *   what it is (a job, a result, a report, a cancel) and where it belongs (the queue and job id, the run). A
  *   worker runs nothing a process without the secret wrote into Redis, and a coordinator believes no result
  *   or report it did not get from a worker with the secret (workflow-spec.md §9).
+ *
+ * The same, for a worker written in another language: docs/protocol.md, and a JSON Schema per message in
+ * docs/protocol/ (test/protocol.test.ts holds these messages to them).
  */
 import type { ConnectionOptions, Telemetry } from 'bullmq';
 import { braidSecret, Mac } from '../core/secret.js';
