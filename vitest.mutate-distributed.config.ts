@@ -14,7 +14,12 @@ export default defineConfig({
     ...base.test,
     include: [
       'src/core/secret.test.ts',
+      'src/store/run-lock.test.ts',
       'test/run-lock.test.ts',
+      'test/takeover.test.ts',
+      'test/job-admission.test.ts',
+      'test/protocol.test.ts',
+      'test/attempt-facts.test.ts',
       'test/store.test.ts',
       'test/bullmq-executor.test.ts',
       'test/executor-contract.test.ts',

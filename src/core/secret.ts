@@ -6,7 +6,8 @@
  * (HKDF-SHA256 with a distinct label), so a MAC made for one purpose is never valid for another.
  */
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { BraidError } from '../errors.js';
 import { join, resolve } from 'node:path';
 
 /** What a key is for: its HKDF label. */
@@ -21,18 +22,33 @@ export function braidSecret(): Buffer {
   if (given) return Buffer.from(given, 'utf8');
   const file = secretFile();
   try {
-    return readFileSync(file);
+    return checked(readFileSync(file), file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   mkdirSync(resolve(file, '..'), { recursive: true });
+  // Written whole beside it, then linked into place (a link fails if the file exists): two processes starting at
+  // once agree on the first one's secret, and neither ever reads a secret file half written.
+  const made = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(made, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 });
   try {
-    // 'wx': two processes starting at once agree on the first one's secret.
-    writeFileSync(file, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 });
+    linkSync(made, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(made);
   }
-  return readFileSync(file);
+  return checked(readFileSync(file), file);
+}
+
+/** A secret file must hold something: an empty one (truncated, or made by hand) would sign with no secret at all. */
+function checked(secret: Buffer, file: string): Buffer {
+  if (secret.length === 0)
+    throw new BraidError(
+      'E_CONFIG',
+      `the secret file ${file} is empty: delete it (a new one is made) or set BRAID_SECRET`,
+    );
+  return secret;
 }
 
 /** MACs under one purpose's key: `sign(parts)` and a constant-time `verify`. */
