@@ -126,6 +126,26 @@ describe('resolveInput', () => {
 });
 
 describe('runWorkflow before it starts', () => {
+  it('a run id given must be one every store and queue can hold, whatever the store', async () => {
+    for (const runId of ['a|b', 'a:b', '../x', '', '.hidden']) {
+      const run = runWorkflow([{ id: 'e', tool: 'echo', input: { value: 1 } }], {
+        ...quiet,
+        tools: [echo],
+        store: false,
+        runId,
+      });
+      await expect(run).rejects.toMatchObject({ code: 'E_BAD_ARGUMENT' });
+      await expect(run).rejects.toThrow(`invalid run id "${runId}" (letters, digits, _ . -, at most 200 characters)`);
+    }
+    const ok = await runWorkflow([{ id: 'e', tool: 'echo', input: { value: 1 } }], {
+      ...quiet,
+      tools: [echo],
+      store: false,
+      runId: 'nightly-2026.12.07_a',
+    });
+    expect(ok.runId).toBe('nightly-2026.12.07_a');
+  });
+
   it('a required field nothing gives is an input error; a bad literal a workflow error; both name the task', async () => {
     const missing = runWorkflow([{ id: 't', tool: 'need' }], { ...quiet, tools: [need], store: false });
     await expect(missing).rejects.toBeInstanceOf(InputValidationError);

@@ -3,6 +3,7 @@ import { BraidError, InputValidationError, toErrorRecord, WorkflowValidationErro
 import { checkInputs } from '../spec/input-check.js';
 import type { RunEvent, RunEventBody } from '../core/events.js';
 import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.js';
+import { checkRunId } from '../core/run-id.js';
 import { RECORD_VERSION, type RunHeader, type RunLog, type RunRecord, type RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
 import { assertMcpAllowed, mcpServersOf, type McpServers } from '../tools/mcp/config.js';
@@ -166,7 +167,7 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
   try {
     const input = resolveInput(workflow, options.input);
     assertInputs(workflow, registry, input);
-    const runId = options.runId ?? newRunId();
+    const runId = options.runId === undefined ? newRunId() : checkRunId(options.runId);
     const header: RunHeader = {
       type: 'run.record',
       version: RECORD_VERSION,

@@ -28,9 +28,9 @@ import { acquireRunLock, RunLock } from './run-lock.js';
 import type { FoldedRecord, RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 import { RunFolder } from './fold.js';
 import { describeThrown } from '../core/thrown.js';
+import { checkRunId, RUN_ID } from '../core/run-id.js';
 
 /** Run ids: letters, digits, `_`, `.`, `-`, starting with a letter or digit, at most 200 characters. */
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 
 /** Buffered bytes that are written at once, without waiting for the event loop to turn. */
 const WRITE_BYTES = 64 * 1024;
@@ -89,13 +89,7 @@ export class JsonlRunStore implements RunStore {
   }
 
   path(runId: string): string {
-    if (!RUN_ID.test(runId))
-      throw new BraidError(
-        'E_BAD_ARGUMENT',
-        `invalid run id "${runId.length > 60 ? `${runId.slice(0, 60)}...` : runId}" (letters, digits, _ . -, at most 200 characters)`,
-        { retryable: false },
-      );
-    return join(this.dir, `${runId}.jsonl`);
+    return join(this.dir, `${checkRunId(runId)}.jsonl`);
   }
 
   /** Locks live apart from the records (`<dir>/.locks/<runId>.lock`): the runs folder holds only records. */

@@ -16,6 +16,7 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { braidSecret, Mac } from '../core/secret.js';
+import { checkRunId } from '../core/run-id.js';
 import { BraidError } from '../errors.js';
 import type { RunEvent } from '../core/events.js';
 import { RunLockedError, type LockOwner } from './run-lock.js';
@@ -146,7 +147,7 @@ export class RedisRunStore implements RunStore {
   }
 
   async create(header: RunHeader): Promise<RunLog> {
-    const lock = await this.lock(header.runId);
+    const lock = await this.lock(checkRunId(header.runId));
     try {
       const created = await this.redis.set(this.#key(header.runId, 'header'), this.#sealHeader(header), 'NX');
       if (created !== 'OK')
