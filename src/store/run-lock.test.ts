@@ -132,6 +132,18 @@ describe('taking a run lock', () => {
     (lock as { release(): void }).release();
   });
 
+  it('a lock file just created and not yet filled in (its owner writing it) is taken, not stale', () => {
+    const path = fresh();
+    planted(path, '');
+    const t0 = Date.now();
+    const err = taken(path) as RunLockedError;
+    expect(err).toBeInstanceOf(RunLockedError);
+    expect(err.owner).toBeUndefined();
+    // It waited a little for the owner to appear before giving up.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(15);
+    expect(readFileSync(path, 'utf8')).toBe('');
+  });
+
   it('a stale lock is not broken while another process holds the .break file; an old .break is cleared', () => {
     const path = fresh();
     planted(path, owner({ pid: deadPid }));
