@@ -4,13 +4,19 @@
  */
 import type { Expression } from '../spec/expression.js';
 import { parseExpression } from '../spec/expression.js';
-import type { IfStatus, PolicyStep, TaskSpec, TriggerRule } from '../spec/schema.js';
+import {
+  DEFAULT_TRIGGER_RULE,
+  TRIGGER_RULE_TRAITS,
+  type IfStatus,
+  type PolicyStep,
+  type TaskSpec,
+  type TriggerRule,
+} from '../spec/schema.js';
 import { compileTemplate, type CompiledTemplate } from '../spec/template.js';
 import { isValidated } from '../spec/validate.js';
 import { conditionObject, rootFlags, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
-import { RULES_THAT_RUN_ON_FAILURE } from './trigger-rules.js';
 import { implicitInputOf, type ImplicitInput } from './effective-input.js';
 
 export type PlanCondition =
@@ -142,8 +148,8 @@ export function compilePlan(workflow: Workflow, registry: ToolLookup): Plan {
       for (const l of toList(cond.if_result)) (expected[idx(toList(cond.depends_on)[0])] ??= new Set()).add(l);
     if (cond?.if_status === 'failed' || cond?.if_status === 'finished')
       handledBy[idx(toList(cond.depends_on)[0])] = true;
-    const rule = t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success';
-    if (RULES_THAT_RUN_ON_FAILURE.has(rule)) for (const u of list) handledBy[u] = true;
+    const rule = t.trigger_rule ?? defaults.trigger_rule ?? DEFAULT_TRIGGER_RULE;
+    if (TRIGGER_RULE_TRAITS[rule].runsOnFailure) for (const u of list) handledBy[u] = true;
     return list;
   });
 
@@ -165,7 +171,7 @@ export function compilePlan(workflow: Workflow, registry: ToolLookup): Plan {
       downstreams: downstreams[i].length ? downstreams[i].slice() : NONE, // exact size (push leaves room)
       routes: shared(routesOf(t).map(([to, on]) => ({ to: idx(to), on }))),
       routingOnly: ups[i].length === 0 && !roots[i],
-      trigger: t.trigger_rule ?? defaults.trigger_rule ?? 'none_failed_min_one_success',
+      trigger: t.trigger_rule ?? defaults.trigger_rule ?? DEFAULT_TRIGGER_RULE,
       condition,
       retries: t.retries ?? defaults.retries ?? 0,
       timeoutMs: t.timeout_ms ?? defaults.timeout_ms,

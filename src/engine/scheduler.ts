@@ -49,7 +49,7 @@ import type { ChildRuns, Tool, ToolContext, UpstreamOutput } from '../tools/type
 import { toolVersions } from '../tools/version.js';
 import { effectiveInput } from './effective-input.js';
 import type { RunEvent } from '../core/events.js';
-import type { Budget } from '../spec/schema.js';
+import { TRIGGER_RULE_TRAITS, type Budget } from '../spec/schema.js';
 import { ruleStatus } from './trigger-rules.js';
 import {
   decideExpression,
@@ -554,12 +554,16 @@ export class Scheduler {
     }
     for (const u of t.ruleUpstreams) {
       const s = this.#state[u];
-      if (s === 'pending' || s === 'active' || s === 'waiting') continue;
-      const counted = ruleStatus(s, this.#results[u].reason);
-      if (counted === 'succeeded') this.#succeeded[i]++;
-      else if (counted === 'failed') this.#failed[i]++;
-      else this.#skipped[i]++;
+      if (s !== 'pending' && s !== 'active' && s !== 'waiting') this.#count(i, s, this.#results[u].reason);
     }
+  }
+
+  /** Counts a finished rule upstream of task i as its trigger rule sees it (trigger-rules.ts `ruleStatus`). */
+  #count(i: number, status: TaskStatus, reason: SkipReason | undefined): void {
+    const counted = ruleStatus(status, reason);
+    if (counted === 'succeeded') this.#succeeded[i]++;
+    else if (counted === 'failed') this.#failed[i]++;
+    else this.#skipped[i]++;
   }
 
   // ---- finishing -----------------------------------------------------------------------------
@@ -609,17 +613,9 @@ export class Scheduler {
     for (const d of t.downstreams) {
       this.#waiting[d]--;
       const dt = this.#tasks[d];
-      if (!(dt.condition.kind === 'status' && dt.condition.dep === i)) {
-        const counted = ruleStatus(status, r.reason);
-        if (counted === 'succeeded') this.#succeeded[d]++;
-        else if (counted === 'failed') this.#failed[d]++;
-        else this.#skipped[d]++;
-      }
+      if (!(dt.condition.kind === 'status' && dt.condition.dep === i)) this.#count(d, status, r.reason);
       // Only rules that may decide early need a look before the last upstream ends.
-      if (
-        this.#state[d] === 'pending' &&
-        (this.#waiting[d] === 0 || dt.trigger === 'one_success' || dt.trigger === 'one_failed')
-      )
+      if (this.#state[d] === 'pending' && (this.#waiting[d] === 0 || TRIGGER_RULE_TRAITS[dt.trigger].decidesEarly))
         this.#worklist.push(d);
     }
     if (status !== 'skipped') this.#route(t, status === 'succeeded' ? 'success' : 'failure');

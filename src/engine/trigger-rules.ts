@@ -59,6 +59,3 @@ export function ruleStatus(
 ): 'succeeded' | 'failed' | 'skipped' {
   return status === 'skipped' && reason === 'upstream_failed' ? 'failed' : status;
 }
-
-/** Rules under which a downstream task still runs after this upstream failed: the failure is handled. */
-export const RULES_THAT_RUN_ON_FAILURE: ReadonlySet<TriggerRule> = new Set(['all_done', 'one_failed', 'one_success']);

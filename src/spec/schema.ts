@@ -16,6 +16,33 @@ export const TRIGGER_RULES = [
   'none_failed',
 ] as const;
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
+/** The rule of a task that names none (and whose workflow's `defaults` name none). */
+export const DEFAULT_TRIGGER_RULE: TriggerRule = 'none_failed_min_one_success';
+
+/**
+ * What each trigger rule is, in one table the compiler holds complete (a new rule is an entry here and its case in
+ * engine/trigger-rules.ts `decideTrigger`): the words `braid explain` uses, whether it may decide before every
+ * upstream has finished (the driver looks at such a task after each upstream ends), and whether a task under it
+ * still runs after an upstream failed (that failure is handled: the run does not fail because of it).
+ */
+export const TRIGGER_RULE_TRAITS: {
+  readonly [R in TriggerRule]: {
+    readonly means: string;
+    readonly decidesEarly: boolean;
+    readonly runsOnFailure: boolean;
+  };
+} = {
+  none_failed_min_one_success: {
+    means: 'no upstream failed and at least one succeeded',
+    decidesEarly: false,
+    runsOnFailure: false,
+  },
+  all_success: { means: 'every upstream succeeded', decidesEarly: false, runsOnFailure: false },
+  all_done: { means: 'all upstreams finished', decidesEarly: false, runsOnFailure: true },
+  one_success: { means: 'at least one upstream succeeded', decidesEarly: true, runsOnFailure: true },
+  one_failed: { means: 'at least one upstream failed', decidesEarly: true, runsOnFailure: true },
+  none_failed: { means: 'no upstream failed', decidesEarly: false, runsOnFailure: false },
+};
 
 export const IF_STATUSES = ['succeeded', 'failed', 'skipped', 'finished'] as const;
 export type IfStatus = (typeof IF_STATUSES)[number];

@@ -3,22 +3,12 @@
  * trigger rule and upstream statuses, labels with the classifier's reason, expression values, routing.
  */
 import { isTruthy, parseExpression } from '../spec/expression.js';
-import type { TaskSpec } from '../spec/schema.js';
+import { DEFAULT_TRIGGER_RULE, TRIGGER_RULE_TRAITS, type TaskSpec } from '../spec/schema.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
 import type { TaskResult } from '../core/result.js';
 import { BraidError } from '../errors.js';
 import type { RecordedRun } from './fold.js';
 import type { RunHeader } from './types.js';
-
-const DEFAULT_RULE = 'none_failed_min_one_success';
-const RULE_TEXT: Record<string, string> = {
-  none_failed_min_one_success: 'no upstream failed and at least one succeeded',
-  all_success: 'every upstream succeeded',
-  all_done: 'all upstreams finished',
-  one_success: 'at least one upstream succeeded',
-  one_failed: 'at least one upstream failed',
-  none_failed: 'no upstream failed',
-};
 
 export async function explainTask(
   header: Pick<RunHeader, 'workflow' | 'input'>,
@@ -34,7 +24,7 @@ export async function explainTask(
       'E_NOT_FOUND',
       `no task "${taskId}" in workflow "${workflow.name}" (tasks: ${workflow.tasks.map((t) => t.id).join(', ')})`,
     );
-  const rule = spec.trigger_rule ?? workflow.defaults?.trigger_rule ?? DEFAULT_RULE;
+  const rule = spec.trigger_rule ?? workflow.defaults?.trigger_rule ?? DEFAULT_TRIGGER_RULE;
   const ups = upstreamsOf(spec);
   const upText = ups.length
     ? `upstreams: ${ups.map((u) => `${u} ${describeStatus(run.tasks[u])}`).join(', ')}`
@@ -64,7 +54,7 @@ export async function explainTask(
       }
       if (result.attempts > 0 || result.status === 'succeeded') {
         say(
-          `It ran because ${ups.length ? `its trigger rule ${rule} (${RULE_TEXT[rule]}) was met; ${upText}` : 'it has no upstreams'}${routedInto(workflow, taskId)}.`,
+          `It ran because ${ups.length ? `its trigger rule ${rule} (${TRIGGER_RULE_TRAITS[rule].means}) was met; ${upText}` : 'it has no upstreams'}${routedInto(workflow, taskId)}.`,
         );
         const cond = await describeCondition(spec, run, header.input, true);
         if (cond) say(cond);
@@ -90,7 +80,7 @@ export async function explainTask(
               `It was skipped because ${causes.join('; ')} (a task skipped after a failure counts as failed for the rules below it).`,
             );
         }
-        say(`Its trigger rule ${rule} needs: ${RULE_TEXT[rule]}; ${upText}.`);
+        say(`Its trigger rule ${rule} needs: ${TRIGGER_RULE_TRAITS[rule].means}; ${upText}.`);
         // Follow skipped upstreams back to the first cause.
         if (depth < 5)
           for (const u of ups)
