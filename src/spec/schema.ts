@@ -15,6 +15,7 @@ export const TRIGGER_RULES = [
   'one_failed',
   'none_failed',
 ] as const;
+/** When a task with upstreams runs (`trigger_rule`), as in Airflow. @public */
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
 
 export const IF_STATUSES = ['succeeded', 'failed', 'skipped', 'finished'] as const;
@@ -129,10 +130,11 @@ export const workflowObjectSchema = z.strictObject({
 
 export type ConditionObject = z.infer<typeof conditionObjectSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
+/** One task of a workflow, as written. @public */
 export type TaskSpec = z.infer<typeof taskSchema>;
 export type WorkflowDefaults = z.infer<typeof defaultsSchema>;
 
-/** A workflow as written by a user: the object shape, tasks not yet checked. */
+/** A workflow as written by a user: the object shape, tasks not yet checked. @public */
 export interface WorkflowSpec {
   name?: string;
   description?: string;

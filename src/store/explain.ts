@@ -20,6 +20,7 @@ const RULE_TEXT: Record<string, string> = {
   none_failed: 'no upstream failed',
 };
 
+/** Why a recorded task ran, was skipped or failed, in words. @beta */
 export async function explainTask(
   header: Pick<RunHeader, 'workflow' | 'input'>,
   run: RecordedRun,
