@@ -18,7 +18,7 @@ import type { CatalogEntry, WorkflowCatalog } from '../src/service/catalog.js';
 import type { RunManager } from '../src/service/run-manager.js';
 import type { JsonSchema } from '../src/tools/json-schema.js';
 
-/** What one turn streams: the agent's text, and the life of any run it starts. */
+/** What one turn streams: the agent's text, and the life of any run it starts. @beta */
 export type AgentChunk =
   | { type: 'text'; text: string }
   | { type: 'ask'; workflow: string; missing: string[]; text: string }
@@ -27,6 +27,7 @@ export type AgentChunk =
   | { type: 'event'; event: RunEvent }
   | { type: 'run.finished'; runId: string; result: RunResult };
 
+/** What a `WorkflowAgent` works with: the catalog, the run manager, the model. @beta */
 export interface WorkflowAgentOptions {
   readonly catalog: WorkflowCatalog;
   readonly runs: RunManager;
@@ -44,6 +45,7 @@ type Pending = {
 const YES = /^\s*(y|yes|yeah|yep|sure|ok|okay|go|go ahead|do it|run it|confirm|please do)\b/i;
 const NO = /^\s*(n|no|nope|cancel|stop|don't|do not|abort)\b/i;
 
+/** The chat agent: each workflow of the catalog is a function the model may call; it asks, confirms, runs. @beta */
 export class WorkflowAgent {
   /** The conversation as the model sees it (system prompt first). */
   readonly messages: ChatMessage[];

@@ -12,6 +12,7 @@ export type TemplateInput<T> = T extends object
 
 export type TaskOptions = Omit<TaskSpec, 'id' | 'tool' | 'input'>;
 
+/** Builds a workflow in code, task by task, with its tools; `workflow(name)` starts one. @public */
 export class WorkflowBuilder {
   readonly #spec: WorkflowSpec & { name: string };
   readonly #tools = new Map<string, Tool>();
@@ -49,6 +50,7 @@ export class WorkflowBuilder {
   }
 }
 
+/** Start a workflow in code: `workflow('name').task(...)`, exported as a module's default. @public */
 export function workflow(name: string, options?: ConstructorParameters<typeof WorkflowBuilder>[1]): WorkflowBuilder {
   return new WorkflowBuilder(name, options);
 }

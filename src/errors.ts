@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { describeThrown } from './core/thrown.js';
 
+/** The kind of a validation `Issue`. @public */
 export type IssueCode =
   | 'parse_error'
   | 'invalid_type'
@@ -29,7 +30,7 @@ export type IssueCode =
   | 'unknown_output_field'
   | 'ambiguous_input';
 
-/** One validation problem. `path` reads like `tasks[2].condition.depends_on`. */
+/** One validation problem. `path` reads like `tasks[2].condition.depends_on`. @public */
 export interface Issue {
   readonly code: IssueCode;
   readonly path: string;
@@ -45,6 +46,7 @@ export interface Issue {
  * caused it (`http`: status, and the code the client sees when it differs; none: a bug, answered 500
  * `E_INTERNAL` with the details in the server log), and whether it means the user's input or set-up is
  * wrong (`invalid`: the CLI prints the message alone and exits 2).
+ * @public
  */
 export const ERROR_CODES = {
   // ---- what the user gave: the workflow, the input, the command line, the set-up
@@ -125,6 +127,7 @@ export const ERROR_CODES = {
   }
 >;
 
+/** A code of `ERROR_CODES`. @public */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 type CodeInfo = {
@@ -135,23 +138,24 @@ type CodeInfo = {
 const info = (code: string): CodeInfo | undefined =>
   Object.hasOwn(ERROR_CODES, code) ? (ERROR_CODES as Record<string, CodeInfo>)[code] : undefined;
 
-/** The HTTP status for an error a request caused, from its code; undefined when the error is a bug (500). */
+/** The HTTP status for an error a request caused, from its code; undefined when the error is a bug (500). @public */
 export function httpStatusOf(code: string): number | undefined {
   return info(code)?.http?.status;
 }
 
-/** The code a client of the HTTP API sees for `code` (`E_RUN_STATE` reads `E_CONFLICT`). */
+/** The code a client of the HTTP API sees for `code` (`E_RUN_STATE` reads `E_CONFLICT`). @public */
 export function httpCodeOf(code: string): string {
   return info(code)?.http?.code ?? code;
 }
 
-/** True when the code says the user's input or set-up is wrong (not a failure of a run or a bug). */
+/** True when the code says the user's input or set-up is wrong (not a failure of a run or a bug). @public */
 export function isInvalidUse(code: string): boolean {
   return info(code)?.invalid === true;
 }
 
 const MARK = Symbol.for('braid.error');
 
+/** The base of braid's errors: a stable `code` from `ERROR_CODES`, and whether it may be retried. @public */
 export class BraidError extends Error {
   readonly [MARK] = true;
   readonly code: ErrorCode;
@@ -177,7 +181,7 @@ export class BraidError extends Error {
   }
 }
 
-/** A workflow file (or object) that does not satisfy the contract. */
+/** A workflow file (or object) that does not satisfy the contract. @public */
 export class WorkflowValidationError extends BraidError {
   constructor(
     readonly file: string | undefined,
@@ -187,13 +191,14 @@ export class WorkflowValidationError extends BraidError {
   }
 }
 
-/** Throw from a tool to fail the attempt without further retries. */
+/** Throw from a tool to fail the attempt without further retries. @public */
 export class NonRetriableError extends BraidError {
   constructor(message: string, opts: { cause?: unknown } = {}) {
     super('E_TOOL', message, { ...opts, retryable: false });
   }
 }
 
+/** A tool was given an input its schema refuses. @public */
 export class ToolInputError extends BraidError {
   constructor(
     readonly toolName: string,
@@ -211,6 +216,7 @@ export class ToolInputError extends BraidError {
   }
 }
 
+/** A task ran past its `timeout_ms` (`E_TIMEOUT`). @public */
 export class TaskTimeoutError extends BraidError {
   constructor(
     readonly timeoutMs: number,
@@ -220,19 +226,21 @@ export class TaskTimeoutError extends BraidError {
   }
 }
 
+/** The run was cancelled (`E_CANCELLED`). @public */
 export class CancelledError extends BraidError {
   constructor(taskId?: string) {
     super('E_CANCELLED', 'run was cancelled', { taskId, retryable: false });
   }
 }
 
-/** One line per issue: `file: path: message (hint)`. */
+/** One line per issue: `file: path: message (hint)`. @public */
 export function formatIssue(issue: Issue, file?: string): string {
   const where = [file, issue.path].filter(Boolean).join(': ');
   const hint = issue.hint ? ` (${issue.hint})` : '';
   return `${where ? `${where}: ` : ''}${issue.message}${hint}`;
 }
 
+/** The issues, one a line, each as `formatIssue` writes it. @public */
 export function formatIssues(issues: readonly Issue[], file?: string): string {
   return issues.map((i) => formatIssue(i, file)).join('\n');
 }
@@ -246,6 +254,7 @@ const own = (frame: string) => frame.includes(OWN_DIR) || frame.includes(OWN_URL
 /**
  * The frames of an error's stack that are in tool code (not braid's, not Node's, not a dependency's), at
  * most 10; undefined for an error braid itself created (its first frame after the constructors is braid's).
+ * @public
  */
 export function userFrames(err: Error | string): string | undefined {
   // frames with a file location only (not `at async Promise.all (index 0)`)
@@ -284,6 +293,7 @@ function isErrorData(err: unknown): err is { message: string; code?: string; sta
 /**
  * A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. Never
  * throws, whatever was thrown (see core/thrown.ts).
+ * @public
  */
 export function toErrorRecord(err: unknown): { message: string; code?: string; stack?: string } {
   if (isErrorData(err)) {
@@ -302,6 +312,7 @@ export function toErrorRecord(err: unknown): { message: string; code?: string; s
   return { message, ...(code !== undefined ? { code } : {}), ...(frames ? { stack: frames } : {}) };
 }
 
+/** A workflow names a tool no registry has. @public */
 export class NoSuchToolError extends BraidError {
   constructor(
     readonly toolName: string,
@@ -311,7 +322,7 @@ export class NoSuchToolError extends BraidError {
   }
 }
 
-/** A `--tools` module (or a workflow module) that cannot be loaded. */
+/** A `--tools` module (or a workflow module) that cannot be loaded. @public */
 export class ToolsModuleError extends BraidError {
   constructor(
     readonly file: string,
@@ -322,7 +333,7 @@ export class ToolsModuleError extends BraidError {
   }
 }
 
-/** Run input that does not match the workflow's `inputs` schema. */
+/** Run input that does not match the workflow's `inputs` schema. @public */
 export class InputValidationError extends BraidError {
   constructor(readonly issues: readonly Issue[]) {
     super('E_INPUT', `invalid run input:\n${formatIssues(issues)}`, { retryable: false });

@@ -350,7 +350,7 @@ export { CalculatorPool };
 
 const calculators = new CalculatorPool();
 
-/** Evaluate a math expression with units (mathjs), e.g. "350 km / 2 h to km/h". No JS eval. */
+/** Evaluate a math expression with units (mathjs), e.g. "350 km / 2 h to km/h". No JS eval. @public */
 export const calculate = defineTool({
   name: 'calculate',
   effects: 'none',

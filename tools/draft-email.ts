@@ -5,7 +5,7 @@ import { modelOf } from './llm.js';
 
 const emailSchema = z.object({ subject: z.string(), body: z.string() });
 
-/** Draft a short email presenting an idea (prompts/draft-email.md). */
+/** Draft a short email presenting an idea (prompts/draft-email.md). @public */
 export const draftEmail = defineTool({
   name: 'draft_email',
   effects: 'none',

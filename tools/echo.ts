@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../src/tools/define-tool.js';
 
-/** Returns its `value` unchanged: handy for wiring, labels and tests. */
+/** Returns its `value` unchanged: handy for wiring, labels and tests. @public */
 export const echo = defineTool({
   name: 'echo',
   effects: 'none',

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { NonRetriableError } from '../src/errors.js';
 import { defineTool } from '../src/tools/define-tool.js';
 
-/** GET or POST JSON with a timeout and a response size limit. */
+/** GET or POST JSON with a timeout and a response size limit. @public */
 export const httpRequest = defineTool({
   name: 'http_request',
   // A GET reads; a POST may change something elsewhere (the input before defaults: no method is GET).

@@ -33,6 +33,7 @@ export {
   writeFileTool,
 };
 
+/** The built-in tools, in the order `braid tools` lists them. @public */
 export const builtinToolList: readonly Tool[] = [
   llmGenerateIdea,
   retryGenerateIdea,
@@ -49,7 +50,7 @@ export const builtinToolList: readonly Tool[] = [
   plan,
 ];
 
-/** The tools every registry starts with (a fresh array each call). */
+/** The tools every registry starts with (a fresh array each call). @public */
 export function builtinTools(): Tool[] {
   return [...builtinToolList];
 }

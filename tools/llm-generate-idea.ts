@@ -15,6 +15,7 @@ export const ideaOutput = ideaSchema.extend({ provider: z.string(), model: z.str
 /**
  * One idea for a topic and audience (prompts/generate-idea.md); given an earlier idea and/or a reviewer's feedback
  * (a routing loop back with the judge's reason), a revision of that idea (prompts/improve-idea.md).
+ * @public
  */
 export const llmGenerateIdea = defineTool({
   name: 'llm_generate_idea',

@@ -9,6 +9,7 @@ import { modelOf } from './llm.js';
  * Task generation: the LLM (offline: keyword rules) turns a goal into a sub-workflow over the registered
  * tools, the validator checks it (errors go back to the LLM, at most `max_rounds` answers), and it runs as
  * a child run whose result is this task's output.
+ * @public
  */
 export const plan = defineTool({
   name: 'plan',

@@ -5,7 +5,7 @@ import { ideaWithFeedback } from './upstream.js';
 import { ideaOutput, ideaSchema } from './llm-generate-idea.js';
 import { modelOf } from './llm.js';
 
-/** Rewrite a weak idea using the classifier's reason as feedback (prompts/improve-idea.md). */
+/** Rewrite a weak idea using the classifier's reason as feedback (prompts/improve-idea.md). @public */
 export const retryGenerateIdea = defineTool({
   name: 'retry_generate_idea',
   effects: 'none',

@@ -16,6 +16,7 @@ import { draftOrIdea } from './upstream.js';
  * a second send with a key already used (a retry, a resume or takeover after the message went out, a fork with
  * the same input) is a success that sends nothing (`duplicate: true`). Over SMTP a marker for the key is made
  * before the message is handed over: a crash in between sends nothing rather than twice (at most once).
+ * @public
  */
 export const sendEmail = defineTool({
   name: 'send_email',

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineTool } from '../src/tools/define-tool.js';
 import { CancelledError } from '../src/errors.js';
 
-/** Wait `ms` milliseconds, then return `value` (or `{ slept }`). Honours cancellation and timeouts. */
+/** Wait `ms` milliseconds, then return `value` (or `{ slept }`). Honours cancellation and timeouts. @public */
 export const sleep = defineTool({
   name: 'sleep',
   effects: 'none',

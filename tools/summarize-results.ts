@@ -4,7 +4,7 @@ import { defineTool } from '../src/tools/define-tool.js';
 import { allOutputsAsResults } from './upstream.js';
 import { modelOf } from './llm.js';
 
-/** Merge upstream outputs into one short summary (prompts/summarize.md). */
+/** Merge upstream outputs into one short summary (prompts/summarize.md). @public */
 export const summarizeResults = defineTool({
   name: 'summarize_results',
   effects: 'none',

@@ -97,6 +97,7 @@ export function searchProviderFromEnv(): SearchProvider {
 
 const offlineSearch = new OfflineSearch();
 
+/** The `web_search` tool: a bundled corpus offline, a SearXNG-style API when `BRAID_SEARCH_URL` is set. @public */
 export const webSearch = defineTool({
   name: 'web_search',
   effects: 'none',

@@ -113,6 +113,7 @@ export const walksComponents = () => canWalk && process.env.BRAID_WORKSPACE_WALK
 const openFile = (path: string, write: boolean) =>
   walksComponents() ? openWalked(path, write) : openChecked(path, write);
 
+/** The `read_file` tool: reads a file in the workspace folder. @public */
 export const readFileTool = defineTool({
   name: 'read_file',
   effects: 'none',
@@ -131,6 +132,7 @@ export const readFileTool = defineTool({
   },
 });
 
+/** The `write_file` tool: writes a file in the workspace folder. @public */
 export const writeFileTool = defineTool({
   name: 'write_file',
   effects: 'external',

@@ -13,6 +13,7 @@ export { fromAiSdkTool, fromAiSdkTools, isAiSdkTool, type AiSdkToolLike } from '
 /**
  * Each workflow of the catalog as an AI SDK tool: its name, description and `inputs` schema; calling it
  * runs the workflow and answers with its status, output and per-task outcome.
+ * @beta
  */
 export function asAiSdkTools(
   catalog: WorkflowCatalog,

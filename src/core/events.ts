@@ -16,6 +16,7 @@ export interface ErrorRecord {
   readonly stack?: string;
 }
 
+/** Tokens a model call (or a task's, a run's calls) used. @public */
 export interface Usage {
   readonly promptTokens: number;
   readonly completionTokens: number;
@@ -148,6 +149,8 @@ export type RunEventBody =
       item?: number;
     };
 
+/** One event of a run, as `onEvent` receives it and the run's record holds it. @public */
 export type RunEvent = EventBase & RunEventBody;
+/** The `type` of a `RunEvent`. @public */
 export type RunEventType = RunEvent['type'];
 export type EventOf<T extends RunEventType> = Extract<RunEvent, { type: T }>;

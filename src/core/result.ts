@@ -1,15 +1,18 @@
 /** The run result (workflow-spec.md §8): what `runWorkflow` returns and `braid run --json` prints. */
 import type { ErrorRecord, Usage } from './events.js';
 
+/** A finished task's status. @public */
 export type TaskStatus = 'succeeded' | 'failed' | 'skipped';
-/** `waiting`: paused for a human approval (`approval: true`); `braid approve` continues it. */
+/** `waiting`: paused for a human approval (`approval: true`); `braid approve` continues it. @public */
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'waiting';
 /**
  * In a result: terminal; in a `waiting` run or a record read mid-flight also not decided yet, running or waiting for
  * approval.
+ * @public
  */
 export type TaskResultStatus = TaskStatus | 'pending' | 'running' | 'waiting';
 export type LabelSource = 'output' | 'field' | 'classifier';
+/** Why a task was skipped. @public */
 export type SkipReason =
   | 'condition_false'
   | 'upstream_failed'
@@ -41,6 +44,7 @@ export interface AttemptRecord {
   readonly usage?: Usage;
 }
 
+/** One task's result in a `RunResult`. @public */
 export interface TaskResult {
   status: TaskResultStatus;
   reason?: SkipReason;
@@ -74,6 +78,7 @@ export function clearOutcome(t: TaskResult): void {
   (delete t.reason, delete t.output, delete t.label, delete t.labelSource, delete t.labelReason, delete t.error);
 }
 
+/** What `runWorkflow` returns: the run's status, each task's result, the output, the usage. @public */
 export interface RunResult {
   runId: string;
   workflow: string;

@@ -10,7 +10,7 @@ import { lazy } from './lazy.js';
 /** Only zod 3 schemas need it. */
 const zodV3ToJsonSchema = lazy<typeof ZodToJsonSchema>('zod-to-json-schema');
 
-/** Any zod schema, v4 or v3: what braid needs from it. */
+/** Any zod schema, v4 or v3: what braid needs from it. @public */
 export interface SchemaLike<T = unknown> {
   safeParse(
     value: unknown,

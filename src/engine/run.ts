@@ -35,6 +35,7 @@ import { Scheduler } from './scheduler.js';
 import { describeThrown } from '../core/thrown.js';
 import { optional } from '../core/optional.js';
 
+/** Options of `runWorkflow`. @public */
 export interface RunOptions {
   /** Your tools; they shadow built-ins of the same name. */
   readonly tools?: ToolsOption;
@@ -60,7 +61,10 @@ export interface RunOptions {
   readonly llm?: LlmProvider;
   /** Decides labels the output does not carry. `null` for none. @default the LLM classifier on `llm` */
   readonly classifier?: Classifier | null;
-  /** Where tasks run. @default a LocalExecutor with `concurrency` and `toolLimits` */
+  /**
+   * Where tasks run. @default a LocalExecutor with `concurrency` and `toolLimits`
+   * @beta
+   */
   readonly executor?: AttemptExecutor;
   readonly retry?: RetryOptions;
   /** Made available to tools as `ctx.services`. */
@@ -79,7 +83,7 @@ export interface RunOptions {
   readonly mcp?: McpServers | McpToolSource;
   /** Run limits; each field overrides the workflow's own `budget`. */
   readonly budget?: Budget;
-  /** Noted in the record so `braid resume` can load the same workflow file and tools modules. */
+  /** Noted in the record so `braid resume` can load the same workflow file and tools modules. @beta */
   readonly recordSource?: RunHeader['source'];
 }
 
@@ -98,10 +102,13 @@ export function newRunId(): string {
     .padStart(6, '0')}`;
 }
 
-/** Run input limits, checked before a run starts (exit 2 / HTTP 400): a record must hold its input whole. */
+/** Run input limits, checked before a run starts (exit 2 / HTTP 400): a record must hold its input whole. @public */
 export const INPUT_LIMITS = { maxDepth: 64, maxBytes: 1024 * 1024 } as const;
 
-/** Throws `InputValidationError` when the input nests deeper than {@link INPUT_LIMITS} or is larger as JSON. */
+/**
+ * Throws `InputValidationError` when the input nests deeper than {@link INPUT_LIMITS} or is larger as JSON.
+ * @public
+ */
 export function checkInputLimits(input: unknown): void {
   const fail = (message: string) => {
     throw new InputValidationError([
@@ -162,6 +169,7 @@ export function resolveInput(workflow: Workflow, input: Record<string, unknown> 
   );
 }
 
+/** Run a workflow (a file, a `workflow()` or a spec object) to the end; recorded unless `store: false`. @public */
 export async function runWorkflow(source: string | Workflow | unknown, options: RunOptions = {}): Promise<RunResult> {
   const { workflow, registry, close } = await prepare(source, options);
   try {
@@ -187,7 +195,7 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
   }
 }
 
-/** A human decision on a task waiting for approval (`approval: true`). */
+/** A human decision on a task waiting for approval (`approval: true`). @public */
 export interface Approval {
   readonly taskId: string;
   readonly approved: boolean;
@@ -195,6 +203,7 @@ export interface Approval {
   readonly comment?: string;
 }
 
+/** Options of `resumeRun` and `approveTask`: the store holding the record, and the run options. @public */
 export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'store' | 'recordSource'> {
   readonly store: RunStore;
   /**
@@ -209,7 +218,7 @@ export interface ResumeOptions extends Omit<RunOptions, 'input' | 'runId' | 'sto
   readonly allowMcp?: McpServers;
 }
 
-/** A run whose lock is held, checked and ready to continue. */
+/** A run whose lock is held, checked and ready to continue. @beta */
 export interface PendingResume {
   readonly runId: string;
   /** The workflow's name. */
@@ -224,6 +233,7 @@ export interface PendingResume {
  * Take the run's lock and check it can continue, without starting it: `E_LOCKED` at once (naming the
  * process) when another process continues it, `E_RECORD` when the record has no header, `E_RUN_STATE` when the decision
  * does not apply. The lock is held until the continued run ends (or `release`).
+ * @beta
  */
 export async function prepareResume(runId: string, options: ResumeOptions): Promise<PendingResume> {
   const { store, approve } = options;
@@ -289,6 +299,7 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
  * not re-run; tasks that were running, failed or never started run now. Appends to the same record and
  * returns the result rebuilt from the whole record. A run that already succeeded is returned as it is.
  * One writer per run: while another process continues it, this fails at once with `E_LOCKED`.
+ * @public
  */
 export async function resumeRun(runId: string, options: ResumeOptions): Promise<RunResult> {
   return (await prepareResume(runId, options)).start();
@@ -356,6 +367,7 @@ function approvalEvent(runId: string, events: readonly RunEvent[], run: Recorded
  * Record a human decision on a task waiting for approval (`approval: true`), under the run's lock; a second
  * decision on the same visit is refused. Continue the run afterwards with `resumeRun` (or pass `approve` to
  * `resumeRun` to do both under one lock).
+ * @public
  */
 export async function approveTask(
   store: RunStore,
@@ -381,6 +393,7 @@ export async function approveTask(
  * Cancel a recorded run that is not running in any process (waiting for an approval, or interrupted): its
  * unfinished tasks are skipped (`cancelled`) and the run ends `cancelled`, under its lock. A finished run is
  * refused (`E_RUN_STATE`); one another process continues fails with `E_LOCKED`.
+ * @public
  */
 export async function cancelRecordedRun(store: RunStore, runId: string): Promise<RunResult> {
   const lock = await store.lock(runId);

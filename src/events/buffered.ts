@@ -5,11 +5,13 @@
 import type { EventListener } from './bus.js';
 import type { RunEvent } from '../core/events.js';
 
+/** An event listener that delivers in batches; `drain` delivers what is queued. @public */
 export interface BufferedListener extends EventListener {
   /** Deliver what is queued now (before exit, or at the end of a run). */
   drain(): void;
 }
 
+/** Wrap a listener of event batches: events are queued and handed over once per event-loop turn. @public */
 export function buffered(listener: (events: readonly RunEvent[]) => void): BufferedListener {
   let queue: RunEvent[] = [];
   let scheduled = false;

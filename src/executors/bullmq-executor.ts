@@ -37,6 +37,7 @@ import {
 import { LocalExecutor } from './local.js';
 import type { AttemptError, AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 
+/** Options of `BullmqExecutor`. @beta */
 export interface BullmqExecutorOptions extends RedisQueueOptions {
   /** Most attempts of one run sent at once (the run's `concurrency`). @default Infinity */
   readonly concurrency?: number;
@@ -77,6 +78,7 @@ interface Channel {
   readonly events: QueueEvents;
 }
 
+/** Runs attempts on `BraidWorker`s through BullMQ queues in Redis (`braid run --redis`). @beta */
 export class BullmqExecutor implements AttemptExecutor {
   readonly #options: BullmqExecutorOptions;
   readonly #prefix: string;

@@ -39,6 +39,7 @@ import {
 import type { AttemptEvent, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 import { LocalExecutor } from './local.js';
 
+/** Options of `BraidWorker`. @beta */
 export interface BraidWorkerOptions extends RedisQueueOptions {
   /** The tools this worker runs (the coordinator's workflows name them). */
   readonly tools: readonly Tool[];
@@ -89,6 +90,7 @@ class GuardedWorker extends Worker {
 /** This process, as `task.started` names it. */
 const WORKER = `${hostname()}:${process.pid}`;
 
+/** A worker process's loop: takes attempts from the queues and runs them with its own tools (`braid worker`). @beta */
 export class BraidWorker {
   readonly #options: BraidWorkerOptions;
   readonly #prefix: string;

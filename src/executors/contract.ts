@@ -11,7 +11,7 @@
 import type { LlmCallInfo } from '../llm/types.js';
 import type { ToolContext, Tool, ToolProgress } from '../tools/types.js';
 
-/** One attempt of one task. */
+/** One attempt of one task. @beta */
 export interface AttemptRequest {
   readonly runId: string;
   readonly taskId: string;
@@ -37,7 +37,7 @@ export interface AttemptRequest {
   readonly generation?: number;
 }
 
-/** A failed attempt's error, as data. */
+/** A failed attempt's error, as data. @beta */
 export interface AttemptError {
   readonly message: string;
   readonly code?: string;
@@ -51,6 +51,7 @@ export interface AttemptError {
  * `endedAt` (ISO time) is stamped when the tool ended, before the slot is given to the next attempt. `calls`: the
  * model calls the tool made through `ctx.llm`, in order, when it ran in another process (the run's process records
  * those whose reports it did not see: a coordinator that took the run over, or a report lost on the way).
+ * @beta
  */
 export type AttemptResult =
   | {
@@ -70,7 +71,7 @@ export type AttemptResult =
   /** The run was stopped before the attempt got to start. */
   | { readonly status: 'cancelled' };
 
-/** What the process that runs the workflow offers an attempt. */
+/** What the process that runs the workflow offers an attempt. @beta */
 export interface AttemptHost {
   /** The tool a request names, in this process. */
   tool(name: string): Tool;
@@ -95,7 +96,7 @@ export interface AttemptHost {
   forward(event: AttemptEvent): void;
 }
 
-/** A tool's report through `ctx`, as data (what crosses from a worker to the run's process). */
+/** A tool's report through `ctx`, as data (what crosses from a worker to the run's process). @beta */
 export type AttemptEvent =
   | {
       readonly type: 'log';
@@ -106,6 +107,7 @@ export type AttemptEvent =
   | ({ readonly type: 'progress' } & ToolProgress)
   | { readonly type: 'llm'; readonly info: LlmCallInfo };
 
+/** Runs one attempt of one task for the scheduler: in process (`LocalExecutor`) or on workers. @beta */
 export interface AttemptExecutor {
   /** Run one attempt once the run and the tool have a free slot. Never rejects: a failure is a `failed` result. */
   execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult>;

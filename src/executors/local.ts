@@ -11,6 +11,7 @@ import { callWithSignal, type CancelSet } from './call-with-signal.js';
 import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 import { validateToolInput, validateToolOutput } from './tool-call.js';
 
+/** Options of `LocalExecutor`. @beta */
 export interface LocalExecutorOptions {
   /** Most tasks running at once. @default Infinity */
   readonly concurrency?: number;
@@ -18,6 +19,7 @@ export interface LocalExecutorOptions {
   readonly toolLimits?: Readonly<Record<string, ToolLimits>>;
 }
 
+/** The default executor: runs attempts in this process, within the run's and each tool's limits. @beta */
 export class LocalExecutor implements AttemptExecutor {
   /** `null` when the run is unlimited: a queue that never holds anything back is pure overhead. */
   readonly #run: PQueue | null;

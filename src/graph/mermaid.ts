@@ -16,6 +16,7 @@ export interface MermaidOptions {
   }[];
 }
 
+/** The workflow as a Mermaid flowchart; with `statuses`, tasks coloured by status. @public */
 export function toMermaid(workflow: Workflow, opts: MermaidOptions = {}): string {
   const lines = ['flowchart TD', ...body(workflow, 'n_', opts.statuses)];
   for (const [k, child] of (opts.children ?? []).entries()) {

@@ -16,7 +16,7 @@ import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCal
 import { schemaToJsonSchema } from '../tools/json-schema.js';
 import type { SchemaLike, Tool } from '../tools/types.js';
 
-/** A LangChain `StructuredTool` / `tool()` as a braid tool; its zod schema is kept as the input schema. */
+/** A LangChain `StructuredTool` / `tool()` as a braid tool; its zod schema is kept as the input schema. @public */
 export function fromLangChainTool(t: StructuredToolInterface): Tool {
   const schema = t.schema as unknown;
   const isZod = typeof schema === 'object' && schema !== null && typeof (schema as SchemaLike).safeParse === 'function';
@@ -28,7 +28,7 @@ export function fromLangChainTool(t: StructuredToolInterface): Tool {
   };
 }
 
-/** A braid tool as a LangChain tool (for agents built with LangChain). */
+/** A braid tool as a LangChain tool (for agents built with LangChain). @public */
 export function toLangChainTool(t: Tool): StructuredToolInterface {
   const signal = new AbortController().signal;
   return lcTool(
@@ -53,7 +53,7 @@ export function toLangChainTool(t: Tool): StructuredToolInterface {
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A whole workflow as one LangChain tool; its `inputs` JSON Schema is the tool's schema. */
+/** A whole workflow as one LangChain tool; its `inputs` JSON Schema is the tool's schema. @public */
 export async function workflowAsLangChainTool(
   source: string | unknown,
   options: RunOptions & { name?: string; description?: string } = {},
@@ -93,7 +93,7 @@ function toLangChainMessage(m: ChatMessage): BaseMessage {
   });
 }
 
-/** Any LangChain chat model as a braid provider. Structured output is requested as JSON and validated. */
+/** Any LangChain chat model as a braid provider. Structured output is requested as JSON and validated. @public */
 export function langChainProvider(model: BaseChatModel, options: { modelName?: string } = {}): LlmProvider {
   return {
     specificationVersion: 'v1',

@@ -39,6 +39,7 @@ const answerSchema = z.object({
   confidence: z.number().nullable().optional(),
 });
 
+/** A classifier that asks the model for a task's label (the `classify` purpose). @public */
 export function createClassifier(provider: LlmProvider): Classifier {
   return {
     async classify(request: ClassifyRequest): Promise<ClassifyResult> {

@@ -20,6 +20,7 @@ const shared = new Map<string, LlmProvider>();
 /**
  * OpenAI-compatible when OPENAI_API_KEY (or BRAID_PROVIDER=openai) is set, else the offline provider. Providers
  * are shared per configuration, so concurrent runs in one process share the limit on requests in flight.
+ * @public
  */
 export function createProvider(options: OpenAIProviderOptions & { provider?: 'openai' | 'offline' } = {}): LlmProvider {
   if (!envLoaded) {
@@ -50,7 +51,7 @@ export function createProvider(options: OpenAIProviderOptions & { provider?: 'op
 
 export type CallReporter = (info: LlmCallInfo) => void;
 
-/** A provider that reports each call (latency, tokens, errors) to `report`. */
+/** A provider that reports each call (latency, tokens, errors) to `report`. @beta */
 export function track(provider: LlmProvider, report: CallReporter): LlmProvider {
   return {
     specificationVersion: 'v1',
@@ -117,7 +118,7 @@ function requestFacts(
   };
 }
 
-/** Render `prompts/<name>.md` with `vars` and call the provider; with `schema`, returns the parsed object. */
+/** Render `prompts/<name>.md` with `vars` and call the provider; with `schema`, returns the parsed object. @beta */
 export async function generateFromPrompt<T = unknown>(
   llm: LlmProvider,
   name: string,

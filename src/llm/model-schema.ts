@@ -23,6 +23,7 @@
 import { deepFreeze, schemaToJsonSchema, type JsonSchema } from '../core/schema.js';
 import type { SchemaLike } from '../core/schema.js';
 
+/** A schema as the model is sent it, and how to read the answer back. @beta */
 export interface ModelSchema {
   /** What is sent (frozen). */
   readonly schema: JsonSchema;
@@ -54,7 +55,7 @@ const NUMBER_KEYWORDS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMax
 const EMPTY_OBJECT: JsonSchema = deepFreeze({ type: 'object', properties: {} });
 const cache = new WeakMap<object, ModelSchema>();
 
-/** The model-facing schema of a zod schema (v4 or v3) or a JSON Schema object; cached per schema object. */
+/** The model-facing schema of a zod schema (v4 or v3) or a JSON Schema object; cached per schema object. @beta */
 export function modelSchema(source: SchemaLike | JsonSchema | undefined): ModelSchema {
   const key = source ?? EMPTY_OBJECT;
   let built = cache.get(key);

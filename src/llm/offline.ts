@@ -282,6 +282,7 @@ export function extractArguments(parameters: JsonSchema, message: string): Recor
 
 const tokens = (text: string) => Math.max(1, Math.ceil(text.length / 4));
 
+/** The model without a network: deterministic answers from the request, for trying workflows and tests. @public */
 export class OfflineProvider implements LlmProvider {
   readonly specificationVersion = 'v1' as const;
   readonly provider = 'offline';

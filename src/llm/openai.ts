@@ -24,6 +24,7 @@ import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCal
 import { describeThrown } from '../core/thrown.js';
 import { optional } from '../core/optional.js';
 
+/** Options of `OpenAIProvider` and `createProvider`. @public */
 export interface OpenAIProviderOptions {
   /** @default process.env.OPENAI_API_KEY */
   readonly apiKey?: string;
@@ -95,6 +96,7 @@ const loadOpenAI = () => (openaiModule ??= optional('openai', () => import('open
 
 const RETRY = { baseDelayMs: 500, maxDelayMs: 8000 };
 
+/** An OpenAI-compatible chat completions provider (the SDK loads on the first request). @public */
 export class OpenAIProvider implements LlmProvider {
   readonly specificationVersion = 'v1' as const;
   readonly provider = 'openai';

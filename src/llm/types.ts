@@ -2,6 +2,7 @@
 import type { Usage } from '../core/events.js';
 import type { JsonSchema, SchemaLike } from '../core/schema.js';
 
+/** One message of a conversation with the model. @public */
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant' | 'tool';
   readonly content: string | null;
@@ -10,12 +11,14 @@ export interface ChatMessage {
   readonly toolCallId?: string;
 }
 
+/** A function call the model asked for. @public */
 export interface ToolCall {
   readonly id: string;
   readonly name: string;
   readonly arguments: unknown;
 }
 
+/** A function the model may call. @public */
 export interface FunctionSpec {
   readonly name: string;
   readonly description: string;
@@ -28,6 +31,7 @@ export interface TokenUsage {
   readonly totalTokens: number;
 }
 
+/** One request to the model. @public */
 export interface GenerateRequest {
   readonly messages: readonly ChatMessage[];
   /** Functions the model may call. */
@@ -48,6 +52,7 @@ export interface GenerateRequest {
   readonly prompt?: { readonly name: string; readonly hash: string };
 }
 
+/** The model's answer to a `GenerateRequest`. @public */
 export interface GenerateResult {
   readonly text: string;
   /** The parsed, validated object when `schema` was given. */
@@ -58,6 +63,7 @@ export interface GenerateResult {
   readonly model: string;
 }
 
+/** A model braid can call: OpenAI-compatible, offline, LangChain, scripted, or your own. @public */
 export interface LlmProvider {
   readonly specificationVersion: 'v1';
   /** "openai", "offline", "langchain", ... shown in every event. */
@@ -84,6 +90,7 @@ export interface LlmCallInfo {
   readonly requestHash?: string;
 }
 
+/** What a `Classifier` is asked: a task's output and the labels to choose from. @public */
 export interface ClassifyRequest {
   readonly output: unknown;
   /** The candidate labels; the answer must be one of them. */
@@ -99,6 +106,7 @@ export interface ClassifyRequest {
   readonly report?: (info: LlmCallInfo) => void;
 }
 
+/** A `Classifier`'s answer: one of the labels, and why. @public */
 export interface ClassifyResult {
   readonly label: string;
   readonly reason?: string;
@@ -106,7 +114,7 @@ export interface ClassifyResult {
   readonly usage?: Usage;
 }
 
-/** What the engine needs from an LLM classifier; the LLM layer implements it. */
+/** What the engine needs from an LLM classifier; the LLM layer implements it. @public */
 export interface Classifier {
   classify(request: ClassifyRequest): Promise<ClassifyResult>;
 }

@@ -7,6 +7,7 @@ import pretty from 'pino-pretty';
 import { buffered, type BufferedListener } from '../events/buffered.js';
 import type { RunEvent } from '../core/events.js';
 
+/** Options of `createLogger`. @public */
 export interface LogOptions {
   /** @default process.env.BRAID_LOG_LEVEL ?? 'info' */
   readonly level?: string;
@@ -18,6 +19,7 @@ export interface LogOptions {
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
+/** A pino logger: JSON lines, pretty on a TTY; the level from `BRAID_LOG_LEVEL` unless given. @public */
 export function createLogger(options: LogOptions = {}): Logger {
   const level = (options.level ?? process.env.BRAID_LOG_LEVEL ?? 'info').toLowerCase();
   if (!LEVELS.has(level)) throw new Error(`BRAID_LOG_LEVEL must be one of ${[...LEVELS].join(', ')}; got "${level}"`);
@@ -132,7 +134,7 @@ function lineOf(e: RunEvent): Line {
   }
 }
 
-/** An event subscriber that logs every event (buffered: logging never delays the scheduler). */
+/** An event subscriber that logs every event (buffered: logging never delays the scheduler). @public */
 export function eventLogger(logger: Logger): BufferedListener {
   const children = new Map<string, Logger>();
   const forRun = (runId: string) => {

@@ -10,6 +10,7 @@ import type { RunEvent } from '../core/events.js';
 
 const time = (ts: string) => new Date(ts);
 
+/** An `onEvent` listener that turns runs and tasks into OpenTelemetry spans of `tracer`. @public */
 export function otelListener(tracer: Tracer): BufferedListener {
   const runs = new Map<string, Span>();
   const tasks = new Map<string, Span>();

@@ -16,6 +16,7 @@ import { schemaToJsonSchema, toJSONSchema, type JsonSchema } from '../tools/json
 import type { ToolRegistry } from '../tools/registry.js';
 import { offlinePlan } from './offline-plan.js';
 
+/** Options of `planWorkflow`. @beta */
 export interface PlanOptions {
   readonly llm: LlmProvider;
   /** The tools a plan may use (`plan` itself is left out). */
@@ -25,6 +26,7 @@ export interface PlanOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What `planWorkflow` made: the workflow, and what it took. @beta */
 export interface PlanResult {
   readonly workflow: Workflow;
   /** Model answers it took (0 offline). */
@@ -33,6 +35,7 @@ export interface PlanResult {
   readonly offline: boolean;
 }
 
+/** The planner could not make a valid workflow of the goal (`E_PLAN`). @beta */
 export class PlanError extends BraidError {
   constructor(
     message: string,
@@ -83,6 +86,7 @@ type Answer = {
   tasks: { id: string; tool: string; input_json: string; dependencies: string[] }[];
 };
 
+/** Ask the model for a workflow that reaches `goal` with the given tools, validated before it is returned. @beta */
 export async function planWorkflow(goal: string, options: PlanOptions): Promise<PlanResult> {
   const { llm, signal } = options;
   const registry = options.registry.without('plan'); // a plan never plans again

@@ -22,6 +22,7 @@ import { mountDashboard } from './dashboard.js';
 import { mountMcp, type McpSessionLimits } from './mcp-http.js';
 import { registerRunViews } from './run-views.js';
 
+/** Options of `createApp`. @beta */
 export interface AppOptions {
   readonly catalog: WorkflowCatalog;
   readonly runs: RunManager;
@@ -114,6 +115,7 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** braid's HTTP API (Hono): runs, their events, cancel, approve, chat, the workflows. @beta */
 export function createApp(options: AppOptions): Hono {
   const { catalog, runs, store, token } = options;
   const sessions = new Map<string, WorkflowAgent>();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { BraidError } from '../errors.js';
 import { createApp, type AppOptions } from './app.js';
 
+/** Options of `startServer`. @beta */
 export interface ServeOptions extends AppOptions {
   /** @default 8787 (0 picks a free port) */
   readonly port?: number;
@@ -11,6 +12,7 @@ export interface ServeOptions extends AppOptions {
   readonly host?: string;
 }
 
+/** A started server: its URL, and `close`. @beta */
 export interface RunningServer {
   readonly url: string;
   close(): Promise<void>;
@@ -18,6 +20,7 @@ export interface RunningServer {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/** Serve `createApp` on a port (loopback unless a token is set). @beta */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host) && !options.token) {

@@ -16,6 +16,7 @@ import { toRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { describeThrown } from '../core/thrown.js';
 
+/** One workflow of a `WorkflowCatalog`. @public */
 export interface CatalogEntry {
   readonly name: string;
   readonly description: string;
@@ -31,6 +32,7 @@ export interface CatalogEntry {
 
 const WORKFLOW_EXTS = new Set(['.yaml', '.yml', '.json', '.ts', '.mjs']);
 
+/** The workflows a chat agent or the HTTP server can start, each validated against the tools it can use. @public */
 export class WorkflowCatalog {
   readonly #entries = new Map<string, CatalogEntry>();
 

@@ -20,6 +20,7 @@ export class NotFoundError extends BraidError {
   }
 }
 
+/** A run the `RunManager` started: its events so far, its result once done. @beta */
 export class RunHandle {
   readonly events: RunEvent[] = [];
   result?: RunResult;
@@ -83,6 +84,7 @@ export class RunHandle {
   }
 }
 
+/** Options of `RunManager`. @beta */
 export interface RunManagerOptions {
   readonly catalog: WorkflowCatalog;
   readonly store?: RunStore;
@@ -94,6 +96,7 @@ export interface RunManagerOptions {
   readonly keepFinished?: number;
 }
 
+/** Starts runs on demand (the chat agent, the HTTP server) and keeps each one's events and result. @beta */
 export class RunManager {
   readonly #runs = new Map<string, RunHandle>();
 

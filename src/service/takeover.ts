@@ -11,11 +11,12 @@ import { BraidError } from '../errors.js';
 import type { RunResult } from '../core/result.js';
 import type { RunStore } from '../store/types.js';
 
-/** A store that knows which runs are open and whether a live writer holds each (RedisRunStore). */
+/** A store that knows which runs are open and whether a live writer holds each (RedisRunStore). @beta */
 export interface LeasedRunStore extends RunStore {
   openRuns(): Promise<{ readonly runId: string; readonly held: boolean }[]>;
 }
 
+/** Options of `takeOverRuns`. @beta */
 export interface TakeoverOptions extends Omit<ResumeOptions, 'store' | 'approve'> {
   readonly store: LeasedRunStore;
   /** How often to look for orphaned runs. @default 2000 */
@@ -27,6 +28,7 @@ export interface TakeoverOptions extends Omit<ResumeOptions, 'store' | 'approve'
   readonly onError?: (runId: string, err: Error) => void;
 }
 
+/** The loop `takeOverRuns` started. @beta */
 export interface Takeover {
   /** Runs this process continues now. */
   readonly running: ReadonlyMap<string, Promise<RunResult | undefined>>;
@@ -36,6 +38,7 @@ export interface Takeover {
   stop(): void;
 }
 
+/** Continue runs whose coordinator's lease expired, checking every `intervalMs`. @beta */
 export function takeOverRuns(options: TakeoverOptions): Takeover {
   const { store, intervalMs = 2000, onTakeover, onFinished, onError, ...resume } = options;
   const running = new Map<string, Promise<RunResult | undefined>>();

@@ -14,6 +14,7 @@ import { didYouMean } from './suggest.js';
 import { findRefs } from './template.js';
 import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from './workflow.js';
 
+/** Warnings about a valid workflow: parts that can never run as written. @public */
 export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Issue[] {
   const warnings: Issue[] = [];
   const errors: Issue[] = [];

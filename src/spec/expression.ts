@@ -25,6 +25,7 @@ import { BraidError } from '../errors.js';
 import { BUDGET, boundedDistinct, boundedSort, type Budget, budgetError } from './bounded-builtins.js';
 import { execRegex, type RegexMatch } from '../core/regex-worker.js';
 
+/** Limits of one condition or expression evaluation. @public */
 export const EXPRESSION_LIMITS = {
   timeoutMs: 1000,
   maxDepth: 500,

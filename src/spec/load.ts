@@ -7,6 +7,7 @@ import { parseFile } from './parse.js';
 import { isValidated, validateWorkflow, type ValidateOptions } from './validate.js';
 import type { Workflow } from './workflow.js';
 
+/** What `loadWorkflow` returns. @public */
 export interface LoadedWorkflow {
   readonly workflow: Workflow;
   /** The file it came from, if any. */
@@ -59,7 +60,7 @@ export async function readWorkflowFile(
   return parsed.ok ? { ok: true, value: parsed.value, tools: [] } : parsed;
 }
 
-/** Load and validate; throws `WorkflowValidationError` listing every issue. */
+/** Load and validate; throws `WorkflowValidationError` listing every issue. @public */
 export async function loadWorkflow(source: string | unknown, options: ValidateOptions = {}): Promise<LoadedWorkflow> {
   if (typeof source !== 'string') {
     // Already validated (by loadWorkflow or validateWorkflow) against tools that are all still here.

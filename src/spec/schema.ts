@@ -15,6 +15,7 @@ export const TRIGGER_RULES = [
   'one_failed',
   'none_failed',
 ] as const;
+/** When a task with upstreams runs (`trigger_rule`), as in Airflow. @public */
 export type TriggerRule = (typeof TRIGGER_RULES)[number];
 /** The rule of a task that names none (and whose workflow's `defaults` name none). */
 export const DEFAULT_TRIGGER_RULE: TriggerRule = 'none_failed_min_one_success';
@@ -156,10 +157,11 @@ export const workflowObjectSchema = z.strictObject({
 
 export type ConditionObject = z.infer<typeof conditionObjectSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
+/** One task of a workflow, as written. @public */
 export type TaskSpec = z.infer<typeof taskSchema>;
 export type WorkflowDefaults = z.infer<typeof defaultsSchema>;
 
-/** A workflow as written by a user: the object shape, tasks not yet checked. */
+/** A workflow as written by a user: the object shape, tasks not yet checked. @public */
 export interface WorkflowSpec {
   name?: string;
   description?: string;

@@ -29,6 +29,7 @@ export interface ValidateOptions {
   readonly defaultName?: string;
 }
 
+/** What `validateWorkflow` returns: the workflow, or the issues. @public */
 export type ValidationResult = { success: true; workflow: Workflow } | { success: false; issues: Issue[] };
 
 const taskShape = taskSchema.extend({ condition: z.unknown().optional() });
@@ -179,6 +180,7 @@ function readersOf(ancestor: string, downstream: ReadonlyMap<string, readonly st
   return seen;
 }
 
+/** Check a workflow against the contract; a valid one comes back ready to run. @public */
 export function validateWorkflow(value: unknown, options: ValidateOptions = {}): ValidationResult {
   const issues: Issue[] = [];
   const shape = checkShape(value, issues);

@@ -1,7 +1,7 @@
 /** The validated workflow and the edge helpers every other module reads it through. */
 import type { ConditionObject, TaskSpec, WorkflowSpec } from './schema.js';
 
-/** A workflow that passed validation: object shape, named, tasks checked. */
+/** A workflow that passed validation: object shape, named, tasks checked. @public */
 export interface Workflow extends WorkflowSpec {
   readonly name: string;
 }

@@ -10,6 +10,7 @@ import { BraidError } from '../errors.js';
 import type { RecordedRun } from './fold.js';
 import type { RunHeader } from './types.js';
 
+/** Why a recorded task ran, was skipped or failed, in words. @beta */
 export async function explainTask(
   header: Pick<RunHeader, 'workflow' | 'input'>,
   run: RecordedRun,

@@ -7,7 +7,7 @@ import { clearOutcome, type LabelSource, type RunResult, type TaskResult } from 
 import { addUsage } from '../core/usage.js';
 import type { RunRecord } from './types.js';
 
-/** A run as its record tells it; `running`/`interrupted` when the log has no `run.finished` yet. */
+/** A run as its record tells it; `running`/`interrupted` when the log has no `run.finished` yet. @beta */
 export interface RecordedRun extends Omit<RunResult, 'status' | 'endedAt'> {
   status: RunResult['status'] | 'running' | 'interrupted';
   endedAt?: string;
@@ -84,6 +84,7 @@ class PendingLabels {
  * `alive(pid)` tells a run still being written from one whose process died. Task ids come from the record,
  * which may be forged: the task table has no prototype, so an id like `__proto__` is just a key, and an event
  * that cannot be folded is reported in `problems` instead of thrown.
+ * @beta
  */
 export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () => false): RecordedRun {
   const { live } = record;
@@ -92,7 +93,7 @@ export function foldRun(record: RunRecord, alive: (pid: number) => boolean = () 
   return folder.result();
 }
 
-/** The fold one event at a time (a large record is folded while it is read, without holding its events). */
+/** The fold one event at a time (a large record is folded while it is read, without holding its events). @beta */
 export class RunFolder {
   readonly #tasks: Record<string, TaskResult> = Object.create(null);
   readonly #problems: string[] = [];

@@ -56,6 +56,7 @@ export function storeError(path: string, err: unknown, doing = 'write', what = '
   return new BraidError('E_STORE', `cannot ${doing} ${what} ${path} (${why})`, { retryable: false, cause: err });
 }
 
+/** The default run store: one JSONL file per run in a folder (`$BRAID_HOME/runs`). @public */
 export class JsonlRunStore implements RunStore {
   readonly #open = new Set<JsonlRunLog>();
 
@@ -364,6 +365,7 @@ const NO_HEADER = 'no header line: the workflow definition is missing, the run c
 
 /**
  * Parse a run log; unreadable lines are reported in `problems`, never thrown. Only the first line can be the header.
+ * @beta
  */
 export function parseRunLog(text: string): RunRecord {
   const lines = text.split('\n');

@@ -14,6 +14,7 @@ interface Entry {
   locked: boolean;
 }
 
+/** A run store in memory, for tests. @public */
 export class MemoryRunStore implements RunStore {
   readonly #runs = new Map<string, Entry>();
 

@@ -22,6 +22,7 @@ import type { RunEvent } from '../core/events.js';
 import { RunLockedError, type LockOwner } from './run-lock.js';
 import type { RunHeader, RunLockHandle, RunLog, RunRecord, RunStore } from './types.js';
 
+/** Options of `RedisRunStore`. @beta */
 export interface RedisRunStoreOptions {
   /** Key prefix. @default 'braid' */
   readonly prefix?: string;
@@ -40,6 +41,7 @@ return (#ARGV - 3) / 2`;
 const RENEW =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
+/** A run store in Redis, for runs continued by other processes. @beta */
 export class RedisRunStore implements RunStore {
   readonly redis: Redis;
   readonly #prefix: string;

@@ -22,6 +22,7 @@ import { closeSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, wr
 import { hostname } from 'node:os';
 import { BraidError } from '../errors.js';
 
+/** The process holding a run's lock. @public */
 export interface LockOwner {
   readonly pid: number;
   readonly host: string;
@@ -29,7 +30,7 @@ export interface LockOwner {
   readonly token: string;
 }
 
-/** A run's record is being written by another process (or another part of this one). */
+/** A run's record is being written by another process (or another part of this one). @public */
 export class RunLockedError extends BraidError {
   constructor(
     readonly runId: string,

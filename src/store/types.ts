@@ -14,10 +14,10 @@ import type { RecordedRun } from './fold.js';
  */
 export const RECORD_VERSION = 2;
 
-/** The first record of a run log: what is needed to continue the run in another process. */
+/** The first record of a run log: what is needed to continue the run in another process. @beta */
 export interface RunHeader {
   readonly type: 'run.record';
-  /** {@link RECORD_VERSION} when written; older records carry an older one. */
+  /** `RECORD_VERSION` when written; older records carry an older one. */
   readonly version: number;
   readonly runId: string;
   readonly createdAt: string;
@@ -30,7 +30,7 @@ export interface RunHeader {
   readonly pid?: number;
 }
 
-/** An open run log. `append` never blocks the scheduler; writes are group-committed in the background. */
+/** An open run log. `append` never blocks the scheduler; writes are group-committed in the background. @beta */
 export interface RunLog {
   append(event: RunEvent): void;
   /**
@@ -49,12 +49,13 @@ export interface RunLog {
   close(): Promise<void>;
 }
 
-/** The exclusive right to append to one run's record (one writer per run). */
+/** The exclusive right to append to one run's record (one writer per run). @beta */
 export interface RunLockHandle {
   readonly runId: string;
   release(): void;
 }
 
+/** A run's record: its header and events. @beta */
 export interface RunRecord {
   readonly header?: RunHeader;
   readonly events: RunEvent[];
@@ -72,6 +73,7 @@ export interface RunRecord {
   readonly untrusted?: string;
 }
 
+/** Where run records are kept: `JsonlRunStore`, `RedisRunStore`, `MemoryRunStore`, or your own. @beta */
 export interface RunStore {
   /** Start the log of a new run (its lock taken, its header written before this resolves). */
   create(header: RunHeader): Promise<RunLog>;
@@ -111,7 +113,7 @@ export interface RunStore {
   ): Promise<{ header?: RunHeader; events: RunEvent[]; problems: string[]; next: number; lines: number; size: number }>;
 }
 
-/** A run rebuilt from its record. */
+/** A run rebuilt from its record. @beta */
 export interface FoldedRecord {
   readonly header?: RunHeader;
   readonly run: RecordedRun;

@@ -5,6 +5,7 @@ import { runWorkflow, type RunOptions } from '../engine/run.js';
 import type { RunResult } from '../core/result.js';
 import type { RunEvent } from '../core/events.js';
 
+/** What `runForTest` returns. @public */
 export interface TestRun {
   readonly result: RunResult;
   readonly events: RunEvent[];
@@ -14,7 +15,7 @@ export interface TestRun {
   readonly started: string[];
 }
 
-/** `runWorkflow` for tests: collects the events; `store: false` unless you pass one. */
+/** `runWorkflow` for tests: collects the events; `store: false` unless you pass one. @public */
 export async function runForTest(source: unknown, options: RunOptions = {}): Promise<TestRun> {
   const events: RunEvent[] = [];
   const listeners =

@@ -6,7 +6,7 @@
 import { BraidError } from '../errors.js';
 import type { GenerateRequest, GenerateResult, LlmProvider, ToolCall } from '../llm/types.js';
 
-/** One scripted answer: text, a structured object, tool calls, or a function of the request. */
+/** One scripted answer: text, a structured object, tool calls, or a function of the request. @public */
 export type ScriptedAnswer =
   | string
   | { readonly text?: string; readonly object?: unknown; readonly toolCalls?: readonly Omit<ToolCall, 'id'>[] }
@@ -14,19 +14,21 @@ export type ScriptedAnswer =
       request: GenerateRequest,
     ) => string | { text?: string; object?: unknown; toolCalls?: readonly Omit<ToolCall, 'id'>[] });
 
-/** Answers queued by purpose; `'*'` answers any purpose whose own queue is empty. */
+/** Answers queued by purpose; `'*'` answers any purpose whose own queue is empty. @public */
 export type Script = Readonly<Record<string, readonly ScriptedAnswer[]>>;
 
+/** Options of `ScriptedModel`. @public */
 export interface ScriptedModelOptions {
   /** @default 'scripted' */
   readonly model?: string;
 }
 
-/** A label answer for the classifier: `classify: [label('good', 'specific and feasible')]`. */
+/** A label answer for the classifier: `classify: [label('good', 'specific and feasible')]`. @public */
 export const label = (value: string, reason = `scripted: ${value}`) => ({
   object: { label: value, reason, confidence: 1 },
 });
 
+/** A model that answers from a script, queued per purpose, and records every request. @public */
 export class ScriptedModel implements LlmProvider {
   readonly specificationVersion = 'v1' as const;
   readonly provider = 'scripted';

@@ -6,13 +6,14 @@
 import { jsonSchemaInput } from './json-schema-input.js';
 import type { SchemaLike, Tool } from './types.js';
 
-/** The shape of an AI SDK tool braid needs: a zod schema or a `jsonSchema()` schema, and `execute`. */
+/** The shape of an AI SDK tool braid needs: a zod schema or a `jsonSchema()` schema, and `execute`. @beta */
 export interface AiSdkToolLike {
   readonly description?: string;
   readonly inputSchema: unknown;
   execute?(input: never, options: { toolCallId: string; messages: unknown[]; abortSignal?: AbortSignal }): unknown;
 }
 
+/** Whether `value` looks like an AI SDK tool (`tool({...})` from `ai`). @beta */
 export function isAiSdkTool(value: unknown): value is AiSdkToolLike {
   if (value === null || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
@@ -27,6 +28,7 @@ export function isAiSdkTool(value: unknown): value is AiSdkToolLike {
 /**
  * A braid tool named `name` that validates like the AI SDK tool and calls its `execute` with the attempt's abort
  * signal.
+ * @beta
  */
 export function fromAiSdkTool(name: string, tool: AiSdkToolLike): Tool {
   if (!tool.execute)
@@ -53,7 +55,7 @@ export function fromAiSdkTool(name: string, tool: AiSdkToolLike): Tool {
   };
 }
 
-/** Every AI SDK tool of a `tools` object, named by its key. */
+/** Every AI SDK tool of a `tools` object, named by its key. @beta */
 export function fromAiSdkTools(tools: Readonly<Record<string, AiSdkToolLike>>): Tool[] {
   return Object.entries(tools).map(([name, t]) => fromAiSdkTool(name, t));
 }

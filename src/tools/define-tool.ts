@@ -21,7 +21,7 @@ export interface ToolDefinition<S extends SchemaLike, O> extends ToolLimits {
 
 type InputOf<S> = S extends z.ZodType ? z.output<S> : S extends SchemaLike<infer T> ? T : unknown;
 
-/** Declare a tool. Returns its argument, typed: registration and JSON Schema read the same object. */
+/** Declare a tool. Returns its argument, typed: registration and JSON Schema read the same object. @public */
 export function defineTool<S extends SchemaLike, O>(definition: ToolDefinition<S, O>): Tool<InputOf<S>, O> {
   return definition as unknown as Tool<InputOf<S>, O>;
 }

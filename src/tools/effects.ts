@@ -5,7 +5,7 @@
  */
 import type { Effects, Tool } from './types.js';
 
-/** The tool's effects for this input: its declaration (a value, or a function of the input), else `external`. */
+/** The tool's effects for this input: its declaration (a value, or a function of the input), else `external`. @beta */
 export function effectsOf(tool: Pick<Tool, 'effects'>, input?: unknown): Effects {
   const declared = tool.effects;
   if (typeof declared === 'function') {

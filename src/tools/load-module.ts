@@ -60,6 +60,7 @@ export function toolsOf(mod: Record<string, unknown>): Tool[] {
   return [...new Map(out.map((t) => [t.name, t])).values()];
 }
 
+/** The tools a module exports (a `--tools` module), by name. @public */
 export async function loadToolsModule(file: string): Promise<Tool[]> {
   const tools = toolsOf(await importModule(file));
   if (tools.length === 0) {

@@ -2,6 +2,7 @@
 import { NoSuchToolError } from '../errors.js';
 import { isTool, type Tool } from './types.js';
 
+/** The tools of a run, by name. @public */
 export class ToolRegistry {
   readonly #tools = new Map<string, Tool>();
 

@@ -4,7 +4,7 @@ import type { SchemaLike } from '../core/schema.js';
 
 export type { SchemaLike } from '../core/schema.js';
 
-/** The tool contract: a plain object with a name, zod schemas and `run(input, ctx)`. */
+/** The tool contract: a plain object with a name, zod schemas and `run(input, ctx)`. @public */
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -20,6 +20,7 @@ export interface ToolProgress {
   readonly data?: unknown;
 }
 
+/** What a tool's `run` gets besides its input. @public */
 export interface ToolContext {
   /** Aborted on timeout (`timeout_ms`) or run cancellation. */
   readonly signal: AbortSignal;
@@ -41,11 +42,11 @@ export interface ToolContext {
   readonly services: Readonly<Record<string, unknown>>;
   /** The run's model (OpenAI-compatible or offline); its calls count toward this task's usage. */
   readonly llm?: LlmProvider;
-  /** Start child runs (the `plan` tool runs the workflow it generates this way). */
+  /** Start child runs (the `plan` tool runs the workflow it generates this way). @beta */
   readonly children?: ChildRuns;
 }
 
-/** Child runs of a task: same tools and model, the task's abort signal, their own record and run id. */
+/** Child runs of a task: same tools and model, the task's abort signal, their own record and run id. @beta */
 export interface ChildRuns {
   /** The tools a child workflow may use (the run's registry). */
   readonly tools: readonly Tool[];
@@ -91,6 +92,7 @@ export interface UpstreamMapping {
   take(upstreams: readonly UpstreamOutput[]): Readonly<Record<string, Sourced>>;
 }
 
+/** A tool: a name, input and output schemas, and `run`. @public */
 export interface Tool<I = any, O = any> extends ToolLimits {
   readonly name: string;
   readonly description?: string;
@@ -109,13 +111,14 @@ export interface Tool<I = any, O = any> extends ToolLimits {
   /**
    * What calling it does to the world (workflow-spec.md §7a; tools/effects.ts), or a function of its input.
    * @default treated as `external`
+   * @beta
    */
   readonly effects?: Effects | ((input: I) => Effects);
   /** Its version, for the record and cache keys; without one, a hash of its `run` source (tools/version.ts). */
   readonly version?: string;
 }
 
-/** What calling a tool does to the world: `none`, `idempotent` (twice is once), `external`. */
+/** What calling a tool does to the world: `none`, `idempotent` (twice is once), `external`. @beta */
 export type Effects = 'none' | 'idempotent' | 'external';
 
 export function isTool(value: unknown): value is Tool {
