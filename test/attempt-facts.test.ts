@@ -121,7 +121,11 @@ describe('the facts of an attempt, in process', () => {
     const { events } = await store.read(r.runId);
     const labeled = events.find((e) => e.type === 'task.labeled');
     expect(labeled).toMatchObject({ taskId: 'idea', source: 'classifier' });
-    expect([...((labeled as { candidates?: readonly string[] }).candidates ?? [])].sort()).toEqual(['bad', 'good', 'meh']);
+    expect([...((labeled as { candidates?: readonly string[] }).candidates ?? [])].sort()).toEqual([
+      'bad',
+      'good',
+      'meh',
+    ]);
     const [tool, classify] = calls(events);
     expect(tool).toMatchObject({ taskId: 'idea', attempt: 1, visit: 1 });
     expect(classify).toMatchObject({ taskId: 'idea', purpose: 'classify' });
