@@ -20,6 +20,7 @@ export default defineConfig({
       'test/job-admission.test.ts',
       'test/protocol.test.ts',
       'test/attempt-facts.test.ts',
+      'test/redis-store.test.ts',
       'test/store.test.ts',
       'test/bullmq-executor.test.ts',
       'test/executor-contract.test.ts',

@@ -347,6 +347,8 @@ export class RedisRunStore implements RunStore {
         try {
           line = JSON.stringify(event);
         } catch (err) {
+          // The events before it are whole: they are written; nothing after it is.
+          if (buffer.length) write();
           return fail(
             new BraidError(
               'E_STORE',
@@ -375,6 +377,7 @@ export class RedisRunStore implements RunStore {
           try {
             // After a lost lease nothing more can be written: do not wait on appends queued for a Redis that is gone.
             if (!failure) await log.flush();
+            else if (failure.code !== 'E_LOCKED') await pending;
           } finally {
             lock.release();
             if (!failure) await lock.released;
