@@ -15,7 +15,8 @@ import { extractArguments } from '../src/llm/offline.js';
 import { loadPrompt, renderPrompt } from '../src/llm/prompts.js';
 import type { ChatMessage, FunctionSpec, LlmProvider, ToolCall } from '../src/llm/types.js';
 import type { CatalogEntry, WorkflowCatalog } from '../src/service/catalog.js';
-import type { RunManager } from '../src/service/run-manager.js';
+import type { RunHandle, RunManager } from '../src/service/run-manager.js';
+import { RunSummaries } from '../src/service/run-summaries.js';
 import type { JsonSchema } from '../src/tools/json-schema.js';
 
 /** What one turn streams: the agent's text, and the life of any run it starts. @beta */
@@ -51,10 +52,12 @@ export class WorkflowAgent {
   readonly messages: ChatMessage[];
   readonly #o: WorkflowAgentOptions;
   readonly #functions: FunctionSpec[];
+  readonly #summaries: RunSummaries;
   #pending?: Pending;
 
   constructor(options: WorkflowAgentOptions) {
     this.#o = options;
+    this.#summaries = new RunSummaries(options.runs, options.runs.options.store);
     const entries = options.catalog.list();
     this.#functions = entries.map((e) => ({
       name: functionName(e.name),
@@ -94,6 +97,13 @@ export class WorkflowAgent {
           ? { [pending.missing[0]]: text.trim() }
           : extractArguments(pending.entry.inputs, text);
       return yield* this.#decide(pending.entry, { ...pending.input, ...filled }, pending.call, signal);
+    }
+
+    // Deciding on or asking about runs that wait is never a request to start one (whatever words a workflow shares).
+    const intent = approvalIntent(text);
+    if (intent) {
+      if (pending?.kind === 'confirm') this.#pending = pending;
+      return yield* this.#approvals(intent, signal);
     }
 
     const answer = await this.#o.llm.generate({
@@ -146,9 +156,10 @@ export class WorkflowAgent {
       this.messages.push({ role: 'assistant', content: text });
       return yield { type: 'ask', workflow: entry.name, missing, text };
     }
-    if (entry.confirm) {
+    if (entry.confirm || entry.caution) {
       this.#pending = { kind: 'confirm', entry, input: clean, missing: [], call };
-      const text = `I will run ${entry.name} with ${describeInput(clean)}. ${entry.description} Go ahead? (yes/no)`;
+      const why = !entry.confirm && entry.caution ? ` I ask first because ${entry.caution}.` : '';
+      const text = `I will run ${entry.name} with ${describeInput(clean)}. ${entry.description}${why} Go ahead? (yes/no)`;
       this.#toolAnswer(call, { awaiting: 'confirmation' });
       this.messages.push({ role: 'assistant', content: text });
       return yield { type: 'confirm', workflow: entry.name, input: clean, text };
@@ -172,19 +183,68 @@ export class WorkflowAgent {
       return yield this.#say(`The inputs for ${entry.name} are not valid: ${problems}. Please correct them.`);
     }
     yield { type: 'run.started', runId: handle.runId, workflow: entry.name, input };
+    const result = yield* this.#follow(handle, signal);
+    this.#toolAnswer(call, compact(result));
+    if (this.offline) return yield this.#say(summarize(result));
+    const answer = await this.#o.llm.generate({ messages: this.messages, purpose: 'chat', signal });
+    yield this.#say(answer.text || summarize(result));
+  }
+
+  /** A run's events as it goes (the turn's abort cancels it), then its result. */
+  async *#follow(handle: RunHandle, signal?: AbortSignal): AsyncGenerator<AgentChunk, RunResult> {
     const stop = () => handle.cancel();
     signal?.addEventListener('abort', stop, { once: true });
     try {
       for await (const event of handle.stream()) yield { type: 'event', event };
       const result = await handle.done;
       yield { type: 'run.finished', runId: handle.runId, result };
-      this.#toolAnswer(call, compact(result));
-      if (this.offline) return yield this.#say(summarize(result));
-      const answer = await this.#o.llm.generate({ messages: this.messages, purpose: 'chat', signal });
-      yield this.#say(answer.text || summarize(result));
+      return result;
     } finally {
       signal?.removeEventListener('abort', stop);
     }
+  }
+
+  /**
+   * "What is waiting?", "approve publish", "reject the send of 20261207T...": the runs waiting for a human, from the
+   * run store (whoever started them) and this process. A decision needs exactly one waiting task to match; the run
+   * then continues here and its progress streams.
+   */
+  async *#approvals(intent: ApprovalIntent, signal?: AbortSignal): AsyncGenerator<AgentChunk> {
+    const waiting = (await this.#summaries.list({ status: 'waiting', limit: 50 }, 0)).flatMap((run) =>
+      (run.waiting ?? []).map((taskId) => ({ runId: run.runId, workflow: run.workflow, taskId })),
+    );
+    const line = (w: (typeof waiting)[number]) => `  ${w.taskId} of run ${w.runId} (${w.workflow})`;
+    if (intent.kind === 'status') {
+      if (!waiting.length) return yield this.#say('Nothing is waiting for a decision.');
+      const list = waiting.map(line).join('\n');
+      return yield this.#say(`Waiting for a decision:\n${list}\nSay "approve <task>" or "reject <task>".`);
+    }
+    const verb = intent.approved ? 'approve' : 'reject';
+    const words = intent.target.toLowerCase().split(/\s+/).filter(Boolean);
+    const matching = waiting.filter((w) =>
+      words.every((word) => [w.taskId, w.workflow, w.runId].some((name) => name.toLowerCase().includes(word))),
+    );
+    if (!waiting.length) return yield this.#say(`Nothing is waiting for a decision, so there is nothing to ${verb}.`);
+    if (matching.length !== 1) {
+      const which = matching.length ? matching : waiting;
+      const head = matching.length
+        ? `Several waiting tasks match "${intent.target}"; which one?`
+        : `No waiting task matches "${intent.target}". Waiting:`;
+      return yield this.#say(`${head}\n${which.map(line).join('\n')}\nSay "${verb} <task> <run id>".`);
+    }
+    const [{ runId, workflow, taskId }] = matching;
+    let handle: RunHandle;
+    try {
+      handle = await this.#o.runs.resume(runId, workflow, { taskId, approved: intent.approved, by: 'chat' });
+    } catch (err) {
+      return yield this.#say(`Could not ${verb} ${taskId} of run ${runId}: ${(err as Error).message}`);
+    }
+    yield this.#say(
+      `${intent.approved ? 'Approved' : 'Rejected'} ${taskId} of run ${runId} (${workflow}); continuing it.`,
+    );
+    const result = yield* this.#follow(handle, signal);
+    const said = summarize(result);
+    yield this.#say(this.offline ? said : said.replace(/^\[offline\] /, ''));
   }
 
   #toolAnswer(call: ToolCall, content: unknown): void {
@@ -208,6 +268,25 @@ export class WorkflowAgent {
     const still = waiting ? `\n(${waiting} is still waiting for your yes or no.)` : '';
     return `[offline] None of my workflows fits "${text.trim().slice(0, 80)}" well: offline I match your words against workflow names and descriptions (a word of the name, or two of the description). I can run:\n${list}${still}\nSet OPENAI_API_KEY for a real model.`;
   }
+}
+
+type ApprovalIntent = { kind: 'status' } | { kind: 'decide'; approved: boolean; target: string };
+
+const STATUS =
+  /^\s*(?:status|what(?:'s| is| are)? (?:is |are )?(?:waiting|pending)|(?:which|what) (?:runs?|tasks?|approvals?) (?:are |is )?(?:waiting|pending)|(?:show|list)(?: me)?(?: the)? (?:waiting|pending|approvals))\b/i;
+const DECIDE = /^\s*(?:please\s+)?(approve|reject|deny|decline)\b(.*)$/i;
+
+/** A message that asks what waits for a decision, or decides one ("approve publish", "reject the send"). */
+export function approvalIntent(text: string): ApprovalIntent | undefined {
+  if (STATUS.test(text)) return { kind: 'status' };
+  const m = DECIDE.exec(text);
+  if (!m) return undefined;
+  const target = m[2]
+    .replace(/[.!?"'`]+/g, ' ')
+    .replace(/\b(?:the|task|step|run|of|please|it)\b/gi, ' ')
+    .trim()
+    .replace(/\s+/g, ' ');
+  return { kind: 'decide', approved: m[1].toLowerCase() === 'approve', target };
 }
 
 /** OpenAI function names: letters, digits, `_` and `-`, at most 64. */

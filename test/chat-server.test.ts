@@ -69,6 +69,73 @@ describe('workflow agent (offline)', () => {
   });
 });
 
+describe('workflow agent: approvals in chat', () => {
+  /** An agent over the fixtures whose runs are recorded in a store of their own. */
+  async function recordingAgent() {
+    const catalog = await WorkflowCatalog.load(FIXTURES);
+    const llm = new OfflineProvider();
+    const store = tmpStore();
+    const runs = new RunManager({ catalog, llm, store });
+    return { agent: new WorkflowAgent({ catalog, llm, runs }), runs, store };
+  }
+  const text = (chunks: AgentChunk[]) => chunks.filter((c) => c.type === 'text').map((c) => c.text);
+
+  it('"approve publish" approves the waiting run (started elsewhere) and continues it; it starts no run', async () => {
+    const { agent, runs, store } = await recordingAgent();
+    expect(text(await turn(agent, 'what is waiting?'))).toEqual(['Nothing is waiting for a decision.']);
+    // A run started outside the chat (braid run, HTTP) waits at publish.
+    const waiting = await runWorkflow(`${FIXTURES}/gated.yaml`, { store, onEvent: () => {} });
+    expect(waiting.status).toBe('waiting');
+    expect(text(await turn(agent, 'What is waiting?'))).toEqual([
+      `Waiting for a decision:\n  publish of run ${waiting.runId} (gated)\nSay "approve <task>" or "reject <task>".`,
+    ]);
+    const chunks = await turn(agent, 'approve publish');
+    expect(chunks.some((c) => c.type === 'run.started')).toBe(false);
+    expect(text(chunks)[0]).toBe(`Approved publish of run ${waiting.runId} (gated); continuing it.`);
+    const finished = chunks.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
+    expect(finished.result.runId).toBe(waiting.runId);
+    expect(finished.result.tasks.publish).toMatchObject({ status: 'succeeded', output: 'published draft' });
+    expect(runs.list().map((h) => h.runId)).toEqual([waiting.runId]);
+    expect((await store.list()).length).toBe(1);
+    const decision = (await store.read(waiting.runId)).events.find((e) => e.type === 'task.approval');
+    expect(decision).toMatchObject({ taskId: 'publish', approved: true, by: 'chat' });
+    // Decided: nothing waits any more, and a second "approve" starts nothing either.
+    expect(text(await turn(agent, 'approve publish'))).toEqual([
+      'Nothing is waiting for a decision, so there is nothing to approve.',
+    ]);
+  });
+
+  it('two waiting runs: "approve publish" asks which; naming the run decides it; "reject" fails the task', async () => {
+    const { agent, store } = await recordingAgent();
+    const one = await runWorkflow(`${FIXTURES}/gated.yaml`, { store, onEvent: () => {} });
+    const two = await runWorkflow(`${FIXTURES}/gated.yaml`, { store, onEvent: () => {} });
+    const which = text(await turn(agent, 'approve publish'));
+    expect(which[0]).toMatch(/^Several waiting tasks match "publish"; which one\?\n/);
+    expect(which[0]).toContain(`  publish of run ${one.runId} (gated)`);
+    expect(which[0]).toContain(`  publish of run ${two.runId} (gated)`);
+    expect(text(await turn(agent, 'approve the weekly report'))[0]).toMatch(
+      /^No waiting task matches "weekly report"\. Waiting:\n/,
+    );
+    const rejected = await turn(agent, `reject publish of ${two.runId}`);
+    expect(text(rejected)[0]).toBe(`Rejected publish of run ${two.runId} (gated); continuing it.`);
+    const finished = rejected.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
+    expect(finished.result.tasks.publish).toMatchObject({ status: 'failed', error: { code: 'E_REJECTED' } });
+    // The other run still waits.
+    expect(text(await turn(agent, 'status'))[0]).toContain(`publish of run ${one.runId}`);
+  });
+
+  it('a workflow with an approval task or a tool that acts on the world is confirmed first, saying why', async () => {
+    const { agent } = await recordingAgent();
+    const ask = await turn(agent, 'publish the gated note');
+    expect(ask).toEqual([expect.objectContaining({ type: 'confirm', workflow: 'gated' })]);
+    expect((ask[0] as { text: string }).text).toContain('I ask first because its task publish waits for an approval.');
+    const examples = await WorkflowCatalog.load('examples');
+    const parallel = examples.get('parallel');
+    expect(parallel?.caution).toBeUndefined();
+    expect(examples.get('conditional')?.caution).toBe('its task task_3 calls send_email, which acts on the world');
+  });
+});
+
 describe('workflow agent (offline): only what was asked', () => {
   it('a request no workflow fits well gets an answer that says so and lists what it can run, never an unrelated run', async () => {
     const agent = await offlineAgent('examples');

@@ -12,7 +12,8 @@ import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import { builtinTools } from '../../tools/index.js';
 import type { JsonSchema } from '../tools/json-schema.js';
-import { toRegistry } from '../tools/registry.js';
+import { effectsOf } from '../tools/effects.js';
+import { toRegistry, type ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { describeThrown } from '../core/thrown.js';
 
@@ -25,6 +26,11 @@ export interface CatalogEntry {
   readonly inputs: JsonSchema;
   /** Ask before running (e.g. it sends email). */
   readonly confirm: boolean;
+  /**
+   * Why a chat asks before running it even without `confirm: true`: a task waits for an approval, or calls a tool
+   * with external effects (workflow-spec.md §7a; a tool that declares none counts as external).
+   */
+  readonly caution?: string;
   readonly file?: string;
   /** Tools the workflow module exported, next to the catalog's own. */
   readonly tools: readonly Tool[];
@@ -63,6 +69,7 @@ export class WorkflowCatalog {
         }
         const loaded = await loadWorkflow(source, { toolNames });
         const w = loaded.workflow;
+        const caution = cautionOf(w, toRegistry([...tools, ...loaded.tools], builtinTools()));
         if (catalog.#entries.has(w.name)) {
           problems.push(`${loaded.file ?? w.name}: a workflow named "${w.name}" is already loaded; left out`);
           continue;
@@ -73,6 +80,7 @@ export class WorkflowCatalog {
           workflow: w,
           inputs: (w.inputs as JsonSchema | undefined) ?? { type: 'object', properties: {} },
           confirm: w.confirm ?? false,
+          ...(caution ? { caution } : {}),
           ...(loaded.file ? { file: loaded.file } : {}),
           tools: loaded.tools,
         });
@@ -101,6 +109,17 @@ export class WorkflowCatalog {
   toolsFor(entry: CatalogEntry): Tool[] {
     return [...this.tools, ...entry.tools];
   }
+}
+
+/** The first reason to ask before running a workflow: a task that waits for an approval, or acts on the world. */
+function cautionOf(w: Workflow, registry: ToolRegistry): string | undefined {
+  for (const t of w.tasks) {
+    if (t.approval) return `its task ${t.id} waits for an approval`;
+    const tool = registry.get(t.tool);
+    if (!tool) return `its task ${t.id} calls ${t.tool}, whose effects are not known here`;
+    if (effectsOf(tool, t.input) === 'external') return `its task ${t.id} calls ${t.tool}, which acts on the world`;
+  }
+  return undefined;
 }
 
 /**

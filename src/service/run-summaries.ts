@@ -31,6 +31,8 @@ export interface RunSummary {
     readonly byStatus: Partial<Record<TaskResultStatus, number>>;
   };
   readonly usage?: Usage;
+  /** The tasks waiting for a human decision (a `waiting` run's), in workflow order. */
+  readonly waiting?: readonly string[];
   /** The run whose task started this one (a child run's id is `<parent>.<task>.<attempt>`). */
   readonly parentRunId?: string;
 }
@@ -49,10 +51,12 @@ export function summarize(run: RecordedRun): RunSummary {
   const byStatus: Partial<Record<TaskResultStatus, number>> = {};
   let total = 0;
   let cancelled = 0;
-  for (const t of Object.values(run.tasks)) {
+  const waiting: string[] = [];
+  for (const [id, t] of Object.entries(run.tasks)) {
     byStatus[t.status] = (byStatus[t.status] ?? 0) + 1;
     total++;
     if (t.status === 'skipped' && t.reason === 'cancelled') cancelled++;
+    if (t.status === 'waiting') waiting.push(id);
   }
   const done = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.skipped ?? 0) - cancelled;
   const dot = run.runId.indexOf('.');
@@ -64,6 +68,7 @@ export function summarize(run: RecordedRun): RunSummary {
     ...(run.endedAt ? { endedAt: run.endedAt, durationMs: Date.parse(run.endedAt) - Date.parse(run.startedAt) } : {}),
     tasks: { total, done, cancelled, byStatus },
     ...(run.usage ? { usage: run.usage } : {}),
+    ...(waiting.length ? { waiting } : {}),
     ...(dot > 0 ? { parentRunId: run.runId.slice(0, dot) } : {}),
   };
 }
