@@ -242,7 +242,11 @@ describe('reservations', () => {
   it('property: whatever calls do, what was spent and what is held never pass the cap, and a call that fits is held', () => {
     const step = fc.oneof(
       fc.record({ kind: fc.constant('reserve' as const), tokens: fc.integer({ min: 1, max: 60 }) }),
-      fc.record({ kind: fc.constant('settle' as const), pick: fc.nat(), share: fc.double({ min: 0, max: 1, noNaN: true }) }),
+      fc.record({
+        kind: fc.constant('settle' as const),
+        pick: fc.nat(),
+        share: fc.double({ min: 0, max: 1, noNaN: true }),
+      }),
     );
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 200 }), fc.array(step, { maxLength: 60 }), (cap, steps) => {
