@@ -15,7 +15,8 @@
  *   waiting for a human approval ends the run `waiting` (resume continues it from the record).
  * - Executing a task: attempts go through the executor; a failed attempt follows `retries`, then the
  *   `on_failure` steps (retry, adjust, fallback, skip); a `for_each` task runs that per item. A crossed
- *   budget aborts everything like a cancellation, but the run ends `failed` (`E_BUDGET`).
+ *   budget aborts everything like a cancellation, but the run ends `failed` (`E_BUDGET`); every model call of
+ *   the run is admitted first (`#admission`: its `max_tokens`, its worst case held by the budget, budget.ts).
  */
 import { setMaxListeners } from 'node:events';
 import { BraidError, CancelledError, toErrorRecord, type ErrorCode } from '../errors.js';
