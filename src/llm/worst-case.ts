@@ -3,11 +3,11 @@
  * (workflow-spec.md §7 "Budgets"). Pure, and without a tokenizer: the bound must hold for whatever model answers.
  *
  * - Prompt tokens: at most the UTF-8 bytes of what the request asks, as JSON (its messages, its functions and its
- *   structured-output schema, as sent or as shown in a message), plus a few for the reply's opening. Every tokenizer in use
- *   (byte-level BPE such as OpenAI's, SentencePiece with byte fallback) makes each token of at least one byte, so
- *   the text's bytes bound its tokens; the JSON's quotes, keys and braces (28 bytes for the smallest message) bound
- *   the few tokens each message, function and schema adds on top. It is about four times the real count for English:
- *   safe, and the budget gets the difference back when the call settles.
+ *   structured-output schema, as sent or as shown in a message), plus a few for the reply's opening. Every
+ *   tokenizer in use (byte-level BPE such as OpenAI's, SentencePiece with byte fallback) makes each token of at
+ *   least one byte, so the text's bytes bound its tokens; the JSON's quotes, keys and braces (28 bytes for the
+ *   smallest message) bound the few tokens each message, function and schema adds on top. It is about four times
+ *   the real count for English: safe, and the budget gets the difference back when the call settles.
  * - Completion tokens: the request's `maxTokens`, which the model cannot pass (reasoning tokens included).
  * - Cost: both at the model's dearest prices (`worstCostOf`); `null` when the model has no price.
  */
