@@ -115,6 +115,11 @@ export const ERROR_CODES = {
   E_LLM_RESPONSE: { retryable: false },
   /** A model endpoint kept rate limiting, or asked to wait longer than braid waits. */
   E_RATE_LIMIT: { retryable: true },
+  /**
+   * A model call under `max_cost_usd` whose model has no price (prices.json, `BRAID_PRICES`): its worst case cannot be
+   * priced, so it is not sent (the budget fails closed).
+   */
+  E_PRICE_UNKNOWN: { retryable: false },
   // ---- braid itself
   /** A bug in braid (the scheduler found a task it can never decide); please report it. */
   E_INTERNAL: { retryable: false },

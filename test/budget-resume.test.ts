@@ -79,11 +79,18 @@ async function killedThenResumed(file: string) {
 }
 
 describe('budgets survive a resume', () => {
-  it('max_tokens: crossed by the second call straight through, and after an approval too (not reset)', async () => {
-    const free = await run(flow('free', undefined, false));
+  it('max_tokens: the second call cannot fit straight through, nor after an approval (not reset)', async () => {
+    // Each call's worst case is reserved before it is sent (workflow-spec.md §7): with room for either call's worst
+    // case and half of what t1 spends, t1 runs, and t2 fits alone but not beside what t1 spent (not reset).
+    const free = await run(flow('free', { max_tokens: 1e9 }, false));
+    const record = readFileSync(join(env.BRAID_HOME, 'runs', `${free.out.runId}.jsonl`), 'utf8');
+    const calls = record
+      .split('\n')
+      .filter((l) => l.includes('"type":"llm.call"'))
+      .map((l) => JSON.parse(l) as { taskId: string; reserved: { tokens: number } });
+    const worst = (id: string) => calls.find((c) => c.taskId === id)!.reserved.tokens;
     const t1 = free.out.tasks.t1.usage!.totalTokens;
-    const t2 = free.out.tasks.t2.usage!.totalTokens;
-    const budget = { max_tokens: t1 + Math.ceil(t2 / 2) };
+    const budget = { max_tokens: Math.max(worst('t1'), worst('t2')) + Math.floor(t1 / 2) };
     const straight = await run(flow('tokens', budget, false));
     expect(straight.code).toBe(1);
     expect(straight.out.error?.code).toBe('E_BUDGET');

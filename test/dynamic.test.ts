@@ -277,6 +277,7 @@ describe('for_each', () => {
 
 describe('budgets', () => {
   const ideas = (n: number) => ({
+    defaults: { max_tokens: 100 },
     tasks: Array.from({ length: n }, (_, i) => ({
       id: `idea${i}`,
       tool: 'llm_generate_idea',
@@ -287,17 +288,20 @@ describe('budgets', () => {
 
   it('a run stops cleanly at its token budget: nothing new starts, the record says which budget', async () => {
     const { events, onEvent } = collect();
-    const r = await runWorkflow({ ...ideas(5), budget: { max_tokens: 300 } }, { onEvent, classifier: null });
+    // Each call reserves its worst case (its prompt's bytes and max_tokens 100, about 800 tokens) and spends ~110.
+    const r = await runWorkflow({ ...ideas(5), budget: { max_tokens: 1000 } }, { onEvent, classifier: null });
     expect(r.status).toBe('failed');
     expect(r.error).toMatchObject({
       code: 'E_BUDGET',
-      message: expect.stringMatching(/^budget exceeded: max_tokens 300 exceeded \(used \d+\)$/),
+      message: expect.stringMatching(
+        /^budget exceeded: max_tokens 1000 cannot hold the next model call \(worst case \d+ tokens; \d+ used, 0 held by 0 calls in flight\)$/,
+      ),
     });
     expect(events.at(-1)).toMatchObject({ type: 'run.finished', status: 'failed', error: { code: 'E_BUDGET' } });
     const statuses = Object.values(r.tasks).map((t) => t.status);
     expect(statuses.filter((s) => s === 'succeeded').length).toBeGreaterThanOrEqual(2);
     expect(Object.values(r.tasks).filter((t) => t.reason === 'budget_exceeded').length).toBeGreaterThanOrEqual(1);
-    expect(r.usage!.totalTokens).toBeLessThan(300 + 200); // it stopped within one call of the limit
+    expect(r.usage!.totalTokens).toBeLessThanOrEqual(1000); // the call that could not fit was not sent
   });
 
   it('max_tasks and max_duration_ms (which aborts the running tool); flags override the workflow', async () => {

@@ -252,6 +252,7 @@ describe('OpenAI-compatible provider over HTTP (loopback server, real openai cli
     expect(calls).toHaveLength(2);
     expect(failed.tasks.idea.usage?.totalTokens).toBe(calls[0].usage.totalTokens + calls[1].usage.totalTokens);
 
+    const sent = server.requests.length;
     const capped = await runWorkflow(
       [
         { id: 'idea', tool: 'echo', input: { value: 'x' }, classify: { labels: ['good', 'bad'] } },
@@ -262,9 +263,11 @@ describe('OpenAI-compatible provider over HTTP (loopback server, real openai cli
     expect(capped.status).toBe('failed');
     expect(capped.error).toMatchObject({
       code: 'E_BUDGET',
-      message: expect.stringMatching(/^budget exceeded: max_tokens 10 exceeded \(used \d+\)$/),
+      // Its first classifier call's worst case cannot fit: it is not sent.
+      message: expect.stringMatching(/^budget exceeded: max_tokens 10 cannot hold the next model call \(worst case/),
     });
     expect(capped.tasks.next.reason).toBe('budget_exceeded');
+    expect(server.requests.length).toBe(sent);
   });
 
   it('structured output is strict: optional fields go required and nullable, and a null comes back as the default', async () => {

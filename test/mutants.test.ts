@@ -99,23 +99,32 @@ describe('retries and policies', () => {
 describe('budgets and usage', () => {
   const idea = { object: { idea: 'kites', pitch: 'fly', score: null } };
 
-  it('max_cost_usd stops the run once the LLM cost passes it (E_BUDGET), and the next task is skipped', async () => {
+  it('max_cost_usd: a call whose worst case would pass it is not sent (E_BUDGET), and the next task is skipped', async () => {
+    const flow = (max_cost_usd: number) => ({
+      name: 'costly',
+      budget: { max_cost_usd },
+      tasks: [
+        { id: 'a', tool: 'llm_generate_idea', input: { topic: 'x' } },
+        { id: 'b', tool: 'llm_generate_idea', input: { topic: 'y' }, dependencies: ['a'] },
+      ],
+    });
+    const events: RunEvent[] = [];
+    const free = new ScriptedModel({ llm_generate_idea: [idea, idea] }, { model: 'gpt-4o' });
+    await runWorkflow(flow(1), { llm: free, ...fast, onEvent: (e) => events.push(e) });
+    const [first] = events.filter((e) => e.type === 'llm.call') as Extract<RunEvent, { type: 'llm.call' }>[];
+    const worst = first.reserved!.costUsd!;
+    const spent = first.usage.costUsd!;
+    expect(spent).toBeGreaterThan(0);
+    expect(worst).toBeGreaterThan(spent);
+    // a's worst case fits; b's does not beside what a spent
     const model = new ScriptedModel({ llm_generate_idea: [idea, idea] }, { model: 'gpt-4o' });
-    const r = await runWorkflow(
-      {
-        name: 'costly',
-        budget: { max_cost_usd: 0.00001 },
-        tasks: [
-          { id: 'a', tool: 'llm_generate_idea', input: { topic: 'x' } },
-          { id: 'b', tool: 'llm_generate_idea', input: { topic: 'y' }, dependencies: ['a'] },
-        ],
-      },
-      { llm: model, ...fast },
-    );
+    const r = await runWorkflow(flow(worst + spent / 2), { llm: model, ...fast });
     expect(r.status).toBe('failed');
     expect(r.error).toMatchObject({ code: 'E_BUDGET' });
+    expect(r.error!.message).toMatch(/^budget exceeded: max_cost_usd [\d.e-]+ cannot hold the next model call/);
     expect(r.tasks.b).toMatchObject({ status: 'skipped', reason: 'budget_exceeded' });
     expect(model.calls).toHaveLength(1);
+    expect(r.usage!.costUsd).toBe(spent);
   });
 
   it('token totals equal the sum of the llm.call events, classifier calls counted once', async () => {

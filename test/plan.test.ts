@@ -194,7 +194,8 @@ describe('the plan tool: usage and budgets include the child run', () => {
     expect(result.status).toBe('failed');
     expect(result.error).toMatchObject({
       code: 'E_BUDGET',
-      message: expect.stringMatching(/^budget exceeded: max_tokens 50 exceeded \(used \d+\)$/),
+      // The child's first model call cannot fit its worst case: it is not sent.
+      message: expect.stringMatching(/^budget exceeded: max_tokens 50 cannot hold the next model call \(worst case/),
     });
     // Stopped by the budget while its child ran: skipped with the reason (workflow-spec.md §7), the error kept.
     expect(result.tasks.make).toMatchObject({
@@ -211,8 +212,8 @@ describe('the plan tool: usage and budgets include the child run', () => {
       status: 'skipped', // the child was cancelled: its aborted task is not a failure (workflow-spec.md §7)
       reason: 'cancelled',
       error: { code: 'E_CANCELLED' },
-      usage: { totalTokens: expect.any(Number) },
-    }); // its call crossed the limit
+    });
+    expect(child.tasks.summarize.usage).toBeUndefined(); // its call could not be held: it was never sent
     expect(child.tasks.draft).toMatchObject({ status: 'skipped', reason: 'cancelled' });
     expect(child.tasks.send.status).toBe('skipped');
     expect(readdirSync(outbox)).toEqual([]); // nothing was sent

@@ -140,6 +140,10 @@ export type RunEventBody =
       prompt?: { name: string; hash: string };
       /** The SHA-256 of the request as the model saw it: model, messages, functions, schema, temperature. */
       requestHash?: string;
+      /** The most completion tokens the request allowed: the task's `max_tokens`, else the tool's, else the model's. */
+      maxTokens?: number;
+      /** The worst case the run's budget held for the call until its usage was known (workflow-spec.md §7). */
+      reserved?: { tokens: number; costUsd: number | null };
       /**
        * Made by this attempt's tool (through `ctx.llm` or a child run); absent for the classifier's and an `adjust`
        * step's calls, which are the task's but no attempt's. An attempt's usage is the sum of its calls.

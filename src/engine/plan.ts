@@ -48,6 +48,8 @@ export interface PlanTask {
   readonly condition: PlanCondition;
   readonly retries: number;
   readonly timeoutMs?: number;
+  /** The `maxTokens` of the task's model calls (its `max_tokens`, else the workflow's default); none: the tool's. */
+  readonly maxTokens?: number;
   readonly maxVisits: number;
   readonly continueOnError: boolean;
   /** Wait for a human approval before each visit. */
@@ -175,6 +177,7 @@ export function compilePlan(workflow: Workflow, registry: ToolLookup): Plan {
       condition,
       retries: t.retries ?? defaults.retries ?? 0,
       timeoutMs: t.timeout_ms ?? defaults.timeout_ms,
+      maxTokens: t.max_tokens ?? defaults.max_tokens,
       maxVisits: t.max_visits ?? defaults.max_visits ?? DEFAULT_MAX_VISITS,
       continueOnError: t.continue_on_error ?? false,
       approval: t.approval ?? false,

@@ -32,6 +32,7 @@ import type { LlmProvider } from '../llm/types.js';
 import { planFor } from './plan.js';
 import type { RunResult } from '../core/result.js';
 import { Scheduler } from './scheduler.js';
+import type { CallBudget } from './budget.js';
 import { describeThrown } from '../core/thrown.js';
 import { optional } from '../core/optional.js';
 
@@ -483,6 +484,10 @@ async function mcpToolsFor(
   }
 }
 
+/** A child run's parent's budget, from the parent's scheduler to the child's (not an option callers set). */
+const PARENT_BUDGET = Symbol('braid.parentBudget');
+type WithParentBudget = RunOptions & { readonly [PARENT_BUDGET]?: CallBudget };
+
 const listenersOf = (l: RunOptions['onEvent']): EventListener[] =>
   l === undefined ? [] : typeof l === 'function' ? [l] : [...l];
 
@@ -518,6 +523,7 @@ async function execute(
     services: options.services,
     replay: resume?.replay,
     budget: { ...workflow.budget, ...definedOnly(options.budget) },
+    parentBudget: (options as WithParentBudget)[PARENT_BUDGET],
     children: {
       tools: registry.list(),
       // A child gets its own executor: sharing the parent's slots could deadlock (the parent task holds one).
@@ -526,7 +532,7 @@ async function execute(
         for (let n = 2; options.store && (await recorded(options.store, childRunId)); n++)
           childRunId = `${parent.childRunId}-r${n}`;
         parent.announce(childRunId);
-        return runWorkflow(child, {
+        const childOptions: WithParentBudget = {
           ...options,
           tools: registry,
           builtins: false,
@@ -538,7 +544,9 @@ async function execute(
           llm,
           budget: undefined,
           recordSource: undefined,
-        });
+          [PARENT_BUDGET]: parent.budget,
+        };
+        return runWorkflow(child, childOptions);
       },
     },
   });

@@ -15,7 +15,8 @@
  *   waiting for a human approval ends the run `waiting` (resume continues it from the record).
  * - Executing a task: attempts go through the executor; a failed attempt follows `retries`, then the
  *   `on_failure` steps (retry, adjust, fallback, skip); a `for_each` task runs that per item. A crossed
- *   budget aborts everything like a cancellation, but the run ends `failed` (`E_BUDGET`).
+ *   budget aborts everything like a cancellation, but the run ends `failed` (`E_BUDGET`); every model call of
+ *   the run is admitted first (`#admission`: its `max_tokens`, its worst case held by the budget, budget.ts).
  */
 import { setMaxListeners } from 'node:events';
 import { BraidError, CancelledError, toErrorRecord, type ErrorCode } from '../errors.js';
@@ -38,11 +39,12 @@ import {
   type TaskStatus,
 } from '../core/result.js';
 import { withCost } from '../llm/cost.js';
-import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
+import type { CallAdmission, LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { addUsage } from '../core/usage.js';
 import { emitTaskLog, emitTaskProgress, TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
-import { BudgetGuard } from './budget.js';
+import { BudgetGuard, type CallBudget } from './budget.js';
+import { admission, bothBudgets } from './call-admission.js';
 import { idempotencyKey, recordedInput } from '../core/input-hash.js';
 import { track } from '../llm/llm.js';
 import type { ChildRuns, Tool, ToolContext, UpstreamOutput } from '../tools/types.js';
@@ -110,6 +112,8 @@ export interface SchedulerOptions {
   readonly budget?: Budget;
   /** Starts child runs for tools that ask (`ctx.children`); run.ts provides it. */
   readonly children?: ChildRunner;
+  /** A child run's parent's budget: each model call of this run is held there too (workflow-spec.md §7). */
+  readonly parentBudget?: CallBudget;
 }
 
 /** Runs a workflow as a child of a task attempt; `childRunId` is decided by the scheduler. */
@@ -124,6 +128,8 @@ export interface ChildRunner {
       signal: AbortSignal;
       onEvent: (e: RunEvent) => void;
       announce: (childRunId: string) => void;
+      /** Holds the child's model calls against the parent's budget. */
+      budget?: CallBudget;
     },
   ): Promise<RunResult>;
 }
@@ -213,6 +219,10 @@ export class Scheduler {
   #finished = false;
   #resolve!: () => void;
   readonly #budget?: BudgetGuard;
+  /** Holds each model call's worst case: this run's token and cost caps, and a parent's; none when neither has one. */
+  readonly #calls?: CallBudget;
+  /** Each task's admission of model calls, made on first use. */
+  readonly #admissions: (CallAdmission | undefined)[];
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
@@ -225,6 +235,7 @@ export class Scheduler {
     this.#skipped = new Int32Array(n);
     this.#llmCalls = new Int32Array(n);
     this.#finishedOnce = new Uint8Array(n);
+    this.#admissions = new Array<CallAdmission | undefined>(n);
     // Every running tool may listen on the run's signal: hundreds of listeners are expected, not a leak.
     setMaxListeners(0, this.#controller.signal);
     this.#results = this.#tasks.map(() => ({ status: 'pending', attempts: 0, visits: 0 }) as TaskResult);
@@ -241,6 +252,12 @@ export class Scheduler {
         spent && { tokens: spent.tokens, costUsd: spent.costUsd, tasks: spent.visits.size, runningMs: spent.runningMs },
       );
     }
+    this.#calls = bothBudgets(this.#budget?.reserves ? this.#budget : undefined, options.parentBudget);
+  }
+
+  /** How task `t`'s model calls are admitted: its `max_tokens`, the budgets' reservations (workflow-spec.md §7). */
+  #admission(t: PlanTask): CallAdmission {
+    return (this.#admissions[t.index] ??= admission(t.maxTokens, this.#calls, this.#controller.signal));
   }
 
   /** Stop everything: running attempts fail with `err`, nothing new starts. */
@@ -674,7 +691,7 @@ export class Scheduler {
         t,
         outcome.output,
         this.#o.classifier,
-        { runId: this.#o.runId, signal: this.#controller.signal, context: outcome.input },
+        { runId: this.#o.runId, signal: this.#controller.signal, context: outcome.input, admit: this.#admission(t) },
         this.#reporter(t),
       );
       const patch: Partial<TaskResult> = { output: outcome.output };
@@ -768,7 +785,7 @@ export class Scheduler {
               input,
               err,
               ctx,
-              this.#o.llm && track(this.#o.llm, this.#reporter(t)),
+              this.#o.llm && track(this.#o.llm, this.#reporter(t), this.#admission(t)),
               this.#controller.signal,
             );
             again = true;
@@ -884,6 +901,7 @@ export class Scheduler {
       input,
       idempotencyKey: key,
       ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
+      ...(t.maxTokens === undefined ? {} : { maxTokens: t.maxTokens }),
       ...(item === undefined ? {} : { item }),
     };
     const result = await this.#o.executor.execute(request, host);
@@ -943,6 +961,7 @@ export class Scheduler {
       const { t, attempt, visit, item } = h;
       const { bus, runId, services } = this.#o;
       const report = () => this.#reporter(t, h);
+      const admit = () => this.#admission(t);
       const children = () =>
         this.#childRuns(t, h, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
       return new TaskContext(
@@ -956,6 +975,7 @@ export class Scheduler {
         bus,
         this.#o.llm,
         report,
+        admit,
         children,
       );
     },
@@ -986,6 +1006,7 @@ export class Scheduler {
           // child).
           if (e.type === 'llm.call') {
             const { provider, model, purpose, latencyMs, usage, error, temperature, prompt, requestHash } = e;
+            const { maxTokens, reserved } = e;
             report({
               provider,
               model,
@@ -997,6 +1018,8 @@ export class Scheduler {
               ...(temperature === undefined ? {} : { temperature }),
               ...(prompt ? { prompt } : {}),
               ...(requestHash ? { requestHash } : {}),
+              ...(maxTokens === undefined ? {} : { maxTokens }),
+              ...(reserved ? { reserved } : {}),
             });
           } else if (e.type === 'task.ready') this.#budget?.enter();
           if (
@@ -1015,7 +1038,14 @@ export class Scheduler {
         };
         // The runner settles the id (a resumed run must not reuse an earlier child's record), then announces it.
         const announce = (id: string) => bus.emit({ type: 'task.child', taskId: t.id, childRunId: id, workflow });
-        return runner.run(workflow, input, { taskId: t.id, childRunId, signal, onEvent, announce });
+        return runner.run(workflow, input, {
+          taskId: t.id,
+          childRunId,
+          signal,
+          onEvent,
+          announce,
+          ...(this.#calls ? { budget: this.#calls } : {}),
+        });
       },
     };
   }

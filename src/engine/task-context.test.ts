@@ -5,6 +5,7 @@ import { EventBus } from '../events/bus.js';
 import type { LlmCallInfo } from '../llm/types.js';
 import { ScriptedModel } from '../testing/index.js';
 import type { ChildRuns } from '../tools/types.js';
+import { admission } from './call-admission.js';
 import { createTaskLogger, TaskContext } from './task-context.js';
 
 function setup(model?: ScriptedModel) {
@@ -26,6 +27,7 @@ function setup(model?: ScriptedModel) {
     bus,
     model,
     () => (reporters++, (info) => void reported.push(info)),
+    () => admission(7, undefined),
     () => (childMakers++, children),
   );
   const bodies = () => events.map(({ seq: _s, ts: _t, runId: _r, ...rest }) => rest);
@@ -68,7 +70,7 @@ describe('TaskContext', () => {
     expect(events.map((e) => 'taskId' in e)).toEqual([false]);
   });
 
-  it('llm is undefined without a model; with one, calls go to the model and are reported; the reporter is made on use', async () => {
+  it('llm is undefined without a model; with one, calls go to the model (with the task maxTokens) and are reported; the reporter is made on use', async () => {
     expect(setup().ctx.llm).toBeUndefined();
     const model = new ScriptedModel({ draft: ['hello'] });
     const { ctx, reported, counts } = setup(model);
@@ -77,7 +79,10 @@ describe('TaskContext', () => {
     const answer = await llm.generate({ messages: [{ role: 'user', content: 'hi' }], purpose: 'draft' });
     expect(answer.text).toBe('hello');
     expect(counts().reporters).toBe(1);
-    expect(reported.map((r) => [r.purpose, r.model, r.usage.totalTokens])).toEqual([['draft', 'scripted', 3]]);
+    expect(reported.map((r) => [r.purpose, r.model, r.usage.totalTokens, r.maxTokens])).toEqual([
+      ['draft', 'scripted', 3, 7],
+    ]);
+    expect(model.calls[0].maxTokens).toBe(7);
   });
 
   it('children are made once per attempt, on first use', () => {

@@ -3,7 +3,7 @@
  * model. A class, so creating one per attempt is a plain allocation (an object literal with getters is not).
  */
 import type { EventBus } from '../events/bus.js';
-import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
+import type { CallAdmission, LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { track } from '../llm/llm.js';
 import type { ChildRuns, Logger, ToolContext, ToolProgress } from '../tools/types.js';
 
@@ -11,6 +11,7 @@ export class TaskContext implements ToolContext {
   readonly #bus: EventBus;
   readonly #model?: LlmProvider;
   readonly #report: () => (info: LlmCallInfo) => void;
+  readonly #admit: () => CallAdmission;
   readonly #children: () => ChildRuns | undefined;
   #childRuns?: ChildRuns;
 
@@ -28,12 +29,15 @@ export class TaskContext implements ToolContext {
      * Builds the reporter that turns this task's model calls into `llm.call` events (only when a tool asks for `llm`).
      */
     report: () => (info: LlmCallInfo) => void,
+    /** The task's admission of model calls: their `maxTokens`, and the run's budget holding their worst case. */
+    admit: () => CallAdmission,
     /** Builds `ctx.children` (only when a tool asks for it, like the reporter). */
     children: () => ChildRuns | undefined,
   ) {
     this.#bus = bus;
     this.#model = model;
     this.#report = report;
+    this.#admit = admit;
     this.#children = children;
   }
 
@@ -45,7 +49,7 @@ export class TaskContext implements ToolContext {
   readonly emit = (progress: ToolProgress): void => emitTaskProgress(this.#bus, this.taskId, progress);
 
   get llm(): LlmProvider | undefined {
-    return this.#model && track(this.#model, this.#report());
+    return this.#model && track(this.#model, this.#report(), this.#admit());
   }
 
   /** One per attempt, made on first use: its child runs share one numbering. */

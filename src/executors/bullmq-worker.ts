@@ -17,7 +17,8 @@ import { hostname } from 'node:os';
 import { isoNow } from '../core/clock.js';
 import { BraidError } from '../errors.js';
 import { track } from '../llm/llm.js';
-import type { LlmCallInfo, LlmProvider } from '../llm/types.js';
+import type { CallAdmission, LlmCallInfo, LlmProvider } from '../llm/types.js';
+import { maxTokensAdmission } from '../llm/worst-case.js';
 import type { Logger, Tool, ToolContext, ToolProgress } from '../tools/types.js';
 import {
   cancelChannel,
@@ -291,6 +292,7 @@ class RemoteContext implements ToolContext {
   readonly visit: number;
   readonly idempotencyKey: string;
   readonly logger: Logger;
+  readonly #admit: CallAdmission;
 
   constructor(
     readonly signal: AbortSignal,
@@ -304,6 +306,7 @@ class RemoteContext implements ToolContext {
     this.attempt = request.attempt;
     this.visit = request.visit;
     this.idempotencyKey = request.idempotencyKey ?? '';
+    this.#admit = maxTokensAdmission(request.maxTokens);
     const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) =>
       forward({ type: 'log', level, message, ...(fields ? { fields } : {}) });
     this.logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
@@ -312,6 +315,7 @@ class RemoteContext implements ToolContext {
   readonly emit = (progress: ToolProgress): void => this.forward({ type: 'progress', ...progress });
 
   get llm(): LlmProvider | undefined {
-    return this.model && track(this.model, (info) => this.forward({ type: 'llm', info }));
+    // The task's max_tokens applies here too; the run's budget counts these calls when their reports arrive.
+    return this.model && track(this.model, (info) => this.forward({ type: 'llm', info }), this.#admit);
   }
 }

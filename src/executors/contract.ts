@@ -27,6 +27,8 @@ export interface AttemptRequest {
   readonly idempotencyKey?: string;
   /** The attempt fails with `E_TIMEOUT` this long after it starts; none when undefined. */
   readonly timeoutMs?: number;
+  /** The task's `max_tokens`: the `maxTokens` of the tool's model calls (else the tool's, else the provider's). */
+  readonly maxTokens?: number;
   /** The `for_each` item's index. */
   readonly item?: number;
   /**

@@ -43,7 +43,7 @@ const answerSchema = z.object({
 export function createClassifier(provider: LlmProvider): Classifier {
   return {
     async classify(request: ClassifyRequest): Promise<ClassifyResult> {
-      const llm = request.report ? track(provider, request.report) : provider;
+      const llm = request.report ? track(provider, request.report, request.admit) : provider;
       let usage: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
       let last = '';
       for (let attempt = 1; attempt <= 2; attempt++) {

@@ -9,7 +9,7 @@ import { OfflineProvider } from './offline.js';
 import { OpenAIProvider, type OpenAIProviderOptions } from './openai.js';
 import { loadPrompt, renderPrompt } from './prompts.js';
 import { AnswerError } from './structured.js';
-import type { GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
+import type { CallAdmission, GenerateRequest, GenerateResult, LlmCallInfo, LlmProvider } from './types.js';
 import { describeThrown } from '../core/thrown.js';
 import { inputHash } from '../core/input-hash.js';
 
@@ -43,6 +43,7 @@ export function createProvider(options: OpenAIProviderOptions & { provider?: 'op
     env.BRAID_LLM_TIMEOUT_MS,
     env.BRAID_LLM_RETRIES,
     env.BRAID_LLM_MAX_RETRY_AFTER_MS,
+    env.BRAID_MAX_TOKENS,
   ]);
   let provider = shared.get(key);
   if (!provider) shared.set(key, (provider = new OpenAIProvider(options)));
@@ -51,16 +52,23 @@ export function createProvider(options: OpenAIProviderOptions & { provider?: 'op
 
 export type CallReporter = (info: LlmCallInfo) => void;
 
-/** A provider that reports each call (latency, tokens, errors) to `report`. @beta */
-export function track(provider: LlmProvider, report: CallReporter): LlmProvider {
+/**
+ * A provider that reports each call (latency, tokens, errors) to `report`. With `admit`, each call is admitted first
+ * (a call that is not is neither sent nor reported), and settled right after its report, in the same turn: a budget
+ * never sees the call neither held nor spent. @beta
+ */
+export function track(provider: LlmProvider, report: CallReporter, admit?: CallAdmission): LlmProvider {
   return {
     specificationVersion: 'v1',
     provider: provider.provider,
     model: provider.model,
-    async generate(request: GenerateRequest): Promise<GenerateResult> {
+    ...(provider.maxTokens === undefined ? {} : { maxTokens: provider.maxTokens }),
+    async generate(asked: GenerateRequest): Promise<GenerateResult> {
+      const admitted = admit && (await admit(asked, provider));
+      const request = admitted ? admitted.request : asked;
       const t0 = performance.now();
       const purpose = request.purpose ?? 'generate';
-      const facts = requestFacts(provider.model, request);
+      const facts = { ...requestFacts(provider.model, request), ...admitted?.facts };
       try {
         const result = await provider.generate(request);
         report({
@@ -89,6 +97,8 @@ export function track(provider: LlmProvider, report: CallReporter): LlmProvider 
           ...facts,
         });
         throw err;
+      } finally {
+        admitted?.settle();
       }
     },
   };
@@ -129,10 +139,13 @@ export async function generateFromPrompt<T = unknown>(
     signal?: AbortSignal;
     purpose?: string;
     temperature?: number;
+    /** @default the prompt file's `max_tokens` */
+    maxTokens?: number;
   } = {},
 ): Promise<{ text: string; object: T; result: GenerateResult }> {
   const template = loadPrompt(name);
-  const { messages, offlineAnswer } = renderPrompt(template, vars);
+  const { messages, offlineAnswer, maxTokens } = renderPrompt(template, vars);
+  const limit = options.maxTokens ?? maxTokens;
   const result = await llm.generate({
     messages,
     offlineAnswer,
@@ -140,6 +153,7 @@ export async function generateFromPrompt<T = unknown>(
     signal: options.signal,
     purpose: options.purpose ?? name,
     temperature: options.temperature,
+    ...(limit === undefined ? {} : { maxTokens: limit }),
     ...(options.schema
       ? {
           schema: { name: name.replace(/[^A-Za-z0-9_]/g, '_'), schema: options.schema, jsonSchema: options.jsonSchema },

@@ -20,6 +20,9 @@
  *    caller can say that nothing fits. Arguments: `key: value` wins; a topic-like string parameter
  *    takes the phrase after "about"/"on"; a recipient-like one the first email address; a required string
  *    still missing takes the `"quoted"` text, else the whole message (see `extractArguments`).
+ * 6. Usage: tokens are 4 characters (at least 1); completion tokens are counted up to the request's `maxTokens`, as a
+ *    real model stops there. The answer is kept whole: offline answers repeat their input, and cutting them would
+ *    only break offline runs.
  */
 import type { JsonSchema } from '../core/schema.js';
 import { schemaToJsonSchema } from '../core/schema.js';
@@ -315,7 +318,8 @@ export class OfflineProvider implements LlmProvider {
       }
     }
     const promptTokens = tokens(promptText);
-    const completionTokens = tokens(text);
+    // Rule 6: never more than the request allows, like a real model (the answer itself is kept whole).
+    const completionTokens = Math.min(tokens(text), request.maxTokens ?? Infinity);
     return {
       text,
       object,

@@ -2,9 +2,10 @@
  * The OpenAI-compatible provider (OpenAI, Azure-compatible gateways, Ollama, vLLM, ...) on the official `openai`
  * client.
  *
- * - What is sent: structured output as `response_format: json_schema` and workflows/tools as functions, each with
- *   the schema from `modelSchema` (strict when the schema allows, else the plain schema with `strict: false`);
- *   answers are mapped back (`null` in an optional field → absent) and validated with zod.
+ * - What is sent: `max_completion_tokens` (the request's `maxTokens`, else the provider's), structured output as
+ *   `response_format: json_schema` and workflows/tools as functions, each with the schema from `modelSchema`
+ *   (strict when the schema allows, else the plain schema with `strict: false`); answers are mapped back (`null` in
+ *   an optional field → absent) and validated with zod.
  * - Limits, one queue per provider: at most `concurrency` requests in flight (`BRAID_LLM_CONCURRENCY`, default 8)
  *   and optionally `requestsPerMinute`; a request waiting for a slot leaves the queue when its signal aborts.
  * - Faults, handled here rather than by the client (its retries sleep through an abort and trust any
@@ -50,6 +51,8 @@ export interface OpenAIProviderOptions {
   readonly requestsPerMinute?: number;
   /** Send `strict: true` for schemas that strict mode can express (else always `strict: false`). @default true */
   readonly strict?: boolean;
+  /** The `max_completion_tokens` of a request that names none. @default BRAID_MAX_TOKENS ?? 1024 */
+  readonly maxTokens?: number;
 }
 
 /** A positive integer from an option or an environment variable; a bad value is a clear usage error. */
@@ -66,6 +69,14 @@ export function positiveIntSetting(
       retryable: false,
     });
   return n;
+}
+
+/**
+ * The most completion tokens a request that names none is sent with (`BRAID_MAX_TOKENS`, else 1024): every request
+ * says how long its answer may be, so a budget knows its worst case before sending it (workflow-spec.md §7).
+ */
+export function defaultMaxTokens(given?: number): number {
+  return positiveIntSetting('BRAID_MAX_TOKENS', given ?? process.env.BRAID_MAX_TOKENS, 1024)!;
 }
 
 function toOpenAIMessage(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMessageParam {
@@ -101,6 +112,7 @@ export class OpenAIProvider implements LlmProvider {
   readonly specificationVersion = 'v1' as const;
   readonly provider = 'openai';
   readonly model: string;
+  readonly maxTokens: number;
   /** Requests in flight at most. */
   readonly concurrency: number;
   /** The SDK client, created on the first request: `import 'braid'` does not load the openai package. */
@@ -123,6 +135,7 @@ export class OpenAIProvider implements LlmProvider {
       );
     this.model = options.model ?? (env.BRAID_MODEL || 'gpt-4o-mini');
     this.#who = `${this.provider} ${this.model}`;
+    this.maxTokens = defaultMaxTokens(options.maxTokens);
     this.#maxRetries = positiveIntSetting('BRAID_LLM_RETRIES', options.maxRetries ?? env.BRAID_LLM_RETRIES, 3, 0)!;
     this.#timeoutMs = positiveIntSetting(
       'BRAID_LLM_TIMEOUT_MS',
@@ -162,6 +175,8 @@ export class OpenAIProvider implements LlmProvider {
     const body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming = {
       model: this.model,
       messages: request.messages.map(toOpenAIMessage),
+      // The current name: `max_tokens` is deprecated, and refused by reasoning models.
+      max_completion_tokens: request.maxTokens ?? this.maxTokens,
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(functions?.length
         ? {

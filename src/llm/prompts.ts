@@ -1,6 +1,7 @@
 /**
- * Prompt templates as files in `prompts/`: YAML front matter (`description`, `variables`, optional
- * `offline` answer template) and `# system` / `# user` sections with `{{variable}}` placeholders.
+ * Prompt templates as files in `prompts/`: YAML front matter (`description`, `variables`, optional `max_tokens`,
+ * the most completion tokens its answer needs, and optional `offline` answer template) and `# system` / `# user`
+ * sections with `{{variable}}` placeholders.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -22,6 +23,8 @@ export interface PromptTemplate {
   readonly user: string;
   /** The offline provider's deterministic answer (text or JSON), with the same variables. */
   readonly offline?: string;
+  /** The `maxTokens` of a request rendered from it (a task's `max_tokens` overrides it). */
+  readonly maxTokens?: number;
   /** The SHA-256 (hex) of the file's text: the record names the template a model call was rendered from. */
   readonly hash: string;
 }
@@ -31,7 +34,15 @@ const VAR_RE = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 export function parsePrompt(name: string, text: string): PromptTemplate {
   const m = /^---\n([\s\S]*?)\n---\n([\s\S]*)$/.exec(text);
   if (!m) throw new BraidError('E_CONFIG', `prompts/${name}.md: missing front matter (--- ... ---)`);
-  const meta = (yaml().parse(m[1]) ?? {}) as { description?: string; variables?: string[]; offline?: string };
+  const meta = (yaml().parse(m[1]) ?? {}) as {
+    description?: string;
+    variables?: string[];
+    offline?: string;
+    max_tokens?: unknown;
+  };
+  const maxTokens = meta.max_tokens;
+  if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && (maxTokens as number) >= 1))
+    throw new BraidError('E_CONFIG', `prompts/${name}.md: max_tokens must be an integer of at least 1`);
   const sections = Object.fromEntries(
     m[2]
       .split(/^# /m)
@@ -48,6 +59,7 @@ export function parsePrompt(name: string, text: string): PromptTemplate {
     system: sections.system ?? '',
     user: sections.user ?? '',
     offline: meta.offline,
+    ...(maxTokens === undefined ? {} : { maxTokens: maxTokens as number }),
     hash: createHash('sha256').update(text).digest('hex'),
   };
   if (!prompt.user) throw new BraidError('E_CONFIG', `prompts/${name}.md: no "# user" section`);
@@ -102,7 +114,7 @@ const asText = (v: unknown) =>
 export function renderPrompt(
   prompt: PromptTemplate,
   vars: Readonly<Record<string, unknown>>,
-): { messages: ChatMessage[]; offlineAnswer?: string } {
+): { messages: ChatMessage[]; offlineAnswer?: string; maxTokens?: number } {
   const missing = prompt.variables.filter((v) => !(v in vars));
   if (missing.length) throw new BraidError('E_CONFIG', `prompt "${prompt.name}" needs variables ${missing.join(', ')}`);
   const messages: ChatMessage[] = [];
@@ -116,5 +128,9 @@ export function renderPrompt(
       : offline.startsWith('{') && !offline.startsWith('{{')
         ? fill(offline, vars, (v) => JSON.stringify(asText(v)).slice(1, -1))
         : fill(offline, vars, asText);
-  return { messages, ...(offlineAnswer !== undefined ? { offlineAnswer } : {}) };
+  return {
+    messages,
+    ...(offlineAnswer !== undefined ? { offlineAnswer } : {}),
+    ...(prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens }),
+  };
 }

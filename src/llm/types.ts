@@ -43,6 +43,11 @@ export interface GenerateRequest {
    */
   readonly schema?: { readonly name: string; readonly schema: SchemaLike; readonly jsonSchema?: JsonSchema };
   readonly temperature?: number;
+  /**
+   * Most completion tokens the answer may use (reasoning included); the run sends every request with one: the task's
+   * `max_tokens`, else this (the tool's), else the provider's default (workflow-spec.md §7 "Budgets").
+   */
+  readonly maxTokens?: number;
   readonly signal?: AbortSignal;
   /** What the call is for, in events ("classify", "llm_generate_idea", ...). */
   readonly purpose?: string;
@@ -69,6 +74,8 @@ export interface LlmProvider {
   /** "openai", "offline", "langchain", ... shown in every event. */
   readonly provider: string;
   readonly model: string;
+  /** The `maxTokens` a request that names none is sent with. @default BRAID_MAX_TOKENS, else 1024 */
+  readonly maxTokens?: number;
   generate(request: GenerateRequest): Promise<GenerateResult>;
 }
 
@@ -88,6 +95,31 @@ export interface LlmCallInfo {
   readonly prompt?: { readonly name: string; readonly hash: string };
   /** The SHA-256 of the request as the model saw it (core/input-hash.ts over model, messages, functions, schema). */
   readonly requestHash?: string;
+  /** The most completion tokens the request allowed. */
+  readonly maxTokens?: number;
+  /** The worst case the run's budget held for the call until it settled (only under `max_tokens`/`max_cost_usd`). */
+  readonly reserved?: Reserved;
+}
+
+/** A call's worst case: its prompt's bound plus its `maxTokens`, and their price (null: the model has no price). */
+export interface Reserved {
+  readonly tokens: number;
+  readonly costUsd: number | null;
+}
+
+/**
+ * Asked before each call is sent: gives the request to send (its `maxTokens` settled) and, under a budget, holds its
+ * worst case until `settle()`; throws when the call may not be sent (`E_BUDGET`, `E_PRICE_UNKNOWN`). The engine makes
+ * one per task (engine/call-admission.ts); `track()` applies it.
+ */
+export type CallAdmission = (request: GenerateRequest, provider: LlmProvider) => Promise<AdmittedCall>;
+
+export interface AdmittedCall {
+  readonly request: GenerateRequest;
+  /** What the call's report adds: the `maxTokens` sent, the worst case reserved. */
+  readonly facts?: Pick<LlmCallInfo, 'maxTokens' | 'reserved'>;
+  /** Called once, after the call's usage was reported. */
+  settle(): void;
 }
 
 /** What a `Classifier` is asked: a task's output and the labels to choose from. @public */
@@ -104,6 +136,8 @@ export interface ClassifyRequest {
   readonly context?: unknown;
   /** Report each LLM call (the engine turns it into an `llm.call` event for this task). */
   readonly report?: (info: LlmCallInfo) => void;
+  /** Admit each LLM call before it is sent (the task's `max_tokens`, the run's budget): pass it to `track()`. */
+  readonly admit?: CallAdmission;
 }
 
 /** A `Classifier`'s answer: one of the labels, and why. @public */

@@ -107,7 +107,8 @@ export async function planWorkflow(goal: string, options: PlanOptions): Promise<
     .list()
     .map((t) => `- ${t.name}: ${t.description ?? ''}\n  input: ${JSON.stringify(toJSONSchema(t))}`)
     .join('\n');
-  const messages: ChatMessage[] = [...renderPrompt(loadPrompt('plan'), { goal, tools }).messages];
+  const prompt = renderPrompt(loadPrompt('plan'), { goal, tools });
+  const messages: ChatMessage[] = [...prompt.messages];
   let issues: Issue[] = [];
   for (let round = 1; round <= maxRounds; round++) {
     let text: string;
@@ -119,6 +120,7 @@ export async function planWorkflow(goal: string, options: PlanOptions): Promise<
         schema: { name: 'workflow', schema, jsonSchema },
         purpose: 'plan',
         signal,
+        ...(prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens }),
       });
       text = result.text;
       spec = toSpec(result.object as Answer, issues);

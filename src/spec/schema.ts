@@ -104,6 +104,8 @@ export const budgetSchema = z.strictObject({
   max_cost_usd: z.number().positive().optional(),
   max_duration_ms: z.int().positive().optional(),
   max_tasks: z.int().positive().optional(),
+  /** A model call whose worst case does not fit: fail the run (default), or wait for calls in flight to settle. */
+  on_exhausted: z.enum(['fail', 'wait']).optional(),
 });
 export type Budget = z.infer<typeof budgetSchema>;
 
@@ -129,6 +131,8 @@ export const taskSchema = z.strictObject({
   for_each: z.string().min(1).optional(),
   /** Most `for_each` instances running at once. */
   concurrency: z.int().min(1).optional(),
+  /** Most completion tokens each of the task's model calls may use (over the tool's and the provider's default). */
+  max_tokens: z.int().positive().optional(),
 });
 
 export const defaultsSchema = z.strictObject({
@@ -137,6 +141,7 @@ export const defaultsSchema = z.strictObject({
   timeout_ms: z.int().positive().optional(),
   max_visits: z.int().min(1).optional(),
   trigger_rule: z.enum(TRIGGER_RULES).optional(),
+  max_tokens: z.int().positive().optional(),
 });
 
 export const workflowObjectSchema = z.strictObject({

@@ -3,6 +3,8 @@
  * documentation and its error bodies (not from braid's own schema code, so a braid bug cannot hide here):
  *
  * - unknown request parameters are refused ("Unrecognized request argument supplied: x");
+ * - `max_completion_tokens` and `max_tokens` are integers of at least 1, and reasoning models (o1, o3, o4, gpt-5)
+ *   refuse `max_tokens` ("Use 'max_completion_tokens' instead");
  * - message shapes per role; an assistant message with `tool_calls` must be followed by a tool message for each
  *   call id, and a tool message must answer such a call;
  * - `response_format` and `tools[].function` shapes; function parameters are an object schema with `properties`;
@@ -83,7 +85,37 @@ export function checkRequest(body: unknown): ApiError | undefined {
       'temperature',
       'decimal_above_max_value',
     );
-  return checkMessages(body.messages) ?? checkResponseFormat(body.response_format) ?? checkTools(body.tools);
+  return (
+    checkMaxTokens(body) ??
+    checkMessages(body.messages) ??
+    checkResponseFormat(body.response_format) ??
+    checkTools(body.tools)
+  );
+}
+
+/** A reasoning model: `max_tokens` is not supported, only `max_completion_tokens`. */
+const REASONING_MODEL = /^(o\d|gpt-5)/;
+
+function checkMaxTokens(body: Json): ApiError | undefined {
+  for (const k of ['max_completion_tokens', 'max_tokens']) {
+    const v = body[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v))
+      return invalid(`Invalid type for '${k}': expected an integer, but got ${typeof v} instead.`, k, 'invalid_type');
+    if (v < 1)
+      return invalid(
+        `Invalid '${k}': integer below minimum value. Expected a value >= 1, but got ${v} instead.`,
+        k,
+        'integer_below_min_value',
+      );
+  }
+  if (body.max_tokens !== undefined && body.max_tokens !== null && REASONING_MODEL.test(body.model as string))
+    return invalid(
+      "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+      'max_tokens',
+      'unsupported_parameter',
+    );
+  return undefined;
 }
 
 function checkMessages(messages: unknown): ApiError | undefined {

@@ -5,6 +5,9 @@
  * and records every refusal in `rejected`, so a test can assert that braid sent nothing the API would refuse.
  * Faults are scripted per request: rate limits, server errors, slow, hanging and dripping responses, HTML and
  * other bodies that are not a chat completion, malformed JSON, labels outside the enum.
+ * Usage is counted as 4 characters a token (prompt: the messages' contents); an answer longer than the request's
+ * `max_completion_tokens` (or `max_tokens`) is cut there with `finish_reason: "length"`, as the API does, and
+ * `completionTokens` makes every answer bill exactly that many (or exactly the request's maximum).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +41,8 @@ export interface RecordedRequest {
       json_schema?: { name: string; schema: Record<string, unknown>; strict?: boolean };
     };
     temperature?: number;
+    max_completion_tokens?: number;
+    max_tokens?: number;
   };
   readonly authorization?: string;
   readonly at: number;
@@ -61,6 +66,16 @@ export interface LoopbackServer {
   answer?: (body: RecordedRequest['body']) => Reply | undefined;
   /** Delay before every normal answer, ms (to see how many requests are in flight). */
   latencyMs: number;
+  /**
+   * Bill every normal answer exactly this many completion tokens, or `'max'`: exactly the request's
+   * `max_completion_tokens` (the worst case a budget reserves). Undefined: 4 characters of the answer a token.
+   */
+  completionTokens?: number | 'max';
+  /**
+   * Hold normal answers until this many requests are in flight at once (or `ms` passed), then stop holding: shows
+   * whether a client gets that many requests out together without depending on how fast its sockets connect.
+   */
+  gather?: { count: number; ms: number };
   /** Requests being answered now, and the most at once since the last reset. */
   readonly stats: { inFlight: number; maxInFlight: number };
   /** Forget requests, refusals, faults, replies and stats. */
@@ -201,6 +216,12 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
     try {
       if (fault?.kind === 'slow') await wait(fault.ms);
       if (latencyMs) await wait(latencyMs);
+      const gather = handle.gather;
+      if (gather) {
+        const until = Date.now() + gather.ms;
+        while (handle.gather === gather && stats.inFlight < gather.count && Date.now() < until) await wait(1);
+        if (handle.gather === gather) handle.gather = undefined;
+      }
     } finally {
       stats.inFlight--;
     }
@@ -216,7 +237,15 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
     else if (content === null && !toolCalls)
       content = `loopback reply to: ${body.messages.at(-1)?.content ?? ''}`.slice(0, 200);
     const prompt = body.messages.reduce((n, m) => n + (m.content?.length ?? 0), 0);
-    const completion = (content?.length ?? 0) + JSON.stringify(toolCalls ?? []).length;
+    const limit = body.max_completion_tokens ?? body.max_tokens;
+    let cut = false;
+    if (limit !== undefined && content !== null && Math.ceil(content.length / 4) > limit) {
+      content = content.slice(0, limit * 4);
+      cut = true;
+    }
+    const counted = Math.ceil(((content?.length ?? 0) + JSON.stringify(toolCalls ?? []).length) / 4);
+    const billed = handle.completionTokens === 'max' ? limit : handle.completionTokens;
+    const completion = billed ?? (limit === undefined ? counted : Math.min(counted, limit));
     send(200, {
       id: `chatcmpl-${requests.length}`,
       object: 'chat.completion',
@@ -225,7 +254,7 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
       choices: [
         {
           index: 0,
-          finish_reason: toolCalls ? 'tool_calls' : 'stop',
+          finish_reason: cut ? 'length' : toolCalls ? 'tool_calls' : 'stop',
           message: {
             role: 'assistant',
             content: toolCalls ? null : content,
@@ -244,8 +273,8 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
       ],
       usage: {
         prompt_tokens: Math.ceil(prompt / 4),
-        completion_tokens: Math.ceil(completion / 4),
-        total_tokens: Math.ceil(prompt / 4) + Math.ceil(completion / 4),
+        completion_tokens: completion,
+        total_tokens: Math.ceil(prompt / 4) + completion,
       },
     });
   });
@@ -269,6 +298,8 @@ export async function startLoopbackServer(): Promise<LoopbackServer> {
       stats.maxInFlight = stats.inFlight;
       latencyMs = 0;
       handle.answer = undefined;
+      handle.completionTokens = undefined;
+      handle.gather = undefined;
     },
     close: () =>
       new Promise((resolve) => {
