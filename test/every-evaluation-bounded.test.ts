@@ -207,7 +207,8 @@ describe('JSONata built-ins keep the time budget', () => {
     ]) {
       const r = await evaluate(source);
       expect(r.error, source).toMatch(/ran past its time budget of 300 ms|recursed deeper than 500 steps/);
-      expect(r.ms, source).toBeLessThan(1500);
+      // A bound, not a speed: unbounded, these took 9 to over 30 s (the margin is for a loaded 2-core machine).
+      expect(r.ms, source).toBeLessThan(3000);
     }
   }, 30_000);
 });
