@@ -21,6 +21,7 @@ export default defineConfig({
       'test/protocol.test.ts',
       'test/attempt-facts.test.ts',
       'test/redis-store.test.ts',
+      'test/bullmq-worker.test.ts',
       'test/store.test.ts',
       'test/bullmq-executor.test.ts',
       'test/executor-contract.test.ts',

@@ -175,8 +175,10 @@ export class BraidWorker {
     const closing = Promise.all(this.#workers.map((w) => w.close()));
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
+    // BullMQ's close(true) after a close() only returns the close still waiting for the jobs: instead the workers'
+    // connections are dropped, so their locks stop being renewed and the jobs go to another worker once they expire.
     if ((await Promise.race([closing, graceOver])) === 'timeout')
-      await Promise.all(this.#workers.map((w) => w.close(true)));
+      await Promise.all(this.#workers.map((w) => w.disconnect().catch(() => {})));
     clearTimeout(timer);
     await Promise.all([this.#redis, this.#subscriber].map((r) => r.quit().catch(() => r.disconnect())));
   }
