@@ -15,7 +15,7 @@ import { BullmqExecutor } from '../src/executors/bullmq-executor.js';
 import { BraidWorker, type BraidWorkerOptions } from '../src/executors/bullmq-worker.js';
 import type { Tool } from '../src/tools/types.js';
 import { connectionOf, Seal } from '../src/executors/bullmq-wire.js';
-import type { AttemptRequest, AttemptResult } from '../src/executors/contract.js';
+import type { AttemptHost, AttemptRequest, AttemptResult } from '../src/executors/contract.js';
 import { defineTool } from '../src/tools/define-tool.js';
 import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
 
@@ -168,10 +168,20 @@ describe.skipIf(!hasRedis)('the worker side (real redis-server)', () => {
     }
   });
 
-  it('a worker closed past its grace period stops at once; its attempt goes to another worker when its lock expires', async () => {
+  it('a worker closed past its grace period stops at once; the run says so, and another worker runs the attempt', async () => {
     const stuck = defineTool({ name: 'stuck', input: z.object({}), run: () => new Promise(() => {}) });
-    const { executor, worker, prefix } = pair([stuck], { lockDurationMs: 1000 });
-    await worker.start();
+    const prefix = `w${randomUUID().slice(0, 8)}`;
+    const executor = new BullmqExecutor({ redis: redis.url, prefix, secret: SECRET, watchMs: 100 });
+    const first = new BraidWorker({
+      redis: redis.url,
+      prefix,
+      secret: SECRET,
+      tools: [stuck],
+      lockDurationMs: 1000,
+      name: 'w1',
+    });
+    opened.push(executor);
+    await first.start();
     const events: RunEvent[] = [];
     const run = runWorkflow([{ id: 's', tool: 'stuck' }], {
       tools: [stuck],
@@ -182,14 +192,74 @@ describe.skipIf(!hasRedis)('the worker side (real redis-server)', () => {
     for (let i = 0; i < 100 && !events.some((e) => e.type === 'task.started'); i++)
       await new Promise((r) => setTimeout(r, 20));
     const t0 = Date.now();
-    await worker.close(200);
+    await first.close(200);
     expect(Date.now() - t0).toBeLessThan(3000);
+    // The run says what the attempt waits for once the lock is gone.
+    for (let i = 0; i < 200 && !events.some((e) => e.type === 'task.progress'); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(events.filter((e) => e.type === 'task.progress').map((e) => e.message)).toEqual([
+      expect.stringMatching(
+        /^waiting: worker w1 (stopped renewing its lock on this attempt \(it died or blocks its event loop\)|was lost \(its lock on the attempt expired\)); BullMQ hands the attempt to another worker$/,
+      ),
+    ]);
     // Another worker has a tool of that name that ends: the attempt runs there.
     const done = defineTool({ name: 'stuck', input: z.object({}), run: () => 'done elsewhere' });
-    const other = new BraidWorker({ redis: redis.url, prefix, secret: SECRET, tools: [done], lockDurationMs: 1000 });
-    opened.push({ close: () => other.close(500) });
-    await other.start();
+    const second = new BraidWorker({
+      redis: redis.url,
+      prefix,
+      secret: SECRET,
+      tools: [done],
+      lockDurationMs: 1000,
+      name: 'w2',
+    });
+    opened.push({ close: () => second.close(500) });
+    await second.start();
     const r = await run;
-    expect(r.tasks.s).toMatchObject({ status: 'succeeded', output: 'done elsewhere' });
+    expect(r.tasks.s).toMatchObject({ status: 'succeeded', output: 'done elsewhere', attempts: 1 });
+    const started = events.filter((e) => e.type === 'task.started');
+    expect(started).toEqual([expect.objectContaining({ worker: 'w1' })]);
+    expect(events.find((e) => e.type === 'task.log')).toMatchObject({
+      level: 'warn',
+      message: 'worker w1 was lost mid-attempt; worker w2 runs the attempt again (BullMQ redelivery)',
+      fields: { lostWorker: 'w1', worker: 'w2' },
+    });
+  }, 20_000);
+
+  it('a cancel from an older lease generation is not the attempt’s result: the attempt is sent again and runs', async () => {
+    let calls = 0;
+    const once = defineTool({
+      name: 'once',
+      input: z.object({}),
+      run: (_, ctx) =>
+        ++calls === 1
+          ? new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)))
+          : 'second try',
+    });
+    const prefix = `w${randomUUID().slice(0, 8)}`;
+    const old = new BullmqExecutor({ redis: redis.url, prefix, secret: SECRET, generationOf: () => 1 });
+    const now = new BullmqExecutor({ redis: redis.url, prefix, secret: SECRET, generationOf: () => 2 });
+    const worker = new BraidWorker({ redis: redis.url, prefix, secret: SECRET, tools: [once] });
+    opened.push(old, now, { close: () => worker.close(500) });
+    await worker.start();
+    const request: AttemptRequest = { runId: 'gen-run', taskId: 't', visit: 1, attempt: 1, tool: 'once', input: {} };
+    const host = (): AttemptHost & { started: () => boolean } => ({
+      tool: () => once,
+      started: () => true,
+      context: () => {
+        throw new Error('runs in the worker');
+      },
+      signal: new AbortController().signal,
+      forward: () => {},
+    });
+    const first = old.execute(request, host());
+    while (calls === 0) await new Promise((r) => setTimeout(r, 20));
+    // A coordinator of the next generation takes the run over and awaits the same job.
+    const second = now.execute(request, host());
+    await new Promise((r) => setTimeout(r, 200));
+    // The old coordinator, which lost the run, stops it: its cancel reaches the attempt.
+    old.cancel('gen-run', new Error('stopped by the old coordinator'));
+    expect(await first).toMatchObject({ status: 'failed' });
+    expect(await second).toMatchObject({ status: 'succeeded', output: 'second try' });
+    expect(calls).toBe(2);
   }, 20_000);
 });

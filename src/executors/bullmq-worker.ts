@@ -68,6 +68,8 @@ export interface BraidWorkerOptions extends RedisQueueOptions {
   readonly admit?: (request: AttemptRequest) => Promise<string | undefined>;
   /** A job this worker refused to run (a bad MAC, a job id that is not the request's, `admit`'s reason). */
   readonly onRefused?: (jobId: string, queue: string, reason: string) => void;
+  /** How runs name this worker (`task.started`'s `worker`, BullMQ's `processedBy`). @default `host:pid` */
+  readonly name?: string;
 }
 
 /** How long a job's lock lasts without renewal, by default (docs/scaling-out.md, "What runs where": the trade-off). */
@@ -89,12 +91,13 @@ class GuardedWorker extends Worker {
 }
 
 /** This process, as `task.started` names it. */
-const WORKER = `${hostname()}:${process.pid}`;
+const PROCESS = `${hostname()}:${process.pid}`;
 
 /** A worker process's loop: takes attempts from the queues and runs them with its own tools (`braid worker`). @beta */
 export class BraidWorker {
   readonly #options: BraidWorkerOptions;
   readonly #prefix: string;
+  readonly #name: string;
   readonly #tools = new Map<string, Tool>();
   readonly #local = new LocalExecutor();
   readonly #workers: Worker[] = [];
@@ -112,6 +115,7 @@ export class BraidWorker {
 
   constructor(options: BraidWorkerOptions) {
     this.#options = options;
+    this.#name = options.name ?? PROCESS;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#seal = new Seal(options.secret);
     for (const tool of options.tools) this.#tools.set(tool.name, tool);
@@ -152,7 +156,7 @@ export class BraidWorker {
         connection,
         prefix: this.#prefix,
         // Recorded on each job it takes (`processedBy`): a coordinator that finds the job already done names it.
-        name: WORKER,
+        name: this.#name,
         concurrency: Math.min(concurrency, tool?.concurrency ?? Infinity),
         lockDuration: this.#options.lockDurationMs ?? DEFAULT_LOCK_MS,
         // Look for attempts of dead workers twice per lock duration.
@@ -217,7 +221,7 @@ export class BraidWorker {
     if (reason === undefined && request) return request;
     const why = reason ?? 'refused';
     this.#options.onRefused?.(String(job.id), job.queueName, why);
-    throw new UnrecoverableError(`refused by worker ${WORKER}: ${why}`);
+    throw new UnrecoverableError(`refused by worker ${this.#name}: ${why}`);
   }
 
   /** Whether a cancel mark is there, set by a process with the secret, for this generation of the run or newer. */
@@ -265,7 +269,7 @@ export class BraidWorker {
     const host: AttemptHost = {
       tool: () => tool,
       // Not awaited: the tool starts now; its reports and the result follow this message in order.
-      started: () => (report({ type: 'started', worker: WORKER }), true),
+      started: () => (report({ type: 'started', worker: this.#name }), true),
       context: (s) => new RemoteContext(s, request, forward, llm, services),
       // The job's own signal (BullMQ aborts it when the worker is forced to close) or the run's cancellation.
       signal: AbortSignal.any([signal, run.controller.signal]),
