@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, braid, BRAID_HOME, ROOT } from './support/cli.js';
 import { hasRedis, SKIP_REDIS, startRedis } from './support/redis.js';
+import { until as waitUntil } from './support/until.js';
 
 if (!hasRedis) console.log(SKIP_REDIS);
 
@@ -37,15 +38,8 @@ const trace = (): Trace[] =>
 
 const env = () => ({ TRACE_DIR: dir, BRAID_REDIS_URL: redis.url, BRAID_HOME });
 
-async function until<T>(get: () => T | undefined | false | Promise<T | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The trials wait longer and look less often: real processes start and stop. */
+const until = <T>(get: Parameters<typeof waitUntil<T>>[0], ms = 20_000) => waitUntil(get, ms, 50);
 
 /** A `braid` process in the background (a worker, a coordinator); killed after the test if still alive. */
 function start(

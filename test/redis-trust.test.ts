@@ -21,6 +21,7 @@ import { RedisRunStore } from '../src/store/redis-store.js';
 import type { RunHeader } from '../src/store/types.js';
 import { BIN, braid, ROOT } from './support/cli.js';
 import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
+import { until } from './support/until.js';
 
 if (!hasRedis) console.log(SKIP_REDIS);
 
@@ -73,16 +74,6 @@ const header = (runId: string, workflow: RunHeader['workflow']): RunHeader => ({
   workflow,
   input: {},
 });
-
-async function until<T>(get: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe.skipIf(!hasRedis)('Redis is not a trust root (real redis-server)', () => {
   beforeAll(async () => {

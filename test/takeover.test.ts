@@ -14,6 +14,7 @@ import { RedisRunStore } from '../src/store/redis-store.js';
 import { RECORD_VERSION, type RunHeader } from '../src/store/types.js';
 import { defineTool } from '../src/tools/define-tool.js';
 import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
+import { until } from './support/until.js';
 
 if (!hasRedis) console.log(SKIP_REDIS);
 
@@ -65,16 +66,6 @@ async function orphan(prefix: string, runId: string, tool = 'note'): Promise<voi
   events.forEach((e, i) => log.append({ ...e, ts, runId, seq: i + 1 } as RunEvent));
   await log.flush();
   writer.redis.disconnect(); // the writer is gone: its lease runs out
-}
-
-async function until<T>(get: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** A takeover loop with what it reports collected. */
