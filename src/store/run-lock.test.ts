@@ -139,8 +139,10 @@ describe('taking a run lock', () => {
     const err = taken(path) as RunLockedError;
     expect(err).toBeInstanceOf(RunLockedError);
     expect(err.owner).toBeUndefined();
-    // It waited a little for the owner to appear before giving up.
+    // It waited a little for the owner to appear before giving up: some milliseconds, not the second after which an
+    // empty lock file counts as old.
     expect(Date.now() - t0).toBeGreaterThanOrEqual(15);
+    expect(Date.now() - t0).toBeLessThan(900);
     expect(readFileSync(path, 'utf8')).toBe('');
   });
 
