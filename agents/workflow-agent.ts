@@ -33,6 +33,8 @@ export interface WorkflowAgentOptions {
   readonly catalog: WorkflowCatalog;
   readonly runs: RunManager;
   readonly llm: LlmProvider;
+  /** Where it reads waiting runs from (share the server's: one fold per record). @default one of its own */
+  readonly summaries?: RunSummaries;
 }
 
 type Pending = {
@@ -57,7 +59,7 @@ export class WorkflowAgent {
 
   constructor(options: WorkflowAgentOptions) {
     this.#o = options;
-    this.#summaries = new RunSummaries(options.runs, options.runs.options.store);
+    this.#summaries = options.summaries ?? new RunSummaries(options.runs, options.runs.options.store);
     const entries = options.catalog.list();
     this.#functions = entries.map((e) => ({
       name: functionName(e.name),

@@ -13,6 +13,7 @@ import type { RunEvent } from '../core/events.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
 import { NotFoundError, type RunManager } from '../service/run-manager.js';
+import { RunSummaries } from '../service/run-summaries.js';
 import { foldRun, processAlive } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunStore } from '../store/types.js';
@@ -377,14 +378,16 @@ export function createApp(options: AppOptions): Hono {
     return header;
   }
 
-  registerRunViews(app, { catalog, runs, store });
+  // One run list (and its cache of folded records) for GET /runs and every chat session's "what is waiting?".
+  const summaries = new RunSummaries(runs, store);
+  registerRunViews(app, { catalog, runs, store, summaries });
 
   app.post('/chat', async (c) => {
     const body = await readJson(c, chatBody);
     const sessionId = body.sessionId ?? crypto.randomUUID();
     let agent = sessions.get(sessionId);
     if (!agent) {
-      agent = new WorkflowAgent({ catalog, runs, llm: options.llm });
+      agent = new WorkflowAgent({ catalog, runs, llm: options.llm, summaries });
       sessions.set(sessionId, agent);
       if (sessions.size > (options.maxSessions ?? 100)) sessions.delete(sessions.keys().next().value!);
     }

@@ -26,6 +26,8 @@ export interface RunViewOptions {
   readonly store?: RunStore;
   /** How often a `GET /runs` event stream looks for changes. @default 500 */
   readonly listPollMs?: number;
+  /** The run list to answer from (shared with the chat agents). @default one of its own */
+  readonly summaries?: RunSummaries;
 }
 
 type ErrorStatus = 400 | 404 | 409;
@@ -37,7 +39,7 @@ const MAX_LIMIT = 1000;
 
 export function registerRunViews(app: Hono, options: RunViewOptions): void {
   const { catalog, runs, store } = options;
-  const summaries = new RunSummaries(runs, store);
+  const summaries = options.summaries ?? new RunSummaries(runs, store);
 
   app.get('/runs', async (c) => {
     const status = c.req.query('status') || undefined;
