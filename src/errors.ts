@@ -192,7 +192,7 @@ export class WorkflowValidationError extends BraidError {
     readonly file: string | undefined,
     readonly issues: readonly Issue[],
   ) {
-    super('E_SPEC', formatIssues(issues, file), { retryable: false });
+    super('E_SPEC', formatIssues(issues, file));
   }
 }
 
@@ -213,10 +213,7 @@ export class ToolInputError extends BraidError {
     super(
       'E_TOOL_INPUT',
       `invalid input for tool "${toolName}": ${issues.map((i) => `${i.path || 'input'}: ${i.message}`).join('; ')}`,
-      {
-        taskId,
-        retryable: false,
-      },
+      { taskId },
     );
   }
 }
@@ -234,7 +231,7 @@ export class TaskTimeoutError extends BraidError {
 /** The run was cancelled (`E_CANCELLED`). @public */
 export class CancelledError extends BraidError {
   constructor(taskId?: string) {
-    super('E_CANCELLED', 'run was cancelled', { taskId, retryable: false });
+    super('E_CANCELLED', 'run was cancelled', { taskId });
   }
 }
 
@@ -323,7 +320,7 @@ export class NoSuchToolError extends BraidError {
     readonly toolName: string,
     readonly available: readonly string[],
   ) {
-    super('E_SPEC', `unknown tool "${toolName}"; available: ${available.join(', ') || '(none)'}`, { retryable: false });
+    super('E_SPEC', `unknown tool "${toolName}"; available: ${available.join(', ') || '(none)'}`);
   }
 }
 
@@ -334,13 +331,13 @@ export class ToolsModuleError extends BraidError {
     message: string,
     opts: { cause?: unknown } = {},
   ) {
-    super('E_TOOLS_MODULE', `${file}: ${message}`, { ...opts, retryable: false });
+    super('E_TOOLS_MODULE', `${file}: ${message}`, opts);
   }
 }
 
 /** Run input that does not match the workflow's `inputs` schema. @public */
 export class InputValidationError extends BraidError {
   constructor(readonly issues: readonly Issue[]) {
-    super('E_INPUT', `invalid run input:\n${formatIssues(issues)}`, { retryable: false });
+    super('E_INPUT', `invalid run input:\n${formatIssues(issues)}`);
   }
 }

@@ -16,7 +16,17 @@ import { z } from 'zod';
 import { defineTool, runWorkflow, type AttemptHost, type Tool, type ToolContext } from '../src/index.js';
 import { OfflineProvider } from '../src/llm/offline.js';
 import { BullmqExecutor } from '../src/executors/bullmq-executor.js';
-import { Seal } from '../src/executors/bullmq-wire.js';
+import {
+  cancelChannel,
+  cancelledKey,
+  CANCELLED_TTL_S,
+  DEFAULT_PREFIX,
+  jobIdOf,
+  jobLockKey,
+  queueOf,
+  Seal,
+  telemetryOption,
+} from '../src/executors/bullmq-wire.js';
 import { BraidWorker } from '../src/executors/bullmq-worker.js';
 import { ROOT } from './support/cli.js';
 import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
@@ -330,5 +340,44 @@ describe('the protocol documents', () => {
         'sealed-result',
       ].sort(),
     );
+  });
+});
+
+describe('the names docs/protocol.md gives', () => {
+  it('prefix, queues, job ids, the cancel keys and the job lock', () => {
+    expect(DEFAULT_PREFIX).toBe('braid:q');
+    expect(DOC).toContain('`braid:q` by default');
+    expect(queueOf({ name: 'plain' })).toBe('attempts');
+    expect(queueOf({ name: 'few', concurrency: 2 })).toBe('tool.few');
+    expect(queueOf({ name: 'slow', rateLimit: { intervalCap: 1, interval: 1000 } })).toBe('tool.slow');
+    const request = { runId: 'r', taskId: 't', visit: 1, attempt: 2, tool: 'x', input: {} } as never;
+    expect(jobIdOf(request)).toBe('r|t|1|2');
+    expect(jobIdOf({ ...(request as object), item: 3 } as never)).toBe('r|t|1|2|3');
+    expect(cancelChannel('p')).toBe('p:cancel');
+    expect(cancelledKey('p', 'r')).toBe('p:cancelled:r');
+    expect(CANCELLED_TTL_S).toBe(86_400);
+    expect(jobLockKey('p', 'attempts', 'r|t|1|2')).toBe('p:attempts:r|t|1|2:lock');
+    for (const documented of ['`<prefix>:<queue>:<jobId>:lock`', '<prefix>:cancelled:<runId> <sealed> EX 86400'])
+      expect(DOC).toContain(documented);
+  });
+
+  it('a message that fails its MAC check is E_UNTRUSTED, naming its kind and (the first 200 characters of) where', () => {
+    const binding = `run|${'t'.repeat(300)}`;
+    const err = (() => {
+      try {
+        return new Seal('one secret').open('job', binding, new Seal('another').seal('job', binding, {}));
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err).toMatchObject({ code: 'E_UNTRUSTED' });
+    expect((err as Error).message).toContain(`a job in Redis failed its MAC check (${binding.slice(0, 200)}): `);
+    expect((err as Error).message).not.toContain(binding.slice(0, 201));
+  });
+
+  it('tracing adds BullMQ telemetry only when it is on', async () => {
+    expect(await telemetryOption(undefined)).toEqual({});
+    expect(await telemetryOption(false)).toEqual({});
+    expect((await telemetryOption(true)).telemetry).toBeDefined();
   });
 });

@@ -6,9 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../src/core/events.js';
+import { Mac } from '../src/core/secret.js';
 import { RedisRunStore } from '../src/store/redis-store.js';
 import { RECORD_VERSION, type RunHeader } from '../src/store/types.js';
 import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
+import { until } from './support/until.js';
 
 if (!hasRedis) console.log(SKIP_REDIS);
 
@@ -16,8 +18,9 @@ let redis: TestRedis;
 const opened: RedisRunStore[] = [];
 let n = 0;
 
+const SECRET = 'redis store tests';
 const store = (prefix = `rs${++n}`, leaseMs = 5000) => {
-  const s = new RedisRunStore(redis.url, { prefix, leaseMs, secret: 'redis store tests' });
+  const s = new RedisRunStore(redis.url, { prefix, leaseMs, secret: SECRET });
   opened.push(s);
   return s;
 };
@@ -31,6 +34,7 @@ const header = (runId: string): RunHeader => ({
 });
 const event = (runId: string, seq: number, type = 'task.log', more: object = {}) =>
   ({ seq, ts: new Date().toISOString(), runId, type, level: 'info', message: `m${seq}`, ...more }) as RunEvent;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const finished = (runId: string, seq: number) =>
   event(runId, seq, 'run.finished', { status: 'succeeded', durationMs: 1 });
 
@@ -187,8 +191,159 @@ describe.skipIf(!hasRedis)('the Redis run store (real redis-server)', () => {
     const t0 = Date.now();
     const err = await s.reachable(300).catch((e: Error) => e);
     expect(err).toMatchObject({ code: 'E_CONFIG' });
-    expect((err as Error).message).toMatch(/^cannot reach Redis at 127\.0\.0\.1:1: /);
+    expect((err as Error).message).toMatch(/^cannot reach Redis at 127\.0\.0\.1:1: no answer in 300 ms$/);
     expect(Date.now() - t0).toBeLessThan(3000);
     await expect(store().reachable()).resolves.toBeUndefined();
+  });
+  it('a clean record has no problems; an entry with a valid MAC but the wrong fields or text that is not JSON is reported', async () => {
+    const s = store('shape');
+    const log = await s.create(header('sh1'));
+    log.append(event('sh1', 1));
+    await log.flush();
+    expect((await s.read('sh1')).problems).toEqual([]);
+    const mac = new Mac(SECRET, 'records');
+    const line = JSON.stringify(event('sh1', 2));
+    const key = 'shape:run:sh1:events';
+    await s.redis.xadd(key, '*', 'x', line, 'm', mac.sign('event', 'sh1', line)); // not the event field
+    await s.redis.xadd(key, '*', 'e', line, 'x', mac.sign('event', 'sh1', line)); // not the MAC field
+    await s.redis.xadd(key, '*', 'e', line, 'm', mac.sign('event', 'other', line)); // signed for another run
+    await s.redis.xadd(key, '*', 'e', 'not json', 'm', mac.sign('event', 'sh1', 'not json'));
+    const record = await s.read('sh1');
+    expect(record.events.map((e) => e.seq)).toEqual([1]);
+    expect(record.problems).toHaveLength(4);
+    expect(record.problems.slice(0, 3)).toEqual(Array(3).fill(expect.stringMatching(/failed its MAC check/)));
+    expect(record.problems[3]).toMatch(/^stream entry \S+: .*JSON.*, ignored$/);
+    await log.close();
+  });
+
+  it('a header signed for one run but naming another is not trusted', async () => {
+    const s = store('swap');
+    const mac = new Mac(SECRET, 'records');
+    const json = JSON.stringify(header('someone-else'));
+    await s.redis.set('swap:run:h1:header', JSON.stringify({ mac: mac.sign('header', 'h1', json), header: json }));
+    expect(await s.trustedHeader('h1')).toBeUndefined();
+    expect((await s.read('h1')).untrusted).toMatch(/^the header of run "h1" in Redis failed its MAC check/);
+  });
+
+  it('trusted headers are kept (a header never changes), the first of a thousand and one forgotten', async () => {
+    const s = store('cache');
+    const log = await s.create(header('c0'));
+    await log.close();
+    expect((await s.trustedHeader('c0'))?.runId).toBe('c0');
+    const sealed = await s.redis.get('cache:run:c0:header');
+    await s.redis.del('cache:run:c0:header');
+    expect((await s.trustedHeader('c0'))?.runId).toBe('c0'); // from memory
+    const pipeline = s.redis.pipeline();
+    const mac = new Mac(SECRET, 'records');
+    for (let i = 1; i <= 1000; i++) {
+      const json = JSON.stringify(header(`c${i}`));
+      pipeline.set(`cache:run:c${i}:header`, JSON.stringify({ mac: mac.sign('header', `c${i}`, json), header: json }));
+    }
+    await pipeline.exec();
+    for (let i = 1; i <= 999; i++) await s.trustedHeader(`c${i}`);
+    expect((await s.trustedHeader('c0'))?.runId).toBe('c0'); // 1000 kept: still there
+    await s.trustedHeader('c1000');
+    expect(await s.trustedHeader('c0')).toBeUndefined(); // the oldest forgotten, and gone from Redis
+    await s.redis.set('cache:run:c0:header', sealed!);
+  });
+
+  it("keys are under the prefix, 'braid' unless told", async () => {
+    const s = new RedisRunStore(redis.url, { secret: SECRET });
+    opened.push(s);
+    await (await s.create(header('p1'))).close();
+    expect(await s.redis.exists('braid:run:p1:header', 'braid:run:p1:events', 'braid:runs')).toBe(2); // no events
+    expect(await s.redis.zscore('braid:runs', 'p1')).not.toBeNull();
+  });
+
+  it('list: every run, newest first by creation time', async () => {
+    const s = store('list');
+    for (const [runId, year] of [
+      ['l-2021', 2021],
+      ['l-2019', 2019],
+      ['l-2020', 2020],
+      ['l-bad', 0],
+    ] as const) {
+      const log = await s.create({ ...header(runId), createdAt: year ? `${year}-01-01T00:00:00.000Z` : 'not a date' });
+      await log.close();
+    }
+    expect(await s.list()).toEqual(['l-bad', 'l-2021', 'l-2020', 'l-2019']); // no date: created now
+  });
+
+  it('appends reach Redis without a flush, batch after batch; close returns once the lease is given back', async () => {
+    const s = store('gc');
+    const log = await s.create(header('gc1'));
+    const length = () => s.redis.xlen('gc:run:gc1:events');
+    log.append(event('gc1', 1));
+    await until(async () => (await length()) === 1);
+    log.append(event('gc1', 2));
+    log.append(event('gc1', 3));
+    await until(async () => (await length()) === 3);
+    await log.close();
+    expect(await s.redis.exists('gc:run:gc1:lock')).toBe(0);
+    const again = await s.reopen('gc1');
+    void again.close(); // not awaited: idle() waits for it
+    await s.idle();
+    expect(await s.redis.exists('gc:run:gc1:lock')).toBe(0);
+  });
+
+  it('follow of a run with no events yet gets them as they come, past a second with nothing new', async () => {
+    const s = store();
+    const log = await s.create(header('e1'));
+    const following = collect(s.follow('e1', { follow: true }));
+    await sleep(1300); // one XREAD block with nothing: the writer still holds the run, so following goes on
+    log.append(event('e1', 1));
+    log.append(finished('e1', 2));
+    await log.flush();
+    expect(await following).toEqual([1, 2]);
+    await log.close();
+  });
+
+  it('follow ends at run.finished even while its writer still holds the lease', async () => {
+    const s = store();
+    const log = await s.create(header('e2'));
+    log.append(event('e2', 1));
+    log.append(finished('e2', 2));
+    await log.flush();
+    expect(await collect(s.follow('e2', { follow: true }))).toEqual([1, 2]);
+    expect(await s.redis.exists(`${'rs' + n}:run:e2:lock`)).toBe(1); // still held: it ended on run.finished
+    await log.close();
+  });
+
+  it('a lease lost is reported once; an old handle released late leaves the new lease and generation alone', async () => {
+    const prefix = `once${++n}`;
+    const s = store(prefix, 150);
+    const log = await s.create(header('o1'));
+    let failures = 0;
+    log.onFailure = () => failures++;
+    await s.redis.del(`${prefix}:run:o1:lock`);
+    await until(() => failures > 0);
+    await sleep(300); // six renewals find the lease gone
+    expect(failures).toBe(1);
+    const next = await s.lock('o1');
+    expect(s.generationOf('o1')).toBe(2);
+    await log.close().catch(() => {});
+    expect(s.generationOf('o1')).toBe(2);
+    expect(await s.redis.exists(`${prefix}:run:o1:lock`)).toBe(1);
+    next.release();
+  });
+
+  it('a Redis error while appending stops the log with E_STORE naming the run', async () => {
+    const s = store('wrong');
+    const log = await s.create(header('w1'));
+    await s.redis.set('wrong:run:w1:events', 'not a stream');
+    log.append(event('w1', 1));
+    const err = await log.close().catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'E_STORE' });
+    expect((err as Error).message).toMatch(/^Redis: could not record run "w1": WRONGTYPE/);
+  });
+
+  it('close quits a connection that is up and drops one that never came up', async () => {
+    const s = store();
+    await s.reachable();
+    await s.close();
+    await until(() => s.redis.status === 'end');
+    const dead = new RedisRunStore('redis://127.0.0.1:1', { secret: 'x' });
+    await dead.close(); // quitting would wait for ever for a Redis that is not there
+    await until(() => dead.redis.status === 'end');
   });
 });

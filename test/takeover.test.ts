@@ -30,6 +30,12 @@ const note = defineTool({
   run: async ({ text }) => (ran.push(text), { text }),
 });
 
+const slow = defineTool({
+  name: 'slow',
+  input: z.object({ text: z.string() }),
+  run: async ({ text }) => (await new Promise((r) => setTimeout(r, 800)), { text }),
+});
+
 const store = (prefix: string) => {
   const s = new RedisRunStore(redis.url, { prefix, secret: SECRET, leaseMs: 300 });
   opened.push(s);
@@ -77,7 +83,7 @@ function loop(s: RedisRunStore, more: Partial<TakeoverOptions> = {}) {
   };
   const takeover: Takeover = takeOverRuns({
     store: s,
-    tools: [note],
+    tools: [note, slow],
     intervalMs: 60_000,
     onTakeover: (runId) => seen.taken.push(runId),
     onFinished: (runId, result) => seen.finished.push([runId, result.status]),
@@ -168,6 +174,24 @@ describe.skipIf(!hasRedis)('taking over runs whose writer died (real redis-serve
     expect(seen.taken).toEqual([]);
     expect(seen.errors).toHaveLength(1);
     expect(seen.errors[0][0]).toBe('r3');
+  });
+
+  it('a continued run that loses its lease ends failed (E_LOCKED) here, and is continued once its holder is gone', async () => {
+    const prefix = `to${++n}`;
+    const s = store(prefix);
+    await orphan(prefix, 'r7', 'slow');
+    await leaseGone(s, 'r7');
+    const { takeover, seen } = loop(s);
+    await takeover.scan();
+    expect(seen.taken).toEqual(['r7']);
+    await s.redis.set(`${prefix}:run:r7:lock`, JSON.stringify({ token: 'another process' }), 'PX', 1000);
+    const lost = await takeover.running.get('r7');
+    expect(lost).toMatchObject({ status: 'failed', error: { code: 'E_LOCKED' } });
+    expect(seen.errors).toEqual([]);
+    await leaseGone(s, 'r7');
+    await takeover.scan();
+    expect(seen.taken).toEqual(['r7', 'r7']);
+    expect(await takeover.running.get('r7')).toMatchObject({ status: 'succeeded' });
   });
 
   it('looks by itself every intervalMs, and not any more once stopped', async () => {

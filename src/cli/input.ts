@@ -20,8 +20,7 @@ export function parseInputPairs(
   const out: Record<string, unknown> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0)
-      throw new BraidError('E_BAD_ARGUMENT', `--input expects key=value, got "${pair}"`, { retryable: false });
+    if (eq <= 0) throw new BraidError('E_BAD_ARGUMENT', `--input expects key=value, got "${pair}"`);
     const key = pair.slice(0, eq);
     const raw = pair.slice(eq + 1);
     out[key] = props[key]?.type === 'string' ? raw : parseLoose(raw, props[key] !== undefined);

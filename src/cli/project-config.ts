@@ -109,9 +109,6 @@ export async function loadProjectConfig(from = process.cwd()): Promise<ProjectCo
     throw new BraidError(
       'E_CONFIG',
       `${file ?? 'braid config'}: cannot read the project config: ${(err as Error).message}`,
-      {
-        retryable: false,
-      },
     );
   }
   if (!found || found.isEmpty) return undefined;

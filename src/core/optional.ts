@@ -77,7 +77,6 @@ export function missingPackageError(err: unknown, need: Need): BraidError | unde
       : `${packages.slice(0, -1).join(', ')} and ${packages.at(-1)}, optional packages (${missing} is not installed here)`;
   return new BraidError('E_CONFIG', `${feature} needs ${what}: npm install ${packages.join(' ')}`, {
     cause: err,
-    retryable: false,
   });
 }
 

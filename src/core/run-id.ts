@@ -14,6 +14,5 @@ export function checkRunId(runId: string): string {
   throw new BraidError(
     'E_BAD_ARGUMENT',
     `invalid run id "${shown.length > 60 ? `${shown.slice(0, 60)}...` : shown}" (letters, digits, _ . -, at most 200 characters)`,
-    { retryable: false },
   );
 }

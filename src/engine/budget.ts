@@ -165,7 +165,6 @@ export class BudgetGuard implements CallBudget {
       throw new BraidError(
         'E_PRICE_UNKNOWN',
         `no price is known for model "${model}", so under max_cost_usd ${this.budget.max_cost_usd} the call is not sent; add the model to the price table (BRAID_PRICES)`,
-        { retryable: false },
       );
     for (;;) {
       const r = this.reserve(worst);
@@ -173,7 +172,7 @@ export class BudgetGuard implements CallBudget {
       if (r === 'wait' && this.budget.on_exhausted === 'wait') await this.#settled(signal);
       else {
         if (this.#exceeded === undefined) this.#exceed(this.#refusal(worst));
-        throw new BraidError('E_BUDGET', this.#exceeded!, { retryable: false });
+        throw new BraidError('E_BUDGET', this.#exceeded!);
       }
     }
   }

@@ -30,7 +30,7 @@ export async function decideLabel(
     throw new BraidError(
       'E_LABEL',
       `task "${task.id}" needs a label (one of ${labels.join(', ')}) but its output is not one and no classifier is configured; return a label or { label }, or run with an LLM classifier`,
-      { taskId: task.id, retryable: false },
+      { taskId: task.id },
     );
   }
   const answer = await classifier.classify({
@@ -45,7 +45,7 @@ export async function decideLabel(
     throw new BraidError(
       'E_LABEL',
       `classifier answered "${answer.label}" for task "${task.id}", not one of ${labels.join(', ')}`,
-      { taskId: task.id, retryable: false },
+      { taskId: task.id },
     );
   }
   return { label: answer.label, source: 'classifier', reason: answer.reason, usage: answer.usage };

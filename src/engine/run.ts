@@ -313,15 +313,12 @@ export async function resumeRun(runId: string, options: ResumeOptions): Promise<
 function headerOf(runId: string, record: RunRecord): RunHeader {
   if (record.untrusted) throw new BraidError('E_UNTRUSTED', record.untrusted);
   if (!record.header)
-    throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`, {
-      retryable: false,
-    });
+    throw new BraidError('E_RECORD', `run "${runId}" has no header line: ${record.problems.join('; ')}`);
   const { version } = record.header;
   if (typeof version === 'number' && version > RECORD_VERSION)
     throw new BraidError(
       'E_RECORD',
       `run "${runId}" was recorded by a newer braid (record version ${version}; this one reads up to ${RECORD_VERSION}): continue it with that version`,
-      { retryable: false },
     );
   return record.header;
 }
@@ -330,7 +327,7 @@ function headerOf(runId: string, record: RunRecord): RunHeader {
 function approvalEvent(runId: string, events: readonly RunEvent[], run: RecordedRun, decision: Approval): RunEventBody {
   const { taskId } = decision;
   const task = Object.hasOwn(run.tasks, taskId) ? run.tasks[taskId] : undefined;
-  if (!task) throw new BraidError('E_NOT_FOUND', `run "${runId}" has no task "${taskId}"`, { retryable: false });
+  if (!task) throw new BraidError('E_NOT_FOUND', `run "${runId}" has no task "${taskId}"`);
   if (task.status !== 'waiting') {
     const waiting = Object.entries(run.tasks)
       .filter(([, t]) => t.status === 'waiting')
@@ -338,7 +335,6 @@ function approvalEvent(runId: string, events: readonly RunEvent[], run: Recorded
     throw new BraidError(
       'E_RUN_STATE',
       `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`,
-      { retryable: false },
     );
   }
   const given = [...events]
@@ -351,7 +347,6 @@ function approvalEvent(runId: string, events: readonly RunEvent[], run: Recorded
     throw new BraidError(
       'E_RUN_STATE',
       `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`,
-      { retryable: false },
     );
   }
   return {
@@ -403,7 +398,7 @@ export async function cancelRecordedRun(store: RunStore, runId: string): Promise
     headerOf(runId, record);
     const run = foldRun(record);
     if (run.status !== 'waiting' && run.status !== 'interrupted' && run.status !== 'running') {
-      throw new BraidError('E_RUN_STATE', `run "${runId}" already finished (${run.status})`, { retryable: false });
+      throw new BraidError('E_RUN_STATE', `run "${runId}" already finished (${run.status})`);
     }
     const log = await store.reopen(runId, lock);
     const added: RunEvent[] = [];

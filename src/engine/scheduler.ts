@@ -247,7 +247,7 @@ export class Scheduler {
         budget,
         (message) => {
           this.#fatal ??= { message, code: 'E_BUDGET' };
-          this.#abort(new BraidError('E_BUDGET', message, { retryable: false }));
+          this.#abort(new BraidError('E_BUDGET', message));
         },
         spent && { tokens: spent.tokens, costUsd: spent.costUsd, tasks: spent.visits.size, runningMs: spent.runningMs },
       );
@@ -520,7 +520,7 @@ export class Scheduler {
       this.#fatal ??= error;
       r.visits--;
       // Run-fatal, like a budget: nothing new starts and running attempts are aborted (workflow-spec.md §7).
-      this.#abort(new BraidError('E_MAX_VISITS', error.message, { retryable: false }));
+      this.#abort(new BraidError('E_MAX_VISITS', error.message));
       return this.#finish(i, 'failed', { error });
     }
     if (this.#budget && !this.#budget.enter(this.#o.replay?.spent.visits.has(visitKey(t.id, r.visits)))) {
@@ -828,7 +828,6 @@ export class Scheduler {
         ok: false,
         error: new BraidError('E_FOR_EACH', `for_each must give a list, got ${got}`, {
           taskId: t.id,
-          retryable: false,
         }),
         durationMs: 0,
       };

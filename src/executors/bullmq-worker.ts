@@ -135,7 +135,7 @@ export class BraidWorker {
       try {
         const { runId, ...sealed } = JSON.parse(message) as { runId: string };
         const cancel = this.#seal.open<CancelMark>('cancel', runId, sealed);
-        const err = new BraidError('E_CANCELLED', cancel.message, { retryable: false });
+        const err = new BraidError('E_CANCELLED', cancel.message);
         for (const [key, run] of this.#runs)
           if (run.runId === runId && run.generation <= cancel.generation) {
             run.controller.abort(err);

@@ -38,7 +38,7 @@ export function validateToolOutput(tool: Tool, output: unknown, taskId?: string)
     throw new BraidError(
       'E_TOOL_OUTPUT',
       `tool "${tool.name}" returned output that does not match its schema: ${detail}`,
-      { taskId, retryable: false },
+      { taskId },
     );
   }
   return r.data;

@@ -83,7 +83,7 @@ export function createClassifier(provider: LlmProvider): Classifier {
       throw new BraidError(
         'E_LABEL',
         `classifier ${last}, not one of ${request.labels.join(', ')}, twice; check the labels and classify.prompt`,
-        { taskId: request.taskId, retryable: false },
+        { taskId: request.taskId },
       );
     },
   };

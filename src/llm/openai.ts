@@ -65,9 +65,7 @@ export function positiveIntSetting(
   if (value === undefined || value === '') return fallback;
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < min)
-    throw new BraidError('E_CONFIG', `${name} must be an integer of at least ${min}, got "${value}"`, {
-      retryable: false,
-    });
+    throw new BraidError('E_CONFIG', `${name} must be an integer of at least ${min}, got "${value}"`);
   return n;
 }
 
@@ -286,7 +284,6 @@ export class OpenAIProvider implements LlmProvider {
       throw new BraidError(
         'E_LLM_RESPONSE',
         `${this.#who}: the answer from ${response.url || this.#client?.baseURL} is not a chat completion (HTTP ${response.status}, ${type}): ${preview}; check OPENAI_BASE_URL`,
-        { retryable: false },
       );
     }
     return c as Completion;
@@ -310,7 +307,7 @@ export class OpenAIProvider implements LlmProvider {
         error: new BraidError(
           'E_LLM_RESPONSE',
           `${this.#who}: the answer is not valid JSON (${err.message}); check OPENAI_BASE_URL`,
-          { cause: err, retryable: false },
+          { cause: err },
         ),
       };
     if (SDK && err instanceof SDK.APIError && err.status !== undefined) {

@@ -115,7 +115,6 @@ export function offlinePlan(goal: string, registry: ToolRegistry): WorkflowSpec 
     throw new BraidError(
       'E_PLAN',
       `the offline planner found no registered tool for "${goal}" (it matches words like search, calculate, idea, summary, email); set OPENAI_API_KEY to plan with a model`,
-      { retryable: false },
     );
 
   // merge

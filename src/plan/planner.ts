@@ -41,7 +41,7 @@ export class PlanError extends BraidError {
     message: string,
     readonly issues: readonly Issue[],
   ) {
-    super('E_PLAN', message, { retryable: false });
+    super('E_PLAN', message);
   }
 }
 

@@ -27,7 +27,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw new BraidError(
       'E_CONFIG',
       `listening on ${host} (beyond this machine) needs a bearer token: set BRAID_TOKEN`,
-      { retryable: false },
     );
   }
   const app = createApp(options);

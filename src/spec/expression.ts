@@ -151,7 +151,7 @@ function expressionError(err: unknown, timeoutMs: number): BraidError {
         : e?.code === 'D2015'
           ? `built a sequence of more than ${EXPRESSION_LIMITS.maxSequence} items`
           : (e?.message ?? String(err));
-  return new BraidError('E_EXPRESSION', message, { retryable: false, cause: err });
+  return new BraidError('E_EXPRESSION', message, { cause: err });
 }
 
 /** `$pad` with a bound on the result (JSONata's builds the padding as one array: `$pad('', 5e8)` aborts V8). */
@@ -163,17 +163,11 @@ function boundedPad(str: unknown, width: unknown, char?: unknown): unknown {
     !Number.isFinite(width) ||
     (char !== undefined && typeof char !== 'string')
   ) {
-    throw new BraidError('E_EXPRESSION', '$pad(str, width, char?) expects a string, a number and an optional string', {
-      retryable: false,
-    });
+    throw new BraidError('E_EXPRESSION', '$pad(str, width, char?) expects a string, a number and an optional string');
   }
   const w = Math.trunc(width);
   if (Math.abs(w) > EXPRESSION_LIMITS.maxString)
-    throw new BraidError(
-      'E_EXPRESSION',
-      `$pad to ${Math.abs(w)} characters, more than ${EXPRESSION_LIMITS.maxString}`,
-      { retryable: false },
-    );
+    throw new BraidError('E_EXPRESSION', `$pad to ${Math.abs(w)} characters, more than ${EXPRESSION_LIMITS.maxString}`);
   const fill = char || ' ';
   const missing = Math.abs(w) - [...str].length;
   if (missing <= 0) return str;
@@ -212,9 +206,7 @@ class BoundedRegExp {
       const { deadline, timeoutMs } = this;
       const remaining = deadline - Date.now();
       if (remaining <= 0)
-        throw new BraidError('E_EXPRESSION', `ran past its time budget of ${timeoutMs} ms (timeout_ms)`, {
-          retryable: false,
-        });
+        throw new BraidError('E_EXPRESSION', `ran past its time budget of ${timeoutMs} ms (timeout_ms)`);
       const found = execRegex(this.source, this.flags, str, from, remaining);
       if ('error' in found)
         throw new BraidError(
@@ -222,7 +214,6 @@ class BoundedRegExp {
           found.error === 'timeout'
             ? `regular expression /${this.source}/ ran past the time budget of ${timeoutMs} ms (timeout_ms)`
             : found.error,
-          { retryable: false },
         );
       if (!found.matches.length) this.#matches.set(from, null);
       for (const m of found.matches) this.#matches.set(m.from, m);

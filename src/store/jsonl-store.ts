@@ -53,7 +53,7 @@ export function storeError(path: string, err: unknown, doing = 'write', what = '
         .replace(/, \w+ '.*'$/, '')
         .replace(/, \w+$/, '')}`
     : (e?.message ?? String(err));
-  return new BraidError('E_STORE', `cannot ${doing} ${what} ${path} (${why})`, { retryable: false, cause: err });
+  return new BraidError('E_STORE', `cannot ${doing} ${what} ${path} (${why})`, { cause: err });
 }
 
 /** The default run store: one JSONL file per run in a folder (`$BRAID_HOME/runs`). @public */
@@ -137,7 +137,6 @@ export class JsonlRunStore implements RunStore {
       throw new BraidError(
         'E_STORE',
         `run "${header.runId}" cannot be recorded: its workflow or input is not serializable (${describeThrown(err).message})`,
-        { retryable: false },
       );
     }
     const file = this.path(header.runId);
@@ -274,9 +273,7 @@ export class JsonlRunStore implements RunStore {
 }
 
 function noSuchRun(runId: string, dir: string): BraidError {
-  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in ${dir} (list them with: braid runs)`, {
-    retryable: false,
-  });
+  return new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in ${dir} (list them with: braid runs)`);
 }
 
 /** Fields an event of each type must have, with their JSON types: a record that lacks them is reported, not folded. */

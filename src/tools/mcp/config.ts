@@ -20,18 +20,14 @@ export async function readMcpConfig(file: string): Promise<McpServers> {
   try {
     value = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new BraidError('E_CONFIG', `${file}: cannot read MCP servers: ${(err as Error).message}`, {
-      retryable: false,
-    });
+    throw new BraidError('E_CONFIG', `${file}: cannot read MCP servers: ${(err as Error).message}`);
   }
   const record =
     value && typeof value === 'object' && 'mcpServers' in value ? (value as { mcpServers: unknown }).mcpServers : value;
   const parsed = mcpServersSchema.safeParse(record);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
-    throw new BraidError('E_CONFIG', `${file}: mcpServers.${i.path.map(String).join('.')}: ${i.message}`, {
-      retryable: false,
-    });
+    throw new BraidError('E_CONFIG', `${file}: mcpServers.${i.path.map(String).join('.')}: ${i.message}`);
   }
   return parsed.data;
 }
@@ -61,7 +57,6 @@ export function assertMcpAllowed(
     throw new BraidError(
       'E_CONFIG',
       `${where}: MCP server "${name}" is not in this process's allow-list${mine ? ' (a server of that name is, with other settings)' : ''}: a recorded workflow may only use servers configured here; give them with --mcp servers.json (the same settings as in the workflow)`,
-      { retryable: false },
     );
   }
 }
