@@ -153,6 +153,11 @@ export function httpCodeOf(code: string): string {
   return info(code)?.http?.code ?? code;
 }
 
+/** Whether an attempt that failed with this code may be tried again (its `retryable` in the table). @public */
+export function isRetryable(code: string): boolean {
+  return info(code)?.retryable ?? true;
+}
+
 /** True when the code says the user's input or set-up is wrong (not a failure of a run or a bug). @public */
 export function isInvalidUse(code: string): boolean {
   return info(code)?.invalid === true;

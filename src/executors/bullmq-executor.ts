@@ -17,7 +17,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import { isoNow } from '../core/clock.js';
-import { BraidError } from '../errors.js';
+import { BraidError, isRetryable, type ErrorCode } from '../errors.js';
 import {
   cancelChannel,
   cancelledKey,
@@ -114,12 +114,13 @@ export class BullmqExecutor implements AttemptExecutor {
 
   cancel(runId: string, reason: Error): void {
     this.#local.cancel(runId, reason);
+    // Whatever stopped the run, a cancelled attempt is not tried again.
     const error = {
       message: reason.message,
-      ...(BraidError.is(reason) ? { code: reason.code } : {}),
+      code: BraidError.is(reason) ? reason.code : 'E_CANCELLED',
       retryable: false,
     };
-    for (const [id, p] of this.#pending) if (p.request.runId === runId) this.#settle(id, failedNow(error));
+    for (const [id, p] of this.#pending) if (p.request.runId === runId) this.#settle(id, ended(error));
     // This process lost the run (its lease, or its record), but the run is not stopped: the coordinator that takes
     // it over awaits these same jobs, and their successes are facts. The workers are not told.
     if (BraidError.is(reason) && (reason.code === 'E_LOCKED' || reason.code === 'E_STORE')) return;
@@ -164,10 +165,7 @@ export class BullmqExecutor implements AttemptExecutor {
         if ((await queue.getWorkersCount()) === 0) this.#options.onNoWorker?.(name);
       }
     } catch (err) {
-      this.#settle(
-        id,
-        failedNow({ message: `could not send the attempt to Redis: ${(err as Error).message}`, retryable: true }),
-      );
+      this.#settle(id, failedNow('E_WORKER', `could not send the attempt to Redis: ${(err as Error).message}`));
     }
     return result;
   }
@@ -219,10 +217,7 @@ export class BullmqExecutor implements AttemptExecutor {
       } catch (err) {
         this.#ended(
           jobId,
-          failedNow({
-            message: `could not send the attempt to Redis again: ${(err as Error).message}`,
-            retryable: true,
-          }),
+          failedNow('E_WORKER', `could not send the attempt to Redis again: ${(err as Error).message}`),
         );
       }
       return;
@@ -295,7 +290,7 @@ export class BullmqExecutor implements AttemptExecutor {
     } catch (err) {
       const message = BraidError.is(err) ? err.message : `the result of job ${jobId} cannot be read`;
       return {
-        result: failedNow({ message, code: 'E_UNTRUSTED', retryable: false }),
+        result: failedNow('E_UNTRUSTED', message),
         generation: Infinity,
       };
     }
@@ -376,14 +371,13 @@ const stoppedByCancel = (r: AttemptResult): boolean =>
   (r.status === 'failed' && (r.error.code === 'E_CANCELLED' || r.error.code === 'E_LOCKED'));
 
 /** An attempt that failed without running (nothing to time): its error, ended now. */
-const failedNow = (error: AttemptError): AttemptResult => ({
-  status: 'failed',
-  error,
-  durationMs: 0,
-  endedAt: isoNow(),
-});
+const ended = (error: AttemptError): AttemptResult => ({ status: 'failed', error, durationMs: 0, endedAt: isoNow() });
+
+/** An attempt that failed without running, with a code of the table (which says whether to retry it). */
+const failedNow = (code: ErrorCode, message: string): AttemptResult =>
+  ended({ message, code, retryable: isRetryable(code) });
 
 /** A job BullMQ failed (it stalled too often, or a worker could not run it at all): retryable. */
 function workerFailure(reason: string | undefined): AttemptResult {
-  return failedNow({ message: `worker: ${reason ?? 'the job failed'}`, code: 'E_WORKER', retryable: true });
+  return failedNow('E_WORKER', `worker: ${reason ?? 'the job failed'}`);
 }
