@@ -80,6 +80,21 @@ export const ERROR_CODES = {
   E_LOCKED: { retryable: false, invalid: true, http: { status: 409 } },
   /** The run store cannot be written (disk full, read-only, an event that cannot be serialized). */
   E_STORE: { retryable: false, invalid: true, http: { status: 500 } },
+  // ---- a request the HTTP server refuses before braid runs anything
+  /** The request body is not JSON. */
+  E_BAD_JSON: { retryable: false, invalid: true, http: { status: 400 } },
+  /** The request body, or a query parameter, does not have the expected shape (`path` says which field). */
+  E_BAD_REQUEST: { retryable: false, invalid: true, http: { status: 400 } },
+  /** A missing or wrong bearer token (`Authorization: Bearer $BRAID_TOKEN`). */
+  E_UNAUTHORIZED: { retryable: false, invalid: true, http: { status: 401 } },
+  /** A `Host` the server does not serve without a token, or a cross-origin `Origin`. */
+  E_FORBIDDEN: { retryable: false, invalid: true, http: { status: 403 } },
+  /** The request conflicts with how the server runs: an approval or a resume on a server without a run store. */
+  E_CONFLICT: { retryable: false, invalid: true, http: { status: 409 } },
+  /** The request body is larger than the server takes (`maxBodyBytes`, 1 MiB by default). */
+  E_TOO_LARGE: { retryable: false, invalid: true, http: { status: 413 } },
+  /** A POST whose body is not `Content-Type: application/json`. */
+  E_UNSUPPORTED_MEDIA_TYPE: { retryable: false, invalid: true, http: { status: 415 } },
   // ---- a task's attempt
   /** A tool's input does not match its schema (not retried: the same input fails again). */
   E_TOOL_INPUT: { retryable: false },
@@ -143,6 +158,22 @@ type CodeInfo = {
 const info = (code: string): CodeInfo | undefined =>
   Object.hasOwn(ERROR_CODES, code) ? (ERROR_CODES as Record<string, CodeInfo>)[code] : undefined;
 
+/**
+ * True when `code` is one of {@link ERROR_CODES} (a recorded code may be a tool's own, or another version's).
+ * @public
+ */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && info(code) !== undefined;
+}
+
+/**
+ * The `code` of an error as recorded (in events, results, attempt results): one of {@link ERROR_CODES} when braid
+ * raised the error. An error a tool threw keeps the string `code` it carried (`ENOENT`), and a record written by
+ * another version of braid may hold a code this one does not know: narrow it with {@link isErrorCode}.
+ * @public
+ */
+export type RecordedErrorCode = ErrorCode | (string & {});
+
 /** The HTTP status for an error a request caused, from its code; undefined when the error is a bug (500). @public */
 export function httpStatusOf(code: string): number | undefined {
   return info(code)?.http?.status;
@@ -163,6 +194,15 @@ export function isInvalidUse(code: string): boolean {
   return info(code)?.invalid === true;
 }
 
+/**
+ * The CLI's exit code for an error with this code: 2 when the code is `invalid` (the user's input or set-up is
+ * wrong), else 1 (a failed run, a bug).
+ * @public
+ */
+export function exitCodeOf(code: string): 1 | 2 {
+  return isInvalidUse(code) ? 2 : 1;
+}
+
 const MARK = Symbol.for('braid.error');
 
 /** The base of braid's errors: a stable `code` from `ERROR_CODES`, and whether it may be retried. @public */
@@ -172,13 +212,23 @@ export class BraidError extends Error {
   readonly taskId?: string;
   /** When false, the engine does not retry the attempt. @default the code's `retryable` in {@link ERROR_CODES} */
   readonly retryable: boolean;
+  /**
+   * What in a request the error is about: a field of its body (`taskId`), a route parameter (`runId`), a query
+   * parameter (`limit`). The HTTP API answers it as the error's `path`.
+   */
+  readonly path?: string;
 
-  constructor(code: ErrorCode, message: string, opts: { cause?: unknown; taskId?: string; retryable?: boolean } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { cause?: unknown; taskId?: string; retryable?: boolean; path?: string } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
     this.taskId = opts.taskId;
     this.retryable = opts.retryable ?? info(code)?.retryable ?? true;
+    this.path = opts.path;
   }
 
   static is(value: unknown): value is BraidError {
@@ -299,10 +349,18 @@ function isErrorData(err: unknown): err is { message: string; code?: string; sta
 
 /**
  * A plain `{ message, code?, stack? }` record for results and events; `stack` only has frames in tool code. Never
- * throws, whatever was thrown (see core/thrown.ts).
+ * throws, whatever was thrown (see core/thrown.ts). A `BraidError`'s record has its code, one of `ERROR_CODES`; any
+ * other value keeps the string `code` it carried.
  * @public
  */
-export function toErrorRecord(err: unknown): { message: string; code?: string; stack?: string } {
+export function toErrorRecord(err: BraidError): { message: string; code: ErrorCode; stack?: string };
+/**
+ * The record of any thrown value: its message as `describeThrown` gives it, the string `code` it carried (a
+ * `BraidError`'s is one of `ERROR_CODES`), and its stack's frames in tool code. Never throws.
+ * @public
+ */
+export function toErrorRecord(err: unknown): { message: string; code?: RecordedErrorCode; stack?: string };
+export function toErrorRecord(err: unknown): { message: string; code?: RecordedErrorCode; stack?: string } {
   if (isErrorData(err)) {
     const { message, code } = describeThrown(err);
     let stack: unknown;

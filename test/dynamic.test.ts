@@ -239,6 +239,19 @@ describe('for_each', () => {
     expect(notList.tasks.each.error).toEqual({ code: 'E_FOR_EACH', message: 'for_each must give a list, got object' });
   });
 
+  it("an item that failed with a tool's own code fails the task with E_TOOL, that code in the message", async () => {
+    const gone = defineTool({
+      name: 'gone',
+      input: z.object({ n: z.number() }),
+      run: () => Promise.reject(Object.assign(new Error('no such file'), { code: 'ENOENT' })),
+    });
+    const failed = await runWorkflow(
+      { tasks: [{ id: 'each', tool: 'gone', for_each: '{{ input.list }}', input: { n: '{{ item }}' } }] },
+      { tools: [gone], input: { list: [1] }, classifier: null },
+    );
+    expect(failed.tasks.each.error).toEqual({ code: 'E_TOOL', message: 'item 0 failed: no such file (ENOENT)' });
+  });
+
   it('property: for any list and any finishing order, outputs keep input order and count', async () => {
     const echoLater = defineTool({
       name: 'later',

@@ -160,7 +160,7 @@ class Calculator {
   /** Start the process now (mathjs takes a while to load) without waiting for it. */
   warm(): void {
     try {
-      if (!this.#closed) void this.#start().catch(() => {});
+      if (!this.#closed) void this.#start().catch(() => {}); // a warm-up only: the first call starts it again and fails
     } catch {
       // mathjs is not installed: the call says so
     }
@@ -234,7 +234,7 @@ class Calculator {
     calledAt = Date.now(),
   ): Promise<{ result: number | string | boolean; text: string }> {
     const run = this.#tail.then(() => this.#evaluate(expression, signal, calledAt));
-    this.#tail = run.catch(() => {});
+    this.#tail = run.catch(() => {}); // the caller gets `run`'s error; the queue goes on to the next expression
     return run;
   }
 

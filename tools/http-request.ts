@@ -42,7 +42,7 @@ export const httpRequest = defineTool({
     try {
       json = JSON.parse(text);
     } catch {
-      json = undefined;
+      json = undefined; // not JSON: the answer has the text alone
     }
     if (res.status >= 500) throw new Error(`${method} ${url}: HTTP ${res.status}`);
     return { status: res.status, ok: res.ok, headers: Object.fromEntries(res.headers), body: json ?? text };

@@ -22,7 +22,10 @@ const PROC_FD = '/proc/self/fd';
 /** As Linux's own limit on links in one path resolution. */
 const MAX_LINKS = 40;
 
-/** Why a walk stopped: a message for the caller to turn into its own error. */
+/**
+ * Why a walk stopped: a message for the caller to turn into its own error. Internal: tools/workspace.ts catches every
+ * one and throws a `NonRetriableError` in its place, so it is no `BraidError` (test/errors.test.ts allows it by name).
+ */
 export class WalkError extends Error {
   constructor(
     readonly reason: 'escapes' | 'missing' | 'not-a-file' | 'not-a-folder' | 'too-many-links',

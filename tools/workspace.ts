@@ -102,8 +102,11 @@ async function openChecked(path: string, write: boolean): Promise<FileHandle> {
       throw new NonRetriableError(`no file "${path}" in the workspace`);
     throw err;
   });
-  return open(real, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => {
-    throw new NonRetriableError(`no file "${path}" in the workspace`);
+  return open(real, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+    // Gone since it was checked, or swapped for a link (O_NOFOLLOW): there is no file there to read.
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR' || err.code === 'ELOOP')
+      throw new NonRetriableError(`no file "${path}" in the workspace`);
+    throw new NonRetriableError(`cannot read "${path}" in the workspace: ${err.code ?? 'open failed'}`);
   });
 }
 

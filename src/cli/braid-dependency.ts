@@ -24,7 +24,7 @@ const readJson = (file: string): Record<string, unknown> | undefined => {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch {
-    return undefined;
+    return undefined; // no such package.json (or not JSON): the callers look elsewhere
   }
 };
 
@@ -71,7 +71,7 @@ function packInto(root: string, target: string, version: string): BraidDependenc
   try {
     file = (JSON.parse(r.stdout) as { filename: string }[])[0]?.filename;
   } catch {
-    file = undefined;
+    file = undefined; // npm printed no JSON: the check below reports npm's own output
   }
   if (r.status !== 0 || !file || !isFile(join(dir, file))) {
     return {

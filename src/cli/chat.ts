@@ -3,11 +3,12 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { WorkflowAgent, type AgentChunk } from '../../agents/workflow-agent.js';
+import { BraidError } from '../errors.js';
 import type { LlmProvider } from '../llm/types.js';
 import { packageRoot } from '../paths.js';
 import { WorkflowCatalog } from '../service/catalog.js';
 import { RunManager } from '../service/run-manager.js';
-import { EXIT, ExitError } from './exit.js';
+import { EXIT } from './exit.js';
 import { safeLines, safeText } from './format.js';
 import { describeEvent } from './progress.js';
 import { loadUserTools, modelFor, registryFor } from './run-command.js';
@@ -39,10 +40,10 @@ export async function setUp(
   flags: ServiceFlags,
 ): Promise<{ catalog: WorkflowCatalog; runs: RunManager; llm: LlmProvider; dir: string }> {
   const dir = workflowsDir(flags.workflows);
-  if (!existsSync(dir)) throw new ExitError(EXIT.invalid, `--workflows: no folder ${dir}`);
+  if (!existsSync(dir)) throw new BraidError('E_BAD_ARGUMENT', `--workflows: no folder ${dir}`);
   const catalog = await WorkflowCatalog.load(dir, { tools: await loadUserTools(flags.tools) });
   for (const p of catalog.problems) process.stderr.write(`braid: skipped: ${p}\n`);
-  if (!catalog.list().length) throw new ExitError(EXIT.invalid, `no valid workflow in ${dir}`);
+  if (!catalog.list().length) throw new BraidError('E_CONFIG', `no valid workflow in ${dir}`);
   const llm = modelFor(flags);
   const runs = new RunManager({
     catalog,
@@ -169,13 +170,13 @@ export async function serveCommand(
     allowedHosts,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE')
-      throw new ExitError(
-        EXIT.invalid,
+      throw new BraidError(
+        'E_CONFIG',
         `port ${flags.port ?? 8787} on ${flags.host ?? '127.0.0.1'} is in use (another braid serve?); pick another with --port`,
       );
     if (err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL')
-      throw new ExitError(
-        EXIT.invalid,
+      throw new BraidError(
+        'E_CONFIG',
         `cannot listen on ${flags.host ?? '127.0.0.1'}:${flags.port ?? 8787}: ${err.message}`,
       );
     throw err;

@@ -7,9 +7,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { BraidError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { braidDependency } from './braid-dependency.js';
-import { EXIT, ExitError } from './exit.js';
+import { EXIT } from './exit.js';
 
 export interface InitFlags {
   /** The dependency spec for braid in package.json (a version, a tarball, a git URL). @default see braidDependency */
@@ -113,8 +114,8 @@ Set \`OPENAI_API_KEY\` (see \`.env.example\`) to use a real model.
 export async function initCommand(dir: string | undefined, flags: InitFlags): Promise<number> {
   const target = resolve(dir ?? '.');
   if (existsSync(target) && readdirSync(target).length > 0 && !flags.force) {
-    throw new ExitError(
-      EXIT.invalid,
+    throw new BraidError(
+      'E_BAD_ARGUMENT',
       `${target} is not empty; pick a new folder (braid init my-project) or pass --force`,
     );
   }

@@ -1,7 +1,6 @@
 /** `--input key=value` pairs into an object, typed by the workflow's `inputs` schema when it has one. */
 import { readFile } from 'node:fs/promises';
 import { BraidError } from '../errors.js';
-import { EXIT, ExitError } from './exit.js';
 
 /** The run input of `--input-file` and `--input` pairs (the pairs win). */
 export async function readRunInput(
@@ -34,7 +33,7 @@ function parseLoose(raw: string, declared: boolean): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    return raw;
+    return raw; // not JSON: the text itself is the value
   }
 }
 
@@ -43,9 +42,9 @@ async function readInputFile(file: string): Promise<Record<string, unknown>> {
   try {
     value = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new ExitError(EXIT.invalid, `${file}: cannot read input: ${(err as Error).message}`);
+    throw new BraidError('E_INPUT', `${file}: cannot read input: ${(err as Error).message}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new ExitError(EXIT.invalid, `${file}: input must be a JSON object`);
+    throw new BraidError('E_INPUT', `${file}: input must be a JSON object`);
   return value as Record<string, unknown>;
 }

@@ -4,7 +4,14 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { basename, extname } from 'node:path';
-import { BraidError, formatIssue, InputValidationError, isInvalidUse, WorkflowValidationError } from '../errors.js';
+import {
+  BraidError,
+  exitCodeOf,
+  formatIssue,
+  InputValidationError,
+  isInvalidUse,
+  WorkflowValidationError,
+} from '../errors.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
 import { toRegistry } from '../tools/registry.js';
 import { toMermaid } from '../graph/mermaid.js';
@@ -16,7 +23,7 @@ import { readRunInput } from './input.js';
 import { rootFlags, routesOf } from '../spec/workflow.js';
 import { toJSONSchema } from '../tools/json-schema.js';
 import type { Tool } from '../tools/types.js';
-import { EXIT, ExitError, useColor } from './exit.js';
+import { EXIT, useColor } from './exit.js';
 import { color, formatIssuesPretty, safeLines, safeText } from './format.js';
 import type { ServiceFlags } from './chat.js';
 import type { PlanFlags } from './plan-command.js';
@@ -431,7 +438,7 @@ Exit codes: 0 valid, 2 invalid.`,
     .action(async (file: string | undefined, flags: { tools?: string[]; run?: string }) => {
       if (flags.run)
         return void (process.exitCode = await (await records()).graphRunCommand(await runIdArg(flags.run)));
-      if (!file) throw new ExitError(EXIT.invalid, 'graph needs a workflow file or --run <runId>');
+      if (!file) throw new BraidError('E_BAD_ARGUMENT', 'graph needs a workflow file or --run <runId>');
       // Drawing needs no tools: a tool that is not registered here is drawn by its name, not an error.
       const { workflow } = await loadWorkflow(file);
       process.stdout.write(`${toMermaid(workflow)}\n`);
@@ -633,26 +640,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * Say what went wrong and answer the exit code its code has in `ERROR_CODES` (`exitCodeOf`: 2 when the user's input
+ * or set-up is wrong, 1 otherwise). An error that is the user's to fix is its message alone (a workflow's or an
+ * input's issues, formatted); anything else keeps its stack, for a bug report.
+ */
 function reportError(err: unknown): number {
   const c = useColor();
-  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.invalid;
-  if (err instanceof ExitError) {
-    process.stderr.write(`braid: ${safeLines(err.message)}\n`);
-    return err.exitCode;
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.invalid; // commander printed it
+  if (!BraidError.is(err) || !isInvalidUse(err.code)) {
+    const { message, stack } = describeThrown(err);
+    process.stderr.write(`braid: ${safeLines(stack ?? message)}\n`);
+    return BraidError.is(err) ? exitCodeOf(err.code) : EXIT.failed;
   }
-  if (err instanceof WorkflowValidationError) {
-    process.stderr.write(`${formatIssuesPretty(err.issues, err.file, c)}\n`);
-    return EXIT.invalid;
-  }
-  if (err instanceof InputValidationError) {
+  if (err instanceof WorkflowValidationError) process.stderr.write(`${formatIssuesPretty(err.issues, err.file, c)}\n`);
+  else if (err instanceof InputValidationError)
     process.stderr.write(`${formatIssuesPretty(err.issues, undefined, c)}\n`);
-    return EXIT.invalid;
-  }
-  if (BraidError.is(err) && isInvalidUse(err.code)) {
-    process.stderr.write(`braid: ${safeLines(err.message)}\n`);
-    return EXIT.invalid;
-  }
-  const { message, stack } = describeThrown(err);
-  process.stderr.write(`braid: ${safeLines(stack ?? message)}\n`);
-  return EXIT.failed;
+  else process.stderr.write(`braid: ${safeLines(err.message)}\n`);
+  return exitCodeOf(err.code);
 }

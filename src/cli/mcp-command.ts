@@ -41,7 +41,7 @@ export async function mcpCommand(flags: ServiceFlags): Promise<number> {
     );
   for (const h of running) h.cancel();
   await Promise.allSettled(running.map((h) => h.done));
-  await server.close().catch(() => {});
+  await server.close().catch(() => {}); // its runs are settled above; a transport that fails to close loses nothing
   process.stdin.destroy();
   return code;
 }

@@ -1,11 +1,13 @@
 /** Reading run records: `braid runs`, `braid show`, `braid logs`, `braid explain`. */
+import { describeThrown } from '../core/thrown.js';
+import { BraidError } from '../errors.js';
 import { explainTask } from '../store/explain.js';
 import { toMermaid } from '../graph/mermaid.js';
 import { validateWorkflow } from '../spec/validate.js';
 import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunRecord } from '../store/types.js';
-import { EXIT, ExitError, useColor } from './exit.js';
+import { EXIT, useColor } from './exit.js';
 import { STATUS_ICON, color, formatDuration, paint, safeLines, safeText, summaryTable, table } from './format.js';
 import { describeEvent } from './progress.js';
 import { problemReporter } from './run-command.js';
@@ -123,10 +125,10 @@ export async function showCommand(
 export async function explainCommand(runId: string, taskId: string): Promise<number> {
   const { record, run } = await load(runId);
   await reportProblems(runId, record);
-  if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: cannot explain`);
+  if (!record.header) throw new BraidError('E_RECORD', `run "${runId}" has no header: cannot explain`);
   if (!Object.hasOwn(run.tasks, taskId) || !record.header.workflow.tasks.some((t) => t.id === taskId)) {
-    throw new ExitError(
-      EXIT.invalid,
+    throw new BraidError(
+      'E_NOT_FOUND',
       `run "${runId}" has no task "${taskId}" in its workflow (tasks: ${record.header.workflow.tasks.map((t) => safeText(t.id)).join(', ')})`,
     );
   }
@@ -162,15 +164,22 @@ export async function graphRunCommand(runId: string): Promise<number> {
   const store = await cliStore();
   const { record, run } = await load(runId);
   await reportProblems(runId, record);
-  if (!record.header) throw new ExitError(EXIT.invalid, `run "${runId}" has no header: its workflow is unknown`);
+  if (!record.header) throw new BraidError('E_RECORD', `run "${runId}" has no header: its workflow is unknown`);
   const children = [];
   for (const e of record.events) {
     if (e.type !== 'task.child') continue;
     const checked = validateWorkflow(e.workflow);
     if (!checked.success) continue;
+    // A child run without a record (it never started) is drawn without statuses; one that cannot be read says why.
     const child = await store.read(e.childRunId).then(
       (r) => foldRun(r, processAlive),
-      () => undefined,
+      (err: unknown) => {
+        if (!BraidError.is(err) || err.code !== 'E_RUN_NOT_FOUND')
+          process.stderr.write(
+            `braid: child run ${safeText(e.childRunId)} drawn without its statuses: ${safeLines(describeThrown(err).message)}\n`,
+          );
+        return undefined;
+      },
     );
     children.push({
       taskId: e.taskId,

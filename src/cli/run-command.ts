@@ -2,7 +2,7 @@
 import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { approveTask, prepareResume, resolveInput, runWorkflow, type Approval } from '../engine/run.js';
-import { formatIssue, WorkflowValidationError } from '../errors.js';
+import { BraidError, formatIssue, WorkflowValidationError } from '../errors.js';
 import { createProvider } from '../llm/llm.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
 import { checkInputs } from '../spec/input-check.js';
@@ -17,7 +17,7 @@ import { builtinTools } from '../../tools/index.js';
 import { loadToolsModule } from '../tools/load-module.js';
 import { toRegistry, type ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
-import { EXIT, ExitError } from './exit.js';
+import { EXIT } from './exit.js';
 import { safeText, summaryTable } from './format.js';
 import { readRunInput } from './input.js';
 import { configuredServers, openMcp } from './mcp-option.js';
@@ -123,7 +123,7 @@ export async function runCommand(file: string, flags: RunFlags): Promise<number>
 export async function resumeCommand(runId: string, flags: RunFlags, approve?: Approval): Promise<number> {
   const store = await cliStore();
   const { header, problems } = await store.read(runId);
-  if (!header) throw new ExitError(EXIT.invalid, `run "${runId}" cannot be resumed: ${problems.join('; ')}`);
+  if (!header) throw new BraidError('E_RECORD', `run "${runId}" cannot be resumed: ${problems.join('; ')}`);
   problems.forEach(problemReporter(store, runId));
   const tools = await loadUserTools([...(header.source?.tools ?? []), ...(flags.tools ?? [])]);
   const file = header.source?.file;

@@ -1,13 +1,13 @@
 /** Run ids on the command line: an exact id, `latest` (the newest top-level run), or a unique prefix of one. */
 import type { RunStore } from '../store/types.js';
-import { EXIT, ExitError } from './exit.js';
+import { BraidError } from '../errors.js';
 
 export async function resolveRunId(store: RunStore, given: string): Promise<string> {
   const ids = await store.list();
   if (given === 'latest') {
     // child runs (a plan task's workflow) are named <parent>.<task>...: the newest run a person started
     const latest = ids.find((id) => !id.includes('.'));
-    if (!latest) throw new ExitError(EXIT.invalid, 'no runs recorded yet (braid run <file> records one)');
+    if (!latest) throw new BraidError('E_RUN_NOT_FOUND', 'no runs recorded yet (braid run <file> records one)');
     return latest;
   }
   if (ids.includes(given)) return given;
@@ -15,8 +15,8 @@ export async function resolveRunId(store: RunStore, given: string): Promise<stri
   if (matches.length === 1) return matches[0];
   if (matches.length > 1) {
     const shown = matches.slice(0, 5).join(', ');
-    throw new ExitError(
-      EXIT.invalid,
+    throw new BraidError(
+      'E_BAD_ARGUMENT',
       `"${given}" matches ${matches.length} runs (${shown}${matches.length > 5 ? ', ...' : ''}); give more of the id`,
     );
   }

@@ -4,12 +4,12 @@
  * recorded in Redis are seen by every machine, and attempts go to `braid worker` processes. Redis clients
  * load only then, and `closeCli` closes them when the command ends.
  */
+import { BraidError } from '../errors.js';
 import type { AttemptExecutor } from '../executors/contract.js';
 import { defaultStore } from '../store/default-store.js';
 import type { RedisRunStore } from '../store/redis-store.js';
 import type { RunStore } from '../store/types.js';
 import type { Takeover, TakeoverOptions } from '../service/takeover.js';
-import { EXIT, ExitError } from './exit.js';
 import { safeText } from './format.js';
 import { optional } from '../core/optional.js';
 
@@ -43,7 +43,7 @@ async function openStore(): Promise<RunStore> {
 /** The Redis store, or a clear error for a command that needs one. */
 export async function redisStore(command: string): Promise<RedisRunStore> {
   if (!redisUrl())
-    throw new ExitError(EXIT.invalid, `${command} needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL`);
+    throw new BraidError('E_CONFIG', `${command} needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL`);
   return (await cliStore()) as RedisRunStore;
 }
 
@@ -80,15 +80,15 @@ export function assertRedisSecured(url: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw new ExitError(EXIT.invalid, `--redis ${shownUrl(url)}: not a URL (redis://[user:password@]host:port)`);
+    throw new BraidError('E_BAD_ARGUMENT', `--redis ${shownUrl(url)}: not a URL (redis://[user:password@]host:port)`);
   }
   if (!/^rediss?:$/.test(parsed.protocol))
-    throw new ExitError(EXIT.invalid, `--redis ${shownUrl(url)}: give a redis:// or rediss:// (TLS) URL`);
+    throw new BraidError('E_BAD_ARGUMENT', `--redis ${shownUrl(url)}: give a redis:// or rediss:// (TLS) URL`);
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
   if (loopback || parsed.password) return;
-  throw new ExitError(
-    EXIT.invalid,
+  throw new BraidError(
+    'E_CONFIG',
     `--redis ${shownUrl(url)}: Redis beyond loopback without a password: anyone on the network could read every run and disrupt them. Give redis://user:password@${parsed.host} (an ACL user; rediss:// for TLS), or --insecure-redis if this network is trusted (docs/scaling-out.md, "Securing Redis")`,
   );
 }
@@ -108,6 +108,8 @@ export function storeName(store: RunStore): string {
 /** Close what the command opened (Redis connections keep a process alive). */
 export async function closeCli(): Promise<void> {
   store = undefined;
+  // The command's records are durable by now (the commands wait for `store.idle`): a connection that fails to close
+  // loses nothing, and the process exits anyway.
   await Promise.all(closers.splice(0).map((close) => close().catch(() => {})));
 }
 

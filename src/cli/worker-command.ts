@@ -4,8 +4,9 @@
  * attempts, let running ones finish within the grace period, exit.
  */
 import { once } from 'node:events';
+import { BraidError } from '../errors.js';
 import { BraidWorker } from '../executors/bullmq-worker.js';
-import { EXIT, ExitError } from './exit.js';
+import { EXIT } from './exit.js';
 import { safeText } from './format.js';
 import { modelFor, registryFor, type RunFlags } from './run-command.js';
 import { cliExecutor, cliTakeover, redisStore, redisUrl, shownUrl } from './store.js';
@@ -22,10 +23,7 @@ export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'l
 export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const url = redisUrl();
   if (!url)
-    throw new ExitError(
-      EXIT.invalid,
-      'braid worker needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL',
-    );
+    throw new BraidError('E_CONFIG', 'braid worker needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL');
   const store = await redisStore('braid worker'); // fails at once, naming the URL, when Redis does not answer
   const registry = await registryFor(flags.tools);
   const llm = modelFor(flags);

@@ -141,7 +141,7 @@ function build(script: ChildScript, blob: string): void {
     detached: true,
     stdio: 'ignore',
   });
-  child.on('error', () => rmSync(lock, { force: true }));
+  child.on('error', () => rmSync(lock, { force: true })); // no builder: the next start tries again, the slow way meanwhile
   child.unref();
 }
 
@@ -150,7 +150,7 @@ function ageMs(path: string): number {
   try {
     return Date.now() - statSync(path).mtimeMs;
   } catch {
-    return Infinity;
+    return Infinity; // no such file: as old as can be
   }
 }
 
@@ -180,7 +180,7 @@ export function pruneSnapshots(name: string, current: string): void {
   try {
     files = readdirSync(dir);
   } catch {
-    return;
+    return; // no cache folder (or not readable): nothing to prune
   }
   const escaped = name.replace(/[^A-Za-z0-9_-]/g, (c) => `\\${c}`);
   const own = new RegExp(`^${escaped}-[0-9a-f]{16}\\.blob`);
@@ -206,6 +206,6 @@ function mtimeMs(path: string): number {
   try {
     return statSync(path).mtimeMs;
   } catch {
-    return 0;
+    return 0; // gone meanwhile: counted the oldest (removing it again is harmless)
   }
 }

@@ -1,4 +1,5 @@
 /** The closed union of run events (workflow-spec.md §8). Every event has `seq`, `ts`, `runId`, `type`. */
+import type { RecordedErrorCode } from '../errors.js';
 import type { LabelSource, RunStatus, SkipReason } from './result.js';
 
 export interface EventBase {
@@ -11,7 +12,11 @@ export interface EventBase {
 
 export interface ErrorRecord {
   readonly message: string;
-  readonly code?: string;
+  /**
+   * One of `ERROR_CODES` when braid raised the error; a tool's own error keeps the code it carried (`ENOENT`), and a
+   * record another version wrote may hold a code this one does not know (`RecordedErrorCode`, `isErrorCode`).
+   */
+  readonly code?: RecordedErrorCode;
   /** Where a tool's error was thrown: the stack frames in tool code (braid's own frames and Node's left out). */
   readonly stack?: string;
 }

@@ -87,7 +87,7 @@ export class LinearPattern {
     try {
       compiled = syntax === undefined ? undefined : re2().RE2JS.compile(syntax);
     } catch {
-      compiled = undefined;
+      compiled = undefined; // a pattern RE2 cannot compile: matched in the bounded regex worker below
     }
     this.#test = compiled
       ? (s) => compiled.matcher(s).find()

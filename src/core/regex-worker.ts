@@ -63,6 +63,8 @@ function worker() {
   w.unref();
   port1.unref();
   const me = { worker: w, port: port1, flag: new Int32Array(signal) };
+  // A worker that died (out of memory on a hostile pattern): the next match starts a new one; the match it was doing
+  // ends by its deadline and reports it.
   w.on('error', () => {
     if (current === me) current = undefined;
   });

@@ -19,7 +19,7 @@ function attempt<T>(f: () => T): T | undefined {
   try {
     return f();
   } catch {
-    return undefined;
+    return undefined; // the callers fall back to what they can say (describing a thrown value must never throw)
   }
 }
 

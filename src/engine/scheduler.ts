@@ -19,7 +19,7 @@
  *   the run is admitted first (`#admission`: its `max_tokens`, its worst case held by the budget, budget.ts).
  */
 import { setMaxListeners } from 'node:events';
-import { BraidError, CancelledError, toErrorRecord, type ErrorCode } from '../errors.js';
+import { BraidError, CancelledError, isErrorCode, toErrorRecord, type ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { ErrorRecord, ToolVersions, Usage } from '../core/events.js';
 import { isTruthy } from '../spec/expression.js';
@@ -84,6 +84,9 @@ function mayHaveLabel(t: PlanTask, output: unknown): boolean {
 }
 
 type State = TaskState;
+
+/** A run-fatal error, as recorded: braid raised it, so its code is one of `ERROR_CODES`. */
+type FatalError = { readonly message: string; readonly code: ErrorCode; readonly stack?: string };
 
 interface TaskView {
   status: TaskStatus;
@@ -212,7 +215,8 @@ export class Scheduler {
   #waitingApproval = 0;
   #worklist: number[] = [];
   #draining = false;
-  #fatal?: ErrorRecord;
+  /** The run-fatal error that stopped the run (a budget, max_visits, the record, a bug): always braid's own code. */
+  #fatal?: FatalError;
   /** LLM calls reported per task. */
   readonly #llmCalls: Int32Array;
   readonly #finishedOnce: Uint8Array;
@@ -272,9 +276,9 @@ export class Scheduler {
    * Stop the run from outside (e.g. its record cannot be written): running tasks are cancelled, nothing new starts, the
    * run fails with `error`.
    */
-  fail(error: ErrorRecord): void {
+  fail(error: FatalError): void {
     this.#fatal ??= error;
-    this.#abort(new BraidError((error.code ?? 'E_TOOL') as ErrorCode, error.message, { retryable: false }));
+    this.#abort(new BraidError(error.code, error.message, { retryable: false }));
   }
 
   /** Why a task that did not get to run was skipped once the run was stopped. */
@@ -513,7 +517,7 @@ export class Scheduler {
     const replayed = t.approval ? this.#o.replay?.approvals.get(visitKey(t.id, r.visits)) : undefined;
     const visit = decideVisit(t, r.visits, replayed);
     if (visit.kind === 'over_max_visits') {
-      const error = {
+      const error: FatalError = {
         message: `task "${t.id}" was entered ${r.visits} times, more than max_visits (${t.maxVisits}); the routing loop did not converge`,
         code: 'E_MAX_VISITS',
       };
@@ -859,11 +863,13 @@ export class Scheduler {
     const ended = decideForEach(outcomes.map(itemOutcome));
     if (ended.kind === 'failed') {
       const cause = toErrorRecord((outcomes[ended.item] as { error: unknown }).error);
+      // The item's code when it is braid's; a tool's own code (`ENOENT`) is no braid code: said in the message instead.
+      const code = isErrorCode(cause.code) ? cause.code : 'E_TOOL';
       return {
         ok: false,
         error: new BraidError(
-          (cause.code as ErrorCode | undefined) ?? 'E_TOOL',
-          `item ${ended.item} failed: ${cause.message}`,
+          code,
+          `item ${ended.item} failed: ${cause.message}${cause.code === undefined || code === cause.code ? '' : ` (${cause.code})`}`,
           { taskId: t.id },
         ),
         durationMs,

@@ -8,6 +8,7 @@
  *
  * `test/executor-contract.test.ts` runs the same contract suite against every implementation.
  */
+import type { RecordedErrorCode } from '../errors.js';
 import type { LlmCallInfo } from '../llm/types.js';
 import type { ToolContext, Tool, ToolProgress } from '../tools/types.js';
 
@@ -42,7 +43,8 @@ export interface AttemptRequest {
 /** A failed attempt's error, as data. @beta */
 export interface AttemptError {
   readonly message: string;
-  readonly code?: string;
+  /** As in a run record: one of `ERROR_CODES` for braid's errors, else the code the tool's error carried. */
+  readonly code?: RecordedErrorCode;
   /** Only frames in tool code. */
   readonly stack?: string;
   /** False: the retry policy does not try this again (invalid input, `NonRetriableError`, cancellation). */

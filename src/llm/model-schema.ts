@@ -68,6 +68,11 @@ export function modelSchema(source: SchemaLike | JsonSchema | undefined): ModelS
   return built;
 }
 
+/**
+ * Internal control flow, not an error anyone sees: the converter throws it to give up on strict mode, and `build`
+ * catches every one of them and answers a non-strict schema with its message as the `reason`. Never escapes this
+ * module, so it is no `BraidError` (test/errors.test.ts allows it by name).
+ */
 class NotStrict extends Error {}
 
 function build(plain: JsonSchema): ModelSchema {

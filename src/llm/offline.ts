@@ -303,7 +303,7 @@ export class OfflineProvider implements LlmProvider {
       try {
         seed = request.offlineAnswer ? JSON.parse(request.offlineAnswer) : undefined;
       } catch {
-        seed = undefined;
+        seed = undefined; // an offline answer that is not JSON: the answer is generated from the schema alone
       }
       const json = request.schema.jsonSchema ?? schemaToJsonSchema(request.schema.schema);
       // The plain schema, not the strict one sent to a real model: rule 2 leaves optional fields to their defaults.

@@ -385,6 +385,6 @@ function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return text;
+    return text; // not JSON: the text itself, as given
   }
 }

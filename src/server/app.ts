@@ -6,13 +6,14 @@ import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { WorkflowAgent } from '../../agents/workflow-agent.js';
 import { BraidError, httpCodeOf, httpStatusOf, InputValidationError } from '../errors.js';
 import type { RunEvent } from '../core/events.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
-import { NotFoundError, type RunManager } from '../service/run-manager.js';
+import type { RunManager } from '../service/run-manager.js';
 import { RunSummaries } from '../service/run-summaries.js';
 import { foldRun, processAlive } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
@@ -21,6 +22,7 @@ import { formatPath } from '../spec/path.js';
 import { describeThrown } from '../core/thrown.js';
 import { mountDashboard } from './dashboard.js';
 import { mountMcp, type McpSessionLimits } from './mcp-http.js';
+import { logLost, noSuchRun } from './log.js';
 import { registerRunViews } from './run-views.js';
 
 /** Options of `createApp`. @beta */
@@ -45,8 +47,6 @@ export interface AppOptions {
   readonly mcp?: McpSessionLimits;
 }
 
-type Status = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500;
-
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
 
 /** The host name of a `Host` header (`[::1]:8787` → `[::1]`), lower case; undefined when malformed. */
@@ -54,17 +54,6 @@ function hostName(host: string | undefined): string | undefined {
   if (!host) return undefined;
   const m = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i.exec(host.trim());
   return m?.[1].toLowerCase().replace(/\.$/, '');
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: Status,
-    readonly code: string,
-    message: string,
-    readonly path?: string,
-  ) {
-    super(message);
-  }
 }
 
 const startBody = z.strictObject({ workflow: z.string().min(1), input: z.record(z.string(), z.unknown()).optional() });
@@ -87,13 +76,13 @@ async function readJson<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
   try {
     value = await c.req.json();
   } catch {
-    throw new HttpError(400, 'E_BAD_JSON', 'the request body must be JSON (Content-Type: application/json)');
+    throw new BraidError('E_BAD_JSON', 'the request body must be JSON (Content-Type: application/json)');
   }
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const path = formatPath(issue.path.filter((p): p is string | number => typeof p !== 'symbol'));
-  throw new HttpError(400, 'E_BAD_REQUEST', `${path || 'body'}: ${issue.message}`, path || undefined);
+  throw new BraidError('E_BAD_REQUEST', `${path || 'body'}: ${issue.message}`, { path: path || undefined });
 }
 
 /** Whether an `Origin` names the same server as the request's `Host` (scheme aside: this server speaks HTTP). */
@@ -125,56 +114,40 @@ export function createApp(options: AppOptions): Hono {
   // Messages never show the store's folder to a client (an E_STORE error names its file).
   const storeDir = (store as { dir?: string } | undefined)?.dir;
   const redact = (message: string) => (storeDir ? message.split(storeDir).join('<store>') : message);
-  app.onError((err, c) => {
-    if (err instanceof HttpError)
-      return c.json(
-        { error: { code: err.code, message: redact(err.message), ...(err.path ? { path: err.path } : {}) } },
-        err.status,
-      );
-    if (err instanceof InputValidationError) {
-      const first = err.issues[0];
-      return c.json(
-        {
-          error: {
-            code: 'E_INPUT',
-            message: err.issues.map((i) => `${i.path}: ${i.message}`).join('; '),
-            path: first?.path,
-            issues: err.issues,
-          },
-        },
-        400,
-      );
-    }
+  /**
+   * The answer to an error: its status and the code the client sees come from `ERROR_CODES`; an error whose code has
+   * no HTTP status (or that is no `BraidError`) is a bug, answered 500 with the details in the server's log.
+   */
+  const answer = (c: Context, err: unknown) => {
     const status = BraidError.is(err) ? httpStatusOf(err.code) : undefined;
-    if (status !== undefined) {
-      const path = err instanceof NotFoundError ? err.path : undefined;
+    if (status === undefined) {
+      const thrown = describeThrown(err);
+      process.stderr.write(
+        `braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${thrown.stack ?? thrown.message}\n`,
+      );
+      return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
+    }
+    const known = err as BraidError;
+    const code = httpCodeOf(known.code);
+    if (known instanceof InputValidationError) {
+      const first = known.issues[0];
+      const message = known.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
       return c.json(
-        {
-          error: {
-            code: httpCodeOf((err as BraidError).code),
-            message: redact(err.message),
-            ...(path ? { path } : {}),
-          },
-        },
-        status as Status,
+        { error: { code, message, path: first?.path, issues: known.issues } },
+        status as ContentfulStatusCode,
       );
     }
-    // Anything else is a bug: the details go to the server's log, not to the client.
-    const thrown = describeThrown(err);
-    process.stderr.write(
-      `braid serve: ${c.req.method} ${c.req.path.slice(0, 200)}: ${thrown.stack ?? thrown.message}\n`,
-    );
-    return c.json({ error: { code: 'E_INTERNAL', message: 'internal error (details in the server log)' } }, 500);
-  });
+    const path = known.path ? { path: known.path } : {};
+    return c.json({ error: { code, message: redact(known.message), ...path } }, status as ContentfulStatusCode);
+  };
+  app.onError((err, c) => answer(c, err));
   app.notFound((c) =>
-    c.json(
-      {
-        error: {
-          code: 'E_NOT_FOUND',
-          message: `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, /mcp (MCP over Streamable HTTP)`,
-        },
-      },
-      404,
+    answer(
+      c,
+      new BraidError(
+        'E_NOT_FOUND',
+        `no route ${c.req.method} ${c.req.path}; see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, /mcp (MCP over Streamable HTTP)`,
+      ),
     ),
   );
 
@@ -185,15 +158,14 @@ export function createApp(options: AppOptions): Hono {
   app.use('*', async (c, next) => {
     const host = c.req.header('host');
     if (!token && !allowedHosts.has(hostName(host) ?? '')) {
-      throw new HttpError(
-        403,
+      throw new BraidError(
         'E_FORBIDDEN',
         `host "${(host ?? '').slice(0, 100)}" is not served without a token (allowed: ${[...allowedHosts].join(', ')}; add names with --allowed-hosts)`,
       );
     }
     const origin = c.req.header('origin');
     if (origin !== undefined && !sameOrigin(origin, host))
-      throw new HttpError(403, 'E_FORBIDDEN', `cross-origin request from ${origin.slice(0, 100)} refused`);
+      throw new BraidError('E_FORBIDDEN', `cross-origin request from ${origin.slice(0, 100)} refused`);
     return next();
   });
   app.get('/health', (c) => c.json({ ok: true }));
@@ -202,7 +174,7 @@ export function createApp(options: AppOptions): Hono {
     if (!token) return next();
     const header = c.req.header('authorization') ?? '';
     if (!header.startsWith('Bearer ') || !sameToken(header.slice(7), token))
-      throw new HttpError(401, 'E_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer $BRAID_TOKEN)');
+      throw new BraidError('E_UNAUTHORIZED', 'missing or wrong bearer token (Authorization: Bearer $BRAID_TOKEN)');
     return next();
   });
   // Every POST carries JSON: a browser cannot send that cross-site without a CORS preflight this server never grants
@@ -211,8 +183,7 @@ export function createApp(options: AppOptions): Hono {
     if (c.req.method !== 'POST') return next();
     const type = (c.req.header('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json')
-      throw new HttpError(
-        415,
+      throw new BraidError(
         'E_UNSUPPORTED_MEDIA_TYPE',
         `POST bodies must be JSON (Content-Type: application/json), got ${type ? `"${type.slice(0, 80)}"` : 'none'}`,
       );
@@ -223,10 +194,7 @@ export function createApp(options: AppOptions): Hono {
     bodyLimit({
       maxSize: options.maxBodyBytes ?? 1024 * 1024,
       onError: (c) =>
-        c.json(
-          { error: { code: 'E_TOO_LARGE', message: `request body over ${options.maxBodyBytes ?? 1024 * 1024} bytes` } },
-          413,
-        ),
+        answer(c, new BraidError('E_TOO_LARGE', `request body over ${options.maxBodyBytes ?? 1024 * 1024} bytes`)),
     }),
   );
 
@@ -290,8 +258,10 @@ export function createApp(options: AppOptions): Hono {
       stream.onAbort(() => abort.abort());
       const send = (e: RunEvent) => stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e) });
       // A resumed run's handle holds only the events since the resume: the earlier ones come from its record.
+      const earlierLost = (err: unknown) =>
+        void (noSuchRun(err) || logLost(`GET /runs/${id}/events: the events before its resume are left out`, err));
       if (handle && store)
-        for (const e of (await store.read(id).catch(() => undefined))?.events ?? [])
+        for (const e of (await store.read(id).catch(earlierLost))?.events ?? [])
           if (e.seq > after && e.seq < (handle.events[0]?.seq ?? Infinity)) (await send(e), (after = e.seq));
       // A run of this server streams from memory; any other recorded run (e.g. one `braid run` is writing) is followed
       // on disk.
@@ -312,9 +282,8 @@ export function createApp(options: AppOptions): Hono {
     }
     // Not running here: a recorded run waiting for an approval (or interrupted) is cancelled under its lock.
     if (!store)
-      throw new HttpError(
-        handle ? 409 : 404,
-        handle ? 'E_CONFLICT' : 'E_NOT_FOUND',
+      throw new BraidError(
+        handle ? 'E_RUN_STATE' : 'E_RUN_NOT_FOUND',
         handle
           ? `run "${id}" already finished (${handle.result?.status ?? 'error'})`
           : `no run "${id}" running in this server`,
@@ -327,7 +296,7 @@ export function createApp(options: AppOptions): Hono {
   app.post('/runs/:id/approve', async (c) => {
     const id = c.req.param('id');
     if (!store)
-      throw new HttpError(409, 'E_CONFLICT', 'approvals need the run store (start the server without --no-store)');
+      throw new BraidError('E_CONFLICT', 'approvals need the run store (start the server without --no-store)');
     const body = await readJson(c, approveBody);
     const header = await continuable(id);
     // The decision and the continuation happen under the run's lock: a second approval gets a 409.
@@ -343,23 +312,21 @@ export function createApp(options: AppOptions): Hono {
   app.post('/runs/:id/resume', async (c) => {
     const id = c.req.param('id');
     if (!store)
-      throw new HttpError(409, 'E_CONFLICT', 'resuming needs the run store (start the server without --no-store)');
+      throw new BraidError('E_CONFLICT', 'resuming needs the run store (start the server without --no-store)');
     await readJson(c, z.strictObject({}));
     const header = await continuable(id);
     const { status } = foldRun(await readRecord(id), processAlive);
     if (status === 'succeeded')
-      throw new HttpError(
-        409,
-        'E_CONFLICT',
+      throw new BraidError(
+        'E_RUN_STATE',
         `run "${id}" succeeded; there is nothing to resume (start it again with POST /runs)`,
       );
     const name = header.workflow.name;
     if (!catalog.get(name))
-      throw new HttpError(
-        404,
+      throw new BraidError(
         'E_NOT_FOUND',
         `workflow "${name}" is not in this server's catalog, so its tools are unknown here; resume it where it was started: braid resume ${id}`,
-        'workflow',
+        { path: 'workflow' },
       );
     const handle = await runs.resume(id, name);
     return c.json(
@@ -371,10 +338,9 @@ export function createApp(options: AppOptions): Hono {
   /** The header of a recorded run that is not running in this server (the lock decides for other processes). */
   async function continuable(id: string) {
     const { header } = await readRecord(id);
-    if (!header) throw new HttpError(409, 'E_CONFLICT', `run "${id}" has no header; it cannot continue`);
+    if (!header) throw new BraidError('E_RECORD', `run "${id}" has no header; it cannot continue`);
     const current = runs.get(id);
-    if (current && !current.finished)
-      throw new HttpError(409, 'E_LOCKED', `run "${id}" is still running in this server`);
+    if (current && !current.finished) throw new BraidError('E_LOCKED', `run "${id}" is still running in this server`);
     return header;
   }
 
@@ -405,15 +371,14 @@ export function createApp(options: AppOptions): Hono {
 
   const answers = new Map<string, { version: string; json: Promise<string> }>();
   async function recordedJson(id: string): Promise<string> {
-    if (!store) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}" in this server (no run store)`);
+    if (!store) throw new BraidError('E_RUN_NOT_FOUND', `no run "${id}" in this server (no run store)`);
     let folded;
     try {
       folded = store.fold
         ? await store.fold(id, processAlive)
         : await store.read(id).then((r) => ({ run: foldRun(r, processAlive), problems: [...r.problems], version: '' }));
     } catch (err) {
-      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT'))
-        throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+      if (noSuchRun(err)) throw new BraidError('E_RUN_NOT_FOUND', `no run "${id}"`, { path: 'runId' });
       throw err;
     }
     const cached = answers.get(id);
@@ -428,12 +393,11 @@ export function createApp(options: AppOptions): Hono {
   }
 
   async function readRecord(id: string) {
-    if (!store) throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}" in this server (no run store)`);
+    if (!store) throw new BraidError('E_RUN_NOT_FOUND', `no run "${id}" in this server (no run store)`);
     try {
       return await store.read(id);
     } catch (err) {
-      if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT'))
-        throw new HttpError(404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+      if (noSuchRun(err)) throw new BraidError('E_RUN_NOT_FOUND', `no run "${id}"`, { path: 'runId' });
       throw err;
     }
   }

@@ -10,6 +10,7 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import type { Hono } from 'hono';
+import { BraidError } from '../errors.js';
 import { packagePath } from '../paths.js';
 import { resolveOptional } from '../core/optional.js';
 
@@ -60,8 +61,7 @@ export function mountDashboard(app: Hono): void {
   app.get('/', () => send('/ui/index.html', files.get('/ui/index.html')!));
   app.get('/ui/*', async (c) => {
     const file = files.get(c.req.path);
-    return file
-      ? send(c.req.path, file)
-      : c.json({ error: { code: 'E_NOT_FOUND', message: `no dashboard file ${c.req.path}` } }, 404);
+    if (!file) throw new BraidError('E_NOT_FOUND', `no dashboard file ${c.req.path}`);
+    return send(c.req.path, file);
   });
 }

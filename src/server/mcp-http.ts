@@ -64,7 +64,7 @@ async function initializeRequest(c: Context): Promise<{ id: string | number | nu
   const body: unknown = await c.req.raw
     .clone()
     .json()
-    .catch(() => undefined);
+    .catch(() => undefined); // not JSON: not an initialize request, and the transport answers the parse error
   const first = Array.isArray(body) ? body[0] : body;
   if (typeof first !== 'object' || first === null || (first as { method?: unknown }).method !== 'initialize')
     return undefined;
@@ -202,6 +202,7 @@ export function mountMcp(app: Hono, options: McpHttpOptions): void {
       };
       await server.connect(transport);
       const response = await transport.handleRequest(c.req.raw);
+      // A sessionless request's server is done once it has answered: closing it can fail only once it is gone.
       if (!transport.sessionId) void server.close().catch(() => {});
       return response;
     } finally {

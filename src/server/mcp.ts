@@ -32,6 +32,7 @@ import { RunSummaries } from '../service/run-summaries.js';
 import { foldRun, processAlive } from '../store/fold.js';
 import type { RunStore } from '../store/types.js';
 import { describeThrown } from '../core/thrown.js';
+import { noSuchRun } from './log.js';
 
 export interface McpServiceOptions {
   readonly catalog: WorkflowCatalog;
@@ -279,7 +280,7 @@ async function readRun(options: McpServiceOptions, runId: string): Promise<unkno
     const problems = [...folded.problems, ...(foldProblems ?? [])].map((p) => (dir ? p.split(dir).join('<store>') : p));
     return { ...run, ...(problems.length ? { problems } : {}) };
   } catch (err) {
-    if (BraidError.is(err) && (err.code === 'E_RUN_NOT_FOUND' || err.code === 'E_BAD_ARGUMENT')) throw missing(); // no such run, or not a run id
+    if (noSuchRun(err)) throw missing(); // no such run, or not a run id
     throw new McpError(
       ErrorCode.InternalError,
       `run "${runId}" could not be read${BraidError.is(err) ? ` (${err.code})` : ''}`,

@@ -7,10 +7,13 @@
  *   GET  /runs/:id/tasks/:task/explain  why a task ran, was skipped or failed (as `braid explain`)
  *   GET  /workflows/:name             one workflow of the catalog: description, inputs schema, definition, graph
  *
- * Errors have the API's shape, `{ error: { code, message, path? } }`.
+ * Errors are thrown as `BraidError`s: the app's error handler answers them in the API's shape,
+ * `{ error: { code, message, path? } }`, with the status their code has in `ERROR_CODES`.
  */
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { BraidError } from '../errors.js';
+import { logLost, noSuchRun } from './log.js';
 import { workflowGraph } from '../graph/graph.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
 import type { RunManager } from '../service/run-manager.js';
@@ -30,10 +33,6 @@ export interface RunViewOptions {
   readonly summaries?: RunSummaries;
 }
 
-type ErrorStatus = 400 | 404 | 409;
-const fail = (c: Context, status: ErrorStatus, code: string, message: string, path?: string) =>
-  c.json({ error: { code, message, ...(path ? { path } : {}) } }, status);
-
 const STATUSES = new Set(['running', 'waiting', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 const MAX_LIMIT = 1000;
 
@@ -47,21 +46,13 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     const limitText = c.req.query('limit');
     const limit = limitText === undefined ? 100 : Number(limitText);
     if (status && !STATUSES.has(status))
-      return fail(
-        c,
-        400,
-        'E_BAD_REQUEST',
-        `status: expected one of ${[...STATUSES].join(', ')}, got "${status}"`,
-        'status',
-      );
+      throw new BraidError('E_BAD_REQUEST', `status: expected one of ${[...STATUSES].join(', ')}, got "${status}"`, {
+        path: 'status',
+      });
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
-      return fail(
-        c,
-        400,
-        'E_BAD_REQUEST',
-        `limit: expected an integer from 1 to ${MAX_LIMIT}, got "${limitText}"`,
-        'limit',
-      );
+      throw new BraidError('E_BAD_REQUEST', `limit: expected an integer from 1 to ${MAX_LIMIT}, got "${limitText}"`, {
+        path: 'limit',
+      });
     const query = { status, workflow, limit };
     if (!(c.req.header('accept') ?? '').includes('text/event-stream'))
       return c.json({ runs: await summaries.list(query, 0) });
@@ -82,7 +73,7 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
   app.get('/runs/:id/workflow', async (c) => {
     const id = c.req.param('id');
     const found = await definitionOf(id);
-    if (!found) return fail(c, 404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+    if (!found) throw new BraidError('E_RUN_NOT_FOUND', `no run "${id}"`, { path: 'runId' });
     return c.json({
       runId: id,
       name: found.workflow.name,
@@ -96,15 +87,13 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     const id = c.req.param('id');
     const taskId = c.req.param('taskId');
     const found = await definitionOf(id);
-    if (!found) return fail(c, 404, 'E_NOT_FOUND', `no run "${id}"`, 'runId');
+    if (!found) throw new BraidError('E_RUN_NOT_FOUND', `no run "${id}"`, { path: 'runId' });
     // Own keys only: `__proto__`, `constructor` or `toString` is no task of a run that has none of that name.
     if (!Object.hasOwn(found.run.tasks, taskId) || !found.workflow.tasks.some((t) => t.id === taskId))
-      return fail(
-        c,
-        404,
+      throw new BraidError(
         'E_NOT_FOUND',
         `run "${id}" has no task "${taskId}" (tasks: ${Object.keys(found.run.tasks).join(', ')})`,
-        'taskId',
+        { path: 'taskId' },
       );
     const lines = await explainTask(found, found.run, taskId);
     return c.json({ runId: id, taskId, status: found.run.tasks[taskId].status, lines });
@@ -114,9 +103,7 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
     const name = c.req.param('name');
     const entry = catalog.get(name);
     if (!entry)
-      return fail(
-        c,
-        404,
+      throw new BraidError(
         'E_NOT_FOUND',
         `no workflow "${name}"; available: ${
           catalog
@@ -124,7 +111,7 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
             .map((e) => e.name)
             .join(', ') || '(none)'
         }`,
-        'workflow',
+        { path: 'workflow' },
       );
     return c.json({
       name,
@@ -143,7 +130,9 @@ export function registerRunViews(app: Hono, options: RunViewOptions): void {
   async function definitionOf(
     id: string,
   ): Promise<(Pick<RunHeader, 'workflow' | 'input'> & { run: RecordedRun }) | undefined> {
-    const record = await store?.read(id).catch(() => undefined);
+    const record = await store
+      ?.read(id)
+      .catch((err: unknown) => void (noSuchRun(err) || logLost(`run ${id}: its record cannot be read`, err)));
     if (record?.header)
       return { workflow: record.header.workflow, input: record.header.input, run: foldRun(record, processAlive) };
     const handle = runs.get(id);

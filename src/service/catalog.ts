@@ -135,7 +135,12 @@ async function notAWorkflow(file: string): Promise<string | undefined> {
     const tasks = Array.isArray(v) ? v : v && typeof v === 'object' ? v.tasks : undefined;
     return Array.isArray(tasks) ? undefined : 'not a workflow (no tasks)';
   }
-  const text = await readFile(file, 'utf8').catch(() => '');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return `cannot read it (${describeThrown(err).message})`;
+  }
   const usesBraid = /from\s+['"]braid(\/[\w-]+)?['"]|from\s+['"][./]+[^'"]*\/src\/(index|builder)\.js['"]/.test(text);
   const exportsOne =
     /\bworkflow\s*\(/.test(text) && /export\s+(default|const\s+workflow|\{[^}]*\bworkflow\b)/.test(text);

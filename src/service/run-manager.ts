@@ -11,15 +11,6 @@ import type { AttemptExecutor } from '../executors/contract.js';
 import type { RunStore } from '../store/types.js';
 import type { CatalogEntry, WorkflowCatalog } from './catalog.js';
 
-export class NotFoundError extends BraidError {
-  constructor(
-    message: string,
-    readonly path?: string,
-  ) {
-    super('E_NOT_FOUND', message);
-  }
-}
-
 /** A run the `RunManager` started: its events so far, its result once done. @beta */
 export class RunHandle {
   readonly events: RunEvent[] = [];
@@ -69,7 +60,7 @@ export class RunHandle {
     const onAbort = () => wake?.();
     signal?.addEventListener('abort', onAbort);
     const ended = () => this.finished || signal?.aborted;
-    void this.done.finally(() => wake?.()).catch(() => {});
+    void this.done.finally(() => wake?.()).catch(() => {}); // the run's error is kept in `error` (see the constructor)
     try {
       for (;;) {
         while (queue.length) yield queue.shift()!;
@@ -170,14 +161,15 @@ export class RunManager {
   entry(workflowName: string): CatalogEntry {
     const entry = this.options.catalog.get(workflowName);
     if (!entry)
-      throw new NotFoundError(
+      throw new BraidError(
+        'E_NOT_FOUND',
         `no workflow "${workflowName}"; available: ${
           this.options.catalog
             .list()
             .map((e) => e.name)
             .join(', ') || '(none)'
         }`,
-        'workflow',
+        { path: 'workflow' },
       );
     return entry;
   }

@@ -90,7 +90,7 @@ export class RunSummaries {
     const list = this.#list(query);
     this.#recent.set(key, { at: Date.now(), list });
     if (this.#recent.size > 50) this.#recent.delete(this.#recent.keys().next().value!);
-    list.catch(() => this.#recent.delete(key));
+    list.catch(() => this.#recent.delete(key)); // the caller gets the rejection; a failed list is not cached
     return list;
   }
 

@@ -48,7 +48,7 @@ function outputReading(schema: Parameters<typeof schemaToJsonSchema>[0]): Readin
   try {
     json = schemaToJsonSchema(schema);
   } catch {
-    return OPEN;
+    return OPEN; // a schema that cannot be read: any label may come (no warning rests on it)
   }
   return read(json, true);
 }

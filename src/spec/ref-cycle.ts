@@ -19,7 +19,7 @@ function resolve(root: unknown, ref: string): unknown {
     try {
       key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
     } catch {
-      return undefined;
+      return undefined; // a malformed %-escape: a reference to nothing, as any other dangling one
     }
     if (typeof at !== 'object' || at === null || !Object.hasOwn(at, key)) return undefined;
     at = (at as Record<string, unknown>)[key];

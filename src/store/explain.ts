@@ -211,7 +211,7 @@ async function evaluate(source: string, spec: TaskSpec, run: RecordedRun, input:
     });
     return `${JSON.stringify(value) ?? 'undefined'} (${isTruthy(value) ? 'true' : 'false'})`;
   } catch {
-    return undefined;
+    return undefined; // the explanation leaves the value out; the run's own record says how the condition failed
   }
 }
 

@@ -38,7 +38,7 @@ export async function* followRun(
     }
     for (const e of record.events) if (e.seq > seq) ((seq = e.seq), yield e);
     if (over || options.signal?.aborted) return;
-    await delay(options.pollMs ?? 200, undefined, { signal: options.signal }).catch(() => {});
+    await delay(options.pollMs ?? 200, undefined, { signal: options.signal }).catch(() => {}); // aborted: ends below
   }
 }
 
@@ -74,6 +74,6 @@ async function* followIncrementally(
       return;
     }
     if (options.signal?.aborted) return;
-    await delay(options.pollMs ?? 200, undefined, { signal: options.signal }).catch(() => {});
+    await delay(options.pollMs ?? 200, undefined, { signal: options.signal }).catch(() => {}); // aborted: ends below
   }
 }

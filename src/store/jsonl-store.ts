@@ -210,7 +210,7 @@ export class JsonlRunStore implements RunStore {
 
   /** A record changes only by growing (or a resume cutting a torn line): its size and modification time. */
   async version(runId: string): Promise<string | undefined> {
-    const info = await stat(this.path(runId)).catch(() => undefined);
+    const info = await stat(this.path(runId)).catch(() => undefined); // no record (yet): no version, never cached
     return info && `${info.size}:${info.mtimeMs}`;
   }
 
@@ -262,7 +262,10 @@ export class JsonlRunStore implements RunStore {
   }
 
   async list(): Promise<string[]> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const names = await readdir(this.dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[]; // no folder yet: no runs
+      throw storeError(this.dir, err, 'read', 'the run store folder');
+    });
     return names
       .filter((n) => n.endsWith('.jsonl'))
       .map((n) => n.slice(0, -'.jsonl'.length))

@@ -23,7 +23,7 @@ function fieldsOf(schema: SchemaLike): SchemaFields | undefined {
   try {
     json = schemaToJsonSchema(schema);
   } catch {
-    return undefined;
+    return undefined; // a schema that cannot be read as JSON Schema: no fields known (validation reports the schema)
   }
   const props = json.properties;
   if (json.type !== 'object' || !props || typeof props !== 'object') return undefined;
