@@ -1,0 +1,24 @@
+/** `braid approve <runId> <taskId>`: its options; the command itself is in run-command.ts, loaded when it runs. */
+import type { Command } from 'commander';
+import type { RunFlags } from '../run-command.js';
+import { collect, runIdArg } from '../options.js';
+
+type ApproveFlags = RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean };
+
+export function registerApprove(program: Command): void {
+  program
+    .command('approve')
+    .description('approve (or --reject) a task waiting for a human (approval: true), then continue the run')
+    .argument('<runId>', 'run id, a unique prefix of one, or latest')
+    .argument('<taskId>', 'the waiting task')
+    .option('--reject', 'reject: the task fails with E_REJECTED (failure handling applies)')
+    .option('--by <name>', 'who decided (default $USER)')
+    .option('--comment <text>', 'a note kept in the record')
+    .option('--no-resume', 'only record the decision; continue later with braid resume')
+    .option('-t, --tools <module>', 'more tools modules', collect)
+    .option('--json', 'print the run result as JSON')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (runId: string, taskId: string, flags: ApproveFlags) => {
+      process.exitCode = await (await import('../run-command.js')).approveCommand(await runIdArg(runId), taskId, flags);
+    });
+}
