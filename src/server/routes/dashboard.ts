@@ -10,9 +10,9 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import type { Hono } from 'hono';
-import { BraidError } from '../errors.js';
-import { packagePath } from '../paths.js';
-import { resolveOptional } from '../core/optional.js';
+import { BraidError } from '../../errors.js';
+import { packagePath } from '../../paths.js';
+import { resolveOptional } from '../../core/optional.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -47,7 +47,7 @@ export function dashboardFiles(): Map<string, string> {
   return files;
 }
 
-export function mountDashboard(app: Hono): void {
+export function registerDashboard(app: Hono): void {
   const files = dashboardFiles();
   const send = async (path: string, file: string) =>
     new Response(await readFile(file), {
