@@ -105,112 +105,137 @@ function whenSent(res: Response, done: () => void): Response {
 }
 
 export function mountMcp(app: Hono, options: McpHttpOptions): void {
-  const sessions = new Map<string, Session>(); // least recently used first
-  const maxSessions = Math.max(1, options.maxSessions ?? 100);
-  const perClient = Math.max(1, Math.min(maxSessions, options.maxSessionsPerClient ?? Math.floor(maxSessions / 2)));
-  const idleMs = options.idleMs ?? 60 * 60 * 1000;
-  /** Initialize requests being answered, per client: their sessions count before they exist. */
-  const opening = new Map<string, number>();
-
-  const close = (id: string) => {
-    const s = sessions.get(id);
-    if (!s) return;
-    sessions.delete(id);
-    void s.server.close().catch(() => {}); // aborts its running requests: their runs are cancelled
-  };
-
-  /**
-   * Room for one more session of `client`: the least recently used idle session goes (the client's own when it is at
-   * its share). The reason it cannot be made when every candidate is busy.
-   */
-  const makeRoom = (client: string): string | undefined => {
-    const mine = () => [...sessions].filter(([, s]) => s.client === client);
-    if (perClient < maxSessions && mine().length + (opening.get(client) ?? 0) >= perClient) {
-      const idle = mine().find(([, s]) => !busy(s));
-      if (!idle) return `too many sessions for this client (${perClient}, all busy); retry later`;
-      close(idle[0]);
-    }
-    const all = () => sessions.size + [...opening.values()].reduce((a, b) => a + b, 0);
-    while (all() >= maxSessions) {
-      const idle = [...sessions].find(([, s]) => !busy(s));
-      if (!idle) return `too many sessions (${maxSessions}, all busy); retry later`;
-      close(idle[0]);
-    }
-    return undefined;
-  };
-
-  app.all('/mcp', async (c) => {
+  const sessions = new McpSessions(options);
+  app.all('/mcp', (c) => {
     const id = c.req.header('mcp-session-id');
-    if (id !== undefined) {
-      const session = sessions.get(id);
-      if (!session)
-        return c.json(
-          rpcError(
-            -32001,
-            `no MCP session "${id.slice(0, 80)}" (it ended or the server restarted); initialize a new one`,
-          ),
-          404,
-        );
-      session.lastUsed = Date.now();
-      sessions.delete(id); // kept in least-recently-used order
-      sessions.set(id, session);
-      if (c.req.method !== 'POST') return session.transport.handleRequest(c.req.raw); // GET: the notification stream
-      session.pending++;
-      let response: Response;
-      try {
-        response = await session.transport.handleRequest(c.req.raw);
-      } catch (err) {
-        session.pending--;
-        throw err;
-      }
-      return whenSent(response, () => {
-        session.pending--;
-        session.lastUsed = Date.now();
-      });
-    }
+    if (id !== undefined) return sessions.forward(c, id);
     if (c.req.method !== 'POST')
       return c.json(rpcError(-32000, 'no Mcp-Session-Id header: start a session with an initialize POST'), 400);
+    return sessions.open(c);
+  });
+}
 
-    // A new session (the transport answers anything but an initialize request with an error, and then none is kept).
+/** The open sessions of one app's `/mcp`, least recently used first, and the room for new ones. */
+class McpSessions {
+  readonly #sessions = new Map<string, Session>();
+  /** Initialize requests being answered, per client: their sessions count before they exist. */
+  readonly #opening = new Map<string, number>();
+  readonly #max: number;
+  readonly #perClient: number;
+  readonly #idleMs: number;
+
+  constructor(readonly options: McpHttpOptions) {
+    this.#max = Math.max(1, options.maxSessions ?? 100);
+    this.#perClient = Math.max(1, Math.min(this.#max, options.maxSessionsPerClient ?? Math.floor(this.#max / 2)));
+    this.#idleMs = options.idleMs ?? 60 * 60 * 1000;
+  }
+
+  /** A request of session `id`: its transport answers it (a POST counts as pending until its answer is written). */
+  async forward(c: Context, id: string): Promise<Response> {
+    const session = this.#sessions.get(id);
+    if (!session)
+      return c.json(
+        rpcError(
+          -32001,
+          `no MCP session "${id.slice(0, 80)}" (it ended or the server restarted); initialize a new one`,
+        ),
+        404,
+      );
+    session.lastUsed = Date.now();
+    this.#sessions.delete(id); // kept in least-recently-used order
+    this.#sessions.set(id, session);
+    if (c.req.method !== 'POST') return session.transport.handleRequest(c.req.raw); // GET: the notification stream
+    session.pending++;
+    let response: Response;
+    try {
+      response = await session.transport.handleRequest(c.req.raw);
+    } catch (err) {
+      session.pending--;
+      throw err;
+    }
+    return whenSent(response, () => {
+      session.pending--;
+      session.lastUsed = Date.now();
+    });
+  }
+
+  /**
+   * A POST without a session: a new session (the transport answers anything but an initialize request with an error,
+   * and then none is kept).
+   */
+  async open(c: Context): Promise<Response> {
     const now = Date.now();
-    for (const [sid, s] of sessions) if (now - s.lastUsed > idleMs && !busy(s)) close(sid);
+    for (const [sid, s] of this.#sessions) if (now - s.lastUsed > this.#idleMs && !busy(s)) this.#close(sid);
     const client = clientOf(c);
     const init = await initializeRequest(c);
     if (init) {
-      const refused = makeRoom(client);
+      const refused = this.#makeRoom(client);
       if (refused) return c.json(rpcError(-32000, refused, init.id), 503, { 'retry-after': '5' });
-      opening.set(client, (opening.get(client) ?? 0) + 1);
+      this.#opening.set(client, (this.#opening.get(client) ?? 0) + 1);
     }
     try {
-      const runs = new Set<RunHandle>();
-      const server = createMcpServer({
-        ...options,
-        onRun: (handle) => {
-          for (const h of runs) if (h.finished) runs.delete(h);
-          runs.add(handle);
-        },
-      });
-      const transport = new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sid) => {
-          sessions.set(sid, { server, transport, runs, client, pending: 0, lastUsed: Date.now() });
-        },
-        onsessionclosed: (sid) => close(sid),
-      });
-      server.server.onclose = () => {
-        if (transport.sessionId) sessions.delete(transport.sessionId);
-      };
-      await server.connect(transport);
+      const { server, transport } = await this.#connect(client);
       const response = await transport.handleRequest(c.req.raw);
       // A sessionless request's server is done once it has answered: closing it can fail only once it is gone.
       if (!transport.sessionId) void server.close().catch(() => {});
       return response;
     } finally {
       if (init) {
-        const n = (opening.get(client) ?? 1) - 1;
-        if (n > 0) opening.set(client, n);
-        else opening.delete(client);
+        const n = (this.#opening.get(client) ?? 1) - 1;
+        if (n > 0) this.#opening.set(client, n);
+        else this.#opening.delete(client);
       }
     }
-  });
+  }
+
+  /** A new MCP server and its transport, connected; the session is kept once the transport has its id. */
+  async #connect(client: string) {
+    const runs = new Set<RunHandle>();
+    const server = createMcpServer({
+      ...this.options,
+      onRun: (handle) => {
+        for (const h of runs) if (h.finished) runs.delete(h);
+        runs.add(handle);
+      },
+    });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sid) => {
+        this.#sessions.set(sid, { server, transport, runs, client, pending: 0, lastUsed: Date.now() });
+      },
+      onsessionclosed: (sid) => this.#close(sid),
+    });
+    server.server.onclose = () => {
+      if (transport.sessionId) this.#sessions.delete(transport.sessionId);
+    };
+    await server.connect(transport);
+    return { server, transport };
+  }
+
+  #close(id: string): void {
+    const s = this.#sessions.get(id);
+    if (!s) return;
+    this.#sessions.delete(id);
+    void s.server.close().catch(() => {}); // aborts its running requests: their runs are cancelled
+  }
+
+  /**
+   * Room for one more session of `client`: the least recently used idle session goes (the client's own when it is at
+   * its share). The reason it cannot be made when every candidate is busy.
+   */
+  #makeRoom(client: string): string | undefined {
+    const mine = () => [...this.#sessions].filter(([, s]) => s.client === client);
+    if (this.#perClient < this.#max && mine().length + (this.#opening.get(client) ?? 0) >= this.#perClient) {
+      const idle = mine().find(([, s]) => !busy(s));
+      if (!idle) return `too many sessions for this client (${this.#perClient}, all busy); retry later`;
+      this.#close(idle[0]);
+    }
+    const all = () => this.#sessions.size + [...this.#opening.values()].reduce((a, b) => a + b, 0);
+    while (all() >= this.#max) {
+      const idle = [...this.#sessions].find(([, s]) => !busy(s));
+      if (!idle) return `too many sessions (${this.#max}, all busy); retry later`;
+      this.#close(idle[0]);
+    }
+    return undefined;
+  }
 }
