@@ -18,8 +18,20 @@ export interface InitFlags {
   force?: boolean;
 }
 
+/** The files of a new project, by path; `name` is its package name. */
 const files = (name: string, braidSpec: string): Record<string, string> => ({
-  'package.json': `${JSON.stringify(
+  'package.json': packageJson(name, braidSpec),
+  'braid.config.json': `${JSON.stringify({ tools: ['./tools.mjs'], workflows: 'workflows' }, null, 2)}\n`,
+  'tools.mjs': TOOLS,
+  'workflows/word-count.yaml': WORKFLOW,
+  '.env.example': ENV_EXAMPLE,
+  '.gitignore': 'node_modules/\n.braid/\n.env\n',
+  'test/word-count.test.mjs': TEST,
+  'README.md': readme(name),
+});
+
+const packageJson = (name: string, braidSpec: string) =>
+  `${JSON.stringify(
     {
       name,
       private: true,
@@ -33,9 +45,9 @@ const files = (name: string, braidSpec: string): Record<string, string> => ({
     },
     null,
     2,
-  )}\n`,
-  'braid.config.json': `${JSON.stringify({ tools: ['./tools.mjs'], workflows: 'workflows' }, null, 2)}\n`,
-  'tools.mjs': `// Your tools: objects with a name, a zod input schema and run(input, ctx). braid validates every input
+  )}\n`;
+
+const TOOLS = `// Your tools: objects with a name, a zod input schema and run(input, ctx). braid validates every input
 // before the call, and the same schema is what a model sees for function calling.
 import { z } from 'zod';
 import { defineTool } from 'braid';
@@ -49,8 +61,9 @@ export const wordCount = defineTool({
     return { words, text, label: words > limit ? 'long' : 'short' };
   },
 });
-`,
-  'workflows/word-count.yaml': `# yaml-language-server: $schema=../node_modules/braid/schema/workflow.schema.json
+`;
+
+const WORKFLOW = `# yaml-language-server: $schema=../node_modules/braid/schema/workflow.schema.json
 # Count the words; a long text is summarized, a short one is kept as it is. Run it with:
 #   npx braid run workflows/word-count.yaml --input text="..."   (braid.config.json loads tools.mjs)
 name: word-count
@@ -71,14 +84,15 @@ tasks:
     tool: echo
     input: { value: "{{ tasks.count.output.text }}" }
     condition: { depends_on: count, if_result: short }
-`,
-  '.env.example': `# Copy to .env. Without a key braid runs offline with a deterministic, clearly labelled model.
+`;
+
+const ENV_EXAMPLE = `# Copy to .env. Without a key braid runs offline with a deterministic, clearly labelled model.
 OPENAI_API_KEY=
 # BRAID_MODEL=gpt-4o-mini
 # OPENAI_BASE_URL=http://localhost:11434/v1   # Ollama or any OpenAI-compatible endpoint
-`,
-  '.gitignore': 'node_modules/\n.braid/\n.env\n',
-  'test/word-count.test.mjs': `// Runs the workflow offline, deterministically: no key, no network.
+`;
+
+const TEST = `// Runs the workflow offline, deterministically: no key, no network.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runForTest } from 'braid/testing';
@@ -94,8 +108,9 @@ test('a long text is summarized, a short one is kept', async () => {
   assert.deepEqual(short.started, ['count', 'keep']);
   assert.equal(short.result.tasks.shorten.reason, 'condition_false');
 });
-`,
-  'README.md': `# ${name}
+`;
+
+const readme = (name: string) => `# ${name}
 
 A braid project: tools in \`tools.mjs\`, workflows in \`workflows/\`, both named in \`braid.config.json\`
 (\`npx braid config\` shows every setting). braid itself comes from \`vendor/\` when \`braid init\` packed it there.
@@ -108,8 +123,7 @@ npx braid show latest
 \`\`\`
 
 Set \`OPENAI_API_KEY\` (see \`.env.example\`) to use a real model.
-`,
-});
+`;
 
 export async function initCommand(dir: string | undefined, flags: InitFlags): Promise<number> {
   const target = resolve(dir ?? '.');

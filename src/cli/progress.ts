@@ -13,22 +13,26 @@ interface Row {
   endedAt?: number;
 }
 
-export function createProgress(
-  stream: NodeJS.WriteStream,
-  taskIds: readonly string[],
-): { onEvent: (e: RunEvent) => void; stop: () => void } {
-  const tty = Boolean(stream.isTTY) && process.env.TERM !== 'dumb';
-  if (!tty) {
-    // Batched once per event-loop turn: writing to a slow pipe never delays a task.
-    // One write per batch: a write to a pipe is a system call, and a run makes two lines per task.
-    const lines = buffered((events) => {
-      let text = '';
-      for (const e of events) text += plainLine(e);
-      if (text) stream.write(text);
-    });
-    return { onEvent: lines, stop: () => lines.drain() };
-  }
+type Progress = { onEvent: (e: RunEvent) => void; stop: () => void };
 
+export function createProgress(stream: NodeJS.WriteStream, taskIds: readonly string[]): Progress {
+  const tty = Boolean(stream.isTTY) && process.env.TERM !== 'dumb';
+  return tty ? liveProgress(stream, taskIds) : plainProgress(stream);
+}
+
+function plainProgress(stream: NodeJS.WriteStream): Progress {
+  // Batched once per event-loop turn: writing to a slow pipe never delays a task.
+  // One write per batch: a write to a pipe is a system call, and a run makes two lines per task.
+  const lines = buffered((events) => {
+    let text = '';
+    for (const e of events) text += plainLine(e);
+    if (text) stream.write(text);
+  });
+  return { onEvent: lines, stop: () => lines.drain() };
+}
+
+/** One row per task, redrawn in place at most every 80ms (and every 500ms for the running times). */
+function liveProgress(stream: NodeJS.WriteStream, taskIds: readonly string[]): Progress {
   const rows = new Map<string, Row>(taskIds.map((id) => [id, { status: 'pending', detail: '' }]));
   const c = color(true);
   let drawn = 0;
@@ -56,51 +60,7 @@ export function createProgress(
     onEvent(e) {
       if (!('taskId' in e) || !e.taskId) return;
       const r = rows.get(e.taskId);
-      if (!r) return;
-      switch (e.type) {
-        case 'task.started':
-          Object.assign(r, {
-            status: 'running',
-            detail: c.gray(
-              safeText(
-                `${e.tool}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${e.visit > 1 ? ` visit ${e.visit}` : ''}`,
-              ),
-            ),
-          });
-          r.startedAt ??= Date.now();
-          r.endedAt = undefined;
-          break;
-        case 'task.retrying':
-          Object.assign(r, {
-            status: 'retrying',
-            detail: c.yellow(safeText(`retry in ${e.delayMs}ms: ${e.error.message}`)),
-          });
-          break;
-        case 'task.progress':
-          r.detail = c.gray(
-            safeText(`${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`),
-          );
-          break;
-        case 'task.labeled':
-          r.detail = `label ${c.cyan(safeText(e.label))} (${safeText(e.source)})`;
-          break;
-        case 'task.succeeded':
-          Object.assign(r, { status: 'succeeded', endedAt: Date.now() });
-          if (!r.detail.includes('label')) r.detail = '';
-          break;
-        case 'task.failed':
-          Object.assign(r, { status: 'failed', endedAt: Date.now(), detail: c.red(safeText(e.error.message)) });
-          break;
-        case 'task.skipped':
-          Object.assign(r, { status: 'skipped', detail: c.gray(safeText(e.reason)) });
-          break;
-        case 'task.waiting':
-          Object.assign(r, { status: 'waiting', detail: c.yellow('waiting for approval') });
-          break;
-        default:
-          return;
-      }
-      schedule();
+      if (r && updateRow(r, e, c)) schedule();
     },
     // Idempotent: a second final draw would move the cursor up over whatever was printed after the
     // live view (the summary table, hints, --json output) and erase it.
@@ -112,6 +72,51 @@ export function createProgress(
       draw();
     },
   };
+}
+
+/** A task's row after one of its events; false for the events that change nothing on screen. */
+function updateRow(r: Row, e: RunEvent, c: ReturnType<typeof color>): boolean {
+  switch (e.type) {
+    case 'task.started':
+      Object.assign(r, {
+        status: 'running',
+        detail: c.gray(
+          safeText(`${e.tool}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${e.visit > 1 ? ` visit ${e.visit}` : ''}`),
+        ),
+      });
+      r.startedAt ??= Date.now();
+      r.endedAt = undefined;
+      return true;
+    case 'task.retrying':
+      Object.assign(r, {
+        status: 'retrying',
+        detail: c.yellow(safeText(`retry in ${e.delayMs}ms: ${e.error.message}`)),
+      });
+      return true;
+    case 'task.progress':
+      r.detail = c.gray(
+        safeText(`${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`),
+      );
+      return true;
+    case 'task.labeled':
+      r.detail = `label ${c.cyan(safeText(e.label))} (${safeText(e.source)})`;
+      return true;
+    case 'task.succeeded':
+      Object.assign(r, { status: 'succeeded', endedAt: Date.now() });
+      if (!r.detail.includes('label')) r.detail = '';
+      return true;
+    case 'task.failed':
+      Object.assign(r, { status: 'failed', endedAt: Date.now(), detail: c.red(safeText(e.error.message)) });
+      return true;
+    case 'task.skipped':
+      Object.assign(r, { status: 'skipped', detail: c.gray(safeText(e.reason)) });
+      return true;
+    case 'task.waiting':
+      Object.assign(r, { status: 'waiting', detail: c.yellow('waiting for approval') });
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** The plain progress line of an event ('' for the events that have none). */
