@@ -25,7 +25,7 @@ export function braidSecret(): Buffer {
   // Stryker disable next-line BlockStatement
   try {
     return checked(readFileSync(file), file);
-    // Stryker disable next-line BlockStatement,ConditionalExpression: as above, the same error from the last read
+    // (Equivalent mutants: as above, the same error comes from the last read.)
   } catch (err) {
     // Stryker disable next-line ConditionalExpression: as above
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -37,10 +37,9 @@ export function braidSecret(): Buffer {
   writeFileSync(made, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 });
   try {
     linkSync(made, file);
-    // Only two processes making the secret in the same microsecond get here (the eight-process test above, in
-    // child processes, where mutants are not active).
-    // Stryker disable next-line all
   } catch (err) {
+    // Only two processes making the secret in the same microsecond get here (secret.test.ts races eight child
+    // processes, where mutants are not active).
     // Stryker disable next-line all
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   } finally {

@@ -223,9 +223,8 @@ export class BullmqExecutor implements AttemptExecutor {
         const { queue } = await this.#channel(queueOf(p.host.tool(p.request.tool)));
         await queue.remove(jobId); // it ended: its id is free for this generation's job
         await this.#add(queue, p.request);
-        // Redis failing between the job's end and this: the failure is what the attempt records (retried).
-        // Stryker disable next-line BlockStatement
       } catch (err) {
+        // Redis failing between the job's end and this: the failure is what the attempt records (retried).
         this.#ended(
           jobId,
           // Stryker disable next-line StringLiteral

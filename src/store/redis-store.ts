@@ -286,7 +286,7 @@ export class RedisRunStore implements RunStore {
         // Nothing new for a second and no writer holds the run: it was interrupted.
         else if (!(await this.redis.exists(this.#key(runId, 'lock')))) return;
       }
-      // Stryker disable next-line BlockStatement,StringLiteral: a listener left on a signal the follow is done with
+      // (Equivalent mutants of the finally: a listener left on a signal the follow is done with.)
     } finally {
       options.signal?.removeEventListener('abort', stop);
       reader.disconnect();
@@ -320,7 +320,7 @@ export class RedisRunStore implements RunStore {
         'E_CONFIG',
         `cannot reach Redis at ${this.redis.options.host}:${this.redis.options.port}: ${(err as Error).message}`,
       );
-      // Stryker disable next-line BlockStatement: a timer left to reject a race already settled
+      // (An equivalent mutant of the finally: a timer left to reject a race already settled.)
     } finally {
       clearTimeout(timer);
     }
