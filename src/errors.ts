@@ -400,7 +400,11 @@ export class ToolsModuleError extends BraidError {
 
 /** Run input that does not match the workflow's `inputs` schema. @public */
 export class InputValidationError extends BraidError {
-  constructor(readonly issues: readonly Issue[]) {
-    super('E_INPUT', `invalid run input:\n${formatIssues(issues)}`);
+  /** @param what what the input is, in the message (an approval's edit names its task) @default 'run input' */
+  constructor(
+    readonly issues: readonly Issue[],
+    what = 'run input',
+  ) {
+    super('E_INPUT', `invalid ${what}:\n${formatIssues(issues)}`);
   }
 }

@@ -164,7 +164,7 @@ describe('resume', () => {
     expect(paused.tasks.after.status).toBe('pending');
     expect(paused.tasks.other.status).toBe('succeeded');
     await expect(approveTask(store, paused.runId, 'draft', { approved: true })).rejects.toThrow(
-      /is succeeded, not waiting for approval \(waiting: send\)/,
+      /has no approval: it never waits for a decision \(waiting: send\)/,
     );
     await approveTask(store, paused.runId, 'send', { approved: true, by: 'ana' });
     const done = await resumeRun(paused.runId, { store, tools: rec.tools });

@@ -231,7 +231,7 @@ describe('approvals, cancelling and resuming recorded runs', () => {
     });
     await expect(refuse('draft')).rejects.toMatchObject({
       code: 'E_RUN_STATE',
-      message: `task "draft" of run "${runId}" is succeeded, not waiting for approval (waiting: send)`,
+      message: `task "draft" of run "${runId}" has no approval: it never waits for a decision (waiting: send)`,
       retryable: false,
     });
     await approveTask(store, runId, 'send', { approved: true, by: 'alice', comment: 'fine' });
@@ -404,7 +404,7 @@ describe('approvals: which decision is whose', () => {
     const store = new MemoryRunStore();
     const { runId } = await runWorkflow(twoGates, { ...quiet, tools: [echo], store });
     await expect(approveTask(store, runId, 'plain', { approved: true })).rejects.toThrow(
-      `task "plain" of run "${runId}" is succeeded, not waiting for approval (waiting: left, right)`,
+      `task "plain" of run "${runId}" has no approval: it never waits for a decision (waiting: left, right)`,
     );
     await approveTask(store, runId, 'left', { approved: true });
     await approveTask(store, runId, 'right', { approved: false });
@@ -421,7 +421,7 @@ describe('approvals: which decision is whose', () => {
       store,
     });
     await expect(approveTask(store, runId, 'e', { approved: true })).rejects.toThrow(
-      new RegExp(`^task "e" of run "${runId}" is succeeded, not waiting for approval$`),
+      new RegExp(`^task "e" of run "${runId}" has no approval: it never waits for a decision$`),
     );
   });
 
