@@ -578,6 +578,8 @@ export class Scheduler {
       r.status = 'waiting';
       this.#active--;
       this.#waitingApproval++;
+      // The input the decision is on, as the record folds it (the result shows it; a decision may name its hash).
+      if (recorded) Object.assign(r, recorded);
       this.#o.bus.emit({ type: 'task.waiting', taskId: t.id, visit, ...recorded });
     };
     if (!a.when) return wait();
