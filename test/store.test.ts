@@ -174,9 +174,9 @@ describe('resume', () => {
     const second = await runWorkflow(flow, { tools: rec.tools, store });
     await approveTask(store, second.runId, 'send', { approved: false });
     const rejected = await resumeRun(second.runId, { store, tools: rec.tools });
-    expect(rejected.status).toBe('failed');
-    expect(rejected.tasks.send.error?.code).toBe('E_REJECTED');
-    expect(rejected.tasks.after).toMatchObject({ status: 'skipped', reason: 'upstream_failed' });
+    expect(rejected.status).toBe('succeeded');
+    expect(rejected.tasks.send).toMatchObject({ status: 'skipped', reason: 'rejected' });
+    expect(rejected.tasks.after).toMatchObject({ status: 'skipped', reason: 'upstream_skipped' });
   });
 });
 

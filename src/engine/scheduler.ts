@@ -68,7 +68,7 @@ import {
   type TaskFacts,
   type TaskState,
 } from './decide.js';
-import { attemptKey, REJECTED, visitKey, type Replay, type ReplayedApproval } from '../store/fold.js';
+import { attemptKey, visitKey, type Replay, type ReplayedApproval } from '../store/fold.js';
 import { applyJsonPatch } from '../core/json-patch.js';
 import { describeThrown } from '../core/thrown.js';
 
@@ -560,7 +560,7 @@ export class Scheduler {
         ? replayed
         : undefined;
     if (decision) {
-      if (!decision.approved) return this.#finish(i, 'failed', { error: REJECTED });
+      if (!decision.approved) return this.#skip(i, 'rejected');
       if (!decision.patch) return void this.#execute(t, visit);
       let edited: unknown;
       try {

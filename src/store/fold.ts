@@ -307,7 +307,7 @@ export function replayOf(events: readonly RunEvent[]): Replay {
   return { successes, approvals, spent: { tokens, costUsd, visits, runningMs }, calls };
 }
 
-/** The error a rejected approval fails its task with. */
+/** The error a rejected approval failed its task with, before a rejection skipped it (older records). */
 export const REJECTED: ErrorRecord = { message: 'rejected by a human (braid approve --reject)', code: 'E_REJECTED' };
 
 /** Whether a process still runs (a record whose writer is alive is `running`, else `interrupted`). */

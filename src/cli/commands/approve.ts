@@ -19,7 +19,7 @@ export function registerApprove(program: Command): void {
     .description('approve (or --reject) a task waiting for a human (approval: true), then continue the run')
     .argument('<runId>', 'run id, a unique prefix of one, or latest')
     .argument('<taskId>', 'the waiting task')
-    .option('--reject', 'reject: the task fails with E_REJECTED (failure handling applies)')
+    .option('--reject', 'reject: the task is skipped (reason rejected)')
     .option('--by <name>', 'who decided (default $USER)')
     .option('--comment <text>', 'a note kept in the record (required where the task says approval: { comment: true })')
     .option('--edit <file.json>', 'approve with this input instead (approval: { edit: true }; checked by the tool)')
