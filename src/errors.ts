@@ -400,7 +400,7 @@ export class ToolsModuleError extends BraidError {
 
 /** Run input that does not match the workflow's `inputs` schema. @public */
 export class InputValidationError extends BraidError {
-  /** @param what what the input is, in the message (an approval's edit names its task) @default 'run input' */
+  /** @param what - what the input is, in the message (an approval's edit names its task; default `run input`) */
   constructor(
     readonly issues: readonly Issue[],
     what = 'run input',
