@@ -112,7 +112,7 @@ export const ERROR_CODES = {
   E_LABEL: { retryable: false },
   /** `for_each` did not give a list, or one of its items failed. */
   E_FOR_EACH: { retryable: false },
-  /** A human rejected the task (`braid approve --reject`). */
+  /** A human rejected the task (`braid approve --reject`), in records from before a rejection skipped it. */
   E_REJECTED: { retryable: false },
   /** A `braid worker` could not run the attempt: it died too often mid-attempt, or does not have the tool. */
   E_WORKER: { retryable: true },
@@ -400,7 +400,11 @@ export class ToolsModuleError extends BraidError {
 
 /** Run input that does not match the workflow's `inputs` schema. @public */
 export class InputValidationError extends BraidError {
-  constructor(readonly issues: readonly Issue[]) {
-    super('E_INPUT', `invalid run input:\n${formatIssues(issues)}`);
+  /** @param what - what the input is, in the message (an approval's edit names its task; default `run input`) */
+  constructor(
+    readonly issues: readonly Issue[],
+    what = 'run input',
+  ) {
+    super('E_INPUT', `invalid ${what}:\n${formatIssues(issues)}`);
   }
 }

@@ -105,7 +105,7 @@ describe('workflow agent: approvals in chat', () => {
     ]);
   });
 
-  it('two waiting runs: "approve publish" asks which; naming the run decides it; "reject" fails the task', async () => {
+  it('two waiting runs: "approve publish" asks which; naming the run decides it; "reject" skips the task', async () => {
     const { agent, store } = await recordingAgent();
     const one = await runWorkflow(`${FIXTURES}/gated.yaml`, { store, onEvent: () => {} });
     const two = await runWorkflow(`${FIXTURES}/gated.yaml`, { store, onEvent: () => {} });
@@ -119,7 +119,7 @@ describe('workflow agent: approvals in chat', () => {
     const rejected = await turn(agent, `reject publish of ${two.runId}`);
     expect(text(rejected)[0]).toBe(`Rejected publish of run ${two.runId} (gated); continuing it.`);
     const finished = rejected.find((c) => c.type === 'run.finished') as Extract<AgentChunk, { type: 'run.finished' }>;
-    expect(finished.result.tasks.publish).toMatchObject({ status: 'failed', error: { code: 'E_REJECTED' } });
+    expect(finished.result.tasks.publish).toMatchObject({ status: 'skipped', reason: 'rejected' });
     // The other run still waits.
     expect(text(await turn(agent, 'status'))[0]).toContain(`publish of run ${one.runId}`);
   });

@@ -118,7 +118,9 @@ describe('one writer per run (real processes)', () => {
       const winners = results.filter((r) => r.code !== 2);
       expect(winners, results.map((r) => r.stderr).join('\n')).toHaveLength(1);
       const loser = results.find((r) => r.code === 2)!;
-      expect(loser.stderr).toMatch(new RegExp(`${LOCKED.source}|is (succeeded|failed), not waiting for approval`));
+      expect(loser.stderr).toMatch(
+        new RegExp(`${LOCKED.source}|is (succeeded|failed|skipped), not waiting for approval`),
+      );
       const text = box.record(id);
       checkRecord(text);
       expect(text.match(/"type":"task.approval"/g)).toHaveLength(1);
@@ -262,7 +264,8 @@ describe('one writer per run (API and HTTP)', () => {
       expect([one.status, two.status].sort()).toEqual([202, 409]);
       const loser = await json(one.status === 409 ? one : two);
       expect(loser.error.code).toMatch(/E_LOCKED|E_CONFLICT/);
-      await waitFor(runId, one.status === 202 ? 'succeeded' : 'failed');
+      // A rejection skips the task: the run succeeds either way.
+      await waitFor(runId, 'succeeded');
       expect((await store.read(runId)).events.filter((e) => e.type === 'task.approval')).toHaveLength(1);
 
       // Cancel of a run waiting for an approval (not running anywhere): recorded as cancelled.

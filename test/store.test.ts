@@ -164,7 +164,7 @@ describe('resume', () => {
     expect(paused.tasks.after.status).toBe('pending');
     expect(paused.tasks.other.status).toBe('succeeded');
     await expect(approveTask(store, paused.runId, 'draft', { approved: true })).rejects.toThrow(
-      /is succeeded, not waiting for approval \(waiting: send\)/,
+      /has no approval: it never waits for a decision \(waiting: send\)/,
     );
     await approveTask(store, paused.runId, 'send', { approved: true, by: 'ana' });
     const done = await resumeRun(paused.runId, { store, tools: rec.tools });
@@ -174,9 +174,9 @@ describe('resume', () => {
     const second = await runWorkflow(flow, { tools: rec.tools, store });
     await approveTask(store, second.runId, 'send', { approved: false });
     const rejected = await resumeRun(second.runId, { store, tools: rec.tools });
-    expect(rejected.status).toBe('failed');
-    expect(rejected.tasks.send.error?.code).toBe('E_REJECTED');
-    expect(rejected.tasks.after).toMatchObject({ status: 'skipped', reason: 'upstream_failed' });
+    expect(rejected.status).toBe('succeeded');
+    expect(rejected.tasks.send).toMatchObject({ status: 'skipped', reason: 'rejected' });
+    expect(rejected.tasks.after).toMatchObject({ status: 'skipped', reason: 'upstream_skipped' });
   });
 });
 

@@ -48,3 +48,12 @@ async function readInputFile(file: string): Promise<Record<string, unknown>> {
     throw new BraidError('E_INPUT', `${file}: input must be a JSON object`);
   return value as Record<string, unknown>;
 }
+
+/** `braid approve --edit file.json`: the edited input, any JSON value. */
+export async function readEditFile(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new BraidError('E_BAD_ARGUMENT', `--edit ${file}: cannot read an edited input: ${(err as Error).message}`);
+  }
+}

@@ -161,7 +161,7 @@ function describe(e: RunEvent): string {
     case 'task.child':
       return `${e.taskId} started child run ${e.childRunId}`;
     case 'task.approval':
-      return `${e.taskId} ${e.approved ? 'approved' : 'rejected'}${e.by ? ` by ${e.by}` : ''}${e.comment ? `: ${e.comment}` : ''}`;
+      return `${e.taskId} ${e.approved ? 'approved' : 'rejected'}${e.patch ? ' with an edited input' : ''}${e.by ? ` by ${e.by}` : ''}${e.comment ? `: ${e.comment}` : ''}`;
     case 'task.progress':
       return `${e.taskId} ${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`;
     case 'task.log':

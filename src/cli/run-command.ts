@@ -19,7 +19,7 @@ import { toRegistry, type ToolRegistry } from '../tools/registry.js';
 import type { Tool } from '../tools/types.js';
 import { EXIT } from './exit.js';
 import { safeText, summaryTable } from './format.js';
-import { readRunInput } from './input.js';
+import { readEditFile, readRunInput } from './input.js';
 import { configuredServers, openMcp } from './mcp-option.js';
 import { mcpServersOf } from '../tools/mcp/config.js';
 import { createProgress } from './progress.js';
@@ -163,16 +163,31 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
 export async function approveCommand(
   runId: string,
   taskId: string,
-  flags: RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean },
+  flags: RunFlags & {
+    reject?: boolean;
+    by?: string;
+    comment?: string;
+    edit?: string;
+    visit?: number;
+    inputHash?: string;
+    resume?: boolean;
+  },
 ): Promise<number> {
   const decision: Approval = {
     taskId,
     approved: !flags.reject,
     by: flags.by ?? process.env.USER,
     comment: flags.comment,
+    ...(flags.visit !== undefined ? { visit: flags.visit } : {}),
+    ...(flags.inputHash !== undefined ? { inputHash: flags.inputHash } : {}),
+    ...(flags.edit !== undefined ? { edit: await readEditFile(flags.edit) } : {}),
   };
   if (flags.resume !== false) return resumeCommand(runId, flags, decision);
-  await approveTask(await cliStore(), runId, taskId, decision);
+  const store = await cliStore();
+  // An edit is checked against its tool's schema: the run's own tools modules are loaded for it.
+  const source = decision.edit === undefined ? undefined : (await store.read(runId)).header?.source;
+  const tools = source || flags.tools ? await loadUserTools([...(source?.tools ?? []), ...(flags.tools ?? [])]) : [];
+  await approveTask(store, runId, taskId, decision, { tools });
   process.stderr.write(
     `${flags.reject ? 'rejected' : 'approved'} ${taskId} of run ${runId}\ncontinue it with: braid resume ${runId}\n`,
   );

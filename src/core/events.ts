@@ -1,5 +1,6 @@
 /** The closed union of run events (workflow-spec.md §8). Every event has `seq`, `ts`, `runId`, `type`. */
 import type { RecordedErrorCode } from '../errors.js';
+import type { JsonPatchOp } from './json-patch.js';
 import type { LabelSource, RunStatus, SkipReason } from './result.js';
 
 export interface EventBase {
@@ -113,10 +114,26 @@ export type RunEventBody =
       reason?: string;
       candidates?: readonly string[];
     }
-  /** The task needs a human decision (`approval: true`); the run pauses in state `waiting`. */
-  | { type: 'task.waiting'; taskId: string; visit: number }
-  /** A human decision, appended to the record by `braid approve`. */
-  | { type: 'task.approval'; taskId: string; visit: number; approved: boolean; by?: string; comment?: string }
+  /**
+   * The task needs a human decision (`approval`); the run pauses in state `waiting`. `input`, `inputHash`,
+   * `inputBytes`: the effective input the decision is on, as `task.started` records it (absent in older records and
+   * for a `for_each` task).
+   */
+  | { type: 'task.waiting'; taskId: string; visit: number; inputHash?: string; input?: unknown; inputBytes?: number }
+  /**
+   * A human decision, appended to the record by `braid approve` (the event's `ts` is when). `inputHash`: the waiting
+   * input it was made on; `patch`: an approval's edit, as a JSON Patch (RFC 6902) against that input.
+   */
+  | {
+      type: 'task.approval';
+      taskId: string;
+      visit: number;
+      approved: boolean;
+      by?: string;
+      comment?: string;
+      inputHash?: string;
+      patch?: readonly JsonPatchOp[];
+    }
   /** The task started a child run (e.g. the `plan` tool running the workflow it generated). */
   | { type: 'task.child'; taskId: string; childRunId: string; workflow: unknown }
   | { type: 'task.routed'; taskId: string; to: string; on: 'success' | 'failure' }

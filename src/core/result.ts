@@ -23,6 +23,8 @@ export type SkipReason =
   | 'failure_skipped'
   /** A run budget was exceeded before the task could run (or finish: its attempt was aborted). */
   | 'budget_exceeded'
+  /** A human rejected the task at its approval (`braid approve --reject`). */
+  | 'rejected'
   /**
    * Another run-fatal error (`E_MAX_VISITS`, an internal error, a record that cannot be written) stopped the run
    * before the task could run or finish (workflow-spec.md §7: run-fatal errors behave alike).

@@ -88,7 +88,7 @@ export type VisitCommand =
   | { readonly kind: 'over_max_visits' }
   /** `approval: true` with no decision recorded for this visit: the task waits. */
   | { readonly kind: 'wait_for_approval' }
-  /** The recorded decision for this visit is a rejection: the task fails with `E_REJECTED`. */
+  /** The recorded decision for this visit is a rejection: the task is skipped (`rejected`). */
   | { readonly kind: 'rejected' }
   | { readonly kind: 'execute' };
 

@@ -79,7 +79,7 @@ describe('compilePlan', () => {
       maxVisits: 2,
       policy: [{ kind: 'retry', times: 4 }],
       continueOnError: true,
-      approval: true,
+      approval: { edit: false, comment: false },
       failureHandled: true,
       itemConcurrency: 3,
     });

@@ -25,6 +25,18 @@ export type PlanCondition =
   | { readonly kind: 'status'; readonly dep: number; readonly status: IfStatus }
   | { readonly kind: 'when'; readonly expression: Expression; readonly dep?: number };
 
+/** A task's `approval` (workflow-spec.md §2), compiled. */
+export interface PlanApproval {
+  /** Wait only when this is truthy over `{ input, tasks, output }` (`input`: the task's effective input). */
+  readonly when?: Expression;
+  /** The task whose output is `output` in `when` (the only upstream), if any. */
+  readonly dep?: number;
+  /** A decision may carry an edited input. */
+  readonly edit: boolean;
+  /** A decision must carry a comment. */
+  readonly comment: boolean;
+}
+
 /** A compiled `on_failure` step (schema.ts `policyStepSchema`). */
 export type PlanPolicyStep =
   | { readonly kind: 'retry'; readonly times: number }
@@ -52,8 +64,8 @@ export interface PlanTask {
   readonly maxTokens?: number;
   readonly maxVisits: number;
   readonly continueOnError: boolean;
-  /** Wait for a human approval before each visit. */
-  readonly approval: boolean;
+  /** Wait for a human approval before each visit (`false`: never). */
+  readonly approval: false | PlanApproval;
   /** Labels some `if_result` expects from this task. */
   readonly expectedLabels: ReadonlySet<string>;
   /** Candidates for the classifier (expected labels plus `classify.labels`); empty when none is needed. */
@@ -180,7 +192,7 @@ export function compilePlan(workflow: Workflow, registry: ToolLookup): Plan {
       maxTokens: t.max_tokens ?? defaults.max_tokens,
       maxVisits: t.max_visits ?? defaults.max_visits ?? DEFAULT_MAX_VISITS,
       continueOnError: t.continue_on_error ?? false,
-      approval: t.approval ?? false,
+      approval: compileApproval(t, ups[i]),
       expectedLabels,
       labelCandidates: needsLabel ? [...new Set([...expectedLabels, ...(t.classify?.labels ?? [])])] : NONE,
       failureHandled: Boolean(t.continue_on_error || t.next_task_id_on_failure || handledBy[i]),
@@ -244,6 +256,17 @@ function compileCondition(t: TaskSpec, idx: (id: string) => number): PlanConditi
   if (cond.when !== undefined)
     return { kind: 'when', expression: expression(cond.when), dep: deps.length === 1 ? idx(deps[0]) : undefined };
   return NO_CONDITION;
+}
+
+function compileApproval(t: TaskSpec, upstreams: readonly number[]): false | PlanApproval {
+  if (!t.approval) return false;
+  const a = t.approval === true ? {} : t.approval;
+  return {
+    ...(a.when !== undefined ? { when: expression(a.when) } : {}),
+    ...(upstreams.length === 1 ? { dep: upstreams[0] } : {}),
+    edit: a.edit ?? false,
+    comment: a.comment ?? false,
+  };
 }
 
 function expression(source: string): Expression {

@@ -231,7 +231,7 @@ describe('approvals, cancelling and resuming recorded runs', () => {
     });
     await expect(refuse('draft')).rejects.toMatchObject({
       code: 'E_RUN_STATE',
-      message: `task "draft" of run "${runId}" is succeeded, not waiting for approval (waiting: send)`,
+      message: `task "draft" of run "${runId}" has no approval: it never waits for a decision (waiting: send)`,
       retryable: false,
     });
     await approveTask(store, runId, 'send', { approved: true, by: 'alice', comment: 'fine' });
@@ -404,7 +404,7 @@ describe('approvals: which decision is whose', () => {
     const store = new MemoryRunStore();
     const { runId } = await runWorkflow(twoGates, { ...quiet, tools: [echo], store });
     await expect(approveTask(store, runId, 'plain', { approved: true })).rejects.toThrow(
-      `task "plain" of run "${runId}" is succeeded, not waiting for approval (waiting: left, right)`,
+      `task "plain" of run "${runId}" has no approval: it never waits for a decision (waiting: left, right)`,
     );
     await approveTask(store, runId, 'left', { approved: true });
     await approveTask(store, runId, 'right', { approved: false });
@@ -421,7 +421,7 @@ describe('approvals: which decision is whose', () => {
       store,
     });
     await expect(approveTask(store, runId, 'e', { approved: true })).rejects.toThrow(
-      new RegExp(`^task "e" of run "${runId}" is succeeded, not waiting for approval$`),
+      new RegExp(`^task "e" of run "${runId}" has no approval: it never waits for a decision$`),
     );
   });
 
@@ -746,4 +746,88 @@ describe('MCP tool sources', () => {
       }
     },
   );
+});
+
+describe('approvals with data (workflow-spec.md §2)', () => {
+  const flow = {
+    name: 'edited',
+    tasks: [
+      { id: 'draft', tool: 'echo', input: { value: { to: 'ana', n: 3 } } },
+      {
+        id: 'send',
+        tool: 'echo',
+        input: { value: '{{ tasks.draft.output }}' },
+        approval: { edit: true, when: 'output.n > 2 and input.value.to = "ana"' },
+        dependencies: ['draft'],
+      },
+    ],
+  };
+
+  it('the waiting input and its hash are in the result; an edit recorded alone is applied when the run goes on', async () => {
+    const store = new MemoryRunStore();
+    const paused = await runWorkflow(flow, { ...quiet, tools: [echo], store });
+    expect(paused.status).toBe('waiting');
+    const { input, inputHash } = paused.tasks.send;
+    expect(input).toEqual({ value: { to: 'ana', n: 3 } });
+    await approveTask(
+      store,
+      paused.runId,
+      'send',
+      {
+        approved: true,
+        by: 'bo',
+        inputHash,
+        edit: { value: { to: 'cy', n: 3, cc: ['dee'] } },
+      },
+      { tools: [echo] },
+    );
+    const [decision] = (await store.read(paused.runId)).events.filter((e) => e.type === 'task.approval');
+    expect(decision).toMatchObject({
+      inputHash,
+      patch: [
+        { op: 'replace', path: '/value/to', value: 'cy' },
+        { op: 'add', path: '/value/cc', value: ['dee'] },
+      ],
+    });
+    const done = await resumeRun(paused.runId, { store, ...quiet, tools: [echo] });
+    expect(done.tasks.send).toMatchObject({ status: 'succeeded', output: { to: 'cy', n: 3, cc: ['dee'] } });
+    expect(done.tasks.send.inputSources).toBeUndefined();
+  });
+
+  it('`when` falsy runs the task at once; `when` that throws fails it with E_EXPRESSION', async () => {
+    const small = structuredClone(flow);
+    small.tasks[0].input = { value: { to: 'ana', n: 1 } };
+    const ran = await runWorkflow(small, { ...quiet, tools: [echo] });
+    expect(ran.status).toBe('succeeded');
+    expect(ran.tasks.send.output).toEqual({ to: 'ana', n: 1 });
+    const broken = structuredClone(flow);
+    (broken.tasks[1].approval as { when: string }).when = '$error("no")';
+    const failed = await runWorkflow(broken, { ...quiet, tools: [echo] });
+    expect(failed.tasks.send.error).toMatchObject({ code: 'E_EXPRESSION', message: 'approval.when failed: no' });
+  });
+
+  it('without a tool here the edit cannot be checked, and nothing is recorded', async () => {
+    const store = new MemoryRunStore();
+    const paused = await runWorkflow(flow, { ...quiet, tools: [echo], store });
+    await expect(
+      approveTask(store, paused.runId, 'send', { approved: true, edit: { value: 1 } }),
+    ).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringMatching(/its tool "echo" is not known here/) });
+    expect((await store.read(paused.runId)).events.some((e) => e.type === 'task.approval')).toBe(false);
+  });
+
+  it('a rejection skips the task (reason rejected) and an edit cannot go with it', async () => {
+    const store = new MemoryRunStore();
+    const paused = await runWorkflow(flow, { ...quiet, tools: [echo], store });
+    await expect(
+      approveTask(store, paused.runId, 'send', { approved: false, edit: { value: 1 } }, { tools: [echo] }),
+    ).rejects.toThrow('an edited input goes with an approval, not a rejection');
+    const done = await resumeRun(paused.runId, {
+      store,
+      ...quiet,
+      tools: [echo],
+      approve: { taskId: 'send', approved: false, comment: 'no' },
+    });
+    expect(done.status).toBe('succeeded');
+    expect(done.tasks.send).toMatchObject({ status: 'skipped', reason: 'rejected' });
+  });
 });

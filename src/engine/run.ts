@@ -35,6 +35,7 @@ import { Scheduler } from './scheduler.js';
 import type { CallBudget } from './budget.js';
 import { describeThrown } from '../core/thrown.js';
 import { optional } from '../core/optional.js';
+import { diffJson, type JsonPatchOp } from '../core/json-patch.js';
 
 /** Options of `runWorkflow`. @public */
 export interface RunOptions {
@@ -196,12 +197,22 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
   }
 }
 
-/** A human decision on a task waiting for approval (`approval: true`). @public */
+/** A human decision on a task waiting for approval (`approval`, workflow-spec.md §2). @public */
 export interface Approval {
   readonly taskId: string;
   readonly approved: boolean;
   readonly by?: string;
+  /** Required when the task says `approval: { comment: true }`. */
   readonly comment?: string;
+  /** The visit decided on; a decision on any other than the one waiting is refused. @default the one waiting */
+  readonly visit?: number;
+  /** The `inputHash` of the input the decision was made on: refused when the task waits on another input. */
+  readonly inputHash?: string;
+  /**
+   * An approval's edited input, run instead of the task's (`approval: { edit: true }`): checked against the tool's
+   * input schema (a bad one is refused with the fields, nothing recorded) and recorded as a JSON Patch.
+   */
+  readonly edit?: unknown;
 }
 
 /** Options of `resumeRun` and `approveTask`: the store holding the record, and the run options. @public */
@@ -244,9 +255,10 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
     const header = headerOf(runId, record);
     // The lock is ours: whoever wrote the record last has stopped (a run without run.finished was interrupted).
     const before = foldRun(record);
-    const decision = approve && approvalEvent(runId, record.events, before, approve);
+    // Checked before anything starts (a refusal records nothing); an edit is checked once the tools are known.
+    const waiting = approve && checkDecision(runId, record.events, before, header.workflow, approve);
     const name = before.workflow || header.workflow.name;
-    if (before.status === 'succeeded' && !decision) {
+    if (before.status === 'succeeded' && !approve) {
       return {
         runId,
         workflow: name,
@@ -257,6 +269,13 @@ export async function prepareResume(runId: string, options: ResumeOptions): Prom
     const allowed = options.allowMcp ?? (isToolSource(options.mcp) ? undefined : options.mcp);
     assertMcpAllowed(mcpServersOf(header.workflow), allowed, `run "${runId}"`);
     const { workflow, registry, close } = await prepare(header.workflow, options);
+    let decision: RunEventBody | undefined;
+    try {
+      decision = waiting && approvalEvent(runId, header.workflow, approve, waiting, registry);
+    } catch (err) {
+      await close();
+      throw err;
+    }
     return {
       runId,
       workflow: workflow.name,
@@ -323,20 +342,47 @@ function headerOf(runId: string, record: RunRecord): RunHeader {
   return record.header;
 }
 
-/** The `task.approval` event for a decision, after checking the task waits for one not yet given. */
-function approvalEvent(runId: string, events: readonly RunEvent[], run: RecordedRun, decision: Approval): RunEventBody {
+type WaitingEvent = Extract<RunEvent, { type: 'task.waiting' }>;
+
+/**
+ * Check a decision applies (workflow-spec.md §2): the task has `approval`, waits on the visit named (default: the one
+ * waiting) not yet decided, on the input named by `inputHash` (when given), with a comment when the task requires
+ * one and an edit only where the task allows one. Returns the `task.waiting` event of the visit decided on.
+ */
+function checkDecision(
+  runId: string,
+  events: readonly RunEvent[],
+  run: RecordedRun,
+  workflow: Workflow,
+  decision: Approval,
+): WaitingEvent {
   const { taskId } = decision;
   const task = Object.hasOwn(run.tasks, taskId) ? run.tasks[taskId] : undefined;
   if (!task) throw new BraidError('E_NOT_FOUND', `run "${runId}" has no task "${taskId}"`);
-  if (task.status !== 'waiting') {
-    const waiting = Object.entries(run.tasks)
-      .filter(([, t]) => t.status === 'waiting')
-      .map(([id]) => id);
+  const waiting = Object.entries(run.tasks)
+    .filter(([, t]) => t.status === 'waiting')
+    .map(([id]) => id);
+  const others = waiting.length ? ` (waiting: ${waiting.join(', ')})` : '';
+  const spec = workflow.tasks.find((t) => t.id === taskId);
+  if (spec && !spec.approval)
     throw new BraidError(
       'E_RUN_STATE',
-      `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${waiting.length ? ` (waiting: ${waiting.join(', ')})` : ''}`,
+      `task "${taskId}" of run "${runId}" has no approval: it never waits for a decision${others}`,
+    );
+  if (task.status !== 'waiting') {
+    throw new BraidError(
+      'E_RUN_STATE',
+      `task "${taskId}" of run "${runId}" is ${task.status}, not waiting for approval${others}`,
     );
   }
+  const visit = decision.visit ?? task.visits;
+  if (visit !== task.visits)
+    throw new BraidError(
+      'E_RUN_STATE',
+      visit > task.visits
+        ? `visit ${visit} of task "${taskId}" of run "${runId}" has not been reached: it waits on visit ${task.visits}`
+        : `visit ${visit} of task "${taskId}" of run "${runId}" is over: it waits on visit ${task.visits} now; look at it again (braid show ${runId}) and decide on that one`,
+    );
   const given = [...events]
     .reverse()
     .find(
@@ -349,13 +395,83 @@ function approvalEvent(runId: string, events: readonly RunEvent[], run: Recorded
       `task "${taskId}" of run "${runId}" was already ${given.approved ? 'approved' : 'rejected'}${given.by ? ` by ${given.by}` : ''}; continue it with: braid resume ${runId}`,
     );
   }
+  const waitingEvent = [...events]
+    .reverse()
+    .find((e): e is WaitingEvent => e.type === 'task.waiting' && e.taskId === taskId && e.visit === task.visits);
+  if (decision.inputHash !== undefined && decision.inputHash !== waitingEvent?.inputHash)
+    throw new BraidError(
+      'E_RUN_STATE',
+      `task "${taskId}" of run "${runId}" waits on another input than the one decided on (inputHash ${waitingEvent?.inputHash ?? 'not recorded'}, not ${decision.inputHash}): look at it again (braid show ${runId}) and decide on what it waits with`,
+    );
+  const rules = spec && typeof spec.approval === 'object' ? spec.approval : {};
+  if (rules.comment && !decision.comment?.trim())
+    throw new BraidError(
+      'E_BAD_ARGUMENT',
+      `task "${taskId}" requires a comment with its decision (approval: { comment: true }): give one with --comment`,
+      { path: 'comment' },
+    );
+  if (decision.edit !== undefined) {
+    if (!decision.approved)
+      throw new BraidError('E_BAD_ARGUMENT', 'an edited input goes with an approval, not a rejection', {
+        path: 'edit',
+      });
+    if (!rules.edit)
+      throw new BraidError(
+        'E_BAD_ARGUMENT',
+        `task "${taskId}" does not take an edited input: its approval does not say edit: true`,
+        { path: 'edit' },
+      );
+    if (waitingEvent?.inputHash === undefined || waitingEvent.inputBytes !== undefined)
+      throw new BraidError(
+        'E_RUN_STATE',
+        `the input task "${taskId}" waits with is not recorded whole (${waitingEvent?.inputBytes ? `${waitingEvent.inputBytes} bytes, over 64 KiB` : 'an older record'}): it cannot be edited; approve it as it is, or reject it`,
+        { path: 'edit' },
+      );
+  }
+  return waitingEvent ?? { type: 'task.waiting', taskId, visit: task.visits, seq: 0, ts: '', runId };
+}
+
+/**
+ * The `task.approval` event of a checked decision: its edit checked against the tool's input schema (refused with
+ * the fields) and kept as a JSON Patch against the waiting input.
+ */
+function approvalEvent(
+  runId: string,
+  workflow: Workflow,
+  decision: Approval,
+  waiting: WaitingEvent,
+  tools: ToolRegistry,
+): RunEventBody {
+  const { taskId } = decision;
+  let patch: JsonPatchOp[] | undefined;
+  if (decision.edit !== undefined) {
+    const toolName = workflow.tasks.find((t) => t.id === taskId)?.tool ?? '';
+    if (!tools.has(toolName))
+      throw new BraidError(
+        'E_CONFIG',
+        `the edit of task "${taskId}" cannot be checked: its tool "${toolName}" is not known here (give its module with --tools)`,
+      );
+    const parsed = tools.get(toolName).input?.safeParse(decision.edit);
+    if (parsed && !parsed.success)
+      throw new InputValidationError(
+        parsed.error.issues.map((i) => ({
+          code: 'invalid_value' as const,
+          path: formatPath(['edit', ...i.path.filter((p): p is string | number => typeof p !== 'symbol')]),
+          message: i.message,
+        })),
+        `edited input of task "${taskId}" (tool "${toolName}")`,
+      );
+    patch = diffJson(waiting.input, decision.edit);
+  }
   return {
     type: 'task.approval',
     taskId,
-    visit: task.visits,
+    visit: waiting.visit,
     approved: decision.approved,
     ...(decision.by ? { by: decision.by } : {}),
     ...(decision.comment ? { comment: decision.comment } : {}),
+    ...(waiting.inputHash !== undefined ? { inputHash: waiting.inputHash } : {}),
+    ...(patch ? { patch } : {}),
   };
 }
 
@@ -369,14 +485,17 @@ export async function approveTask(
   store: RunStore,
   runId: string,
   taskId: string,
-  decision: { approved: boolean; by?: string; comment?: string },
+  decision: Omit<Approval, 'taskId'>,
+  options: Pick<RunOptions, 'tools'> = {},
 ): Promise<void> {
   const lock = await store.lock(runId);
   try {
     const record = await store.read(runId);
-    headerOf(runId, record);
+    const { workflow } = headerOf(runId, record);
     const run = foldRun(record);
-    const event = approvalEvent(runId, record.events, run, { taskId, ...decision });
+    const approval = { taskId, ...decision };
+    const waiting = checkDecision(runId, record.events, run, workflow, approval);
+    const event = approvalEvent(runId, workflow, approval, waiting, toRegistry(options.tools, defaultTools()));
     const log = await store.reopen(runId, lock);
     new EventBus(runId, [(e) => log.append(e)], run.lastSeq).emit(event);
     await log.close();

@@ -28,7 +28,7 @@ import { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
 import { isoNow } from '../core/clock.js';
 import type { AttemptEvent, AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
 import { decideLabel, type Classifier } from './labels.js';
-import type { Plan, PlanTask } from './plan.js';
+import type { Plan, PlanApproval, PlanTask } from './plan.js';
 import {
   clearOutcome,
   type AttemptRecord,
@@ -68,7 +68,8 @@ import {
   type TaskFacts,
   type TaskState,
 } from './decide.js';
-import { attemptKey, REJECTED, visitKey, type Replay } from '../store/fold.js';
+import { attemptKey, visitKey, type Replay, type ReplayedApproval } from '../store/fold.js';
+import { applyJsonPatch } from '../core/json-patch.js';
 import { describeThrown } from '../core/thrown.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -515,7 +516,7 @@ export class Scheduler {
     }
     r.visits++;
     const replayed = t.approval ? this.#o.replay?.approvals.get(visitKey(t.id, r.visits)) : undefined;
-    const visit = decideVisit(t, r.visits, replayed);
+    const visit = decideVisit(t, r.visits, replayed?.approved);
     if (visit.kind === 'over_max_visits') {
       const error: FatalError = {
         message: `task "${t.id}" was entered ${r.visits} times, more than max_visits (${t.maxVisits}); the routing loop did not converge`,
@@ -532,16 +533,72 @@ export class Scheduler {
       return this.#finish(i, 'skipped', { reason: 'budget_exceeded' });
     }
     this.#o.bus.emit({ type: 'task.ready', taskId: t.id, visit: r.visits, ...(routedFrom ? { routedFrom } : {}) });
-    if (visit.kind === 'rejected') return this.#finish(i, 'failed', { error: REJECTED });
-    if (visit.kind === 'wait_for_approval') {
+    if (t.approval) return this.#gate(t, t.approval, r.visits, replayed);
+    void this.#execute(t, r.visits);
+  }
+
+  /**
+   * A visit of a task with `approval` (workflow-spec.md §2): a decision recorded on this input applies (a rejection
+   * fails the task, an approval runs it, with its edit); else the task waits, unless `when` is falsy over
+   * `{ input, tasks, output }` (`input`: the task's effective input, a for_each task's list).
+   */
+  #gate(t: PlanTask, a: PlanApproval, visit: number, replayed: ReplayedApproval | undefined): void {
+    const i = t.index;
+    const ctx = this.#templateContext();
+    let input: unknown;
+    let recorded: ReturnType<typeof recordedInput> | undefined;
+    try {
+      if (t.forEach) input = t.forEach(ctx);
+      else recorded = recordedInput((input = this.#inputFor(t, ctx)));
+    } catch {
+      // A list or input that cannot be made fails when the task runs, with the error where it belongs.
+      input = undefined;
+    }
+    // A decision made on another input (the record's, where the input changed since) does not apply: ask again.
+    const decision =
+      replayed && (replayed.inputHash === undefined || replayed.inputHash === recorded?.inputHash)
+        ? replayed
+        : undefined;
+    if (decision) {
+      if (!decision.approved) return this.#skip(i, 'rejected');
+      if (!decision.patch) return void this.#execute(t, visit);
+      let edited: unknown;
+      try {
+        edited = applyJsonPatch(input, decision.patch);
+      } catch (err) {
+        return this.#finish(i, 'failed', {
+          error: { message: `the approved edit does not apply: ${describeThrown(err).message}`, code: 'E_RUN_STATE' },
+        });
+      }
+      return void this.#execute(t, visit, { input: edited });
+    }
+    const wait = () => {
+      const r = this.#results[i];
       this.#state[i] = 'waiting';
       r.status = 'waiting';
       this.#active--;
       this.#waitingApproval++;
-      this.#o.bus.emit({ type: 'task.waiting', taskId: t.id, visit: r.visits });
-      return;
-    }
-    void this.#execute(t, r.visits);
+      // The input the decision is on, as the record folds it (the result shows it; a decision may name its hash).
+      if (recorded) Object.assign(r, recorded);
+      this.#o.bus.emit({ type: 'task.waiting', taskId: t.id, visit, ...recorded });
+    };
+    if (!a.when) return wait();
+    const scope = {
+      input,
+      tasks: this.#views,
+      output: a.dep === undefined ? undefined : this.#views[this.#tasks[a.dep].id]?.output,
+    };
+    a.when.evaluate(scope, { timeoutMs: t.timeoutMs }).then(
+      (value) => {
+        if (!isTruthy(value)) return void this.#execute(t, visit);
+        wait();
+        this.#drain();
+      },
+      (err) =>
+        this.#finish(i, 'failed', {
+          error: { message: `approval.when failed: ${describeThrown(err).message}`, code: 'E_EXPRESSION' },
+        }),
+    );
   }
 
   #route(from: PlanTask, on: 'success' | 'failure'): void {
@@ -646,7 +703,8 @@ export class Scheduler {
 
   // ---- executing -----------------------------------------------------------------------------
 
-  async #execute(t: PlanTask, visit: number): Promise<void> {
+  /** `edited`: the input an approval replaced the task's with (workflow-spec.md §2). */
+  async #execute(t: PlanTask, visit: number, edited?: { readonly input: unknown }): Promise<void> {
     const { bus } = this.#o;
     const replayed = this.#o.replay?.successes.get(visitKey(t.id, visit));
     if (replayed) {
@@ -670,9 +728,10 @@ export class Scheduler {
       });
     }
     const ctx = this.#templateContext();
+    if (edited) delete this.#results[t.index].inputSources; // a human's edit, not where the fields came from
     const outcome = t.forEach
       ? await this.#runEach(t, visit, ctx)
-      : await this.#runWithPolicy(t, this.#inputFor(t, ctx), visit, ctx);
+      : await this.#runWithPolicy(t, edited ? edited.input : this.#inputFor(t, ctx), visit, ctx);
     const meta = {
       attempt: 'attempt' in outcome ? outcome.attempt : undefined,
       visit,

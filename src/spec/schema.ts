@@ -73,6 +73,26 @@ export const conditionObjectSchema = z.strictObject({
 /** `null`, a JSONata expression, or an object (§3). */
 export const conditionSchema = z.union([z.null(), z.string().min(1), conditionObjectSchema]);
 
+/**
+ * `approval`'s object form (workflow-spec.md §2): wait only when `when` is truthy; `edit` lets the decision replace
+ * the input; `comment` makes a comment required.
+ */
+export const approvalObjectSchema = z.strictObject({
+  /** JSONata over `{ input, tasks, output }` (`input`: the task's effective input): wait only when truthy. */
+  when: z.string().min(1).optional(),
+  /** An approval may carry an edited input (checked against the tool's input schema). */
+  edit: z.boolean().optional(),
+  /** A decision must carry a comment. */
+  comment: z.boolean().optional(),
+});
+export type ApprovalSpec = z.infer<typeof approvalObjectSchema>;
+
+/** `true` (the same as `{}`), `false`, or the object form. */
+export const approvalSchema = z.union([z.boolean(), approvalObjectSchema], {
+  error: (iss) =>
+    iss.code === 'invalid_union' ? 'expected true, false or { when?, edit?: bool, comment?: bool }' : undefined,
+});
+
 export const classifySchema = z.strictObject({
   labels: z.array(z.string().min(1)).min(1),
   prompt: z.string().optional(),
@@ -124,8 +144,8 @@ export const taskSchema = z.strictObject({
   continue_on_error: z.boolean().optional(),
   classify: classifySchema.optional(),
   description: z.string().optional(),
-  /** Pause the run before this task until a human approves it (`braid approve`). */
-  approval: z.boolean().optional(),
+  /** Pause the run before this task until a human approves it (`braid approve`); the object form says when and how. */
+  approval: approvalSchema.optional(),
   on_failure: z.array(policyStepSchema).min(1).optional(),
   /** A template giving a list: one instance per item (`{{ item }}`, `{{ index }}`), outputs merged in order. */
   for_each: z.string().min(1).optional(),
@@ -186,5 +206,6 @@ export const KNOWN_KEYS = {
   task: Object.keys(taskSchema.shape),
   condition: Object.keys(conditionObjectSchema.shape),
   classify: Object.keys(classifySchema.shape),
+  approval: Object.keys(approvalObjectSchema.shape),
   budget: Object.keys(budgetSchema.shape),
 } as const;

@@ -615,3 +615,53 @@ describe('validateWorkflow: edges the first mutation pass missed', () => {
     ]);
   });
 });
+
+describe('validateWorkflow: approval', () => {
+  it('takes true, false and { when, edit, comment }; anything else is refused, an unknown field with a hint', () => {
+    for (const approval of [true, false, {}, { when: 'input.value > 1', edit: true, comment: true }])
+      expect(validateWorkflow([{ id: 'a', tool: 'echo', approval }], { toolNames }).success).toBe(true);
+    expect(issues([{ id: 'a', tool: 'echo', approval: { wen: 'x' } }])).toEqual([
+      {
+        code: 'unknown_field',
+        path: 'tasks[0].approval.wen',
+        message: 'unknown field "wen"',
+        hint: 'did you mean "when"?',
+      },
+    ]);
+    expect(issues([{ id: 'a', tool: 'echo', approval: { edit: 'yes' } }])).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].approval',
+        message: 'expected true, false or { when?, edit?: bool, comment?: bool }, got `{"edit":"yes"}` (object)',
+      },
+    ]);
+  });
+
+  it('approval.when is an expression like a condition: it must parse and read only upstream tasks', () => {
+    expect(issues([{ id: 'a', tool: 'echo', approval: { when: 'input.(' } }])).toEqual([
+      {
+        code: 'invalid_expression',
+        path: 'tasks[0].approval.when',
+        message: 'expression does not parse at character 7: Expected ")" before end of expression',
+        hint: 'approval.when is JSONata over { input, tasks, output }, e.g. input.amount > 100',
+      },
+    ]);
+    expect(
+      issues([
+        { id: 'a', tool: 'echo' },
+        { id: 'b', tool: 'echo', approval: { when: 'tasks.a.output = 1' } },
+      ]),
+    ).toEqual([expect.objectContaining({ code: 'non_upstream_reference', path: 'tasks[1].approval.when' })]);
+  });
+
+  it('a for_each task cannot take an edited input', () => {
+    expect(issues([{ id: 'a', tool: 'echo', for_each: '{{ input.list }}', approval: { edit: true } }])).toEqual([
+      {
+        code: 'invalid_value',
+        path: 'tasks[0].approval.edit',
+        message: 'a for_each task has one input per item: its approval cannot carry an edited input',
+        hint: 'remove approval.edit, or approve the task that makes the list',
+      },
+    ]);
+  });
+});

@@ -41,6 +41,7 @@ function knownKeysAt(path: readonly PathSegment[]): readonly string[] | undefine
   if (last === 'defaults') return KNOWN_KEYS.defaults;
   if (last === 'condition') return KNOWN_KEYS.condition;
   if (last === 'classify') return KNOWN_KEYS.classify;
+  if (last === 'approval') return KNOWN_KEYS.approval;
   if (last === 'budget') return KNOWN_KEYS.budget;
   if (last === 'tasks') return KNOWN_KEYS.task;
   return undefined;
@@ -319,6 +320,25 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
         });
       else checkReads(t, expressionTaskRefs(source), path, 'expression');
     }
+    const approval = typeof t.approval === 'object' ? t.approval : undefined;
+    if (approval?.when !== undefined) {
+      const parsed = parseExpression(approval.when);
+      if (!parsed.ok)
+        issues.push({
+          code: 'invalid_expression',
+          path: at(t, 'approval', 'when'),
+          message: parsed.message,
+          hint: 'approval.when is JSONata over { input, tasks, output }, e.g. input.amount > 100',
+        });
+      else checkReads(t, expressionTaskRefs(approval.when), ['approval', 'when'], 'expression');
+    }
+    if (approval?.edit && t.for_each !== undefined)
+      issues.push({
+        code: 'invalid_value',
+        path: at(t, 'approval', 'edit'),
+        message: 'a for_each task has one input per item: its approval cannot carry an edited input',
+        hint: 'remove approval.edit, or approve the task that makes the list',
+      });
     const checkTemplates = (value: unknown, base: PathSegment[], extraRoots: readonly string[] = []) => {
       for (const { ref, path } of findRefs(value, ids, base)) {
         if (ref.problem) issues.push({ code: 'invalid_template', path: at(t, ...path), message: ref.problem });

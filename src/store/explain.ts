@@ -94,6 +94,7 @@ export async function explainTask(
         say(
           `It failed (${result.error?.message ?? 'unknown error'}) and its on_failure policy ends in skip, so the run went on.`,
         );
+      else if (result.reason === 'rejected') say('A human rejected it at its approval (braid approve --reject).');
       else if (result.reason === 'budget_exceeded')
         say(`The run stopped before it could run: ${run.error?.message ?? 'a budget was exceeded'}.`);
       else if (result.reason === 'run_failed')

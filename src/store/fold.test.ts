@@ -405,8 +405,8 @@ describe('replayOf', () => {
       ['a#2', { output: 'two', attempt: 1 }],
     ]);
     expect([...replay.approvals]).toEqual([
-      ['b#1', true],
-      ['b#2', false],
+      ['b#1', { approved: true }],
+      ['b#2', { approved: false }],
     ]);
   });
 });

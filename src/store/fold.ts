@@ -3,6 +3,7 @@
  * (a run killed mid-flight shows its running tasks), plus what a resume needs to replay.
  */
 import type { ErrorRecord, RunEvent } from '../core/events.js';
+import type { JsonPatchOp } from '../core/json-patch.js';
 import { clearOutcome, type LabelSource, type RunResult, type TaskResult } from '../core/result.js';
 import { addUsage } from '../core/usage.js';
 import type { RunRecord } from './types.js';
@@ -28,11 +29,18 @@ export interface ReplayedSuccess {
   readonly attempt: number;
 }
 
+/** A recorded decision: approved or not, the input it was made on, and an approval's edit. */
+export interface ReplayedApproval {
+  readonly approved: boolean;
+  readonly inputHash?: string;
+  readonly patch?: readonly JsonPatchOp[];
+}
+
 export interface Replay {
   /** `${taskId}#${visit}` → the recorded success of that visit. */
   readonly successes: ReadonlyMap<string, ReplayedSuccess>;
   /** `${taskId}#${visit}` → the human decision on that visit. */
-  readonly approvals: ReadonlyMap<string, boolean>;
+  readonly approvals: ReadonlyMap<string, ReplayedApproval>;
   /** What the run already spent, so its budget goes on from there (workflow-spec.md §7). */
   readonly spent: Spent;
   /**
@@ -229,9 +237,18 @@ function foldEvent(
       if (e.error) t.error = e.error;
       break;
     }
-    case 'task.waiting':
-      task(e.taskId).status = 'waiting';
+    case 'task.waiting': {
+      const t = task(e.taskId);
+      t.status = 'waiting';
+      // The input the decision is on: shown by `braid show`, the dashboard and GET /runs/:id, bound by `inputHash`.
+      if (e.inputHash !== undefined) {
+        t.inputHash = e.inputHash;
+        t.input = e.input;
+        if (e.inputBytes !== undefined) t.inputBytes = e.inputBytes;
+        else delete t.inputBytes;
+      }
       break;
+    }
     case 'llm.call':
       if (e.taskId) task(e.taskId).usage = addUsage(task(e.taskId).usage, e.usage);
       break;
@@ -249,7 +266,7 @@ function terminal(t: TaskResult, status: 'succeeded' | 'failed' | 'skipped', end
 /** What a resumed run reuses: every recorded success (per visit) and every human decision. */
 export function replayOf(events: readonly RunEvent[]): Replay {
   const successes = new Map<string, ReplayedSuccess>();
-  const approvals = new Map<string, boolean>();
+  const approvals = new Map<string, ReplayedApproval>();
   const labels = new PendingLabels();
   const visits = new Set<string>();
   const calls = new Map<string, number>();
@@ -265,8 +282,14 @@ export function replayOf(events: readonly RunEvent[]): Replay {
       close();
       segment = Number.isFinite(at) ? { from: at, last: at } : undefined;
     } else if (segment && Number.isFinite(at) && e.type !== 'task.approval') segment.last = at;
-    if (e.type === 'task.approval') approvals.set(visitKey(e.taskId, e.visit), e.approved);
-    else if (e.type === 'task.succeeded')
+    if (e.type === 'task.approval') {
+      const { approved, inputHash, patch } = e;
+      approvals.set(visitKey(e.taskId, e.visit), {
+        approved,
+        ...(inputHash !== undefined ? { inputHash } : {}),
+        ...(patch ? { patch } : {}),
+      });
+    } else if (e.type === 'task.succeeded')
       successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...labels.take(e.taskId) });
     else if (e.type === 'task.ready') visits.add(visitKey(e.taskId, e.visit));
     else if (e.type === 'llm.call') {
@@ -284,7 +307,7 @@ export function replayOf(events: readonly RunEvent[]): Replay {
   return { successes, approvals, spent: { tokens, costUsd, visits, runningMs }, calls };
 }
 
-/** The error a rejected approval fails its task with. */
+/** The error a rejected approval failed its task with, before a rejection skipped it (older records). */
 export const REJECTED: ErrorRecord = { message: 'rejected by a human (braid approve --reject)', code: 'E_REJECTED' };
 
 /** Whether a process still runs (a record whose writer is alive is `running`, else `interrupted`). */

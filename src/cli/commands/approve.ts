@@ -1,9 +1,17 @@
 /** `braid approve <runId> <taskId>`: its options; the command itself is in run-command.ts, loaded when it runs. */
 import type { Command } from 'commander';
 import type { RunFlags } from '../run-command.js';
-import { collect, runIdArg } from '../options.js';
+import { collect, positiveInt, runIdArg } from '../options.js';
 
-type ApproveFlags = RunFlags & { reject?: boolean; by?: string; comment?: string; resume?: boolean };
+export type ApproveFlags = RunFlags & {
+  reject?: boolean;
+  by?: string;
+  comment?: string;
+  edit?: string;
+  visit?: number;
+  inputHash?: string;
+  resume?: boolean;
+};
 
 export function registerApprove(program: Command): void {
   program
@@ -11,9 +19,12 @@ export function registerApprove(program: Command): void {
     .description('approve (or --reject) a task waiting for a human (approval: true), then continue the run')
     .argument('<runId>', 'run id, a unique prefix of one, or latest')
     .argument('<taskId>', 'the waiting task')
-    .option('--reject', 'reject: the task fails with E_REJECTED (failure handling applies)')
+    .option('--reject', 'reject: the task is skipped (reason rejected)')
     .option('--by <name>', 'who decided (default $USER)')
-    .option('--comment <text>', 'a note kept in the record')
+    .option('--comment <text>', 'a note kept in the record (required where the task says approval: { comment: true })')
+    .option('--edit <file.json>', 'approve with this input instead (approval: { edit: true }; checked by the tool)')
+    .option('--visit <n>', 'the visit decided on (default: the one waiting)', positiveInt)
+    .option('--input-hash <hash>', 'the inputHash decided on: refused if the task now waits on another input')
     .option('--no-resume', 'only record the decision; continue later with braid resume')
     .option('-t, --tools <module>', 'more tools modules', collect)
     .option('--json', 'print the run result as JSON')

@@ -27,6 +27,12 @@ const approveBody = z.strictObject({
   reject: z.boolean().optional(),
   by: z.string().optional(),
   comment: z.string().optional(),
+  /** An approval's edited input (the task's approval says `edit: true`). */
+  edit: z.unknown().optional(),
+  /** The visit decided on (default: the one waiting). */
+  visit: z.int().min(1).optional(),
+  /** The inputHash of the input decided on (GET /runs/:id gives the waiting task's). */
+  inputHash: z.string().min(1).optional(),
 });
 
 export function registerRuns(app: Hono, deps: ServerDeps): void {
@@ -132,6 +138,9 @@ async function approve(c: Context, id: string, deps: ServerDeps) {
     approved: !body.reject,
     by: body.by,
     comment: body.comment,
+    ...(body.edit !== undefined ? { edit: body.edit } : {}),
+    ...(body.visit !== undefined ? { visit: body.visit } : {}),
+    ...(body.inputHash !== undefined ? { inputHash: body.inputHash } : {}),
   });
   return c.json({ runId: handle.runId, taskId: body.taskId, approved: !body.reject, status: 'running' }, 202);
 }
