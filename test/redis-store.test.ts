@@ -222,7 +222,9 @@ describe.skipIf(!hasRedis)('the Redis run store (real redis-server)', () => {
     const json = JSON.stringify(header('someone-else'));
     await s.redis.set('swap:run:h1:header', JSON.stringify({ mac: mac.sign('header', 'h1', json), header: json }));
     expect(await s.trustedHeader('h1')).toBeUndefined();
-    expect((await s.read('h1')).untrusted).toMatch(/^the header of run "h1" in Redis failed its MAC check/);
+    const record = await s.read('h1');
+    expect(record.untrusted).toMatch(/^the header of run "h1" in Redis failed its MAC check/);
+    expect(record.problems).toEqual([record.untrusted]);
   });
 
   it('trusted headers are kept (a header never changes), the first of a thousand and one forgotten', async () => {

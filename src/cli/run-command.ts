@@ -159,20 +159,19 @@ export async function resumeCommand(runId: string, flags: RunFlags, approve?: Ap
   }
 }
 
+/** The flags of `braid approve`. */
+export type ApproveFlags = RunFlags & {
+  reject?: boolean;
+  by?: string;
+  comment?: string;
+  edit?: string;
+  visit?: number;
+  inputHash?: string;
+  resume?: boolean;
+};
+
 /** `braid approve`: the decision and the continuation under one lock, so two approvals cannot both go through. */
-export async function approveCommand(
-  runId: string,
-  taskId: string,
-  flags: RunFlags & {
-    reject?: boolean;
-    by?: string;
-    comment?: string;
-    edit?: string;
-    visit?: number;
-    inputHash?: string;
-    resume?: boolean;
-  },
-): Promise<number> {
+export async function approveCommand(runId: string, taskId: string, flags: ApproveFlags): Promise<number> {
   const decision: Approval = {
     taskId,
     approved: !flags.reject,

@@ -1,17 +1,7 @@
 /** `braid approve <runId> <taskId>`: its options; the command itself is in run-command.ts, loaded when it runs. */
 import type { Command } from 'commander';
-import type { RunFlags } from '../run-command.js';
+import type { ApproveFlags } from '../run-command.js';
 import { collect, positiveInt, runIdArg } from '../options.js';
-
-export type ApproveFlags = RunFlags & {
-  reject?: boolean;
-  by?: string;
-  comment?: string;
-  edit?: string;
-  visit?: number;
-  inputHash?: string;
-  resume?: boolean;
-};
 
 export function registerApprove(program: Command): void {
   program
