@@ -193,7 +193,7 @@ describe('runWorkflow before it starts', () => {
       recordSource: source,
     });
     const { header } = await store.read(r.runId);
-    expect(header).toMatchObject({ type: 'run.record', version: 2, runId: 'r1', input: { a: 1 }, pid: process.pid });
+    expect(header).toMatchObject({ type: 'run.record', version: 3, runId: 'r1', input: { a: 1 }, pid: process.pid });
     expect(header?.source).toEqual(source);
     await runWorkflow([{ id: 'e', tool: 'echo', input: { value: 1 } }], {
       ...quiet,

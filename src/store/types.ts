@@ -8,11 +8,13 @@ import type { Workflow } from '../spec/workflow.js';
 import type { RecordedRun } from './fold.js';
 
 /**
- * The version of the records this braid writes. 2 (2026-12): attempts record their input and `inputHash`, model calls
- * the attempt that made them, their prompt and request hashes, runs the versions of their tools. 1: none of that;
- * such records still show, explain and resume.
+ * The version of the records this braid writes. 3 (2026-12): an approval may carry an edit (`task.approval`'s
+ * `patch`), which the task must run with: a braid that reads up to 2 would resume it with the input unedited, so it
+ * refuses the record instead. 2: attempts record their input and `inputHash`, model calls the attempt that made
+ * them, their prompt and request hashes, runs the versions of their tools. 1: none of that. Older records still
+ * show, explain and resume.
  */
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 
 /** The first record of a run log: what is needed to continue the run in another process. @beta */
 export interface RunHeader {
