@@ -124,7 +124,7 @@ export class BullmqExecutor implements AttemptExecutor {
       code: BraidError.is(reason) ? reason.code : 'E_CANCELLED',
       retryable: false,
     };
-    for (const [id, p] of this.#pending) if (p.request.runId === runId) this.#settle(id, ended(error));
+    for (const [id, p] of this.#pending) if (p.request.runId === runId) this.#settle(id, failedWith(error));
     // This process lost the run (its lease, or its record), but the run is not stopped: the coordinator that takes
     // it over awaits these same jobs, and their successes are facts. The workers are not told.
     if (BraidError.is(reason) && (reason.code === 'E_LOCKED' || reason.code === 'E_STORE')) return;
@@ -404,11 +404,16 @@ const stoppedByCancel = (r: AttemptResult): boolean =>
   r.status === 'cancelled' || (r.status === 'failed' && r.error.code === 'E_CANCELLED');
 
 /** An attempt that failed without running (nothing to time): its error, ended now. */
-const ended = (error: AttemptError): AttemptResult => ({ status: 'failed', error, durationMs: 0, endedAt: isoNow() });
+const failedWith = (error: AttemptError): AttemptResult => ({
+  status: 'failed',
+  error,
+  durationMs: 0,
+  endedAt: isoNow(),
+});
 
 /** An attempt that failed without running, with a code of the table (which says whether to retry it). */
 const failedNow = (code: ErrorCode, message: string): AttemptResult =>
-  ended({ message, code, retryable: isRetryable(code) });
+  failedWith({ message, code, retryable: isRetryable(code) });
 
 /** A job BullMQ failed (it stalled too often, or a worker could not run it at all): retryable. */
 function workerFailure(reason: string | undefined): AttemptResult {
