@@ -19,6 +19,15 @@ export function registerApprove(program: Command): void {
     .option('-t, --tools <module>', 'more tools modules', collect)
     .option('--json', 'print the run result as JSON')
     .option('-q, --quiet', 'no progress output')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  braid approve latest publish --comment "reads well"
+  braid approve latest pay --edit pay-input.json --by ana      # run "pay" with this input instead
+  braid approve latest publish --reject --comment "not this week"
+See docs/records.md ("Approvals") for what the record keeps.`,
+    )
     .action(async (runId: string, taskId: string, flags: ApproveFlags) => {
       process.exitCode = await (await import('../run-command.js')).approveCommand(await runIdArg(runId), taskId, flags);
     });
