@@ -290,6 +290,8 @@ describe.skipIf(!CHROME)('dashboard in a real browser (headless Chromium)', { ti
     expect(await text('.task-panel .task-error .error-message')).toBe('the report has no header row');
     const stack = await text('.task-panel .task-error details.stack pre');
     expect(stack).toMatch(/at Object\.run \(.*dashboard\.test\.ts:\d+:\d+\)/);
+    // The explanation comes with its own request: wait for it rather than race it.
+    await page.waitForSelector('.task-panel[data-task="parse"] .why');
     expect(await text('.task-panel .why')).toMatch(/parse failed after 1 attempt: the report has no header row/);
     // The skipped task says it was the failure.
     await page.click('.timeline-task[data-task="summary"]');

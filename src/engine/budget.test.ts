@@ -50,27 +50,15 @@ describe('BudgetGuard', () => {
     const { g, messages } = guard({});
     g.start();
     g.spend(usage(1e9, 1e9));
-    for (let i = 0; i < 100; i++) expect(g.enter()).toBe(true);
     expect(g.exceeded).toBe(false);
     expect(messages).toEqual([]);
   });
 
-  it('max_tasks: entries up to the limit are allowed, the next one is refused', () => {
-    const { g, messages } = guard({ max_tasks: 2 });
-    expect(g.enter()).toBe(true);
-    expect(g.enter()).toBe(true);
-    expect(messages).toEqual([]);
-    expect(g.enter()).toBe(false);
+  it('once a limit is crossed, the first crossing alone is reported', () => {
+    const { g, messages } = guard({ max_tokens: 1, max_cost_usd: 0.001 });
+    g.spend(usage(5, 1));
+    g.spend(usage(5, 1));
     expect(g.exceeded).toBe(true);
-    expect(messages).toEqual(['budget exceeded: max_tasks 2 reached']);
-  });
-
-  it('once another limit is crossed, no task may enter; the first crossing alone is reported', () => {
-    const { g, messages } = guard({ max_tokens: 1, max_cost_usd: 0.001, max_tasks: 1 });
-    g.spend(usage(5, 1));
-    expect(g.enter()).toBe(false);
-    expect(g.enter()).toBe(false);
-    g.spend(usage(5, 1));
     expect(messages).toEqual(['budget exceeded: max_tokens 1 exceeded (used 5)']);
   });
 
@@ -100,12 +88,12 @@ describe('BudgetGuard', () => {
 
   it('crossing a limit stops the duration timer', () => {
     vi.useFakeTimers();
-    const { g, messages } = guard({ max_duration_ms: 1000, max_tasks: 0 });
+    const { g, messages } = guard({ max_duration_ms: 1000, max_tokens: 1 });
     g.start();
-    expect(g.enter()).toBe(false);
+    g.spend(usage(2, 0));
     expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(2000);
-    expect(messages).toEqual(['budget exceeded: max_tasks 0 reached']);
+    expect(messages).toEqual(['budget exceeded: max_tokens 1 exceeded (used 2)']);
   });
 });
 
@@ -142,9 +130,8 @@ describe('reservations', () => {
     const { g } = guard({ max_tokens: 100 });
     expect(g.reserve(worst(101))).toBe('exhausted');
     expect(typeof g.reserve(worst(100))).toBe('object');
-    const { g: crossed } = guard({ max_tokens: 100, max_tasks: 1 });
-    crossed.enter();
-    crossed.enter();
+    const { g: crossed } = guard({ max_tokens: 100 });
+    crossed.spend(usage(101, 0));
     expect(crossed.reserve(worst(1))).toBe('exhausted');
   });
 
@@ -194,16 +181,18 @@ describe('reservations', () => {
   });
 
   it('a waiting call leaves when its signal aborts, and another limit crossing ends the wait with E_BUDGET', async () => {
-    const { g } = guard({ max_tokens: 10, max_tasks: 1, on_exhausted: 'wait' });
+    const { g } = guard({ max_tokens: 10, on_exhausted: 'wait' });
     await g.admit(worst(10), 'm');
     const stop = new AbortController();
     const aborted = g.admit(worst(1), 'm', stop.signal);
     stop.abort(new Error('stopped'));
     await expect(aborted).rejects.toThrow('stopped');
     const waiting = g.admit(worst(1), 'm');
-    g.enter();
-    g.enter(); // max_tasks crossed
-    await expect(waiting).rejects.toMatchObject({ code: 'E_BUDGET', message: 'budget exceeded: max_tasks 1 reached' });
+    g.spend(usage(11, 0)); // usage no reservation held crosses max_tokens
+    await expect(waiting).rejects.toMatchObject({
+      code: 'E_BUDGET',
+      message: 'budget exceeded: max_tokens 10 exceeded (used 11)',
+    });
   });
 
   it('under max_cost_usd a model without a price fails closed (E_PRICE_UNKNOWN), and stops nothing', async () => {

@@ -1,6 +1,6 @@
 /**
- * Run budgets (`budget:` in the workflow, `--budget-*` flags): tokens, cost, wall time and task entries.
- * The guard counts and reports the first limit crossed; the scheduler stops the run.
+ * Run budgets (`budget:` in the workflow, `--budget-*` flags): tokens, cost and wall time (task entries are counted by
+ * `step.ts`). The guard counts and reports the first limit crossed; the driver then stops the run.
  *
  * Tokens and cost are also held ahead (workflow-spec.md §7 "Budgets"): before a model call is sent its worst case is
  * reserved, and it is sent only when what was spent, what calls in flight hold and its worst case fit together under
@@ -17,8 +17,6 @@ import type { Budget } from '../spec/schema.js';
 export interface PriorSpending {
   readonly tokens: number;
   readonly costUsd: number;
-  /** Task visits already counted. */
-  readonly tasks: number;
   readonly runningMs: number;
 }
 
@@ -65,7 +63,6 @@ export class BudgetGuard implements CallBudget {
   #tokens = 0;
   /** In {@link units}. */
   #cost = 0;
-  #tasks = 0;
   #heldTokens = 0;
   #heldCost = 0;
   /** Calls holding a reservation. */
@@ -85,7 +82,6 @@ export class BudgetGuard implements CallBudget {
   ) {
     this.#tokens = prior?.tokens ?? 0;
     this.#cost = units(prior?.costUsd ?? 0);
-    this.#tasks = prior?.tasks ?? 0;
     this.#priorMs = prior?.runningMs ?? 0;
   }
 
@@ -185,18 +181,6 @@ export class BudgetGuard implements CallBudget {
       settled = true;
       this.settle(r);
     };
-  }
-
-  /** Count a task entry (not one the run's record already counted); false when it would go over `max_tasks`. */
-  enter(counted = false): boolean {
-    if (counted) return !this.exceeded;
-    this.#tasks++;
-    const max = this.budget.max_tasks;
-    if (max !== undefined && this.#tasks > max) {
-      this.#exceed(`max_tasks ${max} reached`);
-      return false;
-    }
-    return !this.exceeded;
   }
 
   /** Why `worst` cannot be held: the cap it passes, the worst case, what was spent and what calls in flight hold. */
