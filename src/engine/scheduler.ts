@@ -136,7 +136,7 @@ export class Scheduler {
   readonly #state: RunState;
   readonly #controller = new AbortController();
   /** Facts waiting to be stepped (see the header), and whether one is being stepped. */
-  readonly #facts: { fact: Fact; at: number }[] = [];
+  readonly #queued: Fact[] = [];
   #stepping = false;
   /** LLM calls reported per task. */
   readonly #llmCalls: Int32Array;
@@ -243,22 +243,23 @@ export class Scheduler {
     };
   }
 
-  /** Step a fact now, or after the one being stepped; then perform the commands, in order. */
+  /** Step a fact now, or after the one being stepped (see the header); then perform its commands, in order. */
   #feed(fact: Fact): void {
-    this.#facts.push({ fact, at: performance.now() });
-    if (this.#stepping) return;
+    if (this.#stepping) return void this.#queued.push(fact);
     this.#stepping = true;
     try {
-      for (let k = 0; k < this.#facts.length; k++) {
-        const { fact: next, at } = this.#facts[k];
-        for (const c of step(this.#state, next, at)) {
-          if ('type' in c) this.#o.bus.emit(c);
-          else this.#perform(c);
-        }
-      }
+      this.#step(fact);
+      for (let k = 0; k < this.#queued.length; k++) this.#step(this.#queued[k]);
     } finally {
-      this.#facts.length = 0;
+      this.#queued.length = 0;
       this.#stepping = false;
+    }
+  }
+
+  #step(fact: Fact): void {
+    for (const c of step(this.#state, fact, performance.now())) {
+      if ('type' in c) this.#o.bus.emit(c);
+      else this.#perform(c);
     }
   }
 

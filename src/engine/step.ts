@@ -270,6 +270,9 @@ export function initialState(o: {
       failed: 0,
       skipped: 0,
       finishedOnce: false,
+      // Every field from the start: one object shape for every slot.
+      execution: undefined,
+      gate: undefined,
     })),
     results: tasks.map(() => ({ status: 'pending', attempts: 0, visits: 0 }) as TaskResult),
     views,
@@ -921,7 +924,7 @@ function endExecution(s: RunState, t: PlanTask, e: Execution): void {
     }
   }
   const meta = {
-    ...('attempt' in outcome && outcome.attempt !== undefined ? { attempt: outcome.attempt } : {}),
+    attempt: 'attempt' in outcome ? outcome.attempt : undefined,
     visit: e.visit,
     durationMs: 'durationMs' in outcome ? outcome.durationMs : 0,
   };
