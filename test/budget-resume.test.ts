@@ -9,6 +9,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { braid } from './support/cli.js';
+import { builtinTools } from '../src/index.js';
+import { planFor } from '../src/engine/plan.js';
+import { redecide } from '../src/engine/redecide.js';
+import { parseRunLog } from '../src/store/jsonl-store.js';
+import { toRegistry } from '../src/tools/registry.js';
 
 type Result = {
   runId: string;
@@ -36,9 +41,23 @@ function flow(name: string, budget: Record<string, number> | undefined, gate: bo
   return file;
 }
 
+/**
+ * The run's record, every segment of it (straight through, paused and approved, killed and resumed), decided again
+ * by `step` (issue 31.5): the same decisions, the same final status.
+ */
+function expectRedecided(runId: string, status: string): void {
+  const record = parseRunLog(readFileSync(join(env.BRAID_HOME, 'runs', `${runId}.jsonl`), 'utf8'));
+  const workflow = record.header!.workflow;
+  const again = redecide(planFor(workflow, toRegistry(builtinTools())), record.events, workflow.budget?.max_tasks);
+  expect(again.mismatches).toEqual([]);
+  expect(again.status).toBe(status);
+}
+
 const run = async (file: string) => {
   const r = await braid(['run', file, '--json'], { env });
-  return { code: r.code, out: JSON.parse(r.stdout) as Result };
+  const out = JSON.parse(r.stdout) as Result;
+  expectRedecided(out.runId, out.status);
+  return { code: r.code, out };
 };
 
 /** Pause at the gate, approve it: the continued run's code and result. */
@@ -46,7 +65,9 @@ async function pausedThenApproved(file: string) {
   const first = await run(file);
   expect(first.code).toBe(3);
   const r = await braid(['approve', first.out.runId, 'gate', '--json'], { env });
-  return { code: r.code, out: JSON.parse(r.stdout) as Result };
+  const out = JSON.parse(r.stdout) as Result;
+  expectRedecided(out.runId, out.status);
+  return { code: r.code, out };
 }
 
 /** Killed with SIGKILL once the gate started (t1's tokens are recorded), then `braid resume`d. */
@@ -75,7 +96,9 @@ async function killedThenResumed(file: string) {
   });
   expect(runId).not.toBe('');
   const r = await braid(['resume', runId, '--json'], { env });
-  return { code: r.code, out: JSON.parse(r.stdout) as Result };
+  const out = JSON.parse(r.stdout) as Result;
+  expectRedecided(out.runId, out.status);
+  return { code: r.code, out };
 }
 
 describe('budgets survive a resume', () => {

@@ -37,26 +37,35 @@ describe('a recorded run, decided again by step', () => {
       let decisions = 0;
       const seen = new Set<string>();
       await fc.assert(
-        fc.asyncProperty(randomWorkflow(), async ({ workflow: spec, input, concurrency }) => {
-          const loaded = await loadWorkflow(spec, { toolNames: ['work'] }).catch(() => undefined);
-          fc.pre(loaded !== undefined);
-          const result = await runWorkflow(loaded!.workflow, {
-            tools,
-            builtins: false,
-            input,
-            concurrency,
-            store,
-            classifier: null,
-            retry: { baseDelayMs: 1 },
-          });
-          const { events } = await store.read(result.runId);
-          const again = redecided(loaded!.workflow, events);
-          expect(again.mismatches).toEqual([]);
-          expect(again.status).toBe(result.status);
-          runs++;
-          decisions += again.compared;
-          for (const e of events) seen.add(e.type === 'task.skipped' ? `skipped: ${e.reason}` : e.type);
-        }),
+        fc.asyncProperty(
+          randomWorkflow(),
+          fc.option(fc.integer({ min: 0, max: 4 }), { freq: 4 }),
+          async (r, cancelAt) => {
+            const { workflow: spec, input, concurrency } = r;
+            const loaded = await loadWorkflow(spec, { toolNames: ['work'] }).catch(() => undefined);
+            fc.pre(loaded !== undefined);
+            // Some runs are cancelled midway (Ctrl-C): what was decided up to then, and the skips after, re-decide too.
+            const stop = new AbortController();
+            if (cancelAt !== null) setTimeout(() => stop.abort(), cancelAt);
+            const result = await runWorkflow(loaded!.workflow, {
+              signal: stop.signal,
+              tools,
+              builtins: false,
+              input,
+              concurrency,
+              store,
+              classifier: null,
+              retry: { baseDelayMs: 1 },
+            });
+            const { events } = await store.read(result.runId);
+            const again = redecided(loaded!.workflow, events);
+            expect(again.mismatches).toEqual([]);
+            expect(again.status).toBe(result.status);
+            runs++;
+            decisions += again.compared;
+            for (const e of events) seen.add(e.type === 'task.skipped' ? `skipped: ${e.reason}` : e.type);
+          },
+        ),
         { numRuns: Number(process.env.REDECIDE_RUNS ?? 150) },
       );
       // ...and on runs that made every kind of decision.
@@ -71,6 +80,7 @@ describe('a recorded run, decided again by step', () => {
         'skipped: failure_skipped',
         'skipped: budget_exceeded',
         'skipped: not_routed',
+        'skipped: cancelled',
       ])
         expect(seen).toContain(kind);
       // The property held on runs that decided things, not on workflows the validator refused.
@@ -95,6 +105,11 @@ describe('a recorded run, decided again by step', () => {
     expect(redecided(workflow, events).mismatches).toEqual([]);
     const forged = events.map((e) => (e.type === 'task.routed' ? { ...e, to: 'b' } : e));
     expect(redecided(workflow, forged).mismatches[0]).toMatch(/"to":"b".*step decided.*"to":"a"/);
+    // a fails on each visit until max_visits stops the run: b is skipped because the run failed, not its upstream.
+    const skipped = events.map((e) => (e.type === 'task.skipped' ? { ...e, reason: 'upstream_failed' as const } : e));
+    expect(redecided(workflow, skipped).mismatches[0]).toMatch(
+      /"reason":"upstream_failed".*step decided.*"run_failed"/,
+    );
   });
 });
 

@@ -138,6 +138,8 @@ function describe(e: RunEvent): string {
       return `run ${e.runId} resumed: ${e.reused} recorded result${e.reused === 1 ? '' : 's'} reused`;
     case 'run.finished':
       return `run ${e.status} in ${formatDuration(e.durationMs)}${e.error ? `: ${e.error.message}` : ''}${e.empty ? ' with no result (every final task was skipped)' : ''}`;
+    case 'run.stopping':
+      return `run stopping (${e.reason})${e.error ? `: ${e.error.message}` : ''}: nothing new starts`;
     case 'task.ready':
       return `${e.taskId} ready (visit ${e.visit}${e.routedFrom ? `, routed from ${e.routedFrom}` : ''})`;
     case 'task.started':

@@ -51,6 +51,12 @@ export type RunEventBody =
       output?: unknown;
       empty?: true;
     }
+  /**
+   * The run was stopped (a cancel, a budget, a run-fatal error): nothing new starts, running attempts are aborted,
+   * what is left is skipped with `reason`; `error`: the run-fatal error (none for a cancel). Recorded when it
+   * happens, so a record can be decided again (engine/redecide.ts).
+   */
+  | { type: 'run.stopping'; reason: SkipReason; error?: ErrorRecord }
   | { type: 'task.ready'; taskId: string; visit: number; routedFrom?: string }
   /** `item`: the for_each item this attempt runs. */
   /** `sources`: where each input field came from, when the task took data beyond its explicit input (§5a). */

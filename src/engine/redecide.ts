@@ -12,8 +12,8 @@
  * record keeps no other trace of the bit). Data a tool or a model made (outputs, error messages, durations, usage)
  * is read, not decided, so it is not compared; error codes are.
  */
-import type { RunEvent } from '../core/events.js';
-import type { RunStatus } from '../core/result.js';
+import type { ErrorRecord, RunEvent } from '../core/events.js';
+import type { RunStatus, SkipReason } from '../core/result.js';
 import type { ErrorCode } from '../errors.js';
 import { recordedInput } from '../core/input-hash.js';
 import { replayOf } from '../store/fold.js';
@@ -41,6 +41,18 @@ const DECIDED = new Set([
   'task.waiting',
   'task.routed',
 ]);
+
+/** Whether `step` stops a run for this itself: over `max_tasks`, over `max_visits`, a task it cannot decide. */
+function ownStop(reason: string, error: ErrorRecord | undefined): boolean {
+  if (reason === 'budget_exceeded') return /max_tasks/.test(error?.message ?? '');
+  return reason === 'run_failed' && (error?.code === 'E_MAX_VISITS' || error?.code === 'E_INTERNAL');
+}
+
+const externalStop = (reason: SkipReason, error: ErrorRecord | undefined): Extract<Fact, { kind: 'stop' }> => ({
+  kind: 'stop',
+  reason,
+  ...(error && reason !== 'cancelled' ? { error: { message: error.message, code: error.code as ErrorCode } } : {}),
+});
 
 /** The reasons of a skip after the run was stopped. */
 const STOPPED = new Set(['cancelled', 'budget_exceeded', 'run_failed']);
@@ -129,6 +141,7 @@ class Segment {
     for (let i = this.from + 1; i < this.to && this.#mismatches.length === 0; i++) {
       const e = this.events[i];
       if (e.type === 'task.retrying') this.#failed(e.taskId, e.attempt, e.item, e.error, true);
+      else if (e.type === 'run.stopping') this.#stopping(e);
       else if (decided(e)) this.#explain(i);
     }
     const recorded = this.events.slice(this.from, this.to).find((e) => e.type === 'run.finished');
@@ -140,6 +153,22 @@ class Segment {
     if (this.#mismatches.length === 0 && recorded?.type === 'run.finished' && recorded.status !== status)
       this.#mismatches.push(`the run finished ${recorded.status} in the record, ${status ?? 'not at all'} here`);
     return { ...(status ? { status } : {}), mismatches: this.#mismatches, compared: this.#compared };
+  }
+
+  /**
+   * The run was stopped here: from outside (a cancel, a token, cost or time budget, a record that could not be
+   * written), it is the fact; else `step` stopped it itself and must have said so already, for the same reason.
+   */
+  #stopping(e: Extract<RunEvent, { type: 'run.stopping' }>): void {
+    const s = this.#state;
+    if (s.stopped) {
+      this.#compared++;
+      if (s.stopped !== e.reason)
+        this.#mismatches.push(`event ${e.seq}: the run stopped (${e.reason}), step stopped it (${s.stopped})`);
+      return;
+    }
+    // step's own stop comes with the fact that makes it (an entry over max_tasks or max_visits), inferred later.
+    if (!ownStop(e.reason, e.error)) this.#feed(externalStop(e.reason, e.error));
   }
 
   #feed(fact: Fact): void {
@@ -283,16 +312,11 @@ class Segment {
    * task it cannot decide: those it decides again.)
    */
   #externalStop(i: number, reason: string): Extract<Fact, { kind: 'stop' }> | undefined {
-    if (reason === 'cancelled') return { kind: 'stop', reason };
+    if (reason === 'cancelled') return externalStop(reason, undefined);
     if (reason !== 'budget_exceeded' && reason !== 'run_failed') return undefined;
     const finished = this.events.slice(i, this.to).find((x) => x.type === 'run.finished');
     const error = finished?.type === 'run.finished' ? finished.error : undefined;
-    if (!error) return undefined;
-    const own =
-      reason === 'budget_exceeded'
-        ? /max_tasks/.test(error.message)
-        : error.code === 'E_MAX_VISITS' || error.code === 'E_INTERNAL';
-    return own ? undefined : { kind: 'stop', reason, error: { message: error.message, code: error.code as ErrorCode } };
+    return error && !ownStop(reason, error) ? externalStop(reason, error) : undefined;
   }
 
   #pendingAttempt(task: number, item: number | undefined): Extract<Action, { kind: 'attempt' }> | undefined {

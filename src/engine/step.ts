@@ -349,7 +349,7 @@ function stop(s: RunState, error: FatalError | undefined, reason: SkipReason): v
   if (error) s.fatal ??= error;
   if (s.stopped) return;
   s.stopped = reason;
-  s.out.push({ kind: 'abort', ...(error ? { error } : {}) });
+  s.out.push({ type: 'run.stopping', reason, ...(error ? { error } : {}) }, { kind: 'abort', ...(error ? { error } : {}) });
 }
 
 /** Count a task visit toward `max_tasks`; false (and the run stopped) when it goes over. */

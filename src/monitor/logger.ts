@@ -60,6 +60,8 @@ function lineOf(e: RunEvent): Line {
         `run ${e.status} in ${e.durationMs}ms`,
         { status: e.status, durationMs: e.durationMs, ...(e.error ? { error: e.error } : {}) },
       ];
+    case 'run.stopping':
+      return ['warn', `run stopping: ${e.reason}`, { reason: e.reason, ...(e.error ? { error: e.error } : {}) }];
     case 'task.ready':
       return ['debug', 'task ready', { visit: e.visit, ...(e.routedFrom ? { routedFrom: e.routedFrom } : {}) }];
     case 'task.started':

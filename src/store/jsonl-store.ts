@@ -284,6 +284,7 @@ const REQUIRED: Record<string, Record<string, string>> = {
   'run.started': { workflow: 'string' },
   'run.resumed': {},
   'run.finished': { status: 'string' },
+  'run.stopping': { reason: 'string' },
   'task.started': { attempt: 'number' },
   'task.retrying': { error: 'error' },
   'task.recovery': { error: 'error' },
