@@ -95,6 +95,16 @@ export interface Plan {
 
 export const DEFAULT_MAX_VISITS = 3;
 
+/** Every tool a run of the plan can call: its tasks' and their fallbacks'. */
+export function planTools(plan: Plan): Tool[] {
+  const tools: Tool[] = [];
+  for (const t of plan.tasks) {
+    tools.push(t.tool);
+    for (const step of t.policy) if (step.kind === 'fallback') tools.push(step.tool);
+  }
+  return tools;
+}
+
 // Empty lists and sets are shared by every task that has nothing there (a plan is cached with its workflow).
 const NONE: readonly never[] = Object.freeze([]);
 const NO_LABELS: ReadonlySet<string> = new Set();

@@ -13,14 +13,13 @@
 import { setMaxListeners } from 'node:events';
 import { BraidError, CancelledError, toErrorRecord } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { ToolVersions, Usage } from '../core/events.js';
 import { isTruthy } from '../spec/expression.js';
 import { backoffDelay, sleep, type RetryOptions } from '../core/backoff.js';
 import { isoNow } from '../core/clock.js';
-import type { AttemptEvent, AttemptExecutor, AttemptHost, AttemptResult } from '../executors/contract.js';
+import type { AttemptExecutor, AttemptResult } from '../executors/contract.js';
 import { decideLabel, type Classifier } from './labels.js';
-import type { Plan, PlanTask } from './plan.js';
-import type { RunResult, TaskResult } from '../core/result.js';
+import { planTools, type Plan, type PlanTask } from './plan.js';
+import type { RunResult } from '../core/result.js';
 import { withCost } from '../llm/cost.js';
 import type { CallAdmission, LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { addUsage } from '../core/usage.js';
@@ -30,13 +29,14 @@ import { BudgetGuard, type CallBudget } from './budget.js';
 import { admission, bothBudgets } from './call-admission.js';
 import { idempotencyKey, recordedInput } from '../core/input-hash.js';
 import { track } from '../llm/llm.js';
-import type { ChildRuns, Tool, ToolContext } from '../tools/types.js';
 import { toolVersions } from '../tools/version.js';
-import type { RunEvent } from '../core/events.js';
 import type { Budget } from '../spec/schema.js';
 import { attemptKey, type Replay } from '../store/fold.js';
 import { describeThrown } from '../core/thrown.js';
-import { initialState, runOutcome, step, type Action, type Fact, type FatalError, type RunState } from './step.js';
+import { childRuns, Host, type ChildRunDeps, type ChildRunner, type HostHooks } from './attempt-host.js';
+import { initialState, runResult, step, type Action, type Fact, type FatalError, type RunState } from './step.js';
+
+export type { ChildRunner } from './attempt-host.js';
 
 const NO_SERVICES: Readonly<Record<string, unknown>> = Object.freeze({});
 
@@ -62,74 +62,6 @@ export interface SchedulerOptions {
   readonly parentBudget?: CallBudget;
 }
 
-/** Runs a workflow as a child of a task attempt; `childRunId` is decided by the scheduler. */
-export interface ChildRunner {
-  readonly tools: readonly Tool[];
-  run(
-    workflow: unknown,
-    input: Record<string, unknown>,
-    parent: {
-      taskId: string;
-      childRunId: string;
-      signal: AbortSignal;
-      onEvent: (e: RunEvent) => void;
-      announce: (childRunId: string) => void;
-      /** Holds the child's model calls against the parent's budget. */
-      budget?: CallBudget;
-    },
-  ): Promise<RunResult>;
-}
-
-interface HostHooks {
-  signal(): AbortSignal;
-  started(host: Host, worker: string | undefined, startedAt: string | undefined): boolean;
-  context(host: Host, signal: AbortSignal): ToolContext;
-  forward(host: Host, e: AttemptEvent): void;
-}
-
-/** The host of one attempt (see executors/contract.ts): its coordinates, and the run's hooks. */
-class Host implements AttemptHost {
-  /** Set when the attempt got its slot and started. */
-  startedAt = '';
-  /** The tool's model calls recorded for this attempt (by this process, or before it took the run over). */
-  llmCalls = 0;
-  /** What those calls spent. */
-  usage: Usage | undefined = undefined;
-
-  constructor(
-    readonly hooks: HostHooks,
-    readonly t: PlanTask,
-    /** The tool the attempt calls (a fallback step's, after an `on_failure` fallback). */
-    readonly calls: Tool,
-    readonly attempt: number,
-    readonly visit: number,
-    readonly item: number | undefined,
-    /** The effective input as the record keeps it, with its hash (core/input-hash.ts). */
-    readonly recorded: ReturnType<typeof recordedInput>,
-    readonly idempotencyKey: string,
-  ) {}
-
-  tool(): Tool {
-    return this.calls;
-  }
-
-  get signal(): AbortSignal {
-    return this.hooks.signal();
-  }
-
-  started(worker?: string, startedAt?: string): boolean {
-    return this.hooks.started(this, worker, startedAt);
-  }
-
-  context(signal: AbortSignal): ToolContext {
-    return this.hooks.context(this, signal);
-  }
-
-  forward(e: AttemptEvent): void {
-    this.hooks.forward(this, e);
-  }
-}
-
 export class Scheduler {
   readonly #o: SchedulerOptions;
   readonly #tasks: readonly PlanTask[];
@@ -146,6 +78,8 @@ export class Scheduler {
   readonly #calls?: CallBudget;
   /** Each task's admission of model calls, made on first use. */
   readonly #admissions: (CallAdmission | undefined)[];
+  /** What `ctx.children` needs of the run. */
+  readonly #childDeps: ChildRunDeps;
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
@@ -172,6 +106,14 @@ export class Scheduler {
       );
     }
     this.#calls = bothBudgets(this.#budget?.reserves ? this.#budget : undefined, options.parentBudget);
+    this.#childDeps = {
+      ...(options.children ? { runner: options.children } : {}),
+      bus: options.bus,
+      runId: options.runId,
+      reporter: (t, h) => this.#reporter(t, h),
+      childTask: () => this.#feed({ kind: 'child_task' }),
+      ...(this.#calls ? { budget: this.#calls } : {}),
+    };
   }
 
   /** How task `t`'s model calls are admitted: its `max_tokens`, the budgets' reservations (workflow-spec.md §7). */
@@ -193,7 +135,7 @@ export class Scheduler {
     const t0 = performance.now();
     const done = new Promise<void>((resolve) => (this.#resolve = resolve));
     const onAbort = () => this.#feed({ kind: 'stop' });
-    const tools = this.#toolVersions();
+    const tools = toolVersions(planTools(plan));
     if (replay) bus.emit({ type: 'run.resumed', reused: replay.successes.size, pid: process.pid, tools });
     else
       bus.emit({
@@ -211,36 +153,18 @@ export class Scheduler {
     this.#budget?.stop();
     signal?.removeEventListener('abort', onAbort);
 
-    const s = this.#state;
-    const status = s.finished!;
+    const result = runResult(this.#state, { startedAt, endedAt: new Date().toISOString() });
+    const { status, error, output, empty } = result;
     const durationMs = Math.round(performance.now() - t0);
-    const { output, empty } = runOutcome(s);
     bus.emit({
       type: 'run.finished',
       status,
       durationMs,
-      ...(s.fatal ? { error: s.fatal } : {}),
+      ...(error ? { error } : {}),
       ...(output !== undefined ? { output } : {}),
-      ...(empty ? { empty: true as const } : {}),
+      ...(empty ? { empty } : {}),
     });
-    const tasks: Record<string, TaskResult> = {};
-    let usage: Usage | undefined;
-    for (const t of this.#tasks) {
-      tasks[t.id] = s.results[t.index];
-      usage = addUsage(usage, s.results[t.index].usage);
-    }
-    return {
-      runId: this.#o.runId,
-      workflow: plan.workflow.name,
-      status,
-      startedAt,
-      endedAt: new Date().toISOString(),
-      ...(s.fatal ? { error: s.fatal } : {}),
-      ...(output !== undefined ? { output } : {}),
-      ...(empty ? { empty: true as const } : {}),
-      tasks,
-      ...(usage ? { usage } : {}),
-    };
+    return result;
   }
 
   /** Step a fact now, or after the one being stepped (see the header); then perform its commands, in order. */
@@ -364,16 +288,6 @@ export class Scheduler {
     };
   }
 
-  /** The version of every tool the run can call: its tasks' and their fallbacks' (workflow-spec.md §7a). */
-  #toolVersions(): ToolVersions {
-    const tools: Tool[] = [];
-    for (const t of this.#tasks) {
-      tools.push(t.tool);
-      for (const step of t.policy) if (step.kind === 'fallback') tools.push(step.tool);
-    }
-    return toolVersions(tools);
-  }
-
   /** One attempt through the executor: the request is data; the host records the start and gives the tool its `ctx`. */
   async #attempt(c: Extract<Action, { kind: 'attempt' }>): Promise<void> {
     const { runId } = this.#o;
@@ -450,7 +364,7 @@ export class Scheduler {
       const report = () => this.#reporter(t, h);
       const admit = () => this.#admission(t);
       const children = () =>
-        this.#childRuns(t, h, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
+        childRuns(this.#childDeps, t, h, signal, `${visit}.${attempt}${item === undefined ? '' : `.${item}`}`);
       return new TaskContext(
         signal,
         runId,
@@ -473,67 +387,4 @@ export class Scheduler {
       emitTaskProgress(this.#o.bus, h.t.id, progress);
     },
   };
-
-  /**
-   * `ctx.children` for one attempt: child runs get ids `<runId>.<taskId>.<visit>.<attempt>[.<item>][-n]` (the runner
-   * may add `-r2`...).
-   */
-  #childRuns(t: PlanTask, h: Host, signal: AbortSignal, coordinates: string): ChildRuns | undefined {
-    const runner = this.#o.children;
-    if (!runner) return undefined;
-    const { bus, runId } = this.#o;
-    let count = 0;
-    return {
-      tools: runner.tools,
-      run: (workflow, input = {}) => {
-        const childRunId = `${runId}.${t.id}.${coordinates}${count++ ? `-${count}` : ''}`;
-        const report = this.#reporter(t, h);
-        const onEvent = (e: RunEvent) => {
-          // The child's model calls are this task's: its usage, the run's, and this run's budget (which stops the
-          // child).
-          if (e.type === 'llm.call') {
-            const { provider, model, purpose, latencyMs, usage, error, temperature, prompt, requestHash } = e;
-            const { maxTokens, reserved } = e;
-            report({
-              provider,
-              model,
-              purpose,
-              latencyMs,
-              usage,
-              ...(error ? { error } : {}),
-              childRunId: e.childRunId ?? e.runId,
-              ...(temperature === undefined ? {} : { temperature }),
-              ...(prompt ? { prompt } : {}),
-              ...(requestHash ? { requestHash } : {}),
-              ...(maxTokens === undefined ? {} : { maxTokens }),
-              ...(reserved ? { reserved } : {}),
-            });
-          } else if (e.type === 'task.ready') this.#feed({ kind: 'child_task' });
-          if (
-            e.type === 'task.started' ||
-            e.type === 'task.succeeded' ||
-            e.type === 'task.failed' ||
-            e.type === 'task.skipped'
-          ) {
-            bus.emit({
-              type: 'task.progress',
-              taskId: t.id,
-              message: `child ${e.runId}: ${e.taskId} ${e.type.slice(5)}`,
-              data: { childRunId: e.runId },
-            });
-          }
-        };
-        // The runner settles the id (a resumed run must not reuse an earlier child's record), then announces it.
-        const announce = (id: string) => bus.emit({ type: 'task.child', taskId: t.id, childRunId: id, workflow });
-        return runner.run(workflow, input, {
-          taskId: t.id,
-          childRunId,
-          signal,
-          onEvent,
-          announce,
-          ...(this.#calls ? { budget: this.#calls } : {}),
-        });
-      },
-    };
-  }
 }

@@ -17,7 +17,7 @@ import type { AttemptError } from '../executors/contract.js';
 import type { ErrorCode } from '../errors.js';
 import type { ErrorRecord, RunEventBody, Usage } from '../core/events.js';
 import { isErrorCode } from '../errors.js';
-import type { RunStatus, SkipReason, TaskResult, TaskStatus } from '../core/result.js';
+import type { RunResult, RunStatus, SkipReason, TaskResult, TaskStatus } from '../core/result.js';
 import { clearOutcome, type AttemptRecord } from '../core/result.js';
 import { addUsage } from '../core/usage.js';
 import { recordedInput } from '../core/input-hash.js';
@@ -325,10 +325,10 @@ export function step(s: RunState, fact: Fact, at = 0): Command[] {
   return s.out;
 }
 
-/** The run's outcome once it finished: the output (none while waiting) and whether it produced nothing. */
-export function runOutcome(s: RunState): { output?: unknown; empty: boolean } {
+/** The run's result once it finished: each task's, the output (none while waiting), the usage. */
+export function runResult(s: RunState, times: { readonly startedAt: string; readonly endedAt: string }): RunResult {
   const { plan, slots, results } = s;
-  const status = s.finished;
+  const status = s.finished!;
   let output: unknown;
   if (status !== 'waiting') {
     if (plan.output) output = plan.output(s.ctx);
@@ -340,7 +340,23 @@ export function runOutcome(s: RunState): { output?: unknown; empty: boolean } {
   // Succeeded with nothing to show: every task nothing depends on was skipped (§3, labels).
   const empty =
     status === 'succeeded' && plan.tasks.every((t) => t.downstreams.length > 0 || slots[t.index].state === 'skipped');
-  return { ...(output === undefined ? {} : { output }), empty };
+  const tasks: Record<string, TaskResult> = {};
+  let usage: Usage | undefined;
+  for (const t of plan.tasks) {
+    tasks[t.id] = results[t.index];
+    usage = addUsage(usage, results[t.index].usage);
+  }
+  return {
+    runId: s.runId,
+    workflow: plan.workflow.name,
+    status,
+    ...times,
+    ...(s.fatal ? { error: s.fatal } : {}),
+    ...(output !== undefined ? { output } : {}),
+    ...(empty ? { empty: true as const } : {}),
+    tasks,
+    ...(usage ? { usage } : {}),
+  };
 }
 
 // ---- stopping ---------------------------------------------------------------------------------------
@@ -349,7 +365,10 @@ function stop(s: RunState, error: FatalError | undefined, reason: SkipReason): v
   if (error) s.fatal ??= error;
   if (s.stopped) return;
   s.stopped = reason;
-  s.out.push({ type: 'run.stopping', reason, ...(error ? { error } : {}) }, { kind: 'abort', ...(error ? { error } : {}) });
+  s.out.push(
+    { type: 'run.stopping', reason, ...(error ? { error } : {}) },
+    { kind: 'abort', ...(error ? { error } : {}) },
+  );
 }
 
 /** Count a task visit toward `max_tasks`; false (and the run stopped) when it goes over. */
