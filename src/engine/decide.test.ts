@@ -159,13 +159,11 @@ describe('decideTask: may a pending task start?', () => {
       });
   });
 
-  it('skip commands are shared, one frozen object per reason (deciding allocates nothing)', () => {
+  it('deciding is a function of the facts: the same facts give the same command, which no caller can change', () => {
     const a = decideTask(task(), facts({ stopped: 'cancelled' }));
-    const b = decideTask(task(), facts({ stopped: 'cancelled' }));
-    expect(a).toBe(b);
-    expect(Object.isFrozen(a)).toBe(true);
-    expect(decideExpression(false)).toBe(decideExpression(false));
-    expect(decideExpression(true)).toBe(decideTask(task(), facts()));
+    expect(decideTask(task(), facts({ stopped: 'cancelled' }))).toEqual(a);
+    expect(() => Object.assign(a, { reason: 'condition_false' })).toThrow(TypeError);
+    expect(decideExpression(false)).toEqual({ kind: 'skip', reason: 'condition_false' });
   });
 
   it('a when expression is evaluated by the driver; its truth decides enter or condition_false', () => {
