@@ -5,7 +5,7 @@
  */
 import type { RunEvent, Usage } from '../core/events.js';
 import type { RunResult } from '../core/result.js';
-import type { recordedInput } from '../core/input-hash.js';
+import { idempotencyKey, type recordedInput } from '../core/input-hash.js';
 import type { EventBus } from '../events/bus.js';
 import type { AttemptEvent, AttemptHost } from '../executors/contract.js';
 import type { LlmCallInfo } from '../llm/types.js';
@@ -57,8 +57,16 @@ export class Host implements AttemptHost {
     readonly item: number | undefined,
     /** The effective input as the record keeps it, with its hash (core/input-hash.ts). */
     readonly recorded: ReturnType<typeof recordedInput>,
-    readonly idempotencyKey: string,
+    /** The run's lineage root (workflow-spec.md §7a): the run itself until forks exist. */
+    readonly lineageRoot: string,
   ) {}
+
+  #key?: string;
+
+  /** `ctx.idempotencyKey`, made when first asked for (a hash: most tools never ask). */
+  get idempotencyKey(): string {
+    return (this.#key ??= idempotencyKey(this.lineageRoot, this.t.id, this.visit, this.item, this.recorded.inputHash));
+  }
 
   tool(): Tool {
     return this.calls;

@@ -27,7 +27,7 @@ import { emitTaskLog, emitTaskProgress, TaskContext } from './task-context.js';
 import { adjustInput } from './recovery.js';
 import { BudgetGuard, type CallBudget } from './budget.js';
 import { admission, bothBudgets } from './call-admission.js';
-import { idempotencyKey, recordedInput } from '../core/input-hash.js';
+import { recordedInput } from '../core/input-hash.js';
 import { track } from '../llm/llm.js';
 import { toolVersions } from '../tools/version.js';
 import type { Budget } from '../spec/schema.js';
@@ -295,8 +295,7 @@ export class Scheduler {
     const t = this.#tasks[task];
     const recorded = recordedInput(input);
     // The run is its own lineage root until forks exist (workflow-spec.md §7a).
-    const key = idempotencyKey(runId, t.id, visit, item, recorded.inputHash);
-    const host = new Host(this.#hostHooks, t, tool, attempt, visit, item, recorded, key);
+    const host = new Host(this.#hostHooks, t, tool, attempt, visit, item, recorded, runId);
     const calls = this.#o.replay?.calls;
     if (calls?.size) host.llmCalls = calls.get(attemptKey(t.id, visit, attempt, item)) ?? 0;
     const request = {
@@ -306,7 +305,10 @@ export class Scheduler {
       attempt,
       tool: tool.name,
       input,
-      idempotencyKey: key,
+      // Made when an executor reads it (one that sends the request elsewhere does; the local one leaves it to ctx).
+      get idempotencyKey() {
+        return host.idempotencyKey;
+      },
       ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
       ...(t.maxTokens === undefined ? {} : { maxTokens: t.maxTokens }),
       ...(item === undefined ? {} : { item }),
@@ -371,7 +373,7 @@ export class Scheduler {
         t.id,
         attempt,
         visit,
-        h.idempotencyKey,
+        () => h.idempotencyKey,
         services ?? NO_SERVICES,
         bus,
         this.#o.llm,

@@ -22,7 +22,7 @@ function setup(model?: ScriptedModel) {
     't1',
     2,
     3,
-    'key-1',
+    () => 'key-1',
     { db: 'x' },
     bus,
     model,

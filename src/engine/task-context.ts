@@ -13,6 +13,7 @@ export class TaskContext implements ToolContext {
   readonly #report: () => (info: LlmCallInfo) => void;
   readonly #admit: () => CallAdmission;
   readonly #children: () => ChildRuns | undefined;
+  readonly #key: () => string;
   #childRuns?: ChildRuns;
 
   constructor(
@@ -21,7 +22,8 @@ export class TaskContext implements ToolContext {
     readonly taskId: string,
     readonly attempt: number,
     readonly visit: number,
-    readonly idempotencyKey: string,
+    /** `ctx.idempotencyKey`, made on first use (a hash most tools never need). */
+    key: () => string,
     readonly services: Readonly<Record<string, unknown>>,
     bus: EventBus,
     model: LlmProvider | undefined,
@@ -39,6 +41,11 @@ export class TaskContext implements ToolContext {
     this.#report = report;
     this.#admit = admit;
     this.#children = children;
+    this.#key = key;
+  }
+
+  get idempotencyKey(): string {
+    return this.#key();
   }
 
   get logger(): Logger {
