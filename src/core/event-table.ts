@@ -6,7 +6,7 @@
  * bundled for the browser (scripts/bundle.mjs); the CLI, the logger and the tracer turn the data it returns into
  * output.
  */
-import type { ErrorRecord, EventOf, RunEvent, RunEventType } from './events.js';
+import type { ErrorRecord, EventBase, EventOf, RunEvent, RunEventType } from './events.js';
 import { formatDuration } from './duration.js';
 import { closeAttempt, closeAttempts, openAttempt, type RunState } from './run-state.js';
 
@@ -57,8 +57,8 @@ export type TraceStep =
     };
 
 /** Everything braid does with one event type. */
-export interface EventDescriptor<E extends RunEvent> {
-  /** How the event changes the run's state (the `run` view always, the `detail` when kept). May throw on a forged record. */
+export interface EventDescriptor<E extends EventBase & { readonly type: string }> {
+  /** How the event changes the run's state: the `run` view always, the `detail` when kept (may throw: forged). */
   readonly fold: (s: RunState, e: E) => void;
   /** One human sentence (not yet made safe for a terminal: callers escape it). */
   readonly describe: (e: E) => string;
@@ -86,6 +86,13 @@ function keepInput(s: RunState, e: EventOf<'task.started'> | EventOf<'task.waiti
   t.input = e.input;
   if (e.inputBytes !== undefined) t.inputBytes = e.inputBytes;
   else delete t.inputBytes;
+}
+
+/** What an `on_failure` step did, as a sentence's verb phrase. */
+function recoveryStep(e: EventOf<'task.recovery'>): string {
+  if (e.action === 'fallback') return `falls back to ${e.tool}`;
+  if (e.action === 'skip') return 'skipped by its failure policy';
+  return e.failed ? `could not adjust its input: ${e.failed.message}` : 'retries with an adjusted input';
 }
 
 /** The task's visit ended, and so did its span (an instant one when it was never entered, to show why). */
@@ -273,7 +280,7 @@ export const EVENT_TABLE: EventTable = {
       });
     },
     describe: (e) =>
-      `${e.taskId}${e.item === undefined ? '' : ` item ${e.item}`} ${e.action === 'adjust' ? (e.failed ? `could not adjust its input: ${e.failed.message}` : 'retries with an adjusted input') : e.action === 'fallback' ? `falls back to ${e.tool}` : 'skipped by its failure policy'} after: ${e.error.message}`,
+      `${e.taskId}${e.item === undefined ? '' : ` item ${e.item}`} ${recoveryStep(e)} after: ${e.error.message}`,
     inProgress: true,
     row: none,
     log: (e) => [

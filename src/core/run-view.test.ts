@@ -73,7 +73,7 @@ describe('the dashboard model', () => {
     ]);
   });
 
-  it('a label is the success’s; model calls add up per task and per run, a call without a price marks it unpriced', () => {
+  it('a label goes with the success; model calls add up per task and run; a call without a price is unpriced', () => {
     const run = view(
       ['route'],
       { type: 'task.started', taskId: 'route', tool: 'classify', attempt: 1, visit: 1 },
