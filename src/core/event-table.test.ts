@@ -29,6 +29,7 @@ const incomplete: ExtendedTable = { ...EVENT_TABLE };
 const extended: ExtendedTable = {
   ...EVENT_TABLE,
   'task.paused': {
+    requires: { until: 'string' },
     fold: (s, e) => void (s.task(e.taskId).status = 'waiting'),
     describe: (e) => `${e.taskId} paused until ${e.until}`,
     inProgress: true,

@@ -56,8 +56,16 @@ export type TraceStep =
       readonly error?: ErrorRecord;
     };
 
+/** The JSON type a recorded field must have: `error` an `ErrorRecord`, `usage` a `Usage` (its token counts). */
+export type FieldKind = 'string' | 'number' | 'boolean' | 'error' | 'usage';
+
 /** Everything braid does with one event type. */
 export interface EventDescriptor<E extends EventBase & { readonly type: string }> {
+  /**
+   * Fields a recorded event of this type must have, with their JSON types: a record line that lacks one is reported
+   * as a problem, not folded (store/jsonl/serializer.ts). (`seq`, `ts` and a task event's `taskId` are checked for all.)
+   */
+  readonly requires: { readonly [F in Exclude<keyof E, keyof EventBase | 'type'>]?: FieldKind };
   /** How the event changes the run's state: the `run` view always, the `detail` when kept (may throw: forged). */
   readonly fold: (s: RunState, e: E) => void;
   /** One human sentence (not yet made safe for a terminal: callers escape it). */
@@ -109,6 +117,7 @@ const endTaskSpan = (e: { taskId: string }, attributes: Attributes, error?: Erro
 
 export const EVENT_TABLE: EventTable = {
   'run.started': {
+    requires: { workflow: 'string' },
     fold(s, e) {
       s.run.workflow = e.workflow;
       s.run.startedAt = e.ts;
@@ -128,6 +137,7 @@ export const EVENT_TABLE: EventTable = {
     ],
   },
   'run.resumed': {
+    requires: {},
     fold(s, e) {
       const at = Date.parse(e.ts);
       if (Number.isFinite(at)) {
@@ -157,6 +167,7 @@ export const EVENT_TABLE: EventTable = {
     ],
   },
   'run.finished': {
+    requires: { status: 'string' },
     fold(s, e) {
       const run = s.run;
       run.status = e.status;
@@ -187,6 +198,7 @@ export const EVENT_TABLE: EventTable = {
     ],
   },
   'task.ready': {
+    requires: {},
     fold(s, e) {
       const t = s.task(e.taskId);
       t.visits = e.visit;
@@ -208,6 +220,7 @@ export const EVENT_TABLE: EventTable = {
     ],
   },
   'task.started': {
+    requires: { attempt: 'number' },
     fold(s, e) {
       const t = s.task(e.taskId);
       // a task run again after a resume: its time starts now, not before the stop
@@ -251,6 +264,7 @@ export const EVENT_TABLE: EventTable = {
     ],
   },
   'task.retrying': {
+    requires: { error: 'error' },
     fold(s, e) {
       const more = s.more(e.taskId);
       closeAttempt(openAttempt(more, e.item), e.ts, 'retrying', { error: e.error, delayMs: e.delayMs });
@@ -266,6 +280,7 @@ export const EVENT_TABLE: EventTable = {
     trace: (e) => [{ op: 'close', level: 'attempt', error: e.error }],
   },
   'task.recovery': {
+    requires: { error: 'error' },
     fold(s, e) {
       const more = s.more(e.taskId);
       if (!more) return;
@@ -297,6 +312,7 @@ export const EVENT_TABLE: EventTable = {
     trace: noSpans,
   },
   'task.succeeded': {
+    requires: {},
     fold(s, e) {
       const t = s.end(e.taskId, 'succeeded', e.replayed ? undefined : e.ts);
       if ('output' in e) t.output = e.output;
@@ -319,6 +335,7 @@ export const EVENT_TABLE: EventTable = {
       endTaskSpan(e, { 'braid.task.status': 'succeeded', ...(e.replayed ? { 'braid.task.replayed': true } : {}) }),
   },
   'task.failed': {
+    requires: { error: 'error' },
     fold(s, e) {
       s.end(e.taskId, 'failed', e.attempt > 0 ? e.ts : undefined).error = e.error;
       const more = s.more(e.taskId);
@@ -335,6 +352,7 @@ export const EVENT_TABLE: EventTable = {
     trace: (e) => endTaskSpan(e, { 'braid.task.status': 'failed' }, e.error),
   },
   'task.skipped': {
+    requires: { reason: 'string' },
     fold(s, e) {
       const t = s.end(e.taskId, 'skipped');
       t.reason = e.reason;
@@ -347,6 +365,7 @@ export const EVENT_TABLE: EventTable = {
     trace: (e) => endTaskSpan(e, { 'braid.task.status': 'skipped', 'braid.task.skip_reason': e.reason }),
   },
   'task.labeled': {
+    requires: { label: 'string', source: 'string' },
     fold: () => {}, // paired with the task's success (RunState.labels)
     describe: (e) => `${e.taskId} labeled "${e.label}" (${e.source})${e.reason ? `: ${e.reason}` : ''}`,
     inProgress: true,
@@ -371,6 +390,7 @@ export const EVENT_TABLE: EventTable = {
     ],
   },
   'task.waiting': {
+    requires: {},
     fold(s, e) {
       s.task(e.taskId).status = 'waiting';
       keepInput(s, e);
@@ -384,6 +404,7 @@ export const EVENT_TABLE: EventTable = {
     trace: () => [{ op: 'close', level: 'task', attributes: { 'braid.task.status': 'waiting' } }],
   },
   'task.approval': {
+    requires: { approved: 'boolean' },
     fold(s, e) {
       const more = s.more(e.taskId);
       if (!more) return;
@@ -403,6 +424,7 @@ export const EVENT_TABLE: EventTable = {
     trace: noSpans,
   },
   'task.child': {
+    requires: { childRunId: 'string' },
     fold(s, e) {
       const children = s.detail?.children;
       if (children && s.more(e.taskId) && !children.some((c) => c.childRunId === e.childRunId))
@@ -415,6 +437,7 @@ export const EVENT_TABLE: EventTable = {
     trace: noSpans,
   },
   'task.routed': {
+    requires: { to: 'string' },
     fold(s, e) {
       const routes = s.detail?.routes;
       if (!routes) return;
@@ -429,6 +452,7 @@ export const EVENT_TABLE: EventTable = {
     trace: noSpans,
   },
   'task.progress': {
+    requires: {},
     fold(s, e) {
       const more = s.more(e.taskId);
       if (!more) return;
@@ -448,6 +472,7 @@ export const EVENT_TABLE: EventTable = {
     trace: noSpans,
   },
   'task.log': {
+    requires: {},
     fold(s, e) {
       if (!s.detail) return;
       const entry = { ts: e.ts, level: e.level, message: e.message, ...(e.fields ? { fields: e.fields } : {}) };
@@ -460,6 +485,7 @@ export const EVENT_TABLE: EventTable = {
     trace: noSpans,
   },
   'llm.call': {
+    requires: { usage: 'usage' },
     fold(s, e) {
       s.addUsage(e.taskId, e.usage);
       if (!e.taskId || !s.detail) return;
