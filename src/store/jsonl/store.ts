@@ -15,6 +15,9 @@ import { closeQuiet, lastNewline, mkdirs, storeError, unlinkQuiet, writeAll } fr
 import { foldFile, readSlice, type RecordSlice } from './reader.js';
 import { parseRunLog } from './serializer.js';
 import { JsonlRunLog } from './writer.js';
+import { followIncrementally } from './follow.js';
+import type { FollowOptions } from '../types.js';
+import type { RunEvent } from '../../core/events.js';
 
 /** The default run store: one JSONL file per run in a folder (`$BRAID_HOME/runs`). @public */
 export class JsonlRunStore implements RunStore {
@@ -164,6 +167,11 @@ export class JsonlRunStore implements RunStore {
         ? noSuchRun(runId, this.dir)
         : storeError(file, err, 'read');
     }
+  }
+
+  /** The run's events after `afterSeq`; with `follow`, the ones appended later (polled) until the run is over. */
+  follow(runId: string, options: FollowOptions = {}): AsyncGenerator<RunEvent> {
+    return followIncrementally((from, lines) => this.readFrom(runId, from, lines), options);
   }
 
   readonly #folds = new Map<string, { version: string; folded: Promise<FoldedRecord> }>();
