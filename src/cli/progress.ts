@@ -75,7 +75,7 @@ function liveProgress(stream: NodeJS.WriteStream, taskIds: readonly string[]): P
   };
 }
 
-/** A task's row after one of its events (its descriptor's `row`); false for the events that change nothing on screen. */
+/** A task's row after one of its events (its descriptor's `row`); false for the events that change nothing shown. */
 function updateRow(r: Row, e: RunEvent, c: ReturnType<typeof color>): boolean {
   const change = descriptorOf(e)?.row(e);
   if (!change) return false;

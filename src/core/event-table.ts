@@ -63,7 +63,8 @@ export type FieldKind = 'string' | 'number' | 'boolean' | 'error' | 'usage';
 export interface EventDescriptor<E extends EventBase & { readonly type: string }> {
   /**
    * Fields a recorded event of this type must have, with their JSON types: a record line that lacks one is reported
-   * as a problem, not folded (store/jsonl/serializer.ts). (`seq`, `ts` and a task event's `taskId` are checked for all.)
+   * as a problem, not folded (store/jsonl/serializer.ts). `seq`, `ts` and a task event's `taskId` are checked for
+   * every type.
    */
   readonly requires: { readonly [F in Exclude<keyof E, keyof EventBase | 'type'>]?: FieldKind };
   /** How the event changes the run's state: the `run` view always, the `detail` when kept (may throw: forged). */
