@@ -24,7 +24,7 @@ export interface Interval {
  * detailed fold of the events (core/event-table.ts), the attempts the dashboard's timeline shows.
  */
 export function intervals(events: readonly RunEvent[], until = Date.now()): Interval[] {
-  const state = new RunState({ runId: '', workflow: '', startedAt: '' }, [], true);
+  const state = new RunState({ runId: '', workflow: '', startedAt: '' }, [], { detail: true });
   for (const e of events) foldEvent(state, e);
   const out: Interval[] = [];
   const open: Interval[] = [];

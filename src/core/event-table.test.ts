@@ -66,7 +66,7 @@ describe('the event table', () => {
     expect(folded).toMatchObject({ lastSeq: 7, tasks: { a: { status: 'running', attempts: 1 } } });
     expect(folded.problems).toBeUndefined();
     expect(describeEvent(unknown)).toBe('task.paused');
-    const state = new RunState(run, [], true);
+    const state = new RunState(run, [], { detail: true });
     foldEvent(state, { ...unknown, type: '__proto__' } as unknown as RunEvent);
     expect(state.run.lastSeq).toBe(7);
   });

@@ -8,6 +8,7 @@
  */
 import type { ErrorRecord, EventBase, EventOf, RunEvent, RunEventType } from './events.js';
 import { formatDuration } from './duration.js';
+import { attemptKey, visitKey } from './replay.js';
 import { closeAttempt, closeAttempts, openAttempt, type RunState } from './run-state.js';
 
 /** How the live progress row of a task changes: its status, its clock, its detail text (in tones). */
@@ -204,6 +205,7 @@ export const EVENT_TABLE: EventTable = {
       const t = s.task(e.taskId);
       t.visits = e.visit;
       t.status = 'pending';
+      s.replay?.visits.add(visitKey(e.taskId, e.visit));
       if (e.routedFrom) s.more(e.taskId)!.routedFrom = e.routedFrom;
     },
     describe: (e) => `${e.taskId} ready (visit ${e.visit}${e.routedFrom ? `, routed from ${e.routedFrom}` : ''})`,
@@ -317,7 +319,9 @@ export const EVENT_TABLE: EventTable = {
     fold(s, e) {
       const t = s.end(e.taskId, 'succeeded', e.replayed ? undefined : e.ts);
       if ('output' in e) t.output = e.output;
-      Object.assign(t, s.labels.take(e.taskId));
+      const label = s.labels.take(e.taskId);
+      Object.assign(t, label);
+      s.replay?.successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...label });
       const more = s.more(e.taskId);
       if (!more) return;
       if (e.replayed) more.replayed = true;
@@ -407,6 +411,12 @@ export const EVENT_TABLE: EventTable = {
   'task.approval': {
     requires: { approved: 'boolean' },
     fold(s, e) {
+      const { approved, inputHash, patch } = e;
+      s.replay?.approvals.set(visitKey(e.taskId, e.visit), {
+        approved,
+        ...(inputHash !== undefined ? { inputHash } : {}),
+        ...(patch ? { patch } : {}),
+      });
       const more = s.more(e.taskId);
       if (!more) return;
       more.approval = { approved: e.approved, by: e.by, comment: e.comment, ts: e.ts };
@@ -488,6 +498,14 @@ export const EVENT_TABLE: EventTable = {
   'llm.call': {
     requires: { usage: 'usage' },
     fold(s, e) {
+      if (s.replay) {
+        s.replay.tokens += e.usage?.totalTokens ?? 0;
+        s.replay.costUsd += e.usage?.costUsd ?? 0;
+        if (e.taskId && e.visit !== undefined && e.attempt !== undefined) {
+          const key = attemptKey(e.taskId, e.visit, e.attempt, e.item);
+          s.replay.calls.set(key, (s.replay.calls.get(key) ?? 0) + 1);
+        }
+      }
       s.addUsage(e.taskId, e.usage);
       if (!e.taskId || !s.detail) return;
       s.more(e.taskId)!.llm.push({
@@ -557,6 +575,7 @@ export function foldEvent(s: RunState, e: RunEvent): void {
     s.segmentStart = at;
   }
   s.run.lastSeq = Math.max(s.run.lastSeq, e.seq);
+  s.replay?.see(e, at);
   try {
     s.labels.see(e);
     descriptorOf(e)?.fold(s, e);

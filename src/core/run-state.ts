@@ -1,13 +1,15 @@
 /**
- * The state the event stream folds into (core/event-table.ts holds how each event type changes it). Two levels:
+ * The state the event stream folds into (core/event-table.ts holds how each event type changes it). Three levels:
  * - `run`: the run as `braid show`, `GET /runs/:id` and a resume see it (`RecordedRun`, a `TaskResult` per task);
  * - `detail`, kept only when asked for (the dashboard, `braid timeline`): each task's attempts with their times,
- *   model calls, logs, for_each items, recoveries, the approval, and the run's child runs, routes and usage tally.
- * The store folds without detail, so reading a large record holds no per-call list.
+ *   model calls, logs, for_each items, recoveries, the approval, and the run's child runs, routes and usage tally;
+ * - `replay`, kept only when asked for (a resume, `replayOf`): the recorded successes, decisions and spending.
+ * The store folds with neither, so reading a large record holds no per-call list and no output per visit.
  */
 import type { ErrorRecord, RunEvent, Usage } from './events.js';
 import { clearOutcome, type LabelSource, type RunResult, type TaskResult } from './result.js';
 import { addUsage } from './usage.js';
+import { ReplayTally } from './replay.js';
 
 /** A run as its record tells it; `running`/`interrupted` when the log has no `run.finished` yet. @beta */
 export interface RecordedRun extends Omit<RunResult, 'status' | 'endedAt'> {
@@ -212,9 +214,17 @@ export class RunState {
   active = 0;
   resumedAt?: string;
 
-  constructor(run: { runId: string; workflow: string; startedAt: string }, taskIds: readonly string[], detail = false) {
+  /** What a resume reuses, when asked for (`replayOf`). */
+  readonly replay?: ReplayTally;
+
+  constructor(
+    run: { runId: string; workflow: string; startedAt: string },
+    taskIds: readonly string[],
+    keep: { readonly detail?: boolean; readonly replay?: boolean } = {},
+  ) {
     this.run = { ...run, status: 'running', tasks: this.tasks, lastSeq: 0 };
-    if (detail)
+    if (keep.replay) this.replay = new ReplayTally();
+    if (keep.detail)
       this.detail = { order: [], tasks: new Map(), children: [], routes: new Map(), logs: [], usage: emptyTally() };
     for (const id of taskIds) this.task(id);
   }

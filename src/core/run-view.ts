@@ -17,7 +17,7 @@ export class RunView {
   version = 0;
 
   constructor(runId: string, taskIds: readonly string[] = []) {
-    this.state = new RunState({ runId, workflow: '', startedAt: '' }, taskIds, true);
+    this.state = new RunState({ runId, workflow: '', startedAt: '' }, taskIds, { detail: true });
   }
 
   get runId() {

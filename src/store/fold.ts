@@ -4,59 +4,20 @@
  */
 import type { ErrorRecord, RunEvent } from '../core/events.js';
 import { foldEvent } from '../core/event-table.js';
-import type { JsonPatchOp } from '../core/json-patch.js';
-import type { LabelSource } from '../core/result.js';
-import { PendingLabels, RunState, type RecordedRun } from '../core/run-state.js';
+import type { Replay } from '../core/replay.js';
+import { RunState, type RecordedRun } from '../core/run-state.js';
 import { addUsage } from '../core/usage.js';
 import type { RunRecord } from './types.js';
 
 export type { RecordedRun } from '../core/run-state.js';
-
-/** A recorded success the resumed run reuses instead of calling the tool again. */
-export interface ReplayedSuccess {
-  readonly output: unknown;
-  readonly label?: string;
-  readonly labelSource?: LabelSource;
-  readonly labelReason?: string;
-  readonly attempt: number;
-}
-
-/** A recorded decision: approved or not, the input it was made on, and an approval's edit. */
-export interface ReplayedApproval {
-  readonly approved: boolean;
-  readonly inputHash?: string;
-  readonly patch?: readonly JsonPatchOp[];
-}
-
-export interface Replay {
-  /** `${taskId}#${visit}` → the recorded success of that visit. */
-  readonly successes: ReadonlyMap<string, ReplayedSuccess>;
-  /** `${taskId}#${visit}` → the human decision on that visit. */
-  readonly approvals: ReadonlyMap<string, ReplayedApproval>;
-  /** What the run already spent, so its budget goes on from there (workflow-spec.md §7). */
-  readonly spent: Spent;
-  /**
-   * {@link attemptKey} → the model calls recorded for that attempt: a coordinator that takes an attempt over records
-   * only the calls its result lists beyond these.
-   */
-  readonly calls: ReadonlyMap<string, number>;
-}
-
-/** An attempt's coordinates as one key: `${taskId}#${visit}.${attempt}[.${item}]`. */
-export const attemptKey = (taskId: string, visit: number, attempt: number, item?: number): string =>
-  `${taskId}#${visit}.${attempt}${item === undefined ? '' : `.${item}`}`;
-
-/** A run's recorded spending: a budget is the run's, not the process's. */
-export interface Spent {
-  readonly tokens: number;
-  readonly costUsd: number;
-  /** `${taskId}#${visit}` of every task visit entered (each counts once toward `max_tasks`, across resumes). */
-  readonly visits: ReadonlySet<string>;
-  /** Running time: from each start or resume to the last event before the run stopped (waits for a human excluded). */
-  readonly runningMs: number;
-}
-
-export const visitKey = (taskId: string, visit: number) => `${taskId}#${visit}`;
+export {
+  attemptKey,
+  visitKey,
+  type Replay,
+  type ReplayedApproval,
+  type ReplayedSuccess,
+  type Spent,
+} from '../core/replay.js';
 
 /**
  * `alive(pid)` tells a run still being written from one whose process died. Task ids come from the record,
@@ -117,48 +78,17 @@ export class RunFolder {
   }
 }
 
-/** What a resumed run reuses: every recorded success (per visit) and every human decision. */
+/** What a resumed run reuses: every recorded success (per visit) and every human decision (the fold's replay level). */
 export function replayOf(events: readonly RunEvent[]): Replay {
-  const successes = new Map<string, ReplayedSuccess>();
-  const approvals = new Map<string, ReplayedApproval>();
-  const labels = new PendingLabels();
-  const visits = new Set<string>();
-  const calls = new Map<string, number>();
-  let tokens = 0;
-  let costUsd = 0;
-  let runningMs = 0;
-  let segment: { from: number; last: number } | undefined;
-  const close = () => segment && (runningMs += Math.max(0, segment.last - segment.from));
+  const state = new RunState({ runId: '', workflow: '', startedAt: '' }, [], { replay: true });
   for (const e of events) {
-    labels.see(e);
-    const at = Date.parse(e.ts);
-    if (e.type === 'run.started' || e.type === 'run.resumed') {
-      close();
-      segment = Number.isFinite(at) ? { from: at, last: at } : undefined;
-    } else if (segment && Number.isFinite(at) && e.type !== 'task.approval') segment.last = at;
-    if (e.type === 'task.approval') {
-      const { approved, inputHash, patch } = e;
-      approvals.set(visitKey(e.taskId, e.visit), {
-        approved,
-        ...(inputHash !== undefined ? { inputHash } : {}),
-        ...(patch ? { patch } : {}),
-      });
-    } else if (e.type === 'task.succeeded')
-      successes.set(visitKey(e.taskId, e.visit), { output: e.output, attempt: e.attempt, ...labels.take(e.taskId) });
-    else if (e.type === 'task.ready') visits.add(visitKey(e.taskId, e.visit));
-    else if (e.type === 'llm.call') {
-      if (e.usage) {
-        tokens += e.usage.totalTokens;
-        costUsd += e.usage.costUsd ?? 0;
-      }
-      if (e.taskId && e.visit !== undefined && e.attempt !== undefined) {
-        const key = attemptKey(e.taskId, e.visit, e.attempt, e.item);
-        calls.set(key, (calls.get(key) ?? 0) + 1);
-      }
+    try {
+      foldEvent(state, e);
+    } catch {
+      // an event the fold cannot take (a damaged record): `braid show` reports it; the resume goes on without it
     }
   }
-  close();
-  return { successes, approvals, spent: { tokens, costUsd, visits, runningMs }, calls };
+  return state.replay!.result();
 }
 
 /** The error a rejected approval failed its task with, before a rejection skipped it (older records). */
