@@ -131,6 +131,6 @@ export interface FoldedRecord {
   readonly run: RecordedRun;
   /** Lines and events that could not be read or folded. */
   readonly problems: string[];
-  /** Changes when the record changes (size and modification time). */
+  /** Changes when the record changes (the JSONL store: its size and modification time). */
   readonly version: string;
 }
