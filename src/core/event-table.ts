@@ -206,7 +206,8 @@ export const EVENT_TABLE: EventTable = {
       t.visits = e.visit;
       t.status = 'pending';
       s.replay?.visits.add(visitKey(e.taskId, e.visit));
-      if (e.routedFrom) s.more(e.taskId)!.routedFrom = e.routedFrom;
+      const more = s.more(e.taskId);
+      if (more && e.routedFrom) more.routedFrom = e.routedFrom;
     },
     describe: (e) => `${e.taskId} ready (visit ${e.visit}${e.routedFrom ? `, routed from ${e.routedFrom}` : ''})`,
     inProgress: false,
