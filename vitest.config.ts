@@ -1,6 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/** dashboard/fold.js is the bundle of src/core/run-view.ts (scripts/bundle.mjs): under test, the source itself. */
+const dashboardFold = {
+  name: 'dashboard-fold',
+  resolveId: (id: string, importer?: string) =>
+    id === './fold.js' && importer && /[\\/]dashboard[\\/][^\\/]+\.js$/.test(importer)
+      ? fileURLToPath(new URL('src/core/run-view.ts', import.meta.url))
+      : null,
+};
+
 export default defineConfig({
+  plugins: [dashboardFold],
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     testTimeout: 20_000,

@@ -1,5 +1,5 @@
 /**
- * The fast suites that exercise the JSONL run store (src/store/jsonl-store.ts) in this process, for a mutation
+ * The fast suites that exercise the JSONL run store (src/store/jsonl/) in this process, for a mutation
  * run of that file alone (stryker.store.config.json). Nearly every test of a store suite reaches the store's
  * hot paths, so a surviving mutant runs them all: with store.test, store-faults, run-lock and run-views (CLI
  * processes, HTTP servers, a 2000-task run) it managed about 5 mutants a minute, so those are left out. A
@@ -13,7 +13,7 @@ export default defineConfig({
   test: {
     ...base.test,
     include: [
-      'src/store/*.test.ts',
+      'src/store/**/*.test.ts',
       'test/event-json.test.ts',
       'test/store-contract.test.ts',
       'test/store-durability.test.ts',

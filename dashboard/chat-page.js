@@ -3,33 +3,24 @@
 // The conversation outlives a visit to another page (it lives in this module until the page reloads).
 import { html, useEffect, useRef, useState } from './vendor/preact-htm.js';
 import { readEvents } from './api.js';
-import { StatusBadge, fmtDuration, runLink } from './ui.js';
+import { sentenceOf } from './model.js';
+import { StatusBadge, runLink } from './ui.js';
 
 const chat = { sessionId: undefined, messages: [], busy: false, listeners: new Set() };
 const changed = () => chat.listeners.forEach((l) => l());
 
-function describe(e) {
-  switch (e.type) {
-    case 'task.started':
-      return `${e.taskId} started (${e.tool}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''})`;
-    case 'task.labeled':
-      return `${e.taskId} labeled "${e.label}" (${e.source})`;
-    case 'task.succeeded':
-      return `${e.taskId} succeeded in ${fmtDuration(e.durationMs)}`;
-    case 'task.failed':
-      return `${e.taskId} failed: ${e.error.message}`;
-    case 'task.skipped':
-      return `${e.taskId} skipped (${e.reason})`;
-    case 'task.retrying':
-      return `${e.taskId} retrying: ${e.error.message}`;
-    case 'task.waiting':
-      return `${e.taskId} waiting for approval`;
-    case 'run.finished':
-      return `run ${e.status} in ${fmtDuration(e.durationMs)}`;
-    default:
-      return undefined;
-  }
-}
+/** The events the chat reports, in braid's own sentences (the ones `braid run` prints). */
+const SHOWN = new Set([
+  'task.started',
+  'task.labeled',
+  'task.succeeded',
+  'task.failed',
+  'task.skipped',
+  'task.retrying',
+  'task.waiting',
+  'run.finished',
+]);
+const describe = (e) => (SHOWN.has(e.type) ? sentenceOf(e) : undefined);
 
 async function send(text) {
   if (!text.trim() || chat.busy) return;

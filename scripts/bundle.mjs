@@ -12,6 +12,9 @@
  *   braid uses, and an optional package that is not installed is only missed by the feature that needs it.
  *   The build fails if anything else from node_modules ends up inlined.
  *
+ * - The dashboard's fold (src/core/run-view.ts, the same event table the store and the CLI use) for the browser:
+ *   dist/dashboard/fold.js, served as /ui/fold.js. Nothing from node_modules and no Node module may go in it.
+ *
  * `BUNDLE_META=<file> node scripts/bundle.mjs` writes esbuild's metafile: which module went into which chunk.
  */
 import { build } from 'esbuild';
@@ -42,6 +45,9 @@ const external = [
   ...Object.keys(pkg.peerDependencies ?? {}),
   ...Object.keys(pkg.optionalDependencies ?? {}),
 ].filter((name) => !INLINE.has(name));
+
+/** The browser bundle of the dashboard's model, from the TypeScript source. */
+export const DASHBOARD_FOLD = { entry: 'src/core/run-view.ts', out: 'dist/dashboard/fold.js' };
 
 const out = `${root}dist/bundle`;
 rmSync(out, { recursive: true, force: true });
@@ -77,5 +83,22 @@ if (unexpected.length) {
   console.error(
     `bundle: ${unexpected.join(', ')} would be inlined: add to INLINE (a devDependency) or to dependencies/peerDependencies`,
   );
+  process.exit(1);
+}
+
+const dashboard = await build({
+  absWorkingDir: root,
+  entryPoints: [DASHBOARD_FOLD.entry],
+  outfile: `${root}${DASHBOARD_FOLD.out}`,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  logLevel: 'warning',
+  metafile: true,
+});
+const foreign = Object.keys(dashboard.metafile.inputs).filter((file) => !file.startsWith('src/core/'));
+if (foreign.length) {
+  console.error(`bundle: the dashboard's fold must use only src/core/, not ${foreign.join(', ')}`);
   process.exit(1);
 }

@@ -61,7 +61,13 @@ for (const [what, decision] of [
 
 {
   const { workflow } = await braid.loadWorkflow(
-    { name: 'cancelled', tasks: [{ id: 'slow', tool: 'work', input: { ms: 200 } }, { id: 'after', tool: 'work', input: {}, dependencies: ['slow'] }] },
+    {
+      name: 'cancelled',
+      tasks: [
+        { id: 'slow', tool: 'work', input: { ms: 200 } },
+        { id: 'after', tool: 'work', input: {}, dependencies: ['slow'] },
+      ],
+    },
     { toolNames: ['work'] },
   );
   const stop = new AbortController();

@@ -44,8 +44,16 @@ export { OfflineProvider } from './llm/offline.js';
 export { OpenAIProvider, type OpenAIProviderOptions } from './llm/openai.js';
 export { modelSchema, type ModelSchema } from './llm/model-schema.js';
 export type { LlmProvider, ChatMessage, GenerateRequest, GenerateResult, ToolCall, FunctionSpec } from './llm/types.js';
-export { JsonlRunStore, parseRunLog } from './store/jsonl-store.js';
-export type { RunStore, RunLog, RunRecord, RunHeader, RunLockHandle, FoldedRecord } from './store/types.js';
+export { JsonlRunStore, parseRunLog } from './store/jsonl/index.js';
+export type {
+  RunStore,
+  RunLog,
+  RunRecord,
+  RunHeader,
+  RunLockHandle,
+  FoldedRecord,
+  FollowOptions,
+} from './store/types.js';
 export { RunLockedError, type LockOwner } from './store/run-lock.js';
 export { EXPRESSION_LIMITS } from './spec/expression.js';
 export { foldRun, RunFolder, type RecordedRun } from './store/fold.js';

@@ -12,7 +12,7 @@ import { braid } from './support/cli.js';
 import { builtinTools } from '../src/index.js';
 import { planFor } from '../src/engine/plan.js';
 import { redecide } from '../src/engine/redecide.js';
-import { parseRunLog } from '../src/store/jsonl-store.js';
+import { parseRunLog } from '../src/store/jsonl/index.js';
 import { toRegistry } from '../src/tools/registry.js';
 
 type Result = {

@@ -1,7 +1,7 @@
 /** The run record's hand-written JSON for the hot events is exactly JSON.stringify's. */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { eventJson } from '../src/store/jsonl-store.js';
+import { eventJson } from '../src/store/jsonl/index.js';
 import type { RunEvent } from '../src/core/events.js';
 
 const text = fc.oneof(

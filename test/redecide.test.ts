@@ -14,7 +14,7 @@ import { planFor } from '../src/engine/plan.js';
 import { redecide } from '../src/engine/redecide.js';
 import { toRegistry } from '../src/tools/registry.js';
 import type { Workflow } from '../src/spec/workflow.js';
-import { parseRunLog } from '../src/store/jsonl-store.js';
+import { parseRunLog } from '../src/store/jsonl/index.js';
 import { randomWorkflow } from './support/random-workflow.js';
 import { recorder } from './support/tools.js';
 

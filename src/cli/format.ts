@@ -3,6 +3,9 @@ import { formatIssue, type Issue } from '../errors.js';
 import type { RunResult, TaskResult } from '../core/result.js';
 import type { RecordedRun } from '../store/fold.js';
 import { describeThrown } from '../core/thrown.js';
+import { formatDuration } from '../core/duration.js';
+
+export { formatDuration };
 
 export const color = (on: boolean) => {
   const wrap = (code: number) => (s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -41,13 +44,6 @@ export const safeLines = (value: unknown): string => textOf(value).split('\n').m
 export function formatIssuesPretty(issues: readonly Issue[], file: string | undefined, useColor: boolean): string {
   const c = color(useColor);
   return issues.map((i) => `${c.red('✖')} ${safeLines(formatIssue(i, file))}`).join('\n');
-}
-
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined || Number.isNaN(ms)) return '-';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(2)}s`;
-  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
 export function taskDurationMs(t: TaskResult): number | undefined {

@@ -4,6 +4,7 @@
  */
 import { buffered } from '../events/buffered.js';
 import type { RunEvent } from '../core/events.js';
+import { descriptorOf, sentenceOf, type Tone } from '../core/event-table.js';
 import { STATUS_ICON, color, formatDuration, paint, safeText } from './format.js';
 
 interface Row {
@@ -74,101 +75,28 @@ function liveProgress(stream: NodeJS.WriteStream, taskIds: readonly string[]): P
   };
 }
 
-/** A task's row after one of its events; false for the events that change nothing on screen. */
+/** A task's row after one of its events (its descriptor's `row`); false for the events that change nothing shown. */
 function updateRow(r: Row, e: RunEvent, c: ReturnType<typeof color>): boolean {
-  switch (e.type) {
-    case 'task.started':
-      Object.assign(r, {
-        status: 'running',
-        detail: c.gray(
-          safeText(`${e.tool}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}${e.visit > 1 ? ` visit ${e.visit}` : ''}`),
-        ),
-      });
-      r.startedAt ??= Date.now();
-      r.endedAt = undefined;
-      return true;
-    case 'task.retrying':
-      Object.assign(r, {
-        status: 'retrying',
-        detail: c.yellow(safeText(`retry in ${e.delayMs}ms: ${e.error.message}`)),
-      });
-      return true;
-    case 'task.progress':
-      r.detail = c.gray(
-        safeText(`${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`),
-      );
-      return true;
-    case 'task.labeled':
-      r.detail = `label ${c.cyan(safeText(e.label))} (${safeText(e.source)})`;
-      return true;
-    case 'task.succeeded':
-      Object.assign(r, { status: 'succeeded', endedAt: Date.now() });
-      if (!r.detail.includes('label')) r.detail = '';
-      return true;
-    case 'task.failed':
-      Object.assign(r, { status: 'failed', endedAt: Date.now(), detail: c.red(safeText(e.error.message)) });
-      return true;
-    case 'task.skipped':
-      Object.assign(r, { status: 'skipped', detail: c.gray(safeText(e.reason)) });
-      return true;
-    case 'task.waiting':
-      Object.assign(r, { status: 'waiting', detail: c.yellow('waiting for approval') });
-      return true;
-    default:
-      return false;
-  }
+  const change = descriptorOf(e)?.row(e);
+  if (!change) return false;
+  if (change.status) r.status = change.status;
+  if (change.clock === 'start') {
+    r.startedAt ??= Date.now();
+    r.endedAt = undefined;
+  } else if (change.clock === 'end') r.endedAt = Date.now();
+  if (change.detail) r.detail = change.detail.map(([tone, text]) => paintTone(c, tone, safeText(text))).join('');
+  else if (change.keepLabel && !r.detail.includes('label')) r.detail = '';
+  return true;
 }
+
+const paintTone = (c: ReturnType<typeof color>, tone: Tone, text: string) => (tone === 'plain' ? text : c[tone](text));
 
 /** The plain progress line of an event ('' for the events that have none). */
 function plainLine(e: RunEvent): string {
-  if (e.type === 'llm.call' || e.type === 'task.ready' || e.type === 'task.log') return '';
-  return `[${e.ts.slice(11, 23)}] ${describeEvent(e)}\n`;
+  return descriptorOf(e)?.inProgress ? `[${e.ts.slice(11, 23)}] ${describeEvent(e)}\n` : '';
 }
 
 /** One human sentence per event (the plain progress lines and `braid logs`), safe to print on a terminal. */
 export function describeEvent(e: RunEvent): string {
-  return safeText(describe(e));
-}
-
-function describe(e: RunEvent): string {
-  switch (e.type) {
-    case 'run.started':
-      return `run ${e.runId} started: ${e.workflow} (${e.tasks} tasks)`;
-    case 'run.resumed':
-      return `run ${e.runId} resumed: ${e.reused} recorded result${e.reused === 1 ? '' : 's'} reused`;
-    case 'run.finished':
-      return `run ${e.status} in ${formatDuration(e.durationMs)}${e.error ? `: ${e.error.message}` : ''}${e.empty ? ' with no result (every final task was skipped)' : ''}`;
-    case 'run.stopping':
-      return `run stopping (${e.reason})${e.error ? `: ${e.error.message}` : ''}: nothing new starts`;
-    case 'task.ready':
-      return `${e.taskId} ready (visit ${e.visit}${e.routedFrom ? `, routed from ${e.routedFrom}` : ''})`;
-    case 'task.started':
-      return `${e.taskId} started (${e.tool}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}${e.visit > 1 ? `, visit ${e.visit}` : ''}${e.worker ? `, on ${safeText(e.worker)}` : ''})`;
-    case 'task.retrying':
-      return `${e.taskId} retrying in ${e.delayMs}ms: ${e.error.message}`;
-    case 'task.labeled':
-      return `${e.taskId} labeled "${e.label}" (${e.source})${e.reason ? `: ${e.reason}` : ''}`;
-    case 'task.succeeded':
-      return `${e.taskId} succeeded in ${formatDuration(e.durationMs)}${e.replayed ? ' (recorded result reused)' : ''}`;
-    case 'task.failed':
-      return `${e.taskId} failed: ${e.error.message}`;
-    case 'task.skipped':
-      return `${e.taskId} skipped (${e.reason})`;
-    case 'task.routed':
-      return `${e.taskId} routes to ${e.to} on ${e.on}`;
-    case 'task.waiting':
-      return `${e.taskId} waiting for approval: braid approve ${e.runId} ${e.taskId}`;
-    case 'task.recovery':
-      return `${e.taskId}${e.item === undefined ? '' : ` item ${e.item}`} ${e.action === 'adjust' ? (e.failed ? `could not adjust its input: ${e.failed.message}` : 'retries with an adjusted input') : e.action === 'fallback' ? `falls back to ${e.tool}` : 'skipped by its failure policy'} after: ${e.error.message}`;
-    case 'task.child':
-      return `${e.taskId} started child run ${e.childRunId}`;
-    case 'task.approval':
-      return `${e.taskId} ${e.approved ? 'approved' : 'rejected'}${e.patch ? ' with an edited input' : ''}${e.by ? ` by ${e.by}` : ''}${e.comment ? `: ${e.comment}` : ''}`;
-    case 'task.progress':
-      return `${e.taskId} ${e.progress !== undefined ? `${Math.round(e.progress * 100)}% ` : ''}${e.message ?? ''}`;
-    case 'task.log':
-      return `${e.taskId ?? 'run'} ${e.level}: ${e.message}`;
-    case 'llm.call':
-      return `${e.taskId ?? 'run'} llm ${e.purpose}: ${e.provider} ${e.model}, ${e.usage.totalTokens} tokens, ${formatDuration(e.latencyMs)}${e.error ? `, error: ${e.error.message}` : ''}`;
-  }
+  return safeText(sentenceOf(e));
 }

@@ -3,6 +3,8 @@
  * (part of the run's duration, so it is shown), as a text Gantt chart or a Mermaid gantt.
  */
 import type { RunEvent } from '../core/events.js';
+import { foldEvent } from '../core/event-table.js';
+import { RunState } from '../core/run-state.js';
 import { color, formatDuration, safeText } from './format.js';
 
 export interface Interval {
@@ -18,63 +20,34 @@ export interface Interval {
 
 /**
  * One interval per attempt: `task.started` to the event that ended it (open ones end at `until`); and one per wait
- * for approval, `task.waiting` to the decision (`attempt` 0; one still waiting ends at `until`).
+ * for approval, `task.waiting` to the decision (`attempt` 0; one still waiting ends at `until`). Read from the
+ * detailed fold of the events (core/event-table.ts), the attempts the dashboard's timeline shows.
  */
 export function intervals(events: readonly RunEvent[], until = Date.now()): Interval[] {
-  // Keyed by task and for_each item: the items of one task run side by side.
-  const open = new Map<string, { taskId: string; start: number; attempt: number; item?: number }>();
-  const waits = new Map<string, number>();
+  const state = new RunState({ runId: '', workflow: '', startedAt: '' }, [], { detail: true });
+  for (const e of events) foldEvent(state, e);
   const out: Interval[] = [];
-  const key = (taskId: string, item?: number) => (item === undefined ? taskId : `${taskId}#${item}`);
-  const close = (k: string, ts: string, status: Interval['status']) => {
-    const o = open.get(k);
-    if (!o) return;
-    open.delete(k);
-    out.push({
-      taskId: o.taskId,
-      start: o.start,
-      end: Date.parse(ts),
-      status,
-      attempt: o.attempt,
-      ...(o.item === undefined ? {} : { item: o.item }),
-    });
-  };
-  const closeTask = (taskId: string, ts: string, status: Interval['status']) => {
-    for (const [k, o] of [...open]) if (o.taskId === taskId) close(k, ts, status);
-  };
-  for (const e of events) {
-    if (e.type === 'task.waiting') waits.set(e.taskId, Date.parse(e.ts));
-    else if (e.type === 'task.approval' && waits.has(e.taskId)) {
-      out.push({ taskId: e.taskId, start: waits.get(e.taskId)!, end: Date.parse(e.ts), status: 'waiting', attempt: 0 });
-      waits.delete(e.taskId);
-    } else if (e.type === 'task.started')
-      open.set(key(e.taskId, e.item), {
-        taskId: e.taskId,
-        start: Date.parse(e.ts),
-        attempt: e.attempt,
-        ...(e.item === undefined ? {} : { item: e.item }),
-      });
-    else if (e.type === 'task.retrying') close(key(e.taskId, e.item), e.ts, 'retrying');
-    else if (e.type === 'task.recovery') close(key(e.taskId, e.item), e.ts, 'failed');
-    else if (e.type === 'task.progress' && typeof (e.data as { item?: unknown } | undefined)?.item === 'number') {
-      const { item, status } = e.data as { item: number; status: string };
-      close(key(e.taskId, item), e.ts, status === 'succeeded' ? 'succeeded' : 'failed');
-    } else if (e.type === 'task.succeeded') closeTask(e.taskId, e.ts, 'succeeded');
-    else if (e.type === 'task.failed') closeTask(e.taskId, e.ts, 'failed');
-    else if (e.type === 'run.resumed' || e.type === 'run.finished')
-      for (const k of [...open.keys()]) close(k, e.ts, 'failed');
+  const open: Interval[] = [];
+  for (const t of state.detail!.tasks.values()) {
+    for (const w of t.waits)
+      out.push({ taskId: t.id, start: Date.parse(w.start), end: Date.parse(w.end), status: 'waiting', attempt: 0 });
+    for (const a of t.attempts) {
+      const span = {
+        taskId: t.id,
+        start: Date.parse(a.startedAt),
+        end: a.endedAt === undefined ? 0 : Date.parse(a.endedAt),
+        status: a.status,
+        attempt: a.attempt,
+        ...(a.item === undefined ? {} : { item: a.item }),
+      };
+      (a.endedAt === undefined ? open : out).push(span);
+    }
   }
   const end = Math.max(until, ...out.map((i) => i.end));
-  for (const [taskId, start] of waits) out.push({ taskId, start, end, status: 'waiting', attempt: 0 });
-  for (const o of open.values())
-    out.push({
-      taskId: o.taskId,
-      start: o.start,
-      end,
-      status: 'running',
-      attempt: o.attempt,
-      ...(o.item === undefined ? {} : { item: o.item }),
-    });
+  for (const t of state.detail!.tasks.values())
+    if (t.waitingSince !== undefined)
+      out.push({ taskId: t.id, start: Date.parse(t.waitingSince), end, status: 'waiting', attempt: 0 });
+  for (const o of open) out.push({ ...o, end });
   return out.sort((a, b) => a.start - b.start);
 }
 

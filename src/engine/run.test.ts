@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { RunEvent, RunEventBody } from '../core/events.js';
 import { BraidError, InputValidationError, WorkflowValidationError } from '../errors.js';
 import { foldRun } from '../store/fold.js';
-import { JsonlRunStore } from '../store/jsonl-store.js';
+import { JsonlRunStore } from '../store/jsonl/index.js';
 import { MemoryRunStore } from '../store/memory-store.js';
 import type { RunHeader, RunLockHandle, RunLog } from '../store/types.js';
 import { defineTool } from '../tools/define-tool.js';

@@ -7,6 +7,7 @@
 import { SpanKind, SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { buffered, type BufferedListener } from '../events/buffered.js';
 import type { RunEvent } from '../core/events.js';
+import { descriptorOf, type SpanLevel } from '../core/event-table.js';
 
 const time = (ts: string) => new Date(ts);
 
@@ -36,90 +37,36 @@ export function otelListener(tracer: Tracer): BufferedListener {
     span.end(time(ts));
   };
 
+  /** The open spans of each level: the run's by run id, a task visit's and an attempt's by `runId/taskId`. */
+  const open: Record<SpanLevel, Map<string, Span>> = { run: runs, task: tasks, attempt: attempts };
   const handle = (e: RunEvent) => {
     const key = 'taskId' in e && e.taskId ? `${e.runId}/${e.taskId}` : '';
-    const run = runs.get(e.runId);
-    switch (e.type) {
-      case 'run.started':
-      case 'run.resumed':
-        runs.set(
-          e.runId,
-          start(`braid.run ${e.type === 'run.started' ? e.workflow : 'resumed'}`, e.ts, undefined, {
-            'braid.run.id': e.runId,
-            ...(e.type === 'run.started'
-              ? { 'braid.workflow': e.workflow, 'braid.tasks': e.tasks }
-              : { 'braid.resumed': true }),
-          }),
-        );
-        break;
-      case 'run.finished':
-        run?.setAttribute('braid.run.status', e.status);
-        end(run, e.ts, e.status === 'failed' ? (e.error ?? { message: 'run failed' }) : undefined);
-        runs.delete(e.runId);
-        break;
-      case 'task.ready':
-        end(tasks.get(key), e.ts);
-        tasks.set(
-          key,
-          start(`braid.task ${e.taskId}`, e.ts, run, { 'braid.task.id': e.taskId, 'braid.task.visit': e.visit }),
-        );
-        break;
-      case 'task.started':
-        attempts.set(
-          key,
-          start(`braid.attempt ${e.tool}`, e.ts, tasks.get(key) ?? run, {
-            'braid.tool': e.tool,
-            'braid.attempt': e.attempt,
-          }),
-        );
-        break;
-      case 'task.retrying':
-        end(attempts.get(key), e.ts, e.error);
-        attempts.delete(key);
-        break;
-      case 'task.labeled':
-        tasks.get(key)?.setAttributes({ 'braid.task.label': e.label, 'braid.task.label_source': e.source });
-        break;
-      case 'task.succeeded':
-      case 'task.failed':
-      case 'task.skipped': {
-        const error = e.type === 'task.failed' ? e.error : undefined;
-        end(attempts.get(key), e.ts, error);
-        attempts.delete(key);
-        // A task skipped without being entered gets an instant span, so the trace shows why it did not run.
-        const span = tasks.get(key) ?? start(`braid.task ${e.taskId}`, e.ts, run, { 'braid.task.id': e.taskId });
-        span.setAttribute('braid.task.status', e.type.slice('task.'.length));
-        if (e.type === 'task.skipped') span.setAttribute('braid.task.skip_reason', e.reason);
-        if (e.type === 'task.succeeded' && e.replayed) span.setAttribute('braid.task.replayed', true);
-        end(span, e.ts, error);
-        tasks.delete(key);
-        break;
-      }
-      case 'task.waiting':
-        tasks.get(key)?.setAttribute('braid.task.status', 'waiting');
-        end(tasks.get(key), e.ts);
-        tasks.delete(key);
-        break;
-      case 'llm.call': {
+    const keyOf = (level: SpanLevel) => (level === 'run' ? e.runId : key);
+    const parentOf = (level: SpanLevel) =>
+      level === 'run' ? undefined : level === 'task' ? runs.get(e.runId) : (tasks.get(key) ?? runs.get(e.runId));
+    for (const step of descriptorOf(e)?.trace(e) ?? []) {
+      if (step.op === 'open') {
+        open[step.level].set(keyOf(step.level), start(step.name, e.ts, parentOf(step.level), step.attributes));
+      } else if (step.op === 'close') {
+        const map = open[step.level];
+        const span =
+          map.get(keyOf(step.level)) ??
+          (step.instant && start(step.instant.name, e.ts, parentOf(step.level), step.instant.attributes));
+        if (span && step.attributes) span.setAttributes(step.attributes);
+        end(span, e.ts, step.error);
+        map.delete(keyOf(step.level));
+      } else if (step.op === 'annotate') open[step.level].get(keyOf(step.level))?.setAttributes(step.attributes);
+      else {
         const ended = time(e.ts);
+        const parent = attempts.get(key) ?? tasks.get(key) ?? runs.get(e.runId);
         const span = start(
-          `chat ${e.model}`,
-          new Date(ended.getTime() - e.latencyMs),
-          attempts.get(key) ?? tasks.get(key) ?? run,
-          {
-            'gen_ai.operation.name': 'chat',
-            'gen_ai.provider.name': e.provider,
-            'gen_ai.system': e.provider,
-            'gen_ai.request.model': e.model,
-            'gen_ai.usage.input_tokens': e.usage.promptTokens,
-            'gen_ai.usage.output_tokens': e.usage.completionTokens,
-            'braid.llm.purpose': e.purpose,
-            ...(e.usage.costUsd === null ? {} : { 'braid.llm.cost_usd': e.usage.costUsd }),
-          },
+          step.name,
+          new Date(ended.getTime() - step.latencyMs),
+          parent,
+          step.attributes,
           SpanKind.CLIENT,
         );
-        end(span, e.ts, e.error);
-        break;
+        end(span, e.ts, step.error);
       }
     }
   };

@@ -161,6 +161,36 @@ describe('foldRun', () => {
     expect(run.activeMs).toBeUndefined();
   });
 
+  it('every event type a run records folds without a problem: routes, children, logs, progress, recoveries', () => {
+    const run = foldRun(
+      record(
+        events(
+          { type: 'run.started', workflow: 'wf', tasks: 2, input: {} },
+          { type: 'task.ready', taskId: 'a', visit: 1 },
+          started('a'),
+          {
+            type: 'task.progress',
+            taskId: 'a',
+            message: 'half',
+            progress: 0.5,
+            data: { item: 0, status: 'succeeded' },
+          },
+          { type: 'task.log', taskId: 'a', level: 'info', message: 'hi' },
+          { type: 'task.log', level: 'warn', message: 'run-wide' },
+          { type: 'task.child', taskId: 'a', childRunId: 'c1', workflow: {} },
+          { type: 'task.recovery', taskId: 'a', attempt: 1, action: 'skip', error: { message: 'x' } },
+          { type: 'task.routed', taskId: 'a', to: 'b', on: 'failure' },
+          { type: 'task.ready', taskId: 'b', visit: 2, routedFrom: 'a' },
+          { type: 'task.waiting', taskId: 'b', visit: 2 },
+          { type: 'task.approval', taskId: 'b', visit: 2, approved: true },
+        ),
+      ),
+    );
+    expect(run.problems).toBeUndefined();
+    expect(run.tasks.b).toMatchObject({ status: 'waiting', visits: 2 });
+    expect(Object.keys(run.tasks)).toEqual(['a', 'b']);
+  });
+
   it('a label is dropped when the attempt fails after it; a label without a reason has no labelReason', () => {
     const run = foldRun(
       record(

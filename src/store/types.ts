@@ -1,6 +1,8 @@
 /**
  * Run state lives behind this interface: an append-only event log per run, from which the result is rebuilt.
- * The file store (JSONL) is the default; a database or Redis store fits the same three verbs.
+ * What every store must do: `create`, `lock`, `reopen`, `read`, `list`. The rest is optional, for a store that can do
+ * it better than the fallback (`fold`, `follow`, `version`). The JSONL store is the default, Redis and memory the
+ * others.
  */
 import type { BraidError } from '../errors.js';
 import type { RunEvent } from '../core/events.js';
@@ -45,7 +47,10 @@ export interface RunLog {
   readonly failure?: BraidError;
   /** Resolves when every appended event is durable (written and fsync'd). */
   flush(): Promise<void>;
-  /** Write and fsync what is buffered, synchronously: for `process.exit` paths. */
+  /**
+   * Write what is buffered, synchronously, for `process.exit` paths (a store that does not buffer in the process
+   * makes it a no-op).
+   */
   flushSync(): void;
   /** Writes what is left, releases the run's lock; resolves when durable (rejects with the failure, if any). */
   close(): Promise<void>;
@@ -99,20 +104,25 @@ export interface RunStore {
   fold?(runId: string, alive?: (pid: number) => boolean): Promise<FoldedRecord>;
   /**
    * The run's events from `afterSeq` on and, with `follow`, the ones appended later until the run finishes or
-   * its writer is gone (Redis: `XREAD BLOCK`). Optional: `followRun` polls `readFrom` or `read` otherwise.
+   * its writer is gone (Redis: `XREAD BLOCK`; JSONL: reading what was appended). Optional: `followRun` polls
+   * `read` otherwise.
    */
-  follow?(
-    runId: string,
-    options: { follow?: boolean; afterSeq?: number; signal?: AbortSignal },
-  ): AsyncGenerator<RunEvent>;
+  follow?(runId: string, options: FollowOptions): AsyncGenerator<RunEvent>;
   /** A token that changes whenever the run's record (or whether a writer holds it) changes: a cache key. Optional. */
   version?(runId: string): Promise<string | undefined>;
-  /** Whole lines after byte `from` (incremental reading for followers); optional: `read` serves otherwise. */
-  readFrom?(
-    runId: string,
-    from?: number,
-    lines?: number,
-  ): Promise<{ header?: RunHeader; events: RunEvent[]; problems: string[]; next: number; lines: number; size: number }>;
+}
+
+/** How to follow a run: `followRun`'s options, which a store's own `follow` receives. @beta */
+export interface FollowOptions {
+  /** Keep reading until the run finishes or its writer is gone. */
+  readonly follow?: boolean;
+  /** Only events after this number. */
+  readonly afterSeq?: number;
+  readonly signal?: AbortSignal;
+  /** @default 200 */
+  readonly pollMs?: number;
+  /** Unreadable lines (a truncated last line while following is left alone: it is being written). */
+  readonly onProblem?: (problem: string) => void;
 }
 
 /** A run rebuilt from its record. @beta */
@@ -121,6 +131,6 @@ export interface FoldedRecord {
   readonly run: RecordedRun;
   /** Lines and events that could not be read or folded. */
   readonly problems: string[];
-  /** Changes when the record changes (size and modification time). */
+  /** Changes when the record changes (the JSONL store: its size and modification time). */
   readonly version: string;
 }

@@ -1,7 +1,8 @@
 /**
  * The dashboard's files: `GET /` is the page, `GET /ui/<file>` its scripts and styles (the `dashboard/`
  * folder of the package) and `GET /ui/vendor/<file>` the two libraries it loads (Preact with htm, dagre),
- * served from their npm packages: no CDN, no build step. Only files known when the app is made are served.
+ * served from their npm packages: no CDN. `GET /ui/fold.js` is the event fold, bundled from the TypeScript source
+ * by `npm run build`. Only files known when the app is made are served.
  *
  * These routes need no token: the page holds no data, and asks for the token the API then requires.
  * Everything the page shows comes from the public API routes, with the same token and error shapes.
@@ -40,6 +41,8 @@ export function dashboardFiles(): Map<string, string> {
   walk(root);
   const htm = dirname(dirname(resolveOptional('serve', 'htm'))); // its exports map hides the standalone build
   files.set('/ui/vendor/preact-htm.js', join(htm, 'preact', 'standalone.module.js'));
+  // the event fold the page shares with the store and the CLI, bundled from src/core/run-view.ts by `npm run build`
+  files.set('/ui/fold.js', packagePath('dist', 'dashboard', 'fold.js'));
   files.set(
     '/ui/vendor/dagre.js',
     join(dirname(resolveOptional('serve', '@dagrejs/dagre/package.json')), 'dist', 'dagre.esm.js'),

@@ -1,5 +1,5 @@
 /**
- * The JSONL run log's writer (JsonlRunLog in jsonl-store.ts): when lines reach the file, when fdatasync runs and
+ * The JSONL run log's writer (JsonlRunLog, writer.ts): when lines reach the file, when fdatasync runs and
  * whom it answers, and what a full disk, a failed sync, a lost lock or a close leave behind. node:fs passes
  * through a wrapper that records every fdatasync and close, and can hold or fail a sync, cut a write short, take
  * a write in small pieces, or make a folder appear between the check and the mkdir (another process).
@@ -8,12 +8,12 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import type { RunEvent } from '../core/events.js';
-import type { BraidError } from '../errors.js';
-import type { Workflow } from '../spec/workflow.js';
-import { eventJson, JsonlRunStore } from './jsonl-store.js';
-import type { RunLock } from './run-lock.js';
-import type { RunHeader, RunLog } from './types.js';
+import type { RunEvent } from '../../core/events.js';
+import type { BraidError } from '../../errors.js';
+import type { Workflow } from '../../spec/workflow.js';
+import { eventJson, JsonlRunStore } from './index.js';
+import type { RunLock } from '../run-lock.js';
+import type { RunHeader, RunLog } from '../types.js';
 
 const fsw = vi.hoisted(() => ({
   paths: new Map<number, string>(),

@@ -1,5 +1,5 @@
 /**
- * The JSONL run store's own edges (jsonl-store.ts), fast and in-process: what a damaged line is reported as,
+ * The JSONL run store's own edges (store/jsonl/), fast and in-process: what a damaged line is reported as,
  * which run ids are accepted, the errors it throws, reading a record in slices, and a log that cannot write.
  * The behaviour suites (store*, run-lock, run-views) cover whole runs; these pin down what they do not.
  */
@@ -16,10 +16,10 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import type { RunEvent } from '../core/events.js';
-import type { Workflow } from '../spec/workflow.js';
-import { JsonlRunStore, parseRunLog, storeError } from './jsonl-store.js';
-import type { RunHeader } from './types.js';
+import type { RunEvent } from '../../core/events.js';
+import type { Workflow } from '../../spec/workflow.js';
+import { JsonlRunStore, parseRunLog, storeError } from './index.js';
+import type { RunHeader } from '../types.js';
 
 /**
  * node:fs and node:fs/promises pass through, watched: a test can make a write or a truncate of one file fail,
