@@ -21,6 +21,7 @@ export default defineConfig({
       'test/mutants.test.ts',
       'test/store-durability.test.ts',
       'test/scheduler-events.test.ts',
+      'test/redecide.test.ts',
     ],
     pool: 'threads',
   },
