@@ -33,7 +33,8 @@ describe('a recorded run, decided again by step', () => {
     'random workflows under random delays: every decision and the final status are the recorded ones',
     { timeout: 300_000 },
     async () => {
-      let runs = 0;
+      const numRuns = Number(process.env.REDECIDE_RUNS ?? 150);
+    let runs = 0;
       let decisions = 0;
       const seen = new Set<string>();
       await fc.assert(
@@ -66,7 +67,7 @@ describe('a recorded run, decided again by step', () => {
             for (const e of events) seen.add(e.type === 'task.skipped' ? `skipped: ${e.reason}` : e.type);
           },
         ),
-        { numRuns: Number(process.env.REDECIDE_RUNS ?? 150) },
+        { numRuns },
       );
       // ...and on runs that made every kind of decision.
       for (const kind of [
@@ -84,7 +85,7 @@ describe('a recorded run, decided again by step', () => {
       ])
         expect(seen).toContain(kind);
       // The property held on runs that decided things, not on workflows the validator refused.
-      expect(runs).toBeGreaterThan(60);
+      expect(runs).toBeGreaterThan(numRuns * 0.4);
       expect(decisions).toBeGreaterThan(runs * 5);
     },
   );
