@@ -305,10 +305,6 @@ export class Scheduler {
       attempt,
       tool: tool.name,
       input,
-      // Made when an executor reads it (one that sends the request elsewhere does; the local one leaves it to ctx).
-      get idempotencyKey() {
-        return host.idempotencyKey;
-      },
       ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
       ...(t.maxTokens === undefined ? {} : { maxTokens: t.maxTokens }),
       ...(item === undefined ? {} : { item }),

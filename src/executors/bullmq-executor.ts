@@ -155,8 +155,14 @@ export class BullmqExecutor implements AttemptExecutor {
   async #send(given: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
     if (host.signal.aborted) return { status: 'cancelled' };
     const generation = this.#options.generationOf?.(given.runId);
+    // The key is made when first read (most attempts run in process and never need it): one sent elsewhere carries it.
+    const key = given.idempotencyKey ?? host.idempotencyKey;
     // Stryker disable next-line ConditionalExpression: `generation: undefined` is not in the JSON either
-    const request = generation === undefined ? given : { ...given, generation };
+    const request = {
+      ...given,
+      ...(key === undefined ? {} : { idempotencyKey: key }),
+      ...(generation === undefined ? {} : { generation }),
+    };
     const id = jobIdOf(request);
     const name = queueOf(host.tool(request.tool));
     const result = new Promise<AttemptResult>((resolve) =>

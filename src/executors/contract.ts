@@ -24,7 +24,10 @@ export interface AttemptRequest {
   readonly tool: string;
   /** The rendered (effective) input, not yet validated against the tool's schema. */
   readonly input: unknown;
-  /** `ctx.idempotencyKey` of the attempt (workflow-spec.md §7a), made by the run's process. */
+  /**
+   * `ctx.idempotencyKey` of the attempt (workflow-spec.md §7a), made by the run's process: set on a request sent to
+   * another process (from `AttemptHost.idempotencyKey`); in process, the tool's `ctx` has it.
+   */
   readonly idempotencyKey?: string;
   /** The attempt fails with `E_TIMEOUT` this long after it starts; none when undefined. */
   readonly timeoutMs?: number;
@@ -93,6 +96,11 @@ export interface AttemptHost {
   context(signal: AbortSignal): ToolContext;
   /** Aborted when the run is cancelled or stopped (the tool's own signal follows it in process). */
   readonly signal: AbortSignal;
+  /**
+   * `ctx.idempotencyKey` of the attempt (workflow-spec.md §7a), made when first read (a hash most attempts never
+   * need): an executor that sends the request to another process sends it along as the request's `idempotencyKey`.
+   */
+  readonly idempotencyKey?: string;
   /**
    * What a tool running in another process reported through its `ctx` (a log line, progress, a model call):
    * it becomes the run's event as if the tool ran here (`task.log`, `task.progress`, `llm.call` and usage).

@@ -15,7 +15,9 @@ export class JsonExecutor implements AttemptExecutor {
   readonly sent: AttemptRequest[] = [];
 
   async execute(request: AttemptRequest, host: AttemptHost): Promise<AttemptResult> {
-    const wire = JSON.parse(JSON.stringify(request)) as AttemptRequest;
+    // As any executor that sends a request elsewhere: the attempt's idempotency key goes along (the host makes it).
+    const sent = { ...request, idempotencyKey: request.idempotencyKey ?? host.idempotencyKey };
+    const wire = JSON.parse(JSON.stringify(sent)) as AttemptRequest;
     this.sent.push(wire);
     const result = await this.#worker.execute(wire, host);
     return JSON.parse(JSON.stringify(result)) as AttemptResult;
