@@ -30,7 +30,8 @@ const DURATION = /^(\d+)\s*(ms|s|m|h|d)$/;
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 } as const;
 
 const duration = z.union([z.int().positive(), z.string().regex(DURATION, 'a duration like 90s, 15m, 6h or 2d')], {
-  error: (iss) => (iss.code === 'invalid_union' ? 'expected milliseconds or a duration like 90s, 15m, 6h, 2d' : undefined),
+  error: (iss) =>
+    iss.code === 'invalid_union' ? 'expected milliseconds or a duration like 90s, 15m, 6h, 2d' : undefined,
 });
 const inputTemplates = z.record(z.string(), z.unknown());
 
@@ -157,7 +158,12 @@ function normalize(t: TriggerSpec, index: number): TriggerDef {
   }
   if (kind === 'event') {
     const e = typeof t.event === 'string' ? { name: t.event } : t.event!;
-    return { ...base, event: e.name, ...(e.filter ? { filter: e.filter } : {}), ...(e.input ? { input: e.input } : {}) };
+    return {
+      ...base,
+      event: e.name,
+      ...(e.filter ? { filter: e.filter } : {}),
+      ...(e.input ? { input: e.input } : {}),
+    };
   }
   const w = t.webhook!;
   return {
@@ -195,7 +201,10 @@ export function dueTimesBetween(cron: Cron, after: Date, until: Date, limit = 10
 
 let zones: readonly string[] | undefined;
 const timeZones = () =>
-  (zones ??= [...(Intl as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? [], 'UTC']);
+  (zones ??= [
+    ...((Intl as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.('timeZone') ?? []),
+    'UTC',
+  ]);
 
 function validZone(tz: string): boolean {
   try {
