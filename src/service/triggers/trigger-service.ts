@@ -260,9 +260,11 @@ export class TriggerService {
     trigger: TriggerRef,
     runId?: string,
   ): RunHandle {
-    const input = def.input
+    const rendered = def.input
       ? (compileTemplate(def.input, new Set())(scope as unknown as TemplateContext) as Record<string, unknown>)
       : {};
+    // A template that finds nothing leaves its input out: the workflow's default for it applies.
+    const input = Object.fromEntries(Object.entries(rendered).filter(([, v]) => v !== null && v !== undefined));
     const handle = this.#o.runs.start(workflow, input, { trigger, ...(runId ? { runId } : {}) });
     const id = idOf(workflow, def.name);
     const list = (this.#started.get(id) ?? []).filter((h) => !h.finished);
