@@ -24,11 +24,14 @@ export function cliClaims(store: unknown, persistent = true): TriggerClaims {
   return persistent ? new FileClaims(join(braidHome(), 'triggers')) : new MemoryClaims();
 }
 
+/** BRAID_LEASE_MS: how long a dead process's claim on a due time or an event holds (as its runs' leases). */
+const leaseMs = (): number | undefined => Number(process.env.BRAID_LEASE_MS) || undefined;
+
 async function open(flags: ServiceFlags): Promise<{ service: TriggerService; runs: RunManager }> {
   const { catalog, runs } = await setUp(flags);
   const claims = cliClaims(runs.options.store, flags.store !== false);
   const log = (line: string) => void process.stderr.write(`braid: ${safeText(line)}\n`);
-  return { service: new TriggerService({ catalog, runs, claims, log }), runs };
+  return { service: new TriggerService({ catalog, runs, claims, log, leaseMs: leaseMs() }), runs };
 }
 
 /** Wait for the runs started here; exit 1 when one did not succeed. */
@@ -154,11 +157,12 @@ export async function fireCommand(id: string, flags: FireFlags): Promise<number>
 export function serveTriggers(
   setup: { catalog: Awaited<ReturnType<typeof setUp>>['catalog']; runs: RunManager; dir: string },
   flags: ServiceFlags,
+  who = 'braid serve',
 ): TriggerService | undefined {
   const { catalog, runs, dir } = setup;
-  const say = (line: string) => void process.stderr.write(`braid serve: ${safeText(line)}\n`);
+  const say = (line: string) => void process.stderr.write(`${who}: ${safeText(line)}\n`);
   if (!flags.workflows && dir === join(packageRoot(), 'examples')) return undefined;
   const claims = cliClaims(runs.options.store, flags.store !== false);
-  const service = new TriggerService({ catalog, runs, claims, log: say });
+  const service = new TriggerService({ catalog, runs, claims, log: say, leaseMs: leaseMs() });
   return service.size ? service : undefined;
 }

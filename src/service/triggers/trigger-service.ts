@@ -22,6 +22,7 @@ import { didYouMean } from '../../spec/suggest.js';
 import { foldRun, processAlive } from '../../store/fold.js';
 import type { WorkflowCatalog } from '../catalog.js';
 import type { RunHandle, RunManager } from '../run-manager.js';
+import { newRunId } from '../../engine/run.js';
 import type { TriggerClaims } from './claims.js';
 
 /** An event sent to braid (`POST /events`, `braid send`, a webhook delivery). @beta */
@@ -115,12 +116,12 @@ export class TriggerService {
 
   constructor(options: TriggerServiceOptions) {
     this.#o = {
-      now: Date.now,
-      env: process.env,
-      leaseMs: 15_000,
-      keepMs: 30 * 86_400_000,
-      graceMs: 5000,
       ...options,
+      now: options.now ?? Date.now,
+      env: options.env ?? process.env,
+      leaseMs: options.leaseMs ?? 15_000,
+      keepMs: options.keepMs ?? 30 * 86_400_000,
+      graceMs: options.graceMs ?? 5000,
     };
     for (const entry of options.catalog.list()) {
       for (const def of triggersOf(entry.workflow)) {
@@ -310,9 +311,15 @@ export class TriggerService {
   async deliver(event: TriggerEvent, only?: readonly { workflow: string; def: TriggerDef }[]): Promise<Delivery> {
     const id = event.id ?? randomUUID();
     const key = `event:${id}`;
-    if (!(await this.#o.claims.claim(key, PENDING, this.#o.leaseMs))) {
-      const runs = await this.#awaitSettled(key);
-      return { id, runs, duplicate: true, errors: [] };
+    // Wait while another process holds the id; take it over when its claimer died (its lease ran out).
+    const deadline = Date.now() + this.#o.leaseMs + 10_000;
+    while (!(await this.#o.claims.claim(key, PENDING, this.#o.leaseMs))) {
+      const value = await this.#o.claims.get(key);
+      if (value !== undefined && value !== PENDING)
+        return { id, runs: JSON.parse(value) as TriggeredRun[], duplicate: true, errors: [] };
+      if (Date.now() > deadline)
+        throw new BraidError('E_CONFLICT', `event "${id}" is being delivered by another process; send it again later`);
+      if (value === PENDING) await new Promise((r) => setTimeout(r, 50));
     }
     const now = this.#o.now();
     const full = {
@@ -330,7 +337,14 @@ export class TriggerService {
       try {
         if (def.filter !== undefined && !(await matches(def.filter, full))) continue;
         const trigger: TriggerRef = { workflow, name: def.name, kind: def.kind, eventId: id };
-        const handle = this.#startRun(workflow, def, { event: full, trigger: { name: def.name } }, trigger);
+        // The run id is reserved before the run starts: a process that takes over an event whose claimer died
+        // starts the reserved id, which the store creates at most once.
+        const reserve = `eventrun:${id}:${idOf(workflow, def.name)}`;
+        const planned = newRunId();
+        const runId = (await this.#o.claims.claim(reserve, planned, this.#o.keepMs))
+          ? planned
+          : ((await this.#o.claims.get(reserve)) ?? planned);
+        const handle = this.#startRun(workflow, def, { event: full, trigger: { name: def.name } }, trigger, runId);
         runs.push({ workflow, trigger: def.name, runId: handle.runId });
         await this.#o.claims.put(
           `last:${idOf(workflow, def.name)}`,
@@ -342,16 +356,6 @@ export class TriggerService {
     }
     await this.#o.claims.put(key, JSON.stringify(runs), this.#o.keepMs);
     return { id, runs, duplicate: false, errors };
-  }
-
-  /** The runs a claimed event started, once its claimer recorded them (waits a little for one in flight). */
-  async #awaitSettled(key: string): Promise<TriggeredRun[]> {
-    for (let i = 0; i < 100; i++) {
-      const value = await this.#o.claims.get(key);
-      if (value !== PENDING) return value ? (JSON.parse(value) as TriggeredRun[]) : [];
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return [];
   }
 
   /** The webhook triggers listening on `path`. */
