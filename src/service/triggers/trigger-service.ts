@@ -238,6 +238,7 @@ export class TriggerService {
         trigger,
         runId,
       );
+      await recorded(handle);
       await this.#settle(key, s, { at: iso(now), due: iso(due), runIds: [handle.runId] });
       this.#say(`trigger ${id}: started run ${handle.runId} for ${iso(due)}`);
     } catch (err) {
@@ -345,6 +346,7 @@ export class TriggerService {
           ? planned
           : ((await this.#o.claims.get(reserve)) ?? planned);
         const handle = this.#startRun(workflow, def, { event: full, trigger: { name: def.name } }, trigger, runId);
+        await recorded(handle); // settled only once the run's record exists: a claimer killed before that is redone
         runs.push({ workflow, trigger: def.name, runId: handle.runId });
         await this.#o.claims.put(
           `last:${idOf(workflow, def.name)}`,
@@ -468,6 +470,13 @@ const hash = (text: string) => createHash('sha256').update(text).digest('hex');
 function jitterOf(s: Scheduled, due: number): number {
   if (!s.def.jitterMs) return 0;
   return parseInt(hash(`${s.workflow}\0${s.def.name}\0${due}`).slice(0, 8), 16) % s.def.jitterMs;
+}
+
+/** Resolves once the run has its first event (its record is created), or has ended without one. */
+async function recorded(handle: RunHandle): Promise<void> {
+  const events = handle.stream();
+  await events.next();
+  await events.return(undefined);
 }
 
 async function matches(filter: string, event: unknown): Promise<boolean> {
