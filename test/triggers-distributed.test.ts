@@ -110,7 +110,9 @@ describe.skipIf(!hasRedis)('triggers across three processes sharing Redis', () =
       const events = triggered.filter((h) => h!.trigger!.name === 'ping').map((h) => h!.trigger!.eventId!);
       expect(new Set(events).size).toBe(events.length); // no event id started twice
       expect(events.sort()).toEqual([...ids].sort()); // and every one started once
-      expect(answers.filter((a) => !a.duplicate).length).toBeGreaterThanOrEqual(900);
+      // Every send was answered; a send the dead server settled but did not answer is answered as a repeat.
+      expect(answers).toHaveLength(sends.length);
+      expect(answers.filter((a) => !a.duplicate).length).toBeLessThanOrEqual(900);
 
       const dues = triggered
         .filter((h) => h!.trigger!.name === 'every-second')

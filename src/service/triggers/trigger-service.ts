@@ -231,14 +231,13 @@ export class TriggerService {
     const trigger: TriggerRef = { workflow: s.workflow, name: s.def.name, kind: 'schedule', due: iso(due) };
     const runId = `${iso(due).replace(/[-:]/g, '').replace(/\..*$/, '')}-t${hash(`${id}\0${iso(due)}`).slice(0, 10)}`;
     try {
-      const handle = this.#startRun(
+      const handle = await this.#startRecorded(
         s.workflow,
         s.def,
         { trigger: { name: s.def.name, due: iso(due) } },
         trigger,
         runId,
       );
-      await recorded(handle);
       await this.#settle(key, s, { at: iso(now), due: iso(due), runIds: [handle.runId] });
       this.#say(`trigger ${id}: started run ${handle.runId} for ${iso(due)}`);
     } catch (err) {
@@ -275,6 +274,27 @@ export class TriggerService {
     // Another process created this run id first (it claimed, then died, then its claim expired): not a failure.
     handle.done.catch((err: Error) => this.#say(`trigger ${id}: run ${handle.runId}: ${err.message}`));
     return handle;
+  }
+
+  /**
+   * Start a run and wait until its record exists. A run id whose record another process is creating right now (its
+   * lock held: a claimer that died mid-create, whose lock has not expired yet) is tried again until it exists.
+   */
+  async #startRecorded(
+    workflow: string,
+    def: TriggerDef,
+    scope: { event?: unknown; trigger: { name: string; due?: string } },
+    trigger: TriggerRef,
+    runId: string,
+  ): Promise<RunHandle> {
+    const deadline = Date.now() + 3 * this.#o.leaseMs;
+    for (;;) {
+      const handle = this.#startRun(workflow, def, scope, trigger, runId);
+      await recorded(handle);
+      const locked = BraidError.is(handle.error) && handle.error.code === 'E_LOCKED';
+      if (!locked || Date.now() > deadline) return handle;
+      await new Promise((r) => setTimeout(r, Math.min(500, this.#o.leaseMs / 4)));
+    }
   }
 
   /** The runs of this trigger still going: started here, or (another process) recorded as running or waiting. */
@@ -345,8 +365,14 @@ export class TriggerService {
         const runId = (await this.#o.claims.claim(reserve, planned, this.#o.keepMs))
           ? planned
           : ((await this.#o.claims.get(reserve)) ?? planned);
-        const handle = this.#startRun(workflow, def, { event: full, trigger: { name: def.name } }, trigger, runId);
-        await recorded(handle); // settled only once the run's record exists: a claimer killed before that is redone
+        // Settled only once the run's record exists: a claimer killed before that is redone by another process.
+        const handle = await this.#startRecorded(
+          workflow,
+          def,
+          { event: full, trigger: { name: def.name } },
+          trigger,
+          runId,
+        );
         runs.push({ workflow, trigger: def.name, runId: handle.runId });
         await this.#o.claims.put(
           `last:${idOf(workflow, def.name)}`,
