@@ -199,6 +199,7 @@ export interface WorkflowSpec {
   budget?: Budget;
   output?: unknown;
   mcp_servers?: z.infer<typeof mcpServersSchema>;
+  /** Runs that start themselves: schedules, events, webhooks (workflow-spec.md §10). */
   triggers?: TriggerSpec[];
   tasks: TaskSpec[];
 }

@@ -70,7 +70,7 @@ const outerSchema = triggerSchema.extend({
 });
 const KIND_SCHEMAS = { schedule: scheduleObjectSchema, event: eventObjectSchema, webhook: webhookObjectSchema };
 
-/** One trigger as written. @beta */
+/** One trigger as written (workflow-spec.md §10). @public */
 export type TriggerSpec = z.infer<typeof triggerSchema>;
 
 const KINDS = ['schedule', 'event', 'webhook'] as const;

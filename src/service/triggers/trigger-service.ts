@@ -70,7 +70,7 @@ export interface TriggerInfo {
   readonly last?: LastFire;
 }
 
-/** The last time a trigger fired. */
+/** The last time a trigger fired. @beta */
 export interface LastFire {
   readonly at: string;
   readonly due?: string;
