@@ -57,7 +57,7 @@ describe.skipIf(!CHROME)('the Triggers page (headless Chromium)', { timeout: 60_
     expect(await service.paused('job:nightly')).toBe(true);
 
     await page.click('tr[data-trigger="job:nightly"] button:nth-of-type(2)');
-    await page.waitForFunction(() => document.querySelector('tr[data-trigger="job:nightly"] td:nth-child(5) a'));
+    await page.waitForSelector('tr[data-trigger="job:nightly"] td:nth-child(5) a');
     const runId = await page.$eval('tr[data-trigger="job:nightly"] td:nth-child(5) a code', (c) => c.textContent);
     expect(runId).toMatch(/-t[0-9a-f]{10}$/);
 

@@ -34,7 +34,10 @@ function gate() {
 
 const T0 = Date.parse('2026-06-01T00:00:00Z');
 
-async function setUp(triggers: unknown[], options: { claims?: TriggerClaims; start?: number; hold?: boolean } = {}) {
+async function setUp(
+  triggers: unknown[],
+  options: { claims?: TriggerClaims; start?: number; hold?: boolean; store?: MemoryRunStore } = {},
+) {
   let now = options.start ?? T0;
   const g = gate();
   const workflow = {
@@ -45,7 +48,7 @@ async function setUp(triggers: unknown[], options: { claims?: TriggerClaims; sta
   };
   const catalog = await WorkflowCatalog.load([workflow as never], { tools: [g.tool] });
   expect(catalog.problems).toEqual([]);
-  const store = new MemoryRunStore();
+  const store = options.store ?? new MemoryRunStore();
   const runs = new RunManager({ catalog, store });
   const claims = options.claims ?? new MemoryClaims(() => now);
   const lines: string[] = [];
@@ -254,6 +257,45 @@ describe('schedules on a virtual clock', () => {
     }
     const all = [...(await a.dues()), ...(await b.dues())].sort();
     expect(all).toEqual([5, 10, 15, 20, 25, 30].map((s) => new Date(T0 + s * 1000).toISOString()));
+  });
+
+  it('overlap skip across two services: a run the other one started and still runs counts', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'braid-claims-'));
+    let now = T0;
+    const store = new MemoryRunStore(); // one store, as two processes over the same Redis or folder
+    const options = { claims: new FileClaims(dir, () => now), store, hold: true };
+    const a = await setUp([{ schedule: '* * * * *' }], options);
+    const b = await setUp([{ schedule: '* * * * *' }], { ...options, claims: new FileClaims(dir, () => now) });
+    for (let i = 0; i < 4 * 60; i++) {
+      now += 1000;
+      a.setNow(now);
+      b.setNow(now);
+      // b ticks first after the first minute: it must see a's run in the store
+      await (i < 60 ? a.service.tick(now) : b.service.tick(now).then(() => a.service.tick(now)));
+    }
+    expect([...(await a.dues()), ...(await b.dues())]).toEqual(['2026-06-01T00:01:00.000Z']);
+    a.release();
+    b.release();
+  });
+
+  it('jitter delays each due time by a fixed amount below jitter_ms, and still fires it once', async () => {
+    const { service, runs, setNow } = await setUp([{ schedule: { cron: '* * * * *', jitter_ms: 30_000 } }]);
+    const firstSeen = new Map<string, number>();
+    for (let t = T0; t < T0 + 10 * 60_000; t += 500) {
+      setNow(t);
+      await service.tick(t);
+      for (const h of runs.list()) if (!firstSeen.has(h.runId)) firstSeen.set(h.runId, t);
+    }
+    const delays = [...firstSeen].map(
+      ([runId, at]) =>
+        at -
+        Date.parse(
+          `${runId.slice(0, 4)}-${runId.slice(4, 6)}-${runId.slice(6, 8)}T${runId.slice(9, 11)}:${runId.slice(11, 13)}:${runId.slice(13, 15)}Z`,
+        ),
+    );
+    expect(delays.length).toBeGreaterThanOrEqual(9);
+    for (const d of delays) (expect(d).toBeGreaterThanOrEqual(0), expect(d).toBeLessThan(30_500));
+    expect(new Set(delays.map((d) => Math.floor(d / 500))).size).toBeGreaterThan(1); // not all the same
   });
 
   it('a paused trigger fires nothing; resumed, it fires again without catching up the pause', async () => {

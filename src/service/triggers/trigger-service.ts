@@ -248,6 +248,12 @@ export class TriggerService {
 
   async #settle(key: string, s: { workflow: string; def: TriggerDef }, last: LastFire): Promise<void> {
     await this.#o.claims.put(key, JSON.stringify(last.runIds), this.#o.keepMs);
+    if (last.runIds.length) {
+      // The trigger's latest runs, for overlap in every process (a skipped due time leaves them as they are).
+      const recentKey = `runs:${idOf(s.workflow, s.def.name)}`;
+      const before = JSON.parse((await this.#o.claims.get(recentKey)) ?? '[]') as string[];
+      await this.#o.claims.put(recentKey, JSON.stringify([...before, ...last.runIds].slice(-20)));
+    }
     const prev = await this.#last(s.workflow, s.def.name);
     // The latest due time wins (a backfill of older times does not move it back).
     if (!prev?.due || !last.due || prev.due <= last.due)
@@ -303,10 +309,10 @@ export class TriggerService {
     const local = (this.#started.get(id) ?? []).filter((h) => !h.finished).map((h) => h.runId);
     if (local.length) return local;
     const store = this.#o.runs.options.store;
-    const last = await this.#last(s.workflow, s.def.name);
-    if (!store || !last) return [];
+    const recent = await this.#o.claims.get(`runs:${id}`);
+    if (!store || !recent) return [];
     const out: string[] = [];
-    for (const runId of last.runIds) {
+    for (const runId of JSON.parse(recent) as string[]) {
       if (this.#o.runs.get(runId)?.finished) continue;
       const record = await store.read(runId).catch(() => undefined);
       const status = record?.header ? foldRun(record, processAlive).status : undefined;
