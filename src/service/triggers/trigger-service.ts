@@ -247,7 +247,10 @@ export class TriggerService {
   }
 
   async #settle(key: string, s: { workflow: string; def: TriggerDef }, last: LastFire): Promise<void> {
-    await this.#o.claims.put(key, JSON.stringify(last.runIds), this.#o.keepMs);
+    // A fired due time is remembered a while (twice the catch-up window, at least two days); after that a scheduled
+    // run's id, made from its due time, still keeps the store from creating it twice.
+    const keep = Math.min(this.#o.keepMs, Math.max(2 * s.def.catchupWindowMs, 2 * 86_400_000));
+    await this.#o.claims.put(key, JSON.stringify(last.runIds), keep);
     if (last.runIds.length) {
       // The trigger's latest runs, for overlap in every process (a skipped due time leaves them as they are).
       const recentKey = `runs:${idOf(s.workflow, s.def.name)}`;
