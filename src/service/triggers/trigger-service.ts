@@ -327,9 +327,20 @@ export class TriggerService {
   async #cancel(s: Scheduled, runIds: readonly string[]): Promise<void> {
     for (const runId of runIds) {
       const local = this.#o.runs.get(runId);
+      const id = idOf(s.workflow, s.def.name);
       if (local) local.cancel();
-      else await this.#o.runs.cancelRecorded(runId).catch(() => {}); // run by another process: it stays
-      this.#say(`trigger ${idOf(s.workflow, s.def.name)}: cancelled run ${runId} (overlap: cancel_other)`);
+      else {
+        // A run another process is running cannot be cancelled from here (its lock is held): it goes on.
+        const why = await this.#o.runs.cancelRecorded(runId).then(
+          () => undefined,
+          (err: Error) => err.message,
+        );
+        if (why) {
+          this.#say(`trigger ${id}: could not cancel run ${runId} (overlap: cancel_other): ${why}`);
+          continue;
+        }
+      }
+      this.#say(`trigger ${id}: cancelled run ${runId} (overlap: cancel_other)`);
     }
     await Promise.allSettled(runIds.map((r) => this.#o.runs.get(r)?.done));
   }
