@@ -8,7 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { braid, ROOT } from './support/cli.js';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { BIN, braid, ROOT } from './support/cli.js';
+import { until } from './support/until.js';
 
 const EXAMPLE = join(ROOT, 'examples/scheduled-research.yaml');
 
@@ -106,6 +109,44 @@ describe('trigger commands', () => {
       const typo = await braid(['triggers', 'resume', 'scheduled-research:weekday-mornin', ...wf], { env });
       expect(typo.code).toBe(2);
       expect(typo.stderr).toContain('did you mean "scheduled-research:weekday-morning"?');
+    },
+  );
+
+  it(
+    "braid serve fires a folder's schedule on one machine, once per second, and the runs name it",
+    { timeout: 60_000 },
+    async () => {
+      const home = mkdtempSync(join(tmpdir(), 'braid-trig-serve-'));
+      const folder = join(home, 'workflows');
+      mkdirSync(folder);
+      writeFileSync(
+        join(folder, 'beat.json'),
+        JSON.stringify({
+          name: 'beat',
+          triggers: [{ name: 'second', schedule: '* * * * * *' }],
+          tasks: [{ id: 'a', tool: 'echo', input: { value: 1 } }],
+        }),
+      );
+      const env = { ...process.env, NO_COLOR: '1', OPENAI_API_KEY: '', BRAID_HOME: home };
+      const serve = spawn(process.execPath, [BIN, 'serve', '--port', '0', '-w', folder], { env });
+      let err = '';
+      serve.stderr.on('data', (d) => (err += d));
+      try {
+        await until(() => /started run \S+ for .*\n[^]*started run \S+ for .*\n[^]*started run/.test(err), 30_000);
+      } finally {
+        serve.kill('SIGTERM');
+        await new Promise((r) => serve.once('exit', r));
+      }
+      expect(err).toContain('firing 1 triggers');
+      const runs = JSON.parse(
+        (await braid(['runs', '--trigger', 'beat:second', '--json'], { env: { BRAID_HOME: home } })).stdout,
+      ) as {
+        trigger: { due: string };
+      }[];
+      const dues = runs.map((r) => Date.parse(r.trigger.due)).sort();
+      expect(dues.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(dues).size).toBe(dues.length);
+      dues.slice(1).forEach((d, i) => expect(d - dues[i]).toBe(1000));
     },
   );
 });

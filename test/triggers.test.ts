@@ -346,4 +346,15 @@ describe('events', () => {
     expect(header.trigger).toEqual({ workflow: 'job', name: 'high', kind: 'event', eventId: 'd-1' });
     expect(header.input).toEqual({ topic: 'fire' });
   });
+
+  it('a paused event trigger starts nothing; the others of that name still do', async () => {
+    const { service, runs } = await setUp([
+      { name: 'one', event: 'ticket' },
+      { name: 'two', event: 'ticket' },
+    ]);
+    await service.pause('job:one');
+    const d = await service.deliver({ name: 'ticket', id: 'x' });
+    expect(d.runs.map((r) => r.trigger)).toEqual(['two']);
+    expect(runs.list()).toHaveLength(1);
+  });
 });
