@@ -4,6 +4,7 @@ import { getJson, setUnauthorizedHandler, token } from './api.js';
 import { ChatPage } from './chat-page.js';
 import { RunPage } from './run-page.js';
 import { RunsPage } from './runs-page.js';
+import { TriggersPage } from './triggers-page.js';
 import { WorkflowPage, WorkflowsPage } from './workflows-page.js';
 
 function parseHash() {
@@ -69,6 +70,7 @@ function App() {
     page = html`<${WorkflowPage} key=${parts[1]} name=${parts[1]} query=${query} />`;
   else if (section === 'workflows') page = html`<${WorkflowsPage} />`;
   else if (section === 'chat') page = html`<${ChatPage} />`;
+  else if (section === 'triggers') page = html`<${TriggersPage} />`;
   else page = html`<${RunsPage} query=${query} />`;
   const nav = (name, label) =>
     html`<a href=${`#/${name}`} aria-current=${section === name ? 'page' : undefined}>${label}</a>`;
@@ -77,7 +79,7 @@ function App() {
     <a class="skip" href="#main" onClick=${(e) => (e.preventDefault(), document.getElementById('main')?.focus())}>Skip to content</a>
     <header class="top">
       <h1><a href="#/runs">braid</a></h1>
-      <nav aria-label="sections">${nav('runs', 'Runs')}${nav('workflows', 'Workflows')}${nav('chat', 'Chat')}</nav>
+      <nav aria-label="sections">${nav('runs', 'Runs')}${nav('workflows', 'Workflows')}${nav('triggers', 'Triggers')}${nav('chat', 'Chat')}</nav>
       ${token.get() ? html`<button type="button" class="link" onClick=${() => (token.set(''), setNeedToken(true))}>Forget token</button>` : null}
     </header>
     <main id="main" tabindex="-1" key=${generation}>${needToken ? null : page}</main>

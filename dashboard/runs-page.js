@@ -75,7 +75,7 @@ export function RunsPage({ query }) {
               const took = r.durationMs ?? (r.status === 'running' ? Date.now() - Date.parse(r.startedAt) : undefined);
               const by = r.tasks.byStatus;
               return html`<tr key=${r.runId} data-run=${r.runId} data-status=${r.status}>
-                <td><a href=${runLink(r.runId)}><code>${r.runId}</code></a>${r.parentRunId ? html` <small class="muted">child of <a href=${runLink(r.parentRunId)}>${r.parentRunId}</a></small>` : null}</td>
+                <td><a href=${runLink(r.runId)}><code>${r.runId}</code></a>${r.parentRunId ? html` <small class="muted">child of <a href=${runLink(r.parentRunId)}>${r.parentRunId}</a></small>` : null}${r.trigger ? html` <small class="muted" data-trigger=${r.trigger.name}>started by <a href="#/triggers">${r.trigger.name}</a> ${r.trigger.due ?? r.trigger.eventId ?? ''}</small>` : null}</td>
                 <td>${r.workflow}</td>
                 <td><${StatusBadge} status=${r.status} /></td>
                 <td>${fmtTime(r.startedAt)}</td>

@@ -38,6 +38,7 @@ export type { RunResult, TaskResult, RunStatus, TaskStatus, TaskResultStatus, Sk
 export type { RunEvent, RunEventType, Usage } from './core/events.js';
 export type { Workflow } from './spec/workflow.js';
 export type { TaskSpec, WorkflowSpec, TriggerRule } from './spec/schema.js';
+export type { TriggerSpec, TriggerRef, TriggerKind, OverlapPolicy, CatchupPolicy } from './spec/triggers.js';
 export { createClassifier } from './llm/classifier.js';
 export { createProvider, generateFromPrompt, track } from './llm/llm.js';
 export { OfflineProvider } from './llm/offline.js';

@@ -154,6 +154,7 @@ export async function serveCommand(
   flags: ServiceFlags & { port?: number; host?: string; allowedHosts?: string },
 ): Promise<number> {
   const { catalog, runs, llm, dir } = await setUp(flags);
+  const triggers = (await import('./trigger-command.js')).serveTriggers({ catalog, runs, dir }, flags);
   const allowedHosts = flags.allowedHosts
     ?.split(',')
     .map((h) => h.trim())
@@ -168,6 +169,7 @@ export async function serveCommand(
     port: flags.port,
     host: flags.host,
     allowedHosts,
+    triggers,
   }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE')
       throw new BraidError(
@@ -199,9 +201,12 @@ export async function serveCommand(
   process.stderr.write(
     `braid serve: ${server.url} (dashboard and API; ${catalog.list().length} workflows from ${dir}; LLM: ${providerLine(llm)}${process.env.BRAID_TOKEN ? '; bearer token required' : ''}${url ? `; runs and attempts in Redis at ${shownUrl(url)}` : ''})\n`,
   );
+  triggers?.start();
+  if (triggers) process.stderr.write(`braid serve: firing ${triggers.size} triggers (braid triggers lists them)\n`);
   await new Promise<void>((done) => {
     const stop = () => {
       takeover?.stop();
+      void triggers?.stop();
       process.stderr.write('\nstopping: cancelling running workflows\n');
       for (const h of runs.list()) if (!h.finished) h.cancel();
       void Promise.allSettled(runs.list().map((h) => h.done))

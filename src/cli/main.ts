@@ -22,6 +22,7 @@ import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
 import { registerServe } from './commands/serve.js';
 import { registerTools } from './commands/tools.js';
+import { registerSend, registerTrigger, registerTriggers } from './commands/triggers.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWorker } from './commands/worker.js';
 
@@ -39,6 +40,9 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   registerServe,
   registerMcp,
   registerWorker,
+  registerSend,
+  registerTriggers,
+  registerTrigger,
   registerRuns,
   registerShow,
   registerLogs,

@@ -7,6 +7,7 @@ import { validateWorkflow } from '../spec/validate.js';
 import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
 import { followRun } from '../store/follow.js';
 import type { RunRecord } from '../store/types.js';
+import type { TriggerRef } from '../spec/triggers.js';
 import { EXIT, useColor } from './exit.js';
 import { STATUS_ICON, color, formatDuration, paint, safeLines, safeText, summaryTable, table } from './format.js';
 import { describeEvent } from './progress.js';
@@ -23,11 +24,20 @@ async function reportProblems(runId: string, record: RunRecord): Promise<void> {
   record.problems.forEach(problemReporter(await cliStore(), runId));
 }
 
-export async function runsCommand(flags: { json?: boolean; limit?: number }): Promise<number> {
+export async function runsCommand(flags: { json?: boolean; limit?: number; trigger?: string }): Promise<number> {
   const store = await cliStore();
-  const ids = (await store.list()).slice(0, flags.limit ?? 20);
-  const runs: RecordedRun[] = [];
-  for (const id of ids) runs.push(foldRun(await store.read(id), processAlive));
+  const limit = flags.limit ?? 20;
+  const ids = (await store.list()).slice(0, flags.trigger === undefined ? limit : 1000);
+  const runs: (RecordedRun & { trigger?: TriggerRef })[] = [];
+  for (const id of ids) {
+    if (runs.length >= limit) break;
+    const record = await store.read(id);
+    const trigger = record.header?.trigger;
+    const wanted =
+      flags.trigger === undefined ||
+      (trigger && [trigger.name, `${trigger.workflow}:${trigger.name}`].includes(flags.trigger));
+    if (wanted) runs.push({ ...foldRun(record, processAlive), ...(trigger ? { trigger } : {}) });
+  }
   if (flags.json) {
     process.stdout.write(
       `${JSON.stringify(
@@ -38,12 +48,19 @@ export async function runsCommand(flags: { json?: boolean; limit?: number }): Pr
     );
     return EXIT.ok;
   }
+  if (!runs.length && flags.trigger !== undefined) {
+    process.stdout.write(`no runs of trigger ${safeText(flags.trigger)} among the newest in ${storeName(store)}\n`);
+    return EXIT.ok;
+  }
   if (!runs.length) {
     process.stdout.write(`no runs in ${storeName(store)} yet (braid run <file> records one)\n`);
     return EXIT.ok;
   }
   const c = useColor(process.stdout);
-  const rows = [['run', 'workflow', 'status', 'started', 'duration', 'tasks', 'tokens', 'cost']];
+  const started = runs.some((r) => r.trigger);
+  const rows = [
+    ['run', 'workflow', 'status', 'started', 'duration', 'tasks', 'tokens', 'cost', ...(started ? ['trigger'] : [])],
+  ];
   for (const r of runs) {
     const n = counts(r.tasks);
     rows.push([
@@ -57,6 +74,9 @@ export async function runsCommand(flags: { json?: boolean; limit?: number }): Pr
         .join(' '),
       r.usage ? String(r.usage.totalTokens) : '',
       r.usage?.costUsd ? `$${r.usage.costUsd.toFixed(4)}` : '',
+      ...(started
+        ? [r.trigger ? safeText(`${r.trigger.name} ${r.trigger.due ?? r.trigger.eventId ?? ''}`.trim()) : '']
+        : []),
     ]);
   }
   process.stdout.write(`${table(rows)}\n`);

@@ -10,7 +10,8 @@ import { readWorkflowFile } from '../spec/load.js';
 import { validateWorkflow, type ValidationResult } from '../spec/validate.js';
 import { checkInputs } from '../spec/input-check.js';
 import { unusedInputs } from '../spec/unused-inputs.js';
-import { rootFlags, routesOf } from '../spec/workflow.js';
+import { rootFlags, routesOf, type Workflow } from '../spec/workflow.js';
+import { nextFireTimes, triggersOf } from '../spec/triggers.js';
 import { builtinTools } from '../../tools/index.js';
 import { readRunInput } from './input.js';
 import { EXIT, useColor } from './exit.js';
@@ -68,7 +69,10 @@ async function validateWith(
   }
   const ok = result.success && !(flags.strict && warnings.length);
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify({ ok, issues: result.success ? [] : result.issues, warnings }, null, 2)}\n`);
+    const triggers = result.success ? triggerSummaries(result.workflow) : [];
+    process.stdout.write(
+      `${JSON.stringify({ ok, issues: result.success ? [] : result.issues, warnings, ...(triggers.length ? { triggers } : {}) }, null, 2)}\n`,
+    );
   } else if (result.success) {
     const w = result.workflow;
     const conditional = w.tasks.filter((t) => t.condition !== undefined && t.condition !== null).length;
@@ -83,7 +87,7 @@ async function validateWith(
     }
     const counted = `${warnings.length} warning${warnings.length === 1 ? '' : 's'}${flags.strict && warnings.length ? ' (errors with --strict)' : ''}`;
     const summary = `${file}: workflow "${safeText(w.name)}", ${w.tasks.length} tasks, ${roots}, ${conditional} conditional, ${routes} routing edges${warnings.length ? `; ${counted}` : ''}`;
-    if (ok) process.stdout.write(`ok: ${summary}\n`);
+    if (ok) process.stdout.write(`ok: ${summary}\n${triggerLines(w)}`);
     else process.stderr.write(`invalid: ${summary}\n`);
   } else {
     process.stderr.write(
@@ -91,4 +95,23 @@ async function validateWith(
     );
   }
   return ok ? EXIT.ok : EXIT.invalid;
+}
+
+/** Each trigger of a valid workflow, a schedule with its next three fire times (workflow-spec.md §10). */
+function triggerSummaries(w: Workflow): { name: string; kind: string; on: string; next?: string[] }[] {
+  return triggersOf(w).map((t) => ({
+    name: t.name,
+    kind: t.kind,
+    on: t.kind === 'schedule' ? `${t.cron} (${t.timezone})` : t.kind === 'webhook' ? `POST /hooks/${t.path}` : t.event!,
+    ...(t.kind === 'schedule' ? { next: nextFireTimes(t, new Date(), 3).map((d) => d.toISOString()) } : {}),
+  }));
+}
+
+function triggerLines(w: Workflow): string {
+  return triggerSummaries(w)
+    .map(
+      (t) =>
+        `  trigger ${safeText(t.name)}: ${t.kind} ${safeText(t.on)}${t.next ? `; next: ${t.next.join(', ')}` : ''}\n`,
+    )
+    .join('');
 }

@@ -18,10 +18,14 @@ export interface WorkerFlags extends Pick<RunFlags, 'tools' | 'concurrency' | 'l
   grace?: number;
   coordinate?: boolean;
   quiet?: boolean;
+  /** With --coordinate: also fire the triggers of this folder's workflows (workflow-spec.md §10). */
+  workflows?: string;
 }
 
 export async function workerCommand(flags: WorkerFlags): Promise<number> {
   const url = redisUrl();
+  if (flags.workflows && !flags.coordinate)
+    throw new BraidError('E_BAD_ARGUMENT', '--workflows fires triggers, which a worker does only with --coordinate');
   if (!url)
     throw new BraidError('E_CONFIG', 'braid worker needs Redis: give --redis redis://host:6379 or set BRAID_REDIS_URL');
   const store = await redisStore('braid worker'); // fails at once, naming the URL, when Redis does not answer
@@ -57,12 +61,23 @@ export async function workerCommand(flags: WorkerFlags): Promise<number> {
         say,
       )
     : undefined;
+  const triggers = flags.workflows ? await workerTriggers(flags) : undefined;
+  triggers?.start();
   say(
     `braid worker ${process.pid}: ${registry.list().length} tools, queues ${worker.queues.join(', ')}, concurrency ${flags.concurrency ?? 4}, Redis ${shownUrl(url)}${takeover ? ', continuing orphaned runs' : ''}\n(SIGTERM or Ctrl-C stops it: running attempts finish first, up to ${Math.round((flags.grace ?? 30_000) / 1000)} s)`,
   );
   const signal = await Promise.race([once(process, 'SIGTERM'), once(process, 'SIGINT')]).then(() => 'stop');
   say(`braid worker: ${signal}ping: no new attempts; waiting for running ones`);
   takeover?.stop();
+  await triggers?.stop();
   await worker.close(flags.grace ?? 30_000);
   return EXIT.ok;
+}
+
+/** The triggers of `--workflows` (with `--coordinate`): fired here, each due time and event once across processes. */
+async function workerTriggers(flags: WorkerFlags) {
+  const { setUp } = await import('./chat.js');
+  const { serveTriggers } = await import('./trigger-command.js');
+  const setup = await setUp({ workflows: flags.workflows, tools: flags.tools, concurrency: flags.concurrency });
+  return serveTriggers(setup, { workflows: flags.workflows }, 'braid worker');
 }

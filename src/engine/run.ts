@@ -87,6 +87,8 @@ export interface RunOptions {
   readonly budget?: Budget;
   /** Noted in the record so `braid resume` can load the same workflow file and tools modules. @beta */
   readonly recordSource?: RunHeader['source'];
+  /** The trigger that started this run, recorded in its header (workflow-spec.md §10). @beta */
+  readonly trigger?: RunHeader['trigger'];
 }
 
 /**
@@ -187,6 +189,7 @@ export async function runWorkflow(source: string | Workflow | unknown, options: 
       input,
       pid: process.pid,
       ...(options.recordSource ? { source: options.recordSource } : {}),
+      ...(options.trigger ? { trigger: options.trigger } : {}),
     };
     const store = options.store === false ? undefined : (options.store ?? defaultStore());
     const log = await store?.create(header);

@@ -12,6 +12,7 @@ import type { WorkflowCatalog } from '../service/catalog.js';
 import type { RunManager } from '../service/run-manager.js';
 import { RunSummaries } from '../service/run-summaries.js';
 import type { RunStore } from '../store/types.js';
+import type { TriggerService } from '../service/triggers/trigger-service.js';
 import { describeThrown } from '../core/thrown.js';
 import { bearerToken, hostAndOrigin, jsonPosts } from './guards.js';
 import type { McpSessionLimits } from './mcp-http.js';
@@ -22,6 +23,7 @@ import { registerHealth } from './routes/health.js';
 import { registerMcp } from './routes/mcp.js';
 import { registerRunViews } from './routes/run-views.js';
 import { registerRuns } from './routes/runs.js';
+import { registerHooks, registerTriggers } from './routes/triggers.js';
 import { registerWorkflows } from './routes/workflows.js';
 
 /** Options of `createApp`. @beta */
@@ -44,10 +46,12 @@ export interface AppOptions {
   readonly allowedHosts?: readonly string[];
   /** Limits on the MCP sessions of `/mcp` (how many, how many per client, when an idle one is closed). */
   readonly mcp?: McpSessionLimits;
+  /** The triggers to serve: `POST /events`, `/hooks/<path>`, `GET /triggers` and its controls (§10). */
+  readonly triggers?: TriggerService;
 }
 
 /** Routes served behind the Host and Origin checks only: the page asks for the token the API then requires. */
-const PUBLIC_ROUTES: readonly RegisterRoutes[] = [registerHealth, registerDashboard];
+const PUBLIC_ROUTES: readonly RegisterRoutes[] = [registerHealth, registerDashboard, registerHooks];
 
 /** Routes behind every check (token, JSON POST bodies, body size), in the order they are matched. */
 const API_ROUTES: readonly RegisterRoutes[] = [
@@ -56,10 +60,11 @@ const API_ROUTES: readonly RegisterRoutes[] = [
   registerRuns,
   registerRunViews,
   registerChat,
+  registerTriggers,
 ];
 
 const NO_ROUTE =
-  'see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, /mcp (MCP over Streamable HTTP)';
+  'see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, POST /events, POST /hooks/<path>, GET /triggers, POST /triggers/:id/pause|resume|fire, /mcp (MCP over Streamable HTTP)';
 
 /** braid's HTTP API (Hono): runs, their events, cancel, approve, chat, the workflows. @beta */
 export function createApp(options: AppOptions): Hono {
@@ -77,6 +82,8 @@ export function createApp(options: AppOptions): Hono {
     summaries: new RunSummaries(runs, store),
     maxSessions: options.maxSessions,
     mcp: options.mcp,
+    triggers: options.triggers,
+    maxHookBytes: options.maxBodyBytes,
   };
   // Who may talk to the server, before anything else (/health included): the Host, then the Origin, then the token.
   app.use('*', hostAndOrigin(token, options.allowedHosts));

@@ -7,3 +7,15 @@ export { startServer, type ServeOptions, type RunningServer } from './serve.js';
 export { WorkflowCatalog, type CatalogEntry } from '../service/catalog.js';
 export { RunManager, RunHandle, type RunManagerOptions } from '../service/run-manager.js';
 export { WorkflowAgent, type AgentChunk, type WorkflowAgentOptions } from '../../agents/workflow-agent.js';
+export {
+  TriggerService,
+  type TriggerServiceOptions,
+  type TriggerEvent,
+  type TriggeredRun,
+  type Delivery,
+  type TriggerInfo,
+  type LastFire,
+} from '../service/triggers/trigger-service.js';
+export { MemoryClaims, FileClaims, RedisClaims, type TriggerClaims } from '../service/triggers/claims.js';
+export { signBody, signatureOk } from '../service/triggers/webhook.js';
+export type { TriggerDef, TriggerKind } from '../spec/triggers.js';

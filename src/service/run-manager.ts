@@ -9,6 +9,7 @@ import type { RunEvent } from '../core/events.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { AttemptExecutor } from '../executors/contract.js';
 import type { RunStore } from '../store/types.js';
+import type { TriggerRef } from '../spec/triggers.js';
 import type { CatalogEntry, WorkflowCatalog } from './catalog.js';
 
 /** A run the `RunManager` started: its events so far, its result once done. @beta */
@@ -93,11 +94,18 @@ export class RunManager {
 
   constructor(readonly options: RunManagerOptions) {}
 
-  /** Validate the input now (throws `InputValidationError`), then run in the background. */
-  start(workflowName: string, input: Record<string, unknown> = {}): RunHandle {
+  /**
+   * Validate the input now (throws `InputValidationError`), then run in the background; `runId` and `trigger` are
+   * given for a run a trigger started (its header records the trigger).
+   */
+  start(
+    workflowName: string,
+    input: Record<string, unknown> = {},
+    options: { readonly runId?: string; readonly trigger?: TriggerRef } = {},
+  ): RunHandle {
     const entry = this.entry(workflowName);
     const resolved = resolveInput(entry.workflow, input);
-    const runId = newRunId();
+    const runId = options.runId ?? newRunId();
     const { store, llm, concurrency, catalog, executor } = this.options;
     const handle = new RunHandle(runId, entry.name, (onEvent, signal) =>
       runWorkflow(entry.workflow, {
@@ -111,6 +119,7 @@ export class RunManager {
         onEvent,
         signal,
         ...(entry.file ? { recordSource: { file: entry.file } } : {}),
+        ...(options.trigger ? { trigger: options.trigger } : {}),
       }),
     );
     this.#track(handle);

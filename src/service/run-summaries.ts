@@ -8,6 +8,7 @@ import type { Usage } from '../core/events.js';
 import type { TaskResultStatus } from '../core/result.js';
 import { foldRun, processAlive, type RecordedRun } from '../store/fold.js';
 import type { RunStore } from '../store/types.js';
+import type { TriggerRef } from '../spec/triggers.js';
 import type { RunManager } from './run-manager.js';
 
 export interface RunSummary {
@@ -35,6 +36,8 @@ export interface RunSummary {
   readonly waiting?: readonly string[];
   /** The run whose task started this one (a child run's id is `<parent>.<task>.<attempt>`). */
   readonly parentRunId?: string;
+  /** The trigger that started the run, when it started itself (workflow-spec.md §10). */
+  readonly trigger?: TriggerRef;
 }
 
 export interface SummaryQuery {
@@ -123,9 +126,10 @@ export class RunSummaries {
         : undefined;
     const cached = this.#cache.get(id);
     if (key && cached?.key === key) return cached.summary;
-    const run = this.store ? await this.#stored(id) : handle ? this.#fromHandle(id) : undefined;
+    const stored = this.store ? await this.#stored(id) : undefined;
+    const run = this.store ? stored?.run : handle ? this.#fromHandle(id) : undefined;
     if (!run) return undefined;
-    const summary = summarize(run);
+    const summary = stored?.trigger ? { ...summarize(run), trigger: stored.trigger } : summarize(run);
     if (key) this.#cache.set(id, { key, summary });
     return summary;
   }
@@ -140,10 +144,11 @@ export class RunSummaries {
     return run;
   }
 
-  async #stored(id: string): Promise<RecordedRun | undefined> {
+  async #stored(id: string): Promise<{ run: RecordedRun; trigger?: TriggerRef } | undefined> {
     if (!this.store) return undefined;
     try {
-      return foldRun(await this.store.read(id), processAlive);
+      const record = await this.store.read(id);
+      return { run: foldRun(record, processAlive), trigger: record.header?.trigger };
     } catch {
       return undefined; // removed meanwhile, or not a run
     }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { ToolRegistry } from '../tools/registry.js';
 import { schemaToJsonSchema, type JsonSchema } from '../tools/json-schema.js';
 import { conditionSchema, taskSchema, workflowObjectSchema } from './schema.js';
+import { triggerSchema } from './triggers.js';
 
 const described = <T extends z.ZodType>(schema: T, text: string) => schema.describe(text);
 
@@ -22,7 +23,7 @@ export function workflowFormatSchema(registry?: ToolRegistry, opts: { onlyTheseT
       'null, a JSONata expression, or { depends_on, if_result | if_status | when }',
     ),
   });
-  const object = workflowObjectSchema.extend({ tasks: z.array(task) });
+  const object = workflowObjectSchema.extend({ tasks: z.array(task), triggers: z.array(triggerSchema).optional() });
   const format = z.union([z.array(task), object]);
   const { $schema: _, ...schema } = z.toJSONSchema(format, {
     io: 'input',

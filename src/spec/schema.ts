@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { mcpServersSchema } from '../tools/mcp/schema.js';
+import type { TriggerSpec } from './triggers.js';
 
 export { mcpServerSchema, mcpServersSchema } from '../tools/mcp/schema.js';
 
@@ -177,6 +178,8 @@ export const workflowObjectSchema = z.strictObject({
   output: z.unknown().optional(),
   /** MCP servers whose tools the tasks may use, in the common `mcpServers` shape. */
   mcp_servers: mcpServersSchema.optional(),
+  /** Runs that start themselves: schedules, events, webhooks (workflow-spec.md §10; checked in triggers.ts). */
+  triggers: z.array(z.unknown()).optional(),
   tasks: z.array(z.unknown()),
 });
 
@@ -196,6 +199,8 @@ export interface WorkflowSpec {
   budget?: Budget;
   output?: unknown;
   mcp_servers?: z.infer<typeof mcpServersSchema>;
+  /** Runs that start themselves: schedules, events, webhooks (workflow-spec.md §10). */
+  triggers?: TriggerSpec[];
   tasks: TaskSpec[];
 }
 

@@ -21,6 +21,7 @@ import { conditionObject, routesOf, toList, upstreamsOf, type Workflow } from '.
 import { fromZodIssues } from './zod-issues.js';
 import { describeThrown } from '../core/thrown.js';
 import { refLoop } from './ref-cycle.js';
+import { triggerIssues } from './triggers.js';
 
 export interface ValidateOptions {
   /** Registered tool names; when given, unknown tools are reported. */
@@ -440,6 +441,8 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
       }
     if (!loop) issues.push(...inputPatternIssues(spec.inputs));
   }
+
+  issues.push(...triggerIssues((spec as { triggers?: unknown }).triggers));
 
   if (issues.length) return { success: false, issues };
   const workflow: Workflow = { ...spec, name: spec.name ?? options.defaultName ?? 'workflow' };

@@ -38,6 +38,11 @@ const APPEND = `if redis.call('get', KEYS[1]) ~= ARGV[1] then return redis.error
 for i = 4, #ARGV, 2 do redis.call('xadd', KEYS[2], '*', 'e', ARGV[i], 'm', ARGV[i + 1]) end
 if ARGV[3] == '1' then redis.call('srem', KEYS[3], ARGV[2]) end
 return (#ARGV - 3) / 2`;
+/** KEYS: header, runs index, open set; ARGV: sealed header, score, run id. 1 when created, 0 when it exists. */
+const CREATE = `if not redis.call('set', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('zadd', KEYS[2], ARGV[2], ARGV[3])
+redis.call('sadd', KEYS[3], ARGV[3])
+return 1`;
 const RENEW =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
@@ -153,13 +158,19 @@ export class RedisRunStore implements RunStore {
   async create(header: RunHeader): Promise<RunLog> {
     const lock = await this.lock(checkRunId(header.runId));
     try {
-      const created = await this.redis.set(this.#key(header.runId, 'header'), this.#sealHeader(header), 'NX');
-      if (created !== 'OK') throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in Redis`);
-      await this.redis
-        .multi()
-        .zadd(`${this.#prefix}:runs`, Date.parse(header.createdAt) || Date.now(), header.runId)
-        .sadd(this.#open, header.runId)
-        .exec();
+      // One script: a process killed between writing the header and indexing it would leave a run no list shows
+      // and no coordinator takes over, which a retry (a trigger's, with the same run id) could not create again.
+      const created = await this.redis.eval(
+        CREATE,
+        3,
+        this.#key(header.runId, 'header'),
+        `${this.#prefix}:runs`,
+        this.#open,
+        this.#sealHeader(header),
+        Date.parse(header.createdAt) || Date.now(),
+        header.runId,
+      );
+      if (created !== 1) throw new BraidError('E_RUN_STATE', `run "${header.runId}" already exists in Redis`);
       return this.#log(header.runId, lock as RedisLock);
     } catch (err) {
       lock.release();

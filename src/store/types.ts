@@ -6,6 +6,7 @@
  */
 import type { BraidError } from '../errors.js';
 import type { RunEvent } from '../core/events.js';
+import type { TriggerRef } from '../spec/triggers.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { RecordedRun } from './fold.js';
 
@@ -32,6 +33,8 @@ export interface RunHeader {
   readonly source?: { readonly file?: string; readonly tools?: readonly string[]; readonly mcp?: string };
   /** The process that wrote the log last: tells a running run from an interrupted one. */
   readonly pid?: number;
+  /** What started the run when it started itself (workflow-spec.md §10): a schedule's due time, an event's id. */
+  readonly trigger?: TriggerRef;
 }
 
 /** An open run log. `append` never blocks the scheduler; writes are group-committed in the background. @beta */

@@ -13,7 +13,8 @@ export function registerRuns(program: Command): void {
     .description('list recorded runs, newest first: status, duration, task counts, tokens and cost')
     .addOption(new Option('-n, --limit <n>', 'how many').argParser(positiveInt).default(20))
     .option('--json', 'print as JSON')
-    .action(async (flags: { json?: boolean; limit?: number }) => {
+    .option('--trigger <name>', 'only runs this trigger started (<name> or <workflow>:<name>; among the newest 1000)')
+    .action(async (flags: { json?: boolean; limit?: number; trigger?: string }) => {
       process.exitCode = await (await records()).runsCommand(flags);
     });
 }

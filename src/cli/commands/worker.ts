@@ -27,6 +27,7 @@ export function registerWorker(program: Command): void {
         .default(30_000),
     )
     .option('--coordinate', 'also continue runs whose coordinator died (its lease on the run expired)')
+    .option('-w, --workflows <dir>', "with --coordinate: also fire the triggers of this folder's workflows")
     .option(
       '--mcp <servers.json>',
       'MCP servers (mcpServers shape) that runs continued here may use: the allow-list for their mcp_servers',

@@ -10,6 +10,7 @@ import type { LlmProvider } from '../../llm/types.js';
 import type { WorkflowCatalog } from '../../service/catalog.js';
 import type { RunManager } from '../../service/run-manager.js';
 import type { RunSummaries } from '../../service/run-summaries.js';
+import type { TriggerService } from '../../service/triggers/trigger-service.js';
 import { formatPath } from '../../spec/path.js';
 import type { RunStore } from '../../store/types.js';
 import type { McpSessionLimits } from '../mcp-http.js';
@@ -25,6 +26,10 @@ export interface ServerDeps {
   readonly maxSessions?: number;
   /** Limits on the MCP sessions of `/mcp`. */
   readonly mcp?: McpSessionLimits;
+  /** The triggers this server fires (schedules, events, webhooks), when its workflows have any. */
+  readonly triggers?: TriggerService;
+  /** Largest webhook body. @default 1 MiB */
+  readonly maxHookBytes?: number;
 }
 
 /** A route module: registers its routes on the app. */
