@@ -17,7 +17,7 @@ import type { ChatMessage, FunctionSpec, LlmProvider, ToolCall } from '../src/ll
 import type { CatalogEntry, WorkflowCatalog } from '../src/service/catalog.js';
 import type { RunHandle, RunManager } from '../src/service/run-manager.js';
 import { RunSummaries } from '../src/service/run-summaries.js';
-import type { JsonSchema } from '../src/tools/json-schema.js';
+import type { JsonSchema } from '../src/toolkit/json-schema.js';
 
 /** What one turn streams: the agent's text, and the life of any run it starts. @beta */
 export type AgentChunk =

@@ -3,7 +3,7 @@
  * engine: `workflow('demo').task('a', echo, { value: 1 }).task('b', 'sleep', { ms: 5 }, { dependencies: ['a'] })`.
  */
 import type { TaskSpec, WorkflowDefaults, WorkflowSpec } from './spec/schema.js';
-import type { Tool } from './tools/types.js';
+import type { Tool } from './toolkit/types.js';
 
 /** A tool input where any field may instead be a `{{ template }}` string. */
 export type TemplateInput<T> = T extends object

@@ -19,8 +19,8 @@ import type { LlmCallInfo } from '../src/llm/types.js';
 import { foldRun } from '../src/store/fold.js';
 import { MemoryRunStore } from '../src/store/memory-store.js';
 import { RECORD_VERSION } from '../src/store/types.js';
-import { defineTool } from '../src/tools/define-tool.js';
-import { toolVersion } from '../src/tools/version.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
+import { toolVersion } from '../src/toolkit/version.js';
 import { builtinTools } from '../tools/index.js';
 import { hasRedis, startRedis, type TestRedis } from './support/redis.js';
 

@@ -13,7 +13,7 @@ import { builtinTools } from '../src/index.js';
 import { planFor } from '../src/engine/plan.js';
 import { redecide } from '../src/engine/redecide.js';
 import { parseRunLog } from '../src/store/jsonl/index.js';
-import { toRegistry } from '../src/tools/registry.js';
+import { toRegistry } from '../src/toolkit/registry.js';
 
 type Result = {
   runId: string;

@@ -8,7 +8,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runWorkflow, type TaskResult } from '../src/index.js';
 import { composeEml, encodeHeader, sendEmail } from '../tools/send-email.js';
-import type { ToolContext } from '../src/tools/types.js';
+import type { ToolContext } from '../src/toolkit/types.js';
 
 async function one(tool: string, input: unknown): Promise<TaskResult> {
   const r = await runWorkflow([{ id: 't', tool, input }]);

@@ -13,13 +13,13 @@ import type { RunEvent } from '../src/core/events.js';
 import { runWorkflow } from '../src/engine/run.js';
 import { BullmqExecutor } from '../src/executors/bullmq-executor.js';
 import { BraidWorker, type BraidWorkerOptions } from '../src/executors/bullmq-worker.js';
-import type { Tool } from '../src/tools/types.js';
+import type { Tool } from '../src/toolkit/types.js';
 import { cancelledKey, connectionOf, Seal } from '../src/executors/bullmq-wire.js';
 import { Mac } from '../src/core/secret.js';
 import { BraidError } from '../src/errors.js';
 import { until } from './support/until.js';
 import type { AttemptHost, AttemptRequest, AttemptResult } from '../src/executors/contract.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
 
 if (!hasRedis) console.log(SKIP_REDIS);

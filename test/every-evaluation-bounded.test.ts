@@ -14,7 +14,7 @@ import { resolveInput } from '../src/engine/run.js';
 import { parseExpression } from '../src/spec/expression.js';
 import { re2Problem, toRe2Syntax } from '../src/core/linear-pattern.js';
 import { inputSchema } from '../src/spec/pattern.js';
-import { jsonSchemaInput } from '../src/tools/json-schema-input.js';
+import { jsonSchemaInput } from '../src/toolkit/json-schema-input.js';
 import { CalculatorPool } from '../tools/calculate.js';
 import { braid } from './support/cli.js';
 

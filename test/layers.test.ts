@@ -14,11 +14,11 @@ const LAYERS: readonly (readonly string[])[] = [
   ['core'], // results, statuses, the event union, usage, schemas, backoff, clock; errors.ts and paths.ts
   ['events'], // the bus and buffered listeners
   ['llm'], // the provider contract, providers, classifier, prompts, cost
-  ['tools'], // defineTool, registry, JSON Schema, module loading, MCP sources
+  ['toolkit'], // defineTool, registry, JSON Schema, module loading, MCP sources (the tool machinery)
   ['spec'], // the file format: schema, parse, validate, analyze, templates, expressions
   ['store', 'graph', 'builder', 'executors'], // run records (read workflows), Mermaid, the workflow builder; where attempts run
-  ['plan'], // task generation over the registered tools
-  ['engine'], // decide, scheduler (driver), plan (compile), run/resume: knows no tool
+  ['planner'], // task generation over the registered tools
+  ['engine'], // step, decide, scheduler (driver), plan (compile), run/resume: knows no tool
   ['builtins'], // the top-level tools/ folder: the built-in tools, registered as the default tools
   ['service', 'monitor'], // catalog and run manager; pino and OpenTelemetry listeners
   ['testing', 'langchain', 'ai-sdk', 'agents'], // adapters and the chat agent

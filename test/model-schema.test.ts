@@ -11,7 +11,7 @@ import * as z3 from 'zod/v3';
 import { builtinTools } from '../src/index.js';
 import { classificationSchema } from '../src/llm/classifier.js';
 import { modelSchema } from '../src/llm/model-schema.js';
-import { schemaToJsonSchema } from '../src/tools/json-schema.js';
+import { schemaToJsonSchema } from '../src/toolkit/json-schema.js';
 import { ideaSchema } from '../tools/llm-generate-idea.js';
 import { strictSchemaProblem } from './support/openai-rules.js';
 

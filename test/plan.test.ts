@@ -17,7 +17,7 @@ import {
   ToolRegistry,
   type RunEvent,
 } from '../src/index.js';
-import { planWorkflow, PlanError } from '../src/plan/planner.js';
+import { planWorkflow, PlanError } from '../src/planner/planner.js';
 import { braid } from './support/cli.js';
 import { startLoopbackServer, type LoopbackServer } from './support/openai-server.js';
 

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { JsonlRunStore, loadWorkflow, runWorkflow, type RunEvent } from '../src/index.js';
 import { planFor } from '../src/engine/plan.js';
 import { redecide } from '../src/engine/redecide.js';
-import { toRegistry } from '../src/tools/registry.js';
+import { toRegistry } from '../src/toolkit/registry.js';
 import type { Workflow } from '../src/spec/workflow.js';
 import { parseRunLog } from '../src/store/jsonl/index.js';
 import { randomWorkflow } from './support/random-workflow.js';
@@ -34,7 +34,7 @@ describe('a recorded run, decided again by step', () => {
     { timeout: 300_000 },
     async () => {
       const numRuns = Number(process.env.REDECIDE_RUNS ?? 150);
-    let runs = 0;
+      let runs = 0;
       let decisions = 0;
       const seen = new Set<string>();
       await fc.assert(

@@ -12,7 +12,7 @@ import type { RunResult } from '../src/core/result.js';
 import { takeOverRuns, type Takeover, type TakeoverOptions } from '../src/service/takeover.js';
 import { RedisRunStore } from '../src/store/redis-store.js';
 import { RECORD_VERSION, type RunHeader } from '../src/store/types.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { hasRedis, SKIP_REDIS, startRedis, type TestRedis } from './support/redis.js';
 import { until } from './support/until.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { WorkflowCatalog } from '../src/service/catalog.js';
 import { RunManager } from '../src/service/run-manager.js';
 import { FileClaims, MemoryClaims, type TriggerClaims } from '../src/service/triggers/claims.js';

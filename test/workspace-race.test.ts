@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ToolContext } from '../src/tools/types.js';
+import type { ToolContext } from '../src/toolkit/types.js';
 import { readFileTool, writeFileTool } from '../tools/workspace.js';
 
 /** Swaps `d` between a real folder and a link, two renames each way, until told to stop. */

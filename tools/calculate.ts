@@ -26,7 +26,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { z } from 'zod';
 import { childArgs, discardSnapshot, snapshotFor, type ChildScript } from '../src/core/child-snapshot.js';
 import { NonRetriableError } from '../src/errors.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { resolveOptional } from '../src/core/optional.js';
 
 export const CALCULATE_LIMITS = {

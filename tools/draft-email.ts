@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { generateFromPrompt } from '../src/llm/llm.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { modelOf } from './llm.js';
 
 const emailSchema = z.object({ subject: z.string(), body: z.string() });

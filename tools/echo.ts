@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 
 /** Returns its `value` unchanged: handy for wiring, labels and tests. @public */
 export const echo = defineTool({

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NonRetriableError } from '../src/errors.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 
 /** GET or POST JSON with a timeout and a response size limit. @public */
 export const httpRequest = defineTool({

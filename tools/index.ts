@@ -2,8 +2,8 @@
  * braid's built-in tools (`braid/tools`), registered by default by `runWorkflow`, the CLI and the service.
  * One file per tool; the heavy ones (`calculate`, `send_email`) load their dependencies on first use.
  */
-import { registerDefaultTools } from '../src/tools/defaults.js';
-import type { Tool } from '../src/tools/types.js';
+import { registerDefaultTools } from '../src/toolkit/defaults.js';
+import type { Tool } from '../src/toolkit/types.js';
 import { calculate } from './calculate.js';
 import { draftEmail } from './draft-email.js';
 import { echo } from './echo.js';
@@ -55,5 +55,5 @@ export function builtinTools(): Tool[] {
   return [...builtinToolList];
 }
 
-// Loading this module makes the built-ins the tools every run starts with (see src/tools/defaults.ts).
+// Loading this module makes the built-ins the tools every run starts with (see src/toolkit/defaults.ts).
 registerDefaultTools(builtinTools);

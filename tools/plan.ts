@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { BraidError } from '../src/errors.js';
-import { planWorkflow } from '../src/plan/planner.js';
-import { defineTool } from '../src/tools/define-tool.js';
-import { toRegistry } from '../src/tools/registry.js';
+import { planWorkflow } from '../src/planner/planner.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
+import { toRegistry } from '../src/toolkit/registry.js';
 import { modelOf } from './llm.js';
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { outboxDir } from '../src/core/home.js';
 import { optional } from '../src/core/optional.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { draftOrIdea } from './upstream.js';
 
 /**

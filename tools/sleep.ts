@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { CancelledError } from '../src/errors.js';
 
 /** Wait `ms` milliseconds, then return `value` (or `{ slept }`). Honours cancellation and timeouts. @public */

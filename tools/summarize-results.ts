@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { generateFromPrompt } from '../src/llm/llm.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { allOutputsAsResults } from './upstream.js';
 import { modelOf } from './llm.js';
 

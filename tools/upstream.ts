@@ -3,7 +3,7 @@
  * Each mapping says in words what it takes (`braid tools` prints it) and which fields it can fill (for
  * `braid validate`). Tools without one merge upstream output fields by name.
  */
-import type { Sourced, UpstreamMapping, UpstreamOutput } from '../src/tools/types.js';
+import type { Sourced, UpstreamMapping, UpstreamOutput } from '../src/toolkit/types.js';
 
 const str = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const record = (v: unknown): Record<string, unknown> | undefined =>

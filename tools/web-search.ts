@@ -11,7 +11,7 @@ import { lazy } from '../src/core/lazy.js';
 /** Loaded by the first offline search. */
 const miniSearch = lazy<typeof MiniSearch>('minisearch');
 import { z } from 'zod';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { packagePath } from '../src/paths.js';
 
 export interface SearchResult {

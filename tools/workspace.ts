@@ -15,7 +15,7 @@ import { lstat, mkdir, open, realpath, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { NonRetriableError } from '../src/errors.js';
-import { defineTool } from '../src/tools/define-tool.js';
+import { defineTool } from '../src/toolkit/define-tool.js';
 import { canWalk, openInside, WalkError } from './workspace-fd.js';
 
 const MAX_BYTES = 1_000_000;

@@ -8,7 +8,7 @@ import { jsonSchema, tool, type Tool as AiTool } from 'ai';
 import { runWorkflow, type RunOptions } from '../engine/run.js';
 import type { WorkflowCatalog } from '../service/catalog.js';
 
-export { fromAiSdkTool, fromAiSdkTools, isAiSdkTool, type AiSdkToolLike } from '../tools/ai-sdk-tool.js';
+export { fromAiSdkTool, fromAiSdkTools, isAiSdkTool, type AiSdkToolLike } from '../toolkit/ai-sdk-tool.js';
 
 /**
  * Each workflow of the catalog as an AI SDK tool: its name, description and `inputs` schema; calling it

@@ -2,8 +2,8 @@
  * `--mcp servers.json` and a workflow's `mcp_servers`: one pool of MCP servers for a command, its tools
  * added to the registry, closed when the command ends. The MCP SDK loads only when a server is configured.
  */
-import { mcpServersOf, readMcpConfig, type McpServers } from '../tools/mcp/config.js';
-import type { Tool } from '../tools/types.js';
+import { mcpServersOf, readMcpConfig, type McpServers } from '../toolkit/mcp/config.js';
+import type { Tool } from '../toolkit/types.js';
 import { configuredMcpServers } from './project-config.js';
 import { optional } from '../core/optional.js';
 
@@ -28,7 +28,7 @@ export async function configuredServers(file: string | undefined): Promise<McpSe
 export async function openMcp(file: string | undefined, workflow?: unknown): Promise<McpForCommand> {
   const servers: McpServers = { ...(await configuredServers(file)), ...mcpServersOf(workflow) };
   if (Object.keys(servers).length === 0) return NONE;
-  const { McpPool } = await optional('mcpClient', () => import('../tools/mcp/client-tools.js'));
+  const { McpPool } = await optional('mcpClient', () => import('../toolkit/mcp/client-tools.js'));
   const pool = new McpPool(servers);
   try {
     return { tools: await pool.tools(), source: pool, close: () => pool.close() };

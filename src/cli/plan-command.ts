@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { toMermaid } from '../graph/mermaid.js';
 import { createProvider } from '../llm/llm.js';
-import { planWorkflow } from '../plan/planner.js';
+import { planWorkflow } from '../planner/planner.js';
 import { EXIT } from './exit.js';
 import { registryFor, runCommand } from './run-command.js';
 

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { BraidError, WorkflowValidationError } from '../errors.js';
 import { fromZodIssues } from '../spec/zod-issues.js';
-import { mcpServersSchema, type McpServers } from '../tools/mcp/config.js';
+import { mcpServersSchema, type McpServers } from '../toolkit/mcp/config.js';
 import { optional } from '../core/optional.js';
 
 export const CONFIG_FILES = [

@@ -14,14 +14,14 @@ import type { RunEvent } from '../core/events.js';
 import { loadWorkflow, readWorkflowFile, validateRead } from '../spec/load.js';
 import type { RunStore } from '../store/types.js';
 import { builtinTools } from '../../tools/index.js';
-import { loadToolsModule } from '../tools/load-module.js';
-import { toRegistry, type ToolRegistry } from '../tools/registry.js';
-import type { Tool } from '../tools/types.js';
+import { loadToolsModule } from '../toolkit/load-module.js';
+import { toRegistry, type ToolRegistry } from '../toolkit/registry.js';
+import type { Tool } from '../toolkit/types.js';
 import { EXIT } from './exit.js';
 import { safeText, summaryTable } from './format.js';
 import { readEditFile, readRunInput } from './input.js';
 import { configuredServers, openMcp } from './mcp-option.js';
-import { mcpServersOf } from '../tools/mcp/config.js';
+import { mcpServersOf } from '../toolkit/mcp/config.js';
 import { createProgress } from './progress.js';
 
 export interface RunFlags {

@@ -3,9 +3,9 @@
  * each takes upstream outputs, and its declared effects; `--json` the same with each input's JSON Schema.
  */
 import { builtinTools } from '../../tools/index.js';
-import { toJSONSchema } from '../tools/json-schema.js';
-import { toRegistry } from '../tools/registry.js';
-import type { Tool } from '../tools/types.js';
+import { toJSONSchema } from '../toolkit/json-schema.js';
+import { toRegistry } from '../toolkit/registry.js';
+import type { Tool } from '../toolkit/types.js';
 import { EXIT } from './exit.js';
 import { openMcp } from './mcp-option.js';
 import { loadUserTools } from './run-command.js';

@@ -5,7 +5,7 @@
 import { basename, extname } from 'node:path';
 import { formatIssue } from '../errors.js';
 import { analyzeWorkflow } from '../spec/analyze.js';
-import { toRegistry, type ToolRegistry } from '../tools/registry.js';
+import { toRegistry, type ToolRegistry } from '../toolkit/registry.js';
 import { readWorkflowFile } from '../spec/load.js';
 import { validateWorkflow, type ValidationResult } from '../spec/validate.js';
 import { checkInputs } from '../spec/input-check.js';

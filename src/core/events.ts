@@ -31,7 +31,7 @@ export interface Usage {
   readonly costUsd: number | null;
 }
 
-/** The version of each tool the workflow can call, by name (tools/version.ts; workflow-spec.md §7a). */
+/** The version of each tool the workflow can call, by name (toolkit/version.ts; workflow-spec.md §7a). */
 export type ToolVersions = Record<string, string>;
 
 export type RunEventBody =

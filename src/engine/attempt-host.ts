@@ -9,7 +9,7 @@ import { idempotencyKey, type recordedInput } from '../core/input-hash.js';
 import type { EventBus } from '../events/bus.js';
 import type { AttemptEvent, AttemptHost } from '../executors/contract.js';
 import type { LlmCallInfo } from '../llm/types.js';
-import type { ChildRuns, Tool, ToolContext } from '../tools/types.js';
+import type { ChildRuns, Tool, ToolContext } from '../toolkit/types.js';
 import type { CallBudget } from './budget.js';
 import type { PlanTask } from './plan.js';
 

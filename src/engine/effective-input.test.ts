@@ -3,8 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool } from '../tools/define-tool.js';
-import type { UpstreamMapping } from '../tools/types.js';
+import { defineTool } from '../toolkit/define-tool.js';
+import type { UpstreamMapping } from '../toolkit/types.js';
 import { effectiveInput, implicitInputOf, mergeByName } from './effective-input.js';
 
 const take = defineTool({

@@ -6,8 +6,8 @@
  */
 import { isRecord } from '../core/is-record.js';
 import type { TaskSpec } from '../spec/schema.js';
-import { inputFieldsOf } from '../tools/schema-fields.js';
-import type { Sourced, Tool, UpstreamMapping, UpstreamOutput } from '../tools/types.js';
+import { inputFieldsOf } from '../toolkit/schema-fields.js';
+import type { Sourced, Tool, UpstreamMapping, UpstreamOutput } from '../toolkit/types.js';
 
 /** What a task may take beyond its explicit input; compiled once per task. */
 export interface ImplicitInput {

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { validateWorkflow } from '../spec/validate.js';
-import { defineTool } from '../tools/define-tool.js';
-import { ToolRegistry } from '../tools/registry.js';
+import { defineTool } from '../toolkit/define-tool.js';
+import { ToolRegistry } from '../toolkit/registry.js';
 import { compilePlan, DEFAULT_MAX_VISITS, planFor, type PlanTask } from './plan.js';
 
 const echo = defineTool({ name: 'echo', input: z.object({ value: z.unknown().optional() }), run: (i) => i });

@@ -15,8 +15,8 @@ import {
 import { compileTemplate, type CompiledTemplate } from '../spec/template.js';
 import { isValidated } from '../spec/validate.js';
 import { conditionObject, rootFlags, routesOf, toList, upstreamsOf, type Workflow } from '../spec/workflow.js';
-import type { ToolRegistry } from '../tools/registry.js';
-import type { Tool } from '../tools/types.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
+import type { Tool } from '../toolkit/types.js';
 import { implicitInputOf, type ImplicitInput } from './effective-input.js';
 
 export type PlanCondition =

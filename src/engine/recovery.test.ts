@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BraidError } from '../errors.js';
 import { ScriptedModel } from '../testing/index.js';
-import type { Tool } from '../tools/types.js';
+import type { Tool } from '../toolkit/types.js';
 import type { PlanPolicyStep } from './plan.js';
 import { adjustInput } from './recovery.js';
 

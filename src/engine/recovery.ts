@@ -3,8 +3,8 @@ import { toErrorRecord } from '../errors.js';
 import { generateFromPrompt } from '../llm/llm.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { TemplateContext } from '../spec/template.js';
-import { schemaToJsonSchema } from '../tools/json-schema.js';
-import type { Tool } from '../tools/types.js';
+import { schemaToJsonSchema } from '../toolkit/json-schema.js';
+import type { Tool } from '../toolkit/types.js';
 import type { PlanPolicyStep } from './plan.js';
 
 type Adjust = Extract<PlanPolicyStep, { kind: 'adjust' }>;

@@ -14,8 +14,8 @@ import { foldRun } from '../store/fold.js';
 import { JsonlRunStore } from '../store/jsonl/index.js';
 import { MemoryRunStore } from '../store/memory-store.js';
 import type { RunHeader, RunLockHandle, RunLog } from '../store/types.js';
-import { defineTool } from '../tools/define-tool.js';
-import { defaultTools, registerDefaultTools } from '../tools/defaults.js';
+import { defineTool } from '../toolkit/define-tool.js';
+import { defaultTools, registerDefaultTools } from '../toolkit/defaults.js';
 import {
   INPUT_LIMITS,
   approveTask,

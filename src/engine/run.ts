@@ -6,8 +6,8 @@ import { foldRun, replayOf, type RecordedRun, type Replay } from '../store/fold.
 import { checkRunId } from '../core/run-id.js';
 import { RECORD_VERSION, type RunHeader, type RunLog, type RunRecord, type RunStore } from '../store/types.js';
 import { defaultStore } from '../store/default-store.js';
-import { assertMcpAllowed, mcpServersOf, type McpServers } from '../tools/mcp/config.js';
-import type { Tool } from '../tools/types.js';
+import { assertMcpAllowed, mcpServersOf, type McpServers } from '../toolkit/mcp/config.js';
+import type { Tool } from '../toolkit/types.js';
 
 /** An open source of tools (an `McpPool`): the run uses its tools and leaves it open. */
 export interface McpToolSource {
@@ -19,9 +19,9 @@ import { inputSchema } from '../spec/pattern.js';
 import { loadWorkflow, readWorkflowFile, validateRead } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import type { Budget } from '../spec/schema.js';
-import { defaultTools } from '../tools/defaults.js';
-import { toRegistry, type ToolRegistry, type ToolsOption } from '../tools/registry.js';
-import type { ToolLimits } from '../tools/types.js';
+import { defaultTools } from '../toolkit/defaults.js';
+import { toRegistry, type ToolRegistry, type ToolsOption } from '../toolkit/registry.js';
+import type { ToolLimits } from '../toolkit/types.js';
 import type { RetryOptions } from '../core/backoff.js';
 import type { AttemptExecutor } from '../executors/contract.js';
 import { LocalExecutor } from '../executors/local.js';
@@ -591,7 +591,7 @@ async function mcpToolsFor(
   if (isToolSource(given)) return { tools: await (given as McpToolSource).tools(), close: async () => {} };
   const servers = { ...(given as McpServers | undefined), ...mcpServersOf(raw) };
   if (Object.keys(servers).length === 0) return NO_MCP;
-  const { McpPool } = await optional('mcpClient', () => import('../tools/mcp/client-tools.js'));
+  const { McpPool } = await optional('mcpClient', () => import('../toolkit/mcp/client-tools.js'));
   const pool = new McpPool(servers);
   try {
     return { tools: await pool.tools(), close: () => pool.close() };

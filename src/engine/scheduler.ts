@@ -29,7 +29,7 @@ import { BudgetGuard, type CallBudget } from './budget.js';
 import { admission, bothBudgets } from './call-admission.js';
 import { recordedInput } from '../core/input-hash.js';
 import { track } from '../llm/llm.js';
-import { toolVersions } from '../tools/version.js';
+import { toolVersions } from '../toolkit/version.js';
 import type { Budget } from '../spec/schema.js';
 import { attemptKey, type Replay } from '../store/fold.js';
 import { describeThrown } from '../core/thrown.js';

@@ -5,8 +5,8 @@
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { loadWorkflow } from '../spec/load.js';
-import { toRegistry } from '../tools/registry.js';
-import type { Tool } from '../tools/types.js';
+import { toRegistry } from '../toolkit/registry.js';
+import type { Tool } from '../toolkit/types.js';
 import { recordedInput } from '../core/input-hash.js';
 import { planFor } from './plan.js';
 import { initialState, step, type Action, type Command, type Fact, type RunState } from './step.js';

@@ -26,7 +26,7 @@ import { describeThrown } from '../core/thrown.js';
 import type { TemplateContext } from '../spec/template.js';
 import type { Expression } from '../spec/expression.js';
 import { TRIGGER_RULE_TRAITS } from '../spec/schema.js';
-import type { Tool, UpstreamOutput } from '../tools/types.js';
+import type { Tool, UpstreamOutput } from '../toolkit/types.js';
 import { effectiveInput } from './effective-input.js';
 import type { Plan, PlanPolicyStep, PlanTask } from './plan.js';
 import { ruleStatus } from './trigger-rules.js';

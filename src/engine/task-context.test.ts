@@ -4,7 +4,7 @@ import type { RunEvent } from '../core/events.js';
 import { EventBus } from '../events/bus.js';
 import type { LlmCallInfo } from '../llm/types.js';
 import { ScriptedModel } from '../testing/index.js';
-import type { ChildRuns } from '../tools/types.js';
+import type { ChildRuns } from '../toolkit/types.js';
 import { admission } from './call-admission.js';
 import { createTaskLogger, TaskContext } from './task-context.js';
 

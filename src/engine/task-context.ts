@@ -5,7 +5,7 @@
 import type { EventBus } from '../events/bus.js';
 import type { CallAdmission, LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { track } from '../llm/llm.js';
-import type { ChildRuns, Logger, ToolContext, ToolProgress } from '../tools/types.js';
+import type { ChildRuns, Logger, ToolContext, ToolProgress } from '../toolkit/types.js';
 
 export class TaskContext implements ToolContext {
   readonly #bus: EventBus;

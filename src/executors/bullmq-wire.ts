@@ -21,7 +21,7 @@
 import type { ConnectionOptions, Telemetry } from 'bullmq';
 import { braidSecret, Mac } from '../core/secret.js';
 import { BraidError } from '../errors.js';
-import type { ToolLimits } from '../tools/types.js';
+import type { ToolLimits } from '../toolkit/types.js';
 import type { AttemptEvent, AttemptRequest, AttemptResult } from './contract.js';
 import { optional } from '../core/optional.js';
 

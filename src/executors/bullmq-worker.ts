@@ -19,7 +19,7 @@ import { BraidError } from '../errors.js';
 import { track } from '../llm/llm.js';
 import type { CallAdmission, LlmCallInfo, LlmProvider } from '../llm/types.js';
 import { maxTokensAdmission } from '../llm/worst-case.js';
-import type { Logger, Tool, ToolContext, ToolProgress } from '../tools/types.js';
+import type { Logger, Tool, ToolContext, ToolProgress } from '../toolkit/types.js';
 import {
   cancelChannel,
   cancelledKey,

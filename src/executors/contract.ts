@@ -3,14 +3,16 @@
  * task and answers with data. The request and the result are plain, serializable data (a queue or another
  * machine can carry them); what only exists in the run's own process (the tool object, `ctx` with its
  * logger, progress, model and child runs, the run's abort signal) is offered by the {@link AttemptHost}.
- * An executor on another machine uses the host for nothing but `started()` and the events it forwards, and
- * runs the tool named in the request from its own registry.
+ * An executor that sends attempts to another machine uses the host for `started()`, the events it forwards, the
+ * run's `signal`, `tool()` (to choose the tool's queue, or to run a tool that must stay in process) and
+ * `idempotencyKey` (sent along with the request); the other machine runs the tool named in the request from its own
+ * registry.
  *
  * `test/executor-contract.test.ts` runs the same contract suite against every implementation.
  */
 import type { RecordedErrorCode } from '../errors.js';
 import type { LlmCallInfo } from '../llm/types.js';
-import type { ToolContext, Tool, ToolProgress } from '../tools/types.js';
+import type { ToolContext, Tool, ToolProgress } from '../toolkit/types.js';
 
 /** One attempt of one task. @beta */
 export interface AttemptRequest {

@@ -6,7 +6,7 @@
 import PQueue from 'p-queue';
 import { isoNow } from '../core/clock.js';
 import { BraidError, toErrorRecord } from '../errors.js';
-import type { Tool, ToolLimits } from '../tools/types.js';
+import type { Tool, ToolLimits } from '../toolkit/types.js';
 import { callWithSignal, type CancelSet } from './call-with-signal.js';
 import type { AttemptExecutor, AttemptHost, AttemptRequest, AttemptResult } from './contract.js';
 import { validateToolInput, validateToolOutput } from './tool-call.js';

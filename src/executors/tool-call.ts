@@ -1,7 +1,7 @@
 /** Validate a tool's input before the call and its output after, with errors that name the field. */
 import { BraidError, ToolInputError, type Issue } from '../errors.js';
 import { formatPath } from '../spec/path.js';
-import type { SchemaLike, Tool } from '../tools/types.js';
+import type { SchemaLike, Tool } from '../toolkit/types.js';
 
 /** Every failing field, its full path from `root` (`input.recipients[2].email`). */
 function issuesOf(

@@ -13,8 +13,8 @@ import type { RunResult } from '../core/result.js';
 import { loadWorkflow } from '../spec/load.js';
 import { parseStructured } from '../llm/structured.js';
 import type { ChatMessage, GenerateRequest, GenerateResult, LlmProvider, ToolCall } from '../llm/types.js';
-import { schemaToJsonSchema } from '../tools/json-schema.js';
-import type { SchemaLike, Tool } from '../tools/types.js';
+import { schemaToJsonSchema } from '../toolkit/json-schema.js';
+import type { SchemaLike, Tool } from '../toolkit/types.js';
 
 /** A LangChain `StructuredTool` / `tool()` as a braid tool; its zod schema is kept as the input schema. @public */
 export function fromLangChainTool(t: StructuredToolInterface): Tool {

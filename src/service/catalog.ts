@@ -11,10 +11,10 @@ import { formatOf, parseFile } from '../spec/parse.js';
 import { loadWorkflow } from '../spec/load.js';
 import type { Workflow } from '../spec/workflow.js';
 import { builtinTools } from '../../tools/index.js';
-import type { JsonSchema } from '../tools/json-schema.js';
-import { effectsOf } from '../tools/effects.js';
-import { toRegistry, type ToolRegistry } from '../tools/registry.js';
-import type { Tool } from '../tools/types.js';
+import type { JsonSchema } from '../toolkit/json-schema.js';
+import { effectsOf } from '../toolkit/effects.js';
+import { toRegistry, type ToolRegistry } from '../toolkit/registry.js';
+import type { Tool } from '../toolkit/types.js';
 import { describeThrown } from '../core/thrown.js';
 
 /** One workflow of a `WorkflowCatalog`. @public */

@@ -4,9 +4,9 @@
  * give is an error (severity `error`), as `braid run` refuses it too.
  */
 import type { Issue } from '../errors.js';
-import { toJSONSchema, type JsonSchema } from '../tools/json-schema.js';
-import type { ToolRegistry } from '../tools/registry.js';
-import { inputFieldsOf, outputFieldsOf } from '../tools/schema-fields.js';
+import { toJSONSchema, type JsonSchema } from '../toolkit/json-schema.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
+import { inputFieldsOf, outputFieldsOf } from '../toolkit/schema-fields.js';
 import { formatPath, type PathSegment } from './path.js';
 import type { TaskSpec } from './schema.js';
 import { labelProducers } from './label-producers.js';

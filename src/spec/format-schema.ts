@@ -5,8 +5,8 @@
  * (templates are strings, so a templated field accepts any string as well).
  */
 import { z } from 'zod';
-import type { ToolRegistry } from '../tools/registry.js';
-import { schemaToJsonSchema, type JsonSchema } from '../tools/json-schema.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
+import { schemaToJsonSchema, type JsonSchema } from '../toolkit/json-schema.js';
 import { conditionSchema, taskSchema, workflowObjectSchema } from './schema.js';
 import { triggerSchema } from './triggers.js';
 

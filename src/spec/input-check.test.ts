@@ -1,8 +1,8 @@
 /** Task inputs checked before anything runs (input-check.ts): literal values, and a source for every required field. */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineTool } from '../tools/define-tool.js';
-import { ToolRegistry } from '../tools/registry.js';
+import { defineTool } from '../toolkit/define-tool.js';
+import { ToolRegistry } from '../toolkit/registry.js';
 import { checkInputs } from './input-check.js';
 import { validateWorkflow } from './validate.js';
 

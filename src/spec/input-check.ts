@@ -9,10 +9,10 @@
  */
 import { isRecord } from '../core/is-record.js';
 import type { Issue } from '../errors.js';
-import { inputFieldsOf, outputFieldsOf } from '../tools/schema-fields.js';
-import { schemaToJsonSchema } from '../tools/json-schema.js';
-import type { ToolRegistry } from '../tools/registry.js';
-import type { Tool } from '../tools/types.js';
+import { inputFieldsOf, outputFieldsOf } from '../toolkit/schema-fields.js';
+import { schemaToJsonSchema } from '../toolkit/json-schema.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
+import type { Tool } from '../toolkit/types.js';
 import { formatPath } from './path.js';
 import type { TaskSpec } from './schema.js';
 import { didYouMean } from './suggest.js';

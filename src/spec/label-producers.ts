@@ -7,7 +7,7 @@
  * labels (an `echo` of a fixed label) but close nothing. `braid validate` turns this into errors and warnings.
  */
 import { schemaToJsonSchema, type JsonSchema } from '../core/schema.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
 import type { TaskSpec } from './schema.js';
 import { hasTemplate } from './template.js';
 

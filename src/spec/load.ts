@@ -1,8 +1,8 @@
 /** Load a workflow from a file (JSON, YAML, or a JS/TS module) or a value; the throwing form of validation. */
 import { basename, extname } from 'node:path';
 import { WorkflowValidationError } from '../errors.js';
-import { importModule, toolsOf } from '../tools/load-module.js';
-import type { Tool } from '../tools/types.js';
+import { importModule, toolsOf } from '../toolkit/load-module.js';
+import type { Tool } from '../toolkit/types.js';
 import { parseFile } from './parse.js';
 import { isValidated, validateWorkflow, type ValidateOptions } from './validate.js';
 import type { Workflow } from './workflow.js';

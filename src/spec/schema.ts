@@ -3,10 +3,10 @@
  * Shapes only: cross-field rules (references, cycles, templates) live in validate.ts.
  */
 import { z } from 'zod';
-import { mcpServersSchema } from '../tools/mcp/schema.js';
+import { mcpServersSchema } from '../toolkit/mcp/schema.js';
 import type { TriggerSpec } from './triggers.js';
 
-export { mcpServerSchema, mcpServersSchema } from '../tools/mcp/schema.js';
+export { mcpServerSchema, mcpServersSchema } from '../toolkit/mcp/schema.js';
 
 export const TRIGGER_RULES = [
   'none_failed_min_one_success',

@@ -7,8 +7,8 @@
  */
 import { isRecord } from '../core/is-record.js';
 import type { Issue } from '../errors.js';
-import { inputFieldsOf } from '../tools/schema-fields.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import { inputFieldsOf } from '../toolkit/schema-fields.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
 import { formatPath } from './path.js';
 import { didYouMean } from './suggest.js';
 import type { Workflow } from './workflow.js';

@@ -20,8 +20,8 @@
 import { BraidError } from '../errors.js';
 import { extractArguments } from '../llm/offline.js';
 import type { TaskSpec, WorkflowSpec } from '../spec/schema.js';
-import { toJSONSchema } from '../tools/json-schema.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import { toJSONSchema } from '../toolkit/json-schema.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
 
 /** Tools the stage rules place; every other tool joins the gather stage when all its name words are in the goal. */
 const STAGED = new Set([

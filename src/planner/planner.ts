@@ -12,8 +12,8 @@ import type { WorkflowSpec } from '../spec/schema.js';
 import { validateWorkflow } from '../spec/validate.js';
 import type { Workflow } from '../spec/workflow.js';
 import { AnswerError } from '../llm/structured.js';
-import { schemaToJsonSchema, toJSONSchema, type JsonSchema } from '../tools/json-schema.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import { schemaToJsonSchema, toJSONSchema, type JsonSchema } from '../toolkit/json-schema.js';
+import type { ToolRegistry } from '../toolkit/registry.js';
 import { offlinePlan } from './offline-plan.js';
 
 /** Options of `planWorkflow`. @beta */

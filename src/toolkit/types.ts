@@ -109,12 +109,12 @@ export interface Tool<I = any, O = any> extends ToolLimits {
   /** Called when a run that uses the tool starts: start slow set-up (e.g. a worker process) early. */
   warm?(): void;
   /**
-   * What calling it does to the world (workflow-spec.md §7a; tools/effects.ts), or a function of its input.
+   * What calling it does to the world (workflow-spec.md §7a; toolkit/effects.ts), or a function of its input.
    * @default treated as `external`
    * @beta
    */
   readonly effects?: Effects | ((input: I) => Effects);
-  /** Its version, for the record and cache keys; without one, a hash of its `run` source (tools/version.ts). */
+  /** Its version, for the record and cache keys; without one, a hash of its `run` source (toolkit/version.ts). */
   readonly version?: string;
 }
 
