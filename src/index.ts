@@ -34,7 +34,15 @@ export type {
 export * from './errors.js';
 export type { Tool, ToolContext, Logger, SchemaLike, Effects } from './toolkit/types.js';
 export type { Classifier, ClassifyRequest, ClassifyResult } from './engine/labels.js';
-export type { RunResult, TaskResult, RunStatus, TaskStatus, TaskResultStatus, SkipReason } from './core/result.js';
+export type {
+  RunResult,
+  TaskResult,
+  RunStatus,
+  TaskStatus,
+  TaskResultStatus,
+  AttemptOutcome,
+  SkipReason,
+} from './core/result.js';
 export type { RunEvent, RunEventType, Usage } from './core/events.js';
 export type { Workflow } from './spec/workflow.js';
 export type { TaskSpec, WorkflowSpec, TriggerRule } from './spec/schema.js';

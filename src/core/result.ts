@@ -11,6 +11,11 @@ export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'waiting';
  * @public
  */
 export type TaskResultStatus = TaskStatus | 'pending' | 'running' | 'waiting';
+/**
+ * How one attempt ended (typed apart from a task's status: a task's attempt fails and the task goes on to succeed,
+ * or to be skipped by its failure policy). @public
+ */
+export type AttemptOutcome = 'succeeded' | 'failed';
 export type LabelSource = 'output' | 'field' | 'classifier';
 /** Why a task was skipped. @public */
 export type SkipReason =
@@ -34,7 +39,7 @@ export type SkipReason =
 export interface AttemptRecord {
   readonly visit: number;
   readonly attempt: number;
-  readonly status: 'succeeded' | 'failed';
+  readonly status: AttemptOutcome;
   readonly startedAt: string;
   readonly endedAt: string;
   readonly error?: ErrorRecord;

@@ -7,7 +7,7 @@
  * The store folds with neither, so reading a large record holds no per-call list and no output per visit.
  */
 import type { ErrorRecord, RunEvent, Usage } from './events.js';
-import { clearOutcome, type LabelSource, type RunResult, type TaskResult } from './result.js';
+import { clearOutcome, type AttemptOutcome, type LabelSource, type RunResult, type TaskResult } from './result.js';
 import { addUsage } from './usage.js';
 import { ReplayTally } from './replay.js';
 
@@ -24,7 +24,7 @@ export interface RecordedRun extends Omit<RunResult, 'status' | 'endedAt'> {
 }
 
 /** How an attempt ended, as a timeline shows it (`retrying`: it failed and another attempt follows). */
-export type AttemptStatus = 'running' | 'retrying' | 'succeeded' | 'failed';
+export type AttemptStatus = 'running' | 'retrying' | AttemptOutcome;
 
 /** One attempt of a task (of one for_each item), from its `task.started` to the event that ended it. */
 export interface AttemptSpan {

@@ -117,7 +117,7 @@ describe('decideTask: may a pending task start?', () => {
 
   it('an if_status task waits for the upstream it tests even when its rule could decide without it', () => {
     const t = task({ upstreams: 2, ifStatusOn: 10 });
-    expect(decideTask(t, facts({ waiting: 1, counts: all(1, 'succeeded'), states: { 10: 'active' } }))).toEqual({
+    expect(decideTask(t, facts({ waiting: 1, counts: all(1, 'succeeded'), states: { 10: 'running' } }))).toEqual({
       kind: 'wait',
     });
     expect(decideTask(t, facts({ counts: all(1, 'succeeded'), states: { 10: 'failed' } }))).toEqual({ kind: 'enter' });
@@ -300,7 +300,7 @@ describe('decideRoutes: where a finished task routes', () => {
       { to: 4, on: 'success' },
     ],
   });
-  const states: Record<number, TaskState> = { 1: 'pending', 2: 'succeeded', 3: 'pending', 4: 'active' };
+  const states: Record<number, TaskState> = { 1: 'pending', 2: 'succeeded', 3: 'pending', 4: 'running' };
 
   it('enters the targets of the outcome: a pending one as it is, a finished one reset first', () => {
     expect(decideRoutes(from, 'success', (i) => states[i], false)).toEqual([
@@ -312,7 +312,7 @@ describe('decideRoutes: where a finished task routes', () => {
   });
 
   it('does not enter a target that is already active (one visit serves both), and routes nowhere once stopped', () => {
-    expect(decideRoutes(from, 'success', () => 'active', false).every((r) => !r.enter && !r.reset)).toBe(true);
+    expect(decideRoutes(from, 'success', () => 'running', false).every((r) => !r.enter && !r.reset)).toBe(true);
     expect(decideRoutes(from, 'success', (i) => states[i], true)).toEqual([]);
   });
 

@@ -6,14 +6,17 @@
  * tasks; the run's status). No I/O, no timers, no promises: the scheduler (the driver)
  * keeps the state, applies the commands and feeds the facts back. `decide.test.ts` states the rules.
  */
-import type { SkipReason, RunStatus, TaskStatus } from '../core/result.js';
+import type { SkipReason, RunStatus, TaskResultStatus } from '../core/result.js';
 import type { PlanPolicyStep, PlanTask } from './plan.js';
 import { decideTrigger, type UpstreamCounts } from './trigger-rules.js';
 
 // ---- a task: may it start? ------------------------------------------------------------------------
 
-/** A task's state as the scheduler keeps it: `active` is deciding, queued or running. */
-export type TaskState = 'pending' | 'active' | 'waiting' | TaskStatus;
+/**
+ * A task's state as `step` keeps it: the one task vocabulary of a result and a record (`TaskResultStatus`);
+ * `running` from the moment it is decided on (its condition evaluated, its attempt queued or running) to its end.
+ */
+export type TaskState = TaskResultStatus;
 
 /** What the decider needs to know about a pending task. */
 export interface TaskFacts {
@@ -126,7 +129,7 @@ export function decideRoutes(
   for (const route of from.routes) {
     if (route.on !== on) continue;
     const s = state(route.to);
-    out.push({ to: route.to, enter: s !== 'active', reset: s !== 'active' && s !== 'pending' });
+    out.push({ to: route.to, enter: s !== 'running', reset: s !== 'running' && s !== 'pending' });
   }
   return out;
 }

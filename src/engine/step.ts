@@ -466,8 +466,8 @@ const viewOutput = (s: RunState, dep: number | undefined): unknown =>
   dep === undefined ? undefined : s.views[s.plan.tasks[dep].id]?.output;
 
 function activate(s: RunState, i: number): void {
-  if (s.slots[i].state === 'active') return;
-  s.slots[i].state = 'active';
+  if (s.slots[i].state === 'running') return;
+  s.slots[i].state = 'running';
   s.active++;
 }
 
@@ -592,7 +592,7 @@ function reset(s: RunState, root: number): void {
   for (let k = 0; k < closure.length; k++)
     for (const d of s.plan.tasks[closure[k]].downstreams) if (!seen.has(d)) (seen.add(d), closure.push(d));
   // Views keep the latest output until the task finishes again: a routing source's output stays readable.
-  for (const i of closure) if (s.slots[i].state !== 'active') s.slots[i].state = 'pending';
+  for (const i of closure) if (s.slots[i].state !== 'running') s.slots[i].state = 'pending';
   for (const i of closure) recount(s, i);
 }
 
@@ -602,11 +602,11 @@ function recount(s: RunState, i: number): void {
   slot.waiting = slot.succeeded = slot.failed = slot.skipped = 0;
   for (const u of t.upstreams) {
     const state = s.slots[u].state;
-    if (state === 'pending' || state === 'active') slot.waiting++;
+    if (state === 'pending' || state === 'running') slot.waiting++;
   }
   for (const u of t.ruleUpstreams) {
     const state = s.slots[u].state;
-    if (state !== 'pending' && state !== 'active' && state !== 'waiting') count(slot, state, s.results[u].reason);
+    if (state !== 'pending' && state !== 'running' && state !== 'waiting') count(slot, state, s.results[u].reason);
   }
 }
 
@@ -631,7 +631,7 @@ function finish(
   const t = s.plan.tasks[i];
   const r = s.results[i];
   const slot = s.slots[i];
-  const wasActive = slot.state === 'active';
+  const wasActive = slot.state === 'running';
   slot.state = status;
   slot.execution = undefined;
   // Only a task finishing again (after a routing reset) can hold stale fields; `delete` is slow, so skip it otherwise.
