@@ -135,6 +135,35 @@ describe('POST /runs/:id/approve with data', () => {
     // The visit is decided: a second decision is refused, not ignored.
     expect((await post(`/runs/${runId}/approve`, { taskId: 'pay', comment: 'again' })).status).toBe(409);
   });
+
+  it('the inbox (GET /approvals, braid approvals) lists each waiting task with its input, why it waits, how to decide', async () => {
+    const { runId } = await json(post('/runs', { workflow: 'payout' }));
+    expect((await settled(runId)).status).toBe('waiting');
+    const mine = (list: any[]) => list.filter((p) => p.runId === runId);
+    const listed = mine(await json(fetch(`${server.url}/approvals`)));
+    expect(listed.map((p: any) => p.taskId).sort()).toEqual(['pay', 'plain']);
+    const pay = listed.find((p: any) => p.taskId === 'pay');
+    expect(pay).toMatchObject({
+      workflow: 'payout',
+      visit: 1,
+      input: { to: 'ana', amount: 100 },
+      inputHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      why: 'approval: true',
+      edit: true,
+      comment: true,
+      command: `braid approve ${runId} pay --comment "..."`,
+    });
+    expect(Date.parse(pay.since)).not.toBeNaN();
+    // The CLI reads the same store; a decided task leaves the inbox.
+    expect((await post(`/runs/${runId}/approve`, { taskId: 'plain' })).status).toBe(202);
+    await settled(runId);
+    const cli = await braid(['approvals', '--json'], { env: { BRAID_HOME: dir } });
+    expect(cli.code).toBe(0);
+    expect(mine(JSON.parse(cli.stdout)).map((p: any) => p.taskId)).toEqual(['pay']);
+    const text = await braid(['approvals'], { env: { BRAID_HOME: dir } });
+    expect(text.stdout).toContain(`braid approve ${runId} pay --comment "..."`);
+    expect(text.stdout).toContain('input: {"to":"ana","amount":100}');
+  });
 });
 
 describe('braid approve --edit / --comment / --input-hash', () => {

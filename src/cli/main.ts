@@ -9,7 +9,7 @@ import { EXIT, useColor } from './exit.js';
 import { formatIssuesPretty, safeLines } from './format.js';
 import { describeThrown } from '../core/thrown.js';
 import { containLateErrors } from './late-errors.js';
-import { registerApprove } from './commands/approve.js';
+import { registerApprovals, registerApprove } from './commands/approve.js';
 import { registerChat } from './commands/chat.js';
 import { registerConfig } from './commands/config.js';
 import { registerGraph } from './commands/graph.js';
@@ -36,6 +36,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   registerRun,
   registerResume,
   registerApprove,
+  registerApprovals,
   registerChat,
   registerServe,
   registerMcp,

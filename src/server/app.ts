@@ -23,6 +23,7 @@ import { registerHealth } from './routes/health.js';
 import { registerMcp } from './routes/mcp.js';
 import { registerRunViews } from './routes/run-views.js';
 import { registerRuns } from './routes/runs.js';
+import { registerApprovals } from './routes/approvals.js';
 import { registerHooks, registerTriggers } from './routes/triggers.js';
 import { registerWorkflows } from './routes/workflows.js';
 
@@ -61,10 +62,11 @@ const API_ROUTES: readonly RegisterRoutes[] = [
   registerRunViews,
   registerChat,
   registerTriggers,
+  registerApprovals,
 ];
 
 const NO_ROUTE =
-  'see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, POST /chat, POST /events, POST /hooks/<path>, GET /triggers, POST /triggers/:id/pause|resume|fire, /mcp (MCP over Streamable HTTP)';
+  'see GET / (the dashboard), GET /workflows, GET /workflows/:name, POST /runs, GET /runs, GET /runs/:id, GET /runs/:id/workflow, GET /runs/:id/tasks/:taskId/explain, POST /runs/:id/resume, GET /runs/:id/events, POST /runs/:id/cancel, POST /runs/:id/approve, GET /approvals, POST /chat, POST /events, POST /hooks/<path>, GET /triggers, POST /triggers/:id/pause|resume|fire, /mcp (MCP over Streamable HTTP)';
 
 /** braid's HTTP API (Hono): runs, their events, cancel, approve, chat, the workflows. @beta */
 export function createApp(options: AppOptions): Hono {

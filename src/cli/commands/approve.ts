@@ -32,3 +32,23 @@ See docs/records.md ("Approvals") for what the record keeps.`,
       process.exitCode = await (await import('../run-command.js')).approveCommand(await runIdArg(runId), taskId, flags);
     });
 }
+
+export function registerApprovals(program: Command): void {
+  program
+    .command('approvals')
+    .description(
+      'list the tasks waiting for a human decision, across runs: what each waits on, since when, how to decide',
+    )
+    .option('-n, --limit <n>', 'how many of the newest runs to look at', positiveInt, 100)
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  braid approvals                      # then: braid approve <runId> <taskId> (or --reject)
+  braid approvals --json | jq '.[0].input'`,
+    )
+    .action(async (flags: { json?: boolean; limit?: number }) => {
+      process.exitCode = await (await import('../approvals-command.js')).approvalsCommand(flags);
+    });
+}
