@@ -3,8 +3,8 @@
  * status or label, a failed attempt and the task's failure policy, what is still pending), a command out
  * (wait, skip with a reason, enter, evaluate the condition expression; a visit's max_visits and approval;
  * the tasks a route enters; a for_each task's end; retry, fall back, adjust, skip, give up; skip unrouted
- * tasks; the run's status). No I/O, no timers, no promises: the scheduler (the driver)
- * keeps the state, applies the commands and feeds the facts back. `decide.test.ts` states the rules.
+ * tasks; the run's status). No I/O, no timers, no promises: `step.ts` keeps the state and applies the commands,
+ * the driver (`scheduler.ts`) performs them and feeds the facts back. `decide.test.ts` states the rules.
  */
 import type { SkipReason, RunStatus, TaskResultStatus } from '../core/result.js';
 import type { PlanPolicyStep, PlanTask } from './plan.js';

@@ -230,9 +230,9 @@ export interface RunState {
   /** The latest view of each terminal task, read by templates and expressions. */
   readonly views: Record<string, TaskView>;
   readonly ctx: TemplateContext;
-  /** Tasks deciding, queued or running: the run ends when none is. */
-  active: number;
-  /** Tasks paused for a human: the run ends `waiting` when nothing else is active. */
+  /** Tasks `running` (deciding, queued or running): the run ends when none is. */
+  running: number;
+  /** Tasks paused for a human: the run ends `waiting` when nothing else is running. */
   waitingApproval: number;
   /** Why the rest of the run is skipped, once it was stopped. */
   stopped?: SkipReason;
@@ -277,7 +277,7 @@ export function initialState(o: {
     results: tasks.map(() => ({ status: 'pending', attempts: 0, visits: 0 }) as TaskResult),
     views,
     ctx: { input: o.input, tasks: views, run: { id: o.runId } },
-    active: 0,
+    running: 0,
     waitingApproval: 0,
     now: 0,
     worklist: [],
@@ -388,7 +388,7 @@ function drain(s: RunState): void {
     // FIFO, so ready tasks start in file order (the list grows while it is read).
     for (let k = 0; k < s.worklist.length; k++) decide(s, s.worklist[k]);
     s.worklist.length = 0;
-    if (s.active > 0) return;
+    if (s.running > 0) return;
     // Paused for a human: the rest stays pending for `braid approve` to continue.
     if (s.waitingApproval > 0 && !s.stopped) break;
     if (!settleUnreached(s)) break;
@@ -403,7 +403,7 @@ function drain(s: RunState): void {
 }
 
 /**
- * Nothing is active: skip the tasks nobody routed to, which may unblock joins. False when nothing changed. A task
+ * Nothing is running: skip the tasks nobody routed to, which may unblock joins. False when nothing changed. A task
  * still pending that the decider calls stuck can never be decided: a bug in braid, so the run fails with
  * `E_INTERNAL` (the rest is then skipped) rather than hiding it.
  */
@@ -449,9 +449,9 @@ function decide(s: RunState, i: number): void {
   if (command.kind === 'wait') return;
   if (command.kind === 'skip') return finish(s, i, 'skipped', { reason: command.reason });
   if (command.kind === 'enter') return enter(s, i);
-  // An expression: the driver evaluates it; the task counts as active meanwhile.
+  // An expression: the driver evaluates it; the task counts as running meanwhile.
   const c = t.condition as Extract<PlanTask['condition'], { kind: 'when' }>;
-  activate(s, i);
+  begin(s, i);
   s.out.push({
     kind: 'evaluate',
     task: i,
@@ -465,10 +465,10 @@ function decide(s: RunState, i: number): void {
 const viewOutput = (s: RunState, dep: number | undefined): unknown =>
   dep === undefined ? undefined : s.views[s.plan.tasks[dep].id]?.output;
 
-function activate(s: RunState, i: number): void {
+function begin(s: RunState, i: number): void {
   if (s.slots[i].state === 'running') return;
   s.slots[i].state = 'running';
-  s.active++;
+  s.running++;
 }
 
 function evaluated(s: RunState, f: Extract<Fact, { kind: 'evaluated' }>): void {
@@ -493,7 +493,7 @@ function evaluated(s: RunState, f: Extract<Fact, { kind: 'evaluated' }>): void {
 function enter(s: RunState, i: number, routedFrom?: string): void {
   const t = s.plan.tasks[i];
   const r = s.results[i];
-  activate(s, i);
+  begin(s, i);
   // Stopped while its condition was evaluated: nothing new starts.
   if (s.stopped) return finish(s, i, 'skipped', { reason: s.stopped });
   r.visits++;
@@ -568,7 +568,7 @@ function wait(s: RunState, i: number, visit: number, recorded: ReturnType<typeof
   const r = s.results[i];
   s.slots[i].state = 'waiting';
   r.status = 'waiting';
-  s.active--;
+  s.running--;
   s.waitingApproval++;
   // The input the decision is on, as the record folds it (the result shows it; a decision may name its hash).
   if (recorded) Object.assign(r, recorded);
@@ -631,7 +631,7 @@ function finish(
   const t = s.plan.tasks[i];
   const r = s.results[i];
   const slot = s.slots[i];
-  const wasActive = slot.state === 'running';
+  const wasRunning = slot.state === 'running';
   slot.state = status;
   slot.execution = undefined;
   // Only a task finishing again (after a routing reset) can hold stale fields; `delete` is slow, so skip it otherwise.
@@ -673,7 +673,7 @@ function finish(
       s.worklist.push(d);
   }
   if (status !== 'skipped') route(s, t, status === 'succeeded' ? 'success' : 'failure');
-  if (wasActive) s.active--;
+  if (wasRunning) s.running--;
 }
 
 // ---- executing --------------------------------------------------------------------------------------
