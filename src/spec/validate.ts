@@ -222,55 +222,7 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
 
   const toolNames = options.toolNames ? new Set(options.toolNames) : undefined;
   const routedFrom = new Map<string, string[]>();
-  for (const t of tasks) {
-    if (toolNames && t.tool && !toolNames.has(t.tool)) {
-      issues.push({
-        code: 'unknown_tool',
-        path: at(t, 'tool'),
-        message: `unknown tool "${t.tool}"`,
-        hint: didYouMean(t.tool, toolNames) ?? 'run `braid tools` to list tools, or load yours with --tools',
-      });
-    }
-    (t.dependencies ?? []).forEach((d, j) => checkRef(t, d, ['dependencies', j]));
-    for (const [target, on] of routesOf(t)) {
-      if (checkRef(t, target, [`next_task_id_on_${on}`]))
-        routedFrom.set(target, [...(routedFrom.get(target) ?? []), t.id]);
-    }
-    const cond = conditionObject(t);
-    if (cond) {
-      const deps = toList(cond.depends_on);
-      if (Array.isArray(cond.depends_on))
-        cond.depends_on.forEach((d, j) => checkRef(t, d, ['condition', 'depends_on', j]));
-      else checkRef(t, cond.depends_on, ['condition', 'depends_on']);
-      const tests = (['if_result', 'if_status', 'when'] as const).filter((k) => cond[k] !== undefined);
-      if (tests.length > 1) {
-        issues.push({
-          code: 'invalid_value',
-          path: at(t, 'condition'),
-          message: `use only one of ${tests.join(', ')}`,
-          hint: 'combine tests in one `when` expression',
-        });
-      }
-      for (const k of ['if_result', 'if_status'] as const) {
-        if (cond[k] !== undefined && deps.length !== 1) {
-          issues.push({
-            code: 'invalid_value',
-            path: at(t, 'condition', 'depends_on'),
-            message: `${k} tests exactly one task, got ${deps.length}`,
-            hint: 'use a `when` expression to test several tasks',
-          });
-        }
-      }
-      if (deps.includes(t.id))
-        issues.push({
-          code: 'cycle',
-          path: at(t, 'condition', 'depends_on'),
-          message: `task "${t.id}" depends on itself`,
-        });
-    }
-    if ((t.dependencies ?? []).includes(t.id))
-      issues.push({ code: 'cycle', path: at(t, 'dependencies'), message: `task "${t.id}" depends on itself` });
-  }
+  for (const t of tasks) checkTaskRefs({ issues, at, checkRef, toolNames }, t, routedFrom);
 
   for (const cycle of findCycles(tasks, byId).filter((c) => c.length > 2)) {
     const first = byId.get(cycle[0])!;
@@ -306,104 +258,200 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
       }
     }
   };
+  const c: Checks = { issues, byId, ids, at, checkRef, toolNames, checkReads };
   for (const t of byId.values()) {
-    const cond = t.condition;
-    const source = typeof cond === 'string' ? cond : conditionObject(t)?.when;
-    if (source !== undefined) {
-      const path: PathSegment[] = typeof cond === 'string' ? ['condition'] : ['condition', 'when'];
-      const parsed = parseExpression(source);
-      if (!parsed.ok)
-        issues.push({
-          code: 'invalid_expression',
-          path: at(t, ...path),
-          message: parsed.message,
-          hint: 'conditions are JSONata, e.g. tasks.t1.output.score > 0.5',
-        });
-      else checkReads(t, expressionTaskRefs(source), path, 'expression');
-    }
-    const approval = typeof t.approval === 'object' ? t.approval : undefined;
-    if (approval?.when !== undefined) {
-      const parsed = parseExpression(approval.when);
-      if (!parsed.ok)
-        issues.push({
-          code: 'invalid_expression',
-          path: at(t, 'approval', 'when'),
-          message: parsed.message,
-          hint: 'approval.when is JSONata over { input, tasks, output }, e.g. input.amount > 100',
-        });
-      else checkReads(t, expressionTaskRefs(approval.when), ['approval', 'when'], 'expression');
-    }
-    if (approval?.edit && t.for_each !== undefined)
-      issues.push({
-        code: 'invalid_value',
-        path: at(t, 'approval', 'edit'),
-        message: 'a for_each task has one input per item: its approval cannot carry an edited input',
-        hint: 'remove approval.edit, or approve the task that makes the list',
-      });
-    const checkTemplates = (value: unknown, base: PathSegment[], extraRoots: readonly string[] = []) => {
-      for (const { ref, path } of findRefs(value, ids, base)) {
-        if (ref.problem) issues.push({ code: 'invalid_template', path: at(t, ...path), message: ref.problem });
-        else if (ref.taskId) checkReads(t, [ref.taskId], path, `template "{{ ${ref.raw} }}"`);
-        else if (
-          (ref.segments[0] === 'item' || ref.segments[0] === 'index') &&
-          t.for_each === undefined &&
-          !extraRoots.includes(ref.segments[0])
-        ) {
-          issues.push({
-            code: 'invalid_template',
-            path: at(t, ...path),
-            message: `"{{ ${ref.raw} }}" reads ${ref.segments[0]}, which only for_each tasks have`,
-            hint: 'add for_each: "{{ tasks.<id>.output.list }}"',
-          });
-        } else if (ref.segments[0] === 'error' && !extraRoots.includes('error')) {
-          issues.push({
-            code: 'invalid_template',
-            path: at(t, ...path),
-            message: `"{{ ${ref.raw} }}": error is only set in on_failure adjust inputs`,
-          });
-        }
-      }
-    };
-    checkTemplates(t.input, ['input']);
-    if (t.for_each !== undefined) {
-      if (!findRefs(t.for_each, ids).length)
-        issues.push({
-          code: 'invalid_value',
-          path: at(t, 'for_each'),
-          message: 'for_each needs a template that gives a list',
-          hint: 'e.g. for_each: "{{ tasks.search.output.results }}"',
-        });
-      checkTemplates(t.for_each, ['for_each']);
-    }
-    (t.on_failure ?? []).forEach((step, k) => {
-      if (typeof step !== 'object') return;
-      if ('adjust' in step) {
-        if (!step.adjust.input && !step.adjust.llm)
-          issues.push({
-            code: 'invalid_value',
-            path: at(t, 'on_failure', k, 'adjust'),
-            message: 'adjust needs `input` (a patch) or `llm: true`',
-          });
-        checkTemplates(step.adjust.input, ['on_failure', k, 'adjust', 'input'], ['error']);
-      }
-      if ('fallback' in step) {
-        const known = ids.has(step.fallback) || !toolNames || toolNames.has(step.fallback);
-        if (!known)
-          issues.push({
-            code: 'unknown_tool',
-            path: at(t, 'on_failure', k, 'fallback'),
-            message: `unknown tool or task "${step.fallback}"`,
-            hint:
-              didYouMean(step.fallback, new Set([...(toolNames ?? []), ...ids])) ??
-              'name a registered tool (braid tools) or a task id',
-          });
-        checkTemplates(step.input, ['on_failure', k, 'input']);
-      }
-    });
+    checkTaskExpressions(c, t);
+    checkTaskTemplates(c, t);
   }
 
-  // The run's output reads tasks once all are finished: any known task may be named.
-  for (const { ref, path } of findRefs(spec.output, ids, ['output'])) {
+  issues.push(...outputIssues(spec.output, byId, ids));
+
+  if (spec.inputs !== undefined) issues.push(...inputsIssues(spec.inputs));
+
+  issues.push(...triggerIssues((spec as { triggers?: unknown }).triggers));
+
+  if (issues.length) return { success: false, issues };
+  const workflow: Workflow = { ...spec, name: spec.name ?? options.defaultName ?? 'workflow' };
+  validated.add(workflow);
+  return { success: true, workflow };
+}
+
+/** What the checks of one workflow share: its issues, its tasks by id, where a task is in the file. */
+interface Checks {
+  readonly issues: Issue[];
+  readonly byId: ReadonlyMap<string, TaskSpec>;
+  readonly ids: ReadonlySet<string>;
+  readonly at: (t: TaskSpec, ...rest: PathSegment[]) => string;
+  /** Whether `ref` names a task; an issue when not. */
+  readonly checkRef: (t: TaskSpec, ref: string, path: PathSegment[]) => boolean;
+  readonly toolNames: ReadonlySet<string> | undefined;
+  /** Each of `refs` must be a task that finishes before `t` starts. */
+  readonly checkReads: (t: TaskSpec, refs: string[], path: PathSegment[], what: string) => void;
+}
+
+/** A task's tool, dependencies, routes and condition name what exists, once, and not the task itself. */
+function checkTaskRefs(
+  c: Pick<Checks, 'issues' | 'at' | 'checkRef' | 'toolNames'>,
+  t: TaskSpec,
+  routedFrom: Map<string, string[]>,
+): void {
+  const { issues, at, checkRef, toolNames } = c;
+  if (toolNames && t.tool && !toolNames.has(t.tool)) {
+    issues.push({
+      code: 'unknown_tool',
+      path: at(t, 'tool'),
+      message: `unknown tool "${t.tool}"`,
+      hint: didYouMean(t.tool, toolNames) ?? 'run `braid tools` to list tools, or load yours with --tools',
+    });
+  }
+  (t.dependencies ?? []).forEach((d, j) => checkRef(t, d, ['dependencies', j]));
+  for (const [target, on] of routesOf(t)) {
+    if (checkRef(t, target, [`next_task_id_on_${on}`]))
+      routedFrom.set(target, [...(routedFrom.get(target) ?? []), t.id]);
+  }
+  const cond = conditionObject(t);
+  if (cond) {
+    const deps = toList(cond.depends_on);
+    if (Array.isArray(cond.depends_on))
+      cond.depends_on.forEach((d, j) => checkRef(t, d, ['condition', 'depends_on', j]));
+    else checkRef(t, cond.depends_on, ['condition', 'depends_on']);
+    const tests = (['if_result', 'if_status', 'when'] as const).filter((k) => cond[k] !== undefined);
+    if (tests.length > 1) {
+      issues.push({
+        code: 'invalid_value',
+        path: at(t, 'condition'),
+        message: `use only one of ${tests.join(', ')}`,
+        hint: 'combine tests in one `when` expression',
+      });
+    }
+    for (const k of ['if_result', 'if_status'] as const) {
+      if (cond[k] !== undefined && deps.length !== 1) {
+        issues.push({
+          code: 'invalid_value',
+          path: at(t, 'condition', 'depends_on'),
+          message: `${k} tests exactly one task, got ${deps.length}`,
+          hint: 'use a `when` expression to test several tasks',
+        });
+      }
+    }
+    if (deps.includes(t.id))
+      issues.push({
+        code: 'cycle',
+        path: at(t, 'condition', 'depends_on'),
+        message: `task "${t.id}" depends on itself`,
+      });
+  }
+  if ((t.dependencies ?? []).includes(t.id))
+    issues.push({ code: 'cycle', path: at(t, 'dependencies'), message: `task "${t.id}" depends on itself` });
+}
+
+/** A task's condition and `approval.when` parse, and read only tasks that finish before it starts. */
+function checkTaskExpressions(c: Checks, t: TaskSpec): void {
+  const { issues, at, checkReads } = c;
+  const cond = t.condition;
+  const source = typeof cond === 'string' ? cond : conditionObject(t)?.when;
+  if (source !== undefined) {
+    const path: PathSegment[] = typeof cond === 'string' ? ['condition'] : ['condition', 'when'];
+    const parsed = parseExpression(source);
+    if (!parsed.ok)
+      issues.push({
+        code: 'invalid_expression',
+        path: at(t, ...path),
+        message: parsed.message,
+        hint: 'conditions are JSONata, e.g. tasks.t1.output.score > 0.5',
+      });
+    else checkReads(t, expressionTaskRefs(source), path, 'expression');
+  }
+  const approval = typeof t.approval === 'object' ? t.approval : undefined;
+  if (approval?.when !== undefined) {
+    const parsed = parseExpression(approval.when);
+    if (!parsed.ok)
+      issues.push({
+        code: 'invalid_expression',
+        path: at(t, 'approval', 'when'),
+        message: parsed.message,
+        hint: 'approval.when is JSONata over { input, tasks, output }, e.g. input.amount > 100',
+      });
+    else checkReads(t, expressionTaskRefs(approval.when), ['approval', 'when'], 'expression');
+  }
+  if (approval?.edit && t.for_each !== undefined)
+    issues.push({
+      code: 'invalid_value',
+      path: at(t, 'approval', 'edit'),
+      message: 'a for_each task has one input per item: its approval cannot carry an edited input',
+      hint: 'remove approval.edit, or approve the task that makes the list',
+    });
+}
+
+/** A task's templates (input, for_each, on_failure) read what exists when they are filled. */
+function checkTaskTemplates(c: Checks, t: TaskSpec): void {
+  const { issues, at, checkReads, ids, toolNames } = c;
+  const checkTemplates = (value: unknown, base: PathSegment[], extraRoots: readonly string[] = []) => {
+    for (const { ref, path } of findRefs(value, ids, base)) {
+      if (ref.problem) issues.push({ code: 'invalid_template', path: at(t, ...path), message: ref.problem });
+      else if (ref.taskId) checkReads(t, [ref.taskId], path, `template "{{ ${ref.raw} }}"`);
+      else if (
+        (ref.segments[0] === 'item' || ref.segments[0] === 'index') &&
+        t.for_each === undefined &&
+        !extraRoots.includes(ref.segments[0])
+      ) {
+        issues.push({
+          code: 'invalid_template',
+          path: at(t, ...path),
+          message: `"{{ ${ref.raw} }}" reads ${ref.segments[0]}, which only for_each tasks have`,
+          hint: 'add for_each: "{{ tasks.<id>.output.list }}"',
+        });
+      } else if (ref.segments[0] === 'error' && !extraRoots.includes('error')) {
+        issues.push({
+          code: 'invalid_template',
+          path: at(t, ...path),
+          message: `"{{ ${ref.raw} }}": error is only set in on_failure adjust inputs`,
+        });
+      }
+    }
+  };
+  checkTemplates(t.input, ['input']);
+  if (t.for_each !== undefined) {
+    if (!findRefs(t.for_each, ids).length)
+      issues.push({
+        code: 'invalid_value',
+        path: at(t, 'for_each'),
+        message: 'for_each needs a template that gives a list',
+        hint: 'e.g. for_each: "{{ tasks.search.output.results }}"',
+      });
+    checkTemplates(t.for_each, ['for_each']);
+  }
+  (t.on_failure ?? []).forEach((step, k) => {
+    if (typeof step !== 'object') return;
+    if ('adjust' in step) {
+      if (!step.adjust.input && !step.adjust.llm)
+        issues.push({
+          code: 'invalid_value',
+          path: at(t, 'on_failure', k, 'adjust'),
+          message: 'adjust needs `input` (a patch) or `llm: true`',
+        });
+      checkTemplates(step.adjust.input, ['on_failure', k, 'adjust', 'input'], ['error']);
+    }
+    if ('fallback' in step) {
+      const known = ids.has(step.fallback) || !toolNames || toolNames.has(step.fallback);
+      if (!known)
+        issues.push({
+          code: 'unknown_tool',
+          path: at(t, 'on_failure', k, 'fallback'),
+          message: `unknown tool or task "${step.fallback}"`,
+          hint:
+            didYouMean(step.fallback, new Set([...(toolNames ?? []), ...ids])) ??
+            'name a registered tool (braid tools) or a task id',
+        });
+      checkTemplates(step.input, ['on_failure', k, 'input']);
+    }
+  });
+}
+
+/** The run's output reads tasks once all are finished: any known task may be named. */
+function outputIssues(output: unknown, byId: ReadonlyMap<string, TaskSpec>, ids: ReadonlySet<string>): Issue[] {
+  const issues: Issue[] = [];
+  for (const { ref, path } of findRefs(output, ids, ['output'])) {
     if (ref.problem) issues.push({ code: 'invalid_template', path: formatPath(path), message: ref.problem });
     else if (ref.taskId && !byId.has(ref.taskId))
       issues.push({
@@ -420,34 +468,32 @@ export function validateWorkflow(value: unknown, options: ValidateOptions = {}):
       });
   }
 
-  if (spec.inputs !== undefined) {
-    const loop = refLoop(spec.inputs);
-    if (loop)
+  return issues;
+}
+
+/** The run's `inputs` are a JSON Schema braid can use. */
+function inputsIssues(inputs: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const loop = refLoop(inputs);
+  if (loop)
+    issues.push({
+      code: 'invalid_value',
+      path: formatPath(['inputs', ...loop]),
+      message: 'this $ref leads back to itself without any properties or items in between, so no input can match it',
+      hint: 'point $ref at a definition (e.g. "#/$defs/node") whose recursion goes through properties or items',
+    });
+  else
+    try {
+      z.fromJSONSchema(inputs as Parameters<typeof z.fromJSONSchema>[0]).safeParse({});
+    } catch (err) {
       issues.push({
         code: 'invalid_value',
-        path: formatPath(['inputs', ...loop]),
-        message: 'this $ref leads back to itself without any properties or items in between, so no input can match it',
-        hint: 'point $ref at a definition (e.g. "#/$defs/node") whose recursion goes through properties or items',
+        path: 'inputs',
+        message: `not a usable JSON Schema: ${describeThrown(err).message}`,
       });
-    else
-      try {
-        z.fromJSONSchema(spec.inputs as Parameters<typeof z.fromJSONSchema>[0]).safeParse({});
-      } catch (err) {
-        issues.push({
-          code: 'invalid_value',
-          path: 'inputs',
-          message: `not a usable JSON Schema: ${describeThrown(err).message}`,
-        });
-      }
-    if (!loop) issues.push(...inputPatternIssues(spec.inputs));
-  }
-
-  issues.push(...triggerIssues((spec as { triggers?: unknown }).triggers));
-
-  if (issues.length) return { success: false, issues };
-  const workflow: Workflow = { ...spec, name: spec.name ?? options.defaultName ?? 'workflow' };
-  validated.add(workflow);
-  return { success: true, workflow };
+    }
+  if (!loop) issues.push(...inputPatternIssues(inputs));
+  return issues;
 }
 
 /** Workflows this module produced: running one again needs no second validation (do not mutate them). */
