@@ -24,38 +24,9 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
   const at = (t: TaskSpec, ...rest: PathSegment[]) => formatPath(['tasks', tasks.indexOf(t), ...rest]);
   const warn = (issue: Omit<Issue, 'severity'>) => warnings.push({ ...issue, severity: 'warning' });
 
-  // 1. if_result labels no producer of the task can give (§3, closed label sets): an error when every producer is
-  // closed, a warning when one is open (free text) and none of the closed ones lists it.
-  for (const t of tasks) {
-    const cond = conditionObject(t);
-    if (cond?.if_result === undefined) continue;
-    const producer = byId.get(toList(cond.depends_on)[0]);
-    if (!producer) continue;
-    const { closed, known, open } = labelProducers(producer, registry);
-    if (open && known.size === 0) continue; // nothing says what its labels look like
-    const listed = [...(closed.size ? closed : known)].map((l) => `"${l}"`).join(', ');
-    for (const label of toList(cond.if_result)) {
-      if (known.has(label)) continue;
-      const issue = {
-        code: 'unreachable_label',
-        path: at(t, 'condition', 'if_result'),
-        hint:
-          didYouMean(label, known) ??
-          (producer.classify
-            ? `add "${label}" to ${producer.id}.classify.labels`
-            : `use one of ${listed}, or add "${label}" to ${producer.tool}'s output schema`),
-      } as const;
-      if (open)
-        warn({ ...issue, message: `"${producer.id}" is not known to give "${label}" (its known labels: ${listed})` });
-      else {
-        errors.push({
-          ...issue,
-          severity: 'error',
-          message: `"${producer.id}" can only give ${listed}, never "${label}"`,
-        });
-      }
-    }
-  }
+  // 1. if_result labels no producer of the task can give (§3, closed label sets).
+  for (const issue of labelIssues(tasks, byId, registry, at))
+    (issue.severity === 'error' ? errors : warnings).push(issue);
 
   // 2. all_success joins over branches that exclude each other.
   for (const t of tasks) {
@@ -154,6 +125,54 @@ export function analyzeWorkflow(workflow: Workflow, registry: ToolRegistry): Iss
     }
   }
   return [...errors, ...warnings];
+}
+
+/**
+ * `if_result` labels no producer of the task can give (§3, closed label sets): an error when every producer is
+ * closed, a warning when one is open (free text) and none of the closed ones lists it.
+ */
+function labelIssues(
+  tasks: readonly TaskSpec[],
+  byId: ReadonlyMap<string, TaskSpec>,
+  registry: ToolRegistry,
+  at: (t: TaskSpec, ...rest: PathSegment[]) => string,
+): Issue[] {
+  const out: Issue[] = [];
+  for (const t of tasks) {
+    const cond = conditionObject(t);
+    if (cond?.if_result === undefined) continue;
+    const producer = byId.get(toList(cond.depends_on)[0]);
+    if (!producer) continue;
+    const { closed, known, open } = labelProducers(producer, registry);
+    if (open && known.size === 0) continue; // nothing says what its labels look like
+    const listed = [...(closed.size ? closed : known)].map((l) => `"${l}"`).join(', ');
+    for (const label of toList(cond.if_result)) {
+      if (known.has(label)) continue;
+      const issue = {
+        code: 'unreachable_label',
+        path: at(t, 'condition', 'if_result'),
+        hint:
+          didYouMean(label, known) ??
+          (producer.classify
+            ? `add "${label}" to ${producer.id}.classify.labels`
+            : `use one of ${listed}, or add "${label}" to ${producer.tool}'s output schema`),
+      } as const;
+      if (open)
+        out.push({
+          ...issue,
+          severity: 'warning',
+          message: `"${producer.id}" is not known to give "${label}" (its known labels: ${listed})`,
+        });
+      else {
+        out.push({
+          ...issue,
+          severity: 'error',
+          message: `"${producer.id}" can only give ${listed}, never "${label}"`,
+        });
+      }
+    }
+  }
+  return out;
 }
 
 /** Two branches that never both run: conditions on the same task with disjoint labels or opposite statuses. */
