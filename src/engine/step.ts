@@ -701,7 +701,7 @@ function execute(s: RunState, t: PlanTask, visit: number, edited?: { readonly in
     try {
       input = edited ? edited.input : inputFor(s, t, s.ctx);
     } catch (err) {
-      return finish(s, i, 'failed', { error: braidError(err) }, { visit });
+      return finish(s, i, 'failed', { error: thrownRecord(err) }, { visit });
     }
     const execution: Execution = { visit, at: s.now, lanes: [newLane(t, undefined, s.ctx, input)], next: 1, done: 0 };
     s.slots[i].execution = execution;
@@ -711,7 +711,7 @@ function execute(s: RunState, t: PlanTask, visit: number, edited?: { readonly in
   try {
     list = t.forEach(s.ctx);
   } catch (err) {
-    return finish(s, i, 'failed', { error: braidError(err) }, { visit });
+    return finish(s, i, 'failed', { error: thrownRecord(err) }, { visit });
   }
   if (!Array.isArray(list)) {
     const got = list === null ? 'null' : typeof list;
@@ -723,7 +723,8 @@ function execute(s: RunState, t: PlanTask, visit: number, edited?: { readonly in
   for (let k = 0; k < Math.min(t.itemConcurrency, list.length); k++) startItem(s, t, execution);
 }
 
-const braidError = (err: unknown): ErrorRecord => {
+/** A template or list that threw while it was rendered, as the task's error: its message and its code. */
+const thrownRecord = (err: unknown): ErrorRecord => {
   const { message, code } = describeThrown(err);
   return { message, ...(code === undefined ? {} : { code }) };
 };
@@ -742,7 +743,7 @@ function startItem(s: RunState, t: PlanTask, e: Execution): void {
   } catch (err) {
     const lane = newLane(t, item, ctx, undefined);
     e.lanes[item] = lane;
-    return laneEnded(s, t, lane, { ok: false, error: braidError(err), durationMs: 0 });
+    return laneEnded(s, t, lane, { ok: false, error: thrownRecord(err), durationMs: 0 });
   }
   const lane = newLane(t, item, ctx, input);
   e.lanes[item] = lane;
