@@ -144,7 +144,7 @@ class Segment {
       else if (e.type === 'run.stopping') this.#stopping(e);
       else if (decided(e)) this.#explain(i);
     }
-    const recorded = this.events.slice(this.from, this.to).find((e) => e.type === 'run.finished');
+    const recorded = this.#find(this.from, (e) => e.type === 'run.finished');
     // A segment cut short (kill -9) holds only part of what was decided; a finished one holds all of it.
     for (const { events, next } of this.#expected.values())
       if (this.#mismatches.length === 0 && recorded && next < events.length)
@@ -213,7 +213,7 @@ class Segment {
     if (e.type === 'task.ready' && next.type === 'task.skipped' && STOPPED.has(next.reason)) {
       // The engine before step entered a task whose condition came true after the run stopped, then skipped it
       // without running it; step skips it without entering. Both skip it, for the same reason: compared there.
-      const later = this.events.slice(i + 1, this.to).find((x) => 'taskId' in x && x.taskId === e.taskId);
+      const later = this.#find(i + 1, (x) => 'taskId' in x && x.taskId === e.taskId);
       if (later?.type === 'task.skipped' && later.reason === next.reason) return;
     }
     queue.next++;
@@ -221,6 +221,12 @@ class Segment {
     const got = decision(e as never);
     this.#compared++;
     if (want !== got) this.#mismatches.push(`event ${e.seq}: the record has ${got}, step decided ${want}`);
+  }
+
+  /** The first event of this segment from `i` on that `test` accepts (read in place, not copied). */
+  #find(i: number, test: (e: RunEvent) => boolean): RunEvent | undefined {
+    for (let k = i; k < this.to; k++) if (test(this.events[k])) return this.events[k];
+    return undefined;
   }
 
   #task(id: string): number {
@@ -314,7 +320,7 @@ class Segment {
   #externalStop(i: number, reason: string): Extract<Fact, { kind: 'stop' }> | undefined {
     if (reason === 'cancelled') return externalStop(reason, undefined);
     if (reason !== 'budget_exceeded' && reason !== 'run_failed') return undefined;
-    const finished = this.events.slice(i, this.to).find((x) => x.type === 'run.finished');
+    const finished = this.#find(i, (x) => x.type === 'run.finished');
     const error = finished?.type === 'run.finished' ? finished.error : undefined;
     return error && !ownStop(reason, error) ? externalStop(reason, error) : undefined;
   }
@@ -400,7 +406,7 @@ class Segment {
   /** A successful attempt's output: the task's next recorded success (an item's: its place in the list). */
   #outputOf(i: number, a: Extract<Action, { kind: 'attempt' }>): unknown {
     const id = this.plan.tasks[a.task].id;
-    const done = this.events.slice(i, this.to).find((x) => x.type === 'task.succeeded' && x.taskId === id);
+    const done = this.#find(i, (x) => x.type === 'task.succeeded' && x.taskId === id);
     const output = done?.type === 'task.succeeded' ? done.output : undefined;
     return a.item === undefined ? output : Array.isArray(output) ? output[a.item] : null;
   }
@@ -408,7 +414,7 @@ class Segment {
   /** A failed attempt's error: the task's recorded failure (an item's: the cause the task's error names). */
   #errorOf(i: number, a: Extract<Action, { kind: 'attempt' }>): { message: string; code?: string } {
     const id = this.plan.tasks[a.task].id;
-    const failed = this.events.slice(i, this.to).find((x) => x.type === 'task.failed' && x.taskId === id);
+    const failed = this.#find(i, (x) => x.type === 'task.failed' && x.taskId === id);
     const error = failed?.type === 'task.failed' ? failed.error : { message: 'failed' };
     if (a.item === undefined) return error;
     const own = / \(([^()]+)\)$/.exec(error.message);
